@@ -1,0 +1,24 @@
+/**
+ * Declarative changesets: typed netlink operations and nftables commands (libnftables-json),
+ * grouped into per-namespace steps. Plain JSON data, rendered by `explain`, reversed by `invert`.
+ *
+ * @module changeset
+ */
+export type { NetnsRef, RouteScope, Route, Rule, FouEncap, NetlinkOp, NetlinkOpKind } from "./netlink.js";
+export type {
+  NftFamily,
+  NftTable,
+  NftChain,
+  NftSet,
+  NftElement,
+  NftRule,
+  NftExpr,
+  NftStatement,
+  NftObject,
+  NftCommand,
+  NftDocument,
+} from "./nft.js";
+export type { Step, Changeset } from "./changeset.js";
+export { HOST_NETNS, netnsPath, step, concatChangesets, sameNetns, isEmptyChangeset, assertNever } from "./changeset.js";
+export type { LinkKind, LinkState, AddrState, NetnsState } from "./state.js";
+export { EMPTY_NETNS_STATE } from "./state.js";

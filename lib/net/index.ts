@@ -1,0 +1,25 @@
+/**
+ * Addresses and networks: parsed, branded IPv4/IPv6 address and CIDR types, offset arithmetic,
+ * containment and splitting. Values are canonical strings, so they serialise as plain JSON.
+ *
+ * @module net
+ */
+export type { Family, Ip, Cidr, NetError } from "./ip.js";
+export { familyBits, parseIp, parseCidr, ipFamily, ipToBigInt, ipFromBigInt, ipAdd, ipDiff, ipCompare } from "./ip.js";
+export {
+  cidrAddress,
+  cidrPrefix,
+  cidrFamily,
+  cidrHostBits,
+  makeCidr,
+  hostCidr,
+  cidrNetwork,
+  cidrContains,
+  cidrCovers,
+  cidrOverlaps,
+  cidrSize,
+  cidrAt,
+  cidrOffset,
+  cidrSubnet,
+  cidrSplit,
+} from "./cidr.js";
