@@ -1,0 +1,47 @@
+import t from "tap";
+import { fileURLToPath } from "node:url";
+import { checkAdapterSource, checkLibSource, checkTree } from "../helpers/boundaries.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+t.test("the checker flags what it must", async (t) => {
+  const bad = [
+    { src: `import { spawn } from "node:child_process";`, rule: "lib-impure-import" },
+    { src: `import fs from "fs";`, rule: "lib-impure-import" },
+    { src: `import * as k from "@kubernetes/client-node";`, rule: "lib-impure-import" },
+    { src: `export async function f() { return import("@grpc/grpc-js"); }`, rule: "lib-impure-import" },
+    { src: `import ipaddr from "ipaddr.js";`, rule: "lib-impure-import" },
+    { src: `export const now = () => Date.now();`, rule: "lib-forbidden-global" },
+    { src: `export const d = () => new Date();`, rule: "lib-forbidden-global" },
+    { src: `export const r = () => Math.random();`, rule: "lib-forbidden-global" },
+    { src: `export const e = () => process.env.HOME;`, rule: "lib-forbidden-global" },
+    { src: `export const l = (x: unknown) => console.log(x);`, rule: "lib-forbidden-global" },
+    { src: `export const s = (f: () => void) => setTimeout(f, 1);`, rule: "lib-forbidden-global" },
+    { src: `export { allocate } from "../ipam/allocator.js";`, rule: "lib-internal-import" },
+    { src: `import { x } from "../../adapters/kernel/run.js";`, rule: "lib-escapes" },
+  ];
+  for (const c of bad) {
+    const v = checkLibSource("lib/plan/x.ts", c.src);
+    t.ok(v.some((x) => x.rule === c.rule), `${c.rule}: ${c.src}`);
+  }
+  const good = [
+    `import { ok } from "neverthrow";`,
+    `import type { Cidr } from "../net/index.js";`,
+    `import { step } from "./changeset.js";`,
+    `export interface P { process: string; console?: number }`,
+    `export const o = { setTimeout: 1 }; export const q = o.setTimeout;`,
+    `// process.env is mentioned in a comment only\nexport const s = "Date.now()";`,
+  ];
+  for (const src of good) t.same(checkLibSource("lib/plan/x.ts", src), [], src);
+  t.same(checkLibSource("lib/net/ip.ts", `import ipaddr from "ipaddr.js";`), [], "ipaddr.js allowed in lib/net");
+  t.ok(checkAdapterSource("adapters/cni/run.ts", `import { a } from "../../lib/ipam/allocator.js";`).length === 1);
+  t.ok(checkAdapterSource("adapters/cni/run.ts", `import { a } from "../daemon/server.js";`).length === 1);
+  t.same(checkAdapterSource("adapters/cni/run.ts", `import { a } from "../../lib/ipam/index.js";`), []);
+  t.same(checkAdapterSource("adapters/daemon/run.ts", `import { a } from "../kernel/executor.js";`), []);
+});
+
+t.test("lib/ is pure and adapters use the public modules", async (t) => {
+  const { files, violations } = checkTree(root);
+  t.ok(files > 0, `checked ${files} files`);
+  t.same(violations, [], "no boundary violations");
+});

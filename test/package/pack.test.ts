@@ -1,0 +1,70 @@
+/**
+ * `npm pack` gives a tarball that a separate project installs and imports with types, and the
+ * library pulls in neither @kubernetes/client-node nor @grpc/grpc-js.
+ */
+import t from "tap";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  exports: Record<string, unknown>;
+  dependencies?: Record<string, string>;
+};
+
+t.test("packed tarball installs and imports with types", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "coil-pack-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
+  const tarball = join(dir, out.trim().split("\n").pop() ?? "");
+  t.ok(existsSync(tarball), `tarball ${tarball}`);
+
+  const consumer = join(dir, "consumer");
+  execFileSync("mkdir", ["-p", consumer]);
+  writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", tarball], { cwd: consumer });
+
+  const nm = join(consumer, "node_modules");
+  t.ok(existsSync(join(nm, "@coil/core/dist/lib/index.js")), "library installed");
+  t.notOk(existsSync(join(nm, "@kubernetes/client-node")), "client-node is not installed with the library");
+  t.notOk(existsSync(join(nm, "@grpc/grpc-js")), "grpc-js is not installed with the library");
+  t.notOk(existsSync(join(nm, "@coil/core/dist/adapters")), "adapters are not published in the library");
+
+  const subpaths = Object.keys(pkg.exports).filter((k) => k !== "./package.json");
+  const specs = subpaths.map((k) => (k === "." ? "@coil/core" : `@coil/core/${k.slice(2)}`));
+  const js = specs.map((s, i) => `import * as m${i} from "${s}";\nif (Object.keys(m${i}).length === 0) throw new Error("empty ${s}");`).join("\n");
+  writeFileSync(join(consumer, "use.mjs"), `${js}\nconsole.log("imported ${specs.length}");\n`);
+  t.match(execFileSync(process.execPath, ["use.mjs"], { cwd: consumer, encoding: "utf8" }), `imported ${specs.length}`);
+
+  // Types: a TypeScript consumer type-checks against the published declarations.
+  writeFileSync(
+    join(consumer, "use.ts"),
+    [
+      `import { parseCidr, cidrSubnet, type Cidr } from "@coil/core/net";`,
+      `const c = parseCidr("10.2.0.0/24");`,
+      `const sub: string = c.isOk() ? cidrSubnet(c.value, 30, 3).unwrapOr("x" as Cidr) : "";`,
+      `// @ts-expect-error a plain string is not a Cidr`,
+      `const bad: Cidr = "10.0.0.0/8";`,
+      `export { sub, bad };`,
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(consumer, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: [], skipLibCheck: false }, files: ["use.ts"] }),
+  );
+  const tsc = join(root, "node_modules/typescript/bin/tsc");
+  let tscOut = "";
+  try {
+    tscOut = execFileSync(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
+  } catch (e) {
+    tscOut = String((e as { stdout?: string }).stdout ?? e);
+  }
+  t.equal(tscOut.trim(), "", "consumer type-checks against the published .d.ts");
+});
+
+t.test("runtime dependencies are only the pure ones", async (t) => {
+  t.same(Object.keys(pkg.dependencies ?? {}).sort(), ["ipaddr.js", "neverthrow"]);
+});
