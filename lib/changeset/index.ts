@@ -22,3 +22,17 @@ export type { Step, Changeset } from "./changeset.js";
 export { HOST_NETNS, netnsPath, step, concatChangesets, sameNetns, isEmptyChangeset, assertNever } from "./changeset.js";
 export type { LinkKind, LinkState, AddrState, NetnsState } from "./state.js";
 export { EMPTY_NETNS_STATE } from "./state.js";
+export type { NameField, RenderError } from "./names.js";
+export {
+  IFNAME_MAX,
+  ALIAS_MAX_BYTES,
+  validateIfName,
+  validateAlias,
+  validateNetnsPath,
+  validateInt,
+  sysctlPath,
+  validateSysctlValue,
+  batchLine,
+} from "./names.js";
+export type { IpCommand, SysctlWrite, RenderedOp, RenderContext } from "./render-ip.js";
+export { ipArgv } from "./render-ip.js";
