@@ -1,0 +1,264 @@
+import { err, ok, type Result } from "neverthrow";
+import type { Cidr, Ip } from "../net/index.js";
+import { AddressAllocator, type AllocatorState } from "./allocator.js";
+import type { NodeIpamError } from "./errors.js";
+
+/** An AddressBlock as the node sees it: name, pool label, index, CIDRs and the `reserved` label. */
+export interface ObservedBlock {
+  readonly name: string;
+  readonly pool: string;
+  readonly index: number;
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+  readonly reserved?: boolean;
+}
+
+/** A block owned by the node, with its usage. */
+export interface NodeBlockInfo {
+  readonly name: string;
+  readonly pool: string;
+  readonly index: number;
+  readonly ipv4?: Cidr;
+  readonly ipv6?: Cidr;
+  readonly reserved: boolean;
+  readonly used: number;
+  readonly size: number;
+}
+
+/** Identifies a block to return to the controller (delete the AddressBlock, then `removeBlock`). */
+export interface BlockRef {
+  readonly pool: string;
+  readonly name: string;
+}
+
+/** Addresses held by one pod interface, keyed by `"<containerId>:<ifname>"`. */
+export interface Allocation {
+  readonly pool: string;
+  readonly containerId: string;
+  readonly ifname: string;
+  readonly block: string;
+  readonly index: number;
+  readonly ipv4?: Ip;
+  readonly ipv6?: Ip;
+}
+
+/** What {@link NodeIpam.free} did: the allocation released (if any) and a block that became empty. */
+export interface FreeOutcome {
+  readonly freed?: Allocation;
+  /** The block is now empty: Coil returns it at once (delete the AddressBlock, then `removeBlock`). */
+  readonly emptyBlock?: BlockRef;
+}
+
+/** JSON state of a {@link NodeIpam}. */
+export interface NodeIpamState {
+  readonly blocks: readonly (ObservedBlock & { readonly allocator: AllocatorState })[];
+  readonly allocations: readonly Allocation[];
+}
+
+interface NodeBlock {
+  readonly name: string;
+  readonly pool: string;
+  readonly index: number;
+  readonly reserved: boolean;
+  readonly alloc: AddressAllocator;
+}
+
+/** The allocation key Coil uses: `"<containerId>:<ifname>"`. */
+export function allocationKey(containerId: string, ifname: string): string {
+  return `${containerId}:${ifname}`;
+}
+
+const notFound = (name: string): NodeIpamError => ({ kind: "block-not-found", message: `unknown block ${name}` });
+
+/**
+ * The node allocator (Coil's `nodeIPAM` minus its I/O): the node's blocks per pool, one
+ * {@link AddressAllocator} each, and the allocations by `containerId:ifname`.
+ *
+ * Block choice is deterministic: the pool's blocks in ascending block index, first non-full one.
+ * (Coil iterates a Go map, i.e. an unspecified order; any order is valid, this one is testable.)
+ * When none has room, {@link NodeIpam.allocate} fails with `need-block`: the adapter obtains a
+ * block (BlockRequest), passes it to {@link NodeIpam.addBlock} and allocates again.
+ *
+ * Mutable; the adapter serialises calls. `toJSON`/`fromJSON` round-trip the whole state.
+ */
+export class NodeIpam {
+  readonly #blocks = new Map<string, NodeBlock>();
+  readonly #byPool = new Map<string, NodeBlock[]>();
+  readonly #allocs = new Map<string, Allocation>();
+
+  /**
+   * Add a block the node owns (idempotent by name, like Coil's `syncBlock`). A reserved block is
+   * filled: none of its addresses is ever handed out.
+   */
+  addBlock(b: ObservedBlock): Result<NodeBlockInfo, NodeIpamError> {
+    const known = this.#blocks.get(b.name);
+    if (known !== undefined) return ok(info(known));
+    return AddressAllocator.create(b).map((alloc) => {
+      const reserved = b.reserved === true;
+      if (reserved) alloc.fill();
+      return info(this.#insert({ name: b.name, pool: b.pool, index: b.index, reserved, alloc }));
+    });
+  }
+
+  #insert(nb: NodeBlock): NodeBlock {
+    this.#blocks.set(nb.name, nb);
+    const list = this.#byPool.get(nb.pool) ?? [];
+    list.push(nb);
+    list.sort((a, b) => a.index - b.index || (a.name < b.name ? -1 : 1));
+    this.#byPool.set(nb.pool, list);
+    return nb;
+  }
+
+  /**
+   * Addresses for `containerId:ifname` from `pool`. The same key always gets the same answer
+   * (idempotent ADD). Dual-stack blocks give both families at one offset. `need-block` when no
+   * block of the pool owned by the node has a free address.
+   */
+  allocate(req: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Result<Allocation, NodeIpamError> {
+    const key = allocationKey(req.containerId, req.ifname);
+    const existing = this.#allocs.get(key);
+    if (existing !== undefined) return ok(existing);
+    const nb = (this.#byPool.get(req.pool) ?? []).find((b) => !b.alloc.isFull());
+    if (nb === undefined) {
+      return err({ kind: "need-block", pool: req.pool, message: `no free address in the blocks of pool ${req.pool}` });
+    }
+    return nb.alloc.allocate().map((a) => this.#record(req, nb, a));
+  }
+
+  #record(
+    req: { readonly pool: string; readonly containerId: string; readonly ifname: string },
+    nb: NodeBlock,
+    a: { readonly index: number; readonly ipv4?: Ip; readonly ipv6?: Ip },
+  ): Allocation {
+    const allocation: Allocation = { pool: nb.pool, containerId: req.containerId, ifname: req.ifname, block: nb.name, ...a };
+    this.#allocs.set(allocationKey(req.containerId, req.ifname), allocation);
+    return allocation;
+  }
+
+  /**
+   * Release the addresses of `containerId:ifname`; unknown keys are a no-op. Reports the block
+   * when it became empty, so the adapter can return it to the controller.
+   */
+  free(containerId: string, ifname: string): FreeOutcome {
+    const key = allocationKey(containerId, ifname);
+    const a = this.#allocs.get(key);
+    if (a === undefined) return {};
+    this.#allocs.delete(key);
+    const nb = this.#blocks.get(a.block);
+    if (nb === undefined) return { freed: a };
+    nb.alloc.free(a.index);
+    return nb.alloc.isEmpty() ? { freed: a, emptyBlock: { pool: nb.pool, name: nb.name } } : { freed: a };
+  }
+
+  /**
+   * Re-register addresses observed on the host after a restart (Coil's `Register`). The pool's
+   * blocks are tried in index order; `address-not-in-block` when none holds the address (Coil logs
+   * "failed to register IP" and skips it). A key registered again with other addresses releases
+   * the old offset first.
+   */
+  register(req: {
+    readonly pool: string;
+    readonly containerId: string;
+    readonly ifname: string;
+    readonly ipv4?: string;
+    readonly ipv6?: string;
+  }): Result<Allocation, NodeIpamError> {
+    const old = this.#allocs.get(allocationKey(req.containerId, req.ifname));
+    if (old !== undefined && old.ipv4 === req.ipv4 && old.ipv6 === req.ipv6) return ok(old);
+    for (const nb of this.#byPool.get(req.pool) ?? []) {
+      const idx = nb.alloc.register(req);
+      if (idx.isErr()) continue;
+      if (old !== undefined && (old.block !== nb.name || old.index !== idx.value)) this.#blocks.get(old.block)?.alloc.free(old.index);
+      return ok(this.#record(req, nb, nb.alloc.addressesAt(idx.value)));
+    }
+    const what = [req.ipv4, req.ipv6].filter((x) => x !== undefined).join(", ");
+    return err({ kind: "address-not-in-block", message: `failed to register IP ${what}: no block of pool ${req.pool} holds it` });
+  }
+
+  /** Forget a block after its AddressBlock was deleted. Refuses a block that still has addresses in use. */
+  removeBlock(name: string): Result<BlockRef, NodeIpamError> {
+    const nb = this.#blocks.get(name);
+    if (nb === undefined) return err(notFound(name));
+    if (!nb.alloc.isEmpty()) return err({ kind: "block-not-empty", message: `block ${name} has addresses in use` });
+    this.#blocks.delete(name);
+    const rest = (this.#byPool.get(nb.pool) ?? []).filter((b) => b !== nb);
+    if (rest.length > 0) this.#byPool.set(nb.pool, rest);
+    else this.#byPool.delete(nb.pool);
+    return ok({ pool: nb.pool, name });
+  }
+
+  /** Blocks with no address in use (GC candidates), by pool name then block index. */
+  emptyBlocks(): BlockRef[] {
+    return this.blocks()
+      .filter((b) => b.used === 0)
+      .map((b) => ({ pool: b.pool, name: b.name }));
+  }
+
+  /** The node's blocks (optionally of one pool), by pool name then block index. */
+  blocks(pool?: string): NodeBlockInfo[] {
+    const pools = pool === undefined ? [...this.#byPool.keys()].sort() : [pool];
+    return pools.flatMap((p) => (this.#byPool.get(p) ?? []).map(info));
+  }
+
+  /** Every CIDR of the node's blocks (what Coil exports to routing table 119). */
+  blockCidrs(): Cidr[] {
+    return this.blocks().flatMap((b) => [b.ipv4, b.ipv6].filter((c): c is Cidr => c !== undefined));
+  }
+
+  /** The allocation of `containerId:ifname`, if any. */
+  allocation(containerId: string, ifname: string): Allocation | undefined {
+    return this.#allocs.get(allocationKey(containerId, ifname));
+  }
+
+  /** All allocations, in key order. */
+  allocations(): Allocation[] {
+    return [...this.#allocs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  }
+
+  /** The whole state as plain JSON data. */
+  toJSON(): NodeIpamState {
+    const blocks = [...this.#byPool.keys()].sort().flatMap((p) =>
+      (this.#byPool.get(p) ?? []).map((nb) => ({
+        name: nb.name,
+        pool: nb.pool,
+        index: nb.index,
+        reserved: nb.reserved,
+        allocator: nb.alloc.toJSON(),
+      })),
+    );
+    return { blocks, allocations: this.allocations() };
+  }
+
+  /** Rebuild from {@link NodeIpamState}; fails on bad CIDRs, offsets, or allocations naming unknown blocks. */
+  static fromJSON(state: NodeIpamState): Result<NodeIpam, NodeIpamError> {
+    const n = new NodeIpam();
+    for (const b of state.blocks) {
+      if (n.#blocks.has(b.name)) return err({ kind: "invalid-state", message: `duplicate block ${b.name}` });
+      const alloc = AddressAllocator.fromJSON(b.allocator);
+      if (alloc.isErr()) return err(alloc.error);
+      n.#insert({ name: b.name, pool: b.pool, index: b.index, reserved: b.reserved === true, alloc: alloc.value });
+    }
+    for (const a of state.allocations) {
+      const nb = n.#blocks.get(a.block);
+      if (nb === undefined || !nb.alloc.isUsed(a.index)) {
+        return err({ kind: "invalid-state", message: `allocation ${allocationKey(a.containerId, a.ifname)} is not in a used offset of ${a.block}` });
+      }
+      n.#allocs.set(allocationKey(a.containerId, a.ifname), a);
+    }
+    return ok(n);
+  }
+}
+
+function info(nb: NodeBlock): NodeBlockInfo {
+  const { ipv4, ipv6 } = nb.alloc;
+  return {
+    name: nb.name,
+    pool: nb.pool,
+    index: nb.index,
+    ...(ipv4 === undefined ? {} : { ipv4 }),
+    ...(ipv6 === undefined ? {} : { ipv6 }),
+    reserved: nb.reserved,
+    used: nb.alloc.usedCount,
+    size: nb.alloc.size,
+  };
+}
