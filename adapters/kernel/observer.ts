@@ -1,0 +1,150 @@
+/**
+ * Observer: read the kernel state of one namespace into typed snapshots. Two `ip -batch`
+ * processes (one per family, run concurrently) print links, addresses, routes of every table and
+ * rules as JSON; `-N` makes iproute2 print table/protocol/scope numbers, so local
+ * `/etc/iproute2` name files cannot change the result. nftables is read with `nft -j list`.
+ */
+import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
+import type { NetnsRef, NetnsState, NftFamily } from "../../lib/changeset/index.js";
+import type { Family } from "../../lib/net/index.js";
+import { parseJsonText, type ParseError } from "./json-shape.js";
+import { parseIpAddrs, parseIpLinks } from "./parse-ip-link.js";
+import { parseIpRoutes, parseIpRules } from "./parse-ip-route.js";
+import { parseNftListing, type NftListing } from "./parse-nft.js";
+import { runInNetns, type ExecError } from "./run.js";
+
+/** Why an observation failed: a command failed, or printed something the parsers refused. */
+export type ObserveError =
+  | { readonly kind: "command-failed"; readonly cause: ExecError }
+  | { readonly kind: "unparsable-output"; readonly cause: ParseError }
+  | { readonly kind: "invalid-sysctl-key"; readonly key: string };
+
+/** Options of {@link observeNetns}. */
+export interface ObserveOptions {
+  /** Sysctl keys (dotted, as `sysctl(8)`) to read into `NetnsState.sysctls`. Default: none. */
+  readonly sysctls?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
+const V4_LINES = ["link show", "addr show", "route show table all", "rule show"];
+const V6_LINES = ["addr show", "route show table all", "rule show"];
+
+function batch(ref: NetnsRef, family: Family, lines: readonly string[], timeoutMs?: number): ResultAsync<unknown[], ObserveError> {
+  const argv = ["ip", `-${family}`, "-j", "-d", "-N", "-batch", "-"];
+  return runInNetns(ref, argv, { input: `${lines.join("\n")}\n`, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
+    .mapErr((cause): ObserveError => ({ kind: "command-failed", cause }))
+    .andThen((out) => splitJsonLines(out.stdout, lines.length, `ip -${family} -batch`).mapErr((cause): ObserveError => ({ kind: "unparsable-output", cause })));
+}
+
+/** `ip -j -batch -` prints one JSON document per command, one per line. */
+export function splitJsonLines(stdout: string, expected: number, where: string): Result<unknown[], ParseError> {
+  const lines = stdout.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length !== expected) {
+    return err({ kind: "unexpected-output", where, message: `expected ${expected} JSON lines, got ${lines.length}` });
+  }
+  const out: unknown[] = [];
+  for (const [i, l] of lines.entries()) {
+    const j = parseJsonText(l, `${where} line ${i + 1}`);
+    if (j.isErr()) return err(j.error);
+    out.push(j.value);
+  }
+  return ok(out);
+}
+
+/**
+ * Assemble a {@link NetnsState} from the two batch outputs: `v4` = [links, v4 addrs, v4 routes,
+ * v4 rules], `v6` = [v6 addrs, v6 routes, v6 rules]. Pure; exported for fixture tests.
+ */
+export function netnsStateFromJson(
+  v4: readonly unknown[],
+  v6: readonly unknown[],
+  sysctls: Readonly<Record<string, string>> = {},
+): Result<NetnsState, ParseError> {
+  const [links, addr4, route4, rule4] = v4;
+  const [addr6, route6, rule6] = v6;
+  return parseIpLinks(links).andThen((ls) =>
+    parseIpAddrs(addr4).andThen((a4) =>
+      parseIpAddrs(addr6).andThen((a6) =>
+        parseIpRoutes(route4, 4).andThen((r4) =>
+          parseIpRoutes(route6, 6).andThen((r6) =>
+            parseIpRules(rule4, 4).andThen((u4) =>
+              parseIpRules(rule6, 6).map((u6): NetnsState => ({
+                links: ls,
+                addrs: [...a4.filter((a) => !a.cidr.includes(":")), ...a6.filter((a) => a.cidr.includes(":"))],
+                routes: [...r4, ...r6],
+                rules: [...u4, ...u6],
+                sysctls,
+              })),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+const SYSCTL_KEY_RE = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_/-]+)+$/;
+
+/** Read sysctl keys inside the namespace with `sysctl -n` (one value per line). */
+export function observeSysctls(ref: NetnsRef, keys: readonly string[], timeoutMs?: number): ResultAsync<Record<string, string>, ObserveError> {
+  if (keys.length === 0) return ResultAsync.fromSafePromise(Promise.resolve({}));
+  const bad = keys.find((k) => !SYSCTL_KEY_RE.test(k));
+  if (bad !== undefined) return errAsync({ kind: "invalid-sysctl-key", key: bad });
+  return runInNetns(ref, ["sysctl", "-n", "--", ...keys], timeoutMs !== undefined ? { timeoutMs } : {})
+    .mapErr((cause): ObserveError => ({ kind: "command-failed", cause }))
+    .andThen((out) => {
+      const values = out.stdout.replace(/\n$/, "").split("\n");
+      if (values.length !== keys.length) {
+        return err<Record<string, string>, ObserveError>({
+          kind: "unparsable-output",
+          cause: { kind: "unexpected-output", where: "sysctl -n", message: `expected ${keys.length} values, got ${values.length}` },
+        });
+      }
+      return ok(Object.fromEntries(keys.map((k, i) => [k, values[i] ?? ""])));
+    });
+}
+
+/**
+ * Observe links, addresses (both families), routes of every table (unicast only), rules and the
+ * requested sysctls of namespace `ref`.
+ */
+export function observeNetns(ref: NetnsRef, opts: ObserveOptions = {}): ResultAsync<NetnsState, ObserveError> {
+  return ResultAsync.combine([
+    batch(ref, 4, V4_LINES, opts.timeoutMs),
+    batch(ref, 6, V6_LINES, opts.timeoutMs),
+    observeSysctls(ref, opts.sysctls ?? [], opts.timeoutMs),
+  ]).andThen(([v4, v6, sysctls]) =>
+    netnsStateFromJson(v4, v6, sysctls).mapErr((cause): ObserveError => ({ kind: "unparsable-output", cause })),
+  );
+}
+
+/** What {@link observeNft} lists: the whole ruleset, or one table. */
+export interface NftQuery {
+  readonly family: NftFamily;
+  readonly table: string;
+}
+
+const NFT_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/;
+
+/**
+ * List the nftables ruleset (or one table) of namespace `ref` with `nft -j list …`. A table that
+ * does not exist is an empty listing, not an error.
+ */
+export function observeNft(ref: NetnsRef, query?: NftQuery): ResultAsync<NftListing, ObserveError> {
+  if (query !== undefined && !NFT_NAME_RE.test(query.table)) {
+    return errAsync({ kind: "unparsable-output", cause: { kind: "unexpected-output", where: "nft query", message: `invalid table name ${JSON.stringify(query.table)}` } });
+  }
+  const what = query === undefined ? ["ruleset"] : ["table", query.family, query.table];
+  return runInNetns(ref, ["nft", "-j", "list", ...what])
+    .map((out) => out.stdout)
+    .orElse((cause) =>
+      query !== undefined && cause.kind === "exit-nonzero" && /No such file or directory/.test(cause.stderr)
+        ? ok('{"nftables":[]}')
+        : err<string, ObserveError>({ kind: "command-failed", cause }),
+    )
+    .andThen((text) =>
+      parseJsonText(text, "nft -j list")
+        .andThen(parseNftListing)
+        .mapErr((cause): ObserveError => ({ kind: "unparsable-output", cause })),
+    );
+}

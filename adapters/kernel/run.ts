@@ -1,0 +1,109 @@
+/**
+ * Process spawning for the kernel adapter: argv arrays only (`shell: false`), stdout and stderr
+ * always captured into the value or the error, and namespace entry by spawning through
+ * `nsenter --net=<path>` (the running Node process never changes namespace).
+ */
+import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
+import type { NetnsRef } from "../../lib/changeset/index.js";
+
+/** What a finished command printed. */
+export interface ExecOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Why a command did not succeed. `stderr` is always carried when the process ran. */
+export type ExecError =
+  | { readonly kind: "spawn-failed"; readonly argv: readonly string[]; readonly message: string }
+  | {
+      readonly kind: "exit-nonzero";
+      readonly argv: readonly string[];
+      readonly code: number | null;
+      readonly signal: string | null;
+      readonly stdout: string;
+      readonly stderr: string;
+    }
+  | { readonly kind: "timeout"; readonly argv: readonly string[]; readonly timeoutMs: number; readonly stderr: string }
+  | { readonly kind: "invalid-netns"; readonly path: string; readonly message: string };
+
+/** Options of {@link runCommand}. */
+export interface RunOptions {
+  /** Written to the child's stdin, which is then closed. Without it stdin is empty. */
+  readonly input?: string;
+  /** Kill the child (SIGKILL) after this many milliseconds. Default 30 000. */
+  readonly timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Run `argv[0]` with arguments `argv.slice(1)`, without a shell. Resolves to the captured output
+ * when the exit code is 0; otherwise to an {@link ExecError} carrying stderr.
+ */
+export function runCommand(argv: readonly string[], opts: RunOptions = {}): ResultAsync<ExecOutput, ExecError> {
+  const [file, ...args] = argv;
+  if (file === undefined) return errAsync({ kind: "spawn-failed", argv, message: "empty argv" });
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return new ResultAsync(
+    new Promise<Result<ExecOutput, ExecError>>((resolve) => {
+      const child = spawn(file, args, { shell: false, stdio: ["pipe", "pipe", "pipe"] });
+      const out: Buffer[] = [];
+      const errs: Buffer[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
+      child.stdout.on("data", (b: Buffer) => out.push(b));
+      child.stderr.on("data", (b: Buffer) => errs.push(b));
+      child.stdin.on("error", () => undefined); // EPIPE when the child exits early; the exit code tells.
+      child.on("error", (e) => {
+        clearTimeout(timer);
+        resolve(err({ kind: "spawn-failed", argv, message: e.message }));
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        const stdout = Buffer.concat(out).toString("utf8");
+        const stderr = Buffer.concat(errs).toString("utf8");
+        if (timedOut) resolve(err({ kind: "timeout", argv, timeoutMs, stderr }));
+        else if (code === 0) resolve(ok({ stdout, stderr }));
+        else resolve(err({ kind: "exit-nonzero", argv, code, signal, stdout, stderr }));
+      });
+      child.stdin.end(opts.input ?? "");
+    }),
+  );
+}
+
+/** Check that a namespace path is absolute and exists. */
+export function validateNetnsPath(path: string): Result<string, ExecError> {
+  if (!isAbsolute(path) || path.includes("\0")) {
+    return err({ kind: "invalid-netns", path, message: "netns path must be absolute" });
+  }
+  try {
+    statSync(path);
+  } catch (e) {
+    return err({ kind: "invalid-netns", path, message: e instanceof Error ? e.message : String(e) });
+  }
+  return ok(path);
+}
+
+/**
+ * The argv that runs `argv` inside namespace `ref`: `nsenter --net=<path> …argv` for a path, the
+ * argv unchanged for the host namespace.
+ */
+export function inNetns(ref: NetnsRef, argv: readonly string[]): Result<readonly string[], ExecError> {
+  if (ref.kind === "host") return ok(argv);
+  return validateNetnsPath(ref.path).map((p) => ["nsenter", `--net=${p}`, "--", ...argv]);
+}
+
+/** {@link runCommand} inside namespace `ref`. */
+export function runInNetns(ref: NetnsRef, argv: readonly string[], opts: RunOptions = {}): ResultAsync<ExecOutput, ExecError> {
+  const full = inNetns(ref, argv);
+  return full.isErr() ? errAsync(full.error) : runCommand(full.value, opts);
+}
+
+/** An already-successful empty output, for steps with nothing to run. */
+export const NO_OUTPUT: ResultAsync<ExecOutput, ExecError> = okAsync({ stdout: "", stderr: "" });
