@@ -36,3 +36,6 @@ export {
 } from "./names.js";
 export type { IpCommand, SysctlWrite, RenderedOp, RenderContext } from "./render-ip.js";
 export { ipArgv } from "./render-ip.js";
+export { nftCommandText, nftExprText } from "./nft-text.js";
+export type { ExplainOptions } from "./explain.js";
+export { explain, explainOp, shellQuote } from "./explain.js";
