@@ -59,7 +59,7 @@ export class AddressAllocator {
   private constructor(ipv4: Cidr | undefined, ipv6: Cidr | undefined, size: number) {
     this.ipv4 = ipv4;
     this.ipv6 = ipv6;
-    this.#usage = new Bitset(size, { preallocate: true });
+    this.#usage = new Bitset(size);
   }
 
   /** An empty allocator over a block given as CIDR strings (one or both families, same size). */
