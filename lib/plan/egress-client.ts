@@ -1,0 +1,166 @@
+import { err, ok, type Result } from "neverthrow";
+import {
+  EMPTY_NETNS_STATE,
+  HOST_NETNS,
+  concatChangesets,
+  netnsPath as pathRef,
+  step,
+  type Changeset,
+  type NetnsRef,
+  type NetnsState,
+  type NftRule,
+  type Route,
+  type Rule,
+} from "../changeset/index.js";
+import { cidrAddress, cidrContains, cidrFamily, cidrNetwork, ipFamily, parseCidr, type Cidr, type Family } from "../net/index.js";
+import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE, MAIN_TABLE, PROTOCOL_COILD } from "../constants.js";
+import { validateNetnsPath, type PlanError } from "./errors.js";
+import { reconcileRoutes, reconcileRules, reconcileSysctls, routeTable } from "./reconcile.js";
+import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, validateTunnel, type TunnelSpec } from "./tunnel.js";
+import { originatingOnlyPlan } from "./originating-only.js";
+
+const cidr = (s: string): Cidr => parseCidr(s).unwrapOr(s as Cidr);
+
+/** Coil's default in-cluster networks (RFC 1918 and the IPv6 ULA range), used when none are given. */
+export const DEFAULT_IN_CLUSTER_NETWORKS: readonly Cidr[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"].map(cidr);
+const LINK_LOCAL: Readonly<Record<Family, Cidr>> = { 4: cidr("169.254.0.0/16"), 6: cidr("fe80::/10") };
+
+function netnsOf(path: string | undefined): Result<NetnsRef, PlanError> {
+  if (path === undefined) return ok(HOST_NETNS);
+  return validateNetnsPath(path).map(pathRef);
+}
+
+/** Options of {@link planEgressClientInit}. */
+export interface EgressClientInitOptions {
+  /** The client pod's netns file; omitted = the namespace the changeset is applied in. */
+  readonly netnsPath?: string;
+  /** Families of the pod's addresses. */
+  readonly families: readonly Family[];
+  /** Destinations that stay on the cluster network; default {@link DEFAULT_IN_CLUSTER_NETWORKS}. */
+  readonly inClusterNetworks?: readonly Cidr[];
+  /** Observed pod netns (rules and routes). */
+  readonly observed?: NetnsState;
+}
+
+/** The NAT client's policy rules of one family (Coil §6.4 table). */
+export function egressClientRules(family: Family, inCluster: readonly Cidr[]): Rule[] {
+  const nets = inCluster.filter((c) => cidrFamily(c) === family);
+  return [
+    { family, priority: EGRESS_RULE_PRIO.linkLocal, table: MAIN_TABLE, to: LINK_LOCAL[family] },
+    { family, priority: EGRESS_RULE_PRIO.narrow, table: EGRESS_TABLE_NARROW },
+    ...nets.map((to, i): Rule => ({ family, priority: EGRESS_RULE_PRIO.inClusterBase + i, table: MAIN_TABLE, to })),
+    { family, priority: EGRESS_RULE_PRIO.wide, table: EGRESS_TABLE_WIDE },
+  ];
+}
+
+/**
+ * Plan the NAT client's policy routing in a client pod (Coil `NatClient.Init`, §6.4). End state (IPv4):
+ * ```
+ * ip rule add to 169.254.0.0/16 lookup main priority 1800
+ * ip rule add lookup 117 priority 1900
+ * ip rule add to 10.0.0.0/8 lookup main priority 2000
+ * ip rule add to 172.16.0.0/12 lookup main priority 2001
+ * ip rule add to 192.168.0.0/16 lookup main priority 2002
+ * ip rule add lookup 118 priority 2100
+ * ```
+ * (IPv6: `fe80::/10` at 1800 and `fc00::/7` at 2000), tables 117 and 118 empty, and no other rule of
+ * a configured family in [1800, 2100]. Why: table 117 ("narrow") holds NAT destinations inside
+ * the private ranges and is consulted before those ranges are sent to main; table 118 ("wide")
+ * holds the other destinations (e.g. `0.0.0.0/0`), consulted only after cluster traffic went to
+ * main, so the pod keeps reaching the cluster directly. Like Coil's Init, routes in 117/118 are cleared.
+ */
+export function planEgressClientInit(opts: EgressClientInitOptions): Result<Changeset, PlanError> {
+  return netnsOf(opts.netnsPath).map((ns) => {
+    const observed = opts.observed ?? EMPTY_NETNS_STATE;
+    const inCluster = opts.inClusterNetworks ?? DEFAULT_IN_CLUSTER_NETWORKS;
+    const desired = opts.families.flatMap((f) => egressClientRules(f, inCluster));
+    const owned = (r: Rule): boolean =>
+      opts.families.includes(r.family) && r.priority >= EGRESS_RULE_PRIO.linkLocal && r.priority <= EGRESS_RULE_PRIO.wide;
+    const isNat = (r: Route): boolean => routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE;
+    const routeOps = reconcileRoutes([], observed.routes, isNat);
+    return concatChangesets({ steps: [step(ns, [...reconcileRules(desired, observed.rules, owned), ...routeOps])] });
+  });
+}
+
+/** Options of {@link planEgressClientSync}. */
+export interface EgressClientSyncOptions {
+  readonly netnsPath?: string;
+  /** The tunnel to the Egress Service's ClusterIP. */
+  readonly tunnel: TunnelSpec;
+  /** Egress destinations; those of another family than the peer are ignored (as Coil's SyncNat). */
+  readonly destinations: readonly Cidr[];
+  readonly inClusterNetworks?: readonly Cidr[];
+  /** `--enable-originating-only`: route only pod-originated connections through the tunnel. */
+  readonly originatingOnly?: boolean;
+  /** Observed pod netns (links with ifindex, addresses, routes, rules, sysctls). */
+  readonly observed?: NetnsState;
+  /** Observed nftables rules of the pod netns (as listed by `nft -j list ruleset`). */
+  readonly observedNft?: readonly NftRule[];
+  /** Encap source port of the existing FoU link, if known (a change forces recreation). */
+  readonly observedSport?: number;
+  /** Route protocol (30). */
+  readonly protocol?: number;
+}
+
+/** The NAT table of a destination: 117 when its address is inside an in-cluster network, else 118. */
+export function natTableFor(dst: Cidr, inCluster: readonly Cidr[]): number {
+  return inCluster.some((n) => cidrContains(n, cidrAddress(dst))) ? EGRESS_TABLE_NARROW : EGRESS_TABLE_WIDE;
+}
+
+/**
+ * Plan one client tunnel and its NAT routes (Coil `fou.AddPeer` + `NatClient.SyncNat`, §6.3-6.4).
+ * End state for peer `10.96.0.10` (the Egress Service ClusterIP), FoU port 5555, destinations
+ * `0.0.0.0/0` and `10.1.2.0/24`:
+ * ```
+ * ip fou add port 5555 ipproto 4; ip link add fou-dummy type dummy
+ * ip link add fou4_0a60000a type ipip remote 10.96.0.10 local <podIP> ttl 225 encap fou encap-sport 5555 encap-dport 5555
+ * ip link add coil_ipip4 type ipip external; ip link set coil_ipip4 up
+ * ip link set fou4_0a60000a up
+ * ip route replace 0.0.0.0/0 dev fou4_0a60000a proto 30 table 118
+ * ip route replace 10.1.2.0/24 dev fou4_0a60000a proto 30 table 117
+ * ```
+ * Why: packets to NAT destinations are encapsulated to the ClusterIP (kube-proxy picks an egress
+ * pod); replies come from the egress pod's own address and are decapsulated by the flow-based
+ * `coil_ipip4`. The link is brought up just before routes are added. Routes of tables 117/118
+ * through this link that are not desired are deleted. With `originatingOnly`, see
+ * {@link originatingOnlyPlan}; without it, leftovers of that mode are removed.
+ * With a `vxlan` tunnel the same routes point at a `vx4_…`/`vx6_…` VXLAN device instead.
+ */
+export function planEgressClientSync(opts: EgressClientSyncOptions): Result<Changeset, PlanError> {
+  const checks: Result<unknown, PlanError>[] = [netnsOf(opts.netnsPath), validateTunnel(opts.tunnel), tunnelLocal(opts.tunnel)];
+  for (const c of checks) if (c.isErr()) return err(c.error);
+  const ns = netnsOf(opts.netnsPath).unwrapOr(HOST_NETNS);
+  const observed = opts.observed ?? EMPTY_NETNS_STATE;
+  const t = opts.tunnel;
+  const family = ipFamily(t.peer);
+  const link = tunnelLinkName(t);
+  const init = t.kind === "fou" ? fouInitOps(localFamilies(t), t.port, observed) : reconcileSysctls(tunnelSysctls([family]), observed.sysctls);
+  const linkOps = tunnelLinkOps(t, { observed, ...(opts.observedSport !== undefined ? { observedSport: opts.observedSport } : {}) });
+  if (linkOps.isErr()) return err(linkOps.error);
+  const routes = desiredNatRoutes(opts, family, link);
+  const owned = (r: Route): boolean => r.dev === link && (routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE);
+  const routeOps = reconcileRoutes(routes, observed.routes, owned);
+  const recreated = linkOps.value.some((op) => op.kind === "link.add-tunnel" && op.name === link);
+  const up = routes.length > 0 ? linkUpOps(link, observed, recreated) : [];
+  const orig = originatingOnlyPlan({
+    family,
+    enabled: opts.originatingOnly === true && routes.length > 0,
+    observed,
+    observedNft: opts.observedNft ?? [],
+  });
+  if (orig.isErr()) return err(orig.error);
+  const netlink = [...init, ...linkOps.value, ...up, ...routeOps, ...orig.value.netlink];
+  return ok(concatChangesets({ steps: [step(ns, netlink, orig.value.nft)] }));
+}
+
+function localFamilies(t: TunnelSpec & { kind: "fou" }): Family[] {
+  return [...(t.localIPv4 !== undefined ? [4 as const] : []), ...(t.localIPv6 !== undefined ? [6 as const] : [])];
+}
+
+function desiredNatRoutes(opts: EgressClientSyncOptions, family: Family, link: string): Route[] {
+  const inCluster = opts.inClusterNetworks ?? DEFAULT_IN_CLUSTER_NETWORKS;
+  const protocol = opts.protocol ?? PROTOCOL_COILD;
+  return opts.destinations
+    .filter((d) => cidrFamily(d) === family)
+    .map((d): Route => ({ family, dst: cidrNetwork(d), dev: link, protocol, table: natTableFor(d, inCluster) }));
+}

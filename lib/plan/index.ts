@@ -1,0 +1,44 @@
+/**
+ * Planners: pure functions that turn desired state into a {@link Changeset} of typed netlink ops
+ * and nftables commands, exactly as Coil v2 lays out the kernel. Each planner also takes the
+ * observed state and then returns only the difference (empty when nothing is to do).
+ *
+ * @module plan
+ */
+export type { PlanError } from "./errors.js";
+export { validateLinkName, validateNetnsPath, validateInt } from "./errors.js";
+export { sha1, sha1Hex, toHex, utf8Bytes } from "./sha1.js";
+export type { HostVethNameOptions, LinkAlias } from "./names.js";
+export {
+  hostVethName,
+  formatLinkAlias,
+  parseLinkAlias,
+  ipBytes,
+  fouLinkName,
+  vxlanLinkName,
+  vxlanVniFor,
+  sysctlIfName,
+} from "./names.js";
+export { normalizeRoute, routeKey, ruleKey, reconcileRoutes, reconcileRules, reconcileSysctls, reconcileNftRules } from "./reconcile.js";
+export type { ObservedPodNetns, PodSetupOptions, PodTeardownOptions } from "./pod-network.js";
+export { planPodSetup, planPodTeardown, POD_GATEWAY_V6 } from "./pod-network.js";
+export type { HostInitOptions } from "./host-init.js";
+export { planHostInit, forwardingSysctl } from "./host-init.js";
+export type { RouteExportOptions } from "./route-export.js";
+export { planRouteExport, exportRoute } from "./route-export.js";
+export type { RouterNode, RouterBlock, RouterRoutesOptions, RouterPlan } from "./router.js";
+export { planRouterRoutes, routerDesiredRoutes } from "./router.js";
+export type { TunnelSpec, TunnelLinkOptions } from "./tunnel.js";
+export { tunnelLocal, tunnelLinkName, tunnelLinkOps, tunnelSysctls, fouInitOps } from "./tunnel.js";
+export type { EgressClientInitOptions, EgressClientSyncOptions } from "./egress-client.js";
+export {
+  planEgressClientInit,
+  planEgressClientSync,
+  egressClientRules,
+  natTableFor,
+  DEFAULT_IN_CLUSTER_NETWORKS,
+} from "./egress-client.js";
+export type { OriginatingOnlyOptions, OriginatingOnlyPlan } from "./originating-only.js";
+export { originatingOnlyPlan, originatingOnlyNftRules, NFT_PRIO_MANGLE, MANGLE_TABLE } from "./originating-only.js";
+export type { EgressGatewayOptions } from "./egress-gateway.js";
+export { planEgressGateway, egressNatNft, NFT_PRIO_SRCNAT, NFT_PRIO_FILTER } from "./egress-gateway.js";

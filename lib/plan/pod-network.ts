@@ -1,0 +1,252 @@
+import { err, ok, type Result } from "neverthrow";
+import {
+  EMPTY_NETNS_STATE,
+  HOST_NETNS,
+  concatChangesets,
+  netnsPath as pathRef,
+  step,
+  type AddrState,
+  type Changeset,
+  type NetlinkOp,
+  type NetnsState,
+  type Route,
+} from "../changeset/index.js";
+import { hostCidr, ipFamily, parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
+import { POD_TABLE_ID, PROTOCOL_COILD } from "../constants.js";
+import { MAX_U32, validateInt, validateNetnsPath, type PlanError } from "./errors.js";
+import { formatLinkAlias, parseLinkAlias, sysctlIfName, validateLinkNames } from "./names.js";
+import { reconcileRoutes, reconcileSysctls } from "./reconcile.js";
+
+/** The deterministic link-local gateway planned on every host veth (see {@link planPodSetup}). */
+export const POD_GATEWAY_V6 = parseIp("fe80::1").unwrapOr("fe80::1" as Ip);
+const GATEWAY_V6_CIDR = parseCidr("fe80::1/64").unwrapOr("fe80::1/64" as Cidr);
+
+/** Observed kernel state of the host and the pod namespace, for diff planning. */
+export interface ObservedPodNetns {
+  readonly host: NetnsState;
+  readonly pod: NetnsState;
+}
+
+/** Options of {@link planPodSetup}. */
+export interface PodSetupOptions {
+  /** The pod's network namespace file (CNI_NETNS). */
+  readonly netnsPath: string;
+  /** Container-side interface name (CNI_IFNAME, usually `eth0`). */
+  readonly ifname: string;
+  /** Host-side veth name, from {@link hostVethName}. */
+  readonly hostVeth: string;
+  readonly pool: string;
+  readonly containerId: string;
+  readonly ipv4?: Ip;
+  readonly ipv6?: Ip;
+  /** The node's InternalIPv4, required with `ipv4`. */
+  readonly hostIPv4?: Ip;
+  /** The node's InternalIPv6, required with `ipv6`. */
+  readonly hostIPv6?: Ip;
+  readonly mtu?: number;
+  readonly podTable?: number;
+  readonly protocol?: number;
+  /** When given, plan only the difference from this state (empty when it already matches). */
+  readonly observed?: ObservedPodNetns;
+}
+
+interface PodDesired {
+  readonly alias: string;
+  readonly hostSysctls: readonly (readonly [string, string])[];
+  readonly hostAddrs: readonly (AddrState & { readonly nodad: boolean })[];
+  readonly hostRoutes: readonly Route[];
+  readonly podAddrs: readonly (AddrState & { readonly nodad: boolean })[];
+  readonly podRoutes: readonly Route[];
+}
+
+function checkFamily(field: string, ip: Ip | undefined, family: 4 | 6): Result<void, PlanError> {
+  if (ip === undefined || ipFamily(ip) === family) return ok(undefined);
+  return err({ kind: "family-mismatch", field, message: `${field} must be an IPv${family} address, got ${ip}` });
+}
+
+function validate(o: PodSetupOptions): Result<string, PlanError> {
+  const checks: Result<unknown, PlanError>[] = [
+    validateNetnsPath(o.netnsPath),
+    validateLinkNames({ ifname: o.ifname, hostVeth: o.hostVeth }),
+    checkFamily("ipv4", o.ipv4, 4),
+    checkFamily("ipv6", o.ipv6, 6),
+    checkFamily("hostIPv4", o.hostIPv4, 4),
+    checkFamily("hostIPv6", o.hostIPv6, 6),
+    validateInt("mtu", o.mtu ?? 1500, 68, 65535),
+    validateInt("podTable", o.podTable ?? POD_TABLE_ID, 1, MAX_U32),
+    validateInt("protocol", o.protocol ?? PROTOCOL_COILD, 0, 255),
+  ];
+  for (const c of checks) if (c.isErr()) return err(c.error);
+  if (o.ipv4 === undefined && o.ipv6 === undefined) return err({ kind: "missing-address", message: "pod has neither IPv4 nor IPv6" });
+  if (o.ipv4 !== undefined && o.hostIPv4 === undefined) return err({ kind: "missing-host-address", family: 4, message: "IPv4 pod needs hostIPv4" });
+  if (o.ipv6 !== undefined && o.hostIPv6 === undefined) return err({ kind: "missing-host-address", family: 6, message: "IPv6 pod needs hostIPv6" });
+  return formatLinkAlias({ pool: o.pool, containerId: o.containerId, ifname: o.ifname });
+}
+
+function desiredOf(o: PodSetupOptions, alias: string): PodDesired {
+  const table = o.podTable ?? POD_TABLE_ID;
+  const protocol = o.protocol ?? PROTOCOL_COILD;
+  const hostAddrs: (AddrState & { nodad: boolean })[] = [];
+  const hostRoutes: Route[] = [];
+  const podAddrs: (AddrState & { nodad: boolean })[] = [];
+  const podRoutes: Route[] = [];
+  const { ifname, hostVeth } = o;
+  if (o.ipv4 !== undefined && o.hostIPv4 !== undefined) {
+    hostAddrs.push({ dev: hostVeth, cidr: hostCidr(o.hostIPv4), nodad: false });
+    hostRoutes.push({ family: 4, dst: hostCidr(o.ipv4), dev: hostVeth, scope: "link", protocol, table });
+    podAddrs.push({ dev: ifname, cidr: hostCidr(o.ipv4), nodad: false });
+    podRoutes.push({ family: 4, dst: hostCidr(o.hostIPv4), dev: ifname, scope: "link" });
+    podRoutes.push({ family: 4, dst: "0.0.0.0/0" as Cidr, via: o.hostIPv4, dev: ifname });
+  }
+  if (o.ipv6 !== undefined && o.hostIPv6 !== undefined) {
+    hostAddrs.push({ dev: hostVeth, cidr: hostCidr(o.hostIPv6), nodad: true });
+    hostAddrs.push({ dev: hostVeth, cidr: GATEWAY_V6_CIDR, nodad: true });
+    hostRoutes.push({ family: 6, dst: hostCidr(o.ipv6), dev: hostVeth, scope: "link", protocol, table });
+    podAddrs.push({ dev: ifname, cidr: hostCidr(o.ipv6), nodad: true });
+    podRoutes.push({ family: 6, dst: "::/0" as Cidr, via: POD_GATEWAY_V6, dev: ifname });
+  }
+  const hostSysctls = [[`net.ipv6.conf.${sysctlIfName(hostVeth)}.accept_ra`, "0"] as const];
+  return { alias, hostSysctls, hostAddrs, hostRoutes, podAddrs, podRoutes };
+}
+
+function addrOps(want: readonly (AddrState & { readonly nodad: boolean })[], have: readonly AddrState[]): NetlinkOp[] {
+  const seen = new Set(have.map((a) => `${a.dev} ${a.cidr}`));
+  return want
+    .filter((a) => !seen.has(`${a.dev} ${a.cidr}`))
+    .map((a): NetlinkOp => (a.nodad ? { kind: "addr.add", dev: a.dev, cidr: a.cidr, nodad: true } : { kind: "addr.add", dev: a.dev, cidr: a.cidr }));
+}
+
+/** The state without anything on `dev` (used when the link is about to be recreated). */
+function without(s: NetnsState, dev: string): NetnsState {
+  return {
+    ...s,
+    links: s.links.filter((l) => l.name !== dev),
+    addrs: s.addrs.filter((a) => a.dev !== dev),
+    routes: s.routes.filter((r) => r.dev !== dev),
+  };
+}
+
+/** Host links other than `hostVeth` whose Coil alias names the same container and ifname (Coil's garbage cleanup). */
+function staleHostLinks(o: PodSetupOptions, host: NetnsState): NetlinkOp[] {
+  return host.links
+    .filter((l) => l.name !== o.hostVeth && l.alias !== undefined)
+    .filter((l) => parseLinkAlias(l.alias ?? "").match((a) => a.containerId === o.containerId && a.ifname === o.ifname, () => false))
+    .map((l): NetlinkOp => ({ kind: "link.del", name: l.name }));
+}
+
+function linkSetOp(name: string, cur: { up: boolean; mtu: number; alias?: string } | undefined, want: { alias?: string; mtu?: number }): NetlinkOp[] {
+  const up = cur === undefined || !cur.up;
+  const alias = want.alias !== undefined && cur?.alias !== want.alias ? want.alias : undefined;
+  const mtu = want.mtu !== undefined && cur !== undefined && cur.mtu !== want.mtu ? want.mtu : undefined;
+  if (!up && alias === undefined && mtu === undefined) return [];
+  return [{ kind: "link.set", name, ...(up ? { up: true } : {}), ...(alias !== undefined ? { alias } : {}), ...(mtu !== undefined ? { mtu } : {}) }];
+}
+
+/**
+ * Plan a pod's network exactly as Coil lays it out (§4.2). Kernel end state, for pod
+ * `10.2.0.5`/`fd02::5`, node `10.20.30.41`/`fd10::41`, host veth `veth3a9f01c2`:
+ * ```
+ * # host
+ * sysctl -w net.ipv6.conf.veth3a9f01c2.accept_ra=0
+ * ip link set veth3a9f01c2 up alias COIL:default:<containerId>:eth0
+ * ip addr add 10.20.30.41/32 dev veth3a9f01c2
+ * ip addr add fd10::41/128 dev veth3a9f01c2 nodad
+ * ip addr add fe80::1/64 dev veth3a9f01c2 nodad
+ * ip route replace 10.2.0.5/32 dev veth3a9f01c2 scope link proto 30 table 116
+ * ip -6 route replace fd02::5/128 dev veth3a9f01c2 proto 30 table 116
+ * # pod netns
+ * ip link set eth0 up; ip addr add 10.2.0.5/32 dev eth0; ip addr add fd02::5/128 dev eth0 nodad
+ * ip route replace 10.20.30.41/32 dev eth0 scope link
+ * ip route replace default via 10.20.30.41 dev eth0
+ * ip -6 route replace default via fe80::1 dev eth0
+ * ```
+ * Why: the pod gets a /32 (/128) so that every packet goes to the host (a point-to-point
+ * layout: no bridge, no ARP for neighbours); the node's InternalIP on the host veth makes it a
+ * valid on-link gateway, and the table-116 routes (looked up by rule `from all lookup 116
+ * pref 2000`, see {@link planHostInit}) steer replies back into the veth. `accept_ra=0` keeps the
+ * host end from configuring itself from router advertisements; `nodad` avoids the ~2 s wait for
+ * IPv6 duplicate address detection on a dual-stack ADD (no duplicate can exist on a fresh veth).
+ *
+ * Deliberate difference from Coil: Coil waits for the host veth's kernel-generated link-local
+ * address and uses it as the pod's IPv6 gateway. To stay pure (no round trip between creating the
+ * link and planning the route), this planner adds the fixed link-local `fe80::1/64` to every host
+ * veth and routes `default via fe80::1 dev eth0` in the pod. Each veth is its own link, so the
+ * same link-local address on many host veths does not conflict.
+ *
+ * With `observed`, plan only the difference: stale host links carrying this container's alias
+ * are deleted (Coil's garbage cleanup), the veth is reused when present and correctly paired
+ * (otherwise deleted and recreated), and only missing addresses, routes and sysctls are added;
+ * table-`podTable` routes of this veth with this protocol that are not desired are deleted.
+ */
+export function planPodSetup(opts: PodSetupOptions): Result<Changeset, PlanError> {
+  return validate(opts).map((alias) => buildPodSetup(opts, desiredOf(opts, alias)));
+}
+
+function buildPodSetup(o: PodSetupOptions, d: PodDesired): Changeset {
+  const pod = pathRef(o.netnsPath);
+  let host = o.observed?.host ?? EMPTY_NETNS_STATE;
+  let podState = o.observed?.pod ?? EMPTY_NETNS_STATE;
+  const cur = host.links.find((l) => l.name === o.hostVeth);
+  const reuse =
+    cur !== undefined && cur.kind === "veth" && cur.alias === d.alias && (cur.peer === undefined || cur.peer === o.ifname) &&
+    podState.links.some((l) => l.name === o.ifname);
+  const first: NetlinkOp[] = staleHostLinks(o, host);
+  const create: NetlinkOp[] = [];
+  if (!reuse) {
+    if (cur !== undefined) first.push({ kind: "link.del", name: o.hostVeth });
+    else if (podState.links.some((l) => l.name === o.ifname)) create.push({ kind: "link.del", name: o.ifname });
+    const mtu = o.mtu !== undefined ? { mtu: o.mtu } : {};
+    create.push({ kind: "link.add-veth", name: o.ifname, ...mtu, peer: { name: o.hostVeth, netns: HOST_NETNS } });
+    host = without(host, o.hostVeth);
+    podState = without(podState, o.ifname);
+  }
+  const table = o.podTable ?? POD_TABLE_ID;
+  const protocol = o.protocol ?? PROTOCOL_COILD;
+  const owned = (r: Route): boolean => r.table === table && r.dev === o.hostVeth && r.protocol === protocol;
+  const mtuWant = o.mtu !== undefined ? { mtu: o.mtu } : {};
+  const hostOps: NetlinkOp[] = [
+    ...reconcileSysctls(d.hostSysctls, host.sysctls),
+    ...linkSetOp(o.hostVeth, host.links.find((l) => l.name === o.hostVeth), { alias: d.alias, ...mtuWant }),
+    ...addrOps(d.hostAddrs, host.addrs),
+    ...reconcileRoutes(d.hostRoutes, host.routes, owned),
+  ];
+  const podOps: NetlinkOp[] = [
+    ...linkSetOp(o.ifname, podState.links.find((l) => l.name === o.ifname), mtuWant),
+    ...addrOps(d.podAddrs, podState.addrs),
+    ...reconcileRoutes(d.podRoutes, podState.routes, () => false),
+  ];
+  return concatChangesets({ steps: [step(HOST_NETNS, first), step(pod, create), step(HOST_NETNS, hostOps), step(pod, podOps)] });
+}
+
+/** Options of {@link planPodTeardown}: name the host veth, or find it by alias in `observed`. */
+export interface PodTeardownOptions {
+  readonly hostVeth?: string;
+  readonly containerId?: string;
+  readonly ifname?: string;
+  /** The observed host namespace; when given, absent links are not deleted (idempotent DEL). */
+  readonly observed?: NetnsState;
+}
+
+/**
+ * Plan a pod's teardown (§4.3 DEL): `ip link del <hostveth>`. Deleting the host end removes the
+ * peer in the pod and every route through the veth (table 116 included), so nothing else is
+ * needed. By `containerId` + `ifname`, every observed host link whose Coil alias matches is deleted;
+ * nothing matching gives an empty changeset (DEL is idempotent).
+ */
+export function planPodTeardown(opts: PodTeardownOptions): Result<Changeset, PlanError> {
+  const links = opts.observed?.links;
+  if (opts.hostVeth !== undefined) {
+    const v = validateLinkNames({ hostVeth: opts.hostVeth });
+    if (v.isErr()) return err(v.error);
+    const gone = links !== undefined && !links.some((l) => l.name === opts.hostVeth);
+    return ok(concatChangesets({ steps: [step(HOST_NETNS, gone ? [] : [{ kind: "link.del", name: opts.hostVeth }])] }));
+  }
+  const { containerId, ifname } = opts;
+  if (containerId === undefined || ifname === undefined || links === undefined) {
+    return err({ kind: "invalid-alias", value: "", message: "teardown needs hostVeth, or containerId + ifname + observed" });
+  }
+  const match = (alias: string | undefined): boolean =>
+    parseLinkAlias(alias ?? "").match((a) => a.containerId === containerId && a.ifname === ifname, () => false);
+  const ops = links.filter((l) => match(l.alias)).map((l): NetlinkOp => ({ kind: "link.del", name: l.name }));
+  return ok(concatChangesets({ steps: [step(HOST_NETNS, ops)] }));
+}

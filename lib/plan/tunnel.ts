@@ -1,0 +1,122 @@
+import { err, ok, type Result } from "neverthrow";
+import type { LinkState, NetlinkOp, NetnsState } from "../changeset/index.js";
+import { ipFamily, type Family, type Ip } from "../net/index.js";
+import { FOU_DUMMY_LINK, FOU_EXTERNAL_V4, FOU_EXTERNAL_V6, FOU_TTL } from "../constants.js";
+import { validateInt, type PlanError } from "./errors.js";
+import { fouLinkName, vxlanLinkName } from "./names.js";
+import { reconcileSysctls } from "./reconcile.js";
+import { forwardingSysctl } from "./host-init.js";
+
+/**
+ * A tunnel to one peer. `fou`: Coil's IPIP/ip6tnl-in-UDP tunnel (§6.3). `vxlan`: the runnable
+ * equivalent on kernels without the fou/ipip/ip6tnl modules: a point-to-point VXLAN device to the
+ * peer (`vx4_<hex>` / `vx6_<hex>`, named like `fou4_`/`fou6_`).
+ */
+export type TunnelSpec =
+  | {
+      readonly kind: "fou";
+      readonly port: number;
+      readonly sportAuto: boolean;
+      readonly peer: Ip;
+      readonly localIPv4?: Ip;
+      readonly localIPv6?: Ip;
+    }
+  | { readonly kind: "vxlan"; readonly vni: number; readonly port: number; readonly peer: Ip; readonly local: Ip };
+
+/** The local address a tunnel uses for the peer's family, or a `family-mismatch` error (callers skip the peer). */
+export function tunnelLocal(t: TunnelSpec): Result<Ip, PlanError> {
+  const family = ipFamily(t.peer);
+  const local = t.kind === "vxlan" ? t.local : family === 4 ? t.localIPv4 : t.localIPv6;
+  if (local !== undefined && ipFamily(local) === family) return ok(local);
+  return err({ kind: "family-mismatch", field: "peer", message: `no local IPv${family} address for peer ${t.peer}` });
+}
+
+/** The link name of a tunnel: `fou4_…`/`fou6_…` or `vx4_…`/`vx6_…`. */
+export function tunnelLinkName(t: TunnelSpec): string {
+  return t.kind === "fou" ? fouLinkName(t.peer) : vxlanLinkName(t.peer);
+}
+
+/** Validate ports and VNI of a tunnel. */
+export function validateTunnel(t: TunnelSpec): Result<void, PlanError> {
+  const port = validateInt("port", t.port, 1, 65535);
+  if (port.isErr()) return err(port.error);
+  if (t.kind === "vxlan") return validateInt("vni", t.vni, 1, 0xffffff).map(() => undefined);
+  return ok(undefined);
+}
+
+/** Sysctls of a tunnel endpoint: forwarding per family, and rp_filter off for IPv4 (replies arrive on another link). */
+export function tunnelSysctls(families: readonly Family[]): (readonly [string, string])[] {
+  const out: (readonly [string, string])[] = [];
+  if (families.includes(4)) {
+    out.push(["net.ipv4.conf.default.rp_filter", "0"], ["net.ipv4.conf.all.rp_filter", "0"], [forwardingSysctl(4), "1"]);
+  }
+  if (families.includes(6)) out.push([forwardingSysctl(6), "1"]);
+  return out;
+}
+
+/**
+ * FoU initialisation (Coil `fou.Init`): sysctls, one FoU receive port per local family
+ * (`ip fou add port P ipproto 4`, `ip -6 fou add port P ipproto 41`) and the `fou-dummy` marker
+ * link. As in Coil, the marker's presence in `observed` means the listeners exist (the FoU port
+ * list is not part of {@link NetnsState}), so they are planned only without it.
+ */
+export function fouInitOps(families: readonly Family[], port: number, observed: NetnsState): NetlinkOp[] {
+  const ops = reconcileSysctls(tunnelSysctls(families), observed.sysctls);
+  if (observed.links.some((l) => l.name === FOU_DUMMY_LINK)) return ops;
+  for (const family of families) ops.push({ kind: "fou.add", family, port, ipproto: family === 4 ? 4 : 41 });
+  ops.push({ kind: "link.add-dummy", name: FOU_DUMMY_LINK });
+  return ops;
+}
+
+function findLink(observed: NetnsState, name: string): LinkState | undefined {
+  return observed.links.find((l) => l.name === name);
+}
+
+/** The flow-based catch-all device of a family (`coil_ipip4`/`coil_ipip6`), created and set up when missing or down. */
+function externalOps(family: Family, observed: NetnsState): NetlinkOp[] {
+  const name = family === 4 ? FOU_EXTERNAL_V4 : FOU_EXTERNAL_V6;
+  const cur = findLink(observed, name);
+  const add: NetlinkOp[] = cur === undefined ? [{ kind: "link.add-tunnel", name, mode: family === 4 ? "ipip" : "ip6tnl", external: true }] : [];
+  return cur?.up === true ? add : [...add, { kind: "link.set", name, up: true }];
+}
+
+/** Options of {@link tunnelLinkOps}. */
+export interface TunnelLinkOptions {
+  readonly observed: NetnsState;
+  /** The encap source port of the existing link, when the observer knows it; a different one forces recreation. */
+  readonly observedSport?: number;
+}
+
+/**
+ * Ops creating the tunnel link to the peer (not brought up: callers set it up right before adding
+ * routes through it, as Coil does since #287). FoU: `ip link add fou4_0a010101 type ipip remote
+ * <peer> local <local> ttl 225 encap fou encap-sport <port|auto> encap-dport <port>`, plus the
+ * flow-based catch-all that decapsulates replies coming from another address than the peer.
+ * VXLAN: `ip link add vx4_0a010101 type vxlan id <vni> remote <peer> local <local> dstport <port>`.
+ * An existing link is reused; a FoU link whose encap sport differs is deleted and recreated
+ * (the kernel cannot modify it).
+ */
+export function tunnelLinkOps(t: TunnelSpec, opts: TunnelLinkOptions): Result<NetlinkOp[], PlanError> {
+  return tunnelLocal(t).map((local) => {
+    const name = tunnelLinkName(t);
+    const cur = findLink(opts.observed, name);
+    if (t.kind === "vxlan") {
+      return cur !== undefined ? [] : [{ kind: "link.add-vxlan", name, vni: t.vni, dstport: t.port, local, remote: t.peer, learning: false }];
+    }
+    const sport = t.sportAuto ? 0 : t.port;
+    const family = ipFamily(t.peer);
+    const stale = cur !== undefined && opts.observedSport !== undefined && opts.observedSport !== sport;
+    const ops: NetlinkOp[] = stale ? [{ kind: "link.del", name }] : [];
+    if (cur === undefined || stale) {
+      const mode = family === 4 ? "ipip" : "ip6tnl";
+      ops.push({ kind: "link.add-tunnel", name, mode, local, remote: t.peer, ttl: FOU_TTL, encap: { sport, dport: t.port } });
+    }
+    return [...ops, ...externalOps(family, opts.observed)];
+  });
+}
+
+/** `link.set up` for a link that is not observed up (fresh links are down). */
+export function linkUpOps(name: string, observed: NetnsState, recreated: boolean): NetlinkOp[] {
+  const cur = findLink(observed, name);
+  return !recreated && cur?.up === true ? [] : [{ kind: "link.set", name, up: true }];
+}
