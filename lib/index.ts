@@ -7,4 +7,5 @@
  */
 export * as net from "./net/index.js";
 export * as changeset from "./changeset/index.js";
+export * as cni from "./cni/index.js";
 export * as constants from "./constants.js";

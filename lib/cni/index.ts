@@ -1,0 +1,36 @@
+/**
+ * The CNI protocol, as pure functions: environment and `CNI_ARGS` parsing, network configuration
+ * parsing, spec-version negotiation, CNI results in every supported version's JSON shape, and
+ * CNI error codes (mirroring `proto/cni.proto` `ErrorCode`). No I/O: adapters read env/stdin and
+ * print what these functions return.
+ *
+ * @module cni
+ */
+export type { CniError, CniErrorJson, CniWellKnownCode } from "./errors.js";
+export { CNI_ERROR, cniError, cniErrorJson, quoteValue } from "./errors.js";
+export type { CniVersion, VersionResult, VersionOffer, GatedCommand } from "./version.js";
+export {
+  SUPPORTED_VERSIONS,
+  CURRENT_VERSION,
+  MIN_VERSION_FOR,
+  isSupportedVersion,
+  parseVersion,
+  compareVersions,
+  negotiateVersion,
+  versionResult,
+  checkCommandVersion,
+} from "./version.js";
+export { MAX_IFNAME_BYTES, utf8Length, validateContainerId, validateIfName, validatePath } from "./names.js";
+export type { CniCommand, CniEnv, CniAttachmentEnv, ParseCniEnvOptions } from "./env.js";
+export { CNI_COMMANDS, parseCniCommand, parseCniEnv } from "./env.js";
+export type { CniArgs } from "./args.js";
+export { KNOWN_CNI_ARGS, parseCniArgs } from "./args.js";
+export type { NetConf, GcAttachment } from "./netconf.js";
+export { DEFAULT_SOCKET_PATH, VALID_ATTACHMENTS_KEY, ATTACHMENTS_KEY, parseNetConf } from "./netconf.js";
+export type { CniResult, CniInterface, CniIpConfig, CniRoute, CniDns, ParseResultOptions } from "./result.js";
+export { parseResult } from "./result.js";
+export type { PrevResultSummary } from "./prev-result.js";
+export { isV1Family, parsePrevResult, prevResultSummary } from "./prev-result.js";
+export type { JsonValue } from "./convert.js";
+export { convertResult } from "./convert.js";
+export { decodeUtf8 } from "./utf8.js";
