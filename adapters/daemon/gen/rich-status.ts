@@ -1,0 +1,55 @@
+/**
+ * gRPC rich error details for the coil ⇄ coild protocol, hand-written beside the generated code.
+ *
+ * coild reports a CNI error as a gRPC status carrying exactly one `pkg.cnirpc.CNIError` packed in a
+ * `google.protobuf.Any`, inside a `google.rpc.Status` sent in the `grpc-status-details-bin`
+ * trailer. That is what Go's `status.New(code, msg).WithDetails(cniErr)` sends and what Coil's Go
+ * client (`status.Convert(err).Details()`) reads. grpc-go rejects the trailer when
+ * `Status.code` differs from the call's `grpc-status`, so both are set from one `code`.
+ *
+ * Imports only the messages-only generated code (no grpc-js), so the CNI executable can use it.
+ */
+import { CNIError } from "./messages/cni.js";
+import { Status } from "./messages/google/rpc/status.js";
+
+/** The trailer key carrying a serialized `google.rpc.Status`. */
+export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
+
+/** The `Any.type_url` of a packed `pkg.cnirpc.CNIError` (Go's `anypb.New` prefix + full name). */
+export const CNI_ERROR_TYPE_URL = "type.googleapis.com/pkg.cnirpc.CNIError";
+
+/** Serialize `google.rpc.Status{code, message, details: [Any(CNIError)]}` for the trailer. */
+export function encodeCniErrorStatus(code: number, message: string, cniError: CNIError): Buffer {
+  const value = Buffer.from(CNIError.encode(cniError).finish());
+  return Buffer.from(Status.encode({ code, message, details: [{ typeUrl: CNI_ERROR_TYPE_URL, value }] }).finish());
+}
+
+/** What a client learns from a `grpc-status-details-bin` trailer. */
+export interface DecodedStatus {
+  /** `Status.code`. */
+  readonly code: number;
+  /** `Status.message`. */
+  readonly message: string;
+  /** Number of details attached. */
+  readonly detailCount: number;
+  /** The CNIError, present only when there is exactly one detail and it is a CNIError (Coil's rule). */
+  readonly cniError?: CNIError;
+}
+
+/** Parse a `grpc-status-details-bin` value; `undefined` when it is not a valid `google.rpc.Status`. */
+export function decodeCniErrorStatus(bytes: Uint8Array): DecodedStatus | undefined {
+  let st: Status;
+  try {
+    st = Status.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  const base = { code: st.code, message: st.message, detailCount: st.details.length };
+  const only = st.details.length === 1 ? st.details[0] : undefined;
+  if (only === undefined || only.typeUrl !== CNI_ERROR_TYPE_URL) return base;
+  try {
+    return { ...base, cniError: CNIError.decode(only.value) };
+  } catch {
+    return base;
+  }
+}
