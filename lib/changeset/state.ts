@@ -1,5 +1,7 @@
 import type { Cidr } from "../net/index.js";
+import type { Family } from "../net/index.js";
 import type { Route, Rule } from "./netlink.js";
+import type { NftRuleset } from "./nft-model.js";
 
 /** Link kinds the observer distinguishes. */
 export type LinkKind = "veth" | "vxlan" | "ipip" | "ip6tnl" | "dummy" | "bridge" | "loopback" | "device" | "other";
@@ -33,6 +35,17 @@ export interface NetnsState {
   readonly routes: readonly Route[];
   readonly rules: readonly Rule[];
   readonly sysctls: Readonly<Record<string, string>>;
+  /** FoU receive ports (`ip fou show`), when observed or modelled. */
+  readonly fou?: readonly FouPortState[];
+  /** The nftables ruleset, when observed or modelled. */
+  readonly nft?: NftRuleset;
+}
+
+/** A FoU receive port. */
+export interface FouPortState {
+  readonly family: Family;
+  readonly port: number;
+  readonly ipproto: 4 | 41;
 }
 
 /** An empty namespace state. */
