@@ -142,3 +142,13 @@ t.test("grpc-js round trip over a UNIX socket", async (t) => {
   t.equal(gc.err, null);
   t.same(seen, ["add c1 p true", "gc c1/eth0"]);
 });
+
+t.test("messages-only variant does not import grpc-js", async (t) => {
+  const { readdirSync, readFileSync, statSync } = await import("node:fs");
+  const dir = new URL("../../../adapters/daemon/gen/messages/", import.meta.url).pathname;
+  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
+  const files = walk(dir);
+  t.ok(files.length >= 4);
+  for (const f of files) t.notMatch(readFileSync(f, "utf8"), /@grpc\/grpc-js/, f);
+  t.notMatch(readFileSync(new URL("../../../adapters/daemon/gen/rich-status.ts", import.meta.url), "utf8"), /@grpc\/grpc-js/, "rich-status.ts");
+});
