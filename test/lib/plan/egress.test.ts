@@ -1,0 +1,154 @@
+import t from "tap";
+import { isEmptyChangeset, type NetnsState } from "../../../lib/changeset/index.js";
+import {
+  planEgressClientInit,
+  planEgressClientSync,
+  planEgressGateway,
+  type EgressClientSyncOptions,
+  type EgressGatewayOptions,
+} from "../../../lib/plan/index.js";
+import { addedNftRules, allOps, cidr, ip, opKinds, simulate } from "./fixtures.js";
+
+const NS = "/var/run/netns/client";
+const EMPTY: NetnsState = { links: [], addrs: [], routes: [], rules: [], sysctls: {} };
+const podState = (v4: boolean, v6: boolean): NetnsState => ({
+  links: [
+    { name: "lo", kind: "loopback", up: true, mtu: 65536, index: 1 },
+    { name: "eth0", kind: "veth", up: true, mtu: 1500, index: 2 },
+  ],
+  addrs: [
+    { dev: "lo", cidr: cidr("127.0.0.1/8") },
+    ...(v4 ? [{ dev: "eth0", cidr: cidr("10.2.0.5/32") }] : []),
+    ...(v6 ? [{ dev: "eth0", cidr: cidr("fd02::5/128") }, { dev: "eth0", cidr: cidr("fe80::2/64") }] : []),
+  ],
+  routes: [
+    ...(v4 ? [{ family: 4 as const, dst: cidr("0.0.0.0/0"), via: ip("10.20.30.41"), dev: "eth0" }] : []),
+    ...(v6 ? [{ family: 6 as const, dst: cidr("::/0"), via: ip("fe80::1"), dev: "eth0" }] : []),
+  ],
+  rules: [],
+  sysctls: {},
+});
+
+t.test("client init: rules per family, clears 1800-2100 and tables 117/118 (Coil §9.6.2)", async (t) => {
+  const v4 = planEgressClientInit({ netnsPath: NS, families: [4] })._unsafeUnwrap();
+  t.same(allOps(v4).map((o) => (o.kind === "rule.add" ? `${o.rule.priority}:${o.rule.to ?? "all"}->${o.rule.table}` : o.kind)), [
+    "1800:169.254.0.0/16->254", "1900:all->117", "2000:10.0.0.0/8->254", "2001:172.16.0.0/12->254", "2002:192.168.0.0/16->254", "2100:all->118",
+  ]);
+  const custom = planEgressClientInit({ families: [4, 6], inClusterNetworks: [cidr("192.168.10.0/24"), cidr("fd02::/16")] })._unsafeUnwrap();
+  t.same(allOps(custom).map((o) => (o.kind === "rule.add" ? `${o.rule.family}/${o.rule.priority}:${o.rule.to ?? "all"}` : o.kind)), [
+    "4/1800:169.254.0.0/16", "4/1900:all", "4/2000:192.168.10.0/24", "4/2100:all",
+    "6/1800:fe80::/10", "6/1900:all", "6/2000:fd02::/16", "6/2100:all",
+  ]);
+  const dirty: NetnsState = {
+    ...EMPTY,
+    rules: [{ family: 4, priority: 1850, table: 5 }, { family: 4, priority: 32766, table: 254 }, { family: 6, priority: 1900, table: 9 }],
+    routes: [{ family: 4, dst: cidr("9.9.9.9/32"), dev: "fou4_0a60000a", table: 118, protocol: 30 }, { family: 4, dst: cidr("1.1.1.1/32"), dev: "eth0" }],
+  };
+  const re = planEgressClientInit({ families: [4], observed: dirty })._unsafeUnwrap();
+  t.same(opKinds(re).filter((k) => k.endsWith(".del")), ["rule.del", "route.del"], "only the v4 rule in range and the table-118 route");
+  const after = simulate({ [NS]: EMPTY }, v4)[NS] ?? EMPTY;
+  t.ok(isEmptyChangeset(planEgressClientInit({ netnsPath: NS, families: [4], observed: after })._unsafeUnwrap()));
+  t.equal(planEgressClientInit({ netnsPath: "x", families: [4] })._unsafeUnwrapErr().kind, "invalid-netns-path");
+});
+
+const fou = (peer: string, local4?: string, local6?: string, sportAuto = false): EgressClientSyncOptions["tunnel"] => ({
+  kind: "fou", port: 5555, sportAuto, peer: ip(peer),
+  ...(local4 !== undefined ? { localIPv4: ip(local4) } : {}), ...(local6 !== undefined ? { localIPv6: ip(local6) } : {}),
+});
+const syncCases: { name: string; opts: EgressClientSyncOptions; tables: Record<string, number> }[] = [
+  { name: "ipv4 fou", opts: { netnsPath: NS, tunnel: fou("10.96.0.10", "10.2.0.5"), destinations: [cidr("10.1.2.0/24"), cidr("0.0.0.0/0"), cidr("fd02::/64")] }, tables: { "10.1.2.0/24": 117, "0.0.0.0/0": 118 } },
+  { name: "ipv6 fou", opts: { netnsPath: NS, tunnel: fou("fd96::10", undefined, "fd02::5", true), destinations: [cidr("fd02::/64"), cidr("::/0")] }, tables: { "fd02::/64": 117, "::/0": 118 } },
+  { name: "dual fou, v4 peer", opts: { netnsPath: NS, tunnel: fou("10.96.0.10", "10.2.0.5", "fd02::5"), destinations: [cidr("9.9.9.9/32")] }, tables: { "9.9.9.9/32": 118 } },
+  { name: "ipv4 vxlan", opts: { netnsPath: NS, tunnel: { kind: "vxlan", vni: 42, port: 4789, peer: ip("10.96.0.10"), local: ip("10.2.0.5") }, destinations: [cidr("0.0.0.0/0")] }, tables: { "0.0.0.0/0": 118 } },
+];
+
+t.test("client sync: tunnel, link up before routes, table 117/118 split (Coil §9.6.4)", async (t) => {
+  for (const c of syncCases) {
+    const cs = planEgressClientSync(c.opts)._unsafeUnwrap();
+    const ops = allOps(cs);
+    const routes = ops.flatMap((o) => (o.kind === "route.replace" ? [o.route] : []));
+    t.same(Object.fromEntries(routes.map((r) => [r.dst, r.table])), c.tables, `${c.name}: tables`);
+    const link = routes[0]?.dev ?? "";
+    const upAt = ops.findIndex((o) => o.kind === "link.set" && o.name === link && o.up === true);
+    const firstRoute = ops.findIndex((o) => o.kind === "route.replace");
+    t.ok(upAt >= 0 && upAt < firstRoute, `${c.name}: ${link} up before routes`);
+    if (c.opts.tunnel.kind === "fou") {
+      const add = ops.find((o) => o.kind === "link.add-tunnel" && o.name === link);
+      t.match(add, { ttl: 225, encap: { dport: 5555, sport: c.opts.tunnel.sportAuto ? 0 : 5555 } }, `${c.name}: encap`);
+      t.ok(ops.some((o) => o.kind === "link.add-tunnel" && o.external === true), `${c.name}: flow-based catch-all`);
+      t.ok(ops.some((o) => o.kind === "fou.add"), `${c.name}: fou listener`);
+    } else {
+      t.match(ops.find((o) => o.kind === "link.add-vxlan"), { name: "vx4_0a60000a", vni: 42, dstport: 4789, remote: "10.96.0.10", local: "10.2.0.5" });
+    }
+    const after = simulate({ [NS]: EMPTY }, cs)[NS] ?? EMPTY;
+    t.ok(isEmptyChangeset(planEgressClientSync({ ...c.opts, observed: after })._unsafeUnwrap()), `${c.name}: idempotent`);
+  }
+});
+
+t.test("client sync: destination diff, family mismatch, sport change", async (t) => {
+  const opts = syncCases[0]?.opts;
+  if (opts === undefined) throw new Error("case");
+  const after = simulate({ [NS]: EMPTY }, planEgressClientSync(opts)._unsafeUnwrap())[NS] ?? EMPTY;
+  const next = planEgressClientSync({ ...opts, destinations: [cidr("10.1.3.0/24"), cidr("9.9.9.9/32"), cidr("0.0.0.0/0")], observed: after })._unsafeUnwrap();
+  t.same(allOps(next).map((o) => (o.kind.startsWith("route") && "route" in o ? `${o.kind} ${o.route.dst} ${o.route.table}` : o.kind)), [
+    "route.del 10.1.2.0/24 117", "route.replace 10.1.3.0/24 117", "route.replace 9.9.9.9/32 118",
+  ]);
+  t.equal(planEgressClientSync({ ...opts, tunnel: fou("fd96::10", "10.2.0.5") })._unsafeUnwrapErr().kind, "family-mismatch");
+  const resport = planEgressClientSync({ ...opts, tunnel: fou("10.96.0.10", "10.2.0.5", undefined, true), observed: after, observedSport: 5555 })._unsafeUnwrap();
+  t.same(opKinds(resport).slice(0, 2), ["link.del", "link.add-tunnel"], "sport change recreates the link");
+  t.equal(planEgressClientSync({ ...opts, tunnel: { kind: "vxlan", vni: 0, port: 4789, peer: ip("10.96.0.10"), local: ip("10.2.0.5") } })._unsafeUnwrapErr().kind, "invalid-number");
+});
+
+t.test("client sync: originating-only mode (Coil §6.4, §9.6.4)", async (t) => {
+  for (const [family, obs, opts] of [
+    [4, podState(true, false), { tunnel: fou("10.96.0.10", "10.2.0.5"), destinations: [cidr("0.0.0.0/0")] }],
+    [6, podState(false, true), { tunnel: fou("fd96::10", undefined, "fd02::5"), destinations: [cidr("::/0")] }],
+  ] as const) {
+    const o: EgressClientSyncOptions = { ...opts, netnsPath: NS, originatingOnly: true, observed: obs };
+    const cs = planEgressClientSync(o)._unsafeUnwrap();
+    const ops = allOps(cs);
+    t.ok(ops.some((x) => x.kind === "rule.add" && x.rule.priority === 1000 && x.rule.fwmark === 2 && x.rule.table === 1002), `v${family}: fwmark rule`);
+    t.ok(ops.some((x) => x.kind === "route.replace" && x.route.table === 1002 && x.route.dev === "eth0"), `v${family}: table copy`);
+    const nft = cs.steps.flatMap((s) => s.nft);
+    const rules = addedNftRules(cs);
+    t.same(rules.map((r) => `${r.family} ${r.table} ${r.chain} ${r.comment}`), [
+      `${family === 4 ? "ip" : "ip6"} mangle input coil-input-eth0`, `${family === 4 ? "ip" : "ip6"} mangle output coil-output-eth0`,
+    ]);
+    t.ok(nft.some((c) => "add" in c && "set" in c.add && c.add.set.name === "eth0" && c.add.set.type === "ifname"), "set named after the link");
+    const after = simulate({ [NS]: obs }, cs)[NS] ?? EMPTY;
+    t.ok(isEmptyChangeset(planEgressClientSync({ ...o, observed: after, observedNft: rules })._unsafeUnwrap()), `v${family}: idempotent`);
+    const off = planEgressClientSync({ ...o, originatingOnly: false, observed: after, observedNft: rules })._unsafeUnwrap();
+    t.same(opKinds(off).filter((k) => k.endsWith(".del")), ["rule.del", "route.del"], "disabling removes rule and table");
+    t.same(off.steps.flatMap((s) => s.nft), [{ delete: { table: { family: family === 4 ? "ip" : "ip6", name: "mangle" } } }]);
+  }
+  const noIndex: NetnsState = { ...podState(true, false), links: [{ name: "eth0", kind: "veth", up: true, mtu: 1500 }] };
+  t.equal(planEgressClientSync({ tunnel: fou("10.96.0.10", "10.2.0.5"), destinations: [cidr("0.0.0.0/0")], originatingOnly: true, observed: noIndex })._unsafeUnwrapErr().kind, "missing-ifindex");
+});
+
+const gwCases: { name: string; opts: EgressGatewayOptions; families: string[] }[] = [
+  { name: "ipv4 fou", opts: { podIPv4: ip("10.2.0.9"), tunnel: { kind: "fou", port: 5555, sportAuto: false }, clients: [ip("10.2.0.5"), ip("fd02::5")] }, families: ["ip"] },
+  { name: "ipv6 fou", opts: { podIPv6: ip("fd02::9"), tunnel: { kind: "fou", port: 5555, sportAuto: true }, clients: [ip("fd02::5")] }, families: ["ip6"] },
+  { name: "dual vxlan", opts: { podIPv4: ip("10.2.0.9"), podIPv6: ip("fd02::9"), tunnel: { kind: "vxlan", port: 4789 }, clients: [ip("10.2.0.5"), ip("fd02::5")] }, families: ["ip", "ip6"] },
+];
+
+t.test("egress gateway: NAT rules, iif rule, per-client tunnel and route (Coil §9.6.5-6)", async (t) => {
+  for (const c of gwCases) {
+    const cs = planEgressGateway({ ...c.opts, netnsPath: "/var/run/netns/egress" })._unsafeUnwrap();
+    const rules = addedNftRules(cs);
+    t.same([...new Set(rules.map((r) => r.family))], c.families, `${c.name}: nft families`);
+    t.same(rules.filter((r) => r.family === "ip").map((r) => `${r.table} ${r.chain}`), c.families.includes("ip") ? ["nat POSTROUTING", "filter FORWARD"] : []);
+    const ops = allOps(cs);
+    t.same(ops.flatMap((o) => (o.kind === "rule.add" ? [o.rule] : [])).map((r) => `${r.family} iif ${r.iif} ${r.table} ${r.priority}`),
+      c.families.map((f) => `${f === "ip" ? 4 : 6} iif eth0 118 2000`));
+    const routes = ops.flatMap((o) => (o.kind === "route.replace" ? [o.route] : []));
+    const clients = c.opts.clients.filter((x) => (x.includes(":") ? c.opts.podIPv6 : c.opts.podIPv4) !== undefined);
+    t.same(routes.map((r) => `${r.dst} ${r.table} ${r.protocol}`), clients.map((x) => `${x}/${x.includes(":") ? 128 : 32} 118 30`), `${c.name}: client routes (mismatched family skipped)`);
+    const after = simulate({ [NS]: EMPTY }, { steps: cs.steps.map((s) => ({ ...s, netns: { kind: "path", path: NS } })) })[NS] ?? EMPTY;
+    t.ok(isEmptyChangeset(planEgressGateway({ ...c.opts, netnsPath: "/var/run/netns/egress", observed: after, observedNft: rules })._unsafeUnwrap()), `${c.name}: idempotent`);
+    const removed = planEgressGateway({ ...c.opts, clients: [], observed: after, observedNft: rules })._unsafeUnwrap();
+    t.same(opKinds(removed), clients.map(() => "link.del"), `${c.name}: tunnels of removed clients deleted`);
+  }
+  t.equal(planEgressGateway({ tunnel: { kind: "fou", port: 5555, sportAuto: false }, clients: [] })._unsafeUnwrapErr().kind, "missing-address");
+  t.equal(planEgressGateway({ iface: "eth0 ", podIPv4: ip("10.2.0.9"), tunnel: { kind: "fou", port: 5555, sportAuto: false }, clients: [] })._unsafeUnwrapErr().kind, "invalid-name");
+  t.equal(planEgressGateway({ podIPv4: ip("10.2.0.9"), tunnel: { kind: "fou", port: 0, sportAuto: false }, clients: [] })._unsafeUnwrapErr().kind, "invalid-number");
+});
