@@ -1,0 +1,191 @@
+/**
+ * The node's address state: lib/ipam's `NodeIpam` (pure, synchronous, so every mutation is atomic
+ * in Node's event loop) plus the I/O around it — obtaining and returning blocks through the
+ * {@link BlockStore} and exporting the node's blocks to routing table 119 (Coil §3.3-3.5, §5.1).
+ *
+ * Locks: block acquisition and release are serialised per pool (Coil's per-pool BlockRequest
+ * single flight); allocation itself never waits for a lock unless a new block is needed.
+ */
+import { err, ok, type Result } from "neverthrow";
+import { HOST_NETNS } from "../../lib/changeset/index.js";
+import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "../../lib/ipam/index.js";
+import { planRouteExport } from "../../lib/plan/index.js";
+import type { Kernel } from "../kernel/kernel.js";
+import { KeyedMutex } from "./key-mutex.js";
+import type { Logger } from "./log.js";
+import type { DaemonMetrics } from "./metrics.js";
+import type { BlockStore, StoreError } from "./store.js";
+
+/** Why no address could be allocated. */
+export type AllocateError =
+  | { readonly kind: "store"; readonly cause: StoreError }
+  | { readonly kind: "ipam"; readonly cause: NodeIpamError };
+
+/** Options of {@link NodeState}. */
+export interface NodeStateOptions {
+  readonly node: string;
+  readonly store: BlockStore;
+  readonly kernel: Kernel;
+  readonly log: Logger;
+  readonly metrics?: DaemonMetrics;
+  /** `--export-table-id` (119). */
+  readonly exportTable: number;
+  /** `--protocol-id` (30). */
+  readonly protocol: number;
+  /** Start from this allocator (recovery builds it); default empty. */
+  readonly ipam?: NodeIpam;
+}
+
+/** See the module comment. */
+export class NodeState {
+  readonly ipam: NodeIpam;
+  readonly #o: NodeStateOptions;
+  readonly #locks = new KeyedMutex();
+  #exportWanted = 0;
+  #exportDone = 0;
+  /** The last route-export failure, cleared by a successful sync (STATUS reports 51 while set). */
+  lastExportError: string | undefined;
+
+  constructor(opts: NodeStateOptions) {
+    this.#o = opts;
+    this.ipam = opts.ipam ?? new NodeIpam();
+  }
+
+  /** Addresses for `containerId:ifname` from `pool` (idempotent), obtaining a block when needed. */
+  async allocate(req: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Promise<Result<Allocation, AllocateError>> {
+    const first = this.ipam.allocate(req);
+    if (first.isOk() || first.error.kind !== "need-block") return first.mapErr((cause) => ({ kind: "ipam" as const, cause }));
+    const r = await this.#locks.run(`pool:${req.pool}`, async (): Promise<Result<Allocation, AllocateError>> => {
+      const again = this.ipam.allocate(req);
+      if (again.isOk() || again.error.kind !== "need-block") return again.mapErr((cause) => ({ kind: "ipam" as const, cause }));
+      const block = await this.#o.store.acquireBlock(req.pool, this.#o.node);
+      if (block.isErr()) return err({ kind: "store", cause: block.error });
+      this.#o.log.info("obtained a new block", { pool: req.pool, block: block.value.name, ipv4: block.value.ipv4, ipv6: block.value.ipv6 });
+      const added = this.ipam.addBlock(block.value);
+      if (added.isErr()) return err({ kind: "ipam", cause: added.error });
+      return this.ipam.allocate(req).mapErr((cause) => ({ kind: "ipam" as const, cause }));
+    });
+    if (r.isOk() && this.ipam.blocks(req.pool).length > 0) await this.syncExport();
+    this.updateGauges();
+    return r;
+  }
+
+  /** Release `containerId:ifname` (no-op if unknown); a block left empty is returned at once. */
+  async free(containerId: string, ifname: string): Promise<Allocation | undefined> {
+    const out = this.ipam.free(containerId, ifname);
+    this.updateGauges();
+    if (out.emptyBlock !== undefined) {
+      const released = await this.releaseIfEmpty(out.emptyBlock);
+      if (released.isErr()) this.#o.log.warn("failed to return an empty block", { block: out.emptyBlock.name, error: released.error });
+      else if (released.value) await this.syncExport();
+    }
+    return out.freed;
+  }
+
+  /**
+   * Return block `ref` to the store if it is still empty. It leaves the allocator first
+   * (synchronously), so no concurrent ADD can take an address from it while the store call runs;
+   * if the store call fails the block stays recorded there and the next GC retries.
+   */
+  releaseIfEmpty(ref: BlockRef): Promise<Result<boolean, StoreError>> {
+    return this.#locks.run(`pool:${ref.pool}`, async () => {
+      const removed = this.ipam.removeBlock(ref.name);
+      if (removed.isErr()) return ok(false);
+      this.updateGauges();
+      const r = await this.#o.store.releaseBlock(ref.pool, this.#o.node, ref.name);
+      if (r.isOk()) this.#o.log.info("returned an empty block", { pool: ref.pool, block: ref.name });
+      return r.map(() => true);
+    });
+  }
+
+  /**
+   * Make table `exportTable` hold exactly the node's block CIDRs (`dev lo proto 30`). Concurrent
+   * calls coalesce: a call returns once a sync that started after it was requested has finished.
+   */
+  async syncExport(): Promise<Result<void, string>> {
+    this.#exportWanted += 1;
+    const gen = this.#exportWanted;
+    return this.#locks.run("export", async () => {
+      if (this.#exportDone >= gen) return ok(undefined);
+      const target = this.#exportWanted;
+      const r = await this.#exportOnce();
+      if (r.isOk()) {
+        this.#exportDone = target;
+        this.lastExportError = undefined;
+      } else {
+        this.lastExportError = r.error;
+        this.#o.log.error("route export failed", { table: this.#o.exportTable, error: r.error });
+      }
+      return r;
+    });
+  }
+
+  async #exportOnce(): Promise<Result<void, string>> {
+    const host = await this.#o.kernel.observe(HOST_NETNS);
+    if (host.isErr()) return err(`observe: ${JSON.stringify(host.error)}`);
+    const plan = planRouteExport({
+      blocks: this.ipam.blockCidrs(),
+      observed: host.value.routes,
+      table: this.#o.exportTable,
+      protocol: this.#o.protocol,
+    });
+    if (plan.isErr()) return err(`plan: ${JSON.stringify(plan.error)}`);
+    const applied = await this.#o.kernel.apply(plan.value);
+    return applied.isErr() ? err(`apply: ${JSON.stringify(applied.error)}`) : ok(undefined);
+  }
+
+  /**
+   * Node-IPAM GC (Coil §3.5): take in every block the store assigns to this node (also pools with
+   * no live pod), return every empty one, then sync the export table.
+   */
+  async gcBlocks(): Promise<Result<{ readonly released: readonly string[] }, StoreError>> {
+    const taken = await this.adoptStoreBlocks();
+    if (taken.isErr()) return err(taken.error);
+    const released: string[] = [];
+    for (const ref of this.ipam.emptyBlocks()) {
+      const r = await this.releaseIfEmpty(ref);
+      if (r.isErr()) this.#o.log.warn("failed to return an empty block", { block: ref.name, error: r.error });
+      else if (r.value) released.push(ref.name);
+    }
+    await this.syncExport();
+    this.updateGauges();
+    return ok({ released });
+  }
+
+  /** Add every block the store assigns to this node to the allocator (idempotent); the number of blocks. */
+  async adoptStoreBlocks(): Promise<Result<number, StoreError>> {
+    const blocks = await this.#o.store.listBlocks(this.#o.node);
+    if (blocks.isErr()) return err(blocks.error);
+    for (const b of blocks.value) {
+      const added = this.ipam.addBlock(b);
+      if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
+    }
+    this.updateGauges();
+    return ok(blocks.value.length);
+  }
+
+  /** Whether `pool` can serve no further address: every node block full and the store has no free block. */
+  async poolExhausted(pool: string): Promise<boolean> {
+    const blocks = this.ipam.blocks(pool);
+    if (blocks.some((b) => b.used < b.size)) return false;
+    const pools = await this.#o.store.listPools();
+    const p = pools.isOk() ? pools.value.find((x) => x.name === pool) : undefined;
+    return p === undefined || BigInt(p.allocatedBlocks) >= p.maxBlocks;
+  }
+
+  /** Refresh `coil_node_allocated_addresses` and `coil_node_blocks`. */
+  updateGauges(): void {
+    const m = this.#o.metrics;
+    if (m === undefined) return;
+    const allocs = new Map<string, number>();
+    for (const a of this.ipam.allocations()) allocs.set(a.pool, (allocs.get(a.pool) ?? 0) + 1);
+    const blocks = new Map<string, number>();
+    for (const b of this.ipam.blocks()) blocks.set(b.pool, (blocks.get(b.pool) ?? 0) + 1);
+    for (const pool of new Set([...allocs.keys(), ...blocks.keys(), ...this.#seenPools])) {
+      m.setPoolGauges(pool, allocs.get(pool) ?? 0, blocks.get(pool) ?? 0);
+      this.#seenPools.add(pool);
+    }
+  }
+
+  readonly #seenPools = new Set<string>();
+}

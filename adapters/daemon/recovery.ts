@@ -1,0 +1,62 @@
+/**
+ * Startup recovery (Coil §3.6): the node's addresses are not persisted per pod; they are read
+ * back from the kernel. Blocks come from the store; then every host link with alias
+ * `COIL:<pool>:<containerId>:<ifname>` is registered with the addresses of the pod-table (116)
+ * routes through it; then GC returns empty blocks and syncs the export table (119).
+ */
+import { HOST_NETNS } from "../../lib/changeset/index.js";
+import { cidrAddress } from "../../lib/net/index.js";
+import { parseLinkAlias } from "../../lib/plan/index.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { Logger } from "./log.js";
+import type { NodeState } from "./node-state.js";
+
+/** What recovery found. */
+export interface RecoveryReport {
+  readonly blocks: number;
+  readonly registered: number;
+  readonly skipped: number;
+  readonly released: readonly string[];
+}
+
+/** Options of {@link recoverNodeState}. */
+export interface RecoveryOptions {
+  readonly node: NodeState;
+  readonly kernel: Kernel;
+  readonly log: Logger;
+  /** `--pod-table-id` (116). */
+  readonly podTable: number;
+}
+
+/** Rebuild `node.ipam` from the store's blocks and the kernel's pod links, then GC. */
+export async function recoverNodeState(o: RecoveryOptions): Promise<{ ok: true; report: RecoveryReport } | { ok: false; error: string }> {
+  const gc0 = await o.node.adoptStoreBlocks();
+  if (gc0.isErr()) return { ok: false, error: `list blocks: ${gc0.error.message}` };
+  const host = await o.kernel.observe(HOST_NETNS);
+  if (host.isErr()) return { ok: false, error: `observe host: ${JSON.stringify(host.error)}` };
+  let registered = 0;
+  let skipped = 0;
+  for (const link of host.value.links) {
+    const alias = parseLinkAlias(link.alias ?? "");
+    if (alias.isErr() || alias.value.pool === "") continue;
+    const routes = host.value.routes.filter((r) => r.table === o.podTable && r.dev === link.name);
+    const v4 = routes.find((r) => r.family === 4);
+    const v6 = routes.find((r) => r.family === 6);
+    const req = {
+      ...alias.value,
+      ...(v4 === undefined ? {} : { ipv4: cidrAddress(v4.dst) }),
+      ...(v6 === undefined ? {} : { ipv6: cidrAddress(v6.dst) }),
+    };
+    const r = v4 === undefined && v6 === undefined ? undefined : o.node.ipam.register(req);
+    if (r !== undefined && r.isOk()) {
+      registered += 1;
+      o.log.info("registered pod addresses", { link: link.name, ...req });
+    } else {
+      skipped += 1;
+      o.log.warn("failed to register IP", { link: link.name, ...req, error: r === undefined ? "no pod route" : r.error.message });
+    }
+  }
+  const gc = await o.node.gcBlocks();
+  if (gc.isErr()) return { ok: false, error: `gc: ${gc.error.message}` };
+  return { ok: true, report: { blocks: gc0.value, registered, skipped, released: gc.value.released } };
+}

@@ -1,0 +1,93 @@
+/** Test harness: coild's handlers over a FakeKernel and a LocalBlockStore in a temp dir. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HOST_NETNS, netnsPath, type Changeset } from "../../../lib/changeset/index.js";
+import type { Kernel } from "../../../adapters/kernel/kernel.js";
+import type { Ip } from "../../../lib/net/index.js";
+import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
+import { CNIArgs } from "../../../adapters/daemon/gen/cni.js";
+import { createHandlers, poolForNamespace } from "../../../adapters/daemon/handlers.js";
+import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
+import { NodeState } from "../../../adapters/daemon/node-state.js";
+import { parsePools } from "../../../adapters/daemon/pools-file.js";
+import { recoverNodeState } from "../../../adapters/daemon/recovery.js";
+import { LocalBlockStore } from "../../../adapters/daemon/store.js";
+import type { CniCallHandlers } from "../../../adapters/daemon/server.js";
+
+/** An AddressPool document. */
+export const poolDoc = (name: string, spec: unknown): string =>
+  JSON.stringify({ apiVersion: "coil.cybozu.com/v2", kind: "AddressPool", metadata: { name }, spec });
+
+export interface Harness {
+  readonly kernel: FakeKernel;
+  readonly fake: FakeKernel;
+  readonly node: NodeState;
+  readonly handlers: CniCallHandlers;
+  readonly stateDir: string;
+  readonly poolsText: string;
+}
+
+let seq = 0;
+
+/** Build (or, with `from`, restart over the same kernel and state dir) a daemon. */
+export async function harness(
+  poolsText: string,
+  from?: Harness,
+  mapping: Record<string, string> = {},
+  failApply?: (cs: Changeset) => boolean,
+): Promise<Harness> {
+  const fake = from?.fake ?? new FakeKernel();
+  if (from === undefined) fake.addNetns(HOST_NETNS);
+  const kernel: Kernel = failApply === undefined ? fake : {
+    apply: (cs) => {
+      if (failApply(cs)) fake.injectFault({ op: 3, stderr: "RTNETLINK answers: No buffer space available" });
+      return fake.apply(cs);
+    },
+    observe: (ref, o) => fake.observe(ref, o),
+    observeNft: (ref, q) => fake.observeNft(ref, q),
+  };
+  const stateDir = from?.stateDir ?? mkdtempSync(join(tmpdir(), "coild-h-"));
+  const pools = parsePools(poolsText, "pools")._unsafeUnwrap();
+  const store = (await LocalBlockStore.open({ pools, stateDir }))._unsafeUnwrap();
+  const node = new NodeState({ node: "node1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
+  if (from !== undefined) {
+    const r = await recoverNodeState({ node, kernel, log: NULL_LOGGER, podTable: 116 });
+    if (!r.ok) throw new Error(r.error);
+  }
+  const handlers = createHandlers({
+    node,
+    kernel,
+    log: NULL_LOGGER,
+    hostIPv4: "10.20.30.41" as Ip,
+    hostIPv6: "fd10::41" as Ip,
+    mtu: 1450,
+    podTable: 116,
+    protocol: 30,
+    compatCalico: false,
+    poolFor: poolForNamespace(mapping),
+    randomHex: () => {
+      seq += 1;
+      return seq.toString(16).padStart(8, "0");
+    },
+    isReady: () => true,
+  });
+  return { kernel: fake, fake, node, handlers, stateDir, poolsText };
+}
+
+/** A pod netns in the fake kernel and CNI args for it. */
+export function pod(h: Harness, id: string, opts: { ns?: string; ifname?: string; create?: boolean } = {}): CNIArgs {
+  const path = `/run/netns/${id}`;
+  if (opts.create !== false && h.kernel.dump()[path] === undefined) h.kernel.addNetns(netnsPath(path));
+  return CNIArgs.fromPartial({
+    containerId: id,
+    netns: path,
+    ifname: opts.ifname ?? "eth0",
+    args: { K8S_POD_NAMESPACE: opts.ns ?? "default", K8S_POD_NAME: `pod-${id}` },
+  });
+}
+
+/** The IPs of an ADD result. */
+export function ipsOf(result: Buffer): string[] {
+  return (JSON.parse(result.toString()) as { ips: { address: string }[] }).ips.map((i) => i.address);
+}
