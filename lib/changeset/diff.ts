@@ -18,7 +18,7 @@ export interface DiffScope {
 
 function routeId(r: Route): string {
   const n = normalizeRoute(r);
-  return JSON.stringify([n.family, n.table, n.dst, n.metric, n.protocol, n.scope, n.dev ?? null, n.via ?? null, n.src ?? null]);
+  return JSON.stringify([n.family, n.table, n.dst, n.metric, n.protocol, n.scope, n.dev ?? null, n.via ?? null, n.src ?? null, n.onlink === true]);
 }
 
 /**

@@ -17,6 +17,10 @@ const no = (op: NetlinkOp, reason: string): Result<NetlinkOp[], InvertError> => 
  * `route.del` → `route.add`; `rule.add` ↔ `rule.del`; `fou.add` → `fou.del`; `sysctl.set` with
  * `previous` → setting `previous` back. Not invertible (the previous values are unknown):
  * `link.set`, `link.del`, `fou.del`, `sysctl.set` without `previous`.
+ * Exactness caveats (kernel semantics, reproduced by the model): `rule.del` removes the first
+ * rule matching the given selectors, so undoing a `rule.add` whose selectors are a subset of an
+ * earlier rule's removes that earlier rule; `route.del`/`rule.del` are undone exactly only when
+ * they name the stored object completely.
  */
 export function invertOp(op: NetlinkOp): Result<NetlinkOp[], InvertError> {
   switch (op.kind) {

@@ -23,19 +23,23 @@ const PROTO_BOOT = 3;
 /**
  * A route with every kernel default filled in, the form the model stores and compares:
  * table 254, protocol 3 (boot), metric 0 (IPv4) / 1024 (IPv6), scope `link` for an IPv4 route
- * without a gateway (what `ip route add` picks) else `universe`, and `onlink` dropped (a flag of
- * the nexthop, not part of the route's identity).
+ * without a gateway (what `ip route add` picks) else `universe`; `onlink` kept only when true
+ * (a nexthop flag, shown by `ip -j route` as `flags: ["onlink"]`, not part of the identity).
  */
 export function normalizeRoute(r: Route): Route {
   const scope: RouteScope = r.scope ?? (r.family === 4 && r.via === undefined ? "link" : "universe");
-  const { onlink: _onlink, ...rest } = r;
+  // Fixed key order, so stored routes compare equal as JSON whatever order the input had.
   return {
-    ...rest,
+    family: r.family,
     dst: cidrNetwork(r.dst),
+    ...(r.dev !== undefined ? { dev: r.dev } : {}),
+    ...(r.via !== undefined ? { via: r.via } : {}),
+    ...(r.src !== undefined ? { src: r.src } : {}),
     table: r.table ?? MAIN,
     protocol: r.protocol ?? PROTO_BOOT,
     scope: r.family === 6 ? "universe" : scope,
     metric: r.metric ?? (r.family === 4 ? 0 : 1024),
+    ...(r.onlink === true ? { onlink: true } : {}),
   };
 }
 
