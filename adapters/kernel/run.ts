@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
+import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
 import type { NetnsRef } from "../../lib/changeset/index.js";
 
 /** What a finished command printed. */
@@ -105,5 +105,3 @@ export function runInNetns(ref: NetnsRef, argv: readonly string[], opts: RunOpti
   return full.isErr() ? errAsync(full.error) : runCommand(full.value, opts);
 }
 
-/** An already-successful empty output, for steps with nothing to run. */
-export const NO_OUTPUT: ResultAsync<ExecOutput, ExecError> = okAsync({ stdout: "", stderr: "" });

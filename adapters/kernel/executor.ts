@@ -1,0 +1,184 @@
+/**
+ * The real executor: applies a {@link Changeset} to the kernel. Every op is rendered and
+ * validated before anything runs; then, step by step, netlink ops go through `ip -batch -` (one
+ * process per run of same-family lines, in op order), sysctls through `sysctl -w`, and the
+ * step's nft commands as ONE `nft -j '<json>'` transaction. Namespaces are entered by spawning
+ * through `nsenter --net=<path>`. On failure, everything applied is reverted in reverse order.
+ */
+import { performance } from "node:perf_hooks";
+import { err, ok, Result, ResultAsync } from "neverthrow";
+import type { Changeset, NetlinkOp, NetnsRef, NftCommand } from "../../lib/changeset/index.js";
+import { failedBatchLine, groupOps, ipBatchArgv, type OpGroup } from "./ip-batch.js";
+import type { AppliedOp, ApplyError, ApplyReport, FailedOp } from "./kernel.js";
+import { rollback, type InvertFn } from "./rollback.js";
+import { runInNetns, validateNetnsPath, type ExecError } from "./run.js";
+
+/** Options of {@link applyChangeset}. */
+export interface ExecutorOptions {
+  /** A path naming the executor's own namespace from inside others (veth peers sent to the host). Default `/proc/<pid>/ns/net`. */
+  readonly hostNetnsPath?: string;
+  /** Per-process timeout in milliseconds. Default 30 000. */
+  readonly timeoutMs?: number;
+  /** Inverse of an op, for rollback. Default: the lib's `invert`. */
+  readonly invert?: InvertFn;
+}
+
+/** Largest nft JSON passed as one argument (the kernel's MAX_ARG_STRLEN is 128 KiB). */
+export const NFT_ARG_MAX = 128 * 1024 - 1;
+
+interface PlannedStep {
+  readonly index: number;
+  readonly netns: NetnsRef;
+  readonly groups: readonly OpGroup[];
+  readonly nft: readonly NftCommand[];
+  readonly nftJson: string | undefined;
+}
+
+type Invalid = Extract<ApplyError, { kind: "invalid-changeset" }>;
+
+function planStep(index: number, s: Changeset["steps"][number], hostNetnsPath: string): Result<PlannedStep, Invalid> {
+  if (s.netns.kind === "path") {
+    const p = validateNetnsPath(s.netns.path);
+    if (p.isErr() && p.error.kind === "invalid-netns") {
+      return err({ kind: "invalid-changeset", step: index, index: -1, cause: p.error, retryable: false });
+    }
+  }
+  const groups = groupOps(s.netlink, { netns: s.netns, hostNetnsPath });
+  if (groups.isErr()) return err({ kind: "invalid-changeset", step: index, index: groups.error.index, cause: groups.error.cause, retryable: false });
+  const nftJson = s.nft.length > 0 ? JSON.stringify({ nftables: s.nft }) : undefined;
+  if (nftJson !== undefined && Buffer.byteLength(nftJson) > NFT_ARG_MAX) {
+    return err({ kind: "invalid-changeset", step: index, index: -1, cause: { kind: "nft-too-large", bytes: Buffer.byteLength(nftJson) }, retryable: false });
+  }
+  return ok({ index, netns: s.netns, groups: groups.value, nft: s.nft, nftJson });
+}
+
+/** Render and validate every step; nothing runs when this fails. */
+export function planChangeset(cs: Changeset, hostNetnsPath: string): Result<PlannedStep[], Invalid> {
+  return Result.combine(cs.steps.map((s, i) => planStep(i, s, hostNetnsPath)));
+}
+
+interface Failure {
+  readonly failedOp: FailedOp;
+  readonly cause: ExecError;
+}
+
+interface RunState {
+  readonly applied: AppliedOp[];
+  /** Steps whose nft transaction was committed. */
+  readonly nftCommitted: number[];
+  processes: number;
+  readonly timeoutMs: number | undefined;
+}
+
+function stderrOf(e: ExecError): string {
+  switch (e.kind) {
+    case "exit-nonzero":
+    case "timeout":
+      return e.stderr;
+    case "spawn-failed":
+    case "invalid-netns":
+      return e.message;
+  }
+}
+
+function run(st: RunState, netns: NetnsRef, argv: readonly string[], input?: string) {
+  st.processes += 1;
+  return runInNetns(netns, argv, {
+    ...(input !== undefined ? { input } : {}),
+    ...(st.timeoutMs !== undefined ? { timeoutMs: st.timeoutMs } : {}),
+  });
+}
+
+async function runBatch(st: RunState, step: PlannedStep, g: Extract<OpGroup, { kind: "ip-batch" }>): Promise<Failure | undefined> {
+  const r = await run(st, step.netns, ipBatchArgv(g.family), `${g.lines.join("\n")}\n`);
+  if (r.isOk()) {
+    for (const o of g.ops) st.applied.push({ step: step.index, netns: step.netns, op: o.op });
+    return undefined;
+  }
+  // `ip -batch` stops at the first failing line and names it; lines before it were applied.
+  const line = r.error.kind === "exit-nonzero" ? failedBatchLine(r.error.stderr) : undefined;
+  const failedAt = line !== undefined && line >= 1 && line <= g.ops.length ? line - 1 : 0;
+  for (const o of g.ops.slice(0, failedAt)) st.applied.push({ step: step.index, netns: step.netns, op: o.op });
+  const failed = g.ops[failedAt] ?? g.ops[0];
+  if (failed === undefined) return undefined;
+  return { failedOp: { kind: "netlink", step: step.index, index: failed.index, op: failed.op }, cause: r.error };
+}
+
+async function runSysctl(st: RunState, step: PlannedStep, g: Extract<OpGroup, { kind: "sysctl" }>): Promise<Failure | undefined> {
+  const failedOp: FailedOp = { kind: "netlink", step: step.index, index: g.op.index, op: g.op.op };
+  let op: NetlinkOp = g.op.op;
+  if (op.kind === "sysctl.set" && op.previous === undefined) {
+    // Read the value first so that the write can be reverted.
+    const prev = await run(st, step.netns, ["sysctl", "-n", "--", g.write.path]);
+    if (prev.isErr()) return { failedOp, cause: prev.error };
+    op = { ...op, previous: prev.value.stdout.replace(/\n$/, "") };
+  }
+  const w = await run(st, step.netns, ["sysctl", "-q", "-w", "--", `${g.write.path}=${g.write.value}`]);
+  if (w.isErr()) return { failedOp, cause: w.error };
+  st.applied.push({ step: step.index, netns: step.netns, op });
+  return undefined;
+}
+
+async function runStep(st: RunState, step: PlannedStep): Promise<Failure | undefined> {
+  for (const g of step.groups) {
+    const f = g.kind === "ip-batch" ? await runBatch(st, step, g) : await runSysctl(st, step, g);
+    if (f !== undefined) return f;
+  }
+  if (step.nftJson === undefined) return undefined;
+  const r = await run(st, step.netns, ["nft", "-j", step.nftJson]);
+  if (r.isErr()) return { failedOp: { kind: "nft", step: step.index, commands: step.nft }, cause: r.error };
+  st.nftCommitted.push(step.index);
+  return undefined;
+}
+
+const TRANSIENT = /resource busy|try again|temporarily unavailable|no buffer space/i;
+
+async function applyPlanned(steps: readonly PlannedStep[], opts: ExecutorOptions): Promise<Result<ApplyReport, ApplyError>> {
+  const started = performance.now();
+  const st: RunState = { applied: [], nftCommitted: [], processes: 0, timeoutMs: opts.timeoutMs };
+  for (const step of steps) {
+    const f = await runStep(st, step);
+    if (f === undefined) continue;
+    const rb = await rollback(st.applied, {
+      hostNetnsPath: opts.hostNetnsPath ?? defaultHostNetnsPath(),
+      ...(opts.invert !== undefined ? { invert: opts.invert } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    // nft `add` means "ensure exists": deleting on rollback could remove what was there before.
+    const problems = [...rb.problems, ...st.nftCommitted.map((i) => `nft transaction of step ${i} was not reverted`)];
+    const stderr = stderrOf(f.cause);
+    const transient = f.cause.kind === "timeout" || f.cause.kind === "spawn-failed" || TRANSIENT.test(stderr);
+    return err({
+      kind: "apply-failed",
+      failedOp: f.failedOp,
+      stderr,
+      applied: [...st.applied],
+      rolledBack: problems.length === 0,
+      rollbackProblems: problems,
+      retryable: transient && problems.length === 0,
+    });
+  }
+  return ok({
+    steps: steps.length,
+    ops: st.applied.length,
+    nftCommands: steps.reduce((n, s) => n + s.nft.length, 0),
+    processes: st.processes,
+    durationMs: performance.now() - started,
+  });
+}
+
+/** The executor's own namespace as a path other processes can open. */
+export function defaultHostNetnsPath(): string {
+  return `/proc/${process.pid}/ns/net`;
+}
+
+/**
+ * Apply a changeset to the kernel. Invalid changesets are refused before anything runs
+ * (`invalid-changeset`); a failing op reverts every op applied before it, in reverse order, and
+ * returns `apply-failed` with the failing op, its stderr and what was applied.
+ */
+export function applyChangeset(cs: Changeset, opts: ExecutorOptions = {}): ResultAsync<ApplyReport, ApplyError> {
+  const planned = planChangeset(cs, opts.hostNetnsPath ?? defaultHostNetnsPath());
+  if (planned.isErr()) return new ResultAsync(Promise.resolve(err(planned.error)));
+  return new ResultAsync(applyPlanned(planned.value, opts));
+}

@@ -1,0 +1,19 @@
+/**
+ * The kernel adapter: applies changesets (`ip -batch`, `sysctl`, `nft -j` spawned with argv
+ * arrays, namespaces entered through `nsenter`), observes namespace state from `ip -j` / `nft -j`,
+ * and offers {@link FakeKernel}, the same {@link Kernel} interface over the lib state model.
+ *
+ * @module adapters/kernel
+ */
+export type { Kernel, ApplyReport, ApplyError, AppliedOp, FailedOp } from "./kernel.js";
+export { applyChangeset, planChangeset, defaultHostNetnsPath, NFT_ARG_MAX, type ExecutorOptions } from "./executor.js";
+export { observeNetns, observeNft, observeSysctls, netnsStateFromJson, splitJsonLines } from "./observer.js";
+export type { ObserveError, ObserveOptions, NftQuery } from "./observer.js";
+export { realKernel } from "./real-kernel.js";
+export { FakeKernel, FAKE_SYSCTL_DEFAULTS, type Fault } from "./fake-kernel.js";
+export { runCommand, runInNetns, inNetns, validateNetnsPath, type ExecError, type ExecOutput, type RunOptions } from "./run.js";
+export { parseIpLinks, parseIpAddrs } from "./parse-ip-link.js";
+export { parseIpRoutes, parseIpRules, TABLE_NAMES, PROTOCOL_NAMES, SCOPE_NAMES } from "./parse-ip-route.js";
+export { parseNftListing, type NftListing } from "./parse-nft.js";
+export type { ParseError } from "./json-shape.js";
+export { rollback, inverseRuns, type InvertFn, type RollbackOptions, type RollbackResult } from "./rollback.js";

@@ -1,0 +1,85 @@
+/**
+ * Turning a step's netlink ops into processes: ops rendered by the lib renderer (`ipArgv`) are
+ * grouped, in order, into runs of one `ip -batch -` family (link lines join either family), and
+ * each sysctl write stands alone. A failed batch names its line on stderr (`Command failed -:N`).
+ */
+import { err, ok, type Result } from "neverthrow";
+import {
+  batchLine,
+  ipArgv,
+  type NetlinkOp,
+  type NetnsRef,
+  type RenderContext,
+  type RenderError,
+  type SysctlWrite,
+} from "../../lib/changeset/index.js";
+import type { Family } from "../../lib/net/index.js";
+
+/** One netlink op with its rendering. */
+export interface RenderedNetlinkOp {
+  readonly op: NetlinkOp;
+  /** Index of the op inside its step. */
+  readonly index: number;
+}
+
+/** A run of consecutive ops sent to one process. */
+export type OpGroup =
+  | { readonly kind: "ip-batch"; readonly family: Family | null; readonly lines: readonly string[]; readonly ops: readonly RenderedNetlinkOp[] }
+  | { readonly kind: "sysctl"; readonly write: SysctlWrite; readonly op: RenderedNetlinkOp };
+
+/** An op that could not be rendered, with its position. */
+export interface RenderFailure {
+  readonly index: number;
+  readonly op: NetlinkOp;
+  readonly cause: RenderError;
+}
+
+/**
+ * Render `ops` (of one step running in `netns`) and group them in order. Consecutive `ip` lines
+ * of the same family (or of no family) share one batch; the order of ops is never changed.
+ */
+export function groupOps(ops: readonly NetlinkOp[], ctx: RenderContext): Result<OpGroup[], RenderFailure> {
+  const groups: OpGroup[] = [];
+  for (const [index, op] of ops.entries()) {
+    const r = ipArgv(op, ctx);
+    if (r.isErr()) return err({ index, op, cause: r.error });
+    const rendered = r.value;
+    if (rendered.kind === "sysctl") {
+      groups.push({ kind: "sysctl", write: rendered, op: { op, index } });
+      continue;
+    }
+    const line = batchLine(rendered.args);
+    if (line.isErr()) return err({ index, op, cause: line.error });
+    const last = groups.at(-1);
+    if (last?.kind === "ip-batch" && (rendered.family === null || last.family === null || last.family === rendered.family)) {
+      groups[groups.length - 1] = {
+        kind: "ip-batch",
+        family: last.family ?? rendered.family,
+        lines: [...last.lines, line.value],
+        ops: [...last.ops, { op, index }],
+      };
+    } else {
+      groups.push({ kind: "ip-batch", family: rendered.family, lines: [line.value], ops: [{ op, index }] });
+    }
+  }
+  return ok(groups);
+}
+
+/** argv of an `ip` batch of `family` reading lines from stdin; `force` keeps going after an error. */
+export function ipBatchArgv(family: Family | null, opts: { readonly force?: boolean } = {}): string[] {
+  return ["ip", ...(family === 6 ? ["-6"] : family === 4 ? ["-4"] : []), ...(opts.force === true ? ["-force"] : []), "-batch", "-"];
+}
+
+/**
+ * The 1-based line number of the failed command in `ip -batch -` stderr (`Command failed -:N`),
+ * or undefined when stderr does not say.
+ */
+export function failedBatchLine(stderr: string): number | undefined {
+  const m = /Command failed -:(\d+)/.exec(stderr);
+  return m?.[1] !== undefined ? Number(m[1]) : undefined;
+}
+
+/** Render context for a step in `netns`; `hostNetnsPath` names the executor's own namespace. */
+export function renderContext(netns: NetnsRef, hostNetnsPath: string): RenderContext {
+  return { netns, hostNetnsPath };
+}
