@@ -1,6 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
 import {
-  cidrAt,
   cidrFamily,
   cidrHostBits,
   cidrNetwork,
@@ -10,6 +9,7 @@ import {
   type Cidr,
   type Ip,
 } from "../net/index.js";
+import { addrAt, addrBase, type AddrBase } from "./addr-math.js";
 import { Bitset } from "./bitset.js";
 import type { AllocatorError } from "./errors.js";
 
@@ -55,10 +55,14 @@ export class AddressAllocator {
   readonly ipv6: Cidr | undefined;
   #usage: Bitset;
   #last = -1;
+  readonly #base4: AddrBase | undefined;
+  readonly #base6: AddrBase | undefined;
 
   private constructor(ipv4: Cidr | undefined, ipv6: Cidr | undefined, size: number) {
     this.ipv4 = ipv4;
     this.ipv6 = ipv6;
+    this.#base4 = ipv4 === undefined ? undefined : addrBase(ipv4);
+    this.#base6 = ipv6 === undefined ? undefined : addrBase(ipv6);
     this.#usage = new Bitset(size);
   }
 
@@ -120,12 +124,15 @@ export class AddressAllocator {
     return this.#usage.has(index);
   }
 
-  /** The addresses at `index` (no state change). */
+  /** The addresses at `index` (no state change); families absent from the block, or an index outside it, give none. */
   addressesAt(index: number): BlockAddress {
-    const at = (c: Cidr | undefined): Ip | undefined => (c === undefined ? undefined : cidrAt(c, index).unwrapOr(undefined));
-    const ipv4 = at(this.ipv4);
-    const ipv6 = at(this.ipv6);
-    return { index, ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) };
+    const inside = Number.isInteger(index) && index >= 0 && index < this.size;
+    const b4 = inside ? this.#base4 : undefined;
+    const b6 = inside ? this.#base6 : undefined;
+    if (b4 !== undefined && b6 !== undefined) return { index, ipv4: addrAt(b4, index), ipv6: addrAt(b6, index) };
+    if (b4 !== undefined) return { index, ipv4: addrAt(b4, index) };
+    if (b6 !== undefined) return { index, ipv6: addrAt(b6, index) };
+    return { index };
   }
 
   /** Take the next free offset after the last one (wrapping to 0); `block-full` when none. */

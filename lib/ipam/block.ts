@@ -2,13 +2,17 @@ import { err, ok, type Result } from "neverthrow";
 import { cidrAddress, cidrFamily, cidrOffset, cidrPrefix, familyBits, parseCidr, type Cidr } from "../net/index.js";
 import type { BlockError } from "./errors.js";
 import { validatePoolCreate, type AddressPoolSpec } from "./pool.js";
-import { subnetSetBlock, validateSubnetSet, type Block, type ParsedSubnetSet } from "./subnet.js";
+import { addrAt, addrAt6, addrBase, type AddrBase } from "./addr-math.js";
+import { validateSubnetSet, type Block, type ParsedSubnetSet } from "./subnet.js";
 
 /** One subnet item of a pool, with the global block indexes it holds: `[first, first + count)`. */
 export interface PoolLayoutItem {
   readonly subnet: ParsedSubnetSet;
   readonly first: bigint;
   readonly count: bigint;
+  /** Precomputed network bases for fast carving. */
+  readonly base4?: AddrBase;
+  readonly base6?: AddrBase;
 }
 
 /** A validated pool split into blocks: block size and the index range of every subnet item. */
@@ -36,9 +40,15 @@ export function poolLayout(spec: AddressPoolSpec): Result<PoolLayout, BlockError
       let first = 0n;
       for (const ss of s.subnets) {
         // Validated above, so this cannot fail.
-        const subnet = validateSubnetSet(ss, s.blockSizeBits).unwrapOr({ hostBits: s.blockSizeBits });
+        const subnet: ParsedSubnetSet = validateSubnetSet(ss, s.blockSizeBits).unwrapOr({ hostBits: s.blockSizeBits });
         const count = 1n << BigInt(subnet.hostBits - s.blockSizeBits);
-        items.push({ subnet, first, count });
+        items.push({
+          subnet,
+          first,
+          count,
+          ...(subnet.ipv4 === undefined ? {} : { base4: addrBase(subnet.ipv4) }),
+          ...(subnet.ipv6 === undefined ? {} : { base6: addrBase(subnet.ipv6) }),
+        });
         first += count;
       }
       return { blockSizeBits: s.blockSizeBits, items, maxBlocks: first };
@@ -68,9 +78,16 @@ export function layoutBlockAt(layout: PoolLayout, index: number): Result<Block, 
   const i = BigInt(index);
   const item = layout.items.find((it) => i >= it.first && i < it.first + it.count);
   if (item === undefined) return notFound;
-  return subnetSetBlock(item.subnet, Number(i - item.first), layout.blockSizeBits)
-    .map((b) => ({ ...b, index }))
-    .mapErr((e): BlockError => ({ kind: "block-not-found", message: e.message }));
+  const bits = layout.blockSizeBits;
+  const local = Number(i - item.first);
+  // Inside the item by construction, so base + offset stays in range.
+  const carve = (b: AddrBase): Cidr => {
+    const ip = b.family === 4 ? addrAt(b, local * 2 ** bits) : addrAt6(b, BigInt(local) << BigInt(bits));
+    return `${ip}/${(b.family === 4 ? 32 : 128) - bits}` as Cidr;
+  };
+  const v4 = item.base4 === undefined ? undefined : carve(item.base4);
+  const v6 = item.base6 === undefined ? undefined : carve(item.base6);
+  return ok({ index, ...(v4 === undefined ? {} : { ipv4: v4 }), ...(v6 === undefined ? {} : { ipv6: v6 }) });
 }
 
 /**

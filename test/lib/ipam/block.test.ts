@@ -63,3 +63,28 @@ t.test("blockName", async (t) => {
   t.equal(blockName("default", 0), "default-0");
   t.equal(blockName("v4", 12), "v4-12");
 });
+
+t.test("blockAt (fast path) agrees with the GetBlock port for random pools", async (t) => {
+  const { default: fc } = await import("fast-check");
+  const { subnetSetBlock, validateSubnetSet } = await import("../../../lib/ipam/index.js");
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+      fc.integer({ min: 0, max: 12 }),
+      fc.integer({ min: 0, max: 12 }),
+      fc.nat(),
+      (v4, v6, hostBits, rawBits, rawIndex) => {
+        const bits = rawBits % (hostBits + 1);
+        const quad = [24, 16, 8, 0].map((s) => Math.floor(v4 / 2 ** s) % 256).join(".");
+        const hex = v6.toString(16).padStart(32, "0").match(/.{4}/g)?.join(":") ?? "::";
+        const item = { ipv4: `${quad}/${32 - hostBits}`, ipv6: `${hex}/${128 - hostBits}` };
+        const spec = { blockSizeBits: bits, subnets: [item] };
+        const index = rawIndex % 2 ** (hostBits - bits);
+        const want = subnetSetBlock(validateSubnetSet(item, bits)._unsafeUnwrap(), index, bits)._unsafeUnwrap();
+        return JSON.stringify(blockAt(spec, index)._unsafeUnwrap()) === JSON.stringify(want);
+      },
+    ),
+  );
+  t.pass("fast carving matches");
+});
