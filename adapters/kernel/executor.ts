@@ -26,7 +26,8 @@ export interface ExecutorOptions {
 /** Largest nft JSON passed as one argument (the kernel's MAX_ARG_STRLEN is 128 KiB). */
 export const NFT_ARG_MAX = 128 * 1024 - 1;
 
-interface PlannedStep {
+/** A validated step, ready to run: its op groups and its nft transaction as JSON text. */
+export interface PlannedStep {
   readonly index: number;
   readonly netns: NetnsRef;
   readonly groups: readonly OpGroup[];

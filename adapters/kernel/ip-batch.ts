@@ -1,6 +1,6 @@
 /**
  * Turning a step's netlink ops into processes: ops rendered by the lib renderer (`ipArgv`) are
- * grouped, in order, into runs of one `ip -batch -` family (link lines join either family), and
+ * grouped, in order, into runs of one `ip -batch -` family (see {@link batchFamily}), and
  * each sysctl write stands alone. A failed batch names its line on stderr (`Command failed -:N`).
  */
 import { err, ok, type Result } from "neverthrow";
@@ -13,7 +13,7 @@ import {
   type RenderError,
   type SysctlWrite,
 } from "../../lib/changeset/index.js";
-import type { Family } from "../../lib/net/index.js";
+import { cidrPrefix, type Family } from "../../lib/net/index.js";
 
 /** One netlink op with its rendering. */
 export interface RenderedNetlinkOp {
@@ -24,7 +24,7 @@ export interface RenderedNetlinkOp {
 
 /** A run of consecutive ops sent to one process. */
 export type OpGroup =
-  | { readonly kind: "ip-batch"; readonly family: Family | null; readonly lines: readonly string[]; readonly ops: readonly RenderedNetlinkOp[] }
+  | { readonly kind: "ip-batch"; readonly family: 6 | null; readonly lines: readonly string[]; readonly ops: readonly RenderedNetlinkOp[] }
   | { readonly kind: "sysctl"; readonly write: SysctlWrite; readonly op: RenderedNetlinkOp };
 
 /** An op that could not be rendered, with its position. */
@@ -35,8 +35,30 @@ export interface RenderFailure {
 }
 
 /**
- * Render `ops` (of one step running in `netns`) and group them in order. Consecutive `ip` lines
- * of the same family (or of no family) share one batch; the order of ops is never changed.
+ * The `-batch` family a rendered line really needs. Plain `ip -batch -` (no `-4`/`-6`) infers
+ * IPv6 from the address of `address add|del` and from the prefix or gateway of `route …`, and
+ * defaults to IPv4 otherwise, so only IPv6 lines with nothing to infer from (`ip rule`, a default
+ * route without a gateway, FoU) need an `ip -6` batch. Verified on iproute2 6.1: a `rule add from
+ * fd00::/64 …` line in a plain batch fails with "Invalid source address".
+ */
+export function batchFamily(op: NetlinkOp, rendered: Family | null): 6 | null {
+  if (rendered !== 6) return null;
+  switch (op.kind) {
+    case "addr.add":
+    case "addr.del":
+      return null;
+    case "route.add":
+    case "route.replace":
+    case "route.del":
+      return cidrPrefix(op.route.dst) !== 0 || op.route.via !== undefined ? null : 6;
+    default:
+      return 6;
+  }
+}
+
+/**
+ * Render `ops` (of one step running in `netns`) and group them in order: consecutive `ip` lines
+ * with the same {@link batchFamily} share one batch; the order of ops is never changed.
  */
 export function groupOps(ops: readonly NetlinkOp[], ctx: RenderContext): Result<OpGroup[], RenderFailure> {
   const groups: OpGroup[] = [];
@@ -50,16 +72,12 @@ export function groupOps(ops: readonly NetlinkOp[], ctx: RenderContext): Result<
     }
     const line = batchLine(rendered.args);
     if (line.isErr()) return err({ index, op, cause: line.error });
+    const family = batchFamily(op, rendered.family);
     const last = groups.at(-1);
-    if (last?.kind === "ip-batch" && (rendered.family === null || last.family === null || last.family === rendered.family)) {
-      groups[groups.length - 1] = {
-        kind: "ip-batch",
-        family: last.family ?? rendered.family,
-        lines: [...last.lines, line.value],
-        ops: [...last.ops, { op, index }],
-      };
+    if (last?.kind === "ip-batch" && last.family === family) {
+      groups[groups.length - 1] = { kind: "ip-batch", family, lines: [...last.lines, line.value], ops: [...last.ops, { op, index }] };
     } else {
-      groups.push({ kind: "ip-batch", family: rendered.family, lines: [line.value], ops: [{ op, index }] });
+      groups.push({ kind: "ip-batch", family, lines: [line.value], ops: [{ op, index }] });
     }
   }
   return ok(groups);
