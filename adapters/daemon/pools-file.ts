@@ -99,3 +99,24 @@ export async function readPoolsFile(path: string): Promise<Result<LocalPool[], P
 export function formatPoolsFileError(e: PoolsFileError): string {
   return `invalid pools file ${e.path}:\n  ${e.problems.join("\n  ")}`;
 }
+
+/**
+ * Parse the `--namespace-pools` file: a YAML/JSON mapping `namespace: pool` (the local store's
+ * stand-in for Coil's `coil.cybozu.com/pool` namespace annotation). Every pool must be defined.
+ */
+export function parseNamespacePools(text: string, path: string, pools: readonly LocalPool[]): Result<Record<string, string>, PoolsFileError> {
+  const problems: string[] = [];
+  const docs = parseAllDocuments(text);
+  const first = docs[0];
+  const v: unknown = first === undefined || first.errors.length > 0 ? undefined : first.toJS();
+  if (first !== undefined && first.errors.length > 0) problems.push(first.errors.map((e) => e.message).join("; "));
+  else if (v !== null && v !== undefined && !isObject(v)) problems.push("must be a mapping of namespace to pool name");
+  const out: Record<string, string> = {};
+  const names = new Set(pools.map((p) => p.name));
+  for (const [ns, pool] of Object.entries(isObject(v) ? v : {})) {
+    if (typeof pool !== "string") problems.push(`namespace "${ns}": pool must be a string`);
+    else if (!names.has(pool)) problems.push(`namespace "${ns}": pool "${pool}" is not defined in the pools file`);
+    else out[ns] = pool;
+  }
+  return problems.length > 0 ? err({ kind: "invalid-pools-file", path, problems }) : ok(out);
+}

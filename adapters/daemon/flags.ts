@@ -1,0 +1,189 @@
+/**
+ * coild's command line: Coil's `coild` flags (§1.3) with the same names and defaults, plus the
+ * local block store's `--store`, `--pools`, `--namespace-pools`, `--state-dir` and the node
+ * address flags. Go-style booleans (`--flag`, `--flag=true|false`) and durations (`5m`, `90s`).
+ */
+import { parseArgs } from "node:util";
+import { err, ok, Result } from "neverthrow";
+import { DEFAULT_FOU_PORT, DEFAULT_SOCKET, EXPORT_TABLE_ID, POD_RULE_PRIO, POD_TABLE_ID, PORTS, PROTOCOL_COILD } from "../../lib/constants.js";
+import { parseIp, ipFamily, type Ip } from "../../lib/net/index.js";
+
+/** A listen address; `undefined` port means disabled (`0` as in controller-runtime). */
+export interface ListenAddr {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parsed coild configuration. */
+export interface CoildFlags {
+  readonly metricsAddr: ListenAddr | undefined;
+  readonly healthAddr: ListenAddr | undefined;
+  readonly podTableId: number;
+  readonly podRulePrio: number;
+  readonly exportTableId: number;
+  readonly protocolId: number;
+  readonly socket: string;
+  readonly compatCalico: boolean;
+  readonly egressPort: number;
+  readonly registerFromMain: boolean;
+  readonly enableIpam: boolean;
+  readonly enableEgress: boolean;
+  readonly addressBlockGcIntervalMs: number;
+  readonly backend: "iptables" | "nftables";
+  readonly enableOriginatingOnly: boolean;
+  readonly clearRoutesOnShutdown: boolean;
+  readonly store: "local" | "kubernetes";
+  readonly pools: string | undefined;
+  readonly namespacePools: string | undefined;
+  readonly stateDir: string;
+  readonly nodeIPv4: Ip | undefined;
+  readonly nodeIPv6: Ip | undefined;
+  readonly debug: boolean;
+}
+
+const BOOLEANS = [
+  "compat-calico",
+  "register-from-main",
+  "enable-ipam",
+  "enable-egress",
+  "enable-originating-only",
+  "clear-routes-on-shutdown",
+  "help",
+];
+
+const STRINGS: Record<string, string> = {
+  "metrics-addr": `:${PORTS.coildMetrics}`,
+  "health-addr": `:${PORTS.coildHealth}`,
+  "pod-table-id": String(POD_TABLE_ID),
+  "pod-rule-prio": String(POD_RULE_PRIO),
+  "export-table-id": String(EXPORT_TABLE_ID),
+  "protocol-id": String(PROTOCOL_COILD),
+  socket: DEFAULT_SOCKET,
+  "egress-port": String(DEFAULT_FOU_PORT),
+  "addressblock-gc-interval": "5m",
+  backend: "iptables",
+  store: "local",
+  "state-dir": "/var/lib/coil",
+  "zap-log-level": "info",
+  // Accepted for manifest compatibility, no effect here.
+  "zap-stacktrace-level": "",
+  "zap-encoder": "",
+  "zap-time-encoding": "",
+};
+const NO_DEFAULT = ["pools", "namespace-pools", "node-ipv4", "node-ipv6"];
+
+/** Parse a Go duration such as `5m`, `1h30m`, `90s`, `500ms` into milliseconds. */
+export function parseDuration(s: string): Result<number, string> {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
+    pos = re.lastIndex;
+  }
+  return s !== "" && pos === s.length ? ok(total) : err(`invalid duration ${JSON.stringify(s)}`);
+}
+
+/** Parse `host:port`, `:port`, `[v6]:port`; `0` disables. */
+export function parseListenAddr(s: string): Result<ListenAddr | undefined, string> {
+  if (s === "0") return ok(undefined);
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
+  const port = Number(m?.[3]);
+  if (m === null || !Number.isInteger(port) || port > 65535) return err(`invalid address ${JSON.stringify(s)}`);
+  return ok({ host: m[1] ?? m[2] ?? "", port });
+}
+
+function intFlag(name: string, v: string, min: number, max: number): Result<number, string> {
+  const n = Number(v);
+  return /^\d+$/.test(v) && n >= min && n <= max ? ok(n) : err(`--${name}: ${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
+}
+
+function boolFlag(name: string, v: string): Result<boolean, string> {
+  if (v === "true" || v === "1") return ok(true);
+  if (v === "false" || v === "0") return ok(false);
+  return err(`--${name}: ${JSON.stringify(v)} is not a boolean`);
+}
+
+function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip | undefined, string> {
+  if (v === undefined || v === "") return ok(undefined);
+  const ip = parseIp(v);
+  return ip.isOk() && ipFamily(ip.value) === family ? ok(ip.value) : err(`--${name}: ${JSON.stringify(v)} is not an IPv${family} address`);
+}
+
+/** Go-style booleans: `--flag` means `--flag=true`. */
+function normaliseBooleans(argv: readonly string[]): string[] {
+  return argv.map((a) => (BOOLEANS.some((b) => a === `--${b}` || a === `-${b}`) ? `--${a.replace(/^-+/, "")}=true` : a));
+}
+
+/** The usage text. */
+export function usage(): string {
+  const lines = [...BOOLEANS.map((b) => `  --${b}[=true|false]`), ...Object.entries(STRINGS).map(([k, v]) => `  --${k} (default ${JSON.stringify(v)})`), ...NO_DEFAULT.map((k) => `  --${k}`)];
+  return `Usage: coild [flags]\n${lines.join("\n")}\n`;
+}
+
+/** Parse coild's argv (without node and script). `help` when `--help` was given. */
+export function parseCoildFlags(argv: readonly string[]): Result<CoildFlags | "help", string> {
+  const options = Object.fromEntries([...BOOLEANS, ...Object.keys(STRINGS), ...NO_DEFAULT].map((k) => [k, { type: "string" as const }]));
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: normaliseBooleans(argv), options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (e) {
+    return err(e instanceof Error ? e.message : String(e));
+  }
+  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
+  const bool = (k: string, def: boolean): Result<boolean, string> => (values[k] === undefined ? ok(def) : boolFlag(k, values[k] ?? ""));
+  if (values["help"] !== undefined) return ok("help");
+  return Result.combine([
+    parseListenAddr(str("metrics-addr")),
+    parseListenAddr(str("health-addr")),
+    intFlag("pod-table-id", str("pod-table-id"), 0, 2 ** 32 - 1),
+    intFlag("pod-rule-prio", str("pod-rule-prio"), 0, 2 ** 32 - 1),
+    intFlag("export-table-id", str("export-table-id"), 1, 2 ** 32 - 1),
+    intFlag("protocol-id", str("protocol-id"), 0, 255),
+    intFlag("egress-port", str("egress-port"), 1, 65535),
+    parseDuration(str("addressblock-gc-interval")),
+    ipFlag("node-ipv4", values["node-ipv4"], 4),
+    ipFlag("node-ipv6", values["node-ipv6"], 6),
+  ]).andThen(([metricsAddr, healthAddr, podTableId, podRulePrio, exportTableId, protocolId, egressPort, gcMs, v4, v6]) =>
+    Result.combine([
+      bool("compat-calico", false),
+      bool("register-from-main", false),
+      bool("enable-ipam", true),
+      bool("enable-egress", true),
+      bool("enable-originating-only", false),
+      bool("clear-routes-on-shutdown", false),
+    ]).andThen(([compatCalico, registerFromMain, enableIpam, enableEgress, enableOriginatingOnly, clearRoutesOnShutdown]) => {
+      const backend = str("backend");
+      if (backend !== "iptables" && backend !== "nftables") return err(`--backend: must be iptables or nftables, got ${JSON.stringify(backend)}`);
+      const store = str("store");
+      if (store !== "local" && store !== "kubernetes") return err(`--store: must be local or kubernetes, got ${JSON.stringify(store)}`);
+      if (!enableIpam && !enableEgress) return err("configuration error: both IPAM and egress are disabled");
+      return ok<CoildFlags, string>({
+        metricsAddr,
+        healthAddr,
+        podTableId,
+        podRulePrio,
+        exportTableId,
+        protocolId,
+        socket: str("socket"),
+        compatCalico,
+        egressPort,
+        registerFromMain,
+        enableIpam,
+        enableEgress,
+        addressBlockGcIntervalMs: gcMs,
+        backend,
+        enableOriginatingOnly,
+        clearRoutesOnShutdown,
+        store,
+        pools: values["pools"],
+        namespacePools: values["namespace-pools"],
+        stateDir: str("state-dir"),
+        nodeIPv4: v4,
+        nodeIPv6: v6,
+        debug: str("zap-log-level") === "debug",
+      });
+    }),
+  );
+}

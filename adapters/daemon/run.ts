@@ -1,0 +1,181 @@
+/**
+ * coild's startup sequence (Coil §1.3 `subMain`, local store edition), with every dependency
+ * injected: store → host init (sysctls, `lookup 116 pref 2000` rules) → MTU → recovery from kernel
+ * state + GC → CNI socket → periodic GC. Metrics and health endpoints come up first; `/readyz`
+ * turns 200 when the socket serves.
+ */
+import { createServer, type Server } from "node:http";
+import { readFile } from "node:fs/promises";
+import { err, ok, type Result } from "neverthrow";
+import { HOST_NETNS } from "../../lib/changeset/index.js";
+import type { Family, Ip } from "../../lib/net/index.js";
+import { forwardingSysctl, planHostInit } from "../../lib/plan/index.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { CoildFlags, ListenAddr } from "./flags.js";
+import { createHandlers, poolForNamespace } from "./handlers.js";
+import type { Logger } from "./log.js";
+import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
+import { NodeState } from "./node-state.js";
+import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./pools-file.js";
+import { recoverNodeState } from "./recovery.js";
+import { prepareSocketPath, serveCni, type RunningServer } from "./server.js";
+import { LocalBlockStore } from "./store.js";
+
+/** Everything coild touches outside itself. */
+export interface CoildDeps {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly hostname: () => string;
+  readonly kernel: Kernel;
+  readonly log: Logger;
+  readonly randomHex: () => string;
+  /** Node addresses when no `--node-ipv4/6` flag is given. */
+  readonly detectNodeIps: () => Promise<{ ipv4?: Ip; ipv6?: Ip }>;
+  /** The pod veth MTU (undefined: kernel default). */
+  readonly detectMtu: () => Promise<number | undefined>;
+}
+
+/** A running coild. */
+export interface RunningCoild {
+  readonly node: NodeState;
+  readonly metrics: DaemonMetrics;
+  /** Bound ports (useful with port 0). */
+  readonly metricsPort: number | undefined;
+  readonly healthPort: number | undefined;
+  /** Graceful stop: socket closed (in-flight calls finish), timers and HTTP servers stopped. */
+  close(): Promise<void>;
+}
+
+async function listenHttp(addr: ListenAddr | undefined, handler: Parameters<typeof createServer>[1]): Promise<Result<Server | undefined, string>> {
+  if (addr === undefined) return ok(undefined);
+  const srv = createServer(handler);
+  const e = await new Promise<Error | undefined>((resolve) => {
+    srv.once("error", resolve);
+    srv.listen(addr.port, addr.host === "" ? undefined : addr.host, () => resolve(undefined));
+  });
+  return e === undefined ? ok(srv) : err(`listen ${addr.host}:${addr.port}: ${e.message}`);
+}
+
+const portOf = (s: Server | undefined): number | undefined => {
+  const a = s?.address();
+  return typeof a === "object" && a !== null ? a.port : undefined;
+};
+
+async function openStore(flags: CoildFlags): Promise<Result<{ store: LocalBlockStore; mapping: Record<string, string> }, string>> {
+  if (flags.store === "kubernetes") return err("--store=kubernetes is not implemented yet; run with --store=local --pools=FILE");
+  if (flags.pools === undefined) return err("--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)");
+  const pools = await readPoolsFile(flags.pools);
+  if (pools.isErr()) return err(formatPoolsFileError(pools.error));
+  let mapping: Record<string, string> = {};
+  if (flags.namespacePools !== undefined) {
+    const text = await readFile(flags.namespacePools, "utf8").catch((e: unknown) => e as Error);
+    if (text instanceof Error) return err(`--namespace-pools: ${text.message}`);
+    const m = parseNamespacePools(text, flags.namespacePools, pools.value);
+    if (m.isErr()) return err(formatPoolsFileError(m.error));
+    mapping = m.value;
+  }
+  const store = await LocalBlockStore.open({ pools: pools.value, stateDir: flags.stateDir });
+  return store.isErr() ? err(`state dir ${flags.stateDir}: ${store.error.message}`) : ok({ store: store.value, mapping });
+}
+
+async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly Family[]): Promise<void> {
+  const observed = await deps.kernel.observe(HOST_NETNS, { sysctls: families.map(forwardingSysctl) });
+  if (observed.isErr()) return deps.log.warn("host init: observe failed", { error: observed.error });
+  const plan = planHostInit({ podTable: flags.podTableId, podRulePrio: flags.podRulePrio, families, observed: observed.value });
+  if (plan.isErr()) return deps.log.warn("host init: plan failed", { error: plan.error });
+  const r = await deps.kernel.apply(plan.value);
+  if (r.isErr()) deps.log.warn("host init failed (continuing, as Coil does)", { error: r.error });
+  else deps.log.info("host initialised", { ops: r.value.ops, podTable: flags.podTableId, podRulePrio: flags.podRulePrio });
+}
+
+/** Start coild. Errors are startup errors with a message for the operator. */
+export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<RunningCoild, string>> {
+  if (!flags.enableIpam) return err("egress-only mode (--enable-ipam=false) is not implemented in this coild");
+  if (flags.enableEgress) deps.log.warn("egress (FoU/NAT) is not implemented in this coild; Egress objects are ignored");
+  if (flags.registerFromMain) deps.log.warn("--register-from-main is not implemented; only table routes are registered");
+  const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
+  let ready = false;
+  const metrics = createDaemonMetrics();
+  const m = await listenHttp(flags.metricsAddr, (req, res) => {
+    if (req.url !== "/metrics") return void res.writeHead(404).end();
+    void metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text));
+  });
+  if (m.isErr()) return err(`metrics: ${m.error}`);
+  const h = await listenHttp(flags.healthAddr, (req, res) => {
+    if (req.url === "/healthz") return void res.writeHead(200).end("ok");
+    if (req.url === "/readyz") return void res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "not ready");
+    res.writeHead(404).end();
+  });
+  const closeHttp = (): Promise<unknown> => Promise.all([m, h].map((s) => new Promise((r) => (s.isOk() && s.value ? s.value.close(r) : r(undefined)))));
+  if (h.isErr()) {
+    await closeHttp();
+    return err(`health: ${h.error}`);
+  }
+  const started = await startIpam(flags, deps, nodeName, metrics, () => (ready = true));
+  if (started.isErr()) {
+    await closeHttp();
+    return err(started.error);
+  }
+  const { node, server, timer } = started.value;
+  return ok({
+    node,
+    metrics,
+    metricsPort: portOf(m.value),
+    healthPort: portOf(h.value),
+    close: async () => {
+      clearInterval(timer);
+      ready = false;
+      await server.close();
+      await closeHttp();
+      deps.log.info("coild stopped");
+    },
+  });
+}
+
+async function startIpam(
+  flags: CoildFlags,
+  deps: CoildDeps,
+  nodeName: string,
+  metrics: DaemonMetrics,
+  markReady: () => void,
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout }, string>> {
+  // Refuse early when another coild serves the socket: its state dir must not be recovered/GC-ed twice.
+  const free = await prepareSocketPath(flags.socket);
+  if (free.isErr()) return err(`socket: ${free.error.message}`);
+  const opened = await openStore(flags);
+  if (opened.isErr()) return err(opened.error);
+  const detected = flags.nodeIPv4 === undefined && flags.nodeIPv6 === undefined ? await deps.detectNodeIps() : {};
+  const hostIPv4 = flags.nodeIPv4 ?? detected.ipv4;
+  const hostIPv6 = flags.nodeIPv6 ?? detected.ipv6;
+  if (hostIPv4 === undefined && hostIPv6 === undefined) return err("no node address: pass --node-ipv4/--node-ipv6 (none was detected)");
+  const families: Family[] = [...(hostIPv4 === undefined ? [] : [4 as const]), ...(hostIPv6 === undefined ? [] : [6 as const])];
+  await hostInit(flags, deps, families);
+  const mtu = await deps.detectMtu();
+  deps.log.info("starting coild", { node: nodeName, hostIPv4, hostIPv6, mtu, store: flags.store, stateDir: flags.stateDir });
+  const node = new NodeState({ node: nodeName, store: opened.value.store, kernel: deps.kernel, log: deps.log, metrics, exportTable: flags.exportTableId, protocol: flags.protocolId });
+  const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId });
+  if (!rec.ok) return err(`recovery: ${rec.error}`);
+  deps.log.info("recovered node state", { ...rec.report });
+  const handlers = createHandlers({
+    node,
+    kernel: deps.kernel,
+    log: deps.log,
+    ...(hostIPv4 === undefined ? {} : { hostIPv4 }),
+    ...(hostIPv6 === undefined ? {} : { hostIPv6 }),
+    ...(mtu === undefined ? {} : { mtu }),
+    podTable: flags.podTableId,
+    protocol: flags.protocolId,
+    compatCalico: flags.compatCalico,
+    poolFor: poolForNamespace(opened.value.mapping),
+    randomHex: deps.randomHex,
+    isReady: () => true,
+  });
+  const server = await serveCni({ socketPath: flags.socket, handlers, log: deps.log, metrics });
+  if (server.isErr()) return err(`socket: ${server.error.message}`);
+  const timer = setInterval(() => {
+    void node.gcBlocks().then((r) => deps.log.info("periodic address block GC", r.isOk() ? { released: r.value.released } : { error: r.error }));
+  }, flags.addressBlockGcIntervalMs);
+  timer.unref();
+  markReady();
+  deps.log.info("serving CNI", { socket: flags.socket });
+  return ok({ node, server: server.value, timer });
+}

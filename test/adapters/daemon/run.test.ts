@@ -1,0 +1,86 @@
+import t from "tap";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { HOST_NETNS, netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
+import type { Ip } from "../../../lib/net/index.js";
+import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
+import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/daemon/gen/cni.js";
+import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
+import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
+import { runCoild, type CoildDeps } from "../../../adapters/daemon/run.js";
+import { poolDoc } from "./harness.js";
+
+function setup(extra: string[] = [], poolsText = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28" }] })) {
+  const dir = mkdtempSync(join(tmpdir(), "coild-run-"));
+  writeFileSync(join(dir, "pools.yaml"), poolsText);
+  const argv = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--node-ipv4=10.20.30.41", ...extra];
+  const flags = parseCoildFlags(argv)._unsafeUnwrap() as CoildFlags;
+  const kernel = new FakeKernel();
+  kernel.addNetns(HOST_NETNS);
+  let n = 0;
+  const deps: CoildDeps = {
+    env: { COIL_NODE_NAME: "node1" },
+    hostname: () => "ignored",
+    kernel,
+    log: NULL_LOGGER,
+    randomHex: () => (++n).toString(16).padStart(8, "0"),
+    detectNodeIps: async () => ({}),
+    detectMtu: async () => 1400,
+  };
+  return { dir, flags, kernel, deps };
+}
+
+t.test("runCoild: host init, socket, health, metrics, restart", async (t) => {
+  const { dir, flags, kernel, deps } = setup();
+  const running = (await runCoild(flags, deps))._unsafeUnwrap();
+  const host = () => kernel.dump()["host"] as NetnsState;
+  t.same(host().rules.map((r) => `${r.family} ${r.priority} ${r.table}`), ["4 2000 116"], "lookup 116 pref 2000 (IPv4 node only)");
+  t.equal(host().sysctls["net.ipv4.ip_forward"], "1");
+  const hp = running.healthPort ?? 0;
+  t.equal((await fetch(`http://127.0.0.1:${hp}/healthz`)).status, 200);
+  t.equal((await fetch(`http://127.0.0.1:${hp}/readyz`)).status, 200);
+  kernel.addNetns(netnsPath("/run/netns/p1"));
+  const client = new CNIClient(`unix:${join(dir, "coild.sock")}`, credentials.createInsecure());
+  const q = CNIArgs.fromPartial({ containerId: "p1", netns: "/run/netns/p1", ifname: "eth0", args: { K8S_POD_NAMESPACE: "default", K8S_POD_NAME: "p1" } });
+  const r = await new Promise<{ e: ServiceError | null; v: AddResponse }>((resolve) => client.add(q, (e, v) => resolve({ e, v })));
+  t.equal(r.e, null);
+  t.match(r.v.result.toString(), /10\.2\.0\.0\/32/);
+  const pod = kernel.dump()["/run/netns/p1"] as NetnsState;
+  t.equal(pod.links.find((l) => l.name === "eth0")?.mtu, 1400, "detected MTU applied");
+  const text = await (await fetch(`http://127.0.0.1:${running.metricsPort ?? 0}/metrics`)).text();
+  t.match(text, /grpc_server_handled_total\{grpc_type="unary",grpc_service="pkg.cnirpc.CNI",grpc_method="Add",grpc_code="OK"\} 1/);
+  t.match(text, /coil_node_allocated_addresses\{pool="default"\} 1/);
+  t.match(text, /coil_node_blocks\{pool="default"\} 1/);
+  client.close();
+  await running.close();
+
+  // Restart over the same kernel and state dir: the pod is recovered, the block kept.
+  const again = (await runCoild(flags, deps))._unsafeUnwrap();
+  t.same(again.node.ipam.allocations().map((a) => `${a.containerId} ${a.ipv4}`), ["p1 10.2.0.0"]);
+  t.equal(again.node.ipam.blocks().length, 1);
+  await again.close();
+});
+
+t.test("startup errors are clear", async (t) => {
+  const bad = setup([], poolDoc("default", { blockSizeBits: 4, subnets: [{ ipv4: "10.2.0.0/30" }] }));
+  const r = await runCoild(bad.flags, bad.deps);
+  t.match(r.isErr() && r.error, /pool "default".*spec\.subnets\[0\].*too narrow/s);
+  const k = setup(["--store=kubernetes"]);
+  t.match((await runCoild(k.flags, k.deps)).isErr() && (await runCoild(k.flags, k.deps))._unsafeUnwrapErr(), /not implemented/);
+  const e = setup(["--enable-ipam=false"]);
+  t.match((await runCoild(e.flags, e.deps))._unsafeUnwrapErr(), /egress-only/);
+  const np = setup(["--namespace-pools=/dev/null"]);
+  writeFileSync(join(np.dir, "ns.yaml"), "team-a: missing\n");
+  const np2 = setup([`--namespace-pools=${join(np.dir, "ns.yaml")}`]);
+  t.match((await runCoild(np2.flags, np2.deps))._unsafeUnwrapErr(), /namespace "team-a": pool "missing" is not defined/);
+  // A live socket is refused.
+  const a = setup();
+  const first = (await runCoild(a.flags, a.deps))._unsafeUnwrap();
+  const before = JSON.stringify(a.kernel.dump());
+  const second = await runCoild({ ...a.flags }, a.deps);
+  t.match(second.isErr() && second.error, /in use/);
+  t.equal(JSON.stringify(a.kernel.dump()), before, "the refused instance touched nothing");
+  await first.close();
+});
