@@ -162,5 +162,5 @@ function desiredNatRoutes(opts: EgressClientSyncOptions, family: Family, link: s
   const protocol = opts.protocol ?? PROTOCOL_COILD;
   return opts.destinations
     .filter((d) => cidrFamily(d) === family)
-    .map((d): Route => ({ family, dst: cidrNetwork(d), dev: link, protocol, table: natTableFor(d, inCluster) }));
+    .map((d): Route => ({ family, dst: cidrNetwork(d), dev: link, scope: "universe", protocol, table: natTableFor(d, inCluster) }));
 }

@@ -109,7 +109,7 @@ function clientOps(o: EgressGatewayOptions, client: Ip, ips: Map<Family, Ip>, ob
   const linkOps = tunnelLinkOps(t, { observed }).unwrapOr([]);
   const recreated = linkOps.some((op) => (op.kind === "link.add-tunnel" || op.kind === "link.add-vxlan") && op.name === link);
   const family = ipFamily(client);
-  const route: Route = { family, dst: hostCidr(client), dev: link, protocol: PROTOCOL_COILD, table: EGRESS_TABLE_WIDE };
+  const route: Route = { family, dst: hostCidr(client), dev: link, scope: "universe", protocol: PROTOCOL_COILD, table: EGRESS_TABLE_WIDE };
   const sysctls = t.kind === "vxlan" && family === 4 ? [[`net.ipv4.conf.${sysctlIfName(link)}.proxy_arp`, "1"] as const] : [];
   return { ops: [...linkOps, ...linkUpOps(link, observed, recreated)], route, sysctls };
 }

@@ -19,7 +19,7 @@ export {
   vxlanVniFor,
   sysctlIfName,
 } from "./names.js";
-export { normalizeRoute, routeKey, ruleKey, reconcileRoutes, reconcileRules, reconcileSysctls, reconcileNftRules } from "./reconcile.js";
+export { routeFullKey, ruleKey, reconcileRoutes, reconcileRules, reconcileSysctls, reconcileNftRules } from "./reconcile.js";
 export type { ObservedPodNetns, PodSetupOptions, PodTeardownOptions } from "./pod-network.js";
 export { planPodSetup, planPodTeardown, POD_GATEWAY_V6 } from "./pod-network.js";
 export type { HostInitOptions } from "./host-init.js";

@@ -1,34 +1,15 @@
-import type { NetlinkOp, NftCommand, NftRule, Route, Rule } from "../changeset/index.js";
-import { cidrNetwork } from "../net/index.js";
+import { normalizeRoute, type NetlinkOp, type NftCommand, type NftRule, type Route, type Rule } from "../changeset/index.js";
 import { MAIN_TABLE } from "../constants.js";
 
-/** The kernel's default route protocol (`boot`) when none is given. */
-const RTPROT_BOOT = 3;
-
 /**
- * A route with the kernel defaults filled in (main table, protocol boot, scope universe, metric 0
- * for IPv4 / 1024 for IPv6; IPv6 routes carry no scope) and the destination masked, so that a
- * planned route and the same route read back from the kernel compare equal.
+ * A stable string key of a whole route, with the kernel defaults filled in by the changeset
+ * model's `normalizeRoute` (table, protocol, scope, metric), so that a planned route and the same
+ * route read back compare equal. Unlike the model's `routeKey` (the kernel identity), every
+ * attribute counts: a route that differs in any of them must be replaced.
  */
-export function normalizeRoute(r: Route): Route {
-  return {
-    family: r.family,
-    dst: cidrNetwork(r.dst),
-    ...(r.dev !== undefined ? { dev: r.dev } : {}),
-    ...(r.via !== undefined ? { via: r.via } : {}),
-    ...(r.src !== undefined ? { src: r.src } : {}),
-    table: r.table ?? MAIN_TABLE,
-    protocol: r.protocol ?? RTPROT_BOOT,
-    scope: r.family === 6 ? "universe" : (r.scope ?? "universe"),
-    metric: r.metric ?? (r.family === 6 ? 1024 : 0),
-    onlink: r.onlink ?? false,
-  };
-}
-
-/** A stable string key of a whole (normalised) route. */
-export function routeKey(r: Route): string {
+export function routeFullKey(r: Route): string {
   const n = normalizeRoute(r);
-  return JSON.stringify([n.family, n.dst, n.dev, n.via, n.src, n.table, n.protocol, n.scope, n.metric, n.onlink]);
+  return JSON.stringify([n.family, n.dst, n.dev, n.via, n.src, n.table, n.protocol, n.scope, n.metric, n.onlink ?? false]);
 }
 
 /** The table a route lives in (main when omitted). */
@@ -42,13 +23,13 @@ export function routeTable(r: Route): number {
  * that `owned` rejects are never touched.
  */
 export function reconcileRoutes(desired: readonly Route[], observed: readonly Route[], owned: (r: Route) => boolean): NetlinkOp[] {
-  const want = new Set(desired.map(routeKey));
-  const have = new Set(observed.map(routeKey));
+  const want = new Set(desired.map(routeFullKey));
+  const have = new Set(observed.map(routeFullKey));
   const dels: NetlinkOp[] = observed
-    .filter((r) => owned(r) && !want.has(routeKey(r)))
+    .filter((r) => owned(r) && !want.has(routeFullKey(r)))
     .map((route) => ({ kind: "route.del", route }));
-  const adds: NetlinkOp[] = dedupe(desired, routeKey)
-    .filter((r) => !have.has(routeKey(r)))
+  const adds: NetlinkOp[] = dedupe(desired, routeFullKey)
+    .filter((r) => !have.has(routeFullKey(r)))
     .map((route) => ({ kind: "route.replace", route }));
   return [...dels, ...adds];
 }

@@ -17,7 +17,7 @@ t.test("examples/plan-pod-network.ts prints the dual-stack plan", async (t) => {
     "ip route replace default via 10.20.30.41 dev eth0",
     "ip -6 route replace default via fe80::1 dev eth0",
     "ip rule add lookup 118 priority 2100",
-    "ip route replace default dev fou4_0a60000a table 118 proto 30",
+    "ip route replace default dev fou4_0a60000a table 118 proto 30 scope global",
     "ip rule add iif eth0 lookup 118 priority 2000",
     '#   nft add rule ip nat POSTROUTING ip saddr != 10.2.0.9 oifname "eth0" counter masquerade comment "coil-masquerade-eth0"',
   ];

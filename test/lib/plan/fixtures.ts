@@ -1,7 +1,7 @@
 import { parseCidr, parseIp, type Cidr, type Ip } from "../../../lib/net/index.js";
-import { EMPTY_NETNS_STATE, assertNever } from "../../../lib/changeset/index.js";
+import { EMPTY_NETNS_STATE, assertNever, normalizeRoute } from "../../../lib/changeset/index.js";
 import type { Changeset, LinkState, NetlinkOp, NetnsState, NftRule, Route } from "../../../lib/changeset/index.js";
-import { normalizeRoute, routeKey, ruleKey } from "../../../lib/plan/index.js";
+import { routeFullKey as routeKey, ruleKey } from "../../../lib/plan/index.js";
 
 /** Parse an address (test input is trusted). */
 export const ip = (s: string): Ip => parseIp(s)._unsafeUnwrap();

@@ -33,8 +33,8 @@ ip link add name fou4_0a60000a type ipip local 10.2.0.5 remote 10.96.0.10 ttl 22
 ip link add name coil_ipip4 type ipip external
 ip link set dev coil_ipip4 up
 ip link set dev fou4_0a60000a up
-ip route replace default dev fou4_0a60000a table 118 proto 30
-ip route replace 10.1.2.0/24 dev fou4_0a60000a table 117 proto 30
+ip route replace default dev fou4_0a60000a table 118 proto 30 scope global
+ip route replace 10.1.2.0/24 dev fou4_0a60000a table 117 proto 30 scope global
 
 `
 
@@ -57,8 +57,8 @@ ip link add name fou6_8591ada5 type ip6tnl mode any local fd02::9 remote fd02::5
 ip link add name coil_ipip6 type ip6tnl mode any external
 ip link set dev coil_ipip6 up
 ip link set dev fou6_8591ada5 up
-ip route replace 10.2.0.5/32 dev fou4_0a020005 table 118 proto 30
-ip -6 route replace fd02::5/128 dev fou6_8591ada5 table 118 proto 30
+ip route replace 10.2.0.5/32 dev fou4_0a020005 table 118 proto 30 scope global
+ip -6 route replace fd02::5/128 dev fou6_8591ada5 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip","name":"nat"}}},{"add":{"chain":{"family":"ip","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip","name":"filter"}}},{"add":{"chain":{"family":"ip","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.2.0.9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}},{"add":{"table":{"family":"ip6","name":"nat"}}},{"add":{"chain":{"family":"ip6","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip6","name":"filter"}}},{"add":{"chain":{"family":"ip6","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip6","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fd02::9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip6","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip nat
 #   nft add chain ip nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
@@ -88,8 +88,8 @@ ip link set dev vx4_0a020005 up
 ip link add name vx6_8591ada5 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
 ip link set dev vx6_8591ada5 up
 sysctl -w net.ipv4.conf.vx4_0a020005.proxy_arp=1
-ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30
-ip -6 route replace fd02::5/128 dev vx6_8591ada5 table 118 proto 30
+ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30 scope global
+ip -6 route replace fd02::5/128 dev vx6_8591ada5 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip","name":"nat"}}},{"add":{"chain":{"family":"ip","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip","name":"filter"}}},{"add":{"chain":{"family":"ip","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.2.0.9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}},{"add":{"table":{"family":"ip6","name":"nat"}}},{"add":{"chain":{"family":"ip6","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip6","name":"filter"}}},{"add":{"chain":{"family":"ip6","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip6","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fd02::9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip6","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip nat
 #   nft add chain ip nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
@@ -178,8 +178,8 @@ ip link add name fou4_0a60000a type ipip local 10.2.0.5 remote 10.96.0.10 ttl 22
 ip link add name coil_ipip4 type ipip external
 ip link set dev coil_ipip4 up
 ip link set dev fou4_0a60000a up
-ip route replace default dev fou4_0a60000a table 118 proto 30
-ip route replace 10.1.2.0/24 dev fou4_0a60000a table 117 proto 30
+ip route replace default dev fou4_0a60000a table 118 proto 30 scope global
+ip route replace 10.1.2.0/24 dev fou4_0a60000a table 117 proto 30 scope global
 
 `
 
@@ -195,7 +195,7 @@ ip link add name fou4_0a020005 type ipip local 10.2.0.9 remote 10.2.0.5 ttl 225 
 ip link add name coil_ipip4 type ipip external
 ip link set dev coil_ipip4 up
 ip link set dev fou4_0a020005 up
-ip route replace 10.2.0.5/32 dev fou4_0a020005 table 118 proto 30
+ip route replace 10.2.0.5/32 dev fou4_0a020005 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip","name":"nat"}}},{"add":{"chain":{"family":"ip","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip","name":"filter"}}},{"add":{"chain":{"family":"ip","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.2.0.9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip nat
 #   nft add chain ip nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
@@ -215,7 +215,7 @@ sysctl -w net.ipv4.ip_forward=1
 ip link add name vx4_0a020005 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
 ip link set dev vx4_0a020005 up
 sysctl -w net.ipv4.conf.vx4_0a020005.proxy_arp=1
-ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30
+ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip","name":"nat"}}},{"add":{"chain":{"family":"ip","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip","name":"filter"}}},{"add":{"chain":{"family":"ip","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.2.0.9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip nat
 #   nft add chain ip nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
@@ -285,8 +285,8 @@ ip link add name fou6_0a3cb378 type ip6tnl mode any local fd02::5 remote fd96::1
 ip link add name coil_ipip6 type ip6tnl mode any external
 ip link set dev coil_ipip6 up
 ip link set dev fou6_0a3cb378 up
-ip -6 route replace default dev fou6_0a3cb378 table 118 proto 30
-ip -6 route replace fd02::/64 dev fou6_0a3cb378 table 117 proto 30
+ip -6 route replace default dev fou6_0a3cb378 table 118 proto 30 scope global
+ip -6 route replace fd02::/64 dev fou6_0a3cb378 table 117 proto 30 scope global
 
 `
 
@@ -300,7 +300,7 @@ ip link add name fou6_8591ada5 type ip6tnl mode any local fd02::9 remote fd02::5
 ip link add name coil_ipip6 type ip6tnl mode any external
 ip link set dev coil_ipip6 up
 ip link set dev fou6_8591ada5 up
-ip -6 route replace fd02::5/128 dev fou6_8591ada5 table 118 proto 30
+ip -6 route replace fd02::5/128 dev fou6_8591ada5 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip6","name":"nat"}}},{"add":{"chain":{"family":"ip6","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip6","name":"filter"}}},{"add":{"chain":{"family":"ip6","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip6","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fd02::9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip6","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip6 nat
 #   nft add chain ip6 nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
@@ -317,7 +317,7 @@ ip -6 rule add iif eth0 lookup 118 priority 2000
 sysctl -w net.ipv6.conf.all.forwarding=1
 ip link add name vx6_8591ada5 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
 ip link set dev vx6_8591ada5 up
-ip -6 route replace fd02::5/128 dev vx6_8591ada5 table 118 proto 30
+ip -6 route replace fd02::5/128 dev vx6_8591ada5 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip6","name":"nat"}}},{"add":{"chain":{"family":"ip6","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip6","name":"filter"}}},{"add":{"chain":{"family":"ip6","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip6","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fd02::9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip6","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip6 nat
 #   nft add chain ip6 nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
