@@ -18,16 +18,23 @@ export const MAX_BLOCK_HOST_BITS = 24;
 
 /** An address (or address pair) handed out from a block, with its offset in the block. */
 export interface BlockAddress {
+  /** Offset in the block (same for both families). */
   readonly index: number;
+  /** IPv4 address, if the block has IPv4. */
   readonly ipv4?: Ip;
+  /** IPv6 address, if the block has IPv6. */
   readonly ipv6?: Ip;
 }
 
 /** JSON form of an {@link AddressAllocator}: block CIDRs, used offsets (ascending), last allocated offset. */
 export interface AllocatorState {
+  /** IPv4 CIDR of the block. */
   readonly ipv4?: string;
+  /** IPv6 CIDR of the block. */
   readonly ipv6?: string;
+  /** Offsets in use, ascending. */
   readonly used: readonly number[];
+  /** Offset most recently allocated (−1 initially). */
   readonly lastAllocIdx: number;
 }
 

@@ -7,17 +7,23 @@ import { validateSubnetSet, type Block, type ParsedSubnetSet } from "./subnet.js
 
 /** One subnet item of a pool, with the global block indexes it holds: `[first, first + count)`. */
 export interface PoolLayoutItem {
+  /** The validated subnet item. */
   readonly subnet: ParsedSubnetSet;
+  /** Global index of the item's first block. */
   readonly first: bigint;
+  /** Number of blocks in the item: 2^(hostBits − blockSizeBits). */
   readonly count: bigint;
-  /** Precomputed network bases for fast carving. */
+  /** @internal Precomputed IPv4 network base for fast carving. */
   readonly base4?: AddrBase;
+  /** @internal Precomputed IPv6 network base for fast carving. */
   readonly base6?: AddrBase;
 }
 
 /** A validated pool split into blocks: block size and the index range of every subnet item. */
 export interface PoolLayout {
+  /** A block holds 2^blockSizeBits addresses. */
   readonly blockSizeBits: number;
+  /** Subnet items in list order. */
   readonly items: readonly PoolLayoutItem[];
   /** Σ blocks over all items (`coil_controller_max_blocks`). */
   readonly maxBlocks: bigint;
@@ -34,7 +40,7 @@ export function poolLayout(spec: AddressPoolSpec): Result<PoolLayout, BlockError
   const cached = layouts.get(spec);
   if (cached !== undefined) return cached;
   const result = validatePoolCreate(spec)
-    .mapErr((errors): BlockError => ({ kind: "invalid-pool", errors }))
+    .mapErr((errors): BlockError => ({ kind: "invalid-pool", message: `invalid pool: ${errors.length} field error(s)`, errors }))
     .map((s) => {
       const items: PoolLayoutItem[] = [];
       let first = 0n;

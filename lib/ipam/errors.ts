@@ -1,11 +1,19 @@
+/** Common shape of every error value of this module. */
+export interface ErrorOf<K extends string> {
+  /** Discriminant, kebab-case. */
+  readonly kind: K;
+  /** Human-readable explanation, in Coil's words where Coil has them. */
+  readonly message: string;
+}
+
 /**
  * Why one subnet item (`SubnetSet`) is invalid. `message` carries Coil's own words
  * (`SubnetSet.Validate` in `api/v2/addresspool_types.go`).
  */
 export type SubnetError =
-  | { readonly kind: "invalid-subnet"; readonly message: string }
-  | { readonly kind: "too-narrow-subnet"; readonly message: string }
-  | { readonly kind: "dual-stack-size-mismatch"; readonly message: string };
+  | ErrorOf<"invalid-subnet">
+  | ErrorOf<"too-narrow-subnet">
+  | ErrorOf<"dual-stack-size-mismatch">;
 
 /**
  * One field error of an AddressPool, as the Kubernetes API reports it. `type` is the field error
@@ -14,47 +22,55 @@ export type SubnetError =
  */
 export type PoolFieldError =
   | (SubnetError & FieldInfo<"Invalid">)
-  | ({ readonly kind: "invalid-block-size-bits"; readonly message: string } & FieldInfo<"Invalid">)
-  | ({ readonly kind: "empty-subnets"; readonly message: string } & FieldInfo<"Invalid">)
-  | ({ readonly kind: "unchangeable"; readonly message: "unchangeable" } & FieldInfo<"Forbidden">)
-  | ({ readonly kind: "unshrinkable"; readonly message: "unshrinkable" } & FieldInfo<"Forbidden">);
+  | (ErrorOf<"invalid-block-size-bits"> & FieldInfo<"Invalid">)
+  | (ErrorOf<"empty-subnets"> & FieldInfo<"Invalid">)
+  | (ErrorOf<"unchangeable"> & FieldInfo<"Forbidden">)
+  | (ErrorOf<"unshrinkable"> & FieldInfo<"Forbidden">);
 
 /** Location and Kubernetes classification of a field error. */
 export interface FieldInfo<T extends "Invalid" | "Forbidden"> {
+  /** Kubernetes field error type. */
   readonly type: T;
+  /** Field path, e.g. `spec.subnets[1]`. */
   readonly field: string;
   /** The offending value as the API server prints it (`""` for Coil's webhook errors). */
   readonly value: string;
+  /** Who enforces the rule in Coil: the CRD schema or the validating webhook. */
   readonly source: "schema" | "webhook";
 }
 
 /** Errors from parsing an AddressPool or AddressBlock object from untyped JSON. */
-export interface ParseObjectError {
-  readonly kind: "invalid-object";
+export interface ParseObjectError extends ErrorOf<"invalid-object"> {
+  /** JSON path of the offending field (empty for the whole input). */
   readonly path: string;
-  readonly message: string;
 }
 
 /** Errors of block carving and controller-side block allocation. */
 export type BlockError =
-  | { readonly kind: "invalid-pool"; readonly errors: readonly PoolFieldError[] }
-  | { readonly kind: "block-not-found"; readonly message: string }
-  | { readonly kind: "pool-exhausted"; readonly message: string }
-  | { readonly kind: "unchangeable"; readonly message: string };
+  | (ErrorOf<"invalid-pool"> & {
+      /** The pool's field errors. */
+      readonly errors: readonly PoolFieldError[];
+    })
+  | ErrorOf<"block-not-found">
+  | ErrorOf<"pool-exhausted">
+  | ErrorOf<"unchangeable">;
 
 /** Errors of the in-block address allocator. */
 export type AllocatorError =
-  | { readonly kind: "invalid-block"; readonly message: string }
-  | { readonly kind: "block-full"; readonly message: string }
-  | { readonly kind: "address-not-in-block"; readonly message: string };
+  | ErrorOf<"invalid-block">
+  | ErrorOf<"block-full">
+  | ErrorOf<"address-not-in-block">;
 
 /** Errors of the node allocator. */
 export type NodeIpamError =
   | AllocatorError
-  | { readonly kind: "need-block"; readonly pool: string; readonly message: string }
-  | { readonly kind: "block-not-found"; readonly message: string }
-  | { readonly kind: "block-not-empty"; readonly message: string }
-  | { readonly kind: "invalid-state"; readonly message: string };
+  | (ErrorOf<"need-block"> & {
+      /** The pool of which the node needs one more block. */
+      readonly pool: string;
+    })
+  | ErrorOf<"block-not-found">
+  | ErrorOf<"block-not-empty">
+  | ErrorOf<"invalid-state">;
 
 /** Render a field error the way the Kubernetes API server does, e.g. `spec.blockSizeBits: Forbidden: unchangeable`. */
 export function formatFieldError(e: PoolFieldError): string {

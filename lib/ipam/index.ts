@@ -6,6 +6,7 @@
  * @module ipam
  */
 export type {
+  ErrorOf,
   SubnetError,
   PoolFieldError,
   FieldInfo,
@@ -26,6 +27,7 @@ export {
 } from "./subnet.js";
 export type { AddressPoolSpec, DefaultedPoolSpec, ObjectMeta, AddressPool } from "./pool.js";
 export { withPoolDefaults, addPoolFinalizer, validatePoolCreate, validatePoolUpdate } from "./pool.js";
+export type { ParsedAddressBlock } from "./parse.js";
 export { parsePool, parseAddressBlock } from "./parse.js";
 export type { PoolLayout, PoolLayoutItem } from "./block.js";
 export { poolLayout, poolMaxBlocks, blockAt, layoutBlockAt, blockIndexOf, blockName } from "./block.js";

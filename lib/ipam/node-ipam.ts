@@ -5,45 +5,69 @@ import type { NodeIpamError } from "./errors.js";
 
 /** An AddressBlock as the node sees it: name, pool label, index, CIDRs and the `reserved` label. */
 export interface ObservedBlock {
+  /** AddressBlock name (`<pool>-<index>`). */
   readonly name: string;
+  /** Pool label of the block. */
   readonly pool: string;
+  /** Block index in the pool. */
   readonly index: number;
+  /** IPv4 CIDR of the block. */
   readonly ipv4?: string;
+  /** IPv6 CIDR of the block. */
   readonly ipv6?: string;
+  /** Label `coil.cybozu.com/reserved=true`: every address counts as used. */
   readonly reserved?: boolean;
 }
 
 /** A block owned by the node, with its usage. */
 export interface NodeBlockInfo {
+  /** AddressBlock name. */
   readonly name: string;
+  /** Pool of the block. */
   readonly pool: string;
+  /** Block index in the pool. */
   readonly index: number;
+  /** IPv4 CIDR of the block. */
   readonly ipv4?: Cidr;
+  /** IPv6 CIDR of the block. */
   readonly ipv6?: Cidr;
+  /** Whether the block is reserved (filled). */
   readonly reserved: boolean;
+  /** Offsets in use. */
   readonly used: number;
+  /** Addresses in the block. */
   readonly size: number;
 }
 
 /** Identifies a block to return to the controller (delete the AddressBlock, then `removeBlock`). */
 export interface BlockRef {
+  /** Pool of the block. */
   readonly pool: string;
+  /** AddressBlock name. */
   readonly name: string;
 }
 
 /** Addresses held by one pod interface, keyed by `"<containerId>:<ifname>"`. */
 export interface Allocation {
+  /** Pool the addresses come from. */
   readonly pool: string;
+  /** CNI container ID. */
   readonly containerId: string;
+  /** Interface name inside the pod. */
   readonly ifname: string;
+  /** AddressBlock holding the addresses. */
   readonly block: string;
+  /** Offset in the block. */
   readonly index: number;
+  /** IPv4 address, if the pool has IPv4. */
   readonly ipv4?: Ip;
+  /** IPv6 address, if the pool has IPv6. */
   readonly ipv6?: Ip;
 }
 
 /** What {@link NodeIpam.free} did: the allocation released (if any) and a block that became empty. */
 export interface FreeOutcome {
+  /** The allocation released; absent for an unknown key. */
   readonly freed?: Allocation;
   /** The block is now empty: Coil returns it at once (delete the AddressBlock, then `removeBlock`). */
   readonly emptyBlock?: BlockRef;
@@ -51,7 +75,12 @@ export interface FreeOutcome {
 
 /** JSON state of a {@link NodeIpam}. */
 export interface NodeIpamState {
-  readonly blocks: readonly (ObservedBlock & { readonly allocator: AllocatorState })[];
+  /** Every block with its allocator state. */
+  readonly blocks: readonly (ObservedBlock & {
+    /** The block's allocator state. */
+    readonly allocator: AllocatorState;
+  })[];
+  /** Every allocation. */
   readonly allocations: readonly Allocation[];
 }
 

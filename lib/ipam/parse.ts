@@ -81,11 +81,17 @@ export function parsePool(input: unknown): Result<AddressPool, ParseObjectError>
   );
 }
 
+/** An AddressBlock as parsed from JSON: what the node allocator needs, plus the node label. */
+export interface ParsedAddressBlock extends ObservedBlock {
+  /** Value of the `coil.cybozu.com/node` label, if any. */
+  readonly node?: string;
+}
+
 /**
  * Parse an AddressBlock object (top-level `index`, `ipv4`, `ipv6`; pool, node and reserved from
  * labels) from untyped JSON into what the node allocator needs, plus its node label.
  */
-export function parseAddressBlock(input: unknown): Result<ObservedBlock & { readonly node?: string }, ParseObjectError> {
+export function parseAddressBlock(input: unknown): Result<ParsedAddressBlock, ParseObjectError> {
   if (!isObj(input)) return err(bad("", "must be an object"));
   const index = input["index"];
   if (!Number.isInteger(index) || (index as number) < 0) return err(bad("index", "must be a non-negative integer"));

@@ -5,30 +5,43 @@ import { subnetSetEqual, validateSubnetSet, type SubnetSet } from "./subnet.js";
 
 /** `AddressPool.spec` in the CRD's shape. `blockSizeBits` defaults to 5 (CRD default) when absent. */
 export interface AddressPoolSpec {
+  /** A block holds 2^blockSizeBits addresses; CRD default 5, minimum 0. */
   readonly blockSizeBits?: number;
+  /** IPv4, IPv6 or dual-stack subnet items; only appending is allowed after creation. */
   readonly subnets: readonly SubnetSet[];
 }
 
 /** An `AddressPoolSpec` after defaulting: `blockSizeBits` is always present. */
 export interface DefaultedPoolSpec extends AddressPoolSpec {
+  /** A block holds 2^blockSizeBits addresses (defaulted). */
   readonly blockSizeBits: number;
 }
 
 /** Object metadata fields this library reads or writes. */
 export interface ObjectMeta {
+  /** Object name. */
   readonly name: string;
+  /** Object UID assigned by the API server. */
   readonly uid?: string;
+  /** Labels. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Annotations. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Finalizers. */
   readonly finalizers?: readonly string[];
+  /** Set when deletion was requested (RFC 3339). */
   readonly deletionTimestamp?: string;
 }
 
 /** A cluster-scoped `AddressPool` object (`coil.cybozu.com/v2`). */
 export interface AddressPool {
+  /** Always `coil.cybozu.com/v2`. */
   readonly apiVersion: typeof API_VERSION;
+  /** Always `AddressPool`. */
   readonly kind: "AddressPool";
+  /** Object metadata. */
   readonly metadata: ObjectMeta;
+  /** The pool spec. */
   readonly spec: AddressPoolSpec;
 }
 

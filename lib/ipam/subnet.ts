@@ -18,13 +18,17 @@ import type { SubnetError } from "./errors.js";
  * subnet, or both (dual stack, same number of host bits). Strings are kept exactly as written.
  */
 export interface SubnetSet {
+  /** IPv4 subnet, e.g. `10.2.0.0/16`. */
   readonly ipv4?: string;
+  /** IPv6 subnet, e.g. `fd00:200::/112`. */
   readonly ipv6?: string;
 }
 
 /** A validated subnet item: both networks parsed and masked, with the item's host-bit count. */
 export interface ParsedSubnetSet {
+  /** IPv4 network, host bits cleared. */
   readonly ipv4?: Cidr;
+  /** IPv6 network, host bits cleared. */
   readonly ipv6?: Cidr;
   /** Host bits of the item (IPv4 side if present, else IPv6). */
   readonly hostBits: number;
@@ -32,8 +36,11 @@ export interface ParsedSubnetSet {
 
 /** A block carved out of a subnet item or pool: its global index and one CIDR per family. */
 export interface Block {
+  /** Block index (global within the pool for `blockAt`, within the item for `subnetSetBlock`). */
   readonly index: number;
+  /** IPv4 CIDR of the block, if the item has IPv4. */
   readonly ipv4?: Cidr;
+  /** IPv6 CIDR of the block, if the item has IPv6. */
   readonly ipv6?: Cidr;
 }
 
