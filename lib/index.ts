@@ -7,6 +7,7 @@
  */
 export * as net from "./net/index.js";
 export * as changeset from "./changeset/index.js";
+export * as ipam from "./ipam/index.js";
 export * as cni from "./cni/index.js";
 export * as mtu from "./mtu/index.js";
 export * as constants from "./constants.js";
