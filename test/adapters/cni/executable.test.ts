@@ -1,0 +1,142 @@
+/**
+ * Runs the BUILT `dist/bin/coil` (Bun-compiled) the way a container runtime does: argv `[]`, CNI_*
+ * env, netconf on stdin, result on stdout, against (a) a fast-path daemon and (b) a grpc-js daemon
+ * implementing `pkg.cnirpc.CNI` (which proves the gRPC fallback's wire format, including the
+ * CNIError detail in `grpc-status-details-bin`), once per spec version.
+ *
+ * The binary is (re)built in `before` when missing or older than its sources
+ * (`scripts/build-cni.sh`, about 1-3 s on this 2-core VM; the elapsed time is printed as a comment).
+ */
+import t from "tap";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { FakeCoild } from "./fake-coild.js";
+import { VERSIONS, netconf, podEnv, prevResult } from "./helpers.js";
+import { startFastServer, startGrpcServer, type TestDaemon } from "./servers.js";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const BIN = join(ROOT, "dist/bin/coil");
+const MJS = join(ROOT, "dist/bin/coil.mjs");
+
+function newestSource(): number {
+  const dirs = ["adapters/cni", "adapters/common", "lib/cni", "lib/net", "adapters/daemon/gen/messages"];
+  const walk = (d: string): number[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [statSync(join(d, e.name)).mtimeMs]));
+  return Math.max(...dirs.flatMap((d) => walk(join(ROOT, d))));
+}
+
+t.before(() => {
+  if (existsSync(BIN) && existsSync(MJS) && statSync(BIN).mtimeMs > newestSource() && statSync(MJS).mtimeMs > newestSource()) return;
+  const t0 = performance.now();
+  execFileSync(join(ROOT, "scripts/build-cni.sh"), { stdio: "inherit" });
+  t.comment(`built dist/bin/coil and coil.mjs in ${Math.round(performance.now() - t0)} ms`);
+});
+
+interface Exec {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Spawn like a runtime: no argv, only the given env, stdin = netconf. Async: the daemon lives in this process. */
+function exec(env: Record<string, string | undefined>, stdin: unknown, bin: readonly string[] = [BIN]): Promise<Exec> {
+  const clean = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  const [file = BIN, ...args] = bin;
+  return new Promise((done) => {
+    const child = execFile(file, args, { env: clean, timeout: 30_000 }, (_e, stdout, stderr) =>
+      done({ code: child.exitCode, stdout: String(stdout), stderr: String(stderr) }),
+    );
+    child.stdin?.end(JSON.stringify(stdin));
+  });
+}
+
+const parse = (s: string): Record<string, unknown> => JSON.parse(s) as Record<string, unknown>;
+
+t.test("VERSION", async (t) => {
+  const r = await exec({ CNI_COMMAND: "VERSION" }, { cniVersion: "1.0.0" });
+  t.same({ code: r.code, out: parse(r.stdout) }, { code: 0, out: { cniVersion: "1.0.0", supportedVersions: [...VERSIONS] } });
+});
+
+const kinds: readonly [string, (c: FakeCoild) => Promise<TestDaemon>][] = [
+  ["fast-path daemon", startFastServer],
+  ["grpc-js daemon (fallback)", startGrpcServer],
+];
+
+for (const [kind, start] of kinds) {
+  for (const v of VERSIONS) {
+    t.test(`${kind}, cniVersion ${v}`, async (t) => {
+      const coild = new FakeCoild();
+      const d = await start(coild);
+      t.teardown(() => d.close());
+      const conf = netconf(v, { socket: d.socket });
+      const add = await exec(podEnv("ADD"), conf);
+      t.equal(add.code, 0, add.stdout + add.stderr);
+      const r = parse(add.stdout);
+      t.equal(r["cniVersion"], v);
+      t.same((r["ips"] as { address: string }[]).map((i) => i.address), ["10.100.0.1/32", "fd00::1/128"]);
+      t.equal(coild.attachments.size, 1, "daemon state changed");
+      const again = await exec(podEnv("ADD"), conf);
+      t.same([again.code, parse(again.stdout)], [1, { cniVersion: v, code: 999, msg: "failed to setup pod network IPAM", details: "c8f4a1b2c3d4/eth0 already exists" }], "CNIError detail decoded");
+      if (v !== "0.3.1") t.same(await exec(podEnv("CHECK"), conf), { code: 0, stdout: "", stderr: "" });
+      t.same(await exec(podEnv("DEL", { CNI_NETNS: undefined }), conf), { code: 0, stdout: "", stderr: "" });
+      t.equal(coild.attachments.size, 0, "DEL reached the daemon");
+      const noPod = await exec(podEnv("ADD", { CNI_ARGS: "IgnoreUnknown=1" }), conf);
+      t.same(parse(noPod.stdout), { cniVersion: v, code: 999, msg: "failed to get pod", details: "missing pod name or namespace" });
+      t.equal(coild.requests.filter((q) => q.method === "Add").length, 3);
+    });
+  }
+
+  t.test(`${kind}: STATUS, GC, chained ADD (1.1.0)`, async (t) => {
+    const coild = new FakeCoild({ status: 51 });
+    const d = await start(coild);
+    t.teardown(() => d.close());
+    const conf = netconf("1.1.0", { socket: d.socket });
+    const st = await exec({ CNI_COMMAND: "STATUS" }, conf);
+    t.same([st.code, parse(st.stdout)], [1, { cniVersion: "1.1.0", code: 51, msg: "no address block available" }]);
+    const gc = await exec({ CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" }, { ...conf, "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] });
+    t.same(gc, { code: 0, stdout: "", stderr: "" });
+    const last = coild.requests.at(-1);
+    t.same(last?.method === "GC" ? last.args.validAttachments : undefined, [{ containerId: "a", ifname: "eth0" }]);
+    const chained = await exec(podEnv("ADD"), netconf("1.1.0", { socket: d.socket, prevResult: prevResult("1.1.0") }));
+    t.equal(chained.code, 1, "IPAM-mode daemon refuses a chained ADD");
+    t.match(parse(chained.stdout)["msg"], /first plugin/);
+  });
+}
+
+t.test("Coil v2 style daemon without Status/GC rpcs", async (t) => {
+  const d = await startGrpcServer(new FakeCoild({ hasStatusAndGc: false }));
+  t.teardown(() => d.close());
+  const st = await exec({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket: d.socket }));
+  t.same(st, { code: 0, stdout: "", stderr: "" }, "UNIMPLEMENTED counts as available");
+  const fastOnly = await exec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, rpc: "fast" }));
+  t.match(parse(fastOnly.stdout), { code: 999, msg: /does not speak the fast protocol/ }, "rpc: fast does not fall back");
+});
+
+t.test("forced gRPC against a fast-path-only daemon fails; egress-only chaining passes prevResult", async (t) => {
+  const d = await startFastServer(new FakeCoild({ mode: "egress-only" }));
+  t.teardown(() => d.close());
+  const forced = await exec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, rpc: "grpc" }));
+  t.equal(forced.code, 1);
+  const prev = prevResult("0.4.0");
+  const chained = await exec(podEnv("ADD"), netconf("0.4.0", { socket: d.socket, prevResult: prev }));
+  t.equal(chained.code, 0, chained.stdout);
+  t.same(parse(chained.stdout)["ips"], prev["ips"]);
+});
+
+t.test("daemon not running", async (t) => {
+  const add = await exec(podEnv("ADD"), netconf("1.0.0", { socket: "/nonexistent/coild.sock" }));
+  t.same([add.code, parse(add.stdout)["code"]], [1, 11]);
+  const st = await exec({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket: "/nonexistent/coild.sock" }));
+  t.same([st.code, parse(st.stdout)["code"]], [1, 50]);
+});
+
+t.test("the Node bundle behaves the same (fast path and gRPC)", async (t) => {
+  for (const start of [startFastServer, startGrpcServer]) {
+    const d = await start(new FakeCoild());
+    const r = await exec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket }), [process.execPath, MJS]);
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.same((parse(r.stdout)["ips"] as unknown[]).length, 2);
+    await d.close();
+  }
+});
