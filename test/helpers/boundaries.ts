@@ -112,7 +112,9 @@ export function checkAdapterSource(file: string, text: string): Violation[] {
       }
     } else if (target.startsWith("adapters/")) {
       const otherApp = target.split("/")[1];
-      const shared = otherApp === "kernel" || otherApp === "common" || target.startsWith("adapters/daemon/gen/");
+      // Shared adapter libraries: the kernel executor, the Kubernetes client helpers, common wire
+      // types, and the generated proto code.
+      const shared = ["kernel", "k8s", "common"].includes(otherApp ?? "") || target.startsWith("adapters/daemon/gen/");
       if (otherApp !== app && !shared) {
         v.push({ file, line: at(pos), rule: "adapter-cross-import", detail: `adapters/${app} imports adapters/${otherApp}` });
       }
