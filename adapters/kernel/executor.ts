@@ -3,14 +3,19 @@
  * validated before anything runs; then, step by step, netlink ops go through `ip -batch -` (one
  * process per run of same-family lines, in op order), sysctls through `sysctl -w`, and the
  * step's nft commands as ONE `nft -j '<json>'` transaction. Namespaces are entered by spawning
- * through `nsenter --net=<path>`. On failure, everything applied is reverted in reverse order.
+ * through `nsenter --net=<path>`. On failure, everything applied is reverted in reverse order;
+ * an nft transaction followed by later steps is bracketed by two `nft -j list ruleset` so that
+ * exactly the objects it created can be deleted (see `nftUndo`).
  */
 import { performance } from "node:perf_hooks";
 import { err, ok, Result, ResultAsync } from "neverthrow";
 import type { Changeset, NetlinkOp, NetnsRef, NftCommand } from "../../lib/changeset/index.js";
 import { failedBatchLine, groupOps, ipBatchArgv, type OpGroup } from "./ip-batch.js";
 import type { AppliedOp, ApplyError, ApplyReport, FailedOp } from "./kernel.js";
-import { rollback, type InvertFn } from "./rollback.js";
+import { nftUndo } from "./nft-undo.js";
+import { observeNft, type ObserveError } from "./observer.js";
+import type { NftListing } from "./parse-nft.js";
+import { rollback, type InvertFn, type NftRevert } from "./rollback.js";
 import { runInNetns, validateNetnsPath, type ExecError } from "./run.js";
 
 /** Options of {@link applyChangeset}. */
@@ -65,8 +70,9 @@ interface Failure {
 
 interface RunState {
   readonly applied: AppliedOp[];
-  /** Steps whose nft transaction was committed. */
-  readonly nftCommitted: number[];
+  /** Committed nft transactions and how to undo them. */
+  readonly nftReverts: NftRevert[];
+  readonly lastStep: number;
   processes: number;
   readonly timeoutMs: number | undefined;
 }
@@ -126,27 +132,48 @@ async function runStep(st: RunState, step: PlannedStep): Promise<Failure | undef
     if (f !== undefined) return f;
   }
   if (step.nftJson === undefined) return undefined;
+  // A later step may fail: list the ruleset around the commit to know what to delete then.
+  const later = step.index < st.lastStep;
+  const before = later ? await listNft(st, step.netns) : undefined;
   const r = await run(st, step.netns, ["nft", "-j", step.nftJson]);
   if (r.isErr()) return { failedOp: { kind: "nft", step: step.index, commands: step.nft }, cause: r.error };
-  st.nftCommitted.push(step.index);
+  if (before !== undefined) st.nftReverts.push(revertFor(step, before, await listNft(st, step.netns)));
   return undefined;
+}
+
+async function listNft(st: RunState, netns: NetnsRef): Promise<Result<NftListing, ObserveError>> {
+  st.processes += 1;
+  return observeNft(netns);
+}
+
+function revertFor(step: PlannedStep, before: Result<NftListing, ObserveError>, after: Result<NftListing, ObserveError>): NftRevert {
+  if (before.isErr() || after.isErr()) {
+    const e = before.isErr() ? before.error : after.isErr() ? after.error : undefined;
+    return { step: step.index, netns: step.netns, commands: undefined, problem: `nft transaction of step ${step.index} cannot be reverted: ${JSON.stringify(e)}` };
+  }
+  const undo = nftUndo(before.value, after.value);
+  const lost = undo.lost.map((l) => `nft step ${step.index} removed ${l}, which a rollback cannot restore`);
+  return { step: step.index, netns: step.netns, commands: undo.commands, ...(lost.length > 0 ? { problem: lost.join("; ") } : {}) };
 }
 
 const TRANSIENT = /resource busy|try again|temporarily unavailable|no buffer space/i;
 
 async function applyPlanned(steps: readonly PlannedStep[], opts: ExecutorOptions): Promise<Result<ApplyReport, ApplyError>> {
   const started = performance.now();
-  const st: RunState = { applied: [], nftCommitted: [], processes: 0, timeoutMs: opts.timeoutMs };
+  const st: RunState = { applied: [], nftReverts: [], lastStep: steps.length - 1, processes: 0, timeoutMs: opts.timeoutMs };
   for (const step of steps) {
     const f = await runStep(st, step);
     if (f === undefined) continue;
-    const rb = await rollback(st.applied, {
-      hostNetnsPath: opts.hostNetnsPath ?? defaultHostNetnsPath(),
-      ...(opts.invert !== undefined ? { invert: opts.invert } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-    });
-    // nft `add` means "ensure exists": deleting on rollback could remove what was there before.
-    const problems = [...rb.problems, ...st.nftCommitted.map((i) => `nft transaction of step ${i} was not reverted`)];
+    const rb = await rollback(
+      st.applied,
+      {
+        hostNetnsPath: opts.hostNetnsPath ?? defaultHostNetnsPath(),
+        ...(opts.invert !== undefined ? { invert: opts.invert } : {}),
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      },
+      st.nftReverts,
+    );
+    const problems = [...rb.problems, ...st.nftReverts.flatMap((n) => (n.commands !== undefined && n.problem !== undefined ? [n.problem] : []))];
     const stderr = stderrOf(f.cause);
     const transient = f.cause.kind === "timeout" || f.cause.kind === "spawn-failed" || TRANSIENT.test(stderr);
     return err({

@@ -43,6 +43,12 @@ export interface Fault {
 
 type States = Readonly<Record<string, NetnsState>>;
 
+/** A namespace's ruleset before an nft transaction. */
+interface NftSnapshot {
+  readonly key: string;
+  readonly ruleset: NftRuleset | undefined;
+}
+
 /** An in-memory kernel of several namespaces. */
 export class FakeKernel implements Kernel {
   private states: States = {};
@@ -76,7 +82,7 @@ export class FakeKernel implements Kernel {
     const invalid = this.validate(cs);
     if (invalid !== undefined) return errAsync(invalid);
     const applied: AppliedOp[] = [];
-    const nftCommitted: number[] = [];
+    const nftCommitted: NftSnapshot[] = [];
     let count = 0;
     for (const [si, step] of cs.steps.entries()) {
       for (const [oi, op0] of step.netlink.entries()) {
@@ -89,9 +95,10 @@ export class FakeKernel implements Kernel {
         applied.push({ step: si, netns: step.netns, op });
       }
       if (step.nft.length > 0) {
+        const before: NftSnapshot = { key: netnsKey(step.netns), ruleset: this.states[netnsKey(step.netns)]?.nft };
         const r = this.applyOne({ steps: [{ netns: step.netns, netlink: [], nft: step.nft }] });
         if (r.isErr()) return errAsync(this.fail({ kind: "nft", step: si, commands: step.nft }, r.error, applied, nftCommitted));
-        nftCommitted.push(si);
+        nftCommitted.push(before);
       }
     }
     const nft = cs.steps.reduce((n, s) => n + s.nft.length, 0);
@@ -144,7 +151,7 @@ export class FakeKernel implements Kernel {
     return ok(undefined);
   }
 
-  private fail(failedOp: FailedOp, stderr: string, applied: readonly AppliedOp[], nftCommitted: readonly number[]): ApplyError {
+  private fail(failedOp: FailedOp, stderr: string, applied: readonly AppliedOp[], nftCommitted: readonly NftSnapshot[]): ApplyError {
     const { runs, missing } = inverseRuns(applied, invertOp);
     const problems = [...missing];
     for (const run of runs) {
@@ -153,8 +160,14 @@ export class FakeKernel implements Kernel {
         if (r.isErr()) problems.push(`revert failed: ${r.error}`);
       }
     }
-    // Same policy as the real executor: committed nft transactions are not reverted.
-    problems.push(...nftCommitted.map((i) => `nft transaction of step ${i} was not reverted`));
+    // The real executor deletes exactly what each committed transaction created; here the
+    // ruleset from before the transaction is put back (newest first, so the oldest wins).
+    for (const snap of [...nftCommitted].reverse()) {
+      const cur = this.states[snap.key];
+      if (cur === undefined) continue;
+      const { nft: _drop, ...rest } = cur;
+      this.states = { ...this.states, [snap.key]: snap.ruleset === undefined ? rest : { ...rest, nft: snap.ruleset } };
+    }
     return { kind: "apply-failed", failedOp, stderr, applied: [...applied], rolledBack: problems.length === 0, rollbackProblems: problems, retryable: false };
   }
 }

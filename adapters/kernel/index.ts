@@ -6,7 +6,7 @@
  * @module adapters/kernel
  */
 export type { Kernel, ApplyReport, ApplyError, AppliedOp, FailedOp } from "./kernel.js";
-export { applyChangeset, planChangeset, defaultHostNetnsPath, NFT_ARG_MAX, type ExecutorOptions } from "./executor.js";
+export { applyChangeset, planChangeset, defaultHostNetnsPath, NFT_ARG_MAX, type ExecutorOptions, type PlannedStep } from "./executor.js";
 export { observeNetns, observeNft, observeSysctls, netnsStateFromJson, splitJsonLines } from "./observer.js";
 export type { ObserveError, ObserveOptions, NftQuery } from "./observer.js";
 export { realKernel } from "./real-kernel.js";
@@ -16,4 +16,6 @@ export { parseIpLinks, parseIpAddrs } from "./parse-ip-link.js";
 export { parseIpRoutes, parseIpRules, TABLE_NAMES, PROTOCOL_NAMES, SCOPE_NAMES } from "./parse-ip-route.js";
 export { parseNftListing, type NftListing } from "./parse-nft.js";
 export type { ParseError } from "./json-shape.js";
-export { rollback, inverseRuns, type InvertFn, type RollbackOptions, type RollbackResult } from "./rollback.js";
+export { rollback, inverseRuns, type InvertFn, type NftRevert, type RollbackOptions, type RollbackResult } from "./rollback.js";
+export { nftUndo, type NftUndo } from "./nft-undo.js";
+export { groupOps, batchFamily, failedBatchLine, ipBatchArgv, type OpGroup } from "./ip-batch.js";

@@ -4,7 +4,7 @@
  * does not stop the others. Problems are collected, never thrown.
  */
 import type { Result } from "neverthrow";
-import { invertOp, netnsKey, sameNetns, type InvertError, type NetlinkOp, type NetnsRef } from "../../lib/changeset/index.js";
+import { invertOp, netnsKey, sameNetns, type InvertError, type NetlinkOp, type NetnsRef, type NftCommand } from "../../lib/changeset/index.js";
 import { groupOps, ipBatchArgv } from "./ip-batch.js";
 import type { AppliedOp } from "./kernel.js";
 import { runInNetns } from "./run.js";
@@ -27,8 +27,18 @@ export interface RollbackResult {
 }
 
 interface Run {
+  readonly step: number;
   readonly netns: NetnsRef;
   readonly ops: NetlinkOp[];
+}
+
+/** A committed nft transaction of step `step` and the commands that undo it (see `nftUndo`). */
+export interface NftRevert {
+  readonly step: number;
+  readonly netns: NetnsRef;
+  /** Undefined when the undo could not be computed (the reason is in `problem`). */
+  readonly commands: readonly NftCommand[] | undefined;
+  readonly problem?: string;
 }
 
 /** `netnsKey/name` of every link that the applied ops created (both ends of a veth). */
@@ -74,18 +84,41 @@ export function inverseRuns(applied: readonly AppliedOp[], invert: InvertFn = in
       continue;
     }
     const last = runs.at(-1);
-    if (last !== undefined && sameNetns(last.netns, a.netns)) last.ops.push(...r.value);
-    else runs.push({ netns: a.netns, ops: [...r.value] });
+    if (last !== undefined && last.step === a.step && sameNetns(last.netns, a.netns)) last.ops.push(...r.value);
+    else runs.push({ step: a.step, netns: a.netns, ops: [...r.value] });
   }
   return { runs, missing };
 }
 
-/** Revert `applied` (oldest first, as recorded) by running inverse ops newest first. */
-export async function rollback(applied: readonly AppliedOp[], opts: RollbackOptions): Promise<RollbackResult> {
+/**
+ * Revert `applied` (oldest first, as recorded) and the committed nft transactions, newest step
+ * first; inside a step the nft transaction is undone before the netlink ops (it ran after them).
+ */
+export async function rollback(applied: readonly AppliedOp[], opts: RollbackOptions, nft: readonly NftRevert[] = []): Promise<RollbackResult> {
   const { runs, missing } = inverseRuns(applied, opts.invert ?? invertOp);
   const problems = [...missing];
   let reverted = 0;
   const t = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {};
+  const steps = [...new Set([...runs.map((r) => r.step), ...nft.map((n) => n.step)])].sort((a, b) => b - a);
+  for (const s of steps) {
+    for (const n of nft.filter((x) => x.step === s)) {
+      if (n.commands === undefined) problems.push(n.problem ?? `nft transaction of step ${s} was not reverted`);
+      else if (n.commands.length > 0) {
+        const res = await runInNetns(n.netns, ["nft", "-j", JSON.stringify({ nftables: n.commands })], t);
+        if (res.isOk()) reverted += 1;
+        else problems.push(`nft revert of step ${s} failed: ${res.error.kind === "exit-nonzero" ? res.error.stderr.trim() : res.error.kind}`);
+      }
+    }
+    const r = await revertRuns(runs.filter((x) => x.step === s), opts, t);
+    reverted += r.reverted;
+    problems.push(...r.problems);
+  }
+  return { reverted, problems };
+}
+
+async function revertRuns(runs: readonly Run[], opts: RollbackOptions, t: { timeoutMs?: number }): Promise<RollbackResult> {
+  const problems: string[] = [];
+  let reverted = 0;
   for (const r of runs) {
     const groups = groupOps(r.ops, { netns: r.netns, hostNetnsPath: opts.hostNetnsPath });
     if (groups.isErr()) {

@@ -201,4 +201,31 @@ export function runExecutorConformance(t: Test, make: (t: Test) => ConformanceHa
     t.same(l.rules.map(({ handle: _h, ...rest }) => rest), [{ family: "ip", table: "coilnat", chain: "postrouting", expr, comment: "coil test" }]);
     t.same((await kernel.observeNft(h, { family: "ip", table: "absent" }))._unsafeUnwrap().tables, [], "missing table: empty listing");
   });
+
+  t.test("nft: a committed transaction is undone when a later step fails, pre-existing objects kept", async (t) => {
+    const { kernel, newNetns } = make(t);
+    const h = newNetns(t);
+    const p = newNetns(t);
+    const keep = { family: "inet", table: "keep", name: "fwd", type: "filter", hook: "forward", prio: 0, policy: "accept" } as const;
+    const accept = [{ accept: null }] as const;
+    const pre: Changeset = { steps: [step(h, [], [{ add: { table: { family: "inet", name: "keep" } } }, { add: { chain: keep } }, { add: { rule: { family: "inet", table: "keep", chain: "fwd", expr: accept } } }])] };
+    t.ok((await kernel.apply(pre)).isOk(), "pre-existing table");
+    const before = (await kernel.observeNft(h))._unsafeUnwrap();
+    const cs: Changeset = {
+      steps: [
+        step(h, [], [
+          { add: { table: { family: "inet", name: "keep" } } },
+          { add: { chain: keep } },
+          { add: { rule: { family: "inet", table: "keep", chain: "fwd", expr: [{ drop: null }] } } },
+          { add: { table: { family: "ip", name: "coilnat" } } },
+          { add: { chain: { family: "ip", table: "coilnat", name: "post", type: "nat", hook: "postrouting", prio: 100, policy: "accept" } } },
+          { add: { rule: { family: "ip", table: "coilnat", chain: "post", expr: [{ masquerade: null }] } } },
+        ]),
+        step(p, [{ kind: "route.replace", route: { family: 4, dst: cidr("10.9.0.0/24"), dev: "nodev1" } }]),
+      ],
+    };
+    const r = await kernel.apply(cs);
+    t.match(r.isErr() ? r.error : r.value, { kind: "apply-failed", failedOp: { kind: "netlink", step: 1, index: 0 }, rolledBack: true, rollbackProblems: [] });
+    t.same((await kernel.observeNft(h))._unsafeUnwrap(), before, "ruleset exactly as before: new table gone, added rule gone, old rule kept");
+  });
 }
