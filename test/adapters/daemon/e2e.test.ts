@@ -1,0 +1,180 @@
+/**
+ * Privileged end-to-end: the real coild process (adapters/daemon/main.ts) runs inside a test
+ * "host" netns (spawned through `nsenter --net=`), so its rules and tables 116/119 live there and
+ * the machine's own routing is never touched. Pods are further test netns; the real `coil` CNI
+ * executable (adapters/cni/main.ts) drives ADD/CHECK/DEL over the fast path and over gRPC.
+ */
+import t from "tap";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "node:net";
+import { fileURLToPath } from "node:url";
+import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
+import { poolDoc } from "./harness.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
+
+function startCoild(host: TestNetns, dir: string): Promise<ChildProcess> {
+  const sock = join(dir, "coild.sock");
+  const child = spawn(
+    "nsenter",
+    [`--net=${host.path}`, "--", process.execPath, "--import", "tsx", join(root, "adapters/daemon/main.ts"),
+      `--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
+      "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--node-ipv4=10.20.30.41", "--node-ipv6=fd10::41", "--enable-egress=false"],
+    { env: { ...process.env, COIL_NODE_NAME: "e2e" }, stdio: ["ignore", "ignore", "pipe"], cwd: root },
+  );
+  let log = "";
+  child.stderr?.on("data", (b: Buffer) => (log += b.toString()));
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (log.includes('"msg":"serving CNI"')) {
+        clearInterval(poll);
+        resolve(child);
+      } else if (child.exitCode !== null || Date.now() - started > 20_000) {
+        clearInterval(poll);
+        reject(new Error(`coild did not start: ${log}`));
+      }
+    }, 20);
+  });
+}
+
+interface CniRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly ms: number;
+}
+
+function fastCall(sock: string, method: "Add" | "Del", id: string, netns: string): Promise<Record<string, unknown>> {
+  const args = { containerId: id, netns, ifname: "eth0", args: { K8S_POD_NAMESPACE: "default", K8S_POD_NAME: id }, path: "/opt/cni/bin", stdinData: "", ips: [], interfaces: {} };
+  return new Promise((resolve) => {
+    const s = connect(sock);
+    let out = "";
+    s.on("data", (b: Buffer) => (out += b.toString()));
+    s.on("close", () => {
+      try {
+        resolve(JSON.parse(out) as Record<string, unknown>);
+      } catch {
+        resolve({ ok: "connection closed" });
+      }
+    });
+    s.on("error", () => undefined);
+    s.write(`${JSON.stringify({ v: 1, method, args })}\n`);
+  });
+}
+
+function coil(cmd: string, id: string, netns: string, sock: string, rpc: "fast" | "grpc"): Promise<CniRun> {
+  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: sock, rpc });
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "adapters/cni/main.ts")], {
+    env: { ...process.env, CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin", CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id}` },
+    stdio: ["pipe", "pipe", "inherit"],
+    cwd: root,
+  });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stdin.end(conf);
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, ms: performance.now() - t0 })));
+}
+
+const stop = (c: ChildProcess, sig: NodeJS.Signals): Promise<void> =>
+  new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once("close", () => resolve());
+    c.kill(sig);
+  });
+
+t.test("real coild in a test host netns with the real coil executable", async (t) => {
+  if (!requireRoot(t)) return;
+  const host = withNetns(t, "coiltest-host");
+  execFileSync("ip", ["-n", host.name, "addr", "add", "10.20.30.41/32", "dev", "lo"]);
+  execFileSync("ip", ["-n", host.name, "addr", "add", "fd10::41/128", "dev", "lo"]);
+  const dir = mkdtempSync(join(tmpdir(), "coild-e2e-"));
+  const sock = join(dir, "coild.sock");
+  writeFileSync(join(dir, "pools.yaml"), poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.100.0.0/24", ipv6: "fd02::/120" }] }));
+  let coild = await startCoild(host, dir);
+  t.teardown(() => stop(coild, "SIGKILL"));
+
+  const rules = ipj(host.name, ["rule", "show"]) as { priority: number; table: string }[];
+  t.ok(rules.some((r) => r.priority === 2000 && r.table === "116"), "rule lookup 116 pref 2000 in the test host netns");
+  const p1 = withNetns(t, "coiltest-pod");
+  const p2 = withNetns(t, "coiltest-pod");
+  const a1 = await coil("ADD", "c1", p1.path, sock, "fast");
+  const a2 = await coil("ADD", "c2", p2.path, sock, "grpc");
+  t.equal(a1.code, 0, a1.stdout);
+  t.equal(a2.code, 0, a2.stdout);
+  const r1 = JSON.parse(a1.stdout) as { ips: { address: string }[]; cniVersion: string };
+  t.equal(r1.cniVersion, "1.0.0");
+  t.same(r1.ips.map((i) => i.address), ["10.100.0.0/32", "fd02::/128"]);
+  t.same((JSON.parse(a2.stdout) as { ips: { address: string }[] }).ips.map((i) => i.address), ["10.100.0.1/32", "fd02::1/128"]);
+  const t116 = (ipj(host.name, ["route", "show", "table", "116"]) as { dst: string }[]).map((r) => r.dst).sort();
+  t.same(t116, ["10.100.0.0", "10.100.0.1"]);
+  const t119 = (ipj(host.name, ["route", "show", "table", "119"]) as { dst: string; protocol: string }[]).map((r) => `${r.dst} ${r.protocol}`);
+  t.same(t119, ["10.100.0.0/29 30"], "block exported to table 119 proto 30");
+  execFileSync("ip", ["netns", "exec", p1.name, "ping", "-c1", "-W2", "10.100.0.1"]);
+  execFileSync("ip", ["netns", "exec", p1.name, "ping", "-c1", "-W2", "fd02::1"]);
+  t.pass("pod-to-pod ping over IPv4 and IPv6 through the test host netns");
+  t.equal((await coil("CHECK", "c1", p1.path, sock, "fast")).code, 0, "CHECK passes");
+  execFileSync("ip", ["-n", p1.name, "addr", "del", "10.100.0.0/32", "dev", "eth0"]);
+  t.not((await coil("CHECK", "c1", p1.path, sock, "grpc")).code, 0, "CHECK fails after the pod address was removed");
+  t.equal((await coil("ADD", "c1", p1.path, sock, "fast")).code, 0, "ADD again repairs");
+
+  // Serial latency through the daemon (fast path, no executable start-up), then SIGKILL mid-churn.
+  const lat = Array.from({ length: 10 }, () => withNetns(t, "coiltest-pod"));
+  const addMs: number[] = [];
+  const delMs: number[] = [];
+  for (const [i, p] of lat.entries()) {
+    const t0 = performance.now();
+    t.match(await fastCall(sock, "Add", `l${i}`, p.path), { ok: true });
+    addMs.push(performance.now() - t0);
+  }
+  for (const [i, p] of lat.entries()) {
+    const t0 = performance.now();
+    t.match(await fastCall(sock, "Del", `l${i}`, p.path), { ok: true });
+    delMs.push(performance.now() - t0);
+  }
+  const med = (xs: number[]): string => ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0).toFixed(1);
+  t.comment(`daemon-side dual-stack ADD median ${med(addMs)} ms, DEL median ${med(delMs)} ms (fast path, real kernel, n=10)`);
+
+  const churn = Array.from({ length: 24 }, () => withNetns(t, "coiltest-pod"));
+  const answered = new Map<number, string>();
+  const inflight = churn.map((p, i) =>
+    fastCall(sock, "Add", `k${i}`, p.path).then((r) => {
+      if (r.ok === true && typeof r.result === "string") answered.set(i, (JSON.parse(Buffer.from(r.result, "base64").toString()) as { ips: { address: string }[] }).ips[0]?.address ?? "");
+      if (answered.size === 8) void stop(coild, "SIGKILL");
+      return r;
+    }),
+  );
+  const settled = await Promise.all(inflight);
+  t.comment(`churn outcomes: ${JSON.stringify(settled.map((r) => (r.ok === true ? "ok" : r.ok === false ? (r["error"] as { msg?: string })?.msg : r.ok)))}`);
+  await stop(coild, "SIGKILL");
+  t.ok(answered.size >= 8 && answered.size < 24, `coild killed after ${answered.size} of 24 concurrent ADDs answered`);
+  coild = await startCoild(host, dir);
+  const again = await coil("ADD", "c2", p2.path, sock, "fast");
+  t.same((JSON.parse(again.stdout) as { ips: { address: string }[] }).ips.map((i) => i.address), ["10.100.0.1/32", "fd02::1/128"], "c2 keeps its address across the restart");
+  const all = new Map<string, string>();
+  for (const [i, p] of churn.entries()) {
+    const r = await fastCall(sock, "Add", `k${i}`, p.path);
+    const ip = r.ok === true && typeof r.result === "string" ? ((JSON.parse(Buffer.from(r.result, "base64").toString()) as { ips: { address: string }[] }).ips[0]?.address ?? "") : "";
+    t.ok(ip !== "", `k${i} ADD after restart`);
+    if (answered.has(i)) t.equal(ip, answered.get(i), `k${i} answered before the kill keeps ${answered.get(i)}`);
+    t.notOk(all.has(ip), `${ip} unique`);
+    all.set(ip, `k${i}`);
+  }
+  t.notOk(all.has("10.100.0.0/32") || all.has("10.100.0.1/32"), "c1/c2 addresses never handed out again");
+
+  // DEL, idempotent; the last DEL of a block returns it and empties table 119.
+  for (const [id, p] of [["c1", p1], ["c2", p2], ...churn.map((p, i) => [`k${i}`, p] as const)] as const) {
+    t.equal((await coil("DEL", id, p.path, sock, "fast")).code, 0);
+  }
+  t.equal((await coil("DEL", "c1", p1.path, sock, "grpc")).code, 0, "second DEL succeeds");
+  t.same(ipj(host.name, ["route", "show", "table", "119"]), [], "table 119 empty after the last DEL");
+  t.same(ipj(host.name, ["route", "show", "table", "116"]), []);
+  const timings = [a1.ms, a2.ms].map((x) => x.toFixed(0)).join(", ");
+  t.comment(`coil executable ADD wall times (node+tsx start-up included): ${timings} ms`);
+  await stop(coild, "SIGTERM");
+  t.notOk(existsSync(sock), "socket removed on SIGTERM");
+});
