@@ -3,16 +3,18 @@
 // Each run: two fresh namespaces (ip netns add, not timed), apply the conformance suite's
 // pod-setup changeset (3 steps, 15 ops), observe both namespaces, apply a teardown changeset
 // (delete the veth and the vxlan), then delete the namespaces. Prints medians and p90s.
+// spawnFloor: one `nsenter --net=… ip -batch -` with a single `link show lo`, the cost of one process.
 import { execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { netnsPath } from "../../../lib/changeset/index.js";
 import { realKernel } from "../../../adapters/kernel/real-kernel.js";
+import { runInNetns } from "../../../adapters/kernel/run.js";
 import { podSetup } from "../../helpers/executor-conformance.js";
 
 const runs = Number(process.argv[2] ?? 20);
 const k = realKernel();
-const samples: Record<string, number[]> = { apply: [], applyProcesses: [], observe: [], observeNft: [], teardown: [] };
+const samples: Record<string, number[]> = { apply: [], applyProcesses: [], observe: [], observeNft: [], teardown: [], spawnFloor: [] };
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 
 for (let i = 0; i < runs + 2; i++) {
@@ -30,6 +32,9 @@ for (let i = 0; i < runs + 2; i++) {
     t0 = performance.now();
     await k.observeNft(h);
     const nftMs = performance.now() - t0;
+    t0 = performance.now();
+    await runInNetns(h, ["ip", "-batch", "-"], { input: "link show lo\n" });
+    const floorMs = performance.now() - t0;
     const td = await k.apply({ steps: [{ netns: h, netlink: [{ kind: "link.del", name: "veth-ct1" }, { kind: "link.del", name: "vx-test" }], nft: [] }] });
     if (td.isErr()) throw new Error(JSON.stringify(td.error));
     if (i >= 2) { // two warm-up runs
@@ -38,6 +43,7 @@ for (let i = 0; i < runs + 2; i++) {
       samples["observe"]?.push(observeMs);
       samples["observeNft"]?.push(nftMs);
       samples["teardown"]?.push(td.value.durationMs);
+      samples["spawnFloor"]?.push(floorMs);
     }
   } finally {
     for (const n of names) execFileSync("ip", ["netns", "del", n]);
