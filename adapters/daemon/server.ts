@@ -201,15 +201,20 @@ function serveFast(opts: ServeOptions, sock: Socket, first: Buffer): void {
   tryLine();
 }
 
+/** A connection that has not sent a complete fast-path request (or the HTTP/2 preface) by then is dropped. */
+export const IDLE_TIMEOUT_MS = 70_000;
+
 function onConnection(opts: ServeOptions, injector: { injectConnection(s: Socket): void }, sock: Socket): void {
   let buf = Buffer.alloc(0);
   sock.on("error", () => sock.destroy());
+  sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
   const onData = (b: Buffer): void => {
     buf = Buffer.concat([buf, b]);
     const kind = sniffConnection(buf);
     if (kind === "need-more") return;
     sock.off("data", onData);
     if (kind === "grpc") {
+      sock.setTimeout(0); // grpc-js manages its own keepalive
       sock.pause();
       sock.unshift(buf);
       injector.injectConnection(sock);
