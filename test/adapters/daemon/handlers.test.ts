@@ -164,3 +164,16 @@ t.test("GC removes attachments not in the valid list", async (t) => {
   t.same(h.node.ipam.allocations().map((a) => a.containerId), ["b"]);
   t.same(host(h).links.filter((l) => l.alias !== undefined).map((l) => l.alias), ["COIL:default:b:eth0"]);
 });
+
+t.test("no global lock: a stalled kernel apply for one pod does not block another pod's ADD", async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const h = await harness(DUAL, undefined, {}, undefined, async (cs) => {
+    if (cs.steps.some((s) => s.netns.kind === "path" && s.netns.path === "/run/netns/slow")) await gate;
+  });
+  const stalled = h.handlers.add(pod(h, "slow"));
+  const fast = await h.handlers.add(pod(h, "quick"));
+  t.ok(fast.isOk(), "the other pod's ADD completed while the first one is stalled in the kernel");
+  release();
+  t.ok((await stalled).isOk());
+});

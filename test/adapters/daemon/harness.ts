@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOST_NETNS, netnsPath, type Changeset } from "../../../lib/changeset/index.js";
 import type { Kernel } from "../../../adapters/kernel/kernel.js";
+import { ResultAsync } from "neverthrow";
 import type { Ip } from "../../../lib/net/index.js";
 import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
 import { CNIArgs } from "../../../adapters/daemon/gen/cni.js";
@@ -36,14 +37,19 @@ export async function harness(
   from?: Harness,
   mapping: Record<string, string> = {},
   failApply?: (cs: Changeset) => boolean,
+  beforeApply?: (cs: Changeset) => Promise<void>,
 ): Promise<Harness> {
   const fake = from?.fake ?? new FakeKernel();
   if (from === undefined) fake.addNetns(HOST_NETNS);
-  const kernel: Kernel = failApply === undefined ? fake : {
-    apply: (cs) => {
-      if (failApply(cs)) fake.injectFault({ op: 3, stderr: "RTNETLINK answers: No buffer space available" });
-      return fake.apply(cs);
-    },
+  const kernel: Kernel = failApply === undefined && beforeApply === undefined ? fake : {
+    apply: (cs) =>
+      new ResultAsync(
+        (async () => {
+          await beforeApply?.(cs);
+          if (failApply?.(cs) === true) fake.injectFault({ op: 3, stderr: "RTNETLINK answers: No buffer space available" });
+          return fake.apply(cs);
+        })(),
+      ),
     observe: (ref, o) => fake.observe(ref, o),
     observeNft: (ref, q) => fake.observeNft(ref, q),
   };
