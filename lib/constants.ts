@@ -84,17 +84,29 @@ export const HOST_VETH_PREFIX = "veth";
 export const DEFAULT_SOCKET = "/run/coild.sock";
 /** Default ports, as Coil v2. */
 export const PORTS = {
+  /** TCP port of coild's Prometheus metrics (`--metrics-addr`). */
   coildMetrics: 9384,
+  /** TCP port of coild's health probe (`--health-addr`). */
   coildHealth: 9385,
+  /** TCP port of coil-ipam-controller's metrics. */
   ipamControllerMetrics: 9386,
+  /** TCP port of coil-ipam-controller's health probe. */
   ipamControllerHealth: 9387,
+  /** TCP port of coil-ipam-controller's admission webhook (HTTPS). */
   ipamControllerWebhook: 9443,
+  /** TCP port of coil-router's metrics. */
   routerMetrics: 9388,
+  /** TCP port of coil-router's health probe. */
   routerHealth: 9389,
+  /** TCP port of coil-egress-controller's metrics. */
   egressControllerMetrics: 9396,
+  /** TCP port of coil-egress-controller's health probe. */
   egressControllerHealth: 9397,
+  /** TCP port of coil-egress-controller's admission webhook (HTTPS). */
   egressControllerWebhook: 9444,
+  /** TCP port of the metrics of coil-egress (the NAT gateway pod). */
   egressMetrics: 8080,
+  /** TCP port of coil-egress's health probe. */
   egressHealth: 8081,
 } as const;
 /** Version of Coil v2 this project is compatible with. */

@@ -6,8 +6,11 @@ import type { NftCommand } from "./nft.js";
  * as a single atomic transaction.
  */
 export interface Step {
+  /** The namespace every op of the step runs in. */
   readonly netns: NetnsRef;
+  /** Netlink ops, applied in order; the first failure stops the step. */
   readonly netlink: readonly NetlinkOp[];
+  /** nftables commands, applied after the netlink ops as one `nft -j` transaction (all or nothing). */
   readonly nft: readonly NftCommand[];
 }
 
@@ -16,6 +19,7 @@ export interface Step {
  * by step. An empty changeset (no steps) means "nothing to do".
  */
 export interface Changeset {
+  /** The steps, applied in order. */
   readonly steps: readonly Step[];
 }
 

@@ -9,11 +9,37 @@ import type { AddrState, NetnsState } from "./state.js";
  */
 export interface DiffScope {
   /** Routes of these tables (and protocols / families, when given). */
-  readonly routes?: { readonly tables: readonly number[]; readonly protocols?: readonly number[]; readonly families?: readonly Family[] };
+  readonly routes?: DiffRouteScope;
   /** Rules with priority in `[min, max]` (and of these families, when given). */
-  readonly rules?: { readonly min: number; readonly max: number; readonly families?: readonly Family[] };
+  readonly rules?: DiffRuleScope;
   /** Addresses on these links. */
-  readonly addrs?: { readonly devs: readonly string[] };
+  readonly addrs?: DiffAddrScope;
+}
+
+/** The routes a diff owns. Coil's route exporter owns table 119 with protocol 30, for instance. */
+export interface DiffRouteScope {
+  /** Routing table ids; a route in any other table is never touched. */
+  readonly tables: readonly number[];
+  /** Route protocol ids; omitted means any protocol. */
+  readonly protocols?: readonly number[];
+  /** Address families; omitted means both. */
+  readonly families?: readonly Family[];
+}
+
+/** The policy rules a diff owns, by priority range. */
+export interface DiffRuleScope {
+  /** Lowest owned priority (inclusive). */
+  readonly min: number;
+  /** Highest owned priority (inclusive). */
+  readonly max: number;
+  /** Address families; omitted means both. */
+  readonly families?: readonly Family[];
+}
+
+/** The addresses a diff owns. */
+export interface DiffAddrScope {
+  /** Interface names whose addresses are owned. */
+  readonly devs: readonly string[];
 }
 
 function routeId(r: Route): string {
@@ -72,8 +98,16 @@ function addrEquals(a: AddrState, b: AddrState): boolean {
   return a.dev === b.dev && a.cidr === b.cidr;
 }
 
+/** The result of {@link diffAddrs}, kept apart so callers can order them around other ops. */
+export interface AddrDiff {
+  /** `addr.del` of every observed address that is not desired. */
+  dels: NetlinkOp[];
+  /** `addr.add` of every desired address that is not observed (duplicates dropped). */
+  adds: NetlinkOp[];
+}
+
 /** The ops that turn the observed addresses into the desired ones: `addr.del` of extra ones, then `addr.add` of missing ones. */
-export function diffAddrs(desired: readonly AddrState[], observed: readonly AddrState[]): { dels: NetlinkOp[]; adds: NetlinkOp[] } {
+export function diffAddrs(desired: readonly AddrState[], observed: readonly AddrState[]): AddrDiff {
   const dels = observed.filter((o) => !desired.some((d) => addrEquals(d, o))).map((o): NetlinkOp => ({ kind: "addr.del", dev: o.dev, cidr: o.cidr }));
   const uniq = desired.filter((d, i) => desired.findIndex((x) => addrEquals(x, d)) === i);
   const adds = uniq.filter((d) => !observed.some((o) => addrEquals(d, o))).map((d): NetlinkOp => ({ kind: "addr.add", dev: d.dev, cidr: d.cidr }));

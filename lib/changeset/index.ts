@@ -4,7 +4,32 @@
  *
  * @module changeset
  */
-export type { NetnsRef, RouteScope, Route, Rule, FouEncap, NetlinkOp, NetlinkOpKind } from "./netlink.js";
+export type {
+  NetnsRef,
+  RouteScope,
+  Route,
+  Rule,
+  FouEncap,
+  NetlinkOp,
+  NetlinkOpKind,
+  VethPeer,
+  LinkAddVethOp,
+  LinkAddVxlanOp,
+  LinkAddTunnelOp,
+  LinkAddDummyOp,
+  LinkSetOp,
+  LinkDelOp,
+  FouAddOp,
+  FouDelOp,
+  AddrAddOp,
+  AddrDelOp,
+  RouteAddOp,
+  RouteReplaceOp,
+  RouteDelOp,
+  RuleAddOp,
+  RuleDelOp,
+  SysctlSetOp,
+} from "./netlink.js";
 export type {
   NftFamily,
   NftTable,
@@ -14,6 +39,8 @@ export type {
   NftRule,
   NftExpr,
   NftStatement,
+  NftMatch,
+  NftCounterValue,
   NftObject,
   NftCommand,
   NftDocument,
@@ -40,13 +67,14 @@ export { nftCommandText, nftExprText } from "./nft-text.js";
 export type { ExplainOptions } from "./explain.js";
 export { explain, explainOp, shellQuote } from "./explain.js";
 export type { FouPortState } from "./state.js";
+export type { InvertNetlinkError, InvertNftError } from "./invert.js";
 export type { NftChainState, NftSetState, NftTableState, NftRuleset, NftModelError } from "./nft-model.js";
 export { applyNftCommands, EMPTY_NFT_RULESET } from "./nft-model.js";
 export type { ModelError } from "./model-routes.js";
 export { normalizeRoute, routeKey, checkRoute, routeMatches, ruleEquals, ruleMatches } from "./model-routes.js";
-export type { ApplyOpOptions, ApplyFailure } from "./model.js";
+export type { ApplyOpOptions, ApplyFailure, NetnsNotFound } from "./model.js";
 export { applyOp, applyChangeset, netnsKey } from "./model.js";
 export type { InvertError } from "./invert.js";
 export { invertOp, invertNftCommand, invertChangeset } from "./invert.js";
-export type { DiffScope } from "./diff.js";
+export type { DiffScope, DiffRouteScope, DiffRuleScope, DiffAddrScope, AddrDiff } from "./diff.js";
 export { diffRoutes, diffRules, diffAddrs, diffNetnsState, routeInScope, ruleInScope, addrInScope } from "./diff.js";

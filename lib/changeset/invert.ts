@@ -4,9 +4,27 @@ import type { NetlinkOp } from "./netlink.js";
 import type { NftCommand, NftObject } from "./nft.js";
 
 /** Why an op or command has no inverse. */
-export type InvertError =
-  | { readonly kind: "not-invertible"; readonly op: NetlinkOp; readonly reason: string }
-  | { readonly kind: "nft-not-invertible"; readonly command: NftCommand; readonly reason: string };
+export type InvertError = InvertNetlinkError | InvertNftError;
+
+/** A netlink op whose inverse cannot be computed (e.g. `link.set` or `sysctl.set` without the previous value). */
+export interface InvertNetlinkError {
+  /** Discriminant: `not-invertible`. */
+  readonly kind: "not-invertible";
+  /** The op that cannot be undone. */
+  readonly op: NetlinkOp;
+  /** Why, e.g. which previous value is missing. */
+  readonly reason: string;
+}
+
+/** An nftables command whose inverse cannot be computed (e.g. `flush`, whose removed contents are unknown). */
+export interface InvertNftError {
+  /** Discriminant: `nft-not-invertible`. */
+  readonly kind: "nft-not-invertible";
+  /** The command that cannot be undone. */
+  readonly command: NftCommand;
+  /** Why. */
+  readonly reason: string;
+}
 
 const no = (op: NetlinkOp, reason: string): Result<NetlinkOp[], InvertError> => err({ kind: "not-invertible", op, reason });
 

@@ -5,8 +5,11 @@ import type { NetnsState } from "./state.js";
 
 /** A kernel-like failure of the state model; `errno` names the error the kernel would return. */
 export interface ModelError {
+  /** Discriminant: `model-error`. */
   readonly kind: "model-error";
+  /** The errno the kernel would return for the same request (as `ip` reports it, e.g. `RTNETLINK answers: File exists` is `EEXIST`). */
   readonly errno: "EEXIST" | "ENOENT" | "ESRCH" | "ENODEV" | "EADDRNOTAVAIL" | "ENETDOWN" | "ENETUNREACH" | "EINVAL" | "EBUSY";
+  /** Human-readable explanation naming the object. */
   readonly message: string;
 }
 

@@ -146,7 +146,7 @@ function sysctlSet(s: NetnsState, key: string, value: string): R {
  * - `sysctl.set`: ENOENT for a per-device key of a missing device; otherwise sets the value.
  * Not modelled: kernel-generated routes (prefix, local table), lower-device links, carrier.
  */
-export function applyOp(state: NetnsState, op: NetlinkOp, opts: ApplyOpOptions = {}): R {
+export function applyOp(state: NetnsState, op: NetlinkOp, opts: ApplyOpOptions = {}): Result<NetnsState, ModelError> {
   switch (op.kind) {
     case "link.add-veth": {
       const mtu = op.mtu ?? DEFAULT_MTU.veth;
@@ -191,12 +191,25 @@ export function applyOp(state: NetnsState, op: NetlinkOp, opts: ApplyOpOptions =
   }
 }
 
+/** A step (or a veth peer) names a namespace that is not in the record given to {@link applyChangeset}. */
+export interface NetnsNotFound {
+  /** Discriminant: `netns-not-found`. */
+  readonly kind: "netns-not-found";
+  /** The missing namespace's key ({@link netnsKey}). */
+  readonly netns: string;
+}
+
 /** Why {@link applyChangeset} stopped: the step and op (or `"nft"`) that failed, and the states reached before it. */
 export interface ApplyFailure {
+  /** Discriminant: `apply-failed`. */
   readonly kind: "apply-failed";
+  /** Index of the failing step in `Changeset.steps`. */
   readonly step: number;
+  /** Index of the failing netlink op in the step, or `"nft"` when the step's nftables transaction failed. */
   readonly op: number | "nft";
-  readonly cause: ModelError | NftModelError | { readonly kind: "netns-not-found"; readonly netns: string };
+  /** Why it failed. */
+  readonly cause: ModelError | NftModelError | NetnsNotFound;
+  /** The namespace states reached just before the failing op, keyed as {@link netnsKey}. */
   readonly states: Readonly<Record<string, NetnsState>>;
 }
 

@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { IFNAME_MAX_BYTES, utf8Length, validateIfName as checkIfName, type IfNameProblem } from "../net/index.js";
 
 /** The kinds of names and tokens that are validated before rendering. */
 export type NameField = "ifname" | "alias" | "netns-path" | "sysctl-key" | "sysctl-value" | "token";
@@ -10,46 +11,57 @@ export type NameField = "ifname" | "alias" | "netns-path" | "sysctl-key" | "sysc
  */
 export type RenderError =
   | {
+      /** A name or token that cannot be written safely. */
       readonly kind: "invalid-name";
+      /** Which field it was. */
       readonly what: NameField;
+      /** The rejected value. */
       readonly value: string;
+      /** The rule it broke, e.g. `empty` or `only [A-Za-z0-9_.-] are allowed`. */
       readonly reason: string;
     }
-  | { readonly kind: "invalid-value"; readonly what: string; readonly value: number; readonly reason: string }
-  | { readonly kind: "unresolvable-netns"; readonly reason: string };
+  | {
+      /** A number outside its range (MTU, table id, port, ...). */
+      readonly kind: "invalid-value";
+      /** The field, e.g. `mtu` or `encap-dport`. */
+      readonly what: string;
+      /** The rejected number. */
+      readonly value: number;
+      /** The range it must be in. */
+      readonly reason: string;
+    }
+  | {
+      /** The op names a namespace the render context cannot name (e.g. the host namespace from inside a pod namespace without a host path). */
+      readonly kind: "unresolvable-netns";
+      /** Why the namespace cannot be named. */
+      readonly reason: string;
+    };
 
-/** Longest interface name: `IFNAMSIZ` (16) minus the terminating NUL. */
-export const IFNAME_MAX = 15;
+/** Longest interface name: `IFNAMSIZ` (16) minus the terminating NUL (the same value as `IFNAME_MAX_BYTES` of the net module). */
+export const IFNAME_MAX = IFNAME_MAX_BYTES;
 /** Longest alias accepted here, in UTF-8 bytes (the kernel allows 255; Coil's are far shorter). */
 export const ALIAS_MAX_BYTES = 127;
-
-const IFNAME_RE = /^[A-Za-z0-9_.-]+$/;
 
 function bad(what: NameField, value: string, reason: string): Result<never, RenderError> {
   return err({ kind: "invalid-name", what, value, reason });
 }
 
-function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
+/** The `reason` texts of ifname errors, as this module has always written them. */
+const IFNAME_REASONS: Readonly<Record<IfNameProblem, string>> = {
+  empty: "empty",
+  "too-long": `longer than ${IFNAME_MAX} bytes`,
+  reserved: "reserved name",
+  "invalid-character": "only [A-Za-z0-9_.-] are allowed",
+};
 
 /**
- * Validate an interface name. The kernel's `dev_valid_name` rejects empty names, names of 16 or
- * more bytes, `.`, `..`, and any `/`, `:` or whitespace. This is stricter: only ASCII letters,
- * digits, `_`, `.` and `-` are accepted, so a name can never carry `;`, quotes, `#` (a comment in
- * `ip -batch`) or `\` (a line continuation) into an argv or a batch line.
+ * Validate an interface name with the shared rule of the net module (`validateIfName` there):
+ * 1-15 bytes of `[A-Za-z0-9_.-]`, not `.` or `..`, so a name can never carry `;`, quotes, `#` (a
+ * comment in `ip -batch`) or `\` (a line continuation) into an argv or a batch line. Fails with
+ * `invalid-name` for the field `ifname`.
  */
 export function validateIfName(name: string): Result<string, RenderError> {
-  if (name.length === 0) return bad("ifname", name, "empty");
-  if (name.length > IFNAME_MAX) return bad("ifname", name, `longer than ${IFNAME_MAX} bytes`);
-  if (name === "." || name === "..") return bad("ifname", name, "reserved name");
-  if (!IFNAME_RE.test(name)) return bad("ifname", name, "only [A-Za-z0-9_.-] are allowed");
-  return ok(name);
+  return checkIfName(name).orElse((e) => bad("ifname", name, IFNAME_REASONS[e.problem]));
 }
 
 /**

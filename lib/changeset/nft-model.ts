@@ -3,36 +3,51 @@ import type { NftChain, NftCommand, NftExpr, NftFamily, NftObject, NftRule } fro
 
 /** A modelled chain: its definition and its rules in order (each with a `handle`). */
 export interface NftChainState {
+  /** The chain as it was added (base chain type, hook, priority, policy). */
   readonly def: NftChain;
+  /** Rules in evaluation order, each with its `handle`. */
   readonly rules: readonly NftRule[];
 }
 
 /** A modelled named set with its elements. */
 export interface NftSetState {
+  /** Set name. */
   readonly name: string;
+  /** Element type, e.g. `ipv4_addr`. */
   readonly type: string;
+  /** Current elements, in insertion order. */
   readonly elem: readonly NftExpr[];
 }
 
 /** A modelled table. `nextHandle` is the table's handle counter (chains, sets and rules share it, as in the kernel). */
 export interface NftTableState {
+  /** Table family. */
   readonly family: NftFamily;
+  /** Table name. */
   readonly name: string;
+  /** Chains of the table, in creation order. */
   readonly chains: readonly NftChainState[];
+  /** Named sets of the table. */
   readonly sets: readonly NftSetState[];
+  /** Next handle the table will give out (starts at 1). */
   readonly nextHandle: number;
 }
 
 /** The modelled ruleset of one namespace. */
 export interface NftRuleset {
+  /** Tables, in creation order. */
   readonly tables: readonly NftTableState[];
 }
 
 /** Errors of the nftables model; `errno` is what nft(8) would report. */
 export interface NftModelError {
+  /** Discriminant: `nft-error`. */
   readonly kind: "nft-error";
+  /** What nft(8) would fail with: `ENOENT` (missing object), `EEXIST` (`create` of an existing one), `EBUSY` (deleting a chain still jumped to or non-empty). */
   readonly errno: "ENOENT" | "EEXIST" | "EBUSY";
+  /** The command that failed. */
   readonly command: NftCommand;
+  /** Human-readable explanation. */
   readonly message: string;
 }
 

@@ -19,8 +19,11 @@ import {
  * `null` → either batch (link commands).
  */
 export interface IpCommand {
+  /** Discriminant: `ip`. */
   readonly kind: "ip";
+  /** The `ip -4`/`ip -6` batch the command must go to, or `null` if either will do. */
   readonly family: Family | null;
+  /** Arguments after `ip` (no `-batch`, no family flag), e.g. `["route", "add", ...]`. */
   readonly args: readonly string[];
 }
 
@@ -29,9 +32,13 @@ export interface IpCommand {
  * It is not an `ip` command.
  */
 export interface SysctlWrite {
+  /** Discriminant: `sysctl`. */
   readonly kind: "sysctl";
+  /** The key in sysctl(8) notation, as in the op. */
   readonly key: string;
+  /** Path under `/proc/sys/`, e.g. `net/ipv4/ip_forward`. */
   readonly path: string;
+  /** Value to write. */
   readonly value: string;
 }
 

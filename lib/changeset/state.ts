@@ -8,11 +8,17 @@ export type LinkKind = "veth" | "vxlan" | "ipip" | "ip6tnl" | "dummy" | "bridge"
 
 /** An observed (or modelled) network link. */
 export interface LinkState {
+  /** Interface name. */
   readonly name: string;
+  /** Link type (`ip -d link` `linkinfo.info_kind`, `device` for physical ones). */
   readonly kind: LinkKind;
+  /** Administratively up (`IFF_UP`). */
   readonly up: boolean;
+  /** MTU in bytes. */
   readonly mtu: number;
+  /** `ifalias`, when set; Coil tags pod host veths `COIL:<pool>:<containerId>:<ifname>`. */
   readonly alias?: string;
+  /** Kernel interface index, when observed (the model leaves it out). */
   readonly index?: number;
   /** For a veth: the peer's name, when known. */
   readonly peer?: string;
@@ -20,7 +26,9 @@ export interface LinkState {
 
 /** An address on a link. */
 export interface AddrState {
+  /** Interface the address is on. */
   readonly dev: string;
+  /** Address with its prefix length. */
   readonly cidr: Cidr;
 }
 
@@ -30,10 +38,15 @@ export interface AddrState {
  * model in this module applies changesets to it.
  */
 export interface NetnsState {
+  /** All links of the namespace. */
   readonly links: readonly LinkState[];
+  /** Addresses (not the kernel-generated IPv6 link-local ones). */
   readonly addrs: readonly AddrState[];
+  /** Routes of every table except `local`, in kernel form (see `normalizeRoute`). */
   readonly routes: readonly Route[];
+  /** Policy routing rules of both families, the default ones included. */
   readonly rules: readonly Rule[];
+  /** Sysctl values by sysctl(8) key, for the keys that were observed or written. */
   readonly sysctls: Readonly<Record<string, string>>;
   /** FoU receive ports (`ip fou show`), when observed or modelled. */
   readonly fou?: readonly FouPortState[];
@@ -43,8 +56,11 @@ export interface NetnsState {
 
 /** A FoU receive port. */
 export interface FouPortState {
+  /** Address family of the UDP socket. */
   readonly family: Family;
+  /** UDP port. */
   readonly port: number;
+  /** Carried protocol: 4 (IPIP) or 41 (IPv6). */
   readonly ipproto: 4 | 41;
 }
 

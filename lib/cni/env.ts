@@ -30,9 +30,22 @@ export interface CniAttachmentEnv {
 
 /** The validated environment, by verb. */
 export type CniEnv =
-  | ({ readonly command: "ADD" | "CHECK" | "DEL" } & CniAttachmentEnv)
-  | { readonly command: "GC" | "STATUS"; readonly path: string; readonly pathList: readonly string[] }
-  | { readonly command: "VERSION" };
+  | ({
+      /** An attachment verb: the container variables are present. */
+      readonly command: "ADD" | "CHECK" | "DEL";
+    } & CniAttachmentEnv)
+  | {
+      /** A plugin-wide verb: only `CNI_PATH` is read (required for GC, optional for STATUS). */
+      readonly command: "GC" | "STATUS";
+      /** `CNI_PATH` as given (`""` when unset). */
+      readonly path: string;
+      /** `CNI_PATH` split on `:`, empty entries dropped. */
+      readonly pathList: readonly string[];
+    }
+  | {
+      /** `VERSION`: no other variable is read. */
+      readonly command: "VERSION";
+    };
 
 /** Options for {@link parseCniEnv}. */
 export interface ParseCniEnvOptions {

@@ -3,24 +3,17 @@
  * names (kernel `dev_valid_name`). Messages are precise and echo the value quoted.
  */
 import { err, ok, type Result } from "neverthrow";
+import { IFNAME_MAX_BYTES, utf8Length, validateIfName as checkIfName } from "../net/index.js";
 import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
 
-/** Linux `IFNAMSIZ - 1`: the longest interface name in bytes. */
-export const MAX_IFNAME_BYTES = 15;
+/** Linux `IFNAMSIZ - 1`: the longest interface name in bytes (`IFNAME_MAX_BYTES` of the net module). */
+export const MAX_IFNAME_BYTES = IFNAME_MAX_BYTES;
+
+/** Number of bytes `s` takes in UTF-8 (re-exported from the net module). */
+export { utf8Length };
 
 const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const MAX_CONTAINER_ID = 1024;
-const SPACE_RE = /\s/u;
-
-/** Number of bytes `s` takes in UTF-8. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) ?? 0;
-    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
 
 /**
  * Validate a container ID (`CNI_CONTAINERID`, also the `containerID` of GC attachments and the
@@ -44,20 +37,15 @@ export function validateContainerId(id: string, variable = "CNI_CONTAINERID"): R
 }
 
 /**
- * Validate a Linux interface name (`CNI_IFNAME`): 1-15 bytes, not `.` or `..`, no `/`, `:`,
- * whitespace or control characters (the kernel's `dev_valid_name` plus libcni's whitespace rule;
- * control characters are refused as well). Error code 4 naming `variable`.
+ * Validate a Linux interface name (`CNI_IFNAME`) with the shared rule of the net module: 1-15
+ * bytes of `[A-Za-z0-9_.-]`, not `.` or `..`. That is stricter than the kernel's `dev_valid_name`
+ * and libcni (which refuse only `/`, `:` and whitespace), so the name is safe in every argv and
+ * batch line the adapters write. Error code 4, the message naming `variable`.
  */
 export function validateIfName(name: string, variable = "CNI_IFNAME"): Result<string, CniError> {
-  const bad = (why: string): Result<string, CniError> =>
-    err(cniError(CNI_ERROR.INVALID_ENVIRONMENT_VARIABLES, `invalid ${variable}: ${why}`, quoteValue(name)));
-  if (name === "") return bad("interface name is empty");
-  if (utf8Length(name) > MAX_IFNAME_BYTES) return bad(`interface name is longer than ${MAX_IFNAME_BYTES} bytes`);
-  if (name === "." || name === "..") return bad("interface name is . or ..");
-  if (/[/:]/.test(name) || SPACE_RE.test(name)) return bad("interface name contains / or : or whitespace");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return bad("interface name contains control characters");
-  return ok(name);
+  return checkIfName(name).orElse((e) =>
+    err(cniError(CNI_ERROR.INVALID_ENVIRONMENT_VARIABLES, `invalid ${variable}: ${e.message}`, quoteValue(name))),
+  );
 }
 
 /**

@@ -196,7 +196,7 @@ export interface ParseResultOptions {
  * Addresses, gateways and route destinations must parse; numbers must be integers. Every failure
  * is code 6 "failed to decode CNI result" with the offending path in `details`.
  */
-export function parseResult(json: unknown, options: ParseResultOptions = {}): R<CniResult> {
+export function parseResult(json: unknown, options: ParseResultOptions = {}): Result<CniResult, CniError> {
   if (!isObj(json)) return fail("result: expected a JSON object");
   const v = json["cniVersion"] ?? options.defaultVersion;
   if (!isSupportedVersion(v)) return fail(`cniVersion: unsupported result version ${JSON.stringify(v ?? null)}`);

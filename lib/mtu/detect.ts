@@ -5,15 +5,21 @@ import { err, ok, type Result } from "neverthrow";
  * for links without `linkinfo.info_kind` (physical NICs); `operUp` is `operstate == "UP"`.
  */
 export interface MtuLink {
+  /** Interface index (`ifindex`). */
   readonly index: number;
+  /** Interface name (`ifname`). */
   readonly name: string;
+  /** MTU in bytes; 0 (unknown) is ignored. */
   readonly mtu: number;
+  /** `linkinfo.info_kind` (`veth`, `vxlan`, ...), or `device` for a link without one (a physical NIC); only `device` links are used by the fallback. */
   readonly kind: string;
+  /** `operstate` is `UP`. */
   readonly operUp: boolean;
 }
 
 /** One route returned by `ip -j route get`: only the output link index matters. */
 export interface MtuRoute {
+  /** Index of the output link (`dev`); 0 when the route has none. */
   readonly ifindex: number;
 }
 
@@ -23,8 +29,11 @@ export interface MtuRoute {
  * lookup that failed (no route, network unreachable) is `null` or omitted.
  */
 export interface MtuSnapshot {
+  /** Result of `ip -j route get 192.0.0.10` (what Coil's `DetectMTU` asks); `null`/omitted when the lookup failed. */
   readonly routeGetV4?: readonly MtuRoute[] | null;
+  /** Result of `ip -j route get 2001:1::2`, used only when the IPv4 lookup found nothing. */
   readonly routeGetV6?: readonly MtuRoute[] | null;
+  /** All links (`ip -j link`). */
   readonly links: readonly MtuLink[];
 }
 
@@ -33,14 +42,30 @@ export type MtuSource = "route-v4" | "route-v6" | "device-links";
 
 /** A detected MTU and its source. */
 export interface DetectedMtu {
+  /** The detected MTU in bytes, before any tunnel overhead is subtracted. */
   readonly mtu: number;
+  /** Which lookup produced it. */
   readonly source: MtuSource;
 }
 
 /** MTU errors. */
 export type MtuError =
-  | { readonly kind: "mtu-not-detected"; readonly message: string }
-  | { readonly kind: "mtu-too-small"; readonly base: number; readonly overhead: number; readonly message: string };
+  | {
+      /** Neither route lookup nor any oper-UP device link gave a non-zero MTU. */
+      readonly kind: "mtu-not-detected";
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** Subtracting the tunnel overhead leaves less than 68 bytes (the IPv4 minimum MTU), or the base is not an integer. */
+      readonly kind: "mtu-too-small";
+      /** The detected (underlay) MTU in bytes. */
+      readonly base: number;
+      /** The encapsulation overhead in bytes that was to be subtracted. */
+      readonly overhead: number;
+      /** Human-readable explanation with both numbers. */
+      readonly message: string;
+    };
 
 function minMtu(links: readonly MtuLink[]): number {
   let mtu = 0;

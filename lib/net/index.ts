@@ -1,6 +1,7 @@
 /**
  * Addresses and networks: parsed, branded IPv4/IPv6 address and CIDR types, offset arithmetic,
- * containment and splitting. Values are canonical strings, so they serialise as plain JSON.
+ * containment and splitting, and the Linux interface-name rule every layer shares. Values are
+ * canonical strings, so they serialise as plain JSON.
  *
  * @module net
  */
@@ -23,3 +24,5 @@ export {
   cidrSubnet,
   cidrSplit,
 } from "./cidr.js";
+export type { IfNameError, IfNameProblem } from "./names.js";
+export { IFNAME_MAX_BYTES, utf8Length, validateIfName } from "./names.js";

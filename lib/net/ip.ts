@@ -12,20 +12,50 @@ declare const cidrBrand: unique symbol;
  * Only {@link parseIp} and the arithmetic helpers produce values of this type, so holding an
  * `Ip` proves the text is valid; it stays a plain string for JSON.
  */
-export type Ip = string & { readonly [ipBrand]: true };
+export type Ip = string & {
+  /** Compile-time brand only; no such property exists at run time. */
+  readonly [ipBrand]: true;
+};
 
 /**
  * A parsed CIDR `address/prefix` in canonical text form. The address part is kept as given
  * (host bits may be set, as in Go's `net.ParseCIDR` input); use {@link cidrNetwork} to mask them.
  */
-export type Cidr = string & { readonly [cidrBrand]: true };
+export type Cidr = string & {
+  /** Compile-time brand only; no such property exists at run time. */
+  readonly [cidrBrand]: true;
+};
 
 /** Errors from parsing addresses and prefixes. */
 export type NetError =
-  | { readonly kind: "invalid-ip"; readonly input: string; readonly message: string }
-  | { readonly kind: "invalid-cidr"; readonly input: string; readonly message: string }
-  | { readonly kind: "family-mismatch"; readonly message: string }
-  | { readonly kind: "out-of-range"; readonly message: string };
+  | {
+      /** The text is not an IPv4 dotted quad or an IPv6 address (zones such as `%eth0` are refused). */
+      readonly kind: "invalid-ip";
+      /** The rejected text. */
+      readonly input: string;
+      /** Human-readable explanation quoting the input. */
+      readonly message: string;
+    }
+  | {
+      /** The text is not `address/prefix` with a prefix length valid for the family. */
+      readonly kind: "invalid-cidr";
+      /** The rejected text. */
+      readonly input: string;
+      /** Human-readable explanation saying which part is wrong. */
+      readonly message: string;
+    }
+  | {
+      /** Two operands are of different address families (e.g. an IPv6 address in an IPv4 CIDR). */
+      readonly kind: "family-mismatch";
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** An offset, index or prefix length falls outside the address space or network. */
+      readonly kind: "out-of-range";
+      /** Human-readable explanation with the offending number. */
+      readonly message: string;
+    };
 
 const V4_BITS = 32;
 const V6_BITS = 128;

@@ -84,11 +84,13 @@ export function planEgressClientInit(opts: EgressClientInitOptions): Result<Chan
 
 /** Options of {@link planEgressClientSync}. */
 export interface EgressClientSyncOptions {
+  /** The client pod's netns file; omitted = the namespace the changeset is applied in. */
   readonly netnsPath?: string;
   /** The tunnel to the Egress Service's ClusterIP. */
   readonly tunnel: TunnelSpec;
   /** Egress destinations; those of another family than the peer are ignored (as Coil's SyncNat). */
   readonly destinations: readonly Cidr[];
+  /** Destinations that stay on the cluster network; default {@link DEFAULT_IN_CLUSTER_NETWORKS}. Must equal what `planEgressClientInit` was given. */
   readonly inClusterNetworks?: readonly Cidr[];
   /** `--enable-originating-only`: route only pod-originated connections through the tunnel. */
   readonly originatingOnly?: boolean;

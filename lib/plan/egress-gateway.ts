@@ -26,26 +26,57 @@ export const NFT_PRIO_SRCNAT = 100;
 /** nftables priority `filter`. */
 export const NFT_PRIO_FILTER = 0;
 
+/** How an egress gateway reaches its clients: the per-client tunnels' kind and port. */
+export type EgressGatewayTunnel =
+  | {
+      /** Coil's FoU tunnels (IPIP/ip6tnl in UDP). */
+      readonly kind: "fou";
+      /** FoU UDP port (`--fou-port`, default 5555). */
+      readonly port: number;
+      /** Kernel-chosen UDP source port (`--enable-sport-auto`). */
+      readonly sportAuto: boolean;
+    }
+  | {
+      /** Point-to-point VXLAN devices, one per client. */
+      readonly kind: "vxlan";
+      /** VXLAN UDP destination port. */
+      readonly port: number;
+      /** VNI for every client; omitted derives one per client with {@link vxlanVniFor}. */
+      readonly vni?: number;
+    };
+
+/** The NAT server ruleset of one family, split into what must exist first and the identified rules. */
+export interface EgressNatNft {
+  /** Commands ensuring the `nat` table with its `POSTROUTING` base chain and the `filter` table with its `FORWARD` chain. */
+  prelude: NftCommand[];
+  /** The masquerade rule (`coil-masquerade-<iface>`) and the invalid-conntrack drop rule (`coil-drop-invalid-<iface>`). */
+  rules: NftRule[];
+}
+
 /** Options of {@link planEgressGateway}. */
 export interface EgressGatewayOptions {
   /** The egress pod's netns file; omitted = the namespace the changeset is applied in. */
   readonly netnsPath?: string;
   /** The uplink interface (`eth0`). */
   readonly iface?: string;
+  /** The egress pod's own IPv4 address: the tunnel's local end, excluded from masquerade. Omitted disables IPv4. */
   readonly podIPv4?: Ip;
+  /** The egress pod's own IPv6 address. Omitted disables IPv6. */
   readonly podIPv6?: Ip;
   /** Tunnel kind and port (`--fou-port`, 5555); `vni` for VXLAN defaults to {@link vxlanVniFor}(client). */
-  readonly tunnel: { readonly kind: "fou"; readonly port: number; readonly sportAuto: boolean } | { readonly kind: "vxlan"; readonly port: number; readonly vni?: number };
+  readonly tunnel: EgressGatewayTunnel;
   /** Client pod addresses; those of a family the gateway lacks are skipped (Coil `ErrIPFamilyMismatch`). */
   readonly clients: readonly Ip[];
+  /** Observed egress pod namespace; when given only the difference is planned. */
   readonly observed?: NetnsState;
+  /** Observed nftables rules of the egress pod (as listed by `nft -j list ruleset`). */
   readonly observedNft?: readonly NftRule[];
 }
 
 const nftFamilyOf = (family: Family): NftFamily => (family === 4 ? "ip" : "ip6");
 
 /** The NAT server's nftables ruleset of one family (Coil's nftables backend), with identifying comments. */
-export function egressNatNft(family: Family, podIP: Ip, iface: string): { prelude: NftCommand[]; rules: NftRule[] } {
+export function egressNatNft(family: Family, podIP: Ip, iface: string): EgressNatNft {
   const f = nftFamilyOf(family);
   const oif = { match: { op: "==", left: { meta: { key: "oifname" } }, right: iface } } as const;
   const masq: NftRule = {

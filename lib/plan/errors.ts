@@ -1,30 +1,91 @@
 import { err, ok, type Result } from "neverthrow";
-import type { Family } from "../net/index.js";
+import { validateIfName as checkIfName, type Family } from "../net/index.js";
 
 /**
  * Errors of the planners. Every planner validates its inputs before planning, so a changeset is
  * never built from a hostile interface name, path or number.
  */
 export type PlanError =
-  | { readonly kind: "invalid-name"; readonly field: string; readonly value: string; readonly message: string }
-  | { readonly kind: "invalid-alias"; readonly value: string; readonly message: string }
-  | { readonly kind: "invalid-number"; readonly field: string; readonly value: number; readonly message: string }
-  | { readonly kind: "invalid-random"; readonly message: string }
-  | { readonly kind: "invalid-netns-path"; readonly value: string; readonly message: string }
-  | { readonly kind: "missing-address"; readonly message: string }
-  | { readonly kind: "missing-host-address"; readonly family: Family; readonly message: string }
-  | { readonly kind: "family-mismatch"; readonly field: string; readonly message: string }
-  | { readonly kind: "missing-ifindex"; readonly link: string; readonly message: string };
-
-/** Linux interface names: 1-15 characters (IFNAMSIZ-1); we accept only a conservative charset. */
-const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+  | {
+      /** An interface name option is not a valid link name (see {@link validateLinkName}). */
+      readonly kind: "invalid-name";
+      /** The option that held it, e.g. `ifname` or `hostVeth`. */
+      readonly field: string;
+      /** The rejected name. */
+      readonly value: string;
+      /** Human-readable explanation naming the field. */
+      readonly message: string;
+    }
+  | {
+      /** A Coil link alias (`COIL:<pool>:<containerId>:<ifname>`) cannot be formatted or parsed. */
+      readonly kind: "invalid-alias";
+      /** The alias text. */
+      readonly value: string;
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** A numeric option (MTU, table id, protocol, port, VNI, ...) is not an integer in its range. */
+      readonly kind: "invalid-number";
+      /** The option, e.g. `mtu`. */
+      readonly field: string;
+      /** The rejected number. */
+      readonly value: number;
+      /** Human-readable explanation with the range. */
+      readonly message: string;
+    }
+  | {
+      /** The caller-supplied randomness for a veth name is missing or malformed. */
+      readonly kind: "invalid-random";
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** A network namespace path is not absolute or has unsafe characters or a `..` segment. */
+      readonly kind: "invalid-netns-path";
+      /** The rejected path. */
+      readonly value: string;
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** A pod was given neither an IPv4 nor an IPv6 address. */
+      readonly kind: "missing-address";
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** A pod address of a family was given without the node's address of that family (the pod's gateway). */
+      readonly kind: "missing-host-address";
+      /** The family lacking a host address. */
+      readonly family: Family;
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** Addresses of different families were combined (e.g. an IPv6 peer with only a local IPv4 address). */
+      readonly kind: "family-mismatch";
+      /** The option whose family does not fit. */
+      readonly field: string;
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
+      /** A planner needs the kernel ifindex of a link (originating-only tables are 1000 + ifindex) but the observed state lacks it. */
+      readonly kind: "missing-ifindex";
+      /** The link's name. */
+      readonly link: string;
+      /** Human-readable explanation. */
+      readonly message: string;
+    };
 
 /**
- * Check a network interface name. Rejects empty names, names longer than 15 bytes, `.`/`..`,
- * and any character outside `[A-Za-z0-9_.-]` (no `/`, `:`, whitespace, quotes or shell syntax).
+ * Check a network interface name: the shared rule of the net module (`validateIfName`: 1-15 bytes
+ * of `[A-Za-z0-9_.-]`, not `.`/`..`), and in addition the planners refuse a leading `.` or `-`, so
+ * a planned name never looks like an option or a hidden file. Fails with `invalid-name` for `field`.
  */
 export function validateLinkName(field: string, value: string): Result<string, PlanError> {
-  if (LINK_NAME_RE.test(value)) return ok(value);
+  if (checkIfName(value).isOk() && !/^[.-]/.test(value)) return ok(value);
   return err({ kind: "invalid-name", field, value, message: `invalid interface name for ${field}: ${JSON.stringify(value)}` });
 }
 

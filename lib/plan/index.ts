@@ -1,5 +1,5 @@
 /**
- * Planners: pure functions that turn desired state into a {@link Changeset} of typed netlink ops
+ * Planners: pure functions that turn desired state into a {@link changeset!Changeset | Changeset} of typed netlink ops
  * and nftables commands, exactly as Coil v2 lays out the kernel. Each planner also takes the
  * observed state and then returns only the difference (empty when nothing is to do).
  *
@@ -28,7 +28,7 @@ export type { RouteExportOptions } from "./route-export.js";
 export { planRouteExport, exportRoute } from "./route-export.js";
 export type { RouterNode, RouterBlock, RouterRoutesOptions, RouterPlan } from "./router.js";
 export { planRouterRoutes, routerDesiredRoutes } from "./router.js";
-export type { TunnelSpec, TunnelLinkOptions } from "./tunnel.js";
+export type { TunnelSpec, FouTunnelSpec, VxlanTunnelSpec, TunnelLinkOptions } from "./tunnel.js";
 export { tunnelLocal, tunnelLinkName, tunnelLinkOps, tunnelSysctls, fouInitOps } from "./tunnel.js";
 export type { EgressClientInitOptions, EgressClientSyncOptions } from "./egress-client.js";
 export {
@@ -40,5 +40,5 @@ export {
 } from "./egress-client.js";
 export type { OriginatingOnlyOptions, OriginatingOnlyPlan } from "./originating-only.js";
 export { originatingOnlyPlan, originatingOnlyNftRules, NFT_PRIO_MANGLE, MANGLE_TABLE } from "./originating-only.js";
-export type { EgressGatewayOptions } from "./egress-gateway.js";
+export type { EgressGatewayOptions, EgressGatewayTunnel, EgressNatNft } from "./egress-gateway.js";
 export { planEgressGateway, egressNatNft, NFT_PRIO_SRCNAT, NFT_PRIO_FILTER } from "./egress-gateway.js";

@@ -11,7 +11,9 @@ export interface HostVethNameOptions {
   readonly random?: string | Uint8Array;
   /** Calico-compatible naming: `veth` + first 11 hex digits of sha1("<namespace>.<name>"). */
   readonly compatCalico?: boolean;
+  /** Pod namespace; required with `compatCalico`. */
   readonly podNamespace?: string;
+  /** Pod name; required with `compatCalico`. */
   readonly podName?: string;
 }
 

@@ -16,16 +16,21 @@ const NON_GLOBAL: readonly Cidr[] = ["127.0.0.0/8", "169.254.0.0/16", "::1/128",
 
 /** Options of {@link originatingOnlyPlan}. */
 export interface OriginatingOnlyOptions {
+  /** Address family the plan is for (call once per family). */
   readonly family: Family;
   /** Whether originating-only mode is on (and the family has NAT routes). Off removes its leftovers. */
   readonly enabled: boolean;
+  /** Observed pod namespace: links with ifindex, addresses, routes and rules. */
   readonly observed: NetnsState;
+  /** Observed nftables rules of the pod namespace. */
   readonly observedNft: readonly NftRule[];
 }
 
 /** The netlink ops and nft commands of originating-only mode for one family. */
 export interface OriginatingOnlyPlan {
+  /** Rules and per-link routing tables (1000 + ifindex) to add or remove. */
   readonly netlink: readonly NetlinkOp[];
+  /** nftables commands for the connmark rules in the `mangle` table. */
   readonly nft: readonly NftCommand[];
 }
 

@@ -23,7 +23,9 @@ const GATEWAY_V6_CIDR = parseCidr("fe80::1/64").unwrapOr("fe80::1/64" as Cidr);
 
 /** Observed kernel state of the host and the pod namespace, for diff planning. */
 export interface ObservedPodNetns {
+  /** State of the host namespace (host veth, table-116 routes, sysctls). */
   readonly host: NetnsState;
+  /** State of the pod namespace (container interface, addresses, routes). */
   readonly pod: NetnsState;
 }
 
@@ -35,16 +37,23 @@ export interface PodSetupOptions {
   readonly ifname: string;
   /** Host-side veth name, from {@link hostVethName}. */
   readonly hostVeth: string;
+  /** AddressPool name the addresses came from; written into the host veth alias `COIL:<pool>:<containerId>:<ifname>`. */
   readonly pool: string;
+  /** CNI_CONTAINERID; written into the host veth alias so DEL and garbage collection find the link. */
   readonly containerId: string;
+  /** The pod's IPv4 address (assigned as a /32), for IPv4 or dual-stack pools. */
   readonly ipv4?: Ip;
+  /** The pod's IPv6 address (assigned as a /128), for IPv6 or dual-stack pools. */
   readonly ipv6?: Ip;
   /** The node's InternalIPv4, required with `ipv4`. */
   readonly hostIPv4?: Ip;
   /** The node's InternalIPv6, required with `ipv6`. */
   readonly hostIPv6?: Ip;
+  /** MTU of the veth pair in bytes; omitted means the kernel default (1500). coild passes the detected MTU (`--mtu`/`DetectMTU`). */
   readonly mtu?: number;
+  /** Routing table of per-pod host routes (`--pod-table-id`, default 116). */
   readonly podTable?: number;
+  /** Route protocol of the host routes (`--protocol-id`, default 30). */
   readonly protocol?: number;
   /** When given, plan only the difference from this state (empty when it already matches). */
   readonly observed?: ObservedPodNetns;
@@ -220,8 +229,11 @@ function buildPodSetup(o: PodSetupOptions, d: PodDesired): Changeset {
 
 /** Options of {@link planPodTeardown}: name the host veth, or find it by alias in `observed`. */
 export interface PodTeardownOptions {
+  /** Host veth name to delete directly (when the caller knows it). */
   readonly hostVeth?: string;
+  /** CNI_CONTAINERID, to find the host veth by its Coil alias (used when `hostVeth` is omitted). */
   readonly containerId?: string;
+  /** CNI_IFNAME, the last alias field; required with `containerId`. */
   readonly ifname?: string;
   /** The observed host namespace; when given, absent links are not deleted (idempotent DEL). */
   readonly observed?: NetnsState;

@@ -7,6 +7,7 @@ import { routeTable } from "./reconcile.js";
 
 /** A Node as coil-router sees it. */
 export interface RouterNode {
+  /** Node name (`metadata.name`), matched against the blocks' `coil.cybozu.com/node` label. */
   readonly name: string;
   /** The node's InternalIP addresses, in status order. */
   readonly internalIPs: readonly Ip[];
@@ -14,8 +15,11 @@ export interface RouterNode {
 
 /** An AddressBlock as coil-router sees it: owner node label and CIDRs. */
 export interface RouterBlock {
+  /** Owner node name (the block's `coil.cybozu.com/node` label). */
   readonly node: string;
+  /** The block's IPv4 range (`AddressBlock.ipv4`), when the pool has one. */
   readonly ipv4?: Cidr;
+  /** The block's IPv6 range (`AddressBlock.ipv6`), when the pool has one. */
   readonly ipv6?: Cidr;
 }
 
@@ -23,7 +27,9 @@ export interface RouterBlock {
 export interface RouterRoutesOptions {
   /** The node coil-router runs on (its blocks are skipped). */
   readonly self: string;
+  /** All nodes coil-router knows (Node objects); a block of an unknown node gets no route. */
   readonly nodes: readonly RouterNode[];
+  /** All AddressBlocks of the cluster. */
   readonly blocks: readonly RouterBlock[];
   /** Observed host routes (all tables; only main-table routes with `protocol` are managed). */
   readonly observed: readonly Route[];
@@ -33,8 +39,11 @@ export interface RouterRoutesOptions {
 
 /** The plan of one coil-router sync, and the number of desired routes (`coil_router_routes_synced`). */
 export interface RouterPlan {
+  /** Host-namespace ops turning the observed routes into the desired ones. */
   readonly changeset: Changeset;
+  /** The routes coil-router wants in the main table. */
   readonly desired: readonly Route[];
+  /** `desired.length`, the value Coil exports as `coil_router_routes_synced`. */
   readonly desiredCount: number;
 }
 

@@ -12,16 +12,37 @@ import { forwardingSysctl } from "./host-init.js";
  * equivalent on kernels without the fou/ipip/ip6tnl modules: a point-to-point VXLAN device to the
  * peer (`vx4_<hex>` / `vx6_<hex>`, named like `fou4_`/`fou6_`).
  */
-export type TunnelSpec =
-  | {
-      readonly kind: "fou";
-      readonly port: number;
-      readonly sportAuto: boolean;
-      readonly peer: Ip;
-      readonly localIPv4?: Ip;
-      readonly localIPv6?: Ip;
-    }
-  | { readonly kind: "vxlan"; readonly vni: number; readonly port: number; readonly peer: Ip; readonly local: Ip };
+export type TunnelSpec = FouTunnelSpec | VxlanTunnelSpec;
+
+/** Coil's FoU tunnel to one peer (`fou4_<hex>`/`fou6_<hex>`, IPIP or ip6tnl in UDP). */
+export interface FouTunnelSpec {
+  /** Discriminant: `fou`. */
+  readonly kind: "fou";
+  /** UDP port of the FoU receive socket on both ends (Coil's `--fou-port`, default 5555). */
+  readonly port: number;
+  /** Let the kernel choose the UDP source port from the flow hash (Coil's `--enable-sport-auto`); otherwise the source port is `port`. */
+  readonly sportAuto: boolean;
+  /** The remote end: the egress Service's ClusterIP (client side) or a client pod (gateway side). */
+  readonly peer: Ip;
+  /** Local IPv4 address for an IPv4 peer (the pod's own address). */
+  readonly localIPv4?: Ip;
+  /** Local IPv6 address for an IPv6 peer. */
+  readonly localIPv6?: Ip;
+}
+
+/** A point-to-point VXLAN tunnel to one peer (`vx4_<hex>`/`vx6_<hex>`), for kernels without FoU. */
+export interface VxlanTunnelSpec {
+  /** Discriminant: `vxlan`. */
+  readonly kind: "vxlan";
+  /** VXLAN network identifier, 1-16777215; both ends derive it with {@link vxlanVniFor}(client). */
+  readonly vni: number;
+  /** UDP destination port of the encapsulation. */
+  readonly port: number;
+  /** The remote end's address. */
+  readonly peer: Ip;
+  /** The local address, of the peer's family. */
+  readonly local: Ip;
+}
 
 /** The local address a tunnel uses for the peer's family, or a `family-mismatch` error (callers skip the peer). */
 export function tunnelLocal(t: TunnelSpec): Result<Ip, PlanError> {
@@ -82,6 +103,7 @@ function externalOps(family: Family, observed: NetnsState): NetlinkOp[] {
 
 /** Options of {@link tunnelLinkOps}. */
 export interface TunnelLinkOptions {
+  /** The observed namespace the tunnel link lives in; an existing link of the same name is reused. */
   readonly observed: NetnsState;
   /** The encap source port of the existing link, when the observer knows it; a different one forces recreation. */
   readonly observedSport?: number;

@@ -39,13 +39,13 @@ t.test("errors: code 4 naming the variables", async (t) => {
     { env: { ...base, CNI_COMMAND: "ADD", CNI_CONTAINERID: "abc;rm -rf /" }, msg: /invalid characters in CNI_CONTAINERID/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_CONTAINERID: "a/../../etc" }, msg: /invalid characters in CNI_CONTAINERID/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_CONTAINERID: "a".repeat(1025) }, msg: /CNI_CONTAINERID is too long/ },
-    { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "eth0:1" }, msg: /invalid CNI_IFNAME: .*\/ or : or whitespace/ },
+    { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "eth0:1" }, msg: /invalid CNI_IFNAME: interface name may contain only \[A-Za-z0-9_.-\]/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "a/b" }, msg: /invalid CNI_IFNAME/ },
-    { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "e th" }, msg: /whitespace/ },
+    { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "e th" }, msg: /may contain only/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: ".." }, msg: /is \. or \.\./ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "abcdefghijklmnop" }, msg: /longer than 15 bytes/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "ééééééééé" }, msg: /longer than 15 bytes/ },
-    { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "eth\u0001" }, msg: /control characters/ },
+    { env: { ...base, CNI_COMMAND: "ADD", CNI_IFNAME: "eth\u0001" }, msg: /may contain only/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_NETNS: "var/run/netns/x" }, msg: /invalid CNI_NETNS: must be an absolute path/ },
     { env: { ...base, CNI_COMMAND: "ADD", CNI_NETNS: "/proc/1/ns/net\u0000x" }, msg: /invalid CNI_NETNS: path contains control characters/ },
     { env: { ...base, CNI_COMMAND: "DEL", CNI_NETNS: "/" + "a".repeat(5000) }, msg: /longer than 4095 bytes/ },
@@ -65,7 +65,7 @@ t.test("errors: code 4 naming the variables", async (t) => {
 t.test("interface names at the limits", async (t) => {
   t.ok(validateIfName("abcdefghijklmno").isOk(), "15 bytes");
   t.ok(validateIfName("eth0.100").isOk());
-  t.ok(validateIfName("é").isOk());
+  t.ok(validateIfName("é").isErr(), "non-ASCII is refused (the shared [A-Za-z0-9_.-] rule)");
   t.equal(utf8Length("é€😀a"), 2 + 3 + 4 + 1);
   t.ok(validateIfName("a\u00a0b").isErr(), "no-break space counts as whitespace");
   t.ok(parseCniCommand("STATUS").isOk());
