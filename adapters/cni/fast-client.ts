@@ -1,9 +1,9 @@
 /**
  * The fast-path client: one JSON request line over the UNIX socket, one JSON response line back
- * (protocol in `adapters/common/fast-protocol.ts`). Uses only `node:net`, so it costs almost no
- * start-up time under Bun.
+ * (protocol in `adapters/common/fast-protocol.ts`). Under Bun it uses `Bun.connect` (measured
+ * cheaper to start than `node:net`); under Node it uses `node:net`, imported lazily so the Bun
+ * binary never loads it.
  */
-import { createConnection } from "node:net";
 import { encodeLine, MAX_LINE_BYTES, parseResponseLine, type FastRequest } from "../common/fast-protocol.js";
 import type { RpcOutcome } from "./client.js";
 
@@ -21,45 +21,101 @@ export function outcomeOfLine(line: string): FastOutcome {
     : { kind: "rpc-error", grpcCode: r.grpcCode, message, error: r.error };
 }
 
+/** Socket-independent state of one call: collects the response line, settles once. */
+class Exchange {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private done = false;
+  private readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly socket: string,
+    timeoutMs: number,
+    private readonly resolve: (o: FastOutcome) => void,
+    private readonly close: () => void,
+  ) {
+    this.timer = setTimeout(() => this.finish({ kind: "timeout", message: `no answer from ${socket} within ${timeoutMs} ms` }), timeoutMs);
+  }
+
+  finish(o: FastOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.close();
+    this.resolve(o);
+  }
+
+  data(b: Buffer): void {
+    if (this.size === 0 && b[0] !== 0x7b) return this.finish({ kind: "not-fast", reason: `first byte 0x${(b[0] ?? 0).toString(16)}` });
+    this.chunks.push(b);
+    this.size += b.length;
+    const nl = b.indexOf(0x0a);
+    if (nl >= 0) return this.finish(outcomeOfLine(Buffer.concat(this.chunks).toString("utf8", 0, this.size - b.length + nl)));
+    if (this.size > MAX_LINE_BYTES) this.finish({ kind: "not-fast", reason: "response line too long" });
+  }
+
+  closed(): void {
+    this.finish({ kind: "not-fast", reason: "closed without a response line" });
+  }
+
+  failed(connected: boolean, e: NodeJS.ErrnoException): void {
+    const why = e.code ?? e.message;
+    this.finish(connected ? { kind: "not-fast", reason: `connection error ${why}` } : { kind: "unreachable", message: `cannot connect to ${this.socket}: ${why}` });
+  }
+}
+
+/** The part of Bun's socket API used here (no `@types/bun` dependency). */
+interface BunSocket {
+  write(data: string): number;
+  end(): void;
+}
+interface BunConnect {
+  connect(o: {
+    unix: string;
+    socket: {
+      open(s: BunSocket): void;
+      data(s: BunSocket, d: Uint8Array): void;
+      close(s: BunSocket): void;
+      error(s: BunSocket, e: Error): void;
+    };
+  }): Promise<BunSocket>;
+}
+
+function viaBun(bun: BunConnect, socket: string, line: string, timeoutMs: number): Promise<FastOutcome> {
+  return new Promise((resolve) => {
+    let sock: BunSocket | undefined;
+    const x = new Exchange(socket, timeoutMs, resolve, () => sock?.end());
+    const handlers = {
+      open: (s: BunSocket) => ((sock = s), void s.write(line)),
+      data: (_s: BunSocket, d: Uint8Array) => x.data(Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
+      close: () => x.closed(),
+      error: (_s: BunSocket, e: Error) => x.failed(true, e),
+    };
+    bun.connect({ unix: socket, socket: handlers }).catch((e: NodeJS.ErrnoException) => x.failed(false, e));
+  });
+}
+
+async function viaNode(socket: string, line: string, timeoutMs: number): Promise<FastOutcome> {
+  const { createConnection } = await import("node:net");
+  return new Promise((resolve) => {
+    let connected = false;
+    const conn = createConnection({ path: socket });
+    const x = new Exchange(socket, timeoutMs, resolve, () => conn.destroy());
+    conn.on("connect", () => ((connected = true), conn.write(line)));
+    conn.on("data", (b: Buffer) => x.data(b));
+    conn.on("error", (e: NodeJS.ErrnoException) => x.failed(connected, e));
+    conn.on("close", () => x.closed());
+  });
+}
+
 /**
  * Send `request` to the fast path at `socket`. Resolves (never rejects) with the outcome:
  * `unreachable` when the connect fails, `timeout` after `timeoutMs`, `not-fast` when the first
  * byte is not `{`, the line is not a valid response, or the server closes without a full line.
+ * `runtime` selects the socket API (default: `Bun.connect` when running under Bun).
  */
-export function callFast(socket: string, request: FastRequest, timeoutMs: number): Promise<FastOutcome> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let connected = false;
-    let done = false;
-    const conn = createConnection({ path: socket });
-    const finish = (o: FastOutcome): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      conn.destroy();
-      resolve(o);
-    };
-    const timer = setTimeout(() => finish({ kind: "timeout", message: `no answer from ${socket} within ${timeoutMs} ms` }), timeoutMs);
-    conn.on("connect", () => {
-      connected = true;
-      conn.write(encodeLine(request));
-    });
-    conn.on("data", (b: Buffer) => {
-      if (size === 0 && b[0] !== 0x7b) return finish({ kind: "not-fast", reason: `first byte 0x${(b[0] ?? 0).toString(16)}` });
-      chunks.push(b);
-      size += b.length;
-      const nl = b.indexOf(0x0a);
-      if (nl >= 0) return finish(outcomeOfLine(Buffer.concat(chunks).toString("utf8", 0, size - b.length + nl)));
-      if (size > MAX_LINE_BYTES) finish({ kind: "not-fast", reason: "response line too long" });
-    });
-    conn.on("error", (e: NodeJS.ErrnoException) =>
-      finish(
-        connected
-          ? { kind: "not-fast", reason: `connection error ${e.code ?? e.message}` }
-          : { kind: "unreachable", message: `cannot connect to ${socket}: ${e.code ?? e.message}` },
-      ),
-    );
-    conn.on("close", () => finish({ kind: "not-fast", reason: "closed without a response line" }));
-  });
+export function callFast(socket: string, request: FastRequest, timeoutMs: number, runtime: "auto" | "node" = "auto"): Promise<FastOutcome> {
+  const bun = (globalThis as { Bun?: BunConnect }).Bun;
+  const line = encodeLine(request);
+  return bun !== undefined && runtime === "auto" ? viaBun(bun, socket, line, timeoutMs) : viaNode(socket, line, timeoutMs);
 }
