@@ -108,7 +108,7 @@ async function readKustomization(dir: string): Promise<Kustomization> {
   return k as Kustomization;
 }
 
-function splitKeyValue(entry: string, dir: string): [string, string] {
+function splitKeyValue(entry: string): [string, string] {
   const i = entry.indexOf("=");
   return i < 0 ? [basename(entry), entry] : [entry.slice(0, i), entry.slice(i + 1)];
 }
@@ -118,11 +118,11 @@ async function generateConfigMaps(dir: string, k: Kustomization): Promise<K8sObj
   for (const g of k.configMapGenerator ?? []) {
     const data: Record<string, string> = {};
     for (const f of g.files ?? []) {
-      const [key, path] = splitKeyValue(f, dir);
+      const [key, path] = splitKeyValue(f);
       data[key] = await readFile(join(dir, path), "utf8");
     }
     for (const l of g.literals ?? []) {
-      const [key, value] = splitKeyValue(l, dir);
+      const [key, value] = splitKeyValue(l);
       data[key] = value;
     }
     const metadata = g.namespace === undefined ? { name: g.name } : { name: g.name, namespace: g.namespace };
