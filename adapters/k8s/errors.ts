@@ -1,0 +1,84 @@
+/**
+ * Kubernetes API errors as plain values: the HTTP status and the `Status` reason the API server
+ * sent, classified into a kebab-case `kind`. Built once at the I/O edge ({@link k8sCall}).
+ */
+import { ResultAsync } from "neverthrow";
+
+/** Classification of an API failure. */
+export type K8sErrorKind =
+  | "not-found"
+  | "already-exists"
+  | "conflict"
+  | "gone"
+  | "invalid"
+  | "forbidden"
+  | "unauthorized"
+  | "too-many-requests"
+  | "server-error"
+  | "network"
+  | "other";
+
+/** A failed API call. `status` is the HTTP code (0 when no response arrived). */
+export interface K8sError {
+  /** Classification. */
+  readonly kind: K8sErrorKind;
+  /** HTTP status code; 0 for transport failures. */
+  readonly status: number;
+  /** `Status.reason` from the API server (e.g. `AlreadyExists`, `Conflict`), if any. */
+  readonly reason?: string;
+  /** `Status.message`, or the transport error's message. */
+  readonly message: string;
+}
+
+interface StatusBody {
+  reason?: unknown;
+  message?: unknown;
+}
+
+function parseBody(body: unknown): StatusBody {
+  if (typeof body === "string") {
+    try {
+      const v: unknown = JSON.parse(body);
+      return typeof v === "object" && v !== null ? (v as StatusBody) : {};
+    } catch {
+      return { message: body };
+    }
+  }
+  return typeof body === "object" && body !== null ? (body as StatusBody) : {};
+}
+
+function classify(status: number, reason: string | undefined): K8sErrorKind {
+  if (status === 404) return "not-found";
+  if (status === 409) return reason === "AlreadyExists" ? "already-exists" : "conflict";
+  if (status === 410) return "gone";
+  if (status === 422 || status === 400) return "invalid";
+  if (status === 403) return "forbidden";
+  if (status === 401) return "unauthorized";
+  if (status === 429) return "too-many-requests";
+  if (status >= 500) return "server-error";
+  return status === 0 ? "network" : "other";
+}
+
+/** Convert anything a client-node call throws (ApiException, fetch errors) into a {@link K8sError}. */
+export function toK8sError(e: unknown): K8sError {
+  const x = e as { code?: unknown; body?: unknown; statusCode?: unknown; message?: unknown };
+  const status = typeof x?.code === "number" ? x.code : typeof x?.statusCode === "number" ? x.statusCode : 0;
+  const body = parseBody(x?.body);
+  const reason = typeof body.reason === "string" ? body.reason : undefined;
+  const message =
+    typeof body.message === "string" ? body.message : typeof x?.message === "string" ? x.message : String(e);
+  return { kind: classify(status, reason), status, ...(reason === undefined ? {} : { reason }), message };
+}
+
+/** Run one API call and capture its failure as a {@link K8sError}. */
+export function k8sCall<T>(call: () => Promise<T>): ResultAsync<T, K8sError> {
+  return ResultAsync.fromPromise(
+    Promise.resolve().then(call),
+    toK8sError,
+  );
+}
+
+/** Whether a failure is worth retrying later (everything but validation/authorisation problems). */
+export function isRetryable(e: K8sError): boolean {
+  return !["invalid", "forbidden", "unauthorized"].includes(e.kind);
+}

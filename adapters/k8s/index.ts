@@ -1,0 +1,37 @@
+/**
+ * Shared Kubernetes client helpers for Coil's adapters (the IPAM controller and coild's
+ * Kubernetes store): kubeconfig loading, keep-alive API clients, typed Coil custom resources,
+ * a list+watch informer, a work queue, Lease leader election, Node helpers, JSON logs.
+ *
+ * @module
+ */
+export type { KubeConfigSource, KubeClients, MakeClientsOptions } from "./clients.js";
+export { loadKubeConfig, makeClients } from "./clients.js";
+export type { K8sError, K8sErrorKind } from "./errors.js";
+export { toK8sError, k8sCall, isRetryable } from "./errors.js";
+export type {
+  OwnerReference,
+  ObjectMetadata,
+  KubeObject,
+  AddressPoolObject,
+  AddressBlockObject,
+  BlockRequestCondition,
+  BlockRequestStatus,
+  BlockRequestObject,
+  ObjectList,
+} from "./coil-types.js";
+export { COIL_PLURALS } from "./coil-types.js";
+export type { ListOptions, CoilClient } from "./coil-client.js";
+export { ClusterResource, coilClient, withStatus } from "./coil-client.js";
+export type { InformerEvent, InformerOptions } from "./informer.js";
+export { Informer } from "./informer.js";
+export type { ReconcileOutcome, WorkQueueOptions } from "./work-queue.js";
+export { WorkQueue } from "./work-queue.js";
+export type { LeaderElectorOptions, ElectionEnd } from "./leader-elector.js";
+export { LeaderElector, microTime } from "./leader-elector.js";
+export type { NodeMeta } from "./nodes.js";
+export { NODES_PATH, nodeMeta, listNodeMetas, listNodeNames, nodeInternalIps, getNode } from "./nodes.js";
+export type { BackoffOptions } from "./backoff.js";
+export { backoffDelay, sleep } from "./backoff.js";
+export type { LogFields, Logger, JsonLoggerOptions } from "./log.js";
+export { createJsonLogger, SILENT_LOGGER } from "./log.js";

@@ -1,0 +1,190 @@
+/**
+ * Lease-based leader election (`coordination.k8s.io/v1` Lease), following client-go's
+ * leaderelection: acquire when the lease is free, ours, or not renewed for its duration as
+ * observed locally; renew every retry period; give up leadership when no renewal succeeded within
+ * the renew deadline. Every write carries the read resourceVersion, so two candidates never both
+ * win one round. Defaults are controller-runtime's: lease 15 s, renew deadline 10 s, retry 2 s.
+ */
+import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import { sleep } from "./backoff.js";
+import { k8sCall } from "./errors.js";
+import { SILENT_LOGGER, type Logger } from "./log.js";
+
+/** Options of {@link LeaderElector}. */
+export interface LeaderElectorOptions {
+  /** Leases client. */
+  readonly coordination: CoordinationV1Api;
+  /** Lease namespace, e.g. `kube-system`. */
+  readonly namespace: string;
+  /** Lease name, e.g. `coil-ipam-leader`. */
+  readonly name: string;
+  /** This candidate's identity (unique per process, e.g. `<hostname>_<random>`). */
+  readonly identity: string;
+  /** How long others wait after the last observed renewal. Default 15 000 ms. */
+  readonly leaseDurationMs?: number;
+  /** The leader gives up when it could not renew for this long. Default 10 000 ms. */
+  readonly renewDeadlineMs?: number;
+  /** Interval between attempts. Default 2 000 ms. */
+  readonly retryPeriodMs?: number;
+  /** Clear the holder on {@link LeaderElector.stop} so another candidate takes over at once. Default true. */
+  readonly releaseOnStop?: boolean;
+  /** Clock. */
+  readonly now?: () => Date;
+  /** Logger. */
+  readonly log?: Logger;
+}
+
+/** How {@link LeaderElector.run} ended. */
+export type ElectionEnd = "stopped" | "lost";
+
+interface Observed {
+  readonly record: string;
+  readonly at: number;
+}
+
+/** Format a Kubernetes MicroTime (RFC 3339 with exactly 6 fractional digits). */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** One candidate in a Lease-based election. */
+export class LeaderElector {
+  readonly #o: LeaderElectorOptions;
+  readonly #stop = new AbortController();
+  #observed: Observed | undefined;
+  #leading = false;
+  #running: Promise<ElectionEnd> | undefined;
+
+  /** @param o - see {@link LeaderElectorOptions}. */
+  constructor(o: LeaderElectorOptions) {
+    this.#o = o;
+  }
+
+  get #leaseMs(): number {
+    return this.#o.leaseDurationMs ?? 15_000;
+  }
+  get #renewMs(): number {
+    return this.#o.renewDeadlineMs ?? 10_000;
+  }
+  get #retryMs(): number {
+    return this.#o.retryPeriodMs ?? 2_000;
+  }
+  #now(): Date {
+    return this.#o.now?.() ?? new Date();
+  }
+  #log(): Logger {
+    return this.#o.log ?? SILENT_LOGGER;
+  }
+
+  /** Whether this candidate currently believes it leads. */
+  get isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /**
+   * Campaign until elected, call `onStartedLeading` with a signal that aborts when leadership
+   * ends, renew until stopped or lost. Resolves `"lost"` when a renewal deadline passed (the
+   * caller should stop acting at once; controller-runtime exits the process) or `"stopped"`.
+   */
+  run(onStartedLeading: (signal: AbortSignal) => void): Promise<ElectionEnd> {
+    this.#running ??= this.#campaign(onStartedLeading);
+    return this.#running;
+  }
+
+  async #campaign(onStartedLeading: (signal: AbortSignal) => void): Promise<ElectionEnd> {
+    const stop = this.#stop.signal;
+    while (!stop.aborted && !(await this.#tryAcquireOrRenew())) {
+      await sleep(this.#retryMs * (1 + Math.random() * 0.2), stop);
+    }
+    if (stop.aborted) return "stopped";
+    this.#leading = true;
+    this.#log().info("became leader", { lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity });
+    const leadership = new AbortController();
+    onStartedLeading(leadership.signal);
+    const end = await this.#renewLoop();
+    this.#leading = false;
+    leadership.abort();
+    if (end === "lost") this.#log().error("leader election lost", { lease: this.#o.name, identity: this.#o.identity });
+    return end;
+  }
+
+  async #renewLoop(): Promise<ElectionEnd> {
+    const stop = this.#stop.signal;
+    for (;;) {
+      const deadline = Date.now() + this.#renewMs;
+      let renewed = false;
+      while (!stop.aborted && Date.now() < deadline) {
+        if (await this.#tryAcquireOrRenew()) {
+          renewed = true;
+          break;
+        }
+        await sleep(Math.min(this.#retryMs, Math.max(0, deadline - Date.now())), stop);
+      }
+      if (stop.aborted) return "stopped";
+      if (!renewed) return "lost";
+      await sleep(this.#retryMs, stop);
+      if (stop.aborted) return "stopped";
+    }
+  }
+
+  /** Stop campaigning/renewing; release the lease if leading and `releaseOnStop`. */
+  async stop(): Promise<void> {
+    const wasLeading = this.#leading;
+    this.#stop.abort();
+    await this.#running;
+    if (wasLeading && this.#o.releaseOnStop !== false) await this.#release();
+  }
+
+  #spec(lease: V1Lease | undefined): NonNullable<V1Lease["spec"]> {
+    return lease?.spec ?? {};
+  }
+
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const { coordination: api, namespace, name, identity } = this.#o;
+    const now = this.#now();
+    const seconds = Math.max(1, Math.ceil(this.#leaseMs / 1000));
+    const got = await k8sCall(() => api.readNamespacedLease({ name, namespace }));
+    if (got.isErr()) {
+      if (got.error.kind !== "not-found") return false;
+      const spec = { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
+      const created = await k8sCall(() => api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec as never } }));
+      if (created.isErr()) return false;
+      this.#observe(created.value, now);
+      return true;
+    }
+    const lease = got.value;
+    const old = this.#spec(lease);
+    if (this.#observed?.record !== JSON.stringify(old)) this.#observe(lease, now);
+    const holder = old.holderIdentity ?? "";
+    const validFor = (old.leaseDurationSeconds ?? 0) * 1000;
+    if (holder !== "" && holder !== identity && (this.#observed?.at ?? 0) + validFor > now.getTime()) return false;
+    const mine = holder === identity;
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: seconds,
+      acquireTime: mine && old.acquireTime !== undefined ? (old.acquireTime as unknown as string) : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: (old.leaseTransitions ?? 0) + (mine ? 0 : 1),
+    };
+    const body = { ...lease, spec: spec as never };
+    const updated = await k8sCall(() => api.replaceNamespacedLease({ name, namespace, body }));
+    if (updated.isErr()) return false;
+    this.#observe(updated.value, now);
+    return true;
+  }
+
+  #observe(lease: V1Lease, at: Date): void {
+    this.#observed = { record: JSON.stringify(this.#spec(lease)), at: at.getTime() };
+  }
+
+  async #release(): Promise<void> {
+    const { coordination: api, namespace, name, identity } = this.#o;
+    const got = await k8sCall(() => api.readNamespacedLease({ name, namespace }));
+    if (got.isErr() || got.value.spec?.holderIdentity !== identity) return;
+    const now = microTime(this.#now());
+    const spec = { ...got.value.spec, holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
+    const r = await k8sCall(() => api.replaceNamespacedLease({ name, namespace, body: { ...got.value, spec: spec as never } }));
+    if (r.isErr()) this.#log().warn("failed to release lease", { error: r.error });
+    else this.#log().info("released lease", { lease: name, identity });
+  }
+}
