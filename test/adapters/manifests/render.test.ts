@@ -49,7 +49,7 @@ type Container = {
 type PodSpec = Record<string, unknown> & {
   containers: Container[];
   initContainers?: Container[];
-  volumes?: Array<{ name: string; hostPath?: { path: string }; secret?: { secretName: string } }>;
+  volumes?: Array<{ name: string; hostPath?: { path: string }; emptyDir?: unknown }>;
 };
 const podSpec = (o: K8sObject): PodSpec => (o["spec"] as { template: { spec: PodSpec } }).template.spec;
 const ports = (c: Container | undefined): Record<string, number> => Object.fromEntries((c?.ports ?? []).map((p) => [p.name, p.containerPort]));
@@ -113,8 +113,9 @@ t.test("coil-ipam-controller Deployment and webhook Service", async (t) => {
   t.same(ports(c), { metrics: PORTS.ipamControllerMetrics, health: PORTS.ipamControllerHealth, "webhook-server": PORTS.ipamControllerWebhook });
   t.same(probes(c), HEALTH_PROBES);
   t.same(mounts(c), { "/certs": "cert" });
-  t.equal(s.volumes?.find((v) => v.name === "cert")?.secret?.secretName, "coilv2-ipam-webhook-server-cert");
-  t.ok(find("Secret", "coilv2-ipam-webhook-server-cert"), "Secret shipped for the rotator to fill");
+  t.ok(c?.volumeMounts?.every((m) => m.readOnly !== true), "/certs writable (the rotator writes there)");
+  t.match(s.volumes?.find((v) => v.name === "cert"), { emptyDir: {} }, "/certs is an emptyDir");
+  t.notOk(all.some((o) => o.kind === "Secret"), "no Secret shipped");
 
   const svc = find("Service", "coilv2-ipam-webhook-service")["spec"] as { ports: Array<{ port: number; targetPort: number }>; selector: Record<string, string> };
   t.match(svc.ports, [{ port: 443, targetPort: PORTS.ipamControllerWebhook }]);
