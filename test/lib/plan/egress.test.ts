@@ -7,7 +7,7 @@ import {
   type EgressClientSyncOptions,
   type EgressGatewayOptions,
 } from "../../../lib/plan/index.js";
-import { addedNftRules, allOps, cidr, ip, opKinds, simulate } from "./fixtures.js";
+import { addedNftRules, allOps, cidr, ip, opKinds, applyModel } from "./fixtures.js";
 
 const NS = "/var/run/netns/client";
 const EMPTY: NetnsState = { links: [], addrs: [], routes: [], rules: [], sysctls: {} };
@@ -22,6 +22,8 @@ const podState = (v4: boolean, v6: boolean): NetnsState => ({
     ...(v6 ? [{ dev: "eth0", cidr: cidr("fd02::5/128") }, { dev: "eth0", cidr: cidr("fe80::2/64") }] : []),
   ],
   routes: [
+    // As planPodSetup lays it out: the host's address on-link, then the default route via it.
+    ...(v4 ? [{ family: 4 as const, dst: cidr("10.20.30.41/32"), dev: "eth0", scope: "link" as const }] : []),
     ...(v4 ? [{ family: 4 as const, dst: cidr("0.0.0.0/0"), via: ip("10.20.30.41"), dev: "eth0" }] : []),
     ...(v6 ? [{ family: 6 as const, dst: cidr("::/0"), via: ip("fe80::1"), dev: "eth0" }] : []),
   ],
@@ -46,7 +48,7 @@ t.test("client init: rules per family, clears 1800-2100 and tables 117/118 (Coil
   };
   const re = planEgressClientInit({ families: [4], observed: dirty })._unsafeUnwrap();
   t.same(opKinds(re).filter((k) => k.endsWith(".del")), ["rule.del", "route.del"], "only the v4 rule in range and the table-118 route");
-  const after = simulate({ [NS]: EMPTY }, v4)[NS] ?? EMPTY;
+  const after = applyModel({ [NS]: EMPTY }, v4)[NS] ?? EMPTY;
   t.ok(isEmptyChangeset(planEgressClientInit({ netnsPath: NS, families: [4], observed: after })._unsafeUnwrap()));
   t.equal(planEgressClientInit({ netnsPath: "x", families: [4] })._unsafeUnwrapErr().kind, "invalid-netns-path");
 });
@@ -80,7 +82,7 @@ t.test("client sync: tunnel, link up before routes, table 117/118 split (Coil §
     } else {
       t.match(ops.find((o) => o.kind === "link.add-vxlan"), { name: "vx4_0a60000a", vni: 42, dstport: 4789, remote: "10.96.0.10", local: "10.2.0.5" });
     }
-    const after = simulate({ [NS]: EMPTY }, cs)[NS] ?? EMPTY;
+    const after = applyModel({ [NS]: EMPTY }, cs)[NS] ?? EMPTY;
     t.ok(isEmptyChangeset(planEgressClientSync({ ...c.opts, observed: after })._unsafeUnwrap()), `${c.name}: idempotent`);
   }
 });
@@ -88,7 +90,7 @@ t.test("client sync: tunnel, link up before routes, table 117/118 split (Coil §
 t.test("client sync: destination diff, family mismatch, sport change", async (t) => {
   const opts = syncCases[0]?.opts;
   if (opts === undefined) throw new Error("case");
-  const after = simulate({ [NS]: EMPTY }, planEgressClientSync(opts)._unsafeUnwrap())[NS] ?? EMPTY;
+  const after = applyModel({ [NS]: EMPTY }, planEgressClientSync(opts)._unsafeUnwrap())[NS] ?? EMPTY;
   const next = planEgressClientSync({ ...opts, destinations: [cidr("10.1.3.0/24"), cidr("9.9.9.9/32"), cidr("0.0.0.0/0")], observed: after })._unsafeUnwrap();
   t.same(allOps(next).map((o) => (o.kind.startsWith("route") && "route" in o ? `${o.kind} ${o.route.dst} ${o.route.table}` : o.kind)), [
     "route.del 10.1.2.0/24 117", "route.replace 10.1.3.0/24 117", "route.replace 9.9.9.9/32 118",
@@ -115,10 +117,11 @@ t.test("client sync: originating-only mode (Coil §6.4, §9.6.4)", async (t) => 
       `${family === 4 ? "ip" : "ip6"} mangle input coil-input-eth0`, `${family === 4 ? "ip" : "ip6"} mangle output coil-output-eth0`,
     ]);
     t.ok(nft.some((c) => "add" in c && "set" in c.add && c.add.set.name === "eth0" && c.add.set.type === "ifname"), "set named after the link");
-    const after = simulate({ [NS]: obs }, cs)[NS] ?? EMPTY;
+    const after = applyModel({ [NS]: obs }, cs)[NS] ?? EMPTY;
     t.ok(isEmptyChangeset(planEgressClientSync({ ...o, observed: after, observedNft: rules })._unsafeUnwrap()), `v${family}: idempotent`);
     const off = planEgressClientSync({ ...o, originatingOnly: false, observed: after, observedNft: rules })._unsafeUnwrap();
-    t.same(opKinds(off).filter((k) => k.endsWith(".del")), ["rule.del", "route.del"], "disabling removes rule and table");
+    const copied = obs.routes.filter((r) => r.dev === "eth0").map(() => "route.del");
+    t.same(opKinds(off).filter((k) => k.endsWith(".del")), ["rule.del", ...copied], "disabling removes the rule and every route of table 1002");
     t.same(off.steps.flatMap((s) => s.nft), [{ delete: { table: { family: family === 4 ? "ip" : "ip6", name: "mangle" } } }]);
   }
   const noIndex: NetnsState = { ...podState(true, false), links: [{ name: "eth0", kind: "veth", up: true, mtu: 1500 }] };
@@ -143,7 +146,7 @@ t.test("egress gateway: NAT rules, iif rule, per-client tunnel and route (Coil �
     const routes = ops.flatMap((o) => (o.kind === "route.replace" ? [o.route] : []));
     const clients = c.opts.clients.filter((x) => (x.includes(":") ? c.opts.podIPv6 : c.opts.podIPv4) !== undefined);
     t.same(routes.map((r) => `${r.dst} ${r.table} ${r.protocol}`), clients.map((x) => `${x}/${x.includes(":") ? 128 : 32} 118 30`), `${c.name}: client routes (mismatched family skipped)`);
-    const after = simulate({ [NS]: EMPTY }, { steps: cs.steps.map((s) => ({ ...s, netns: { kind: "path", path: NS } })) })[NS] ?? EMPTY;
+    const after = applyModel({ [NS]: EMPTY }, { steps: cs.steps.map((s) => ({ ...s, netns: { kind: "path", path: NS } })) })[NS] ?? EMPTY;
     t.ok(isEmptyChangeset(planEgressGateway({ ...c.opts, netnsPath: "/var/run/netns/egress", observed: after, observedNft: rules })._unsafeUnwrap()), `${c.name}: idempotent`);
     const removed = planEgressGateway({ ...c.opts, clients: [], observed: after, observedNft: rules })._unsafeUnwrap();
     t.same(opKinds(removed), clients.map(() => "link.del"), `${c.name}: tunnels of removed clients deleted`);

@@ -1,7 +1,7 @@
 import t from "tap";
 import { isEmptyChangeset, type NetnsState } from "../../../lib/changeset/index.js";
 import { planPodSetup, planPodTeardown, type PodSetupOptions } from "../../../lib/plan/index.js";
-import { allOps, cidr, ip, opKinds, simulate } from "./fixtures.js";
+import { allOps, cidr, ip, opKinds, applyModel } from "./fixtures.js";
 
 const NS = "/var/run/netns/pod1";
 const base = { netnsPath: NS, ifname: "eth0", hostVeth: "veth3a9f01c2", pool: "default", containerId: "abc123" };
@@ -53,7 +53,7 @@ t.test("op-level layout per family", async (t) => {
 t.test("idempotent as a diff: re-plan against the applied state is empty", async (t) => {
   for (const c of podCases) {
     const cs = planPodSetup(c.opts)._unsafeUnwrap();
-    const after = simulate({ host: EMPTY, [NS]: EMPTY }, cs);
+    const after = applyModel({ host: EMPTY, [NS]: EMPTY }, cs);
     const observed = { host: after.host ?? EMPTY, pod: after[NS] ?? EMPTY };
     const again = planPodSetup({ ...c.opts, observed })._unsafeUnwrap();
     t.ok(isEmptyChangeset(again), `${c.name}: ${JSON.stringify(again)}`);
@@ -64,7 +64,7 @@ const EMPTY: NetnsState = { links: [], addrs: [], routes: [], rules: [], sysctls
 
 t.test("diff: garbage cleanup, recreation, missing pieces, stale table-116 routes", async (t) => {
   const opts = podCases[2]?.opts ?? base;
-  const after = simulate({ host: EMPTY, [NS]: EMPTY }, planPodSetup(opts)._unsafeUnwrap());
+  const after = applyModel({ host: EMPTY, [NS]: EMPTY }, planPodSetup(opts)._unsafeUnwrap());
   const host = after.host ?? EMPTY;
   const pod = after[NS] ?? EMPTY;
   // A stale link with the same container id + ifname (another name) is deleted first.

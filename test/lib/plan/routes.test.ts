@@ -1,7 +1,28 @@
 import t from "tap";
-import { isEmptyChangeset, type Route } from "../../../lib/changeset/index.js";
+import { isEmptyChangeset, type Changeset, type NetnsState, type Route } from "../../../lib/changeset/index.js";
 import { planHostInit, planRouteExport, planRouterRoutes, type RouterRoutesOptions } from "../../../lib/plan/index.js";
-import { allOps, applyRouteOps, cidr, ip } from "./fixtures.js";
+import { allOps, applyModel, cidr, ip } from "./fixtures.js";
+
+/** A host with `lo` and an uplink `eth0` on 10.9.0.0/24 and fd09::/64 (where the router's gateways live). */
+const HOST: NetnsState = {
+  links: [
+    { name: "lo", kind: "loopback", up: true, mtu: 65536 },
+    { name: "eth0", kind: "device", up: true, mtu: 1500 },
+  ],
+  addrs: [{ dev: "eth0", cidr: cidr("10.9.0.1/24") }, { dev: "eth0", cidr: cidr("fd09::1/64") }],
+  routes: [],
+  rules: [],
+  sysctls: {},
+};
+const UPLINK: readonly Route[] = [
+  { family: 4, dst: cidr("10.9.0.0/24"), dev: "eth0", protocol: 2, scope: "link" },
+  { family: 6, dst: cidr("fd09::/64"), dev: "eth0", protocol: 2 },
+];
+
+/** The host routes after the kernel model applies `cs` to a host whose routes are `routes`. */
+function applyRoutes(routes: readonly Route[], cs: Changeset): Route[] {
+  return [...(applyModel({ host: { ...HOST, routes } }, cs).host?.routes ?? [])];
+}
 
 t.test("host init: forwarding and pod-table rules only when no rule at that priority", async (t) => {
   t.same(allOps(planHostInit()._unsafeUnwrap()), [
@@ -26,9 +47,6 @@ t.test("host init: forwarding and pod-table rules only when no rule at that prio
   t.equal(planHostInit({ podRulePrio: -1 })._unsafeUnwrapErr().kind, "invalid-number");
 });
 
-function routeOps(cs: ReturnType<typeof planRouteExport>) {
-  return allOps(cs._unsafeUnwrap());
-}
 
 t.test("route exporter: Coil §9.4.6 sequence (table 133, proto 99)", async (t) => {
   const n1 = cidr("10.2.0.0/27");
@@ -36,17 +54,16 @@ t.test("route exporter: Coil §9.4.6 sequence (table 133, proto 99)", async (t) 
   const n3 = cidr("fd02::200/123");
   const n4 = cidr("fd02::300/127");
   const unrelated: Route = { family: 4, dst: cidr("10.10.10.0/24"), dev: "eth0", table: 254 };
-  let kernel: Route[] = [unrelated];
+  let kernel: Route[] = [...UPLINK, unrelated];
   const sync = (blocks: typeof n1[]): void => {
-    const ops = routeOps(planRouteExport({ blocks, observed: kernel, table: 133, protocol: 99 }));
-    kernel = applyRouteOps(kernel, ops);
+    kernel = applyRoutes(kernel, planRouteExport({ blocks, observed: kernel, table: 133, protocol: 99 })._unsafeUnwrap());
     const table = kernel.filter((r) => r.table === 133).map((r) => r.dst).sort();
     t.same(table, [...blocks].sort(), `table 133 = {${blocks.join(", ")}}`);
     t.ok(kernel.includes(unrelated), "other tables untouched");
     t.ok(isEmptyChangeset(planRouteExport({ blocks, observed: kernel, table: 133, protocol: 99 })._unsafeUnwrap()), "re-sync is empty");
   };
   sync([n1, n2, n3, n4]);
-  t.same(kernel.find((r) => r.dst === n1), { family: 4, dst: n1, dev: "lo", scope: "universe", protocol: 99, table: 133 });
+  t.same(kernel.find((r) => r.dst === n1), { family: 4, dst: n1, dev: "lo", scope: "universe", protocol: 99, table: 133, metric: 0 }, "stored in kernel form");
   sync([n1, n3]);
   sync([n1, n2, n4]);
   sync([]);
@@ -86,11 +103,11 @@ t.test("router: desired routes (last InternalIP wins; own, unknown nodes and mis
 
 t.test("router: Coil §9.4.7 route syncer sequence", async (t) => {
   const unrelated: Route = { family: 4, dst: cidr("10.10.10.10/32"), via: ip("127.0.0.1"), protocol: 2 };
-  let kernel: Route[] = [unrelated];
+  let kernel: Route[] = [...UPLINK, unrelated];
   const gw = (name: string, ips: string[]) => ({ name, internalIPs: ips.map(ip) });
   const sync = (ns: RouterRoutesOptions["nodes"], blocks: RouterRoutesOptions["blocks"], want: string[]): void => {
     const plan = planRouterRoutes({ self: "me", nodes: ns, blocks, observed: kernel })._unsafeUnwrap();
-    kernel = applyRouteOps(kernel, allOps(plan.changeset));
+    kernel = applyRoutes(kernel, plan.changeset);
     const got = kernel.filter((r) => r.protocol === 31).map((r) => `${r.dst} via ${r.via}`).sort();
     t.same(got, [...want].sort());
     t.equal(plan.desiredCount, want.length, "proto-31 count equals desired set");
