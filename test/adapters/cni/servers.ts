@@ -51,7 +51,8 @@ export async function startFastServer(coild: FakeCoild): Promise<TestDaemon> {
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
 
-function argsJson(m: CNIArgs): CniArgsJson {
+/** A ts-proto `CNIArgs` in the proto3 JSON shape the fake model takes. */
+export function argsJson(m: CNIArgs): CniArgsJson {
   return { containerId: m.containerId, netns: m.netns, ifname: m.ifname, args: m.args, path: m.path, stdinData: b64(m.stdinData), ips: m.ips, interfaces: m.interfaces };
 }
 
