@@ -1,9 +1,11 @@
 /**
  * The real executor: applies a {@link Changeset} to the kernel. Every op is rendered and
  * validated before anything runs; then, step by step, netlink ops go through `ip -batch -` (one
- * process per run of same-family lines, in op order), sysctls through `sysctl -w`, and the
- * step's nft commands as ONE `nft -j '<json>'` transaction. Namespaces are entered by spawning
- * through `nsenter --net=<path>`. On failure, everything applied is reverted in reverse order;
+ * process per run of same-family lines, in op order), sysctls through `/proc/sys` in the
+ * executor's own namespace (`sysctl -w` elsewhere), and the step's nft commands as ONE
+ * `nft -j '<json>'` transaction. Namespaces are entered by spawning through `nsenter --net=<path>`.
+ * A step that only creates veths peered into the next step's namespace runs inside that step's
+ * batch (see fuse.ts), so a pod set-up costs two `ip` processes. On failure, everything applied is reverted in reverse order;
  * an nft transaction followed by later steps is bracketed by two `nft -j list ruleset` so that
  * exactly the objects it created can be deleted (see `nftUndo`).
  */
@@ -12,11 +14,13 @@ import { err, ok, Result, ResultAsync } from "neverthrow";
 import type { Changeset, NetlinkOp, NetnsRef, NftCommand } from "../../lib/changeset/index.js";
 import { failedBatchLine, groupOps, ipBatchArgv, type OpGroup } from "./ip-batch.js";
 import type { AppliedOp, ApplyError, ApplyReport, FailedOp } from "./kernel.js";
+import { fuseGroups, isVethStepTo } from "./fuse.js";
 import { nftUndo } from "./nft-undo.js";
 import { observeNft, type ObserveError } from "./observer.js";
 import type { NftListing } from "./parse-nft.js";
 import { rollback, type InvertFn, type NftRevert } from "./rollback.js";
 import { runInNetns, validateNetnsPath, type ExecError } from "./run.js";
+import { readSysctl, writeSysctl } from "./sysctl.js";
 
 /** Options of {@link applyChangeset}. */
 export interface ExecutorOptions {
@@ -38,6 +42,8 @@ export interface PlannedStep {
   readonly groups: readonly OpGroup[];
   readonly nft: readonly NftCommand[];
   readonly nftJson: string | undefined;
+  /** The step's netlink ops as planned. */
+  readonly ops: readonly NetlinkOp[];
 }
 
 type Invalid = Extract<ApplyError, { kind: "invalid-changeset" }>;
@@ -55,12 +61,34 @@ function planStep(index: number, s: Changeset["steps"][number], hostNetnsPath: s
   if (nftJson !== undefined && Buffer.byteLength(nftJson) > NFT_ARG_MAX) {
     return err({ kind: "invalid-changeset", step: index, index: -1, cause: { kind: "nft-too-large", bytes: Buffer.byteLength(nftJson) }, retryable: false });
   }
-  return ok({ index, netns: s.netns, groups: groups.value, nft: s.nft, nftJson });
+  return ok({ index, netns: s.netns, groups: groups.value, nft: s.nft, nftJson, ops: s.netlink });
 }
 
-/** Render and validate every step; nothing runs when this fails. */
+/**
+ * Fuse a pod step that only creates veths peered into the next step's namespace into that step
+ * (see fuse.ts): one `ip -batch` process instead of two.
+ */
+export function fuseSteps(steps: readonly PlannedStep[], hostNetnsPath: string): Result<PlannedStep[], Invalid> {
+  const out: PlannedStep[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const a = steps[i];
+    const b = steps[i + 1];
+    if (a === undefined) continue;
+    if (b === undefined || !isVethStepTo(a, b.netns)) {
+      out.push(a);
+      continue;
+    }
+    const fused = fuseGroups(a, b, hostNetnsPath);
+    if (fused.isErr()) return err({ kind: "invalid-changeset", step: a.index, index: fused.error.index, cause: fused.error.cause, retryable: false });
+    out.push({ ...b, groups: fused.value });
+    i += 1;
+  }
+  return ok(out);
+}
+
+/** Render and validate every step (then fuse where possible, see {@link fuseSteps}); nothing runs when this fails. */
 export function planChangeset(cs: Changeset, hostNetnsPath: string): Result<PlannedStep[], Invalid> {
-  return Result.combine(cs.steps.map((s, i) => planStep(i, s, hostNetnsPath)));
+  return Result.combine(cs.steps.map((s, i) => planStep(i, s, hostNetnsPath))).andThen((steps) => fuseSteps(steps, hostNetnsPath));
 }
 
 interface Failure {
@@ -98,30 +126,34 @@ function run(st: RunState, netns: NetnsRef, argv: readonly string[], input?: str
 
 async function runBatch(st: RunState, step: PlannedStep, g: Extract<OpGroup, { kind: "ip-batch" }>): Promise<Failure | undefined> {
   const r = await run(st, step.netns, ipBatchArgv(g.family), `${g.lines.join("\n")}\n`);
+  const record = (o: (typeof g.ops)[number]): number => st.applied.push({ step: o.origin?.step ?? step.index, netns: o.origin?.netns ?? step.netns, op: o.op });
   if (r.isOk()) {
-    for (const o of g.ops) st.applied.push({ step: step.index, netns: step.netns, op: o.op });
+    g.ops.forEach(record);
     return undefined;
   }
   // `ip -batch` stops at the first failing line and names it; lines before it were applied.
   const line = r.error.kind === "exit-nonzero" ? failedBatchLine(r.error.stderr) : undefined;
   const failedAt = line !== undefined && line >= 1 && line <= g.ops.length ? line - 1 : 0;
-  for (const o of g.ops.slice(0, failedAt)) st.applied.push({ step: step.index, netns: step.netns, op: o.op });
+  g.ops.slice(0, failedAt).forEach(record);
   const failed = g.ops[failedAt] ?? g.ops[0];
   if (failed === undefined) return undefined;
-  return { failedOp: { kind: "netlink", step: step.index, index: failed.index, op: failed.op }, cause: r.error };
+  return { failedOp: { kind: "netlink", step: failed.origin?.step ?? step.index, index: failed.index, op: failed.op }, cause: r.error };
 }
 
 async function runSysctl(st: RunState, step: PlannedStep, g: Extract<OpGroup, { kind: "sysctl" }>): Promise<Failure | undefined> {
   const failedOp: FailedOp = { kind: "netlink", step: step.index, index: g.op.index, op: g.op.op };
   let op: NetlinkOp = g.op.op;
+  const t = st.timeoutMs !== undefined ? { timeoutMs: st.timeoutMs } : {};
   if (op.kind === "sysctl.set" && op.previous === undefined) {
     // Read the value first so that the write can be reverted.
-    const prev = await run(st, step.netns, ["sysctl", "-n", "--", g.write.path]);
+    const prev = await readSysctl(step.netns, g.write, t);
     if (prev.isErr()) return { failedOp, cause: prev.error };
-    op = { ...op, previous: prev.value.stdout.replace(/\n$/, "") };
+    st.processes += prev.value.processes;
+    op = { ...op, previous: prev.value.value };
   }
-  const w = await run(st, step.netns, ["sysctl", "-q", "-w", "--", `${g.write.path}=${g.write.value}`]);
+  const w = await writeSysctl(step.netns, g.write, t);
   if (w.isErr()) return { failedOp, cause: w.error };
+  st.processes += w.value;
   st.applied.push({ step: step.index, netns: step.netns, op });
   return undefined;
 }
@@ -160,7 +192,7 @@ const TRANSIENT = /resource busy|try again|temporarily unavailable|no buffer spa
 
 async function applyPlanned(steps: readonly PlannedStep[], opts: ExecutorOptions): Promise<Result<ApplyReport, ApplyError>> {
   const started = performance.now();
-  const st: RunState = { applied: [], nftReverts: [], lastStep: steps.length - 1, processes: 0, timeoutMs: opts.timeoutMs };
+  const st: RunState = { applied: [], nftReverts: [], lastStep: steps.at(-1)?.index ?? -1, processes: 0, timeoutMs: opts.timeoutMs };
   for (const step of steps) {
     const f = await runStep(st, step);
     if (f === undefined) continue;

@@ -20,6 +20,8 @@ export interface RenderedNetlinkOp {
   readonly op: NetlinkOp;
   /** Index of the op inside its step. */
   readonly index: number;
+  /** When the executor runs the op in another step's process (see fuse.ts): the step and namespace it was planned in. */
+  readonly origin?: { readonly step: number; readonly netns: NetnsRef };
 }
 
 /** A run of consecutive ops sent to one process. */

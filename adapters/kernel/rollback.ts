@@ -8,6 +8,7 @@ import { invertOp, netnsKey, sameNetns, type InvertError, type NetlinkOp, type N
 import { groupOps, ipBatchArgv } from "./ip-batch.js";
 import type { AppliedOp } from "./kernel.js";
 import { runInNetns } from "./run.js";
+import { writeSysctl } from "./sysctl.js";
 
 /** The ops that undo `op`, or why it cannot be undone (the lib's `invertOp`). */
 export type InvertFn = (op: NetlinkOp) => Result<NetlinkOp[], InvertError>;
@@ -129,7 +130,7 @@ async function revertRuns(runs: readonly Run[], opts: RollbackOptions, t: { time
       const res =
         g.kind === "ip-batch"
           ? await runInNetns(r.netns, ipBatchArgv(g.family, { force: true }), { ...t, input: `${g.lines.join("\n")}\n` })
-          : await runInNetns(r.netns, ["sysctl", "-q", "-w", "--", `${g.write.path}=${g.write.value}`], t);
+          : await writeSysctl(r.netns, g.write, t);
       if (res.isOk()) reverted += g.kind === "ip-batch" ? g.ops.length : 1;
       else problems.push(`revert failed: ${res.error.kind === "exit-nonzero" ? res.error.stderr.trim() : res.error.kind}`);
     }
