@@ -20,10 +20,11 @@ if [ "$WHAT" != "--node-only" ]; then
   [ -x "$BUN" ] || { echo "build-cni: $BUN missing (npm ci installs @oven/bun-linux-x64)" >&2; exit 127; }
   # --compile embeds the runtime; --minify shrinks the embedded JS; --bytecode precompiles it so
   # start-up skips parsing. Temp files go next to the output (bun writes a .bun-build file in cwd).
-  (cd "$OUT" && "$BUN" build "$ENTRY" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$OUT/coil.tmp" >/dev/null)
-  mv -f "$OUT/coil.tmp" "$OUT/coil"
+  (cd "$OUT" && "$BUN" build "$ENTRY" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$OUT/coil.tmp.$$" >/dev/null)
+  mv -f "$OUT/coil.tmp.$$" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
 fi
 if [ "$WHAT" != "--bun-only" ]; then
   "$ESBUILD" "$ENTRY" --bundle --minify --platform=node --target=node20 --format=esm \
-    --outfile="$OUT/coil.mjs" --log-level=warning
+    --outfile="$OUT/coil.mjs.tmp.$$" --log-level=warning
+  mv -f "$OUT/coil.mjs.tmp.$$" "$OUT/coil.mjs"
 fi
