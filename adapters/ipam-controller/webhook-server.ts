@@ -11,7 +11,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { CertReloader, certDirFiles } from "./certs-reloader.js";
+import { CertReloader, certDirFiles, type LoadedCert } from "./certs-reloader.js";
 import { startCertRotation, type CertRotation, type CertRotationOptions } from "./certs-rotation.js";
 import { handleWebhookRequest } from "./webhook-review.js";
 
@@ -53,6 +53,8 @@ export interface WebhookServer {
   readonly rotation: CertRotation | undefined;
   /** Listening and a key pair is loaded (triggers a load attempt when none is yet). */
   ready(): boolean;
+  /** Connections handed to TLS so far, per certificate generation ({@link LoadedCert.generation}). */
+  connectionsByGeneration(): ReadonlyMap<number, number>;
   /** A real TLS dial to the server (controller-runtime's StartedChecker). */
   checkReady(): Promise<boolean>;
   /** Stop accepting, close open connections and stop rotation. */
@@ -99,6 +101,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const https: HttpsServer = createHttpsServer({ minVersion: "TLSv1.2" }, (req, res) => serve(req, res, maxBody, log));
   https.on("tlsClientError", (e) => log.error("TLS handshake failed", { error: e.message }));
   let generation = 0;
+  const perGeneration = new Map<number, number>();
   const sockets = new Set<Socket>();
   const front = createNetServer({ pauseOnConnect: true }, (socket) => {
     sockets.add(socket);
@@ -112,6 +115,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
           generation = pair.generation;
           log.info("serving certificate loaded", { serial: pair.serial, notAfter: pair.notAfter.toISOString() });
         }
+        perGeneration.set(generation, (perGeneration.get(generation) ?? 0) + 1);
         https.emit("connection", socket);
       },
       (e: Error) => {
@@ -134,6 +138,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       if (certs.current() === undefined) certs.get().catch(() => undefined);
       return certs.current() !== undefined;
     },
+    connectionsByGeneration: () => perGeneration,
     checkReady: () => tlsDial(dialHost, port),
     close: async () => {
       rotation?.stop();

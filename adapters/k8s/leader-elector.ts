@@ -127,12 +127,15 @@ export class LeaderElector {
     }
   }
 
-  /** Stop campaigning/renewing; release the lease if leading and `releaseOnStop`. */
-  async stop(): Promise<void> {
+  /**
+   * Stop campaigning/renewing; release the lease if leading and `release` (default:
+   * `releaseOnStop`). `release: false` leaves the lease to expire, as a crash would.
+   */
+  async stop(opts: { readonly release?: boolean } = {}): Promise<void> {
     const wasLeading = this.#leading;
     this.#stop.abort();
     await this.#running;
-    if (wasLeading && this.#o.releaseOnStop !== false) await this.#release();
+    if (wasLeading && (opts.release ?? this.#o.releaseOnStop !== false)) await this.#release();
   }
 
   #spec(lease: V1Lease | undefined): NonNullable<V1Lease["spec"]> {

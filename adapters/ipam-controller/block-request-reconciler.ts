@@ -1,0 +1,133 @@
+/**
+ * Coil's BlockRequestReconciler: a request without conditions gets exactly one AddressBlock.
+ * Idempotency (Coil #198): an AddressBlock labelled `coil.cybozu.com/request=<uid>` is looked up
+ * with an uncached LIST first, so a request never gets a second block — across restarts and
+ * leader changes too. Status is written through the status subresource with the read
+ * resourceVersion as precondition.
+ */
+import { LABEL_REQUEST } from "../../lib/constants.js";
+import type {
+  AddressBlockObject,
+  BlockRequestCondition,
+  BlockRequestObject,
+  BlockRequestStatus,
+  CoilClient,
+  Logger,
+  ReconcileOutcome,
+} from "../k8s/index.js";
+import type { PoolManager } from "./pool-manager.js";
+
+/** Dependencies of {@link BlockRequestReconciler}. */
+export interface BlockRequestReconcilerDeps {
+  /** Typed API clients. */
+  readonly coil: CoilClient;
+  /** Pool state. */
+  readonly pools: PoolManager;
+  /** Cached request lookup (informer). */
+  readonly cachedRequest: (name: string) => BlockRequestObject | undefined;
+  /** Clock (condition timestamps). */
+  readonly now: () => Date;
+  /** Logger. */
+  readonly log: Logger;
+}
+
+/** RFC 3339 with seconds, as metav1.Time serialises. */
+function metaTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** The status Coil writes after allocating `block` (§3.3). */
+export function allocatedStatus(block: string, now: Date): BlockRequestStatus {
+  const t = metaTime(now);
+  const complete: BlockRequestCondition = {
+    type: "Complete",
+    status: "True",
+    reason: "allocated",
+    message: `allocated a block ${block}`,
+    lastProbeTime: t,
+    lastTransitionTime: t,
+  };
+  return { addressBlockName: block, conditions: [complete] };
+}
+
+/** The status Coil writes when the pool has no free block (§3.3). */
+export function outOfBlocksStatus(pool: string, now: Date): BlockRequestStatus {
+  const t = metaTime(now);
+  return {
+    conditions: [
+      { type: "Complete", status: "True", reason: "completed with failure", message: "completed with failure", lastProbeTime: t, lastTransitionTime: t },
+      { type: "Failed", status: "True", reason: "out of blocks", message: `pool ${pool} does not have free blocks`, lastProbeTime: t, lastTransitionTime: t },
+    ],
+  };
+}
+
+/** Event filter: creations always, updates only when the new object has no conditions, never deletes. */
+export function wantsRequestEvent(type: "add" | "update" | "delete", obj: BlockRequestObject): boolean {
+  if (type === "add") return true;
+  if (type === "update") return (obj.status?.conditions ?? []).length === 0;
+  return false;
+}
+
+/** Reconciles BlockRequests by name. */
+export class BlockRequestReconciler {
+  readonly #d: BlockRequestReconcilerDeps;
+  /** uid → resourceVersion we wrote status over: a cache still at that version is stale. */
+  readonly #writtenOver = new Map<string, string>();
+
+  /** @param d - see {@link BlockRequestReconcilerDeps}. */
+  constructor(d: BlockRequestReconcilerDeps) {
+    this.#d = d;
+  }
+
+  /** Forget per-request bookkeeping (on delete events). */
+  forget(uid: string): void {
+    this.#writtenOver.delete(uid);
+  }
+
+  /** Reconcile one request. */
+  async reconcile(name: string): Promise<ReconcileOutcome> {
+    const br = this.#d.cachedRequest(name);
+    if (br === undefined) return { kind: "done" };
+    const uid = br.metadata.uid ?? "";
+    if ((br.status?.conditions ?? []).length > 0) {
+      this.#writtenOver.delete(uid);
+      return { kind: "done" };
+    }
+    // Our own status write is not in the cache yet: the update event will bring it.
+    if (this.#writtenOver.get(uid) === br.metadata.resourceVersion) return { kind: "done" };
+    const existing = await this.#d.coil.blocks.list({ labelSelector: `${LABEL_REQUEST}=${uid}` });
+    if (existing.isErr()) return { kind: "retry", error: existing.error };
+    const found = existing.value.items.sort((a, b) => a.index - b.index)[0];
+    if (found !== undefined) {
+      this.#d.log.info("request already has a block; rewriting status", { request: name, block: found.metadata.name });
+      return this.#writeStatus(br, allocatedStatus(found.metadata.name, this.#d.now()));
+    }
+    return this.#allocate(br);
+  }
+
+  async #allocate(br: BlockRequestObject): Promise<ReconcileOutcome> {
+    const { poolName: pool, nodeName: node } = br.spec;
+    const r = await this.#d.pools.allocateBlock(pool, node, br.metadata.uid ?? "");
+    if (r.isErr()) {
+      if (r.error.kind === "no-block") {
+        this.#d.log.error("out of blocks", { request: br.metadata.name, pool });
+        return this.#writeStatus(br, outOfBlocksStatus(pool, this.#d.now()));
+      }
+      return { kind: "retry", error: r.error };
+    }
+    const block: AddressBlockObject = r.value;
+    this.#d.log.info("allocated", { request: br.metadata.name, block: block.metadata.name, index: block.index, pool, node });
+    return this.#writeStatus(br, allocatedStatus(block.metadata.name, this.#d.now()));
+  }
+
+  async #writeStatus(br: BlockRequestObject, status: BlockRequestStatus): Promise<ReconcileOutcome> {
+    const w = await this.#d.coil.requests.replaceStatus({ ...br, status });
+    if (w.isErr()) {
+      if (w.error.kind === "not-found") return { kind: "done" };
+      // conflict: the cache was stale; the next round finds the block by its request label.
+      return { kind: "retry", error: w.error };
+    }
+    this.#writtenOver.set(br.metadata.uid ?? "", br.metadata.resourceVersion ?? "");
+    return { kind: "done" };
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * coil-ipam-controller's command line: Coil's flags (§1.4, same names and defaults) plus
+ * `--kubeconfig`, leader-election tuning and the reconcile concurrency. Go-style booleans
+ * (`--flag`, `--flag=true|false`) and durations (`1h`, `10s`, `500ms`).
+ */
+import { parseArgs } from "node:util";
+import { err, ok, Result } from "neverthrow";
+import { PORTS } from "../../lib/constants.js";
+
+/** A listen address; `undefined` means disabled (`0`, as in controller-runtime). Port 0 = any free port. */
+export interface ListenAddr {
+  /** Host part; empty = all interfaces. */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+}
+
+/** Parsed configuration. */
+export interface IpamControllerFlags {
+  /** `--metrics-addr` (default `:9386`). */
+  readonly metricsAddr: ListenAddr | undefined;
+  /** `--health-addr` (default `:9387`). */
+  readonly healthAddr: ListenAddr | undefined;
+  /** `--webhook-addr` (default `:9443`). */
+  readonly webhookAddr: ListenAddr;
+  /** `--cert-dir` (default `/certs`). */
+  readonly certDir: string;
+  /** `--gc-interval` (default 1h). */
+  readonly gcIntervalMs: number;
+  /** `--enable-cert-rotation`. */
+  readonly enableCertRotation: boolean;
+  /** `--enable-restart-on-cert-refresh`. */
+  readonly enableRestartOnCertRefresh: boolean;
+  /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
+  readonly kubeconfig: string | undefined;
+  /** `--leader-elect` (default true). */
+  readonly leaderElect: boolean;
+  /** `--leader-elect-namespace` (default `kube-system`). */
+  readonly leaderElectNamespace: string;
+  /** `--leader-elect-id` (default `coil-ipam-leader`). */
+  readonly leaderElectId: string;
+  /** `--leader-elect-lease-duration` (default 15s). */
+  readonly leaseDurationMs: number;
+  /** `--leader-elect-renew-deadline` (default 10s). */
+  readonly renewDeadlineMs: number;
+  /** `--leader-elect-retry-period` (default 2s). */
+  readonly retryPeriodMs: number;
+  /** `--max-concurrent-reconciles` for BlockRequests (default 1, controller-runtime's). */
+  readonly concurrency: number;
+  /** `--zap-log-level=debug`. */
+  readonly debug: boolean;
+}
+
+const BOOLEANS = ["enable-cert-rotation", "enable-restart-on-cert-refresh", "leader-elect", "help"];
+const STRINGS: Record<string, string> = {
+  "metrics-addr": `:${PORTS.ipamControllerMetrics}`,
+  "health-addr": `:${PORTS.ipamControllerHealth}`,
+  "webhook-addr": `:${PORTS.ipamControllerWebhook}`,
+  "cert-dir": "/certs",
+  "gc-interval": "1h",
+  "leader-elect-namespace": "kube-system",
+  "leader-elect-id": "coil-ipam-leader",
+  "leader-elect-lease-duration": "15s",
+  "leader-elect-renew-deadline": "10s",
+  "leader-elect-retry-period": "2s",
+  "max-concurrent-reconciles": "1",
+  "zap-log-level": "info",
+  // Accepted for manifest compatibility, no effect.
+  "zap-stacktrace-level": "",
+  "zap-encoder": "",
+  "zap-time-encoding": "",
+};
+const NO_DEFAULT = ["kubeconfig"];
+
+/** Parse a Go duration such as `1h`, `1h30m`, `90s`, `500ms` into milliseconds. */
+export function parseDuration(s: string): Result<number, string> {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
+    pos = re.lastIndex;
+  }
+  return s !== "" && pos === s.length ? ok(total) : err(`invalid duration ${JSON.stringify(s)}`);
+}
+
+/** Parse `host:port`, `:port`, `[v6]:port`; `0` disables. */
+export function parseListenAddr(s: string): Result<ListenAddr | undefined, string> {
+  if (s === "0") return ok(undefined);
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
+  const port = Number(m?.[3]);
+  if (m === null || !Number.isInteger(port) || port > 65535) return err(`invalid address ${JSON.stringify(s)}`);
+  return ok({ host: m[1] ?? m[2] ?? "", port });
+}
+
+function boolFlag(name: string, v: string | undefined, def: boolean): Result<boolean, string> {
+  if (v === undefined) return ok(def);
+  if (v === "true" || v === "1") return ok(true);
+  if (v === "false" || v === "0") return ok(false);
+  return err(`--${name}: ${JSON.stringify(v)} is not a boolean`);
+}
+
+function normaliseBooleans(argv: readonly string[]): string[] {
+  return argv.map((a) => (BOOLEANS.some((b) => a === `--${b}` || a === `-${b}`) ? `--${a.replace(/^-+/, "")}=true` : a));
+}
+
+/** The usage text. */
+export function usage(): string {
+  const lines = [
+    ...BOOLEANS.map((b) => `  --${b}[=true|false]`),
+    ...Object.entries(STRINGS).map(([k, v]) => `  --${k} (default ${JSON.stringify(v)})`),
+    ...NO_DEFAULT.map((k) => `  --${k}`),
+  ];
+  return `Usage: coil-ipam-controller [flags]\n${lines.join("\n")}\n`;
+}
+
+function durations(str: (k: string) => string): Result<[number, number, number, number], string> {
+  const d = (k: string): Result<number, string> => parseDuration(str(k)).mapErr((e) => `--${k}: ${e}`);
+  return Result.combine([d("gc-interval"), d("leader-elect-lease-duration"), d("leader-elect-renew-deadline"), d("leader-elect-retry-period")]).andThen(
+    ([gc, lease, renew, retry]) => {
+      if (gc <= 0) return err("--gc-interval must be positive");
+      if (!(retry > 0 && retry < renew && renew < lease)) return err("leader election needs retry-period < renew-deadline < lease-duration");
+      return ok<[number, number, number, number], string>([gc, lease, renew, retry]);
+    },
+  );
+}
+
+/** Parse argv (without node and script). `help` when `--help` was given. */
+export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamControllerFlags | "help", string> {
+  const options = Object.fromEntries([...BOOLEANS, ...Object.keys(STRINGS), ...NO_DEFAULT].map((k) => [k, { type: "string" as const }]));
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: normaliseBooleans(argv), options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (e) {
+    return err(e instanceof Error ? e.message : String(e));
+  }
+  if (values["help"] !== undefined) return ok("help");
+  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
+  const concurrency = Number(str("max-concurrent-reconciles"));
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) return err("--max-concurrent-reconciles: integer in [1, 64]");
+  return Result.combine([parseListenAddr(str("metrics-addr")), parseListenAddr(str("health-addr")), parseListenAddr(str("webhook-addr"))]).andThen(
+    ([metricsAddr, healthAddr, webhookAddr]) =>
+      Result.combine([
+        boolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
+        boolFlag("enable-restart-on-cert-refresh", values["enable-restart-on-cert-refresh"], false),
+        boolFlag("leader-elect", values["leader-elect"], true),
+      ]).andThen(([enableCertRotation, enableRestartOnCertRefresh, leaderElect]) =>
+        durations(str).andThen(([gcIntervalMs, leaseDurationMs, renewDeadlineMs, retryPeriodMs]) => {
+          if (webhookAddr === undefined) return err("--webhook-addr cannot be disabled");
+          return ok<IpamControllerFlags, string>({
+            metricsAddr,
+            healthAddr,
+            webhookAddr,
+            certDir: str("cert-dir"),
+            gcIntervalMs,
+            enableCertRotation,
+            enableRestartOnCertRefresh,
+            kubeconfig: values["kubeconfig"],
+            leaderElect,
+            leaderElectNamespace: str("leader-elect-namespace"),
+            leaderElectId: str("leader-elect-id"),
+            leaseDurationMs,
+            renewDeadlineMs,
+            retryPeriodMs,
+            concurrency,
+            debug: str("zap-log-level") === "debug",
+          });
+        }),
+      ),
+  );
+}

@@ -1,0 +1,176 @@
+/**
+ * Coil's PoolManager: per-pool in-memory block state (lib's `BlockAllocator`, the used-index
+ * bitset) rebuilt from an uncached LIST of the pool's AddressBlocks, and block allocation that
+ * creates the AddressBlock `<pool>-<index>` at the lowest free index. All work on one pool is
+ * serialised (Coil's pool mutex); pools are independent.
+ */
+import { err, ok, type Result } from "neverthrow";
+import { API_VERSION, FINALIZER, LABEL_NODE, LABEL_POOL, LABEL_REQUEST } from "../../lib/constants.js";
+import { BlockAllocator, blockName, layoutBlockAt, type BlockError } from "../../lib/ipam/index.js";
+import type { AddressBlockObject, AddressPoolObject, CoilClient, K8sError, Logger } from "../k8s/index.js";
+import type { ControllerMetrics } from "./metrics.js";
+
+/** Why an allocation or sync failed. `no-block` is Coil's `ErrNoBlock` ("out of blocks"). */
+export type PoolError =
+  | { readonly kind: "no-block"; readonly pool: string; readonly message: string }
+  | { readonly kind: "invalid-pool"; readonly pool: string; readonly message: string }
+  | { readonly kind: "api"; readonly op: string; readonly error: K8sError }
+  | { readonly kind: "name-taken"; readonly pool: string; readonly message: string };
+
+/** Dependencies of {@link PoolManager}. */
+export interface PoolManagerDeps {
+  /** Typed API clients. */
+  readonly coil: CoilClient;
+  /** Cached pool lookup (informer); falls back to a GET when absent. */
+  readonly cachedPool: (name: string) => AddressPoolObject | undefined;
+  /** Metrics. */
+  readonly metrics: ControllerMetrics;
+  /** Logger. */
+  readonly log: Logger;
+}
+
+interface PoolState {
+  allocator: BlockAllocator;
+  specJson: string;
+}
+
+const MAX_NAME_RETRIES = 5;
+
+/** Per-pool block state and allocation. */
+export class PoolManager {
+  readonly #d: PoolManagerDeps;
+  readonly #pools = new Map<string, PoolState>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  /** @param d - see {@link PoolManagerDeps}. */
+  constructor(d: PoolManagerDeps) {
+    this.#d = d;
+  }
+
+  /** Run `fn` with the pool's lock held. */
+  #locked<T>(pool: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(pool) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#locks.set(pool, tail);
+    void tail.then(() => {
+      if (this.#locks.get(pool) === tail) this.#locks.delete(pool);
+    });
+    return next;
+  }
+
+  async #getPool(name: string): Promise<Result<AddressPoolObject, PoolError>> {
+    const cached = this.#d.cachedPool(name);
+    if (cached !== undefined) return ok(cached);
+    const got = await this.#d.coil.pools.get(name);
+    return got.mapErr((error): PoolError => ({ kind: "api", op: "get pool", error }));
+  }
+
+  /** Coil's `SyncBlocks`: re-read the pool, rebuild its bitset from an uncached LIST, set the gauges. */
+  syncPool(name: string): Promise<Result<void, PoolError>> {
+    return this.#locked(name, () => this.#sync(name));
+  }
+
+  async #sync(name: string): Promise<Result<void, PoolError>> {
+    const pool = await this.#getPool(name);
+    if (pool.isErr()) return err(pool.error);
+    const created = BlockAllocator.create(pool.value.spec);
+    if (created.isErr()) return err(invalidPool(name, created.error));
+    const listed = await this.#d.coil.blocks.list({ labelSelector: `${LABEL_POOL}=${name}` });
+    if (listed.isErr()) return err({ kind: "api", op: "list blocks", error: listed.error });
+    const allocator = created.value;
+    const outside = allocator.rebuild(listed.value.items.map((b) => b.index));
+    if (outside.length > 0) this.#d.log.warn("blocks outside the pool", { pool: name, indexes: outside });
+    this.#pools.set(name, { allocator, specJson: JSON.stringify(pool.value.spec) });
+    this.#d.metrics.setPool(name, Number(allocator.maxBlocks), allocator.allocatedCount);
+    return ok(undefined);
+  }
+
+  /** Forget a deleted pool and delete its metric series. */
+  dropPool(name: string): void {
+    this.#pools.delete(name);
+    this.#d.metrics.dropPool(name);
+  }
+
+  /** Whether any AddressBlock carries the pool label (uncached). */
+  async isUsed(name: string): Promise<Result<boolean, PoolError>> {
+    const listed = await this.#d.coil.blocks.list({ labelSelector: `${LABEL_POOL}=${name}`, limit: 1 });
+    return listed.map((l) => l.items.length > 0).mapErr((error): PoolError => ({ kind: "api", op: "list blocks", error }));
+  }
+
+  /** Used indexes of a pool as last synced (tests, debugging). */
+  usedIndexes(name: string): number[] | undefined {
+    return this.#pools.get(name)?.allocator.usedIndexes();
+  }
+
+  /**
+   * Coil's `AllocateBlock`: take the lowest free index, refuse when the pool is being deleted or
+   * full (`no-block`), create the AddressBlock; when the name is taken by someone else, resync and
+   * try again.
+   */
+  allocateBlock(pool: string, node: string, requestUid: string): Promise<Result<AddressBlockObject, PoolError>> {
+    return this.#locked(pool, async () => {
+      for (let attempt = 0; attempt < MAX_NAME_RETRIES; attempt++) {
+        const r = await this.#tryAllocate(pool, node, requestUid);
+        if (r !== "retry") return r;
+        const synced = await this.#sync(pool);
+        if (synced.isErr()) return err(synced.error);
+      }
+      return err<AddressBlockObject, PoolError>({ kind: "name-taken", pool, message: "block names keep being taken; giving up for now" });
+    });
+  }
+
+  async #tryAllocate(pool: string, node: string, uid: string): Promise<Result<AddressBlockObject, PoolError> | "retry"> {
+    const ap = await this.#getPool(pool);
+    if (ap.isErr()) return err(ap.error);
+    let state = this.#pools.get(pool);
+    if (state === undefined || state.specJson !== JSON.stringify(ap.value.spec)) {
+      const synced = await this.#sync(pool);
+      if (synced.isErr()) return err(synced.error);
+      state = this.#pools.get(pool) as PoolState;
+    }
+    const noBlock = err<AddressBlockObject, PoolError>({ kind: "no-block", pool, message: "out of blocks" });
+    if (ap.value.metadata.deletionTimestamp !== undefined) return noBlock;
+    const next = state.allocator.nextIndex();
+    if (next.isErr()) return noBlock;
+    const block = layoutBlockAt(state.allocator.layout, next.value);
+    if (block.isErr()) return noBlock;
+    const body = renderBlock(ap.value, { node, uid, ...block.value });
+    const created = await this.#d.coil.blocks.create(body);
+    if (created.isErr()) {
+      if (created.error.kind === "already-exists") {
+        this.#d.log.info("block name already taken; resyncing", { pool, block: body.metadata.name });
+        return "retry";
+      }
+      return err({ kind: "api", op: "create block", error: created.error });
+    }
+    state.allocator.markUsed(next.value);
+    this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);
+    return ok(created.value);
+  }
+}
+
+function invalidPool(pool: string, e: BlockError): PoolError {
+  return { kind: "invalid-pool", pool, message: e.message };
+}
+
+/** The AddressBlock Coil creates for block `index` of `pool` (§2.2). */
+export function renderBlock(
+  pool: AddressPoolObject,
+  b: { node: string; uid: string; index: number; ipv4?: string; ipv6?: string },
+): Omit<AddressBlockObject, "apiVersion" | "kind"> {
+  const name = pool.metadata.name;
+  return {
+    metadata: {
+      name: blockName(name, b.index),
+      labels: { [LABEL_POOL]: name, [LABEL_NODE]: b.node, [LABEL_REQUEST]: b.uid },
+      finalizers: [FINALIZER],
+      ownerReferences: [
+        { apiVersion: API_VERSION, kind: "AddressPool", name, uid: pool.metadata.uid ?? "", controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    index: b.index,
+    ...(b.ipv4 === undefined ? {} : { ipv4: b.ipv4 }),
+    ...(b.ipv6 === undefined ? {} : { ipv6: b.ipv6 }),
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * coil-ipam-controller's startup and wiring: API clients, informers (AddressPools,
+ * AddressBlocks, BlockRequests, Node metadata), the PoolManager, the AddressPool and BlockRequest
+ * reconcilers and the orphan-block GC (leader only), metrics and health endpoints, Lease leader
+ * election, and — when provided — the admission webhook server (all replicas).
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { err, ok, type Result } from "neverthrow";
+import {
+  Informer,
+  LeaderElector,
+  NODES_PATH,
+  WorkQueue,
+  coilClient,
+  listNodeMetas,
+  makeClients,
+  nodeMeta,
+  type AddressBlockObject,
+  type AddressPoolObject,
+  type BlockRequestObject,
+  type KubeClients,
+  type Logger,
+  type NodeMeta,
+} from "../k8s/index.js";
+import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
+import type { IpamControllerFlags, ListenAddr } from "./flags.js";
+import { collectOrphanBlocks } from "./gc.js";
+import { serveHealth, serveMetrics, type Listening, type ReadyCheck } from "./http.js";
+import { createControllerMetrics, type ControllerMetrics } from "./metrics.js";
+import { PoolManager } from "./pool-manager.js";
+import { PoolReconciler, owningPool } from "./pool-reconciler.js";
+
+/** A running webhook server (provided by the webhook module). */
+export interface WebhookHandle {
+  /** Readiness (`webhook` check): e.g. a TLS dial succeeds. */
+  ready(): Promise<boolean> | boolean;
+  /** Stop serving. */
+  close(): Promise<void>;
+}
+
+/** Starts the AddressPool admission webhooks. */
+export type StartWebhook = (o: {
+  readonly addr: ListenAddr;
+  readonly certDir: string;
+  readonly enableCertRotation: boolean;
+  readonly enableRestartOnCertRefresh: boolean;
+  readonly clients: KubeClients;
+  readonly log: Logger;
+}) => Promise<WebhookHandle>;
+
+/** Injected dependencies. */
+export interface IpamControllerDeps {
+  /** Loaded kubeconfig. */
+  readonly kc: KubeConfig;
+  /** Logger. */
+  readonly log: Logger;
+  /** Leader-election identity (unique per process). */
+  readonly identity: string;
+  /** Webhook server starter; omitted = no webhook (readiness then only `ping`). */
+  readonly startWebhook?: StartWebhook;
+  /** Clock. */
+  readonly now?: () => Date;
+  /** Export prom-client's process metrics (default true). */
+  readonly processMetrics?: boolean;
+}
+
+/** Why the controller stopped. */
+export type ControllerExit = "stopped" | "leader-lost";
+
+/** A running controller. */
+export interface RunningController {
+  /** Bound metrics port, if serving. */
+  readonly metricsPort: number | undefined;
+  /** Bound health port, if serving. */
+  readonly healthPort: number | undefined;
+  /** Metrics (tests read them directly). */
+  readonly metrics: ControllerMetrics;
+  /** Pool state. */
+  readonly pools: PoolManager;
+  /** Resolves when the controller stopped by itself (`leader-lost`) or after {@link close}. */
+  readonly done: Promise<ControllerExit>;
+  /** Whether this replica leads now. */
+  isLeader(): boolean;
+  /** Stop everything; releases the lease unless `release: false` (simulating a crash). */
+  close(opts?: { readonly release?: boolean }): Promise<void>;
+}
+
+interface Informers {
+  readonly pools: Informer<AddressPoolObject>;
+  readonly blocks: Informer<AddressBlockObject>;
+  readonly requests: Informer<BlockRequestObject>;
+  readonly nodes: Informer<NodeMeta>;
+}
+
+function makeInformers(clients: KubeClients, log: Logger): Informers {
+  const coil = coilClient(clients.custom);
+  const kc = clients.kc;
+  return {
+    pools: new Informer({ name: "addresspools", kc, path: coil.pools.path, list: () => coil.pools.list(), log }),
+    blocks: new Informer({ name: "addressblocks", kc, path: coil.blocks.path, list: () => coil.blocks.list(), log }),
+    requests: new Informer({ name: "blockrequests", kc, path: coil.requests.path, list: () => coil.requests.list(), log }),
+    nodes: new Informer<NodeMeta>({ name: "nodes", kc, path: NODES_PATH, list: () => listNodeMetas(clients.core), transform: nodeMeta, log }),
+  };
+}
+
+/** The leader-only part: queues, reconcilers, GC timer. */
+class Leadership {
+  readonly requestQueue: WorkQueue;
+  readonly poolQueue: WorkQueue;
+  readonly gcQueue: WorkQueue;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly inf: Informers,
+    readonly reqs: BlockRequestReconciler,
+    readonly poolRec: PoolReconciler,
+    gc: () => Promise<Result<string[], unknown>>,
+    o: { readonly concurrency: number; readonly gcIntervalMs: number; readonly log: Logger },
+  ) {
+    this.requestQueue = new WorkQueue({ name: "blockrequest", concurrency: o.concurrency, reconcile: (k) => reqs.reconcile(k), log: o.log });
+    this.poolQueue = new WorkQueue({ name: "addresspool", concurrency: 1, reconcile: (k) => poolRec.reconcile(k), log: o.log });
+    this.gcQueue = new WorkQueue({
+      name: "garbage-collector",
+      reconcile: async () => {
+        const r = await gc();
+        return r.isOk() ? { kind: "done" } : { kind: "retry", error: r.error };
+      },
+      backoff: { initialMs: 1000, maxMs: 60_000 },
+      log: o.log,
+    });
+    for (const p of inf.pools.items()) this.poolQueue.add(p.metadata.name);
+    for (const r of inf.requests.items()) this.requestQueue.add(r.metadata.name);
+    this.gcQueue.add("gc");
+    this.#timer = setInterval(() => this.gcQueue.add("gc"), o.gcIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.all([this.requestQueue.stop(), this.poolQueue.stop(), this.gcQueue.stop()]);
+  }
+}
+
+/** Route informer events into the leader's queues (dropped while not leading). */
+function wireEvents(inf: Informers, lead: () => Leadership | undefined, reqs: BlockRequestReconciler): void {
+  inf.requests.on((e) => {
+    if (e.type === "delete") reqs.forget(e.object.metadata.uid ?? "");
+    if (wantsRequestEvent(e.type, e.object)) lead()?.requestQueue.add(e.object.metadata.name);
+  });
+  inf.pools.on((e) => lead()?.poolQueue.add(e.object.metadata.name));
+  inf.blocks.on((e) => {
+    if (e.type !== "delete") return;
+    const pool = owningPool(e.object);
+    if (pool !== undefined) lead()?.poolQueue.add(pool);
+  });
+  inf.nodes.on((e) => {
+    if (e.type === "delete") lead()?.gcQueue.add("gc");
+  });
+}
+
+async function startServers(
+  flags: IpamControllerFlags,
+  metrics: ControllerMetrics,
+  checks: readonly ReadyCheck[],
+): Promise<{ metrics: Listening | undefined; health: Listening | undefined }> {
+  const m = flags.metricsAddr === undefined ? undefined : await serveMetrics(flags.metricsAddr, metrics.registry);
+  try {
+    const h = flags.healthAddr === undefined ? undefined : await serveHealth(flags.healthAddr, checks);
+    return { metrics: m, health: h };
+  } catch (e) {
+    await m?.close();
+    throw e;
+  }
+}
+
+/** Start the controller. Fails only when a listener or the webhook cannot start. */
+export async function runIpamController(flags: IpamControllerFlags, deps: IpamControllerDeps): Promise<Result<RunningController, Error>> {
+  const { log } = deps;
+  const clients = makeClients(deps.kc);
+  const coil = coilClient(clients.custom);
+  const metrics = createControllerMetrics({ processMetrics: deps.processMetrics ?? true });
+  const inf = makeInformers(clients, log);
+  const pools = new PoolManager({ coil, cachedPool: (n) => inf.pools.get(n), metrics, log });
+  const reqs = new BlockRequestReconciler({ coil, pools, cachedRequest: (n) => inf.requests.get(n), now: deps.now ?? (() => new Date()), log });
+  const poolRec = new PoolReconciler({ coil, pools, cachedPool: (n) => inf.pools.get(n), log });
+  const gc = () => collectOrphanBlocks({ coil, core: clients.core, blocks: () => inf.blocks.items(), log });
+  let leadership: Leadership | undefined;
+  wireEvents(inf, () => leadership, reqs);
+
+  let webhook: WebhookHandle | undefined;
+  let servers: Awaited<ReturnType<typeof startServers>>;
+  try {
+    webhook = deps.startWebhook === undefined ? undefined : await deps.startWebhook({ ...flags, addr: flags.webhookAddr, clients, log });
+    const checks: ReadyCheck[] = [{ name: "ping", check: () => true }];
+    if (webhook !== undefined) checks.push({ name: "webhook", check: () => (webhook as WebhookHandle).ready() });
+    servers = await startServers(flags, metrics, checks);
+  } catch (e) {
+    await webhook?.close();
+    clients.destroy();
+    return err(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  for (const i of Object.values(inf)) i.start();
+  await Promise.all(Object.values(inf).map((i) => i.waitSynced()));
+  log.info("caches synced", { identity: deps.identity });
+
+  const startLeading = (): void => {
+    log.info("starting controllers", { identity: deps.identity });
+    leadership = new Leadership(inf, reqs, poolRec, gc, { concurrency: flags.concurrency, gcIntervalMs: flags.gcIntervalMs, log });
+  };
+  const stopLeading = async (): Promise<void> => {
+    const l = leadership;
+    leadership = undefined;
+    await l?.stop();
+  };
+  const elector = flags.leaderElect
+    ? new LeaderElector({
+        coordination: clients.coordination,
+        namespace: flags.leaderElectNamespace,
+        name: flags.leaderElectId,
+        identity: deps.identity,
+        leaseDurationMs: flags.leaseDurationMs,
+        renewDeadlineMs: flags.renewDeadlineMs,
+        retryPeriodMs: flags.retryPeriodMs,
+        log,
+      })
+    : undefined;
+
+  let closing = false;
+  let resolveDone: (e: ControllerExit) => void = () => undefined;
+  const done = new Promise<ControllerExit>((r) => (resolveDone = r));
+  const shutdown = async (exit: ControllerExit, release: boolean): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    // Stop acting first (a lost lease must not be followed by more writes), then release.
+    await stopLeading();
+    await elector?.stop({ release });
+    await Promise.all([...Object.values(inf).map((i) => i.stop()), servers.metrics?.close(), servers.health?.close(), webhook?.close()]);
+    clients.destroy();
+    log.info("stopped", { reason: exit });
+    resolveDone(exit);
+  };
+
+  if (elector === undefined) startLeading();
+  else {
+    void elector.run((signal) => {
+      // Leadership ends: stop acting immediately, before anything else.
+      signal.addEventListener("abort", () => void stopLeading(), { once: true });
+      startLeading();
+    }).then((end) => {
+      if (end === "lost") void shutdown("leader-lost", false);
+    });
+  }
+
+  return ok({
+    metricsPort: servers.metrics?.port,
+    healthPort: servers.health?.port,
+    metrics,
+    pools,
+    done,
+    isLeader: () => leadership !== undefined,
+    close: (opts = {}) => shutdown("stopped", opts.release !== false).then(() => done.then(() => undefined)),
+  });
+}
