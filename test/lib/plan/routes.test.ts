@@ -125,3 +125,13 @@ t.test("router: Coil §9.4.7 route syncer sequence", async (t) => {
   sync([], [], []);
   t.equal(planRouterRoutes({ self: "me", nodes: [], blocks: [], observed: [], protocol: 300 })._unsafeUnwrapErr().kind, "invalid-number");
 });
+
+t.test("route exporter: options checked, blocks normalised, desired destinations kept as they are", async (t) => {
+  t.equal(planRouteExport({ blocks: [], observed: [], table: 0 })._unsafeUnwrapErr().kind, "invalid-number");
+  t.equal(planRouteExport({ blocks: [], observed: [], protocol: 256 })._unsafeUnwrapErr().kind, "invalid-number");
+  t.same(allOps(planRouteExport({ blocks: [cidr("10.224.0.7/30")], observed: [] })._unsafeUnwrap()), [
+    { kind: "route.replace", route: { family: 4, dst: "10.224.0.4/30", dev: "lo", scope: "universe", protocol: 30, table: 119 } },
+  ], "host bits cleared; Coil's defaults table 119, protocol 30");
+  const foreignAttrs: Route = { family: 4, dst: cidr("10.224.0.0/30"), dev: "eth0", protocol: 4, table: 119 };
+  t.ok(isEmptyChangeset(planRouteExport({ blocks: [cidr("10.224.0.0/30")], observed: [foreignAttrs] })._unsafeUnwrap()), "Coil keeps a route whose destination is desired");
+});
