@@ -19,6 +19,7 @@ export {
   negotiateVersion,
   versionResult,
   checkCommandVersion,
+  incompatibleVersions,
 } from "./version.js";
 export { MAX_IFNAME_BYTES, utf8Length, validateContainerId, validateIfName, validatePath } from "./names.js";
 export type { CniCommand, CniEnv, CniAttachmentEnv, ParseCniEnvOptions } from "./env.js";

@@ -7,7 +7,7 @@ import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
 import { parsePrevResult } from "./prev-result.js";
 import type { CniResult } from "./result.js";
 import { decodeUtf8 } from "./utf8.js";
-import { SUPPORTED_VERSIONS, isSupportedVersion, type CniVersion } from "./version.js";
+import { SUPPORTED_VERSIONS, incompatibleVersions, isSupportedVersion, type CniVersion } from "./version.js";
 
 /** Coil's default coild socket (`constants.DefaultSocketPath`). */
 export const DEFAULT_SOCKET_PATH = "/run/coild.sock";
@@ -76,16 +76,10 @@ function checkVersion(o: Obj): Result<CniVersion, CniError> {
   const v = o["cniVersion"];
   if (v !== undefined && typeof v !== "string") return err(wrongType("cniVersion", "a string", v));
   if (v === undefined || v === "") {
-    return err(cniError(CNI_ERROR.INCOMPATIBLE_CNI_VERSION, "incompatible CNI versions", "config has no cniVersion (legacy 0.1.0)"));
+    return err(incompatibleVersions("config has no cniVersion (legacy 0.1.0)"));
   }
   if (!isSupportedVersion(v)) {
-    return err(
-      cniError(
-        CNI_ERROR.INCOMPATIBLE_CNI_VERSION,
-        "incompatible CNI versions",
-        `config is ${quoteValue(v)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
-      ),
-    );
+    return err(incompatibleVersions(`config is ${quoteValue(v)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`));
   }
   return ok(v);
 }

@@ -5,6 +5,14 @@
 import { err, ok, type Result } from "neverthrow";
 import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
 
+/**
+ * The CNI error for a configuration whose version cannot be served: code 1 with libcni's message
+ * `incompatible CNI versions`; `details` says what was offered and what is supported.
+ */
+export function incompatibleVersions(details: string): CniError {
+  return cniError(CNI_ERROR.INCOMPATIBLE_CNI_VERSION, "incompatible CNI versions", details);
+}
+
 /** Spec versions this plugin speaks, oldest first. */
 export const SUPPORTED_VERSIONS = ["0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 
@@ -71,13 +79,7 @@ export function negotiateVersion(
   }
   if (best !== undefined) return ok(best);
   const offered = [offer.cniVersion, ...(offer.cniVersions ?? [])];
-  return err(
-    cniError(
-      CNI_ERROR.INCOMPATIBLE_CNI_VERSION,
-      "incompatible CNI versions",
-      `config offers ${JSON.stringify(offered)}, plugin supports ${JSON.stringify(supported)}`,
-    ),
-  );
+  return err(incompatibleVersions(`config offers ${JSON.stringify(offered)}, plugin supports ${JSON.stringify(supported)}`));
 }
 
 /**
