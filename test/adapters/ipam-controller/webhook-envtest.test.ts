@@ -150,14 +150,18 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
       lastProbe = bodyText(e);
       throw e;
     });
-    lastProbe = JSON.stringify(probe.metadata);
+    lastProbe = JSON.stringify(probe.metadata.finalizers) + ` at ${Date.now() - waitStart} ms`;
     if (!(probe.metadata.finalizers ?? []).includes("coil.cybozu.com")) return false;
     try {
       await create("probe", { subnets: [{}] }, "All");
-      lastProbe = "invalid probe admitted";
+      lastProbe = `invalid probe admitted at ${Date.now() - waitStart} ms`;
       return false;
     } catch (e) {
-      lastProbe = bodyText(e as ApiError);
+      try {
+        lastProbe = bodyText(e as ApiError);
+      } catch (e2) {
+        lastProbe = `bodyText threw ${String(e2)}: ${inspect(e, { depth: 1 }).slice(0, 1500)}`;
+      }
       return lastProbe.includes("denied the request");
     }
   }, "webhooks active").catch((e: Error) => {

@@ -1,0 +1,56 @@
+import t from "tap";
+import { parseDuration, parseIpamControllerFlags, usage } from "../../../adapters/ipam-controller/flags.js";
+
+t.test("defaults are Coil's", async (t) => {
+  const f = parseIpamControllerFlags([])._unsafeUnwrap();
+  t.not(f, "help");
+  if (f === "help") return;
+  t.same(f.metricsAddr, { host: "", port: 9386 });
+  t.same(f.healthAddr, { host: "", port: 9387 });
+  t.same(f.webhookAddr, { host: "", port: 9443 });
+  t.equal(f.certDir, "/certs");
+  t.equal(f.gcIntervalMs, 3_600_000);
+  t.same([f.enableCertRotation, f.enableRestartOnCertRefresh], [false, false]);
+  t.same([f.leaderElect, f.leaderElectNamespace, f.leaderElectId], [true, "kube-system", "coil-ipam-leader"]);
+  t.same([f.leaseDurationMs, f.renewDeadlineMs, f.retryPeriodMs], [15_000, 10_000, 2_000]);
+  t.equal(f.concurrency, 1);
+  t.equal(f.kubeconfig, undefined);
+});
+
+const cases = [
+  { name: "gc interval as e2e patches it", argv: ["--gc-interval=10s"], pick: (f: any) => f.gcIntervalMs, want: 10_000 },
+  { name: "bare boolean", argv: ["--enable-cert-rotation"], pick: (f: any) => f.enableCertRotation, want: true },
+  { name: "explicit false", argv: ["--leader-elect=false"], pick: (f: any) => f.leaderElect, want: false },
+  { name: "metrics disabled", argv: ["--metrics-addr=0"], pick: (f: any) => f.metricsAddr, want: undefined },
+  { name: "ipv6 listen", argv: ["--health-addr=[::1]:8080"], pick: (f: any) => f.healthAddr, want: { host: "::1", port: 8080 } },
+  { name: "kubeconfig", argv: ["--kubeconfig", "/tmp/kc"], pick: (f: any) => f.kubeconfig, want: "/tmp/kc" },
+  { name: "zap flags accepted", argv: ["--zap-log-level=debug", "--zap-encoder=json"], pick: (f: any) => f.debug, want: true },
+];
+for (const c of cases) {
+  t.test(c.name, async (t) => t.same(c.pick(parseIpamControllerFlags(c.argv)._unsafeUnwrap()), c.want));
+}
+
+const bad = [
+  { argv: ["--gc-interval=soon"], why: /gc-interval/ },
+  { argv: ["--gc-interval=0s"], why: /positive/ },
+  { argv: ["--leader-elect-renew-deadline=20s"], why: /retry-period < renew-deadline < lease-duration/ },
+  { argv: ["--metrics-addr=9386"], why: /invalid address/ },
+  { argv: ["--webhook-addr=0"], why: /cannot be disabled/ },
+  { argv: ["--enable-cert-rotation=maybe"], why: /not a boolean/ },
+  { argv: ["--max-concurrent-reconciles=0"], why: /max-concurrent-reconciles/ },
+  { argv: ["--unknown"], why: /Unknown option/ },
+];
+for (const c of bad) {
+  t.test(`rejects ${c.argv.join(" ")}`, async (t) => {
+    const r = parseIpamControllerFlags(c.argv);
+    t.ok(r.isErr());
+    if (r.isErr()) t.match(r.error, c.why);
+  });
+}
+
+t.test("help and durations", async (t) => {
+  t.equal(parseIpamControllerFlags(["--help"])._unsafeUnwrap(), "help");
+  t.match(usage(), /--gc-interval \(default "1h"\)/);
+  t.same(parseDuration("1h30m").map((x) => x), parseDuration("90m"));
+  t.ok(parseDuration("").isErr());
+});
