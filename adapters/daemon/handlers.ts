@@ -1,8 +1,16 @@
 /**
  * coild's CNI operations in IPAM mode (Coil §4.2-4.3, §7.4), transport independent:
- * observe the kernel → ask lib/plan for a changeset → apply it through the {@link Kernel} port.
+ * know the kernel state → ask lib/plan for a changeset → apply it through the {@link Kernel} port.
  * Each container's operations are serialised by a per-container lock (plus per pod in
  * compat-calico mode); nothing holds a global lock around kernel work.
+ *
+ * Hot path: ADD and DEL do not observe the host. coild's {@link HostLinkIndex} knows its host
+ * veths (filled at recovery, updated by every apply, refreshed after any failure); a fresh ADD
+ * (no link with this container's alias, an unused veth name) is planned against an empty host and
+ * pod, i.e. create + configure, and a DEL deletes the indexed links. Everything else — a repeated
+ * ADD (repair, Coil's cleanup of a stale link with the same alias), a name or interface that turns
+ * out to exist (`File exists`), a DEL of a link that is already gone — takes the full path: observe
+ * the host (and the pod), plan the difference, apply.
  *
  * Error codes follow Coil (nearly everything INTERNAL 999, with Coil's messages) except where a
  * retry can succeed: pool exhaustion, store I/O and transient kernel failures answer
@@ -22,10 +30,11 @@ import { CNI_ERROR, cniError, validateContainerId, validateIfName, validatePath,
 import { DEFAULT_POOL } from "../../lib/constants.js";
 import type { Allocation } from "../../lib/ipam/index.js";
 import type { Ip } from "../../lib/net/index.js";
-import { hostVethName, parseLinkAlias, planPodSetup, planPodTeardown } from "../../lib/plan/index.js";
+import { formatLinkAlias, hostVethName, parseLinkAlias, planPodSetup, planPodTeardown } from "../../lib/plan/index.js";
 import type { ApplyError, Kernel } from "../kernel/kernel.js";
 import type { AddResponse, CNIArgs, GCRequest, StatusRequest } from "./gen/cni.js";
 import type { Empty } from "./gen/google/protobuf/empty.js";
+import { coilAliasKey, HostLinkIndex } from "./host-links.js";
 import { KeyedMutex } from "./key-mutex.js";
 import type { Logger } from "./log.js";
 import type { AllocateError, NodeState } from "./node-state.js";
@@ -49,6 +58,8 @@ export interface HandlerOptions {
   readonly randomHex: () => string;
   /** False until startup (host init, recovery) has finished. */
   readonly isReady: () => boolean;
+  /** coild's host veth index (recovery fills it); a new, dirty one when absent (refreshed on first use). */
+  readonly hostLinks?: HostLinkIndex;
 }
 
 const INTERNAL = CNI_ERROR.INTERNAL;
@@ -73,7 +84,17 @@ function applyError(msg: string, e: ApplyError): CniError {
 }
 
 function matches(l: LinkState, containerId: string, ifname: string): boolean {
-  return parseLinkAlias(l.alias ?? "").match((a) => a.pool !== "" && a.containerId === containerId && a.ifname === ifname, () => false);
+  return coilAliasKey(l.alias) === `${containerId}:${ifname}`;
+}
+
+/** An apply that failed only because a link to create already exists (nothing is left behind). `ip` says `File exists`, the fake kernel `EEXIST`. */
+function linkExists(e: ApplyError): boolean {
+  return e.kind === "apply-failed" && e.rolledBack && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.add-veth" && /File exists|EEXIST/.test(e.stderr);
+}
+
+/** An apply that failed only because a link to delete is already gone (`Cannot find device`, fake: `ENODEV`). */
+function linkGone(e: ApplyError): boolean {
+  return e.kind === "apply-failed" && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.del" && /Cannot find device|ENODEV/.test(e.stderr);
 }
 
 /** The CNI result Coil returns (current format 1.1.0): both veth ends, one /32 and/or /128. */
@@ -108,6 +129,14 @@ export function createHandlers(o: HandlerOptions): CniCallHandlers {
 
   const observeHost = async (): Promise<Result<NetnsState, string>> =>
     (await o.kernel.observe(HOST_NETNS)).mapErr((e) => `observe host: ${json(e)}`);
+  const links = o.hostLinks ?? new HostLinkIndex();
+  /** The host links the index knows (for veth name picking). */
+  const known = (): NetnsState => ({ ...EMPTY_NETNS_STATE, links: links.list() });
+  const recordSetup = (q: CNIArgs, pool: string, veth: string, replaced: readonly LinkState[]): void => {
+    for (const l of replaced) links.delete(l.name);
+    const alias = formatLinkAlias({ pool, containerId: q.containerId, ifname: q.ifname });
+    links.set({ name: veth, kind: "veth", up: true, mtu: o.mtu ?? 1500, peer: q.ifname, ...(alias.isOk() ? { alias: alias.value } : {}) });
+  };
 
   const pickVeth = (q: CNIArgs, host: NetnsState, existing: LinkState | undefined): Result<string, CniError> => {
     if (existing !== undefined) return ok(existing.name);
@@ -141,24 +170,46 @@ export function createHandlers(o: HandlerOptions): CniCallHandlers {
       observed: { host, pod },
     }).mapErr((e) => cniError(INTERNAL, "failed to setup pod network IPAM", e.message));
 
-  const setup = async (q: CNIArgs, pool: string, a: Allocation): Promise<Result<AddResponse, CniError>> => {
+  /** A fresh ADD from the index: undefined when the full path must decide. */
+  const fastSetup = async (q: CNIArgs, pool: string, a: Allocation): Promise<Result<AddResponse, CniError> | undefined> => {
+    if ((await links.ensureFresh(observeHost)).isErr() || links.byAlias(q.containerId, q.ifname).length > 0) return undefined;
+    const veth = pickVeth(q, known(), undefined);
+    if (veth.isErr() || links.has(veth.value)) return undefined;
+    const plan = podPlan(q, pool, veth.value, a, EMPTY_NETNS_STATE, EMPTY_NETNS_STATE);
+    if (plan.isErr()) return err(plan.error);
+    const applied = await o.kernel.apply(plan.value);
+    if (applied.isOk()) {
+      recordSetup(q, pool, veth.value, []);
+      return ok(addResult(q, veth.value, a));
+    }
+    if (linkExists(applied.error)) return undefined;
+    links.markDirty();
+    return err(applyError("failed to setup pod network IPAM", applied.error));
+  };
+
+  const fullSetup = async (q: CNIArgs, pool: string, a: Allocation): Promise<Result<AddResponse, CniError>> => {
     const host = await observeHost();
     if (host.isErr()) return err(cniError(CNI_ERROR.TRY_AGAIN_LATER, "failed to setup pod network IPAM", host.error));
     const existing = host.value.links.find((l) => matches(l, q.containerId, q.ifname));
     const veth = pickVeth(q, host.value, existing);
     if (veth.isErr()) return err(veth.error);
     let pod = EMPTY_NETNS_STATE;
-    if (existing !== undefined) {
-      const seen = await o.kernel.observe(netnsPath(q.netns));
-      if (seen.isErr()) return err(cniError(INTERNAL, "failed to setup pod network IPAM", `observe pod netns: ${json(seen.error)}`));
-      pod = seen.value;
-    }
+    const seen = await o.kernel.observe(netnsPath(q.netns));
+    if (seen.isErr()) return err(cniError(INTERNAL, "failed to setup pod network IPAM", `observe pod netns: ${json(seen.error)}`));
+    pod = seen.value;
     const plan = podPlan(q, pool, veth.value, a, host.value, pod);
     if (plan.isErr()) return err(plan.error);
     const applied = await o.kernel.apply(plan.value);
-    if (applied.isErr()) return err(applyError("failed to setup pod network IPAM", applied.error));
+    if (applied.isErr()) {
+      links.markDirty();
+      return err(applyError("failed to setup pod network IPAM", applied.error));
+    }
+    recordSetup(q, pool, veth.value, host.value.links.filter((l) => matches(l, q.containerId, q.ifname) || l.name === veth.value));
     return ok(addResult(q, veth.value, a));
   };
+
+  const setup = async (q: CNIArgs, pool: string, a: Allocation): Promise<Result<AddResponse, CniError>> =>
+    (await fastSetup(q, pool, a)) ?? fullSetup(q, pool, a);
 
   const add = async (q: CNIArgs): Promise<Result<AddResponse, CniError>> => {
     const v = validateCall(q, true);
@@ -176,22 +227,34 @@ export function createHandlers(o: HandlerOptions): CniCallHandlers {
     });
   };
 
-  const teardown = async (containerId: string, ifname: string, host: NetnsState): Promise<Result<void, CniError>> => {
+  /** Delete the links of `containerId:ifname` in `host` (observed, or the index's view) and free the addresses. */
+  const teardown = async (containerId: string, ifname: string, host: NetnsState, opts: { readonly retryIfGone?: boolean } = {}): Promise<Result<void, CniError>> => {
     const plan = planPodTeardown({ containerId, ifname, observed: host });
     if (plan.isErr()) return err(cniError(INTERNAL, "failed to destroy pod network", plan.error.message));
     const applied = await o.kernel.apply(plan.value);
-    if (applied.isErr()) return err(applyError("failed to destroy pod network", applied.error));
+    if (applied.isErr()) {
+      links.markDirty();
+      if (opts.retryIfGone === true && linkGone(applied.error)) return fullTeardown(containerId, ifname);
+      return err(applyError("failed to destroy pod network", applied.error));
+    }
+    for (const l of host.links) if (matches(l, containerId, ifname)) links.delete(l.name);
     await o.node.free(containerId, ifname);
     return ok(undefined);
+  };
+
+  const fullTeardown = async (containerId: string, ifname: string): Promise<Result<void, CniError>> => {
+    const host = await observeHost();
+    if (host.isErr()) return err(cniError(CNI_ERROR.TRY_AGAIN_LATER, "failed to destroy pod network", host.error));
+    return teardown(containerId, ifname, host.value);
   };
 
   const del = async (q: CNIArgs): Promise<Result<Empty, CniError>> => {
     const v = validateCall(q, false);
     if (v.isErr()) return err(v.error);
     return locked(q, async () => {
-      const host = await observeHost();
-      if (host.isErr()) return err(cniError(CNI_ERROR.TRY_AGAIN_LATER, "failed to destroy pod network", host.error));
-      return (await teardown(q.containerId, q.ifname, host.value)).map(() => ({}));
+      if ((await links.ensureFresh(observeHost)).isErr()) return (await fullTeardown(q.containerId, q.ifname)).map(() => ({}));
+      const view = { ...EMPTY_NETNS_STATE, links: links.byAlias(q.containerId, q.ifname) };
+      return (await teardown(q.containerId, q.ifname, view, { retryIfGone: true })).map(() => ({}));
     });
   };
 
@@ -242,10 +305,7 @@ export function createHandlers(o: HandlerOptions): CniCallHandlers {
     for (const key of stale) {
       const cut = key.lastIndexOf(":");
       const [cid, ifname] = [key.slice(0, cut), key.slice(cut + 1)];
-      const r = await locks.run(`cid:${cid}`, async () => {
-        const h = await observeHost();
-        return h.isErr() ? err(cniError(INTERNAL, "gc failed", h.error)) : teardown(cid, ifname, h.value);
-      });
+      const r = await locks.run(`cid:${cid}`, () => fullTeardown(cid, ifname));
       if (r.isErr()) problems.push(`${key}: ${r.error.msg} ${r.error.details}`);
       else o.log.info("gc removed a stale attachment", { "grpc.request.container_id": cid, "grpc.request.ifname": ifname });
     }

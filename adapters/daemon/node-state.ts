@@ -43,6 +43,9 @@ export class NodeState {
   readonly #locks = new KeyedMutex();
   #exportWanted = 0;
   #exportDone = 0;
+  /** Bumped whenever the node's block set changes; table 119 is current when a sync of it succeeded. */
+  #blocksGen = 0;
+  #exportedGen = 0;
   /** The last route-export failure, cleared by a successful sync (STATUS reports 51 while set). */
   lastExportError: string | undefined;
 
@@ -63,9 +66,12 @@ export class NodeState {
       this.#o.log.info("obtained a new block", { pool: req.pool, block: block.value.name, ipv4: block.value.ipv4, ipv6: block.value.ipv6 });
       const added = this.ipam.addBlock(block.value);
       if (added.isErr()) return err({ kind: "ipam", cause: added.error });
+      this.#blocksGen += 1;
       return this.ipam.allocate(req).mapErr((cause) => ({ kind: "ipam" as const, cause }));
     });
-    if (r.isOk() && this.ipam.blocks(req.pool).length > 0) await this.syncExport();
+    // Table 119 changes only with the block set: sync (or wait for the sync in flight) only when it
+    // is behind — a new block, or a failed earlier sync — so that the pod is routable when ADD returns.
+    if (r.isOk() && this.#exportedGen < this.#blocksGen) await this.syncExport();
     this.updateGauges();
     return r;
   }
@@ -91,6 +97,7 @@ export class NodeState {
     return this.#locks.run(`pool:${ref.pool}`, async () => {
       const removed = this.ipam.removeBlock(ref.name);
       if (removed.isErr()) return ok(false);
+      this.#blocksGen += 1;
       this.updateGauges();
       const r = await this.#o.store.releaseBlock(ref.pool, this.#o.node, ref.name);
       if (r.isOk()) this.#o.log.info("returned an empty block", { pool: ref.pool, block: ref.name });
@@ -108,9 +115,11 @@ export class NodeState {
     return this.#locks.run("export", async () => {
       if (this.#exportDone >= gen) return ok(undefined);
       const target = this.#exportWanted;
+      const blocksGen = this.#blocksGen;
       const r = await this.#exportOnce();
       if (r.isOk()) {
         this.#exportDone = target;
+        this.#exportedGen = Math.max(this.#exportedGen, blocksGen);
         this.lastExportError = undefined;
       } else {
         this.lastExportError = r.error;
@@ -156,10 +165,12 @@ export class NodeState {
   async adoptStoreBlocks(): Promise<Result<number, StoreError>> {
     const blocks = await this.#o.store.listBlocks(this.#o.node);
     if (blocks.isErr()) return err(blocks.error);
+    const before = this.ipam.blockCidrs().length;
     for (const b of blocks.value) {
       const added = this.ipam.addBlock(b);
       if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
     }
+    if (this.ipam.blockCidrs().length !== before) this.#blocksGen += 1;
     this.updateGauges();
     return ok(blocks.value.length);
   }

@@ -8,6 +8,7 @@ import { HOST_NETNS } from "../../lib/changeset/index.js";
 import { cidrAddress } from "../../lib/net/index.js";
 import { parseLinkAlias } from "../../lib/plan/index.js";
 import type { Kernel } from "../kernel/kernel.js";
+import type { HostLinkIndex } from "./host-links.js";
 import type { Logger } from "./log.js";
 import type { NodeState } from "./node-state.js";
 
@@ -26,14 +27,18 @@ export interface RecoveryOptions {
   readonly log: Logger;
   /** `--pod-table-id` (116). */
   readonly podTable: number;
+  /** Filled from the same observation (coild's hot path relies on it). */
+  readonly hostLinks?: HostLinkIndex;
 }
 
 /** Rebuild `node.ipam` from the store's blocks and the kernel's pod links, then GC. */
 export async function recoverNodeState(o: RecoveryOptions): Promise<{ ok: true; report: RecoveryReport } | { ok: false; error: string }> {
   const gc0 = await o.node.adoptStoreBlocks();
   if (gc0.isErr()) return { ok: false, error: `list blocks: ${gc0.error.message}` };
+  const since = o.hostLinks?.generation ?? 0;
   const host = await o.kernel.observe(HOST_NETNS);
   if (host.isErr()) return { ok: false, error: `observe host: ${JSON.stringify(host.error)}` };
+  o.hostLinks?.load(since, host.value.links);
   let registered = 0;
   let skipped = 0;
   for (const link of host.value.links) {

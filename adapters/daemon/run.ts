@@ -13,13 +13,15 @@ import { forwardingSysctl, planHostInit } from "../../lib/plan/index.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { CoildFlags, ListenAddr } from "./flags.js";
 import { createHandlers, poolForNamespace } from "./handlers.js";
+import { HostLinkIndex } from "./host-links.js";
+import { openKubernetesStore } from "./k8s-cluster.js";
 import type { Logger } from "./log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
 import { NodeState } from "./node-state.js";
 import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./pools-file.js";
 import { recoverNodeState } from "./recovery.js";
 import { prepareSocketPath, serveCni, type RunningServer } from "./server.js";
-import { LocalBlockStore } from "./store.js";
+import { LocalBlockStore, type BlockStore } from "./store.js";
 
 /** Everything coild touches outside itself. */
 export interface CoildDeps {
@@ -60,8 +62,19 @@ const portOf = (s: Server | undefined): number | undefined => {
   return typeof a === "object" && a !== null ? a.port : undefined;
 };
 
-async function openStore(flags: CoildFlags): Promise<Result<{ store: LocalBlockStore; mapping: Record<string, string> }, string>> {
-  if (flags.store === "kubernetes") return err("--store=kubernetes is not implemented yet; run with --store=local --pools=FILE");
+/** The opened block store, how pods map to pools, node addresses it knows, and how to close it. */
+interface OpenedStore {
+  readonly store: BlockStore;
+  readonly poolFor: (namespace: string | undefined) => string;
+  readonly nodeIps?: { readonly ipv4?: Ip; readonly ipv6?: Ip };
+  readonly close?: () => Promise<void>;
+}
+
+async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): Promise<Result<OpenedStore, string>> {
+  if (flags.store === "kubernetes") {
+    const kubeconfig = flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig };
+    return openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
+  }
   if (flags.pools === undefined) return err("--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)");
   const pools = await readPoolsFile(flags.pools);
   if (pools.isErr()) return err(formatPoolsFileError(pools.error));
@@ -74,7 +87,7 @@ async function openStore(flags: CoildFlags): Promise<Result<{ store: LocalBlockS
     mapping = m.value;
   }
   const store = await LocalBlockStore.open({ pools: pools.value, stateDir: flags.stateDir });
-  return store.isErr() ? err(`state dir ${flags.stateDir}: ${store.error.message}`) : ok({ store: store.value, mapping });
+  return store.isErr() ? err(`state dir ${flags.stateDir}: ${store.error.message}`) : ok({ store: store.value, poolFor: poolForNamespace(mapping) });
 }
 
 async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly Family[]): Promise<void> {
@@ -115,7 +128,7 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
     await closeHttp();
     return err(started.error);
   }
-  const { node, server, timer } = started.value;
+  const { node, server, timer, closeStore } = started.value;
   return ok({
     node,
     metrics,
@@ -125,6 +138,7 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
       clearInterval(timer);
       ready = false;
       await server.close();
+      await closeStore?.();
       await closeHttp();
       deps.log.info("coild stopped");
     },
@@ -137,13 +151,27 @@ async function startIpam(
   nodeName: string,
   metrics: DaemonMetrics,
   markReady: () => void,
-): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout }, string>> {
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined }, string>> {
   // Refuse early when another coild serves the socket: its state dir must not be recovered/GC-ed twice.
   const free = await prepareSocketPath(flags.socket);
   if (free.isErr()) return err(`socket: ${free.error.message}`);
-  const opened = await openStore(flags);
+  const opened = await openStore(flags, deps, nodeName);
   if (opened.isErr()) return err(opened.error);
-  const detected = flags.nodeIPv4 === undefined && flags.nodeIPv6 === undefined ? await deps.detectNodeIps() : {};
+  const started = await startOverStore(flags, deps, nodeName, metrics, markReady, opened.value);
+  if (started.isErr()) await opened.value.close?.();
+  return started.map((s) => ({ ...s, closeStore: opened.value.close }));
+}
+
+async function startOverStore(
+  flags: CoildFlags,
+  deps: CoildDeps,
+  nodeName: string,
+  metrics: DaemonMetrics,
+  markReady: () => void,
+  opened: OpenedStore,
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout }, string>> {
+  const fromFlags = flags.nodeIPv4 === undefined && flags.nodeIPv6 === undefined;
+  const detected = fromFlags ? (opened.nodeIps ?? (await deps.detectNodeIps())) : {};
   const hostIPv4 = flags.nodeIPv4 ?? detected.ipv4;
   const hostIPv6 = flags.nodeIPv6 ?? detected.ipv6;
   if (hostIPv4 === undefined && hostIPv6 === undefined) return err("no node address: pass --node-ipv4/--node-ipv6 (none was detected)");
@@ -151,8 +179,9 @@ async function startIpam(
   await hostInit(flags, deps, families);
   const mtu = await deps.detectMtu();
   deps.log.info("starting coild", { node: nodeName, hostIPv4, hostIPv6, mtu, store: flags.store, stateDir: flags.stateDir });
-  const node = new NodeState({ node: nodeName, store: opened.value.store, kernel: deps.kernel, log: deps.log, metrics, exportTable: flags.exportTableId, protocol: flags.protocolId });
-  const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId });
+  const node = new NodeState({ node: nodeName, store: opened.store, kernel: deps.kernel, log: deps.log, metrics, exportTable: flags.exportTableId, protocol: flags.protocolId });
+  const hostLinks = new HostLinkIndex();
+  const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId, hostLinks });
   if (!rec.ok) return err(`recovery: ${rec.error}`);
   deps.log.info("recovered node state", { ...rec.report });
   const handlers = createHandlers({
@@ -165,9 +194,10 @@ async function startIpam(
     podTable: flags.podTableId,
     protocol: flags.protocolId,
     compatCalico: flags.compatCalico,
-    poolFor: poolForNamespace(opened.value.mapping),
+    poolFor: opened.poolFor,
     randomHex: deps.randomHex,
     isReady: () => true,
+    hostLinks,
   });
   const server = await serveCni({ socketPath: flags.socket, handlers, log: deps.log, metrics });
   if (server.isErr()) return err(`socket: ${server.error.message}`);

@@ -1,0 +1,149 @@
+// coild's hot path over the fake kernel: ADD/DEL do not observe the host (the host veth index
+// answers), table 119 is synced only when the block set changes, and every unusual case takes
+// the full observe → plan → apply path (stale link with the same alias, name collision, a link
+// deleted behind coild's back, a failed apply).
+import t from "tap";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HOST_NETNS, netnsPath, type Changeset, type NetnsState } from "../../../lib/changeset/index.js";
+import type { Ip } from "../../../lib/net/index.js";
+import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
+import type { Kernel } from "../../../adapters/kernel/kernel.js";
+import { CNIArgs } from "../../../adapters/daemon/gen/cni.js";
+import { createHandlers, poolForNamespace } from "../../../adapters/daemon/handlers.js";
+import { HostLinkIndex } from "../../../adapters/daemon/host-links.js";
+import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
+import { NodeState } from "../../../adapters/daemon/node-state.js";
+import { parsePools } from "../../../adapters/daemon/pools-file.js";
+import { recoverNodeState } from "../../../adapters/daemon/recovery.js";
+import { LocalBlockStore } from "../../../adapters/daemon/store.js";
+import { poolDoc } from "./harness.js";
+
+const POOL = poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.2.0.0/24", ipv6: "fd02::/120" }] });
+
+interface Rig {
+  readonly fake: FakeKernel;
+  readonly handlers: ReturnType<typeof createHandlers>;
+  readonly hostObserves: () => number;
+  readonly exportApplies: () => number;
+  readonly names: string[];
+}
+
+async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promise<void> } = {}): Promise<Rig> {
+  const fake = new FakeKernel();
+  fake.addNetns(HOST_NETNS);
+  await opts.seed?.(fake);
+  let hostObserves = 0;
+  let exportApplies = 0;
+  const touches119 = (cs: Changeset): boolean => cs.steps.some((s) => s.netlink.some((op) => "route" in op && op.route.table === 119));
+  const kernel: Kernel = {
+    apply: (cs) => {
+      if (touches119(cs)) exportApplies += 1;
+      return fake.apply(cs);
+    },
+    observe: (ref, o) => {
+      if (ref.kind === "host") hostObserves += 1;
+      return fake.observe(ref, o);
+    },
+    observeNft: (ref, q) => fake.observeNft(ref, q),
+  };
+  const store = (await LocalBlockStore.open({ pools: parsePools(POOL, "pools")._unsafeUnwrap(), stateDir: mkdtempSync(join(tmpdir(), "coild-hot-")) }))._unsafeUnwrap();
+  const node = new NodeState({ node: "n1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
+  const hostLinks = new HostLinkIndex();
+  const rec = await recoverNodeState({ node, kernel, log: NULL_LOGGER, podTable: 116, hostLinks });
+  if (!rec.ok) throw new Error(rec.error);
+  const names = [...(opts.names ?? [])];
+  let seq = 0;
+  const handlers = createHandlers({
+    node, kernel, log: NULL_LOGGER, hostIPv4: "10.20.30.41" as Ip, hostIPv6: "fd10::41" as Ip, mtu: 1450, podTable: 116, protocol: 30,
+    compatCalico: false, poolFor: poolForNamespace({}), isReady: () => true, hostLinks,
+    randomHex: () => names.shift() ?? (++seq).toString(16).padStart(8, "0"),
+  });
+  return { fake, handlers, hostObserves: () => hostObserves, exportApplies: () => exportApplies, names };
+}
+
+function pod(r: Rig, id: string): CNIArgs {
+  const path = `/run/netns/${id}`;
+  if (r.fake.dump()[path] === undefined) r.fake.addNetns(netnsPath(path));
+  return CNIArgs.fromPartial({ containerId: id, netns: path, ifname: "eth0", args: { K8S_POD_NAMESPACE: "default", K8S_POD_NAME: id } });
+}
+
+const host = (r: Rig): NetnsState => r.fake.dump()["host"] as NetnsState;
+const vethOf = (res: Buffer): string => (JSON.parse(res.toString()) as { interfaces: { name: string }[] }).interfaces[1]?.name ?? "";
+
+t.test("ADD and DEL observe nothing on the host; table 119 is synced only when the block set changes", async (t) => {
+  const r = await rig();
+  const base = r.hostObserves();
+  const exp0 = r.exportApplies();
+  const qs = Array.from({ length: 8 }, (_, i) => pod(r, `c${i}`)); // exactly one /29 block
+  for (const q of qs) (await r.handlers.add(q))._unsafeUnwrap();
+  t.equal(r.hostObserves() - base, 1, "one host observation for 8 ADDs: the export sync of the first block");
+  t.equal(r.exportApplies() - exp0, 1, "table 119 written once");
+  t.same(host(r).routes.filter((x) => x.table === 119).map((x) => x.dst).sort(), ["10.2.0.0/29", "fd02::/125"]);
+  for (const q of qs.slice(0, 7)) (await r.handlers.del(q))._unsafeUnwrap();
+  t.equal(r.hostObserves() - base, 1, "DELs that leave the block in use observe nothing");
+  (await r.handlers.del(qs[7] as CNIArgs))._unsafeUnwrap();
+  t.equal(r.exportApplies() - exp0, 2, "the last DEL returns the block and syncs table 119");
+  t.same(host(r).routes.filter((x) => x.table === 119 || x.table === 116), []);
+  t.same(host(r).links.map((l) => l.name), ["lo"], "no host veth left");
+});
+
+t.test("a stale host link with the same alias is cleaned up (Coil's garbage cleanup)", async (t) => {
+  const r = await rig({
+    seed: async (fake) => {
+      for (const n of ["1", "2"]) {
+        fake.addNetns(netnsPath(`/run/netns/old${n}`));
+        (await fake.apply({ steps: [{ netns: HOST_NETNS, netlink: [
+          { kind: "link.add-veth", name: `vethstale${n}`, peer: { name: "eth0", netns: netnsPath(`/run/netns/old${n}`) } },
+          { kind: "link.set", name: `vethstale${n}`, alias: "COIL:default:c1:eth0" },
+        ], nft: [] }] }))._unsafeUnwrap();
+      }
+    },
+  });
+  const res = (await r.handlers.add(pod(r, "c1")))._unsafeUnwrap();
+  const coil = host(r).links.filter((l) => l.alias === "COIL:default:c1:eth0").map((l) => l.name);
+  t.same(coil, [vethOf(res.result)], "one link carries the alias: the result's veth");
+  t.ok(["vethstale1", "vethstale2"].includes(vethOf(res.result)), "the first stale name is reused (recreated), the other deleted");
+  const podLinks = (id: string): string[] => ((r.fake.dump()[`/run/netns/${id}`] as NetnsState | undefined)?.links ?? []).map((l) => l.name);
+  t.same([podLinks("old1"), podLinks("old2")], [["lo"], ["lo"]], "the stale peers are gone");
+  t.ok(podLinks("c1").includes("eth0"), "the pod got its eth0");
+  (await r.handlers.del(pod(r, "c1")))._unsafeUnwrap();
+  t.same(host(r).links.map((l) => l.name), ["lo"]);
+});
+
+t.test("a veth name already used by a non-Coil link: the ADD still succeeds with another name", async (t) => {
+  const r = await rig({
+    names: ["0000beef", "0000cafe"],
+    seed: async (fake) => {
+      (await fake.apply({ steps: [{ netns: HOST_NETNS, netlink: [{ kind: "link.add-veth", name: "veth0000beef", peer: { name: "peerx", netns: HOST_NETNS } }], nft: [] }] }))._unsafeUnwrap();
+    },
+  });
+  const res = (await r.handlers.add(pod(r, "c1")))._unsafeUnwrap();
+  t.equal(vethOf(res.result), "veth0000cafe");
+  t.ok(host(r).links.some((l) => l.name === "veth0000beef"), "the foreign link is untouched");
+});
+
+t.test("a host veth deleted behind coild's back: DEL still succeeds and frees the address", async (t) => {
+  const r = await rig();
+  const q = pod(r, "c1");
+  const veth = vethOf((await r.handlers.add(q))._unsafeUnwrap().result);
+  (await r.fake.apply({ steps: [{ netns: HOST_NETNS, netlink: [{ kind: "link.del", name: veth }], nft: [] }] }))._unsafeUnwrap();
+  (await r.handlers.del(q))._unsafeUnwrap();
+  t.same(host(r).routes.filter((x) => x.table === 119), [], "address freed, empty block returned");
+  (await r.handlers.del(q))._unsafeUnwrap();
+  t.pass("second DEL succeeds");
+});
+
+t.test("a failed apply marks the index dirty: the next ADD observes the host again", async (t) => {
+  const r = await rig();
+  (await r.handlers.add(pod(r, "c0")))._unsafeUnwrap();
+  const base = r.hostObserves();
+  r.fake.injectFault({ op: 3, stderr: "RTNETLINK answers: No buffer space available" });
+  t.ok((await r.handlers.add(pod(r, "c1"))).isErr(), "ADD fails");
+  (await r.handlers.add(pod(r, "c2")))._unsafeUnwrap();
+  t.equal(r.hostObserves() - base, 1, "one refresh after the failure");
+  (await r.handlers.add(pod(r, "c3")))._unsafeUnwrap();
+  t.equal(r.hostObserves() - base, 1, "then clean again");
+  t.same(host(r).links.map((l) => l.name).length, 4, "lo + c0, c2, c3 veths; nothing of c1 left");
+});
