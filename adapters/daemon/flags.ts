@@ -32,7 +32,10 @@ export interface CoildFlags {
   readonly backend: "iptables" | "nftables";
   readonly enableOriginatingOnly: boolean;
   readonly clearRoutesOnShutdown: boolean;
+  /** `--store`; default `kubernetes` inside a cluster (`KUBERNETES_SERVICE_HOST` set), else `local`. */
   readonly store: "local" | "kubernetes";
+  /** `--kubeconfig` (Kubernetes store); else `$KUBECONFIG`, in-cluster config, `~/.kube/config`. */
+  readonly kubeconfig: string | undefined;
   readonly pools: string | undefined;
   readonly namespacePools: string | undefined;
   readonly stateDir: string;
@@ -62,7 +65,6 @@ const STRINGS: Record<string, string> = {
   "egress-port": String(DEFAULT_FOU_PORT),
   "addressblock-gc-interval": "5m",
   backend: "iptables",
-  store: "local",
   "state-dir": "/var/lib/coil",
   "zap-log-level": "info",
   // Accepted for manifest compatibility, no effect here.
@@ -70,7 +72,7 @@ const STRINGS: Record<string, string> = {
   "zap-encoder": "",
   "zap-time-encoding": "",
 };
-const NO_DEFAULT = ["pools", "namespace-pools", "node-ipv4", "node-ipv6"];
+const NO_DEFAULT = ["store", "kubeconfig", "pools", "namespace-pools", "node-ipv4", "node-ipv6"];
 
 /** Parse a Go duration such as `5m`, `1h30m`, `90s`, `500ms` into milliseconds. */
 export function parseDuration(s: string): Result<number, string> {
@@ -123,7 +125,7 @@ export function usage(): string {
 }
 
 /** Parse coild's argv (without node and script). `help` when `--help` was given. */
-export function parseCoildFlags(argv: readonly string[]): Result<CoildFlags | "help", string> {
+export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Result<CoildFlags | "help", string> {
   const options = Object.fromEntries([...BOOLEANS, ...Object.keys(STRINGS), ...NO_DEFAULT].map((k) => [k, { type: "string" as const }]));
   let values: Record<string, string | undefined>;
   try {
@@ -156,7 +158,7 @@ export function parseCoildFlags(argv: readonly string[]): Result<CoildFlags | "h
     ]).andThen(([compatCalico, registerFromMain, enableIpam, enableEgress, enableOriginatingOnly, clearRoutesOnShutdown]) => {
       const backend = str("backend");
       if (backend !== "iptables" && backend !== "nftables") return err(`--backend: must be iptables or nftables, got ${JSON.stringify(backend)}`);
-      const store = str("store");
+      const store = values["store"] ?? (env["KUBERNETES_SERVICE_HOST"] === undefined ? "local" : "kubernetes");
       if (store !== "local" && store !== "kubernetes") return err(`--store: must be local or kubernetes, got ${JSON.stringify(store)}`);
       if (!enableIpam && !enableEgress) return err("configuration error: both IPAM and egress are disabled");
       return ok<CoildFlags, string>({
@@ -177,6 +179,7 @@ export function parseCoildFlags(argv: readonly string[]): Result<CoildFlags | "h
         enableOriginatingOnly,
         clearRoutesOnShutdown,
         store,
+        kubeconfig: values["kubeconfig"],
         pools: values["pools"],
         namespacePools: values["namespace-pools"],
         stateDir: str("state-dir"),

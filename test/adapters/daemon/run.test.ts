@@ -67,8 +67,8 @@ t.test("startup errors are clear", async (t) => {
   const bad = setup([], poolDoc("default", { blockSizeBits: 4, subnets: [{ ipv4: "10.2.0.0/30" }] }));
   const r = await runCoild(bad.flags, bad.deps);
   t.match(r.isErr() && r.error, /pool "default".*spec\.subnets\[0\].*too narrow/s);
-  const k = setup(["--store=kubernetes"]);
-  t.match((await runCoild(k.flags, k.deps)).isErr() && (await runCoild(k.flags, k.deps))._unsafeUnwrapErr(), /not implemented/);
+  const k = setup(["--store=kubernetes", "--kubeconfig=/nonexistent/kubeconfig"]);
+  t.match((await runCoild(k.flags, k.deps))._unsafeUnwrapErr(), /--store=kubernetes: cannot load a kubeconfig: .*nonexistent/);
   const e = setup(["--enable-ipam=false"]);
   t.match((await runCoild(e.flags, e.deps))._unsafeUnwrapErr(), /egress-only/);
   const np = setup(["--namespace-pools=/dev/null"]);
