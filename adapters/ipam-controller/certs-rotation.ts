@@ -127,7 +127,7 @@ export function startCertRotation(opts: CertRotationOptions): CertRotation {
   };
   const schedule = (ms: number): void => {
     if (stopped) return;
-    timer = setTimeout(() => void tick(), ms);
+    timer = setTimeout(() => void tick().catch(() => undefined), ms);
     timer.unref();
   };
   const tick = async (): Promise<EnsureResult> => {

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { CertReloader, certDirFiles, type LoadedCert } from "./certs-reloader.js";
+import { CertReloader, certDirFiles } from "./certs-reloader.js";
 import { startCertRotation, type CertRotation, type CertRotationOptions } from "./certs-rotation.js";
 import { handleWebhookRequest } from "./webhook-review.js";
 
@@ -53,7 +53,7 @@ export interface WebhookServer {
   readonly rotation: CertRotation | undefined;
   /** Listening and a key pair is loaded (triggers a load attempt when none is yet). */
   ready(): boolean;
-  /** Connections handed to TLS so far, per certificate generation ({@link LoadedCert.generation}). */
+  /** Connections handed to TLS so far, per certificate generation (`LoadedCert.generation`). */
   connectionsByGeneration(): ReadonlyMap<number, number>;
   /** A real TLS dial to the server (controller-runtime's StartedChecker). */
   checkReady(): Promise<boolean>;
@@ -124,7 +124,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       },
     );
   });
-  front.listen(opts.port, opts.host);
+  front.listen(opts.port, opts.host === "" ? undefined : opts.host);
   await once(front, "listening");
   const addr = front.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;
