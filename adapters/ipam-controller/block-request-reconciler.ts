@@ -1,8 +1,10 @@
 /**
  * Coil's BlockRequestReconciler: a request without conditions gets exactly one AddressBlock.
- * Idempotency (Coil #198): an AddressBlock labelled `coil.cybozu.com/request=<uid>` is looked up
- * with an uncached LIST first, so a request never gets a second block — across restarts and
- * leader changes too. Status is written through the status subresource with the read
+ * Idempotency (Coil #198): the AddressBlock labelled `coil.cybozu.com/request=<uid>` is looked up
+ * in an index (Coil: a cached field index) fed by an uncached LIST when leadership starts (so a
+ * previous leader's last writes are seen even if the watch lags), the blocks this replica creates,
+ * and AddressBlock watch events. A request therefore never gets a second block — across restarts
+ * and leader changes too. Status is written through the status subresource with the read
  * resourceVersion as precondition.
  */
 import { LABEL_REQUEST } from "../../lib/constants.js";
@@ -79,6 +81,26 @@ export class BlockRequestReconciler {
     this.#d = d;
   }
 
+  /** request UID → names of its AddressBlocks. */
+  readonly #byRequest = new Map<string, Set<string>>();
+
+  /** Index a block by its request label (LIST at leadership start, watch events, own creations). */
+  noteBlock(b: AddressBlockObject): void {
+    const uid = b.metadata.labels?.[LABEL_REQUEST];
+    if (uid === undefined) return;
+    const names = this.#byRequest.get(uid) ?? new Set<string>();
+    names.add(b.metadata.name);
+    this.#byRequest.set(uid, names);
+  }
+
+  /** Drop a deleted block from the index. */
+  forgetBlock(b: AddressBlockObject): void {
+    const uid = b.metadata.labels?.[LABEL_REQUEST];
+    const names = uid === undefined ? undefined : this.#byRequest.get(uid);
+    names?.delete(b.metadata.name);
+    if (uid !== undefined && names?.size === 0) this.#byRequest.delete(uid);
+  }
+
   /** Forget per-request bookkeeping (on delete events). */
   forget(uid: string): void {
     this.#writtenOver.delete(uid);
@@ -95,12 +117,10 @@ export class BlockRequestReconciler {
     }
     // Our own status write is not in the cache yet: the update event will bring it.
     if (this.#writtenOver.get(uid) === br.metadata.resourceVersion) return { kind: "done" };
-    const existing = await this.#d.coil.blocks.list({ labelSelector: `${LABEL_REQUEST}=${uid}` });
-    if (existing.isErr()) return { kind: "retry", error: existing.error };
-    const found = existing.value.items.sort((a, b) => a.index - b.index)[0];
+    const found = [...(this.#byRequest.get(uid) ?? [])].sort()[0];
     if (found !== undefined) {
-      this.#d.log.info("request already has a block; rewriting status", { request: name, block: found.metadata.name });
-      return this.#writeStatus(br, allocatedStatus(found.metadata.name, this.#d.now()));
+      this.#d.log.info("request already has a block; rewriting status", { request: name, block: found });
+      return this.#writeStatus(br, allocatedStatus(found, this.#d.now()));
     }
     return this.#allocate(br);
   }
@@ -116,6 +136,7 @@ export class BlockRequestReconciler {
       return { kind: "retry", error: r.error };
     }
     const block: AddressBlockObject = r.value;
+    this.noteBlock(block);
     this.#d.log.info("allocated", { request: br.metadata.name, block: block.metadata.name, index: block.index, pool, node });
     return this.#writeStatus(br, allocatedStatus(block.metadata.name, this.#d.now()));
   }

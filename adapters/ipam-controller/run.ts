@@ -11,7 +11,9 @@ import {
   LeaderElector,
   NODES_PATH,
   WorkQueue,
+  backoffDelay,
   coilClient,
+  sleep,
   listNodeMetas,
   makeClients,
   nodeMeta,
@@ -148,7 +150,11 @@ function wireEvents(inf: Informers, lead: () => Leadership | undefined, reqs: Bl
   });
   inf.pools.on((e) => lead()?.poolQueue.add(e.object.metadata.name));
   inf.blocks.on((e) => {
-    if (e.type !== "delete") return;
+    if (e.type !== "delete") {
+      reqs.noteBlock(e.object);
+      return;
+    }
+    reqs.forgetBlock(e.object);
     const pool = owningPool(e.object);
     if (pool !== undefined) lead()?.poolQueue.add(pool);
   });
@@ -203,7 +209,18 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
   await Promise.all(Object.values(inf).map((i) => i.waitSynced()));
   log.info("caches synced", { identity: deps.identity });
 
-  const startLeading = (): void => {
+  const startLeading = async (signal: AbortSignal): Promise<void> => {
+    // See every block a previous leader created, even if our watch lags behind its last writes.
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const listed = await coil.blocks.list();
+      if (listed.isOk()) {
+        for (const b of listed.value.items) reqs.noteBlock(b);
+        break;
+      }
+      log.warn("listing blocks at leadership start failed", { error: listed.error });
+      await sleep(backoffDelay(attempt), signal);
+    }
+    if (signal.aborted) return;
     log.info("starting controllers", { identity: deps.identity });
     leadership = new Leadership(inf, reqs, poolRec, gc, { concurrency: flags.concurrency, gcIntervalMs: flags.gcIntervalMs, log });
   };
@@ -240,12 +257,12 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
     resolveDone(exit);
   };
 
-  if (elector === undefined) startLeading();
+  if (elector === undefined) void startLeading(new AbortController().signal);
   else {
     void elector.run((signal) => {
       // Leadership ends: stop acting immediately, before anything else.
       signal.addEventListener("abort", () => void stopLeading(), { once: true });
-      startLeading();
+      void startLeading(signal);
     }).then((end) => {
       if (end === "lost") void shutdown("leader-lost", false);
     });
