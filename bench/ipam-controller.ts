@@ -116,8 +116,8 @@ const md = [
   "|---|---|---|---|---|---|---|---|---|",
   ...rows.map((r) => `| ${r.concurrency} | ${r.seconds.toFixed(2)} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.idle.rssMiB.toFixed(0)} | ${r.end.rssMiB.toFixed(0)} | ${r.end.hwmMiB.toFixed(0)} | ${(r.end.cpuS - r.idle.cpuS).toFixed(1)} |`),
   "",
-  "Per request the controller does 3 API calls: an uncached LIST of AddressBlocks by the request-UID label (idempotency),",
-  "the AddressBlock CREATE, and the status PUT. Allocation within one pool is serialised (Coil's pool mutex), so more",
+  "Per request the controller does 2 API calls: the AddressBlock CREATE and the status PUT (idempotency is an",
+  "in-memory request-UID index). Allocation within one pool is serialised (Coil's pool mutex), so more",
   "workers only overlap the LIST and the status write with other requests' allocation.",
   "",
 ].join("\n");
