@@ -25,6 +25,8 @@ import { findControlPlaneBinaries, startControlPlane, type ControlPlaneBinaries 
 import { IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/ipam-controller/certs-generate.js";
 import { webhookCaBundleInjector } from "../../../adapters/ipam-controller/certs-inject.js";
 import { startWebhookServer } from "../../../adapters/ipam-controller/webhook-server.js";
+import { makeStartIpamWebhook } from "../../../adapters/ipam-controller/webhook-start.js";
+import { SILENT_LOGGER, type KubeClients } from "../../../adapters/k8s/index.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const GROUP = "coil.cybozu.com";
@@ -267,6 +269,31 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
     await rejects(t, create("narrow2", { blockSizeBits: 8, subnets: [{ ipv4: "10.2.0.0/30" }] }), /too narrow subnet/, "validation still served after rotation");
     t.equal(failures, 0, "no failed call: the CA bundle was injected before the new certificate was served");
     t.ok(viaNew() > ownDials, `the API server connected anew and verified the new certificate (${viaNew() - ownDials} connections)`);
+  });
+
+  await t.test("runIpamController's wiring (makeStartIpamWebhook) takes over with its own CA", async (t) => {
+    await srv.close();
+    const dir2 = await mkdtemp(join(tmpdir(), "coil-webhook-certs2-"));
+    t.teardown(() => rm(dir2, { recursive: true, force: true }));
+    const h = await makeStartIpamWebhook({ extraHosts: ["127.0.0.1"] })({
+      addr: { host: "127.0.0.1", port },
+      certDir: dir2,
+      enableCertRotation: true,
+      enableRestartOnCertRefresh: false,
+      clients: { kc } as KubeClients,
+      log: SILENT_LOGGER,
+    });
+    t.teardown(() => h.close());
+    await waitUntil(async () => (await h.ready()) === true, "new webhook ready");
+    const ca2 = await readFile(join(dir2, "ca.crt"), "utf8");
+    t.not(ca2, ca, "a new CA was generated");
+    const got = await adm.readMutatingWebhookConfiguration({ name: "coilv2-mutating-ipam-webhook-configuration" });
+    t.equal(Buffer.from(got.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString(), ca2, "and injected");
+    await waitUntil(async () => {
+      const p = await create("wired", { subnets: [{ ipv4: "10.9.0.0/24" }] }, "All");
+      return (p.metadata.finalizers ?? []).includes("coil.cybozu.com");
+    }, "mutation through the rewired webhook");
+    await rejects(t, create("narrow3", { blockSizeBits: 8, subnets: [{ ipv4: "10.2.0.0/30" }] }), /too narrow subnet/, "validation through the rewired webhook");
   });
 
   t.comment(`total ${Date.now() - started} ms`);
