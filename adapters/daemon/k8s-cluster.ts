@@ -100,6 +100,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     return err(`--store=kubernetes: cannot load a kubeconfig: ${e instanceof Error ? e.message : String(e)}`);
   }
   const c = clients;
+  const t0 = Date.now();
   const startupMs = o.startupTimeoutMs ?? 30_000;
   const callMs = o.callTimeoutMs ?? 3000;
   const node = await readNode(() => within(getNode(c.core, o.node), callMs, err({ kind: "network", status: 0, message: "timeout" })), Date.now() + startupMs, o.log);
@@ -139,6 +140,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     c.destroy();
     return err(store.isErr() ? store.error.message : `could not list Namespaces within ${startupMs} ms`);
   }
+  o.log.info("Kubernetes store ready", { server: c.kc.getCurrentCluster()?.server, node: o.node, nodeUid: uid, blocks: store.value.listBlocksCached().length, ms: Date.now() - t0 });
   return ok({
     store: store.value,
     poolFor: (ns) => choosePool(ns === undefined ? undefined : namespaces.get(ns)?.metadata.annotations),

@@ -109,6 +109,14 @@ export class KubernetesBlockStore implements BlockStore {
     return boundedCall(p, this.#o.callTimeoutMs ?? 3000);
   }
 
+  /** The node's blocks as the watch knows them now. */
+  listBlocksCached(): StoredBlock[] {
+    return this.#blocks
+      .items()
+      .filter((b) => !this.#gone.has(b.metadata.uid ?? ""))
+      .flatMap((b) => toStored(b) ?? []);
+  }
+
   listBlocks(node: string): ResultAsync<readonly StoredBlock[], StoreError> {
     if (node !== this.#o.node) {
       const selector = `${LABEL_NODE}=${node}`;
@@ -116,8 +124,7 @@ export class KubernetesBlockStore implements BlockStore {
         (l) => l.items.flatMap((b) => toStored(b) ?? []),
       ).mapErr((e) => apiStoreError(`list AddressBlocks of node ${node}`, e));
     }
-    const items = this.#blocks.items().filter((b) => !this.#gone.has(b.metadata.uid ?? ""));
-    return new ResultAsync(Promise.resolve(ok(items.flatMap((b) => toStored(b) ?? []))));
+    return new ResultAsync(Promise.resolve(ok(this.listBlocksCached())));
   }
 
   acquireBlock(pool: string, node: string): ResultAsync<StoredBlock, StoreError> {

@@ -1,0 +1,165 @@
+/**
+ * Privileged end-to-end on the Kubernetes store: a REAL kube-apiserver + etcd, the real
+ * coil-ipam-controller (in-process), the real coild process (adapters/daemon/main.ts,
+ * `--store=kubernetes`) inside a test "host" netns, and the real `coil` executable doing ADD/DEL
+ * for pods in further netns. coild reaches the API server at the kubeconfig's 127.0.0.1:<port>
+ * through a loopback relay: a TCP listener inside the test host netns → a UNIX socket → the API
+ * server in the machine's netns (no link, address or route is added outside test namespaces).
+ */
+import t from "tap";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer, connect, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
+import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
+import { api, createPool, startController } from "../ipam-controller/harness.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
+
+const RELAY = `const net=require("node:net");const [port,path]=process.argv.slice(1);
+net.createServer((c)=>{const u=net.connect(path);c.pipe(u);u.pipe(c);c.on("error",()=>u.destroy());u.on("error",()=>c.destroy());})
+.listen(Number(port),"127.0.0.1",()=>console.log("ready"));`;
+
+/** UNIX socket `path` → TCP 127.0.0.1:`port` in this (the machine's) netns. */
+function unixToTcp(path: string, port: number): Promise<Server> {
+  const s = createServer((c) => {
+    const u = connect(port, "127.0.0.1");
+    c.pipe(u);
+    u.pipe(c);
+    c.on("error", () => u.destroy());
+    u.on("error", () => c.destroy());
+  });
+  return new Promise((resolve) => s.listen(path, () => resolve(s)));
+}
+
+/** TCP 127.0.0.1:`port` inside `host` → UNIX socket `path` (a child process in that netns). */
+function tcpToUnix(host: TestNetns, port: number, path: string): Promise<ChildProcess> {
+  const child = spawn("nsenter", [`--net=${host.path}`, "--", process.execPath, "-e", RELAY, String(port), path], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    child.stdout?.once("data", () => resolve(child));
+    child.once("exit", (code) => reject(new Error(`relay exited ${String(code)}`)));
+  });
+}
+
+function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<{ child: ChildProcess; log: () => string }> {
+  const child = spawn(
+    "nsenter",
+    [`--net=${host.path}`, "--", process.execPath, "--import", "tsx", join(root, "adapters/daemon/main.ts"),
+      "--store=kubernetes", `--kubeconfig=${kubeconfig}`, `--socket=${join(dir, "coild.sock")}`,
+      "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--enable-egress=false"],
+    { env: { ...process.env, COIL_NODE_NAME: "e2e" }, stdio: ["ignore", "ignore", "pipe"], cwd: root },
+  );
+  let log = "";
+  child.stderr?.on("data", (b: Buffer) => (log += b.toString()));
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (log.includes('"msg":"serving CNI"')) {
+        clearInterval(poll);
+        resolve({ child, log: () => log });
+      } else if (child.exitCode !== null || Date.now() - started > 40_000) {
+        clearInterval(poll);
+        reject(new Error(`coild did not start: ${log}`));
+      }
+    }, 20);
+  });
+}
+
+function coil(cmd: string, id: string, netns: string, podNs: string, sock: string, rpc: "fast" | "grpc"): Promise<{ code: number; stdout: string; ms: number }> {
+  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: sock, rpc });
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "adapters/cni/main.ts")], {
+    env: { ...process.env, CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin", CNI_ARGS: `K8S_POD_NAMESPACE=${podNs};K8S_POD_NAME=${id}` },
+    stdio: ["pipe", "pipe", "inherit"],
+    cwd: root,
+  });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stdin.end(conf);
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, ms: performance.now() - t0 })));
+}
+
+const stop = (c: ChildProcess, sig: NodeJS.Signals): Promise<void> =>
+  new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once("close", () => resolve());
+    c.kill(sig);
+  });
+
+const ipsOf = (stdout: string): string[] => (JSON.parse(stdout) as { ips: { address: string }[] }).ips.map((i) => i.address);
+
+t.test("real coild on the Kubernetes store, real coil executable, real API server", async (t) => {
+  if (!requireRoot(t)) return;
+  const started = await startCoilControlPlane();
+  if (typeof started === "string") {
+    if (process.env["CI"] === "true") t.fail(started);
+    else t.plan(0, `control plane unavailable: ${started}`);
+    return;
+  }
+  const { cp, kc } = started;
+  const a = api(kc);
+  const ctrl = await startController(kc, "e2e-ctrl");
+  const dir = mkdtempSync(join(tmpdir(), "coild-k8s-e2e-"));
+  const relays: { server?: Server; child?: ChildProcess; coild?: ChildProcess } = {};
+  t.teardown(async () => {
+    if (relays.coild !== undefined) await stop(relays.coild, "SIGKILL");
+    if (relays.child !== undefined) await stop(relays.child, "SIGKILL");
+    relays.server?.close();
+    await ctrl.close();
+    a.clients.destroy();
+    await cp.stop();
+  });
+  await a.core.createNode({ body: { metadata: { name: "e2e" }, status: { addresses: [{ type: "InternalIP", address: "10.20.30.41" }, { type: "InternalIP", address: "fd10::41" }] } } });
+  await createPool(a, "default", 3, [{ ipv4: "10.100.0.0/24", ipv6: "fd02::/120" }]);
+  await createPool(a, "b", 2, [{ ipv4: "10.101.0.0/24" }]);
+  await a.core.createNamespace({ body: { metadata: { name: "team-b", annotations: { "coil.cybozu.com/pool": "b" } } } });
+  await eventually("namespace default", async () => ((await a.core.readNamespace({ name: "default" }).catch(() => undefined)) === undefined ? undefined : true));
+  await eventually("leader", () => (ctrl.isLeader() ? true : undefined));
+
+  const host = withNetns(t, "coiltest-host");
+  execFileSync("ip", ["-n", host.name, "addr", "add", "10.20.30.41/32", "dev", "lo"]);
+  execFileSync("ip", ["-n", host.name, "addr", "add", "fd10::41/128", "dev", "lo"]);
+  const port = Number(new URL(cp.server).port);
+  relays.server = await unixToTcp(join(dir, "api.sock"), port);
+  relays.child = await tcpToUnix(host, port, join(dir, "api.sock"));
+  const t0 = Date.now();
+  const coild = await startCoild(host, dir, cp.kubeconfigPath);
+  relays.coild = coild.child;
+  t.comment(`coild (--store=kubernetes) serving after ${Date.now() - t0} ms`);
+  t.comment(`of which connecting to the API (Node GET, block + namespace LIST/watch): ${/"msg":"Kubernetes store ready".*"ms":(\d+)/.exec(coild.log())?.[1] ?? "?"} ms`);
+  t.match(coild.log(), /"hostIPv4":"10\.20\.30\.41","hostIPv6":"fd10::41"/, "node addresses read from the Node object");
+  const sock = join(dir, "coild.sock");
+
+  const p1 = withNetns(t, "coiltest-pod");
+  const p2 = withNetns(t, "coiltest-pod");
+  const p3 = withNetns(t, "coiltest-pod");
+  const a1 = await coil("ADD", "c1", p1.path, "default", sock, "fast");
+  const a2 = await coil("ADD", "c2", p2.path, "default", sock, "grpc");
+  const a3 = await coil("ADD", "c3", p3.path, "team-b", sock, "fast");
+  t.equal(a1.code, 0, a1.stdout);
+  t.equal(a2.code, 0, a2.stdout);
+  t.equal(a3.code, 0, a3.stdout);
+  t.same(ipsOf(a1.stdout), ["10.100.0.0/32", "fd02::/128"]);
+  t.same(ipsOf(a2.stdout), ["10.100.0.1/32", "fd02::1/128"]);
+  t.same(ipsOf(a3.stdout), ["10.101.0.0/32"], "namespace team-b → pool b");
+  const blocks = (await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/node=e2e" }))._unsafeUnwrap().items;
+  t.same(blocks.map((b) => `${b.metadata.name} ${b.ipv4 ?? ""} ${b.ipv6 ?? ""}`).sort(), ["b-0 10.101.0.0/30 ", "default-0 10.100.0.0/29 fd02::/125"]);
+  const t119 = (ipj(host.name, ["-4", "route", "show", "table", "119"]) as { dst: string }[]).map((r) => r.dst).sort();
+  t.same(t119, ["10.100.0.0/29", "10.101.0.0/30"], "both blocks exported to table 119");
+  execFileSync("ip", ["netns", "exec", p1.name, "ping", "-c1", "-W2", "10.100.0.1"]);
+  execFileSync("ip", ["netns", "exec", p1.name, "ping", "-c1", "-W2", "fd02::1"]);
+  execFileSync("ip", ["netns", "exec", p1.name, "ping", "-c1", "-W2", "10.101.0.0"]);
+  t.pass("pod-to-pod pings (IPv4, IPv6, across pools) through the test host netns");
+
+  for (const [id, p, ns] of [["c1", p1, "default"], ["c2", p2, "default"], ["c3", p3, "team-b"]] as const) {
+    t.equal((await coil("DEL", id, p.path, ns, sock, "fast")).code, 0);
+  }
+  t.same((await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/node=e2e" }))._unsafeUnwrap().items, [], "every emptied block returned to the API");
+  t.same(ipj(host.name, ["route", "show", "table", "119"]), [], "table 119 empty");
+  t.comment(`coil executable ADD wall times (node+tsx start-up, first ones include BlockRequests): ${[a1, a2, a3].map((x) => x.ms.toFixed(0)).join(", ")} ms`);
+  await stop(coild.child, "SIGTERM");
+});
