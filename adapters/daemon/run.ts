@@ -14,7 +14,6 @@ import type { Kernel } from "../kernel/kernel.js";
 import type { CoildFlags, ListenAddr } from "./flags.js";
 import { createHandlers, poolForNamespace } from "./handlers.js";
 import { HostLinkIndex } from "./host-links.js";
-import { openKubernetesStore } from "./k8s-cluster.js";
 import type { Logger } from "./log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
 import { NodeState } from "./node-state.js";
@@ -73,6 +72,8 @@ interface OpenedStore {
 async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): Promise<Result<OpenedStore, string>> {
   if (flags.store === "kubernetes") {
     const kubeconfig = flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig };
+    // Loaded only for this store: @kubernetes/client-node costs a --store=local coild ~25 MB of RSS.
+    const { openKubernetesStore } = await import("./k8s-cluster.js");
     return openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
   }
   if (flags.pools === undefined) return err("--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)");
