@@ -108,8 +108,14 @@ if (typeof started === "string") {
   await start("n2");
 
   await t.test("node addresses come from the Node's InternalIPs (last IPv4 and last IPv6 win)", async (t) => {
+    const t0 = Date.now();
     const r = await add("n1", "ip-probe", "plain");
+    const blockMs = Date.now() - t0;
     t.ok(r.ok, JSON.stringify(r));
+    const t1 = Date.now();
+    t.ok((await add("n1", "ip-probe2", "plain")).ok);
+    t.comment(`ADD needing a new block (BlockRequest round trip through the controller): ${blockMs} ms; ADD into the owned block: ${Date.now() - t1} ms`);
+    t.ok((await del("n1", "ip-probe2", "plain")).ok);
     t.same(ipsOf(r), ["10.8.0.0/32"], "namespace without annotation → pool default");
     const pod = kernels.get("n1")?.dump()["/run/netns/ip-probe"] as NetnsState;
     t.ok(pod.routes.some((x) => x.via === "10.20.30.41"), "default route via the last InternalIPv4");
@@ -177,6 +183,24 @@ if (typeof started === "string") {
     t.same(after, blocksBefore, "in-use blocks kept, the stray block returned");
     t.notOk(after.includes(strayBlock.metadata.name));
     t.same((await a.coil.requests.list())._unsafeUnwrap().items.map((r) => `${r.metadata.name}/${r.metadata.uid}`).sort(), reqsBefore, "no BlockRequest on restart");
+  });
+
+  await t.test("pool annotation of a namespace created after start; unknown pool times out after 10 s", async (t) => {
+    await a.core.createNamespace({ body: { metadata: { name: "late", annotations: { "coil.cybozu.com/pool": "other" } } } });
+    await new Promise((res) => setTimeout(res, 300)); // the Namespace watch delivers it
+    const late = await add("n1", "n1-late", "late");
+    t.ok(late.ok, JSON.stringify(late));
+    t.match(ipsOf(late)[0], /^10\.10\.0\./, "pool other from the annotation");
+    t.ok((await del("n1", "n1-late", "late")).ok);
+    await a.core.createNamespace({ body: { metadata: { name: "ghost", annotations: { "coil.cybozu.com/pool": "missing" } } } });
+    await new Promise((res) => setTimeout(res, 200));
+    const t0 = Date.now();
+    const ghost = await add("n1", "n1-ghost", "ghost");
+    const ms = Date.now() - t0;
+    t.notOk(ghost.ok);
+    t.equal(ghost.error?.code, 999, "a pool that does not exist is not retryable");
+    t.match(ghost.error?.details, /pool missing is not defined/);
+    t.ok(ms >= 9_900 && ms < 14_000, `answered after ${ms} ms (Coil's DefaultAllocTimeout 10 s)`);
   });
 
   await t.test("API server gone: ADD into an owned block works, a new block fails fast with 11", async (t) => {
