@@ -7,7 +7,8 @@
  * Differences from Coil: the files are written to the cert dir directly instead of the Secret
  * `coilv2-ipam-webhook-server-cert` (which kubelet would then mount there). On rotation the CA bundle
  * is injected BEFORE the new key pair is written and carries the new CA followed by the still-valid
- * old one, so the API server trusts both the outgoing and the incoming certificate.
+ * old one, so the API server trusts both the outgoing and the incoming certificate. The injector of
+ * `certs-inject.ts` merges that bundle into the configurations (other replicas' CAs stay).
  */
 import { X509Certificate } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";

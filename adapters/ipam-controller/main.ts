@@ -1,9 +1,10 @@
-/** coil-ipam-controller entry point: parse flags, wire real dependencies, run until SIGTERM/SIGINT. */
+/** coil-ipam-controller entry point: parse flags, wire real dependencies (webhook included), run until SIGTERM/SIGINT. */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createJsonLogger, loadKubeConfig } from "../k8s/index.js";
 import { parseIpamControllerFlags, usage } from "./flags.js";
 import { runIpamController } from "./run.js";
+import { makeStartIpamWebhook } from "./webhook-start.js";
 
 const flags = parseIpamControllerFlags(process.argv.slice(2));
 if (flags.isErr() || flags.value === "help") {
@@ -12,7 +13,7 @@ if (flags.isErr() || flags.value === "help") {
 }
 const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-ipam-controller" } });
 const kc = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
-const running = await runIpamController(flags.value, { kc, log, identity: `${hostname()}_${randomUUID()}` });
+const running = await runIpamController(flags.value, { kc, log, identity: `${hostname()}_${randomUUID()}`, startWebhook: makeStartIpamWebhook() });
 if (running.isErr()) {
   log.error("startup failed", { error: running.error.message });
   process.exit(1);

@@ -288,12 +288,65 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
     const ca2 = await readFile(join(dir2, "ca.crt"), "utf8");
     t.not(ca2, ca, "a new CA was generated");
     const got = await adm.readMutatingWebhookConfiguration({ name: "coilv2-mutating-ipam-webhook-configuration" });
-    t.equal(Buffer.from(got.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString(), ca2, "and injected");
+    const bundle = Buffer.from(got.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString();
+    t.ok(bundle.endsWith(ca2), "and merged into the bundle (appended)");
+    t.ok(bundle.includes(ca), "the first server's still-valid CA stays");
     await waitUntil(async () => {
       const p = await create("wired", { subnets: [{ ipv4: "10.9.0.0/24" }] }, "All");
       return (p.metadata.finalizers ?? []).includes("coil.cybozu.com");
     }, "mutation through the rewired webhook");
     await rejects(t, create("narrow3", { blockSizeBits: 8, subnets: [{ ipv4: "10.2.0.0/30" }] }), /too narrow subnet/, "validation through the rewired webhook");
+  });
+
+  await t.test("two replicas with two CAs: the bundle holds both and admission works through either", async (t) => {
+    const bundleOf = async (): Promise<{ v: string[]; m: string[] }> => {
+      const vc = await adm.readValidatingWebhookConfiguration({ name: "coilv2-validating-ipam-webhook-configuration" });
+      const mc = await adm.readMutatingWebhookConfiguration({ name: "coilv2-mutating-ipam-webhook-configuration" });
+      const dec = (b: string | undefined): string => Buffer.from(b ?? "", "base64").toString();
+      return { v: (vc.webhooks ?? []).map((w) => dec(w.clientConfig.caBundle)), m: (mc.webhooks ?? []).map((w) => dec(w.clientConfig.caBundle)) };
+    };
+    const ports = [await freePort(), await freePort()];
+    const dirs = await Promise.all(ports.map(() => mkdtemp(join(tmpdir(), "coil-webhook-replica-"))));
+    t.teardown(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+    // Both replicas start at the same time, as a 2-replica Deployment does; each generates its own CA and
+    // injects it with the controller's injector (what makeStartIpamWebhook wires; the server object here
+    // also counts the connections it accepted, to tell which replica the API server called).
+    const handles = await Promise.all(
+      ports.map((p, i) =>
+        startWebhookServer({
+          host: "127.0.0.1",
+          port: p,
+          certDir: dirs[i]!,
+          certRotation: { hosts: ["127.0.0.1", ...IPAM_WEBHOOK_DNS_NAMES], injectCaBundle: webhookCaBundleInjector(kc) },
+        }),
+      ),
+    );
+    t.teardown(() => Promise.all(handles.map((h) => h.close())));
+    const accepted = (i: number): number => [...handles[i]!.connectionsByGeneration().values()].reduce((a, b) => a + b, 0);
+    for (const h of handles) await waitUntil(async () => (await h.checkReady()) === true, "replica ready");
+    const cas = await Promise.all(dirs.map((d) => readFile(join(d, "ca.crt"), "utf8")));
+    t.not(cas[0], cas[1], "two different CAs");
+    const b = await bundleOf();
+    for (const bundle of [...b.v, ...b.m]) t.ok(cas.every((c) => bundle.includes(c)), "every webhook's caBundle holds both CAs");
+
+    const pointAt = async (p: number): Promise<void> => {
+      const vc = await adm.readValidatingWebhookConfiguration({ name: "coilv2-validating-ipam-webhook-configuration" });
+      const mc = await adm.readMutatingWebhookConfiguration({ name: "coilv2-mutating-ipam-webhook-configuration" });
+      for (const w of [...(vc.webhooks ?? []), ...(mc.webhooks ?? [])]) w.clientConfig.url = (w.clientConfig.url ?? "").replace(/:\d+\//, `:${p}/`);
+      await adm.replaceValidatingWebhookConfiguration({ name: "coilv2-validating-ipam-webhook-configuration", body: vc });
+      await adm.replaceMutatingWebhookConfiguration({ name: "coilv2-mutating-ipam-webhook-configuration", body: mc });
+    };
+    for (const [i, p] of ports.entries()) {
+      const before = accepted(i);
+      await pointAt(p);
+      const name = `replica${i}`;
+      await waitUntil(async () => {
+        const r = await create(name, { subnets: [{ ipv4: "10.10.0.0/24" }] }, "All");
+        return (r.metadata.finalizers ?? []).includes("coil.cybozu.com") && accepted(i) > before;
+      }, `mutation through replica ${i}`);
+      await rejects(t, create(`narrow-r${i}`, { blockSizeBits: 8, subnets: [{ ipv4: "10.2.0.0/30" }] }), /too narrow subnet/, `validation through replica ${i}`);
+      t.ok(accepted(i) > before, `the API server connected to replica ${i} and verified its certificate (${accepted(i) - before} connections)`);
+    }
   });
 
   t.comment(`total ${Date.now() - started} ms`);
