@@ -178,15 +178,22 @@ interface Row {
   readonly del: readonly number[];
 }
 
-/** Serial ADDs then serial DELs, both plugins interleaved (same load for both). */
-async function serial(c: Ctx, stack: Stack, plugins: readonly Plugin[]): Promise<Row[]> {
-  const pods = Array.from({ length: N }, (_, i) => plugins.map((p) => ({ p, id: `${p}-${stack}-${i}-${hex()}`, ns: addNetns(c, `cb-${p}`) })));
-  const add = new Map<Plugin, number[]>(plugins.map((p) => [p, []]));
-  const del = new Map<Plugin, number[]>(plugins.map((p) => [p, []]));
-  for (const round of pods) for (const x of round) add.get(x.p)?.push(must(await invoke(c, x.p, stack, "ADD", x.id, x.ns), `${x.p} ADD`));
-  for (const round of pods) for (const x of round) del.get(x.p)?.push(must(await invoke(c, x.p, stack, "DEL", x.id, x.ns), `${x.p} DEL`));
+type Case = readonly [Plugin, Stack];
+
+/**
+ * Serial ADDs then serial DELs of several cases, interleaved call by call (round robin), so that the
+ * cases compared with each other see the same machine load and the same cache warmth.
+ */
+async function serial(c: Ctx, cases: readonly Case[]): Promise<Row[]> {
+  const key = ([p, s]: Case): string => `${p}-${s}`;
+  const pods = Array.from({ length: N }, (_, i) => cases.map((k) => ({ k, id: `${key(k)}-${i}-${hex()}`, ns: addNetns(c, `cb-${k[0]}`) })));
+  const add = new Map<string, number[]>(cases.map((k) => [key(k), []]));
+  const del = new Map<string, number[]>(cases.map((k) => [key(k), []]));
+  for (const round of pods) for (const x of round) add.get(key(x.k))?.push(must(await invoke(c, x.k[0], x.k[1], "ADD", x.id, x.ns), `${key(x.k)} ADD`));
+  for (const round of pods) for (const x of round) del.get(key(x.k))?.push(must(await invoke(c, x.k[0], x.k[1], "DEL", x.id, x.ns), `${key(x.k)} DEL`));
   for (const round of pods) for (const x of round) delNetns(c, x.ns);
-  return plugins.map((p) => ({ label: `${p === "coil" ? "coil + coild" : "ptp + host-local"} ${stack === "v4" ? "IPv4" : "dual stack"}`, add: add.get(p) ?? [], del: del.get(p) ?? [] }));
+  const label = ([p, s]: Case): string => `${p === "coil" ? "coil + coild" : "ptp + host-local"} ${s === "v4" ? "IPv4" : "dual stack"}`;
+  return cases.map((k) => ({ label: label(k), add: add.get(key(k)) ?? [], del: del.get(key(k)) ?? [] }));
 }
 
 async function daemonSide(c: Ctx, stack: Stack): Promise<Row> {
@@ -289,10 +296,10 @@ function targets(rows: readonly Row[], b: { coil: number; ref: number }, rss: nu
   return out;
 }
 
-function table(rows: readonly Row[], b: { coil: number; ref: number }, rss: number): string {
+function table(rows: readonly Row[], b: { coil: number; ref: number }, rss: number, rssIdle = NaN): string {
   const lines = ["| case | n | ADD p50 ms | ADD p90 ms | DEL p50 ms | DEL p90 ms |", "|---|---|---|---|---|---|"];
   for (const r of rows) lines.push(`| ${r.label} | ${r.add.length} | ${f1(pct(r.add, 50))} | ${f1(pct(r.add, 90))} | ${f1(pct(r.del, 50))} | ${f1(pct(r.del, 90))} |`);
-  const extra = ["", "| measure | coil + coild | ptp + host-local |", "|---|---|---|", `| burst of ${BURST} concurrent IPv4 ADDs, wall ms | ${f1(b.coil)} | ${f1(b.ref)} |`, `| coild VmRSS with ${PODS} pods, MB | ${f1(rss)} | — |`];
+  const extra = ["", "| measure | coil + coild | ptp + host-local |", "|---|---|---|", `| burst of ${BURST} concurrent IPv4 ADDs, wall ms | ${f1(b.coil)} | ${f1(b.ref)} |`, `| coild VmRSS with ${PODS} pods, MB | ${f1(rss)} | — |`, `| coild VmRSS idle (0 pods), MB | ${f1(rssIdle)} | — |`];
   const t = targets(rows, b, rss);
   const tt = ["", "| target | measured | limit | met |", "|---|---|---|---|", ...t.map((x) => `| ${x.name} | ${x.measured} | ${x.limit} | ${x.met ? "✔ met" : "✘ missed"} |`)];
   return [...lines, ...extra, ...tt].join("\n");
@@ -311,6 +318,7 @@ async function main(): Promise<number> {
   process.once("SIGTERM", stopSignal);
   try {
     c.coild = await startCoild(c);
+    const rssIdle = rssMb(c.coild.pid ?? -1);
     const rows: Row[] = [];
     if (opt.only === "rss") {
       const pods = Array.from({ length: PODS }, (_, i) => ({ id: `r-${i}-${hex()}`, ns: addNetns(c, "cb-r") }));
@@ -323,15 +331,24 @@ async function main(): Promise<number> {
       process.stdout.write(`coild VmRSS idle ${f1(rss0)} MB, with ${PODS} pods ${f1(rss)} MB; ${PODS} concurrent daemon-side ADDs ${f1(wall)} ms\n`);
       return 0;
     }
+    if (opt.only === "exec") {
+      const ns = addNetns(c, "cb-x");
+      const xs: number[] = [];
+      for (let i = 0; i < N; i++) xs.push(must(await invoke(c, "coil", "v4", "DEL", `nothing-${i}`, ns), "coil DEL"));
+      const ys: number[] = [];
+      for (let i = 0; i < N; i++) ys.push(must(await invoke(c, "ref", "v4", "DEL", `nothing-${i}`, ns), "ref DEL"));
+      process.stdout.write(`DEL of an unknown container (no kernel work): coil p50 ${f1(pct(xs, 50))} ms, ptp p50 ${f1(pct(ys, 50))} ms\n`);
+      return 0;
+    }
     if (opt.only === "daemon") {
       rows.push(await daemonSide(c, "v4"), await daemonSide(c, "dual"));
       process.stdout.write(`${table(rows, { coil: NaN, ref: NaN }, NaN)}\n`);
       return 0;
     }
-    process.stderr.write(`serial IPv4 (n=${N})…\n`);
-    rows.push(...(await serial(c, "v4", ["coil", "ref"])));
-    process.stderr.write(`serial dual stack (n=${N}; the reference waits ~2 s per ADD for IPv6 DAD)…\n`);
-    rows.push(...(await serial(c, "dual", ["coil", "ref"])));
+    process.stderr.write(`serial: coil IPv4, coil dual stack, reference IPv4, interleaved (n=${N})…\n`);
+    rows.push(...(await serial(c, [["coil", "v4"], ["ref", "v4"], ["coil", "dual"]])));
+    process.stderr.write(`serial: reference dual stack (n=${N}; it waits ~2 s per ADD for IPv6 DAD)…\n`);
+    rows.push(...(await serial(c, [["ref", "dual"]])));
     rows.push(await daemonSide(c, "v4"), await daemonSide(c, "dual"));
     process.stderr.write(`bursts of ${BURST}…\n`);
     const cb = await burst(c, "coil", BURST);
@@ -342,7 +359,7 @@ async function main(): Promise<number> {
     const rb = await burst(c, "ref", BURST);
     await rb.release();
     const b = { coil: cb.ms, ref: rb.ms };
-    const tab = table(rows, b, rss);
+    const tab = table(rows, b, rss, rssIdle);
     process.stdout.write(`${tab}\n`);
     if (opt["no-write"] !== true) writeResults(tab, started, load);
     return 0;
@@ -365,9 +382,10 @@ Both plugins run as a container runtime runs them (argv, \`CNI_*\` environment, 
 \`nsenter --net=<test host netns>\` so that nothing touches the machine's own network. \`coil\` is the
 self-contained Bun-compiled executable (\`dist/bin/coil\`, copied into a temp CNI bin dir) talking to a real
 \`coild\` (esbuild bundle, plain node, \`--store=local\`) that runs in the same test host netns. The reference is
-Debian's \`containernetworking-plugins\` \`ptp\` + \`host-local\` (data dir in a temp dir). Serial cases alternate
-the two plugins call by call, so both see the same machine load. Latencies are wall times measured around the
-process, from spawn to exit.
+Debian's \`containernetworking-plugins\` \`ptp\` + \`host-local\` (data dir in a temp dir). The serial cases coil
+IPv4, reference IPv4 and coil dual stack alternate call by call, so the cases compared with each other see the same
+machine load; the reference dual stack runs on its own (each of its ADDs sleeps ~2 s in DAD). Latencies are wall
+times measured around the process, from spawn to exit, including one \`nsenter\` exec for both plugins.
 
 ${tab}
 `;

@@ -5,7 +5,8 @@
  * executor's own namespace (`sysctl -w` elsewhere), and the step's nft commands as ONE
  * `nft -j '<json>'` transaction. Namespaces are entered by spawning through `nsenter --net=<path>`.
  * A step that only creates veths peered into the next step's namespace runs inside that step's
- * batch (see fuse.ts), so a pod set-up costs two `ip` processes. On failure, everything applied is reverted in reverse order;
+ * batch (see fuse.ts), so a pod set-up costs two `ip` processes — one with an {@link IpSession}
+ * (the host lines go to the long-lived co-process). On failure, everything applied is reverted in reverse order;
  * an nft transaction followed by later steps is bracketed by two `nft -j list ruleset` so that
  * exactly the objects it created can be deleted (see `nftUndo`).
  */
@@ -15,6 +16,7 @@ import type { Changeset, NetlinkOp, NetnsRef, NftCommand } from "../../lib/chang
 import { failedBatchLine, groupOps, ipBatchArgv, type OpGroup } from "./ip-batch.js";
 import type { AppliedOp, ApplyError, ApplyReport, FailedOp } from "./kernel.js";
 import { fuseGroups, isVethStepTo } from "./fuse.js";
+import type { IpSession } from "./ip-session.js";
 import { nftUndo } from "./nft-undo.js";
 import { observeNft, type ObserveError } from "./observer.js";
 import type { NftListing } from "./parse-nft.js";
@@ -30,6 +32,8 @@ export interface ExecutorOptions {
   readonly timeoutMs?: number;
   /** Inverse of an op, for rollback. Default: the lib's `invert`. */
   readonly invert?: InvertFn;
+  /** Run the executor's own-namespace `ip -batch` lines (no family flag) through this co-process instead of a new process each. */
+  readonly ipSession?: IpSession;
 }
 
 /** Largest nft JSON passed as one argument (the kernel's MAX_ARG_STRLEN is 128 KiB). */
@@ -103,6 +107,7 @@ interface RunState {
   readonly lastStep: number;
   processes: number;
   readonly timeoutMs: number | undefined;
+  readonly session: IpSession | undefined;
 }
 
 function stderrOf(e: ExecError): string {
@@ -125,7 +130,10 @@ function run(st: RunState, netns: NetnsRef, argv: readonly string[], input?: str
 }
 
 async function runBatch(st: RunState, step: PlannedStep, g: Extract<OpGroup, { kind: "ip-batch" }>): Promise<Failure | undefined> {
-  const r = await run(st, step.netns, ipBatchArgv(g.family), `${g.lines.join("\n")}\n`);
+  const r =
+    st.session !== undefined && step.netns.kind === "host" && g.family === null
+      ? await st.session.run(g.lines, st.timeoutMs !== undefined ? { timeoutMs: st.timeoutMs } : {})
+      : await run(st, step.netns, ipBatchArgv(g.family), `${g.lines.join("\n")}\n`);
   const record = (o: (typeof g.ops)[number]): number => st.applied.push({ step: o.origin?.step ?? step.index, netns: o.origin?.netns ?? step.netns, op: o.op });
   if (r.isOk()) {
     g.ops.forEach(record);
@@ -192,7 +200,7 @@ const TRANSIENT = /resource busy|try again|temporarily unavailable|no buffer spa
 
 async function applyPlanned(steps: readonly PlannedStep[], opts: ExecutorOptions): Promise<Result<ApplyReport, ApplyError>> {
   const started = performance.now();
-  const st: RunState = { applied: [], nftReverts: [], lastStep: steps.at(-1)?.index ?? -1, processes: 0, timeoutMs: opts.timeoutMs };
+  const st: RunState = { applied: [], nftReverts: [], lastStep: steps.at(-1)?.index ?? -1, processes: 0, timeoutMs: opts.timeoutMs, session: opts.ipSession };
   for (const step of steps) {
     const f = await runStep(st, step);
     if (f === undefined) continue;

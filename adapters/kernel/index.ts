@@ -10,6 +10,8 @@ export { applyChangeset, planChangeset, defaultHostNetnsPath, NFT_ARG_MAX, type 
 export { observeNetns, observeNft, observeSysctls, netnsStateFromJson, splitJsonLines } from "./observer.js";
 export type { ObserveError, ObserveOptions, NftQuery } from "./observer.js";
 export { realKernel } from "./real-kernel.js";
+export { IpSession } from "./ip-session.js";
+export { fuseSteps } from "./executor.js";
 export { FakeKernel, FAKE_SYSCTL_DEFAULTS, type Fault } from "./fake-kernel.js";
 export { runCommand, runInNetns, inNetns, validateNetnsPath, type ExecError, type ExecOutput, type RunOptions } from "./run.js";
 export { parseIpLinks, parseIpAddrs } from "./parse-ip-link.js";
