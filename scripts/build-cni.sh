@@ -2,7 +2,7 @@
 # Build the `coil` CNI executable.
 #
 #   dist/bin/coil      self-contained executable (Bun runtime embedded; the node's host has no Node.js)
-#   dist/bin/coil.mjs  single-file ESM bundle for Node (esbuild), for start-up comparison only
+#   dist/bin/coil.mjs  single-file ESM bundle for Node (esbuild): the npm package's `coil` bin, and start-up comparison
 #
 # Usage: scripts/build-cni.sh [--bun-only|--node-only]
 # Needs the devDependencies `@oven/bun-linux-x64` (the Bun binary, no download) and `esbuild`.
@@ -24,7 +24,10 @@ if [ "$WHAT" != "--node-only" ]; then
   mv -f "$OUT/coil.tmp.$$" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
 fi
 if [ "$WHAT" != "--bun-only" ]; then
+  mkdir -p "$OUT/meta"
   "$ESBUILD" "$ENTRY" --bundle --minify --platform=node --target=node20 --format=esm \
-    --outfile="$OUT/coil.mjs.tmp.$$" --log-level=warning
+    --banner:js='#!/usr/bin/env node' --outfile="$OUT/coil.mjs.tmp.$$" --metafile="$OUT/coil.mjs.tmp.$$.json" --log-level=warning
+  chmod 755 "$OUT/coil.mjs.tmp.$$"
+  mv -f "$OUT/coil.mjs.tmp.$$.json" "$OUT/meta/coil.json"
   mv -f "$OUT/coil.mjs.tmp.$$" "$OUT/coil.mjs"
 fi

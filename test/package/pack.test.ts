@@ -1,10 +1,11 @@
 /**
  * `npm pack` gives a tarball that a separate project installs and imports with types, and the
- * library pulls in neither @kubernetes/client-node nor @grpc/grpc-js.
+ * library pulls in neither @kubernetes/client-node nor @grpc/grpc-js. The adapters ship only as the
+ * bundled `bin`s (test/package/bins.test.ts checks them in detail).
  */
 import t from "tap";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +33,19 @@ t.test("packed tarball installs and imports with types", async (t) => {
   t.notOk(existsSync(join(nm, "@kubernetes/client-node")), "client-node is not installed with the library");
   t.notOk(existsSync(join(nm, "@grpc/grpc-js")), "grpc-js is not installed with the library");
   t.notOk(existsSync(join(nm, "@coil/core/dist/adapters")), "adapters are not published in the library");
+  t.notOk(existsSync(join(nm, "@coil/core/dist/bin/coil")), "the Bun-compiled coil executable is not published (too large)");
+  t.notOk(existsSync(join(nm, "@coil/core/dist/bin/meta")), "build metafiles are not published");
+  t.comment(`tarball ${Math.round(statSync(tarball).size / 1024)} KiB`);
+
+  // The adapters ship only as bundled bins: runnable, linked into .bin, not importable as subpaths.
+  for (const name of ["coil", "coild", "coil-ipam-controller", "coil-installer"]) {
+    t.ok(existsSync(join(nm, ".bin", name)), `bin ${name} linked`);
+  }
+  const help = spawnSync(join(nm, ".bin", "coil-ipam-controller"), ["--help"], { cwd: consumer, encoding: "utf8" });
+  t.equal(help.status, 0, "installed coil-ipam-controller --help exits 0");
+  t.match(help.stderr, /^Usage: coil-ipam-controller/);
+  writeFileSync(join(consumer, "deep.mjs"), `await import("@coil/core/dist/bin/coild.mjs").then(() => console.log("imported"), (e) => console.log(e.code));\n`);
+  t.equal(execFileSync(process.execPath, ["deep.mjs"], { cwd: consumer, encoding: "utf8" }).trim(), "ERR_PACKAGE_PATH_NOT_EXPORTED", "bins are not library subpaths");
 
   const subpaths = Object.keys(pkg.exports).filter((k) => k !== "./package.json");
   const specs = subpaths.map((k) => (k === "." ? "@coil/core" : `@coil/core/${k.slice(2)}`));

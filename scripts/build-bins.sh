@@ -1,0 +1,46 @@
+#!/bin/sh
+# Build the runnable adapters as single-file ESM bundles for Node >= 20 (the npm package's `bin`s):
+#
+#   dist/bin/coild.mjs                 adapters/daemon/main.ts
+#   dist/bin/coil-ipam-controller.mjs  adapters/ipam-controller/main.ts
+#   dist/bin/coil-installer.mjs        adapters/installer/main.ts
+#   dist/bin/coil.mjs                  adapters/cni/main.ts (scripts/build-cni.sh --node-only)
+#
+# Every dependency (grpc-js, client-node, prom-client, @peculiar/x509, ...) is bundled in: a bundle runs
+# from any directory without node_modules. CommonJS dependencies call require()/__dirname, which an ESM
+# file lacks, so the banner defines them through createRequire/import.meta.url. The self-contained Bun
+# executable `dist/bin/coil` (what coil-installer puts on hosts) is built by scripts/build-cni.sh without
+# `--node-only`; it is not part of the npm tarball (too large).
+#
+# esbuild's metafiles go to dist/bin/meta/<name>.json (not published): test/package/bins.test.ts reads
+# them to check that nothing but Node built-ins (and guarded optional modules) is left to load at run time.
+#
+# Usage: scripts/build-bins.sh    (needs the devDependency esbuild; no network)
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ESBUILD="$ROOT/node_modules/.bin/esbuild"
+OUT="$ROOT/dist/bin"
+[ -x "$ESBUILD" ] || { echo "build-bins: $ESBUILD missing (npm ci installs esbuild)" >&2; exit 127; }
+
+BANNER='#!/usr/bin/env node
+import { createRequire as __coilCreateRequire } from "node:module";
+import { fileURLToPath as __coilFileURLToPath } from "node:url";
+import { dirname as __coilDirname } from "node:path";
+const require = __coilCreateRequire(import.meta.url);
+const __filename = __coilFileURLToPath(import.meta.url);
+const __dirname = __coilDirname(__filename);'
+
+mkdir -p "$OUT/meta"
+bundle() { # <entry> <name>
+  tmp="$OUT/$2.mjs.tmp.$$"
+  "$ESBUILD" "$ROOT/$1" --bundle --minify --platform=node --target=node20 --format=esm \
+    --banner:js="$BANNER" --outfile="$tmp" --metafile="$tmp.json" --log-level=warning
+  chmod 755 "$tmp"
+  mv -f "$tmp.json" "$OUT/meta/$2.json"
+  mv -f "$tmp" "$OUT/$2.mjs" # rename: concurrent builds and running copies stay valid
+}
+bundle adapters/daemon/main.ts coild
+bundle adapters/ipam-controller/main.ts coil-ipam-controller
+bundle adapters/installer/main.ts coil-installer
+sh "$ROOT/scripts/build-cni.sh" --node-only
