@@ -9,8 +9,9 @@
  * and a `Command failed -:<n>` naming the line itself says it failed. On the first failed line the
  * remaining lines are not sent, so a call behaves exactly like a separate `ip -batch -` process
  * (stop at the first failure; stderr names the failed line, renumbered to the caller's lines).
- * Calls are serialised. A timeout or an unexpected exit kills the co-process; the next call starts
- * a new one.
+ * Calls to one co-process are serialised; a session runs a few co-processes side by side (lanes)
+ * so that one stalled line does not hold up every call. A timeout or an unexpected exit kills the
+ * co-process; the next call starts a new one.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { err, ok, type Result } from "neverthrow";
@@ -24,8 +25,40 @@ interface Waiter {
   readonly resolve: (stderr: string | undefined) => void;
 }
 
+/** Options of {@link IpSession}. */
+export interface IpSessionOptions {
+  /** Co-processes run side by side (a call goes to the least busy one), so one stalled line does not hold up every call. Default 2. */
+  readonly lanes?: number;
+}
+
 /** See the module comment. */
 export class IpSession {
+  readonly #lanes: { readonly lane: IpLane; pending: number }[];
+
+  /** `argv` of each co-process; default `ip -force -batch -`. */
+  constructor(argv: readonly string[] = ["ip", "-force", "-batch", "-"], opts: IpSessionOptions = {}) {
+    this.#lanes = Array.from({ length: Math.max(1, opts.lanes ?? 2) }, () => ({ lane: new IpLane(argv), pending: 0 }));
+  }
+
+  /** Run `lines` like `ip -batch -` would (see the module comment). */
+  async run(lines: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<Result<ExecOutput, ExecError>> {
+    const l = this.#lanes.reduce((a, b) => (b.pending < a.pending ? b : a));
+    l.pending += 1;
+    try {
+      return await l.lane.run(lines, opts);
+    } finally {
+      l.pending -= 1;
+    }
+  }
+
+  /** Stop the co-processes (a later call starts new ones). */
+  close(): void {
+    for (const l of this.#lanes) l.lane.close();
+  }
+}
+
+/** One co-process and its serialised calls. */
+class IpLane {
   readonly #argv: readonly string[];
   #child: ChildProcessWithoutNullStreams | undefined;
   #sent = 0;
@@ -33,19 +66,16 @@ export class IpSession {
   #waiter: Waiter | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** `argv` of the co-process; default `ip -force -batch -`. */
-  constructor(argv: readonly string[] = ["ip", "-force", "-batch", "-"]) {
+  constructor(argv: readonly string[]) {
     this.#argv = argv;
   }
 
-  /** Run `lines` like `ip -batch -` would (see the module comment). */
   run(lines: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<Result<ExecOutput, ExecError>> {
     const next = this.#queue.then(() => this.#runNow(lines, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
     this.#queue = next.catch(() => undefined);
     return next;
   }
 
-  /** Stop the co-process (a later call starts a new one). */
   close(): void {
     this.#kill();
   }

@@ -53,3 +53,16 @@ t.test("a co-process that exits fails the call", async (t) => {
   const r = await s.run(["link show"], { timeoutMs: 5000 });
   t.match(r, { error: { kind: "exit-nonzero", stderr: /exited/ } });
 });
+
+t.test("a stalled lane does not hold up calls on the other lane", async (t) => {
+  // A fake `ip`: answers every marker line at once, but goes silent on a line "stall".
+  const script = 'n=0; while read l; do n=$((n+1)); [ "$l" = stall ] && exec cat >/dev/null; [ "$l" = -coilmark ] && echo "Command failed -:$n" >&2; done';
+  const s = new IpSession(["sh", "-c", script], { lanes: 2 });
+  t.teardown(() => s.close());
+  const stalled = s.run(["stall"], { timeoutMs: 3000 });
+  const t0 = performance.now();
+  const r = await s.run(["ok"], { timeoutMs: 3000 });
+  t.ok(r.isOk(), "the other lane answered");
+  t.ok(performance.now() - t0 < 2000, "without waiting for the stalled call's timeout");
+  t.match(await stalled, { error: { kind: "timeout" } });
+});
