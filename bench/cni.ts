@@ -220,6 +220,34 @@ async function burst(c: Ctx, p: Plugin, count: number): Promise<{ ms: number; re
   return { ms, release };
 }
 
+/** Where the executables' time goes: a DEL with no kernel work, and a burst of VERSION calls (no daemon). */
+async function diagnostics(c: Ctx): Promise<string> {
+  const ns = addNetns(c, "cb-x");
+  const noop = new Map<Plugin, number[]>([["coil", []], ["ref", []]]);
+  for (let i = 0; i < N; i++) for (const p of ["coil", "ref"] as const) noop.get(p)?.push(must(await invoke(c, p, "v4", "DEL", `unknown-${i}`, ns), `${p} DEL`));
+  delNetns(c, ns);
+  const version = async (p: Plugin): Promise<number> => {
+    const exe = join(c.bin, p === "coil" ? "coil" : "ptp");
+    const one = (): Promise<void> =>
+      new Promise((resolve) => {
+        const ch = spawn(exe, [], { env: { CNI_COMMAND: "VERSION", PATH: process.env["PATH"] ?? "" }, stdio: ["pipe", "ignore", "ignore"] });
+        ch.stdin.on("error", () => undefined);
+        ch.stdin.end('{"cniVersion":"1.0.0","name":"x","type":"x"}');
+        ch.on("close", () => resolve());
+      });
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: BURST }, one));
+    return performance.now() - t0;
+  };
+  const [vc, vr] = [await version("coil"), await version("ref")];
+  return [
+    "| diagnostic | coil | ptp |",
+    "|---|---|---|",
+    `| DEL of an unknown container (executable round trip, no kernel work), p50 ms | ${f1(pct(noop.get("coil") ?? [], 50))} | ${f1(pct(noop.get("ref") ?? [], 50))} |`,
+    `| ${BURST} concurrent \`VERSION\` calls (executable start-up only, no daemon), wall ms | ${f1(vc)} | ${f1(vr)} |`,
+  ].join("\n");
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1] ?? NaN) / 1024;
@@ -264,6 +292,7 @@ async function cleanup(c: Ctx): Promise<void> {
   rmSync(c.tmp, { recursive: true, force: true });
 }
 
+const NOTES_MARKER = "<!-- notes: kept by bench/cni.ts -->";
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : "—");
 
 interface Target {
@@ -359,7 +388,8 @@ async function main(): Promise<number> {
     const rb = await burst(c, "ref", BURST);
     await rb.release();
     const b = { coil: cb.ms, ref: rb.ms };
-    const tab = table(rows, b, rss, rssIdle);
+    const diag = await diagnostics(c);
+    const tab = `${table(rows, b, rss, rssIdle)}\n\n${diag}`;
     process.stdout.write(`${tab}\n`);
     if (opt["no-write"] !== true) writeResults(tab, started, load);
     return 0;
@@ -389,7 +419,11 @@ times measured around the process, from spawn to exit, including one \`nsenter\`
 
 ${tab}
 `;
-  writeFileSync(join(ROOT, "bench/RESULTS-cni.md"), text);
+  // Hand-written notes below the marker survive a re-run.
+  const path = join(ROOT, "bench/RESULTS-cni.md");
+  const old = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const at = old.indexOf(NOTES_MARKER);
+  writeFileSync(path, at >= 0 ? `${text}\n${old.slice(at)}` : text);
 }
 
 process.exitCode = await main();
