@@ -411,7 +411,7 @@ function writeResults(tab: string, started: string, load: string): void {
 Both plugins run as a container runtime runs them (argv, \`CNI_*\` environment, netconf on stdin), through
 \`nsenter --net=<test host netns>\` so that nothing touches the machine's own network. \`coil\` is the
 self-contained Bun-compiled executable (\`dist/bin/coil\`, copied into a temp CNI bin dir) talking to a real
-\`coild\` (esbuild bundle, plain node, \`--store=local\`) that runs in the same test host netns. The reference is
+\`coild\` (esbuild bundle with code splitting, plain node, \`--store=local\`) that runs in the same test host netns. The reference is
 Debian's \`containernetworking-plugins\` \`ptp\` + \`host-local\` (data dir in a temp dir). The serial cases coil
 IPv4, reference IPv4 and coil dual stack alternate call by call, so the cases compared with each other see the same
 machine load; the reference dual stack runs on its own (each of its ADDs sleeps ~2 s in DAD). Latencies are wall
