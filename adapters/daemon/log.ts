@@ -1,54 +1,18 @@
 /**
- * Structured logs: one JSON object per line (`level`, `ts`, `msg`, then fields), written to an
- * injected sink (stderr in production).
+ * Structured logs for coild: one JSON object per line (`level`, `ts`, `msg`, then fields), written
+ * to an injected sink (stderr in production). The implementation lives in `adapters/common/log.ts`;
+ * this module re-exports it under the names the daemon has always used.
  */
 
-/** Log fields: plain JSON values. */
-export type LogFields = Readonly<Record<string, unknown>>;
+import { createJsonLogger, SILENT_LOGGER, type JsonLoggerOptions, type Logger } from "../common/log.js";
 
-/** A structured logger. */
-export interface Logger {
-  /** Debug detail (only when enabled). */
-  debug(msg: string, fields?: LogFields): void;
-  /** Normal events. */
-  info(msg: string, fields?: LogFields): void;
-  /** Something went wrong but the daemon continues. */
-  warn(msg: string, fields?: LogFields): void;
-  /** A failure. */
-  error(msg: string, fields?: LogFields): void;
-}
+export type { LogFields, Logger } from "../common/log.js";
 
-/** Options of {@link createLogger}. */
-export interface LoggerOptions {
-  /** Receives each line, newline included. */
-  readonly write: (line: string) => void;
-  /** Clock (ISO timestamps). */
-  readonly now?: () => Date;
-  /** Emit `debug` lines. */
-  readonly debug?: boolean;
-}
+/** Options of {@link createLogger} (same as the common {@link JsonLoggerOptions}). */
+export type LoggerOptions = JsonLoggerOptions;
 
 /** A JSON-lines logger. Values that cannot be serialised (bigint, cycles) are stringified. */
-export function createLogger(opts: LoggerOptions): Logger {
-  const now = opts.now ?? (() => new Date());
-  const emit = (level: string, msg: string, fields: LogFields = {}): void => {
-    let line: string;
-    try {
-      line = JSON.stringify({ level, ts: now().toISOString(), msg, ...fields }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
-    } catch {
-      line = JSON.stringify({ level, ts: now().toISOString(), msg, fields: String(fields) });
-    }
-    opts.write(`${line}\n`);
-  };
-  return {
-    debug: (m, f) => {
-      if (opts.debug === true) emit("debug", m, f);
-    },
-    info: (m, f) => emit("info", m, f),
-    warn: (m, f) => emit("warn", m, f),
-    error: (m, f) => emit("error", m, f),
-  };
-}
+export const createLogger: (opts: LoggerOptions) => Logger = createJsonLogger;
 
 /** A logger that drops everything (tests). */
-export const NULL_LOGGER: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+export const NULL_LOGGER: Logger = SILENT_LOGGER;
