@@ -3,16 +3,12 @@
  * local block store's `--store`, `--pools`, `--namespace-pools`, `--state-dir` and the node
  * address flags. Go-style booleans (`--flag`, `--flag=true|false`) and durations (`5m`, `90s`).
  */
-import { parseArgs } from "node:util";
 import { err, ok, Result } from "neverthrow";
 import { DEFAULT_FOU_PORT, DEFAULT_SOCKET, EXPORT_TABLE_ID, POD_RULE_PRIO, POD_TABLE_ID, PORTS, PROTOCOL_COILD } from "../../lib/constants.js";
 import { parseIp, ipFamily, type Ip } from "../../lib/net/index.js";
+import { flagUsage, parseBoolFlag, parseDuration, parseFlagValues, parseListenAddr, type FlagSpec, type ListenAddr } from "../common/flags.js";
 
-/** A listen address; `undefined` port means disabled (`0` as in controller-runtime). */
-export interface ListenAddr {
-  readonly host: string;
-  readonly port: number;
-}
+export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
 /** Parsed coild configuration. */
 export interface CoildFlags {
@@ -74,37 +70,11 @@ const STRINGS: Record<string, string> = {
 };
 const NO_DEFAULT = ["store", "kubeconfig", "pools", "namespace-pools", "node-ipv4", "node-ipv6"];
 
-/** Parse a Go duration such as `5m`, `1h30m`, `90s`, `500ms` into milliseconds. */
-export function parseDuration(s: string): Result<number, string> {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
-    pos = re.lastIndex;
-  }
-  return s !== "" && pos === s.length ? ok(total) : err(`invalid duration ${JSON.stringify(s)}`);
-}
-
-/** Parse `host:port`, `:port`, `[v6]:port`; `0` disables. */
-export function parseListenAddr(s: string): Result<ListenAddr | undefined, string> {
-  if (s === "0") return ok(undefined);
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
-  const port = Number(m?.[3]);
-  if (m === null || !Number.isInteger(port) || port > 65535) return err(`invalid address ${JSON.stringify(s)}`);
-  return ok({ host: m[1] ?? m[2] ?? "", port });
-}
+const SPEC: FlagSpec = { booleans: BOOLEANS, strings: STRINGS, noDefault: NO_DEFAULT };
 
 function intFlag(name: string, v: string, min: number, max: number): Result<number, string> {
   const n = Number(v);
   return /^\d+$/.test(v) && n >= min && n <= max ? ok(n) : err(`--${name}: ${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
-}
-
-function boolFlag(name: string, v: string): Result<boolean, string> {
-  if (v === "true" || v === "1") return ok(true);
-  if (v === "false" || v === "0") return ok(false);
-  return err(`--${name}: ${JSON.stringify(v)} is not a boolean`);
 }
 
 function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip | undefined, string> {
@@ -113,28 +83,18 @@ function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip |
   return ip.isOk() && ipFamily(ip.value) === family ? ok(ip.value) : err(`--${name}: ${JSON.stringify(v)} is not an IPv${family} address`);
 }
 
-/** Go-style booleans: `--flag` means `--flag=true`. */
-function normaliseBooleans(argv: readonly string[]): string[] {
-  return argv.map((a) => (BOOLEANS.some((b) => a === `--${b}` || a === `-${b}`) ? `--${a.replace(/^-+/, "")}=true` : a));
-}
-
 /** The usage text. */
 export function usage(): string {
-  const lines = [...BOOLEANS.map((b) => `  --${b}[=true|false]`), ...Object.entries(STRINGS).map(([k, v]) => `  --${k} (default ${JSON.stringify(v)})`), ...NO_DEFAULT.map((k) => `  --${k}`)];
-  return `Usage: coild [flags]\n${lines.join("\n")}\n`;
+  return flagUsage("coild", SPEC);
 }
 
 /** Parse coild's argv (without node and script). `help` when `--help` was given. */
 export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Result<CoildFlags | "help", string> {
-  const options = Object.fromEntries([...BOOLEANS, ...Object.keys(STRINGS), ...NO_DEFAULT].map((k) => [k, { type: "string" as const }]));
-  let values: Record<string, string | undefined>;
-  try {
-    values = parseArgs({ args: normaliseBooleans(argv), options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
-  } catch (e) {
-    return err(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseFlagValues(argv, SPEC);
+  if (parsed.isErr()) return err(parsed.error);
+  const values = parsed.value;
   const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
-  const bool = (k: string, def: boolean): Result<boolean, string> => (values[k] === undefined ? ok(def) : boolFlag(k, values[k] ?? ""));
+  const bool = (k: string, def: boolean): Result<boolean, string> => parseBoolFlag(k, values[k], def);
   if (values["help"] !== undefined) return ok("help");
   return Result.combine([
     parseListenAddr(str("metrics-addr")),

@@ -3,17 +3,11 @@
  * `--kubeconfig`, leader-election tuning and the reconcile concurrency. Go-style booleans
  * (`--flag`, `--flag=true|false`) and durations (`1h`, `10s`, `500ms`).
  */
-import { parseArgs } from "node:util";
 import { err, ok, Result } from "neverthrow";
 import { PORTS } from "../../lib/constants.js";
+import { flagUsage, parseBoolFlag, parseDuration, parseFlagValues, parseListenAddr, type FlagSpec, type ListenAddr } from "../common/flags.js";
 
-/** A listen address; `undefined` means disabled (`0`, as in controller-runtime). Port 0 = any free port. */
-export interface ListenAddr {
-  /** Host part; empty = all interfaces. */
-  readonly host: string;
-  /** TCP port. */
-  readonly port: number;
-}
+export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
 /** Parsed configuration. */
 export interface IpamControllerFlags {
@@ -72,47 +66,11 @@ const STRINGS: Record<string, string> = {
 };
 const NO_DEFAULT = ["kubeconfig"];
 
-/** Parse a Go duration such as `1h`, `1h30m`, `90s`, `500ms` into milliseconds. */
-export function parseDuration(s: string): Result<number, string> {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
-    pos = re.lastIndex;
-  }
-  return s !== "" && pos === s.length ? ok(total) : err(`invalid duration ${JSON.stringify(s)}`);
-}
-
-/** Parse `host:port`, `:port`, `[v6]:port`; `0` disables. */
-export function parseListenAddr(s: string): Result<ListenAddr | undefined, string> {
-  if (s === "0") return ok(undefined);
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
-  const port = Number(m?.[3]);
-  if (m === null || !Number.isInteger(port) || port > 65535) return err(`invalid address ${JSON.stringify(s)}`);
-  return ok({ host: m[1] ?? m[2] ?? "", port });
-}
-
-function boolFlag(name: string, v: string | undefined, def: boolean): Result<boolean, string> {
-  if (v === undefined) return ok(def);
-  if (v === "true" || v === "1") return ok(true);
-  if (v === "false" || v === "0") return ok(false);
-  return err(`--${name}: ${JSON.stringify(v)} is not a boolean`);
-}
-
-function normaliseBooleans(argv: readonly string[]): string[] {
-  return argv.map((a) => (BOOLEANS.some((b) => a === `--${b}` || a === `-${b}`) ? `--${a.replace(/^-+/, "")}=true` : a));
-}
+const SPEC: FlagSpec = { booleans: BOOLEANS, strings: STRINGS, noDefault: NO_DEFAULT };
 
 /** The usage text. */
 export function usage(): string {
-  const lines = [
-    ...BOOLEANS.map((b) => `  --${b}[=true|false]`),
-    ...Object.entries(STRINGS).map(([k, v]) => `  --${k} (default ${JSON.stringify(v)})`),
-    ...NO_DEFAULT.map((k) => `  --${k}`),
-  ];
-  return `Usage: coil-ipam-controller [flags]\n${lines.join("\n")}\n`;
+  return flagUsage("coil-ipam-controller", SPEC);
 }
 
 function durations(str: (k: string) => string): Result<[number, number, number, number], string> {
@@ -128,13 +86,9 @@ function durations(str: (k: string) => string): Result<[number, number, number, 
 
 /** Parse argv (without node and script). `help` when `--help` was given. */
 export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamControllerFlags | "help", string> {
-  const options = Object.fromEntries([...BOOLEANS, ...Object.keys(STRINGS), ...NO_DEFAULT].map((k) => [k, { type: "string" as const }]));
-  let values: Record<string, string | undefined>;
-  try {
-    values = parseArgs({ args: normaliseBooleans(argv), options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
-  } catch (e) {
-    return err(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseFlagValues(argv, SPEC);
+  if (parsed.isErr()) return err(parsed.error);
+  const values = parsed.value;
   if (values["help"] !== undefined) return ok("help");
   const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
   const concurrency = Number(str("max-concurrent-reconciles"));
@@ -142,9 +96,9 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
   return Result.combine([parseListenAddr(str("metrics-addr")), parseListenAddr(str("health-addr")), parseListenAddr(str("webhook-addr"))]).andThen(
     ([metricsAddr, healthAddr, webhookAddr]) =>
       Result.combine([
-        boolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
-        boolFlag("enable-restart-on-cert-refresh", values["enable-restart-on-cert-refresh"], false),
-        boolFlag("leader-elect", values["leader-elect"], true),
+        parseBoolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
+        parseBoolFlag("enable-restart-on-cert-refresh", values["enable-restart-on-cert-refresh"], false),
+        parseBoolFlag("leader-elect", values["leader-elect"], true),
       ]).andThen(([enableCertRotation, enableRestartOnCertRefresh, leaderElect]) =>
         durations(str).andThen(([gcIntervalMs, leaseDurationMs, renewDeadlineMs, retryPeriodMs]) => {
           if (webhookAddr === undefined) return err("--webhook-addr cannot be disabled");
