@@ -24,11 +24,12 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { addNodeAddresses, startCoildInNetns, terminateProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../test/helpers/test-host.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REF_DIR = "/usr/lib/cni";
-const HOST_V4 = "10.20.30.41";
-const HOST_V6 = "fd10::41";
+const HOST_V4 = TEST_NODE_V4;
+const HOST_V6 = TEST_NODE_V6;
 
 const { values: opt } = parseArgs({
   options: {
@@ -95,27 +96,10 @@ const poolsYaml = (): string =>
 function startCoild(c: Ctx): Promise<ChildProcess> {
   writeFileSync(join(c.tmp, "pools.yaml"), poolsYaml());
   writeFileSync(join(c.tmp, "ns-pools.yaml"), "bench-v4: v4\n");
-  const child = spawn(
-    "nsenter",
-    [`--net=${c.hostPath}`, "--", process.execPath, ...COILD_NODE_FLAGS, join(c.tmp, "coild", "main.mjs"), `--socket=${c.sock}`, `--state-dir=${join(c.tmp, "state")}`,
-      `--pools=${join(c.tmp, "pools.yaml")}`, `--namespace-pools=${join(c.tmp, "ns-pools.yaml")}`, "--metrics-addr=0", "--health-addr=0",
-      `--node-ipv4=${HOST_V4}`, `--node-ipv6=${HOST_V6}`, "--enable-egress=false"],
-    { env: { ...process.env, COIL_NODE_NAME: "bench" }, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let log = "";
-  child.stderr?.on("data", (b: Buffer) => (log = (log + b.toString()).slice(-20_000)));
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (log.includes('"msg":"serving CNI"')) {
-        clearInterval(poll);
-        resolve(child);
-      } else if (child.exitCode !== null || Date.now() - started > 30_000) {
-        clearInterval(poll);
-        reject(new Error(`coild did not start: ${log}`));
-      }
-    }, 10);
-  });
+  const flags = [`--socket=${c.sock}`, `--state-dir=${join(c.tmp, "state")}`, `--pools=${join(c.tmp, "pools.yaml")}`, `--namespace-pools=${join(c.tmp, "ns-pools.yaml")}`,
+    "--metrics-addr=0", "--health-addr=0", `--node-ipv4=${HOST_V4}`, `--node-ipv6=${HOST_V6}`, "--enable-egress=false"];
+  const command = [...COILD_NODE_FLAGS, join(c.tmp, "coild", "main.mjs")];
+  return startCoildInNetns({ netnsPath: c.hostPath, flags, nodeName: "bench", command, keepLogChars: 20_000 }).then((p) => p.child);
 }
 
 function netconf(c: Ctx, p: Plugin, stack: Stack): string {
@@ -276,18 +260,12 @@ function setup(): Ctx {
     "--banner:js=import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"]);
   const c: Ctx = { tmp, bin, host: "", hostPath: "", sock: join(tmp, "coild.sock"), netns: new Set() };
   const host = addNetns(c, "cb-host");
-  sh(["ip", "-n", host, "addr", "add", `${HOST_V4}/32`, "dev", "lo"]);
-  sh(["ip", "-n", host, "addr", "add", `${HOST_V6}/128`, "dev", "lo"]);
+  addNodeAddresses(host, { v4: HOST_V4, v6: HOST_V6 });
   return { ...c, host, hostPath: `/var/run/netns/${host}` };
 }
 
 async function cleanup(c: Ctx): Promise<void> {
-  if (c.coild !== undefined && c.coild.exitCode === null && c.coild.signalCode === null) {
-    const done = new Promise((r) => c.coild?.once("close", r));
-    c.coild.kill("SIGTERM");
-    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-    if (c.coild.exitCode === null && c.coild.signalCode === null) c.coild.kill("SIGKILL");
-  }
+  await terminateProcess(c.coild);
   for (const ns of [...c.netns]) delNetns(c, ns);
   rmSync(c.tmp, { recursive: true, force: true });
 }

@@ -11,11 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { addNodeAddresses, startCoildInNetns, terminateProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../test/helpers/test-host.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const COIL = process.env["COIL_DEMO_BIN"] ?? join(ROOT, "dist/bin/coil");
-const NODE_V4 = "10.20.30.41";
-const NODE_V6 = "fd10::41";
+const NODE_V4 = TEST_NODE_V4;
+const NODE_V6 = TEST_NODE_V6;
 const POOL_V4 = "10.100.0.0/24";
 const POOL_V6 = "fd02::/120";
 const tag = randomBytes(3).toString("hex");
@@ -47,27 +48,12 @@ function addNetns(name: string): void {
 function startCoild(dir: string): Promise<ChildProcess> {
   const pools = JSON.stringify({ apiVersion: "coil.cybozu.com/v2", kind: "AddressPool", metadata: { name: "default" }, spec: { blockSizeBits: 3, subnets: [{ ipv4: POOL_V4, ipv6: POOL_V6 }] } });
   writeFileSync(join(dir, "pools.yaml"), pools);
-  const child = spawn(
-    "nsenter",
-    [`--net=/var/run/netns/${HOST}`, "--", process.execPath, "--import", "tsx", join(ROOT, "adapters/daemon/main.ts"), `--socket=${join(dir, "coild.sock")}`,
-      `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, "--metrics-addr=0", "--health-addr=0",
-      `--node-ipv4=${NODE_V4}`, `--node-ipv6=${NODE_V6}`, "--enable-egress=false"],
-    { env: { ...process.env, COIL_NODE_NAME: "demo-node" }, stdio: ["ignore", "ignore", "pipe"], cwd: ROOT },
+  const flags = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, "--metrics-addr=0", "--health-addr=0",
+    `--node-ipv4=${NODE_V4}`, `--node-ipv6=${NODE_V6}`, "--enable-egress=false"];
+  return startCoildInNetns({ netnsPath: `/var/run/netns/${HOST}`, flags, nodeName: "demo-node", keepLogChars: 10_000 }).then(
+    (c) => c.child,
+    (e: unknown) => Promise.reject(new DemoError(e instanceof Error ? e.message : String(e))),
   );
-  let log = "";
-  child.stderr?.on("data", (b: Buffer) => (log = (log + b.toString()).slice(-10_000)));
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (log.includes('"msg":"serving CNI"')) {
-        clearInterval(poll);
-        resolve(child);
-      } else if (child.exitCode !== null || Date.now() - started > 30_000) {
-        clearInterval(poll);
-        reject(new DemoError(`coild did not start:\n${log}`));
-      }
-    }, 20);
-  });
 }
 
 /** Call the coil executable as a container runtime does: env + netconf on stdin, in the node's netns. */
@@ -107,8 +93,7 @@ function table119(): string[] {
 
 async function demo(dir: string, coild: { c?: ChildProcess }): Promise<void> {
   addNetns(HOST);
-  run(["ip", "-n", HOST, "addr", "add", `${NODE_V4}/32`, "dev", "lo"]);
-  run(["ip", "-n", HOST, "addr", "add", `${NODE_V6}/128`, "dev", "lo"]);
+  addNodeAddresses(HOST, { v4: NODE_V4, v6: NODE_V6 });
   const sock = join(dir, "coild.sock");
   const t0 = performance.now();
   coild.c = await startCoild(dir);
@@ -135,14 +120,6 @@ async function demo(dir: string, coild: { c?: ChildProcess }): Promise<void> {
   line("DEL pod1 pod2 pod3", "nothing left: no veth, tables 116 and 119 empty, pods have only lo");
 }
 
-async function stop(c: ChildProcess | undefined): Promise<void> {
-  if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-  const done = new Promise((r) => c.once("close", r));
-  c.kill("SIGTERM");
-  await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-  if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-}
-
 async function main(): Promise<number> {
   process.stdout.write(
     `Coil demo. The "node" is a throw-away network namespace (${HOST}): coild, its routing rules and\n` +
@@ -157,7 +134,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${red("✘")} ${e instanceof DemoError ? e.message : String(e)}\n`);
     code = 1;
   } finally {
-    await stop(coild.c);
+    await terminateProcess(coild.c);
     if (code === 0) line("coild stopped");
     for (const ns of created) {
       try {

@@ -12,34 +12,16 @@ import { join } from "node:path";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
+import { addNodeAddresses, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
 
 function startCoild(host: TestNetns, dir: string): Promise<ChildProcess> {
-  const sock = join(dir, "coild.sock");
-  const child = spawn(
-    "nsenter",
-    [`--net=${host.path}`, "--", process.execPath, "--import", "tsx", join(root, "adapters/daemon/main.ts"),
-      `--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
-      "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--node-ipv4=10.20.30.41", "--node-ipv6=fd10::41", "--enable-egress=false"],
-    { env: { ...process.env, COIL_NODE_NAME: "e2e" }, stdio: ["ignore", "ignore", "pipe"], cwd: root },
-  );
-  let log = "";
-  child.stderr?.on("data", (b: Buffer) => (log += b.toString()));
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (log.includes('"msg":"serving CNI"')) {
-        clearInterval(poll);
-        resolve(child);
-      } else if (child.exitCode !== null || Date.now() - started > 20_000) {
-        clearInterval(poll);
-        reject(new Error(`coild did not start: ${log}`));
-      }
-    }, 20);
-  });
+  const flags = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
+    "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false"];
+  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e", timeoutMs: 20_000 }).then((c) => c.child);
 }
 
 interface CniRun {
@@ -80,18 +62,12 @@ function coil(cmd: string, id: string, netns: string, sock: string, rpc: "fast" 
   return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, ms: performance.now() - t0 })));
 }
 
-const stop = (c: ChildProcess, sig: NodeJS.Signals): Promise<void> =>
-  new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once("close", () => resolve());
-    c.kill(sig);
-  });
+const stop = stopProcess;
 
 t.test("real coild in a test host netns with the real coil executable", async (t) => {
   if (!requireRoot(t)) return;
   const host = withNetns(t, "coiltest-host");
-  execFileSync("ip", ["-n", host.name, "addr", "add", "10.20.30.41/32", "dev", "lo"]);
-  execFileSync("ip", ["-n", host.name, "addr", "add", "fd10::41/128", "dev", "lo"]);
+  addNodeAddresses(host.name);
   const dir = mkdtempSync(join(tmpdir(), "coild-e2e-"));
   const sock = join(dir, "coild.sock");
   writeFileSync(join(dir, "pools.yaml"), poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.100.0.0/24", ipv6: "fd02::/120" }] }));

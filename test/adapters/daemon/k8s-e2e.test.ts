@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
+import { addNodeAddresses, startCoildInNetns, stopProcess, type CoildProcess } from "../../helpers/test-host.js";
 import { api, createPool, startController } from "../ipam-controller/harness.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
@@ -45,28 +46,10 @@ function tcpToUnix(host: TestNetns, port: number, path: string): Promise<ChildPr
   });
 }
 
-function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(
-    "nsenter",
-    [`--net=${host.path}`, "--", process.execPath, "--import", "tsx", join(root, "adapters/daemon/main.ts"),
-      "--store=kubernetes", `--kubeconfig=${kubeconfig}`, `--socket=${join(dir, "coild.sock")}`,
-      "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--enable-egress=false"],
-    { env: { ...process.env, COIL_NODE_NAME: "e2e" }, stdio: ["ignore", "ignore", "pipe"], cwd: root },
-  );
-  let log = "";
-  child.stderr?.on("data", (b: Buffer) => (log += b.toString()));
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (log.includes('"msg":"serving CNI"')) {
-        clearInterval(poll);
-        resolve({ child, log: () => log });
-      } else if (child.exitCode !== null || Date.now() - started > 40_000) {
-        clearInterval(poll);
-        reject(new Error(`coild did not start: ${log}`));
-      }
-    }, 20);
-  });
+function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<CoildProcess> {
+  const flags = ["--store=kubernetes", `--kubeconfig=${kubeconfig}`, `--socket=${join(dir, "coild.sock")}`,
+    "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--enable-egress=false"];
+  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e", timeoutMs: 40_000 });
 }
 
 function coil(cmd: string, id: string, netns: string, podNs: string, sock: string, rpc: "fast" | "grpc"): Promise<{ code: number; stdout: string; ms: number }> {
@@ -83,12 +66,7 @@ function coil(cmd: string, id: string, netns: string, podNs: string, sock: strin
   return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, ms: performance.now() - t0 })));
 }
 
-const stop = (c: ChildProcess, sig: NodeJS.Signals): Promise<void> =>
-  new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once("close", () => resolve());
-    c.kill(sig);
-  });
+const stop = stopProcess;
 
 const ipsOf = (stdout: string): string[] => (JSON.parse(stdout) as { ips: { address: string }[] }).ips.map((i) => i.address);
 
@@ -121,8 +99,7 @@ t.test("real coild on the Kubernetes store, real coil executable, real API serve
   await eventually("leader", () => (ctrl.isLeader() ? true : undefined));
 
   const host = withNetns(t, "coiltest-host");
-  execFileSync("ip", ["-n", host.name, "addr", "add", "10.20.30.41/32", "dev", "lo"]);
-  execFileSync("ip", ["-n", host.name, "addr", "add", "fd10::41/128", "dev", "lo"]);
+  addNodeAddresses(host.name);
   const port = Number(new URL(cp.server).port);
   relays.server = await unixToTcp(join(dir, "api.sock"), port);
   relays.child = await tcpToUnix(host, port, join(dir, "api.sock"));

@@ -1,0 +1,100 @@
+/**
+ * A test "host" (node) network namespace with a real coild running in it, shared by the
+ * privileged e2e tests, `bench/cni.ts` and `scripts/demo.ts`. coild is started through
+ * `nsenter --net=<netns>` so its rules and tables 116/119 live in the test namespace and the
+ * machine's own routing is never touched. The namespace itself is created by the caller (tests use
+ * `withNetns`, the scripts their own bookkeeping); this module gives it the node addresses, starts
+ * coild there, waits until it serves CNI, and stops it.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The test node's IPv4 address (`--node-ipv4`, on the host netns' `lo`). */
+export const TEST_NODE_V4 = "10.20.30.41";
+/** The test node's IPv6 address (`--node-ipv6`, on the host netns' `lo`). */
+export const TEST_NODE_V6 = "fd10::41";
+
+/** Node arguments that run coild from source (tsx loader); the default {@link CoildStartOptions.command}. */
+export const COILD_FROM_SOURCE: readonly string[] = ["--import", "tsx", join(REPO_ROOT, "adapters/daemon/main.ts")];
+
+/** Put the node addresses (`<v4>/32`, `<v6>/128`) on `lo` of the netns named `netns`. */
+export function addNodeAddresses(netns: string, addrs: { readonly v4?: string; readonly v6?: string } = {}): void {
+  execFileSync("ip", ["-n", netns, "addr", "add", `${addrs.v4 ?? TEST_NODE_V4}/32`, "dev", "lo"], { stdio: ["ignore", "pipe", "pipe"] });
+  execFileSync("ip", ["-n", netns, "addr", "add", `${addrs.v6 ?? TEST_NODE_V6}/128`, "dev", "lo"], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Options of {@link startCoildInNetns}. */
+export interface CoildStartOptions {
+  /** Path of the host netns (`/var/run/netns/<name>`). */
+  readonly netnsPath: string;
+  /** coild's own flags (`--socket=...`, `--store=...`, ...). */
+  readonly flags: readonly string[];
+  /** `COIL_NODE_NAME` of the process. */
+  readonly nodeName: string;
+  /** Node arguments before the flags (default {@link COILD_FROM_SOURCE}). */
+  readonly command?: readonly string[];
+  /** Give up when coild does not serve within this time (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Keep only the last N characters of coild's stderr (default: all). */
+  readonly keepLogChars?: number;
+}
+
+/** A running coild. */
+export interface CoildProcess {
+  readonly child: ChildProcess;
+  /** coild's stderr (JSON log lines) so far. */
+  log(): string;
+}
+
+/**
+ * Spawn coild inside the netns and resolve once it logs `serving CNI`; reject (with its log) when
+ * it exits first or does not serve within the timeout.
+ */
+export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess> {
+  const child = spawn("nsenter", [`--net=${opts.netnsPath}`, "--", process.execPath, ...(opts.command ?? COILD_FROM_SOURCE), ...opts.flags], {
+    env: { ...process.env, COIL_NODE_NAME: opts.nodeName },
+    stdio: ["ignore", "ignore", "pipe"],
+    cwd: REPO_ROOT,
+  });
+  let log = "";
+  const keep = opts.keepLogChars;
+  child.stderr?.on("data", (b: Buffer) => {
+    log += b.toString();
+    if (keep !== undefined) log = log.slice(-keep);
+  });
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (log.includes('"msg":"serving CNI"')) {
+        clearInterval(poll);
+        resolve({ child, log: () => log });
+      } else if (child.exitCode !== null || Date.now() - started > timeoutMs) {
+        clearInterval(poll);
+        reject(new Error(`coild did not start:\n${log}`));
+      }
+    }, 10);
+  });
+}
+
+/** Send `sig` to a child process and resolve when it has exited (at once if it already has). */
+export function stopProcess(c: ChildProcess, sig: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once("close", () => resolve());
+    c.kill(sig);
+  });
+}
+
+/** SIGTERM, wait up to `graceMs` for the exit, then SIGKILL. A missing or exited process is a no-op. */
+export async function terminateProcess(c: ChildProcess | undefined, graceMs = 5000): Promise<void> {
+  if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+  const done = new Promise((r) => c.once("close", r));
+  c.kill("SIGTERM");
+  await Promise.race([done, new Promise((r) => setTimeout(r, graceMs))]);
+  if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
