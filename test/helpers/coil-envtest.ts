@@ -1,7 +1,8 @@
 /**
  * A real control plane with Coil's CRDs applied and the `kube-system` namespace created, for
  * controller tests. Skips the calling test file (or fails under CI=true) when the control-plane
- * binaries are not built.
+ * binaries are not built. Also the binary lookup (building if needed) for tests that start a bare
+ * control plane themselves.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -12,7 +13,8 @@ import {
   loadYaml,
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
-import { findControlPlaneBinaries, startControlPlane, type ControlPlane } from "./envtest.js";
+import type { Test } from "tap";
+import { findControlPlaneBinaries, startControlPlane, type ControlPlane, type ControlPlaneBinaries } from "./envtest.js";
 
 const CRD_DIR = fileURLToPath(new URL("../../config/crd/", import.meta.url));
 
@@ -52,6 +54,45 @@ export async function startCoilControlPlane(): Promise<CoilControlPlane | string
   } catch (e) {
     await cp.stop();
     throw e;
+  }
+}
+
+/**
+ * A test that needs a control plane cannot run: skip it (`1..0 # reason`), or fail it under
+ * `CI=true`, where such a test must run.
+ */
+export function skipOrFail(t: Test, reason: string): void {
+  if (process.env["CI"] === "true") t.fail(reason);
+  else t.plan(0, reason);
+}
+
+/**
+ * {@link startCoilControlPlane}, or, when the control plane is unavailable, {@link skipOrFail}
+ * `t` (`control plane unavailable: <reason>`) and return `undefined`.
+ */
+export async function startCoilControlPlaneOrSkip(t: Test): Promise<CoilControlPlane | undefined> {
+  const started = await startCoilControlPlane();
+  if (typeof started !== "string") return started;
+  skipOrFail(t, `control plane unavailable: ${started}`);
+  return undefined;
+}
+
+/**
+ * The control-plane binaries: the cached ones, else built by scripts/envtest/build.sh (many
+ * minutes, so `t`'s timeout is raised and the build log goes to `t.comment`). A string (the reason)
+ * when they can be neither found nor built.
+ */
+export async function resolveControlPlaneBinaries(t: Test): Promise<ControlPlaneBinaries | string> {
+  try {
+    return await findControlPlaneBinaries({ build: false });
+  } catch {
+    t.setTimeout(45 * 60_000);
+    t.comment("control-plane binaries not cached; running scripts/envtest/build.sh");
+    try {
+      return await findControlPlaneBinaries({ build: true, log: (l) => t.comment(l) });
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 }
 

@@ -2,15 +2,12 @@
 // through BlockRequests, idempotency, pool deletion held by the finalizer, orphan-block GC on Node
 // deletion, metrics and health endpoints.
 import t from "tap";
-import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
+import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 import type { AddressBlockObject, BlockRequestObject } from "../../../adapters/k8s/index.js";
 import { api, createNodes, createPool, createRequest, deleteBlock, httpGet, startController, waitCompleted } from "./harness.js";
 
-const started = await startCoilControlPlane();
-if (typeof started === "string") {
-  if (process.env["CI"] === "true") t.fail(started);
-  else t.plan(0, `control plane unavailable: ${started}`);
-} else {
+const started = await startCoilControlPlaneOrSkip(t);
+if (started !== undefined) {
   const { cp, kc } = started;
   const a = api(kc);
   await createNodes(a, "node1", "node2", "node3");

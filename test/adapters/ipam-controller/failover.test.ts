@@ -5,16 +5,13 @@ import t from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
+import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 import { api, createNodes, createPool, createRequest, startController, waitCompleted } from "./harness.js";
 
 const MAIN = fileURLToPath(new URL("../../../adapters/ipam-controller/main.ts", import.meta.url));
 
-const started = await startCoilControlPlane();
-if (typeof started === "string") {
-  if (process.env["CI"] === "true") t.fail(started);
-  else t.plan(0, `control plane unavailable: ${started}`);
-} else {
+const started = await startCoilControlPlaneOrSkip(t);
+if (started !== undefined) {
   const { cp, kc } = started;
   const a = api(kc);
   t.teardown(async () => {

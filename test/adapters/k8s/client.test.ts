@@ -14,13 +14,10 @@ import {
   type AddressBlockObject,
   type KubeClients,
 } from "../../../adapters/k8s/index.js";
-import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
+import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 
-const started = await startCoilControlPlane();
-if (typeof started === "string") {
-  if (process.env["CI"] === "true") t.fail(started);
-  else t.plan(0, `control plane unavailable: ${started}`);
-} else {
+const started = await startCoilControlPlaneOrSkip(t);
+if (started !== undefined) {
   const { cp, kc } = started;
   const clients: KubeClients = makeClients(kc);
   t.teardown(async () => {

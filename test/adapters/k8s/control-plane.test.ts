@@ -12,36 +12,16 @@ import {
   loadYaml,
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
-import { findControlPlaneBinaries, startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
+import { startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
+import { resolveControlPlaneBinaries, skipOrFail } from "../../helpers/coil-envtest.js";
 
 const CRD_DIR = fileURLToPath(new URL("../../../config/crd/", import.meta.url));
 const GROUP = "coil.cybozu.com";
 const VERSION = "v2";
-const IN_CI = process.env["CI"] === "true";
 
-async function resolveBinaries(): Promise<ControlPlaneBinaries | string> {
-  try {
-    return await findControlPlaneBinaries({ build: false });
-  } catch {
-    // Not cached yet: building takes many minutes (see scripts/envtest/build.sh).
-    t.setTimeout(45 * 60_000);
-    t.comment("control-plane binaries not cached; running scripts/envtest/build.sh");
-    try {
-      return await findControlPlaneBinaries({ build: true, log: (l) => t.comment(l) });
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
-}
-
-const binaries = await resolveBinaries();
-if (typeof binaries === "string") {
-  const msg = `kube-apiserver/etcd missing and could not be built: ${binaries}`;
-  if (IN_CI) t.fail(msg);
-  else t.plan(0, msg);
-} else {
-  await run(binaries);
-}
+const binaries = await resolveControlPlaneBinaries(t);
+if (typeof binaries === "string") skipOrFail(t, `kube-apiserver/etcd missing and could not be built: ${binaries}`);
+else await run(binaries);
 
 async function run(bins: ControlPlaneBinaries): Promise<void> {
   const started = Date.now();

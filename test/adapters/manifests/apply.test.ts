@@ -16,25 +16,11 @@ import {
   type KubernetesObject,
   type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
-import { findControlPlaneBinaries, startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
+import { startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
+import { resolveControlPlaneBinaries, skipOrFail } from "../../helpers/coil-envtest.js";
 
 const RENDERED = ["coil.yaml", "coil-router.yaml"].map((f) => fileURLToPath(new URL(`../../../config/rendered/${f}`, import.meta.url)));
-const IN_CI = process.env["CI"] === "true";
 const FIELD_MANAGER = "coil-manifests-test";
-
-async function resolveBinaries(): Promise<ControlPlaneBinaries | string> {
-  try {
-    return await findControlPlaneBinaries({ build: false });
-  } catch {
-    t.setTimeout(45 * 60_000);
-    t.comment("control-plane binaries not cached; running scripts/envtest/build.sh");
-    try {
-      return await findControlPlaneBinaries({ build: true, log: (l) => t.comment(l) });
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
-}
 
 const idOf = (o: KubernetesObject): string => `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name ?? "?"}`;
 
@@ -200,11 +186,6 @@ async function waitEstablished(ext: ApiextensionsV1Api, name: string): Promise<b
 }
 
 // Last: the module-level constants above must be initialised before run() uses them.
-const binaries = await resolveBinaries();
-if (typeof binaries === "string") {
-  const msg = `kube-apiserver/etcd missing and could not be built: ${binaries}`;
-  if (IN_CI) t.fail(msg);
-  else t.plan(0, msg);
-} else {
-  await run(binaries);
-}
+const binaries = await resolveControlPlaneBinaries(t);
+if (typeof binaries === "string") skipOrFail(t, `kube-apiserver/etcd missing and could not be built: ${binaries}`);
+else await run(binaries);
