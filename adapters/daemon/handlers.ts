@@ -92,9 +92,9 @@ function linkExists(e: ApplyError): boolean {
   return e.kind === "apply-failed" && e.rolledBack && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.add-veth" && /File exists|EEXIST/.test(e.stderr);
 }
 
-/** An apply that failed only because a link to delete is already gone (`Cannot find device`, fake: `ENODEV`). */
+/** An apply that failed only because a link to delete is already gone (`Cannot find device`, from `ip -batch` `No such device`, fake: `ENODEV`). */
 function linkGone(e: ApplyError): boolean {
-  return e.kind === "apply-failed" && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.del" && /Cannot find device|ENODEV/.test(e.stderr);
+  return e.kind === "apply-failed" && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.del" && /Cannot find device|No such device|ENODEV/.test(e.stderr);
 }
 
 /** The CNI result Coil returns (current format 1.1.0): both veth ends, one /32 and/or /128. */
