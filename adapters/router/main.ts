@@ -1,0 +1,20 @@
+/** coil-router entry point: parse env and flags, wire real dependencies, run until SIGTERM/SIGINT. */
+import { createJsonLogger, loadKubeConfig } from "../k8s/index.js";
+import { parseRouterFlags, usage } from "./flags.js";
+import { runRouter } from "./run.js";
+
+const flags = parseRouterFlags(process.argv.slice(2), process.env);
+if (flags.isErr() || flags.value === "help") {
+  process.stderr.write(flags.isErr() ? `coil-router: ${flags.error}\n${usage()}` : usage());
+  process.exit(flags.isErr() ? 2 : 0);
+}
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-router" } });
+const kc = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+const running = await runRouter(flags.value, { kc, log });
+if (running.isErr()) {
+  log.error("startup failed", { error: running.error.message });
+  process.exit(1);
+}
+const stop = (): void => void running.value.close().then(() => process.exit(0));
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);

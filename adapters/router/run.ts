@@ -1,0 +1,111 @@
+/**
+ * coil-router's startup and wiring (Coil §5.2): an AddressBlock informer whose every event
+ * notifies the coalescing {@link SyncLoop}, a ticker every `--update-interval`, the sync itself
+ * ({@link syncRouterRoutes}), metrics and health endpoints. No leader election (one per node).
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { err, ok, type Result } from "neverthrow";
+import { HOST_NETNS, type NetnsRef } from "../../lib/changeset/index.js";
+import { Informer, coilClient, makeClients, type AddressBlockObject, type KubeClients, type Logger } from "../k8s/index.js";
+import { realKernel, type Kernel } from "../kernel/index.js";
+import { serveHealth, serveMetrics, type Listening } from "../ipam-controller/http.js";
+import type { RouterFlags } from "./flags.js";
+import { createRouterMetrics, type RouterMetrics } from "./metrics.js";
+import { REAL_CLOCK, SyncLoop, type RouterClock } from "./sync-loop.js";
+import { syncRouterRoutes, type RouterSyncReport } from "./sync.js";
+
+/** Injected dependencies. */
+export interface RouterDeps {
+  /** Loaded kubeconfig (clients are made from it unless `clients` is given). */
+  readonly kc: KubeConfig;
+  /** API clients (default: `makeClients(kc)`; destroyed on close only when made here). */
+  readonly clients?: KubeClients;
+  /** Logger. */
+  readonly log: Logger;
+  /** Kernel port (default `realKernel()`). */
+  readonly kernel?: Kernel;
+  /** Namespace whose main table is managed (default: the process's own, i.e. the host's). */
+  readonly netns?: NetnsRef;
+  /** Timers (default real). */
+  readonly clock?: RouterClock;
+  /** Export prom-client's process metrics (default true). */
+  readonly processMetrics?: boolean;
+  /** Called after every successful sync (tests). */
+  readonly onSynced?: (r: RouterSyncReport) => void;
+}
+
+/** A running router. */
+export interface RunningRouter {
+  /** Bound metrics port, if serving. */
+  readonly metricsPort: number | undefined;
+  /** Bound health port, if serving. */
+  readonly healthPort: number | undefined;
+  /** Metrics (tests read the registry directly). */
+  readonly metrics: RouterMetrics;
+  /** Request a sync now (as a ticker tick would). */
+  notify(): void;
+  /** Stop syncing, watching and serving. Routes stay (as in Coil). */
+  close(): Promise<void>;
+}
+
+/** Start the router. Fails only when a listener cannot start. */
+export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<Result<RunningRouter, Error>> {
+  const { log } = deps;
+  const clients = deps.clients ?? makeClients(deps.kc);
+  const ownClients = deps.clients === undefined;
+  const coil = coilClient(clients.custom);
+  const kernel = deps.kernel ?? realKernel();
+  const metrics = createRouterMetrics({ node: flags.nodeName, processMetrics: deps.processMetrics ?? true });
+  const blocks = new Informer<AddressBlockObject>({ name: "addressblocks", kc: clients.kc, path: coil.blocks.path, list: () => coil.blocks.list(), log });
+  const sync = async (): Promise<boolean> => {
+    const r = await syncRouterRoutes({
+      self: flags.nodeName,
+      protocol: flags.protocolId,
+      core: clients.core,
+      blocks: () => blocks.items(),
+      kernel,
+      netns: deps.netns ?? HOST_NETNS,
+      log,
+    });
+    if (r.isErr()) {
+      log.error("sync failed", { error: r.error });
+      return false;
+    }
+    metrics.synced(r.value.desired);
+    log.debug("synced routes", { ...r.value });
+    deps.onSynced?.(r.value);
+    return true;
+  };
+  const loop = new SyncLoop({ sync, intervalMs: flags.updateIntervalMs, clock: deps.clock ?? REAL_CLOCK, log });
+  blocks.on(() => loop.notify());
+
+  let metricsServer: Listening | undefined;
+  let healthServer: Listening | undefined;
+  try {
+    metricsServer = flags.metricsAddr === undefined ? undefined : await serveMetrics(flags.metricsAddr, metrics.registry);
+    healthServer = flags.healthAddr === undefined ? undefined : await serveHealth(flags.healthAddr, [{ name: "ping", check: () => true }]);
+  } catch (e) {
+    await metricsServer?.close();
+    if (ownClients) clients.destroy();
+    return err(e instanceof Error ? e : new Error(String(e)));
+  }
+  blocks.start();
+  loop.start();
+  log.info("started", { node: flags.nodeName, protocol: flags.protocolId, updateIntervalMs: flags.updateIntervalMs });
+
+  let closed: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await blocks.stop();
+    await loop.stop();
+    await Promise.all([metricsServer?.close(), healthServer?.close()]);
+    if (ownClients) clients.destroy();
+    log.info("stopped");
+  };
+  return ok({
+    metricsPort: metricsServer?.port,
+    healthPort: healthServer?.port,
+    metrics,
+    notify: () => loop.notify(),
+    close: () => (closed ??= close()),
+  });
+}
