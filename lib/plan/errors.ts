@@ -71,6 +71,19 @@ export type PlanError =
       readonly message: string;
     }
   | {
+      /**
+       * The pod interface already exists in the pod namespace and no host link of this container
+       * (by name or by Coil alias) owns it: the CNI spec requires ADD to fail rather than replace it.
+       */
+      readonly kind: "interface-exists";
+      /** The interface name (CNI_IFNAME). */
+      readonly ifname: string;
+      /** The pod namespace path. */
+      readonly netnsPath: string;
+      /** Human-readable explanation. */
+      readonly message: string;
+    }
+  | {
       /** A planner needs the kernel ifindex of a link (originating-only tables are 1000 + ifindex) but the observed state lacks it. */
       readonly kind: "missing-ifindex";
       /** The link's name. */

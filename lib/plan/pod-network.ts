@@ -188,10 +188,10 @@ function linkSetOp(name: string, cur: { up: boolean; mtu: number; alias?: string
  * table-`podTable` routes of this veth with this protocol that are not desired are deleted.
  */
 export function planPodSetup(opts: PodSetupOptions): Result<Changeset, PlanError> {
-  return validate(opts).map((alias) => buildPodSetup(opts, desiredOf(opts, alias)));
+  return validate(opts).andThen((alias) => buildPodSetup(opts, desiredOf(opts, alias)));
 }
 
-function buildPodSetup(o: PodSetupOptions, d: PodDesired): Changeset {
+function buildPodSetup(o: PodSetupOptions, d: PodDesired): Result<Changeset, PlanError> {
   const pod = pathRef(o.netnsPath);
   let host = o.observed?.host ?? EMPTY_NETNS_STATE;
   let podState = o.observed?.pod ?? EMPTY_NETNS_STATE;
@@ -202,8 +202,21 @@ function buildPodSetup(o: PodSetupOptions, d: PodDesired): Changeset {
   const first: NetlinkOp[] = staleHostLinks(o, host);
   const create: NetlinkOp[] = [];
   if (!reuse) {
+    // The pod interface may only be replaced when a host link of this container owns it: the
+    // host veth chosen for it (by name, paired with the pod interface or carrying our alias), or
+    // a stale link carrying this container's alias; deleting either takes its peer along. A
+    // foreign interface makes ADD fail, as the CNI spec requires.
+    const pairedWithCur = cur !== undefined && (cur.alias === d.alias || cur.peer === undefined || cur.peer === o.ifname);
+    const ownedByUs = pairedWithCur || first.length > 0;
+    if (podState.links.some((l) => l.name === o.ifname) && !ownedByUs) {
+      return err({
+        kind: "interface-exists",
+        ifname: o.ifname,
+        netnsPath: o.netnsPath,
+        message: `interface ${o.ifname} already exists in ${o.netnsPath}`,
+      });
+    }
     if (cur !== undefined) first.push({ kind: "link.del", name: o.hostVeth });
-    else if (podState.links.some((l) => l.name === o.ifname)) create.push({ kind: "link.del", name: o.ifname });
     const mtu = o.mtu !== undefined ? { mtu: o.mtu } : {};
     create.push({ kind: "link.add-veth", name: o.ifname, ...mtu, peer: { name: o.hostVeth, netns: HOST_NETNS } });
     host = without(host, o.hostVeth);
@@ -224,7 +237,7 @@ function buildPodSetup(o: PodSetupOptions, d: PodDesired): Changeset {
     ...addrOps(d.podAddrs, podState.addrs),
     ...reconcileRoutes(d.podRoutes, podState.routes, () => false),
   ];
-  return concatChangesets({ steps: [step(HOST_NETNS, first), step(pod, create), step(HOST_NETNS, hostOps), step(pod, podOps)] });
+  return ok(concatChangesets({ steps: [step(HOST_NETNS, first), step(pod, create), step(HOST_NETNS, hostOps), step(pod, podOps)] }));
 }
 
 /** Options of {@link planPodTeardown}: name the host veth, or find it by alias in `observed`. */

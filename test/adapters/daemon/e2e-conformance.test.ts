@@ -242,34 +242,30 @@ t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil", a
     assertClean(t, "after every version's DEL and GC");
   });
 
-  // Known product bug (lib/plan/pod-network.ts buildPodSetup): when CNI_IFNAME already exists in the pod
-  // netns and no host veth of this container does, the plan deletes that interface and creates its own,
-  // so the ADD succeeds and destroys whatever was there (another container's veth included). The CNI
-  // spec and Coil fail the ADD instead. The assertions that hit it run, and are reported, as todo so the
-  // file stays green until the planner is fixed; drop `BUG` then.
+  // The CNI spec (and Coil) require ADD to fail when CNI_IFNAME already exists in the pod netns and
+  // no host link of this container owns it; nothing may be replaced or torn down.
   await t.test("ADD onto an existing interface fails with a CNI error and changes nothing", async (t) => {
-    const BUG = { todo: "lib/plan/pod-network.ts deletes an existing CNI_IFNAME in the pod netns instead of failing" };
     const p = podNetns(t);
     execFileSync("ip", ["-n", p.name, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
     const before = snap([p]);
     const add = await attach("ADD", "1.0.0", "exists1", p);
-    t.not(add.code, 0, "ADD exits non-zero", BUG);
+    t.not(add.code, 0, "ADD exits non-zero");
     const e = parse<CniErrorOut>(add);
-    t.type(e.code, "number", `error JSON: ${add.stdout.trim()}`, BUG);
-    t.type(e.msg, "string", "error msg", BUG);
-    t.same(snap([p]), before, "host netns, pod netns and state files unchanged", BUG);
+    t.type(e.code, "number", `error JSON: ${add.stdout.trim()}`);
+    t.type(e.msg, "string", "error msg");
+    t.same(snap([p]), before, "host netns, pod netns and state files unchanged");
 
     const q = podNetns(t);
     const ok = await attach("ADD", "1.0.0", "first", q);
     t.equal(ok.code, 0);
     const before2 = snap([q]);
     const dup = await attach("ADD", "1.0.0", "second", q);
-    t.not(dup.code, 0, "second container id on the same netns+ifname fails", BUG);
-    t.type(parse<CniErrorOut>(dup).code, "number", `error JSON: ${dup.stdout.trim()}`, BUG);
-    t.same(snap([q]), before2, "nothing changed, the first pod intact", BUG);
-    t.equal((await attach("CHECK", "1.0.0", "first", q)).code, 0, "first pod still passes CHECK", BUG);
+    t.not(dup.code, 0, "second container id on the same netns+ifname fails");
+    t.type(parse<CniErrorOut>(dup).code, "number", `error JSON: ${dup.stdout.trim()}`);
+    t.same(snap([q]), before2, "nothing changed, the first pod intact");
+    t.equal((await attach("CHECK", "1.0.0", "first", q)).code, 0, "first pod still passes CHECK");
     t.equal((await attach("DEL", "1.0.0", "second", q)).code, 0, "DEL of the failed second id succeeds");
-    t.equal((await attach("CHECK", "1.0.0", "first", q)).code, 0, "and does not tear down the first pod", BUG);
+    t.equal((await attach("CHECK", "1.0.0", "first", q)).code, 0, "and does not tear down the first pod");
     for (const [id, pod] of [["first", q], ["exists1", p]] as const) {
       const d = await attach("DEL", "1.0.0", id, pod);
       t.equal(d.code, 0, `DEL ${id} ${d.stdout.trim()}`);

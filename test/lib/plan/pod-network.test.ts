@@ -84,6 +84,16 @@ t.test("diff: garbage cleanup, recreation, missing pieces, stale table-116 route
   t.same(allOps(planPodSetup({ ...opts, observed: { host, pod: { ...pod, links: [] } } })._unsafeUnwrap())[0], { kind: "link.del", name: "veth3a9f01c2" });
 });
 
+t.test("ADD onto a foreign existing interface fails; our own (by alias) is replaced", async (t) => {
+  const opts = podCases[2]?.opts ?? base;
+  const foreignPod: NetnsState = { ...EMPTY, links: [{ name: opts.ifname, kind: "veth", up: true, mtu: 1500, peer: "peer0" }] };
+  const r = planPodSetup({ ...opts, observed: { host: EMPTY, pod: foreignPod } });
+  t.equal(r.isErr() ? r.error.kind : "ok", "interface-exists", "no host link of ours owns it: error, nothing planned");
+  const staleHost: NetnsState = { ...EMPTY, links: [{ name: "vethold00000", kind: "veth", up: true, mtu: 1500, alias: `COIL:default:${opts.containerId}:${opts.ifname}` }] };
+  const ours = planPodSetup({ ...opts, observed: { host: staleHost, pod: foreignPod } });
+  t.ok(ours.isOk(), "a stale host link of this container owns it: replaced");
+});
+
 t.test("validation: hostile names, families, missing addresses", async (t) => {
   const cases: { name: string; opts: PodSetupOptions; kind: string }[] = [
     { name: "ifname injection", opts: { ...base, ...v4, ifname: "eth0;reboot" }, kind: "invalid-name" },
