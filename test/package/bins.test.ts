@@ -49,7 +49,7 @@ async function run(file: string, args: readonly string[], o: { env?: Record<stri
 }
 
 t.test("package.json bin entries are the built bundles", async (t) => {
-  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-installer", "coil-ipam-controller", "coild"]);
+  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
   for (const [name, path] of Object.entries(pkg.bin)) {
     t.equal(path, `dist/bin/${name}.mjs`, name);
     t.match(readFileSync(join(ROOT, path), "utf8").slice(0, 40), /^#!\/usr\/bin\/env node\n/, `${name}: shebang`);
@@ -72,6 +72,7 @@ t.test("each bin runs from an empty directory", async (t) => {
   const cases = [
     { name: "coild", args: ["--help"], usage: /^Usage: coild \[flags\]\n[\s\S]*--compat-calico/ },
     { name: "coil-ipam-controller", args: ["--help"], usage: /^Usage: coil-ipam-controller \[flags\]\n[\s\S]*--enable-cert-rotation[\s\S]*--webhook-addr/ },
+    { name: "coil-router", args: ["--help"], usage: /^Usage: coil-router \[flags\]\n[\s\S]*--protocol-id \(default "31"\)[\s\S]*COIL_NODE_NAME/ },
   ];
   for (const c of cases) {
     const r = await run(join(dir, `${c.name}.mjs`), c.args);
@@ -80,6 +81,13 @@ t.test("each bin runs from an empty directory", async (t) => {
     const bad = await run(join(dir, `${c.name}.mjs`), ["--no-such-flag"]);
     t.equal(bad.code, 2, `${c.name}: unknown flag exits 2`);
   }
+
+  const noNode = await run(join(dir, "coil-router.mjs"), []);
+  t.equal(noNode.code, 2, "coil-router without COIL_NODE_NAME: exit 2");
+  t.match(noNode.stderr, /COIL_NODE_NAME environment variable should be set/);
+  const coildProto = await run(join(dir, "coil-router.mjs"), ["--protocol-id", "30"], { env: { COIL_NODE_NAME: "n1" } });
+  t.equal(coildProto.code, 2, "coil-router --protocol-id 30: exit 2");
+  t.match(coildProto.stderr, /--protocol-id: 30 is coild's route protocol/);
 
   const version = await run(join(dir, "coil.mjs"), [], { env: { CNI_COMMAND: "VERSION" }, stdin: '{"cniVersion":"1.0.0"}', direct: true });
   t.equal(version.code, 0, `coil VERSION: exit 0 (run through its shebang) ${version.stderr}`);
