@@ -8,7 +8,7 @@ import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { Changeset, NetnsRef } from "../../lib/changeset/index.js";
 import { LABEL_NODE } from "../../lib/constants.js";
-import { parseCidr, parseIp, type Ip } from "../../lib/net/index.js";
+import { ipFamily, parseCidr, parseIp, type Ip } from "../../lib/net/index.js";
 import { planRouterRoutes, type PlanError, type RouterBlock, type RouterNode } from "../../lib/plan/index.js";
 import { k8sCall, type AddressBlockObject, type K8sError, type Logger } from "../k8s/index.js";
 import type { ApplyError, Kernel, ObserveError } from "../kernel/index.js";
@@ -84,6 +84,18 @@ export function listRouterNodes(core: CoreV1Api, log: Logger): ResultAsync<Route
   });
 }
 
+/** Coil logs a block whose node lacks an InternalIP of the block's family (the route is skipped). */
+function logSkipped(self: string, nodes: readonly RouterNode[], blocks: readonly RouterBlock[], log: Logger): void {
+  const byName = new Map(nodes.map((n) => [n.name, n] as const));
+  for (const b of blocks) {
+    const n = b.node === self ? undefined : byName.get(b.node);
+    if (n === undefined) continue;
+    const has = (family: 4 | 6): boolean => n.internalIPs.some((ip) => ipFamily(ip) === family);
+    if (b.ipv4 !== undefined && !has(4)) log.info("node has no IPv4 address; skipping", { node: b.node, block: b.ipv4 });
+    if (b.ipv6 !== undefined && !has(6)) log.info("node has no IPv6 address; skipping", { node: b.node, block: b.ipv6 });
+  }
+}
+
 /** The planner emits host-namespace steps; point them at the managed namespace. */
 function retarget(cs: Changeset, netns: NetnsRef): Changeset {
   return { ...cs, steps: cs.steps.map((s) => ({ ...s, netns })) };
@@ -101,6 +113,7 @@ export function syncRouterRoutes(d: RouterSyncDeps): ResultAsync<RouterSyncRepor
     )
     .andThen(({ nodes, observed }) => {
       const blocks = d.blocks().flatMap((b) => routerBlock(b) ?? []);
+      logSkipped(d.self, nodes, blocks, d.log);
       const plan = planRouterRoutes({ self: d.self, nodes, blocks, observed, protocol: d.protocol });
       if (plan.isErr()) return errAsync<RouterSyncReport, RouterSyncError>({ kind: "plan-failed", cause: plan.error });
       const ops = plan.value.changeset.steps.flatMap((s) => s.netlink);

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { get } from "node:http";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { realKernel } from "../../../adapters/kernel/index.js";
-import { coilClient, SILENT_LOGGER } from "../../../adapters/k8s/index.js";
+import { coilClient, createJsonLogger } from "../../../adapters/k8s/index.js";
 import { parseRouterFlags, type RouterFlags } from "../../../adapters/router/flags.js";
 import { runRouter } from "../../../adapters/router/run.js";
 import type { RouterSyncReport } from "../../../adapters/router/sync.js";
@@ -94,7 +94,9 @@ if (requireRoot(t)) {
     const syncs: number[] = [];
     const reports: RouterSyncReport[] = [];
     const t0 = performance.now();
-    const running = (await runRouter(flags, { kc, log: SILENT_LOGGER, kernel: realKernel(), netns: ns.ref, processMetrics: false, onSynced: (r) => (syncs.push(performance.now() - t0), reports.push(r)) }))._unsafeUnwrap();
+    let logText = "";
+    const log = createJsonLogger({ write: (l) => void (logText += l) });
+    const running = (await runRouter(flags, { kc, log, kernel: realKernel(), netns: ns.ref, processMetrics: false, onSynced: (r) => (syncs.push(performance.now() - t0), reports.push(r)) }))._unsafeUnwrap();
     t.teardown(() => running.close());
     const port = running.metricsPort ?? 0;
     const want4 = ["10.30.5.0/24 via 10.20.30.45", "10.30.6.0/24 via 10.20.30.46", "fd02::400/120 via fd10::44", "fd02::600/120 via fd10::46"];
@@ -109,6 +111,8 @@ if (requireRoot(t)) {
       t.comment(`first sync done ${Math.round(syncs[0] ?? -1)} ms after start`);
       t.same(others(), othersWant, "the protocol-2 and protocol-4 routes are untouched");
       t.same(routes(ns.name, 31, "200"), table200, "protocol 31 outside main is untouched");
+      t.match(logText, /"msg":"node has no IPv4 address; skipping".*"node":"node4"/, "node4's v4 block is skipped with a log");
+      t.match(logText, /"msg":"node has no IPv6 address; skipping".*"node":"node5"/, "node5's v6 block is skipped with a log");
       t.equal(await status(running.healthPort ?? 0, "/healthz"), 200);
       t.equal(await status(running.healthPort ?? 0, "/readyz"), 200);
     });
@@ -145,6 +149,26 @@ if (requireRoot(t)) {
       await eventually("one more sync", () => (syncs.length > before ? true : undefined));
       t.same(reports.at(-1), { desired: 5, deleted: 0, added: 0 }, "no op");
       t.equal(routes(ns.name, 31).length, 5);
+    });
+
+    await t.test("a route the kernel rejects fails the sync: logged, nothing half-applied, retried until it succeeds", async (t) => {
+      const m0 = sample(await metricsText(port), "coil_router_syncs_total") ?? 0;
+      await node("node7", ["10.20.31.47"]); // not on-link in the netns: `via 10.20.31.47` is refused
+      await block("default-7", "node7", { ipv4: "10.30.7.0/24" });
+      await eventually("sync failed", () => (/"msg":"sync failed".*"apply-failed"/.test(logText) ? true : undefined));
+      t.match(logText, /"msg":"retrying sync","afterMs":\d+,"failures":1/);
+      t.equal(routes(ns.name, 31).length, 5, "routes unchanged (the only op was refused)");
+      t.equal(sample(await metricsText(port), "coil_router_syncs_total"), m0, "a failed sync is not counted");
+      const t1 = performance.now();
+      ip(["addr", "add", "10.20.31.1/24", "dev", "rt0"]); // now on-link
+      await eventually("7th route", () => (routes(ns.name, 31).includes("10.30.7.0/24 via 10.20.31.47") ? true : undefined), { timeoutMs: 30_000 });
+      t.comment(`recovered ${Math.round(performance.now() - t1)} ms after the gateway became on-link`);
+      t.equal(routes(ns.name, 31).length, 6);
+      const m = await eventually("metrics", async () => {
+        const text = await metricsText(port);
+        return sample(text, "coil_router_routes_synced") === 6 ? text : undefined;
+      });
+      t.ok((sample(m, "coil_router_syncs_total") ?? 0) > m0, "counted again after recovery");
     });
 
     t.test("the host's own main table was not touched", async (t) => {
