@@ -27,7 +27,7 @@ import {
 import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
 import type { IpamControllerFlags, ListenAddr } from "./flags.js";
 import { collectOrphanBlocks } from "./gc.js";
-import { serveHealth, serveMetrics, type Listening, type ReadyCheck } from "./http.js";
+import { serveHealth, serveMetrics, type Listening, type ReadyCheck } from "../common/http.js";
 import { createControllerMetrics, type ControllerMetrics } from "./metrics.js";
 import { PoolManager } from "./pool-manager.js";
 import { PoolReconciler, owningPool } from "./pool-reconciler.js";

@@ -8,7 +8,7 @@ import { err, ok, type Result } from "neverthrow";
 import { HOST_NETNS, type NetnsRef } from "../../lib/changeset/index.js";
 import { Informer, coilClient, makeClients, type AddressBlockObject, type KubeClients, type Logger } from "../k8s/index.js";
 import { realKernel, type Kernel } from "../kernel/index.js";
-import { serveHealth, serveMetrics, type Listening } from "../ipam-controller/http.js";
+import { serveHealth, serveMetrics, type Listening } from "../common/http.js";
 import type { RouterFlags } from "./flags.js";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.js";
 import { REAL_CLOCK, SyncLoop, type RouterClock } from "./sync-loop.js";
