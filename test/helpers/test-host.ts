@@ -98,3 +98,47 @@ export async function terminateProcess(c: ChildProcess | undefined, graceMs = 50
   await Promise.race([done, new Promise((r) => setTimeout(r, graceMs))]);
   if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 }
+
+/** Outcome of one run of the CNI executable. */
+export interface CniRun {
+  /** Exit code (-1 when killed by a signal). */
+  readonly code: number;
+  /** Everything printed on stdout (the result or the CNI error JSON). */
+  readonly stdout: string;
+  /** Wall time from spawn to exit. */
+  readonly ms: number;
+}
+
+/** What {@link runCoilFromSource} passes to the executable. */
+export interface CoilRunOptions {
+  readonly cmd: string;
+  readonly containerId: string;
+  readonly netns: string;
+  readonly socket: string;
+  readonly rpc: "fast" | "grpc";
+  /** `K8S_POD_NAMESPACE` in CNI_ARGS (default `default`); the pod name is the container id. */
+  readonly podNamespace?: string;
+}
+
+/**
+ * Run the `coil` CNI executable from source (`adapters/cni/main.ts` under tsx) as a container
+ * runtime does: `CNI_*` environment, a CNI 1.0.0 netconf on stdin.
+ */
+export function runCoilFromSource(o: CoilRunOptions): Promise<CniRun> {
+  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: o.socket, rpc: o.rpc });
+  const t0 = performance.now();
+  const env = {
+    ...process.env,
+    CNI_COMMAND: o.cmd,
+    CNI_CONTAINERID: o.containerId,
+    CNI_NETNS: o.netns,
+    CNI_IFNAME: "eth0",
+    CNI_PATH: "/opt/cni/bin",
+    CNI_ARGS: `K8S_POD_NAMESPACE=${o.podNamespace ?? "default"};K8S_POD_NAME=${o.containerId}`,
+  };
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "adapters/cni/main.ts")], { env, stdio: ["pipe", "pipe", "inherit"], cwd: REPO_ROOT });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stdin.end(conf);
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, ms: performance.now() - t0 })));
+}

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
-import { addNodeAddresses, startCoildInNetns, stopProcess, type CoildProcess } from "../../helpers/test-host.js";
+import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, type CniRun, type CoildProcess } from "../../helpers/test-host.js";
 import { api, createPool, startController } from "../ipam-controller/harness.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
@@ -52,18 +52,8 @@ function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<C
   return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e", timeoutMs: 40_000 });
 }
 
-function coil(cmd: string, id: string, netns: string, podNs: string, sock: string, rpc: "fast" | "grpc"): Promise<{ code: number; stdout: string; ms: number }> {
-  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: sock, rpc });
-  const t0 = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "adapters/cni/main.ts")], {
-    env: { ...process.env, CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin", CNI_ARGS: `K8S_POD_NAMESPACE=${podNs};K8S_POD_NAME=${id}` },
-    stdio: ["pipe", "pipe", "inherit"],
-    cwd: root,
-  });
-  let out = "";
-  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-  child.stdin.end(conf);
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, ms: performance.now() - t0 })));
+function coil(cmd: string, id: string, netns: string, podNs: string, sock: string, rpc: "fast" | "grpc"): Promise<CniRun> {
+  return runCoilFromSource({ cmd, containerId: id, netns, socket: sock, rpc, podNamespace: podNs });
 }
 
 const stop = stopProcess;
