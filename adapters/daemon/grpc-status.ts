@@ -2,53 +2,22 @@
  * CNI errors on the wire: the gRPC status code for a CNI error code, and the
  * `grpc-status-details-bin` trailer carrying `google.rpc.Status{details:[CNIError]}` exactly as
  * Go's `status.New(code, msg).WithDetails(&cnirpc.CNIError{...})` encodes it, which the `coil`
- * executable (Go or TypeScript) turns back into the CNI error.
+ * executable (Go or TypeScript) turns back into the CNI error. Loads grpc-js: coild imports this
+ * module only with the gRPC endpoint (`grpc-endpoint.ts`), on the first HTTP/2 connection.
  */
-import { Metadata, status as GrpcCode, type ServiceError } from "@grpc/grpc-js";
-import { CNI_ERROR, type CniError } from "../../lib/cni/index.js";
+import { Metadata, type ServiceError } from "@grpc/grpc-js";
+import type { CniError } from "../../lib/cni/index.js";
+import type { CallFailure } from "./call-failure.js";
 import { CNIError } from "./gen/cni.js";
 import { Status } from "./gen/google/rpc/status.js";
+
+export { failureOf, grpcCodeFor, type CallFailure } from "./call-failure.js";
 
 /** The type URL of the CNIError detail (`type.googleapis.com/` + full message name). */
 export const CNI_ERROR_TYPE_URL = "type.googleapis.com/pkg.cnirpc.CNIError";
 
 /** The binary trailer holding the serialised `google.rpc.Status`. */
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
-
-/** A failed call: the gRPC status code and message, and the CNI error detail. */
-export interface CallFailure {
-  readonly grpcCode: GrpcCode;
-  readonly message: string;
-  readonly error: CniError;
-}
-
-/**
- * The gRPC code for a CNI error. Coil answers nearly everything with `Internal` (its handlers
- * wrap every failure as INTERNAL); the other codes follow the meaning of the CNI code.
- */
-export function grpcCodeFor(e: CniError): GrpcCode {
-  switch (e.code) {
-    case CNI_ERROR.INVALID_ENVIRONMENT_VARIABLES:
-    case CNI_ERROR.INVALID_NETWORK_CONFIG:
-    case CNI_ERROR.DECODING_FAILURE:
-    case CNI_ERROR.UNSUPPORTED_FIELD:
-    case CNI_ERROR.INCOMPATIBLE_CNI_VERSION:
-      return GrpcCode.INVALID_ARGUMENT;
-    case CNI_ERROR.UNKNOWN_CONTAINER:
-      return GrpcCode.NOT_FOUND;
-    case CNI_ERROR.TRY_AGAIN_LATER:
-    case CNI_ERROR.PLUGIN_NOT_AVAILABLE:
-    case CNI_ERROR.PLUGIN_NOT_AVAILABLE_LIMITED_CONNECTIVITY:
-      return GrpcCode.UNAVAILABLE;
-    default:
-      return GrpcCode.INTERNAL;
-  }
-}
-
-/** The {@link CallFailure} for a CNI error (status message = the CNI message, as Coil). */
-export function failureOf(e: CniError): CallFailure {
-  return { grpcCode: grpcCodeFor(e), message: e.msg, error: e };
-}
 
 /** The serialised `google.rpc.Status` with one CNIError detail. */
 export function encodeStatusDetails(f: CallFailure): Buffer {

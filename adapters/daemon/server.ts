@@ -6,10 +6,12 @@
  * preface → the connection is injected into the grpc-js server (`createConnectionInjector`, no
  * second socket); `{` → one JSON request line handled in-process. Both paths go through
  * {@link dispatchCall}, so logging, metrics and error mapping are identical.
+ *
+ * grpc-js and the generated service code (`grpc-endpoint.ts`) are imported on the first HTTP/2
+ * connection, once (one shared promise), so a coild used only over the fast path never loads them.
  */
 import { chmod, lstat, rename, rm } from "node:fs/promises";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
-import { Server as GrpcServer, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import { err, ok, type Result } from "neverthrow";
 import { cniError, CNI_ERROR, type CniError } from "../../lib/cni/index.js";
 import {
@@ -20,9 +22,10 @@ import {
   type FastMethod,
   type FastResponse,
 } from "../common/fast-protocol.js";
-import { AddResponse, CNIArgs, CNIService, GCRequest, StatusRequest } from "./gen/cni.js";
-import type { Empty } from "./gen/google/protobuf/empty.js";
-import { failureOf, toServiceError, type CallFailure } from "./grpc-status.js";
+import { failureOf, type CallFailure } from "./call-failure.js";
+import { CNIArgs, GCRequest, StatusRequest, type AddResponse } from "./gen/messages/cni.js";
+import type { Empty } from "./gen/messages/google/protobuf/empty.js";
+import type { GrpcEndpoint } from "./grpc-endpoint.js";
 import type { Logger } from "./log.js";
 import type { DaemonMetrics } from "./metrics.js";
 
@@ -124,27 +127,6 @@ export async function prepareSocketPath(path: string): Promise<Result<void, Serv
   return ok(undefined);
 }
 
-function grpcImpl(opts: ServeOptions) {
-  const unary =
-    <Q extends Req, R>(method: FastMethod, fn: (q: Q) => Promise<Result<R, CniError>>) =>
-    (call: ServerUnaryCall<Q, R>, cb: sendUnaryData<R>): void => {
-      void dispatchCall(opts, method, "grpc", call.request, () => fn(call.request)).then((r) =>
-        r.match(
-          (v) => cb(null, v),
-          (f) => cb(toServiceError(f)),
-        ),
-      );
-    };
-  const h = opts.handlers;
-  return {
-    add: unary("Add", (q: CNIArgs) => h.add(q)),
-    del: unary("Del", (q: CNIArgs) => h.del(q)),
-    check: unary("Check", (q: CNIArgs) => h.check(q)),
-    status: unary("Status", (q: StatusRequest) => h.status(q)),
-    gc: unary("GC", (q: GCRequest) => h.gc(q)),
-  };
-}
-
 /** Decode and run one fast-path request line; the response line to send back. */
 export async function handleFastLine(opts: ServeOptions, line: string): Promise<FastResponse> {
   const parsed = parseRequestLine(line);
@@ -204,7 +186,47 @@ function serveFast(opts: ServeOptions, sock: Socket, first: Buffer): void {
 /** A connection that has not sent a complete fast-path request (or the HTTP/2 preface) by then is dropped. */
 export const IDLE_TIMEOUT_MS = 70_000;
 
-function onConnection(opts: ServeOptions, injector: { injectConnection(s: Socket): void }, sock: Socket): void {
+/**
+ * The gRPC endpoint, created on first use: one shared in-flight promise, so concurrent first HTTP/2
+ * connections load grpc-js once; a failed load is logged and retried by the next HTTP/2 connection.
+ */
+class LazyGrpc {
+  private pending: Promise<GrpcEndpoint> | undefined;
+  private closing = false;
+
+  constructor(private readonly opts: ServeOptions) {}
+
+  /** Hand a sniffed HTTP/2 connection (paused, its bytes unshifted) to the endpoint once it exists. */
+  inject(sock: Socket): void {
+    if (this.closing) return void sock.destroy();
+    this.pending ??= this.load();
+    this.pending.then(
+      (g) => (this.closing || sock.destroyed ? sock.destroy() : g.inject(sock)),
+      () => sock.destroy(),
+    );
+  }
+
+  /** Refuse new HTTP/2 connections; shut the endpoint down if it was ever started. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    const g = await this.pending?.catch(() => undefined);
+    await g?.close(graceMs);
+  }
+
+  private load(): Promise<GrpcEndpoint> {
+    const opts = this.opts;
+    const loading = import("./grpc-endpoint.js").then((m) =>
+      m.startGrpcEndpoint(opts.handlers, (method, req, run) => dispatchCall(opts, method, "grpc", req, run)),
+    );
+    loading.catch((e: unknown) => {
+      this.pending = undefined;
+      opts.log.error("cannot start the gRPC endpoint", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    });
+    return loading;
+  }
+}
+
+function onConnection(opts: ServeOptions, grpc: LazyGrpc, sock: Socket): void {
   let buf = Buffer.alloc(0);
   sock.on("error", () => sock.destroy());
   sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
@@ -217,7 +239,7 @@ function onConnection(opts: ServeOptions, injector: { injectConnection(s: Socket
       sock.setTimeout(0); // grpc-js manages its own keepalive
       sock.pause();
       sock.unshift(buf);
-      injector.injectConnection(sock);
+      grpc.inject(sock);
     } else if (kind === "fast") {
       serveFast(opts, sock, buf);
     } else {
@@ -227,6 +249,9 @@ function onConnection(opts: ServeOptions, injector: { injectConnection(s: Socket
   sock.on("data", onData);
 }
 
+/** How long {@link RunningServer.close} waits for in-flight gRPC calls before forcing the shutdown. */
+const GRPC_SHUTDOWN_GRACE_MS = 20_000;
+
 /**
  * Serve on `opts.socketPath` (mode 0600). The socket is bound under a temporary name, chmod-ed,
  * then renamed into place, so it is never reachable with wider permissions.
@@ -234,10 +259,8 @@ function onConnection(opts: ServeOptions, injector: { injectConnection(s: Socket
 export async function serveCni(opts: ServeOptions): Promise<Result<RunningServer, ServeError>> {
   const prep = await prepareSocketPath(opts.socketPath);
   if (prep.isErr()) return err(prep.error);
-  const grpc = new GrpcServer();
-  grpc.addService(CNIService, grpcImpl(opts));
-  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
-  const net: NetServer = createServer((s) => onConnection(opts, injector, s));
+  const grpc = new LazyGrpc(opts);
+  const net: NetServer = createServer((s) => onConnection(opts, grpc, s));
   const tmp = `${opts.socketPath}.${process.pid}.tmp`;
   await rm(tmp, { force: true });
   const listened = await new Promise<Error | undefined>((resolve) => {
@@ -250,17 +273,7 @@ export async function serveCni(opts: ServeOptions): Promise<Result<RunningServer
   return ok({
     close: async () => {
       const netClosed = new Promise<void>((resolve) => net.close(() => resolve()));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          grpc.forceShutdown();
-          resolve();
-        }, 20_000);
-        grpc.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      injector.destroy();
+      await grpc.close(GRPC_SHUTDOWN_GRACE_MS);
       await netClosed;
       await rm(opts.socketPath, { force: true });
     },

@@ -3,7 +3,8 @@ import { connect } from "node:net";
 import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { execFileSync } from "node:child_process";
+import { credentials, Server as GrpcJsServer, type ServiceError } from "@grpc/grpc-js";
 import { err, ok } from "neverthrow";
 import { cniError } from "../../../lib/cni/index.js";
 import { CNIArgs, CNIClient } from "../../../adapters/daemon/gen/cni.js";
@@ -89,4 +90,84 @@ t.test("gRPC and fast path on one socket", async (t) => {
   writeFileSync(file, "x");
   const bad = await serveCni({ socketPath: file, handlers, log: NULL_LOGGER });
   t.equal(bad.isErr() && bad.error.kind, "socket-not-a-socket");
+});
+
+t.test("concurrent first gRPC connections start one grpc-js server", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "coild-srv-"));
+  const path = join(dir, "coild.sock");
+  const proto = GrpcJsServer.prototype;
+  const original = proto.createConnectionInjector;
+  let injectors = 0;
+  proto.createConnectionInjector = function (this: GrpcJsServer, ...a: Parameters<typeof original>) {
+    injectors += 1;
+    return original.apply(this, a);
+  };
+  t.teardown(() => {
+    proto.createConnectionInjector = original;
+  });
+  const srv = (await serveCni({ socketPath: path, handlers, log: NULL_LOGGER }))._unsafeUnwrap();
+  t.equal(injectors, 0, "no grpc-js server before the first HTTP/2 connection");
+  const clients = Array.from({ length: 6 }, () => new CNIClient(`unix:${path}`, credentials.createInsecure()));
+  const res = await Promise.all(clients.map((c, i) => call<{ result: Buffer }>((cb) => c.add(args(`k${i}`), cb))));
+  t.same(res.map((r) => r.e), res.map(() => null), "every concurrent first call answered");
+  t.same(res.map((r) => (JSON.parse(r.v.result.toString()) as { id: string }).id), clients.map((_, i) => `k${i}`));
+  t.equal(injectors, 1, "one grpc-js server for all of them");
+  for (const c of clients) c.close();
+  await srv.close();
+});
+
+// Run in a fresh process: this test file itself loads grpc-js for its clients.
+const LAZY_SCRIPT = `
+import { createRequire } from "node:module";
+import { connect as h2 } from "node:http2";
+import { connect } from "node:net";
+import { ok } from "${import.meta.resolve("neverthrow")}";
+import { serveCni } from "${new URL("../../../adapters/daemon/server.js", import.meta.url).pathname}";
+import { NULL_LOGGER } from "${new URL("../../../adapters/daemon/log.js", import.meta.url).pathname}";
+import { createDaemonMetrics } from "${new URL("../../../adapters/daemon/metrics.js", import.meta.url).pathname}";
+const require = createRequire(import.meta.url);
+const grpcLoaded = () => Object.keys(require.cache).some((k) => k.includes("@grpc/grpc-js"));
+const path = process.argv[2];
+const metrics = createDaemonMetrics();
+const srv = (await serveCni({ socketPath: path, handlers: { del: async () => ok({}) }, log: NULL_LOGGER, metrics }))._unsafeUnwrap();
+const out = { atStart: grpcLoaded(), initialised: (await metrics.registry.metrics()).includes('grpc_method="GC",grpc_code="Unauthenticated"} 0') };
+const fast = await new Promise((resolve, reject) => {
+  const s = connect(path);
+  let o = "";
+  s.on("data", (b) => (o += b));
+  s.on("end", () => resolve(o.trim()));
+  s.on("error", reject);
+  s.write('{"v":1,"method":"Del","args":{"containerId":"a"}}\\n');
+});
+out.fast = fast;
+out.afterFast = grpcLoaded();
+// 4 raw HTTP/2 gRPC calls (node:http2, not grpc-js) opened at once.
+const grpcDel = () => new Promise((resolve, reject) => {
+  const c = h2("http://localhost", { createConnection: () => connect(path) });
+  const req = c.request({ ":method": "POST", ":path": "/pkg.cnirpc.CNI/Del", "content-type": "application/grpc", te: "trailers" });
+  req.on("trailers", (h) => resolve(h["grpc-status"]));
+  req.on("error", reject);
+  req.on("close", () => c.close());
+  req.resume();
+  req.end(Buffer.from([0, 0, 0, 0, 0]));
+});
+out.grpc = await Promise.all([grpcDel(), grpcDel(), grpcDel(), grpcDel()]);
+out.afterGrpc = grpcLoaded();
+await srv.close();
+process.stdout.write(JSON.stringify(out));
+`;
+
+t.test("grpc-js is loaded on the first HTTP/2 connection, not at start nor by the fast path", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "coild-lazy-"));
+  const script = join(dir, "lazy.mts");
+  writeFileSync(script, LAZY_SCRIPT);
+  const out = JSON.parse(execFileSync(process.execPath, ["--import", "tsx", script, join(dir, "coild.sock")], { encoding: "utf8", timeout: 60_000 })) as Record<string, unknown>;
+  t.same(out, {
+    atStart: false,
+    initialised: true,
+    fast: '{"ok":true}',
+    afterFast: false,
+    grpc: ["0", "0", "0", "0"],
+    afterGrpc: true,
+  });
 });
