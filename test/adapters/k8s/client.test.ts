@@ -149,6 +149,9 @@ if (started !== undefined) {
     const mk = (identity: string, releaseOnStop = true) => new LeaderElector({ coordination: clients.coordination, identity, releaseOnStop, ...lease });
     const a = mk("a");
     const b = mk("b");
+    t.teardown(async () => {
+      await Promise.allSettled([a.stop(), b.stop()]);
+    });
     const led: string[] = [];
     const aEnd = a.run(() => led.push("a"));
     await eventually("a leads", () => (a.isLeader ? true : undefined));
@@ -169,15 +172,27 @@ if (started !== undefined) {
 
     // A candidate that does not release (crash): the next one waits for the lease duration.
     const c = mk("c");
+    t.teardown(async () => {
+      await c.stop().catch(() => undefined);
+    });
     const cEnd = c.run(() => led.push("c"));
     // Steal the lease under b's feet: b's next renewal sees a foreign holder and loses.
-    const tSteal = Date.now();
-    const cur = await clients.coordination.readNamespacedLease({ name: "test-leader", namespace: "kube-system" });
-    await clients.coordination.replaceNamespacedLease({
-      name: "test-leader",
-      namespace: "kube-system",
-      body: { ...cur, spec: { ...cur.spec, holderIdentity: "intruder", leaseDurationSeconds: 2 } },
-    });
+    // b renews every retry period, so a read-then-replace can meet a 409: re-read and try again.
+    let tSteal = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const cur = await clients.coordination.readNamespacedLease({ name: "test-leader", namespace: "kube-system" });
+      tSteal = Date.now();
+      try {
+        await clients.coordination.replaceNamespacedLease({
+          name: "test-leader",
+          namespace: "kube-system",
+          body: { ...cur, spec: { ...cur.spec, holderIdentity: "intruder", leaseDurationSeconds: 2 } },
+        });
+        break;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409 || attempt >= 20) throw e;
+      }
+    }
     t.equal(await bEnd, "lost", "b gives up once it cannot renew within the deadline");
     t.notOk(b.isLeader);
     await eventually("c leads after the intruder's lease expired", () => (c.isLeader ? true : undefined), { timeoutMs: 10_000 });
