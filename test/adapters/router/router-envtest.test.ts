@@ -107,7 +107,9 @@ if (requireRoot(t)) {
         return JSON.stringify(r) === JSON.stringify(want4) ? r : undefined;
       });
       t.same(got, want4, "exactly these; the stale 10.99.0.0/24 proto 31 route is gone");
-      t.same(reports[0], { desired: 4, deleted: 1, added: 4 }, "first sync: 1 stale route deleted, 4 added");
+      // The routes are visible in the kernel a moment before the sync reports back: wait for the report.
+      const first = await eventually("first sync report", () => reports[0]);
+      t.same(first, { desired: 4, deleted: 1, added: 4 }, "first sync: 1 stale route deleted, 4 added");
       t.comment(`first sync done ${Math.round(syncs[0] ?? -1)} ms after start`);
       t.same(others(), othersWant, "the protocol-2 and protocol-4 routes are untouched");
       t.same(routes(ns.name, 31, "200"), table200, "protocol 31 outside main is untouched");
