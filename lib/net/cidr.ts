@@ -1,7 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import {
   familyBits,
-  ipAdd,
   ipFamily,
   ipFromBigInt,
   ipToBigInt,

@@ -5,17 +5,15 @@
  * executable (adapters/cni/main.ts) drives ADD/CHECK/DEL over the fast path and over gRPC.
  */
 import t from "tap";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
-import { fileURLToPath } from "node:url";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6, type CniRun } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
 
 function startCoild(host: TestNetns, dir: string): Promise<ChildProcess> {

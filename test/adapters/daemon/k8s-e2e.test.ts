@@ -12,13 +12,11 @@ import { mkdtempSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, type CniRun, type CoildProcess } from "../../helpers/test-host.js";
 import { api, createPool, startController } from "../ipam-controller/harness.js";
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
 
 const RELAY = `const net=require("node:net");const [port,path]=process.argv.slice(1);

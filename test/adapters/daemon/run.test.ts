@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { HOST_NETNS, netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
-import type { Ip } from "../../../lib/net/index.js";
 import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
 import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/daemon/gen/cni.js";
 import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
