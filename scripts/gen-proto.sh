@@ -1,7 +1,7 @@
 #!/bin/sh
 # Regenerate the TypeScript protobuf/gRPC code from proto/*.proto with protoc + ts-proto.
 #
-# Usage: scripts/gen-proto.sh [OUT_DIR]     (default: adapters/daemon/gen)
+# Usage: scripts/gen-proto.sh [OUT_DIR]     (default: adapters/proto/gen)
 #
 # Writes two variants:
 #   OUT_DIR/           messages + grpc-js service definitions (for coild and grpc-js clients)
@@ -10,7 +10,7 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${1:-"$ROOT/adapters/daemon/gen"}
+OUT=${1:-"$ROOT/adapters/proto/gen"}
 PLUGIN="$ROOT/node_modules/.bin/protoc-gen-ts_proto"
 PROTOC=${PROTOC:-protoc}
 

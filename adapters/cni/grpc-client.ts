@@ -13,8 +13,8 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import { createConnection } from "node:net";
 import type { FastCniError, FastRequest } from "../common/fast-protocol.js";
-import { AddResponse, CNIArgs, CNIError, GCRequest, StatusRequest } from "../daemon/gen/messages/cni.js";
-import { Status } from "../daemon/gen/messages/google/rpc/status.js";
+import { AddResponse, CNIArgs, CNIError, GCRequest, StatusRequest } from "../proto/gen/messages/cni.js";
+import { Status } from "../proto/gen/messages/google/rpc/status.js";
 import type { RpcOutcome } from "./client.js";
 
 /** The gRPC service name of Coil's CNI protocol. */

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { realKernel } from "../kernel/real-kernel.js";
 import { parseCoildFlags, usage } from "./flags.js";
-import { detectHostMtu, detectNodeIps } from "./host-facts.js";
+import { detectHostMtu, detectNodeIps } from "./node/host-facts.js";
 import { createLogger } from "./log.js";
 import { runCoild } from "./run.js";
 

@@ -12,15 +12,15 @@ import type { Family, Ip } from "../../lib/net/index.js";
 import { forwardingSysctl, planHostInit } from "../../lib/plan/index.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { CoildFlags, ListenAddr } from "./flags.js";
-import { createHandlers, poolForNamespace } from "./handlers.js";
-import { HostLinkIndex } from "./host-links.js";
+import { createHandlers, poolForNamespace } from "./node/handlers.js";
+import { HostLinkIndex } from "./node/host-links.js";
 import type { Logger } from "./log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
-import { NodeState } from "./node-state.js";
-import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./pools-file.js";
-import { recoverNodeState } from "./recovery.js";
-import { prepareSocketPath, serveCni, type RunningServer } from "./server.js";
-import { LocalBlockStore, type BlockStore } from "./store.js";
+import { NodeState } from "./node/state.js";
+import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./store/pools-file.js";
+import { recoverNodeState } from "./node/recovery.js";
+import { prepareSocketPath, serveCni, type RunningServer } from "./endpoint/server.js";
+import { LocalBlockStore, type BlockStore } from "./store/local.js";
 
 /** Everything coild touches outside itself. */
 export interface CoildDeps {
@@ -73,7 +73,7 @@ async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): 
   if (flags.store === "kubernetes") {
     const kubeconfig = flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig };
     // Loaded only for this store: @kubernetes/client-node costs a --store=local coild ~25 MB of RSS.
-    const { openKubernetesStore } = await import("./k8s-cluster.js");
+    const { openKubernetesStore } = await import("./store/kubernetes-cluster.js");
     return openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
   }
   if (flags.pools === undefined) return err("--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)");

@@ -38,6 +38,10 @@ t.test("the checker flags what it must", async (t) => {
   t.ok(checkAdapterSource("adapters/cni/run.ts", `import { a } from "../daemon/server.js";`).length === 1);
   t.same(checkAdapterSource("adapters/cni/run.ts", `import { a } from "../../lib/ipam/index.js";`), []);
   t.same(checkAdapterSource("adapters/daemon/run.ts", `import { a } from "../kernel/executor.js";`), []);
+  t.same(checkAdapterSource("adapters/cni/grpc-client.ts", `import { a } from "../proto/gen/messages/cni.js";`), [], "the shared protocol code");
+  t.same(checkAdapterSource("adapters/daemon/endpoint/server.ts", `import { a } from "../../proto/cni-error-status.js";`), []);
+  t.ok(checkAdapterSource("adapters/cni/run.ts", `import { a } from "../daemon/endpoint/server.js";`).length === 1, "no app imports another app's folder");
+  t.ok(checkAdapterSource("adapters/proto/cni-error-status.ts", `import { a } from "../daemon/endpoint/call-failure.js";`).length === 1, "the shared protocol does not import coild");
 });
 
 t.test("lib/ is pure and adapters use the public modules", async (t) => {

@@ -97,6 +97,9 @@ export function checkLibSource(file: string, text: string): Violation[] {
   return v;
 }
 
+/** Adapter folders that are libraries shared by the programs, not programs themselves. */
+const SHARED_ADAPTER_DIRS = new Set(["kernel", "k8s", "common", "proto"]);
+
 /** Check one adapter source: lib only through module entry points; apps never import each other. */
 export function checkAdapterSource(file: string, text: string): Violation[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
@@ -112,9 +115,9 @@ export function checkAdapterSource(file: string, text: string): Violation[] {
       }
     } else if (target.startsWith("adapters/")) {
       const otherApp = target.split("/")[1];
-      // Shared adapter libraries: the kernel executor, the Kubernetes client helpers, common wire
-      // types, and the generated proto code.
-      const shared = ["kernel", "k8s", "common"].includes(otherApp ?? "") || target.startsWith("adapters/daemon/gen/");
+      // Shared adapter libraries: the kernel executor, the Kubernetes client helpers, common
+      // helpers and wire types, and the coil ⇄ coild protocol (generated code + status codec).
+      const shared = SHARED_ADAPTER_DIRS.has(otherApp ?? "");
       if (otherApp !== app && !shared) {
         v.push({ file, line: at(pos), rule: "adapter-cross-import", detail: `adapters/${app} imports adapters/${otherApp}` });
       }

@@ -5,8 +5,8 @@ import { socketClient, type AnsweredBy, type RpcCall } from "../../../adapters/c
 import { callFast } from "../../../adapters/cni/fast-client.js";
 import { CNI_ERROR_TYPE_URL, decodeCniErrorDetail, frame, unframe } from "../../../adapters/cni/grpc-client.js";
 import { grpcErrorText } from "../../../adapters/cni/outcome.js";
-import { CNIError } from "../../../adapters/daemon/gen/messages/cni.js";
-import { Status } from "../../../adapters/daemon/gen/messages/google/rpc/status.js";
+import { CNIError } from "../../../adapters/proto/gen/messages/cni.js";
+import { Status } from "../../../adapters/proto/gen/messages/google/rpc/status.js";
 import { FakeCoild } from "./fake-coild.js";
 import { startFastServer, startGrpcServer, tempSocket } from "./servers.js";
 

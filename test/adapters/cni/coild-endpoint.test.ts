@@ -9,7 +9,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { err, ok, type Result } from "neverthrow";
-import { serveCni, type CniCallHandlers } from "../../../adapters/daemon/server.js";
+import { serveCni, type CniCallHandlers } from "../../../adapters/daemon/endpoint/server.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
 import type { FastRequest } from "../../../adapters/common/fast-protocol.js";
 import { cniError, type CniError } from "../../../lib/cni/index.js";

@@ -20,7 +20,7 @@ const BIN = join(ROOT, "dist/bin/coil");
 const MJS = join(ROOT, "dist/bin/coil.mjs");
 
 function newestSource(): number {
-  const dirs = ["adapters/cni", "adapters/common", "lib/cni", "lib/net", "adapters/daemon/gen/messages"];
+  const dirs = ["adapters/cni", "adapters/common", "lib/cni", "lib/net", "adapters/proto"];
   const walk = (d: string): number[] =>
     readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [statSync(join(d, e.name)).mtimeMs]));
   return Math.max(...dirs.flatMap((d) => walk(join(ROOT, d))));

@@ -10,8 +10,8 @@ import { createServer, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeLine, parseRequestLine, type CniArgsJson, type FastResponse } from "../../../adapters/common/fast-protocol.js";
-import { CNIService, type CNIArgs, type GCRequest, type StatusRequest } from "../../../adapters/daemon/gen/cni.js";
-import { toServiceError } from "../../../adapters/daemon/grpc-status.js";
+import { CNIService, type CNIArgs, type GCRequest, type StatusRequest } from "../../../adapters/proto/gen/cni.js";
+import { toServiceError } from "../../../adapters/daemon/endpoint/grpc-status.js";
 import { cniError } from "../../../lib/cni/index.js";
 import type { FakeCoild } from "./fake-coild.js";
 

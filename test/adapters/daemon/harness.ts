@@ -7,14 +7,14 @@ import type { Kernel } from "../../../adapters/kernel/kernel.js";
 import { ResultAsync } from "neverthrow";
 import type { Ip } from "../../../lib/net/index.js";
 import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
-import { CNIArgs } from "../../../adapters/daemon/gen/cni.js";
-import { createHandlers, poolForNamespace } from "../../../adapters/daemon/handlers.js";
+import { CNIArgs } from "../../../adapters/proto/gen/cni.js";
+import { createHandlers, poolForNamespace } from "../../../adapters/daemon/node/handlers.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
-import { NodeState } from "../../../adapters/daemon/node-state.js";
-import { parsePools } from "../../../adapters/daemon/pools-file.js";
-import { recoverNodeState } from "../../../adapters/daemon/recovery.js";
-import { LocalBlockStore } from "../../../adapters/daemon/store.js";
-import type { CniCallHandlers } from "../../../adapters/daemon/server.js";
+import { NodeState } from "../../../adapters/daemon/node/state.js";
+import { parsePools } from "../../../adapters/daemon/store/pools-file.js";
+import { recoverNodeState } from "../../../adapters/daemon/node/recovery.js";
+import { LocalBlockStore } from "../../../adapters/daemon/store/local.js";
+import type { CniCallHandlers } from "../../../adapters/daemon/endpoint/server.js";
 
 /** An AddressPool document. */
 export const poolDoc = (name: string, spec: unknown): string =>

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { HOST_NETNS, netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
 import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
-import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/daemon/gen/cni.js";
+import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/proto/gen/cni.js";
 import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
 import { runCoild, type CoildDeps } from "../../../adapters/daemon/run.js";

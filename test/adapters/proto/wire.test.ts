@@ -12,15 +12,15 @@ import {
   ErrorCode,
   GCRequest,
   type CNIServer,
-} from "../../../adapters/daemon/gen/cni.js";
-import * as messages from "../../../adapters/daemon/gen/messages/cni.js";
-import { Status } from "../../../adapters/daemon/gen/messages/google/rpc/status.js";
+} from "../../../adapters/proto/gen/cni.js";
+import * as messages from "../../../adapters/proto/gen/messages/cni.js";
+import { Status } from "../../../adapters/proto/gen/messages/google/rpc/status.js";
 import {
   CNI_ERROR_TYPE_URL,
   STATUS_DETAILS_KEY,
   decodeCniErrorStatus,
   encodeCniErrorStatus,
-} from "../../../adapters/daemon/gen/rich-status.js";
+} from "../../../adapters/proto/cni-error-status.js";
 import { CNI_ERROR } from "../../../lib/cni/index.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -145,10 +145,10 @@ t.test("grpc-js round trip over a UNIX socket", async (t) => {
 
 t.test("messages-only variant does not import grpc-js", async (t) => {
   const { readdirSync, readFileSync, statSync } = await import("node:fs");
-  const dir = new URL("../../../adapters/daemon/gen/messages/", import.meta.url).pathname;
+  const dir = new URL("../../../adapters/proto/gen/messages/", import.meta.url).pathname;
   const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
   const files = walk(dir);
   t.ok(files.length >= 4);
   for (const f of files) t.notMatch(readFileSync(f, "utf8"), /@grpc\/grpc-js/, f);
-  t.notMatch(readFileSync(new URL("../../../adapters/daemon/gen/rich-status.ts", import.meta.url), "utf8"), /@grpc\/grpc-js/, "rich-status.ts");
+  t.notMatch(readFileSync(new URL("../../../adapters/proto/cni-error-status.ts", import.meta.url), "utf8"), /@grpc\/grpc-js/, "cni-error-status.ts");
 });

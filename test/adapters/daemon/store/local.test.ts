@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BLOCKS_FILE, LocalBlockStore } from "../../../adapters/daemon/store.js";
-import { parsePools } from "../../../adapters/daemon/pools-file.js";
-import { REAL_FS_OPS, type AtomicFsOps } from "../../../adapters/daemon/atomic-file.js";
+import { BLOCKS_FILE, LocalBlockStore } from "../../../../adapters/daemon/store/local.js";
+import { parsePools } from "../../../../adapters/daemon/store/pools-file.js";
+import { REAL_FS_OPS, type AtomicFsOps } from "../../../../adapters/common/atomic-file.js";
 
 const poolDoc = (name: string, spec: unknown): string =>
   JSON.stringify({ apiVersion: "coil.cybozu.com/v2", kind: "AddressPool", metadata: { name }, spec });

@@ -8,14 +8,14 @@ import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOST_NETNS, netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
-import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
-import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
-import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
-import { runCoild, type CoildDeps, type RunningCoild } from "../../../adapters/daemon/run.js";
-import type { AddressBlockObject, BlockRequestObject } from "../../../adapters/k8s/index.js";
-import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
-import { api, createPool, startController } from "../ipam-controller/harness.js";
+import { HOST_NETNS, netnsPath, type NetnsState } from "../../../../lib/changeset/index.js";
+import { FakeKernel } from "../../../../adapters/kernel/fake-kernel.js";
+import { parseCoildFlags, type CoildFlags } from "../../../../adapters/daemon/flags.js";
+import { NULL_LOGGER } from "../../../../adapters/daemon/log.js";
+import { runCoild, type CoildDeps, type RunningCoild } from "../../../../adapters/daemon/run.js";
+import type { AddressBlockObject, BlockRequestObject } from "../../../../adapters/k8s/index.js";
+import { eventually, startCoilControlPlaneOrSkip } from "../../../helpers/coil-envtest.js";
+import { api, createPool, startController } from "../../ipam-controller/harness.js";
 
 interface CniReply {
   readonly ok: boolean;

@@ -6,13 +6,13 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { credentials, Server as GrpcJsServer, type ServiceError } from "@grpc/grpc-js";
 import { err, ok } from "neverthrow";
-import { cniError } from "../../../lib/cni/index.js";
-import { CNIArgs, CNIClient } from "../../../adapters/daemon/gen/cni.js";
-import { serveCni, type CniCallHandlers } from "../../../adapters/daemon/server.js";
-import { cniErrorFromServiceError } from "../../../adapters/daemon/grpc-status.js";
-import { NULL_LOGGER, createLogger } from "../../../adapters/daemon/log.js";
-import { createDaemonMetrics } from "../../../adapters/daemon/metrics.js";
-import { encodeLine, parseResponseLine } from "../../../adapters/common/fast-protocol.js";
+import { cniError } from "../../../../lib/cni/index.js";
+import { CNIArgs, CNIClient } from "../../../../adapters/proto/gen/cni.js";
+import { serveCni, type CniCallHandlers } from "../../../../adapters/daemon/endpoint/server.js";
+import { cniErrorFromServiceError } from "../../../../adapters/daemon/endpoint/grpc-status.js";
+import { NULL_LOGGER, createLogger } from "../../../../adapters/daemon/log.js";
+import { createDaemonMetrics } from "../../../../adapters/daemon/metrics.js";
+import { encodeLine, parseResponseLine } from "../../../../adapters/common/fast-protocol.js";
 
 const handlers: CniCallHandlers = {
   add: async (q) => (q.containerId === "bad" ? err(cniError(11, "try later", "no block")) : ok({ result: Buffer.from(JSON.stringify({ id: q.containerId, ns: q.args["K8S_POD_NAMESPACE"] })) })),
@@ -122,9 +122,9 @@ import { createRequire } from "node:module";
 import { connect as h2 } from "node:http2";
 import { connect } from "node:net";
 import { ok } from "${import.meta.resolve("neverthrow")}";
-import { serveCni } from "${new URL("../../../adapters/daemon/server.js", import.meta.url).pathname}";
-import { NULL_LOGGER } from "${new URL("../../../adapters/daemon/log.js", import.meta.url).pathname}";
-import { createDaemonMetrics } from "${new URL("../../../adapters/daemon/metrics.js", import.meta.url).pathname}";
+import { serveCni } from "${new URL("../../../../adapters/daemon/endpoint/server.js", import.meta.url).pathname}";
+import { NULL_LOGGER } from "${new URL("../../../../adapters/daemon/log.js", import.meta.url).pathname}";
+import { createDaemonMetrics } from "${new URL("../../../../adapters/daemon/metrics.js", import.meta.url).pathname}";
 const require = createRequire(import.meta.url);
 const grpcLoaded = () => Object.keys(require.cache).some((k) => k.includes("@grpc/grpc-js"));
 const path = process.argv[2];

@@ -1,6 +1,6 @@
 import t from "tap";
-import { HOST_NETNS, netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
-import { harness, ipsOf, pod, poolDoc, type Harness } from "./harness.js";
+import { HOST_NETNS, netnsPath, type NetnsState } from "../../../../lib/changeset/index.js";
+import { harness, ipsOf, pod, poolDoc, type Harness } from "../harness.js";
 
 const DUAL = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28", ipv6: "fd02::/124" }] });
 const host = (h: Harness): NetnsState => h.kernel.dump()["host"] as NetnsState;

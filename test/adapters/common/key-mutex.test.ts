@@ -1,5 +1,5 @@
 import t from "tap";
-import { KeyedMutex } from "../../../adapters/daemon/key-mutex.js";
+import { KeyedMutex } from "../../../adapters/common/key-mutex.js";
 
 t.test("same key runs serially, other keys run concurrently, idle keys are dropped", async (t) => {
   const m = new KeyedMutex();

@@ -12,8 +12,8 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
-import { blockAt, blockName, BlockAllocator, type ObservedBlock } from "../../lib/ipam/index.js";
-import { removeStaleTemps, writeFileAtomic, type AtomicFsOps } from "./atomic-file.js";
+import { blockAt, blockName, BlockAllocator, type ObservedBlock } from "../../../lib/ipam/index.js";
+import { removeStaleTemps, writeFileAtomic, type AtomicFsOps } from "../../common/atomic-file.js";
 import type { LocalPool } from "./pools-file.js";
 
 /** A block assigned to a node (Coil's AddressBlock: name `<pool>-<index>`, labels pool and node). */

@@ -4,7 +4,7 @@
  * not load grpc-js; the gRPC wire encoding of a failure lives in `grpc-status.ts`.
  */
 import type { status as GrpcCode } from "@grpc/grpc-js";
-import { CNI_ERROR, type CniError } from "../../lib/cni/index.js";
+import { CNI_ERROR, type CniError } from "../../../lib/cni/index.js";
 
 /** The gRPC status codes coild answers failures with (the values of grpc-js's `status`). */
 export const GRPC_CODE = {

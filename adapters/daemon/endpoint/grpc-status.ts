@@ -3,13 +3,13 @@
  * `grpc-status-details-bin` trailer carrying `google.rpc.Status{details:[CNIError]}` exactly as
  * Go's `status.New(code, msg).WithDetails(&cnirpc.CNIError{...})` encodes it, which the `coil`
  * executable (Go or TypeScript) turns back into the CNI error. Loads grpc-js: coild imports this
- * module only with the gRPC endpoint (`grpc-endpoint.ts`), on the first HTTP/2 connection.
+ * module only with the gRPC endpoint (`grpc.ts`), on the first HTTP/2 connection.
  */
 import { Metadata, type ServiceError } from "@grpc/grpc-js";
-import type { CniError } from "../../lib/cni/index.js";
+import type { CniError } from "../../../lib/cni/index.js";
 import type { CallFailure } from "./call-failure.js";
-import { CNIError } from "./gen/cni.js";
-import { Status } from "./gen/google/rpc/status.js";
+import { CNIError } from "../../proto/gen/cni.js";
+import { Status } from "../../proto/gen/google/rpc/status.js";
 
 export { failureOf, grpcCodeFor, type CallFailure } from "./call-failure.js";
 

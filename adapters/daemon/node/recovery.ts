@@ -4,13 +4,13 @@
  * `COIL:<pool>:<containerId>:<ifname>` is registered with the addresses of the pod-table (116)
  * routes through it; then GC returns empty blocks and syncs the export table (119).
  */
-import { HOST_NETNS } from "../../lib/changeset/index.js";
-import { cidrAddress } from "../../lib/net/index.js";
-import { parseLinkAlias } from "../../lib/plan/index.js";
-import type { Kernel } from "../kernel/kernel.js";
+import { HOST_NETNS } from "../../../lib/changeset/index.js";
+import { cidrAddress } from "../../../lib/net/index.js";
+import { parseLinkAlias } from "../../../lib/plan/index.js";
+import type { Kernel } from "../../kernel/kernel.js";
 import type { HostLinkIndex } from "./host-links.js";
-import type { Logger } from "./log.js";
-import type { NodeState } from "./node-state.js";
+import type { Logger } from "../log.js";
+import type { NodeState } from "./state.js";
 
 /** What recovery found. */
 export interface RecoveryReport {

@@ -6,10 +6,10 @@
 import type { Socket } from "node:net";
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Result } from "neverthrow";
-import type { CniError } from "../../lib/cni/index.js";
-import type { FastMethod } from "../common/fast-protocol.js";
+import type { CniError } from "../../../lib/cni/index.js";
+import type { FastMethod } from "../../common/fast-protocol.js";
 import type { CallFailure } from "./call-failure.js";
-import { CNIService, type CNIArgs, type GCRequest, type StatusRequest } from "./gen/cni.js";
+import { CNIService, type CNIArgs, type GCRequest, type StatusRequest } from "../../proto/gen/cni.js";
 import { toServiceError } from "./grpc-status.js";
 import type { CniCallHandlers } from "./server.js";
 

@@ -25,20 +25,20 @@ import {
   type Changeset,
   type LinkState,
   type NetnsState,
-} from "../../lib/changeset/index.js";
-import { CNI_ERROR, cniError, validateContainerId, validateIfName, validatePath, type CniError } from "../../lib/cni/index.js";
-import { DEFAULT_POOL } from "../../lib/constants.js";
-import type { Allocation } from "../../lib/ipam/index.js";
-import type { Ip } from "../../lib/net/index.js";
-import { formatLinkAlias, hostVethName, parseLinkAlias, planPodSetup, planPodTeardown } from "../../lib/plan/index.js";
-import type { ApplyError, Kernel } from "../kernel/kernel.js";
-import type { AddResponse, CNIArgs, GCRequest, StatusRequest } from "./gen/cni.js";
-import type { Empty } from "./gen/google/protobuf/empty.js";
+} from "../../../lib/changeset/index.js";
+import { CNI_ERROR, cniError, validateContainerId, validateIfName, validatePath, type CniError } from "../../../lib/cni/index.js";
+import { DEFAULT_POOL } from "../../../lib/constants.js";
+import type { Allocation } from "../../../lib/ipam/index.js";
+import type { Ip } from "../../../lib/net/index.js";
+import { formatLinkAlias, hostVethName, parseLinkAlias, planPodSetup, planPodTeardown } from "../../../lib/plan/index.js";
+import type { ApplyError, Kernel } from "../../kernel/kernel.js";
+import type { AddResponse, CNIArgs, GCRequest, StatusRequest } from "../../proto/gen/cni.js";
+import type { Empty } from "../../proto/gen/google/protobuf/empty.js";
 import { coilAliasKey, HostLinkIndex } from "./host-links.js";
-import { KeyedMutex } from "./key-mutex.js";
-import type { Logger } from "./log.js";
-import type { AllocateError, NodeState } from "./node-state.js";
-import type { CniCallHandlers } from "./server.js";
+import { KeyedMutex } from "../../common/key-mutex.js";
+import type { Logger } from "../log.js";
+import type { AllocateError, NodeState } from "./state.js";
+import type { CniCallHandlers } from "../endpoint/server.js";
 
 /** Options of {@link createHandlers}. */
 export interface HandlerOptions {

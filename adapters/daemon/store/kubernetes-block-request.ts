@@ -9,7 +9,7 @@
  */
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { err, type Result } from "neverthrow";
-import { sleep, type BlockRequestObject, type CoilClient, type K8sError, type OwnerReference } from "../k8s/index.js";
+import { sleep, type BlockRequestObject, type CoilClient, type K8sError, type OwnerReference } from "../../k8s/index.js";
 
 /** Coil's `DefaultAllocTimeout`. */
 export const DEFAULT_ALLOC_TIMEOUT_MS = 10_000;

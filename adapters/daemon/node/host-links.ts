@@ -10,8 +10,8 @@
  * mutation generations) instead of resurrecting or dropping links.
  */
 import { ok, type Result } from "neverthrow";
-import type { LinkState, NetnsState } from "../../lib/changeset/index.js";
-import { parseLinkAlias } from "../../lib/plan/index.js";
+import type { LinkState, NetnsState } from "../../../lib/changeset/index.js";
+import { parseLinkAlias } from "../../../lib/plan/index.js";
 
 /** A Coil alias key `containerId:ifname` of a link, or undefined for a non-Coil link. */
 export function coilAliasKey(alias: string | undefined): string | undefined {

@@ -18,8 +18,8 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
-import { FINALIZER, LABEL_NODE, LABEL_POOL } from "../../lib/constants.js";
-import { parseAddressBlock, poolMaxBlocks } from "../../lib/ipam/index.js";
+import { FINALIZER, LABEL_NODE, LABEL_POOL } from "../../../lib/constants.js";
+import { parseAddressBlock, poolMaxBlocks } from "../../../lib/ipam/index.js";
 import {
   Informer,
   isRetryable,
@@ -28,9 +28,9 @@ import {
   type K8sError,
   type Logger,
   type OwnerReference,
-} from "../k8s/index.js";
-import { blockRequestName, boundedCall, requestBlock, within, type BlockRequestOutcome } from "./k8s-block-request.js";
-import type { BlockStore, StoredBlock, StoreError, StorePool } from "./store.js";
+} from "../../k8s/index.js";
+import { blockRequestName, boundedCall, requestBlock, within, type BlockRequestOutcome } from "./kubernetes-block-request.js";
+import type { BlockStore, StoredBlock, StoreError, StorePool } from "./local.js";
 
 /** Options of {@link KubernetesBlockStore.open}. */
 export interface KubernetesStoreOptions {

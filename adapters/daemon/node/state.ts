@@ -7,14 +7,14 @@
  * single flight); allocation itself never waits for a lock unless a new block is needed.
  */
 import { err, ok, type Result } from "neverthrow";
-import { HOST_NETNS } from "../../lib/changeset/index.js";
-import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "../../lib/ipam/index.js";
-import { planRouteExport } from "../../lib/plan/index.js";
-import type { Kernel } from "../kernel/kernel.js";
-import { KeyedMutex } from "./key-mutex.js";
-import type { Logger } from "./log.js";
-import type { DaemonMetrics } from "./metrics.js";
-import type { BlockStore, StoreError } from "./store.js";
+import { HOST_NETNS } from "../../../lib/changeset/index.js";
+import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "../../../lib/ipam/index.js";
+import { planRouteExport } from "../../../lib/plan/index.js";
+import type { Kernel } from "../../kernel/kernel.js";
+import { KeyedMutex } from "../../common/key-mutex.js";
+import type { Logger } from "../log.js";
+import type { DaemonMetrics } from "../metrics.js";
+import type { BlockStore, StoreError } from "../store/local.js";
 
 /** Why no address could be allocated. */
 export type AllocateError =

@@ -9,8 +9,8 @@
  *
  * Imports only the messages-only generated code (no grpc-js), so the CNI executable can use it.
  */
-import { CNIError } from "./messages/cni.js";
-import { Status } from "./messages/google/rpc/status.js";
+import { CNIError } from "./gen/messages/cni.js";
+import { Status } from "./gen/messages/google/rpc/status.js";
 
 /** The trailer key carrying a serialized `google.rpc.Status`. */
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";

@@ -1,8 +1,8 @@
 // coild's in-memory host veth index: alias lookup, refresh, and refreshes racing with ADD/DEL.
 import t from "tap";
 import { err, ok, type Result } from "neverthrow";
-import { EMPTY_NETNS_STATE, type LinkState, type NetnsState } from "../../../lib/changeset/index.js";
-import { coilAliasKey, HostLinkIndex } from "../../../adapters/daemon/host-links.js";
+import { EMPTY_NETNS_STATE, type LinkState, type NetnsState } from "../../../../lib/changeset/index.js";
+import { coilAliasKey, HostLinkIndex } from "../../../../adapters/daemon/node/host-links.js";
 
 const veth = (name: string, alias?: string): LinkState => ({ name, kind: "veth", up: true, mtu: 1500, ...(alias !== undefined ? { alias } : {}) });
 const state = (links: LinkState[]): NetnsState => ({ ...EMPTY_NETNS_STATE, links });

@@ -3,9 +3,9 @@
  * of the route to RFC 8155's 192.0.0.10 / 2001:1::2, i.e. the address the node talks to the world
  * with) and the MTU snapshot for lib/mtu.
  */
-import { runCommand } from "../kernel/run.js";
-import { ipFamily, parseIp, type Ip } from "../../lib/net/index.js";
-import { detectMtu, type MtuLink, type MtuRoute } from "../../lib/mtu/index.js";
+import { runCommand } from "../../kernel/run.js";
+import { ipFamily, parseIp, type Ip } from "../../../lib/net/index.js";
+import { detectMtu, type MtuLink, type MtuRoute } from "../../../lib/mtu/index.js";
 
 /** One `ip -j route get` answer, reduced to what is used here. */
 export interface RouteGet {

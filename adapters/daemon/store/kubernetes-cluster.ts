@@ -8,9 +8,9 @@
  */
 import type { V1Namespace, V1Node } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
-import { ANNOTATION_POOL } from "../../lib/constants.js";
-import { choosePool } from "../../lib/ipam/index.js";
-import { ipFamily, parseIp, type Ip } from "../../lib/net/index.js";
+import { ANNOTATION_POOL } from "../../../lib/constants.js";
+import { choosePool } from "../../../lib/ipam/index.js";
+import { ipFamily, parseIp, type Ip } from "../../../lib/net/index.js";
 import {
   Informer,
   getNode,
@@ -23,9 +23,9 @@ import {
   type KubeObject,
   type Logger,
   type ObjectList,
-} from "../k8s/index.js";
-import { within } from "./k8s-block-request.js";
-import { KubernetesBlockStore } from "./store-kubernetes.js";
+} from "../../k8s/index.js";
+import { within } from "./kubernetes-block-request.js";
+import { KubernetesBlockStore } from "./kubernetes.js";
 
 /** Options of {@link openKubernetesStore}. */
 export interface KubernetesSetupOptions {

@@ -7,13 +7,13 @@
  * second socket); `{` → one JSON request line handled in-process. Both paths go through
  * {@link dispatchCall}, so logging, metrics and error mapping are identical.
  *
- * grpc-js and the generated service code (`grpc-endpoint.ts`) are imported on the first HTTP/2
+ * grpc-js and the generated service code (`grpc.ts`) are imported on the first HTTP/2
  * connection, once (one shared promise), so a coild used only over the fast path never loads them.
  */
 import { chmod, lstat, rename, rm } from "node:fs/promises";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
 import { err, ok, type Result } from "neverthrow";
-import { cniError, CNI_ERROR, type CniError } from "../../lib/cni/index.js";
+import { cniError, CNI_ERROR, type CniError } from "../../../lib/cni/index.js";
 import {
   encodeLine,
   MAX_LINE_BYTES,
@@ -21,13 +21,13 @@ import {
   sniffConnection,
   type FastMethod,
   type FastResponse,
-} from "../common/fast-protocol.js";
+} from "../../common/fast-protocol.js";
 import { failureOf, type CallFailure } from "./call-failure.js";
-import { CNIArgs, GCRequest, StatusRequest, type AddResponse } from "./gen/messages/cni.js";
-import type { Empty } from "./gen/messages/google/protobuf/empty.js";
-import type { GrpcEndpoint } from "./grpc-endpoint.js";
-import type { Logger } from "./log.js";
-import type { DaemonMetrics } from "./metrics.js";
+import { CNIArgs, GCRequest, StatusRequest, type AddResponse } from "../../proto/gen/messages/cni.js";
+import type { Empty } from "../../proto/gen/messages/google/protobuf/empty.js";
+import type { GrpcEndpoint } from "./grpc.js";
+import type { Logger } from "../log.js";
+import type { DaemonMetrics } from "../metrics.js";
 
 /** The CNI operations, transport independent. A thrown exception becomes INTERNAL. */
 export interface CniCallHandlers {
@@ -215,7 +215,7 @@ class LazyGrpc {
 
   private load(): Promise<GrpcEndpoint> {
     const opts = this.opts;
-    const loading = import("./grpc-endpoint.js").then((m) =>
+    const loading = import("./grpc.js").then((m) =>
       m.startGrpcEndpoint(opts.handlers, (method, req, run) => dispatchCall(opts, method, "grpc", req, run)),
     );
     loading.catch((e: unknown) => {

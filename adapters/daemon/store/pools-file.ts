@@ -12,7 +12,7 @@ import {
   poolMaxBlocks,
   validatePoolCreate,
   type DefaultedPoolSpec,
-} from "../../lib/ipam/index.js";
+} from "../../../lib/ipam/index.js";
 
 /** A validated pool of the local store. */
 export interface LocalPool {
