@@ -20,7 +20,8 @@ import { NodeState } from "./node/state.js";
 import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./store/pools-file.js";
 import { recoverNodeState } from "./node/recovery.js";
 import { prepareSocketPath, serveCni, type RunningServer } from "./endpoint/server.js";
-import { LocalBlockStore, type BlockStore } from "./store/local.js";
+import { LocalBlockStore } from "./store/local.js";
+import type { BlockStore } from "./store/port.js";
 
 /** Everything coild touches outside itself. */
 export interface CoildDeps {

@@ -1,20 +1,20 @@
 /**
  * The node's address state: lib/ipam's `NodeIpam` (pure, synchronous, so every mutation is atomic
  * in Node's event loop) plus the I/O around it — obtaining and returning blocks through the
- * {@link BlockStore} and exporting the node's blocks to routing table 119 (Coil §3.3-3.5, §5.1).
+ * {@link BlockStore} and keeping routing table 119 in step with the node's blocks through
+ * {@link RouteExport} (Coil §3.3-3.5, §5.1).
  *
  * Locks: block acquisition and release are serialised per pool (Coil's per-pool BlockRequest
  * single flight); allocation itself never waits for a lock unless a new block is needed.
  */
 import { err, ok, type Result } from "neverthrow";
-import { HOST_NETNS } from "../../../lib/changeset/index.js";
 import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "../../../lib/ipam/index.js";
-import { planRouteExport } from "../../../lib/plan/index.js";
 import type { Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
 import type { DaemonMetrics } from "../metrics.js";
-import type { BlockStore, StoreError } from "../store/local.js";
+import { RouteExport } from "./route-export.js";
+import type { BlockStore, StoreError } from "../store/port.js";
 
 /** Why no address could be allocated. */
 export type AllocateError =
@@ -41,17 +41,23 @@ export class NodeState {
   readonly ipam: NodeIpam;
   readonly #o: NodeStateOptions;
   readonly #locks = new KeyedMutex();
-  #exportWanted = 0;
-  #exportDone = 0;
-  /** Bumped whenever the node's block set changes; table 119 is current when a sync of it succeeded. */
-  #blocksGen = 0;
-  #exportedGen = 0;
-  /** The last route-export failure, cleared by a successful sync (STATUS reports 51 while set). */
-  lastExportError: string | undefined;
+  readonly #export: RouteExport;
 
   constructor(opts: NodeStateOptions) {
     this.#o = opts;
     this.ipam = opts.ipam ?? new NodeIpam();
+    this.#export = new RouteExport({
+      kernel: opts.kernel,
+      log: opts.log,
+      table: opts.exportTable,
+      protocol: opts.protocol,
+      blocks: () => this.ipam.blockCidrs(),
+    });
+  }
+
+  /** The last route-export failure, cleared by a successful sync (STATUS reports 51 while set). */
+  get lastExportError(): string | undefined {
+    return this.#export.lastError;
   }
 
   /** Addresses for `containerId:ifname` from `pool` (idempotent), obtaining a block when needed. */
@@ -66,12 +72,12 @@ export class NodeState {
       this.#o.log.info("obtained a new block", { pool: req.pool, block: block.value.name, ipv4: block.value.ipv4, ipv6: block.value.ipv6 });
       const added = this.ipam.addBlock(block.value);
       if (added.isErr()) return err({ kind: "ipam", cause: added.error });
-      this.#blocksGen += 1;
+      this.#export.blocksChanged();
       return this.ipam.allocate(req).mapErr((cause) => ({ kind: "ipam" as const, cause }));
     });
     // Table 119 changes only with the block set: sync (or wait for the sync in flight) only when it
     // is behind — a new block, or a failed earlier sync — so that the pod is routable when ADD returns.
-    if (r.isOk() && this.#exportedGen < this.#blocksGen) await this.syncExport();
+    if (r.isOk() && this.#export.behind) await this.syncExport();
     this.updateGauges();
     return r;
   }
@@ -97,7 +103,7 @@ export class NodeState {
     return this.#locks.run(`pool:${ref.pool}`, async () => {
       const removed = this.ipam.removeBlock(ref.name);
       if (removed.isErr()) return ok(false);
-      this.#blocksGen += 1;
+      this.#export.blocksChanged();
       this.updateGauges();
       const r = await this.#o.store.releaseBlock(ref.pool, this.#o.node, ref.name);
       if (r.isOk()) this.#o.log.info("returned an empty block", { pool: ref.pool, block: ref.name });
@@ -109,38 +115,8 @@ export class NodeState {
    * Make table `exportTable` hold exactly the node's block CIDRs (`dev lo proto 30`). Concurrent
    * calls coalesce: a call returns once a sync that started after it was requested has finished.
    */
-  async syncExport(): Promise<Result<void, string>> {
-    this.#exportWanted += 1;
-    const gen = this.#exportWanted;
-    return this.#locks.run("export", async () => {
-      if (this.#exportDone >= gen) return ok(undefined);
-      const target = this.#exportWanted;
-      const blocksGen = this.#blocksGen;
-      const r = await this.#exportOnce();
-      if (r.isOk()) {
-        this.#exportDone = target;
-        this.#exportedGen = Math.max(this.#exportedGen, blocksGen);
-        this.lastExportError = undefined;
-      } else {
-        this.lastExportError = r.error;
-        this.#o.log.error("route export failed", { table: this.#o.exportTable, error: r.error });
-      }
-      return r;
-    });
-  }
-
-  async #exportOnce(): Promise<Result<void, string>> {
-    const host = await this.#o.kernel.observe(HOST_NETNS);
-    if (host.isErr()) return err(`observe: ${JSON.stringify(host.error)}`);
-    const plan = planRouteExport({
-      blocks: this.ipam.blockCidrs(),
-      observed: host.value.routes,
-      table: this.#o.exportTable,
-      protocol: this.#o.protocol,
-    });
-    if (plan.isErr()) return err(`plan: ${JSON.stringify(plan.error)}`);
-    const applied = await this.#o.kernel.apply(plan.value);
-    return applied.isErr() ? err(`apply: ${JSON.stringify(applied.error)}`) : ok(undefined);
+  syncExport(): Promise<Result<void, string>> {
+    return this.#export.sync();
   }
 
   /**
@@ -170,7 +146,7 @@ export class NodeState {
       const added = this.ipam.addBlock(b);
       if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
     }
-    if (this.ipam.blockCidrs().length !== before) this.#blocksGen += 1;
+    if (this.ipam.blockCidrs().length !== before) this.#export.blocksChanged();
     this.updateGauges();
     return ok(blocks.value.length);
   }

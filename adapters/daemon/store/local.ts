@@ -1,8 +1,6 @@
 /**
- * The block store port and its `--store=local` implementation.
+ * The `--store=local` implementation of the {@link BlockStore} port (`port.ts`).
  *
- * Coil keeps AddressPools and AddressBlocks in Kubernetes; coild asks the controller for a block
- * (BlockRequest) and deletes a block when it is empty. `BlockStore` is that contract as a port.
  * The local implementation carves blocks itself (lib/ipam `BlockAllocator`, lowest free index
  * first, as Coil's controller) out of pools read from a file, and persists the assignments to
  * `<state-dir>/blocks.json` with an atomic write BEFORE the block is handed out, so a crash at any
@@ -12,45 +10,10 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
-import { blockAt, blockName, BlockAllocator, type ObservedBlock } from "../../../lib/ipam/index.js";
+import { blockAt, blockName, BlockAllocator } from "../../../lib/ipam/index.js";
 import { removeStaleTemps, writeFileAtomic, type AtomicFsOps } from "../../common/atomic-file.js";
 import type { LocalPool } from "./pools-file.js";
-
-/** A block assigned to a node (Coil's AddressBlock: name `<pool>-<index>`, labels pool and node). */
-export interface StoredBlock extends ObservedBlock {
-  readonly node: string;
-}
-
-/** What the store knows of a pool. */
-export interface StorePool {
-  readonly name: string;
-  readonly blockSizeBits: number;
-  readonly maxBlocks: bigint;
-  readonly allocatedBlocks: number;
-}
-
-/** Errors of a {@link BlockStore}. `pool-exhausted` is Coil's "out of blocks". */
-export type StoreError =
-  | { readonly kind: "pool-not-found"; readonly pool: string; readonly message: string }
-  | { readonly kind: "pool-exhausted"; readonly pool: string; readonly message: string }
-  | { readonly kind: "store-io"; readonly message: string }
-  | { readonly kind: "store-state-invalid"; readonly message: string };
-
-/**
- * Where a node obtains address blocks. Contract: `acquireBlock` returns a block no other caller
- * holds and records it durably before resolving; `releaseBlock` is idempotent (an unknown block
- * is a success); `listBlocks` returns the blocks currently assigned to `node`.
- */
-export interface BlockStore {
-  /** The pools the store serves. */
-  listPools(): ResultAsync<readonly StorePool[], StoreError>;
-  /** Assign a free block of `pool` to `node`; `pool-exhausted` when none is left. */
-  acquireBlock(pool: string, node: string): ResultAsync<StoredBlock, StoreError>;
-  /** Return block `name` of `pool` held by `node` (idempotent). */
-  releaseBlock(pool: string, node: string, name: string): ResultAsync<void, StoreError>;
-  /** The blocks assigned to `node`. */
-  listBlocks(node: string): ResultAsync<readonly StoredBlock[], StoreError>;
-}
+import type { BlockStore, StoredBlock, StoreError, StorePool } from "./port.js";
 
 /** The persisted state of the local store. */
 interface LocalState {
