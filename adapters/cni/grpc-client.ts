@@ -13,15 +13,12 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import { createConnection } from "node:net";
 import type { FastCniError, FastRequest } from "../common/fast-protocol.js";
-import { AddResponse, CNIArgs, CNIError, GCRequest, StatusRequest } from "../proto/gen/messages/cni.js";
-import { Status } from "../proto/gen/messages/google/rpc/status.js";
+import { cniErrorOfStatus, STATUS_DETAILS_KEY } from "../proto/cni-error-status.js";
+import { AddResponse, CNIArgs, GCRequest, StatusRequest } from "../proto/gen/messages/cni.js";
 import type { RpcOutcome } from "./client.js";
 
 /** The gRPC service name of Coil's CNI protocol. */
 export const CNI_SERVICE = "pkg.cnirpc.CNI";
-
-/** Type URL of the `CNIError` detail inside `google.rpc.Status.details`. */
-export const CNI_ERROR_TYPE_URL = "type.googleapis.com/pkg.cnirpc.CNIError";
 
 /** gRPC status codes used here. */
 const UNKNOWN = 2;
@@ -61,15 +58,7 @@ export function unframe(body: Buffer): Uint8Array | string {
 
 /** The single `CNIError` detail of a `grpc-status-details-bin` value, if it is exactly that. */
 export function decodeCniErrorDetail(bin: string): FastCniError | undefined {
-  try {
-    const st = Status.decode(Buffer.from(bin, "base64"));
-    const d = st.details[0];
-    if (st.details.length !== 1 || d === undefined || d.typeUrl !== CNI_ERROR_TYPE_URL) return undefined;
-    const e = CNIError.decode(d.value);
-    return { code: e.code, msg: e.msg, details: e.details };
-  } catch {
-    return undefined;
-  }
+  return cniErrorOfStatus(Buffer.from(bin, "base64"));
 }
 
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
@@ -96,7 +85,7 @@ export function outcomeOf(req: FastRequest, headers: IncomingHttpHeaders, traile
   const code = Number(st);
   const message = decodeMessage(header(trailers, "grpc-message") ?? header(headers, "grpc-message") ?? "");
   if (code !== 0) {
-    const bin = header(trailers, "grpc-status-details-bin") ?? header(headers, "grpc-status-details-bin");
+    const bin = header(trailers, STATUS_DETAILS_KEY) ?? header(headers, STATUS_DETAILS_KEY);
     const error = bin === undefined ? undefined : decodeCniErrorDetail(bin);
     return error === undefined ? { kind: "rpc-error", grpcCode: code, message } : { kind: "rpc-error", grpcCode: code, message, error };
   }

@@ -1,5 +1,6 @@
 /**
- * gRPC rich error details for the coil ⇄ coild protocol, hand-written beside the generated code.
+ * The CNIError ⇄ gRPC status codec of the coil ⇄ coild protocol — the one place both sides
+ * encode and decode it.
  *
  * coild reports a CNI error as a gRPC status carrying exactly one `pkg.cnirpc.CNIError` packed in a
  * `google.protobuf.Any`, inside a `google.rpc.Status` sent in the `grpc-status-details-bin`
@@ -7,7 +8,9 @@
  * client (`status.Convert(err).Details()`) reads. grpc-go rejects the trailer when
  * `Status.code` differs from the call's `grpc-status`, so both are set from one `code`.
  *
- * Imports only the messages-only generated code (no grpc-js), so the CNI executable can use it.
+ * Imports only the messages-only generated code (no grpc-js): coild's gRPC endpoint
+ * (`adapters/daemon/endpoint/grpc-status.ts`) encodes with it, the `coil` executable
+ * (`adapters/cni/grpc-client.ts`) decodes with it.
  */
 import { CNIError } from "./gen/messages/cni.js";
 import { Status } from "./gen/messages/google/rpc/status.js";
@@ -18,9 +21,16 @@ export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 /** The `Any.type_url` of a packed `pkg.cnirpc.CNIError` (Go's `anypb.New` prefix + full name). */
 export const CNI_ERROR_TYPE_URL = "type.googleapis.com/pkg.cnirpc.CNIError";
 
+/** The CNI error a status carries: code, message and details (the fields of `pkg.cnirpc.CNIError`). */
+export interface CniErrorDetail {
+  readonly code: number;
+  readonly msg: string;
+  readonly details: string;
+}
+
 /** Serialize `google.rpc.Status{code, message, details: [Any(CNIError)]}` for the trailer. */
-export function encodeCniErrorStatus(code: number, message: string, cniError: CNIError): Buffer {
-  const value = Buffer.from(CNIError.encode(cniError).finish());
+export function encodeCniErrorStatus(code: number, message: string, cniError: CniErrorDetail): Buffer {
+  const value = Buffer.from(CNIError.encode({ code: cniError.code, msg: cniError.msg, details: cniError.details }).finish());
   return Buffer.from(Status.encode({ code, message, details: [{ typeUrl: CNI_ERROR_TYPE_URL, value }] }).finish());
 }
 
@@ -52,4 +62,10 @@ export function decodeCniErrorStatus(bytes: Uint8Array): DecodedStatus | undefin
   } catch {
     return base;
   }
+}
+
+/** The single CNIError of a `grpc-status-details-bin` value, if it holds exactly that (else undefined). */
+export function cniErrorOfStatus(bytes: Uint8Array): CniErrorDetail | undefined {
+  const e = decodeCniErrorStatus(bytes)?.cniError;
+  return e === undefined ? undefined : { code: e.code, msg: e.msg, details: e.details };
 }
