@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { COIL_BINARY_NAME, parseInstallerEnv, type InstallerConfig, type InvalidConfNameError } from "./config.js";
 import { conflistNamesCoil, validateConflist, type InvalidNetconfError } from "./conflist.js";
-import { installFileAtomic, syncDir } from "./atomic.js";
+import { replaceFile, syncDir, type AtomicSource } from "../common/atomic-file.js";
 import { assertNever } from "../../lib/changeset/index.js";
 
 /** Everything that can stop the installer. */
@@ -86,6 +86,12 @@ async function removeOtherCoilConflists(dir: string, keep: string): Promise<stri
   return removed;
 }
 
+/** Install `source` as `path` atomically and durably (temp + fsync + rename + fsync dir); its path. */
+async function installFileAtomic(path: string, source: AtomicSource, mode: number): Promise<string> {
+  await replaceFile(path, source, { mode });
+  return path;
+}
+
 async function install(step: "binary" | "conflist", dir: string, run: () => Promise<string>): Promise<Result<string, InstallerError>> {
   try {
     await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
@@ -109,11 +115,10 @@ export async function runInstaller(deps: InstallerDeps): Promise<Result<InstallR
   if (bin.isErr()) return err(bin.error);
 
   const source = { kind: "copy", from: coilPath } as const;
-  const binaryPath = await install("binary", binDir, () => installFileAtomic({ dir: binDir, name: COIL_BINARY_NAME, source, mode: 0o755 }));
+  const binaryPath = await install("binary", binDir, () => installFileAtomic(join(binDir, COIL_BINARY_NAME), source, 0o755));
   if (binaryPath.isErr()) return err(binaryPath.error);
   log(`installed ${binaryPath.value}`);
-  const conf = { kind: "text", text: text.value } as const;
-  const conflistPath = await install("conflist", etcDir, () => installFileAtomic({ dir: etcDir, name: confName, source: conf, mode: 0o644 }));
+  const conflistPath = await install("conflist", etcDir, () => installFileAtomic(join(etcDir, confName), text.value, 0o644));
   if (conflistPath.isErr()) return err(conflistPath.error);
   log(`installed ${conflistPath.value} (${conflist.value.pluginTypes.join(", ")})`);
   let removed: string[];

@@ -11,8 +11,9 @@
  * `certs-inject.ts` merges that bundle into the configurations (other replicas' CAs stay).
  */
 import { X509Certificate } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { replaceFile } from "../common/atomic-file.js";
 import { checkWebhookCerts, generateWebhookCerts, IPAM_WEBHOOK_DNS_NAMES, type CertProblem } from "./certs-generate.js";
 
 /** Options of {@link ensureServingCerts} and {@link startCertRotation}. */
@@ -60,13 +61,6 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-/** Write via a temp file and rename, so readers never see a partial file. */
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
-}
-
 function stillValid(pem: string | undefined, now: Date): boolean {
   if (pem === undefined) return false;
   try {
@@ -99,9 +93,10 @@ export async function ensureServingCerts(opts: CertRotationOptions): Promise<Ens
   const caBundle = fresh.caCert + (caCert !== undefined && stillValid(caCert, now) ? caCert : "");
   await opts.injectCaBundle?.(caBundle);
   await mkdir(opts.certDir, { recursive: true });
-  await writeAtomic(files.key, fresh.key, 0o600);
-  await writeAtomic(files.caCert, fresh.caCert, 0o644);
-  await writeAtomic(files.cert, fresh.cert, 0o644); // last: its change triggers the reloader
+  // Each through a temp file and rename, so readers never see a partial file.
+  await replaceFile(files.key, fresh.key, { mode: 0o600 });
+  await replaceFile(files.caCert, fresh.caCert, { mode: 0o644 });
+  await replaceFile(files.cert, fresh.cert, { mode: 0o644 }); // last: its change triggers the reloader
   return { regenerated: problem, caBundle, notAfter: fresh.notAfter };
 }
 
