@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Build (or reuse) Coil v2's own Go CNI executable `coil`, the peer our coild must be wire
-# compatible with. github.com/cybozu-go/coil/v2 has no replace directives, so a plain
-# `go install .../cmd/coil@<version>` through the Go module proxy builds it.
+# Build (or reuse) Coil v2's own Go programs that our adapters must interoperate with:
+#   coil   the CNI executable (cmd/coil): the wire peer of our coild
+#   coild  the node daemon (cmd/coild): the daemon our coild is swapped with live (both ways)
+# github.com/cybozu-go/coil/v2 has no replace directives, so a plain
+# `go install .../cmd/<name>@<version>` through the Go module proxy builds each of them.
 #
-# Output:  ${COIL_V2_CACHE:-$HOME/.cache/coil-v2}/<version>/coil
+# Usage:   build.sh [coil] [coild]          (no argument: both)
+# Output:  ${COIL_V2_CACHE:-$HOME/.cache/coil-v2}/<version>/<name>
 # Reuse:   an existing binary in the cache is reused ("reusing ...").
-# Skip:    COIL_V2_COIL, when set, names an existing binary and nothing is built.
-# Stdout:  only the final line `COIL_V2_COIL=<path>` (everything else goes to stderr).
+# Skip:    COIL_V2_COIL / COIL_V2_COILD, when set, name an existing binary and nothing is built
+#          for that program.
+# Stdout:  only one line per program, in argument order: `COIL_V2_COIL=<path>`,
+#          `COIL_V2_COILD=<path>` (everything else goes to stderr). With COIL_V2_NO_BUILD=1 and a
+#          program missing, the lines of the programs found are printed and the exit status is 1.
 #
 # Knobs:   COIL_V2_VERSION (default v2.15.0), COIL_V2_CACHE, GOCACHE/GOMODCACHE/GOPROXY
 #          (standard Go variables), COIL_V2_NO_BUILD=1 (fail instead of building).
@@ -20,28 +26,65 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 VERSION="${COIL_V2_VERSION:-v2.15.0}"
 MODULE="github.com/cybozu-go/coil/v2"
-PKG="$MODULE/cmd/coil"
 CACHE_ROOT="${COIL_V2_CACHE:-$HOME/.cache/coil-v2}"
 OUT_DIR="$CACHE_ROOT/$VERSION"
-OUT="$OUT_DIR/coil"
 
 log() { printf '[coil-v2-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-if [[ -n "${COIL_V2_COIL:-}" ]]; then
-  [[ -x "$COIL_V2_COIL" ]] || die "COIL_V2_COIL=$COIL_V2_COIL is not an executable file"
-  log "using coil from environment: $COIL_V2_COIL"
-  printf 'COIL_V2_COIL=%s\n' "$COIL_V2_COIL"
+TARGETS=("$@")
+[[ ${#TARGETS[@]} -eq 0 ]] && TARGETS=(coil coild)
+for name in "${TARGETS[@]}"; do
+  case "$name" in
+    coil | coild) ;;
+    *) die "unknown program '$name' (expected: coil, coild)" ;;
+  esac
+done
+
+# The environment variable that names a prebuilt binary and is printed on stdout: coil ->
+# COIL_V2_COIL, coild -> COIL_V2_COILD.
+var_of() { printf 'COIL_V2_%s' "$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')"; }
+
+# Phase 1: resolve what already exists (environment or cache) without touching Go.
+declare -A FOUND=()
+MISSING=()
+for name in "${TARGETS[@]}"; do
+  var="$(var_of "$name")"
+  given="${!var:-}"
+  if [[ -n "$given" ]]; then
+    [[ -x "$given" ]] || die "$var=$given is not an executable file"
+    log "using $name from environment: $given"
+    FOUND[$name]="$given"
+  elif [[ -x "$OUT_DIR/$name" ]]; then
+    log "reusing $OUT_DIR/$name"
+    FOUND[$name]="$OUT_DIR/$name"
+  else
+    MISSING+=("$name")
+  fi
+done
+
+print_found() {
+  for name in "${TARGETS[@]}"; do
+    printf '%s=%s\n' "$(var_of "$name")" "${FOUND[$name]}"
+  done
+}
+
+if [[ ${#MISSING[@]} -eq 0 ]]; then
+  print_found
   exit 0
 fi
 
-if [[ -x "$OUT" ]]; then
-  log "reusing $OUT"
-  printf 'COIL_V2_COIL=%s\n' "$OUT"
-  exit 0
+if [[ "${COIL_V2_NO_BUILD:-}" == "1" ]]; then
+  # The programs that do exist are still printed (a caller that needs only one of them can use
+  # its line, or ask for that program alone: `build.sh coil`).
+  for name in "${TARGETS[@]}"; do
+    [[ -n "${FOUND[$name]:-}" ]] && printf '%s=%s\n' "$(var_of "$name")" "${FOUND[$name]}"
+  done
+  for name in "${MISSING[@]}"; do
+    log "missing $OUT_DIR/$name"
+  done
+  die "missing ${MISSING[*]} (build with: bash scripts/coil-v2/build.sh ${MISSING[*]}; or set $(for n in "${MISSING[@]}"; do printf '%s ' "$(var_of "$n")"; done)to a binary)"
 fi
-
-[[ "${COIL_V2_NO_BUILD:-}" == "1" ]] && die "missing $OUT (build it with scripts/coil-v2/build.sh or set COIL_V2_COIL)"
 command -v go >/dev/null || die "go not found (expected in /usr/local/go/bin)"
 
 # Compare the local Go with the module's `go` directive, so that "Go too old" is said plainly
@@ -60,37 +103,51 @@ if [[ -n "$GOMOD" && -f "$GOMOD" ]]; then
   fi
   log "$MODULE@$VERSION needs go ${NEED_GO:-?}; local go $LOCAL_GO"
 fi
+SRC_DIR="$(printf '%s\n' "$GOMOD_JSON" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
 
 mkdir -p "$OUT_DIR"
-# One builder at a time per cache dir (parallel test runs may all call this script).
-exec 9>"$OUT_DIR/.coil.lock"
-flock 9
-if [[ -x "$OUT" ]]; then
-  log "reusing $OUT (built concurrently)"
-else
-  STAGE="$(mktemp -d "$OUT_DIR/.stage.XXXXXX")"
-  trap 'rm -rf "$STAGE"' EXIT
+STAGES=()
+trap 'for s in "${STAGES[@]}"; do rm -rf "$s"; done' EXIT
+
+# build_one NAME: build cmd/NAME into $OUT_DIR/NAME, one builder at a time per cache dir and
+# program (parallel test runs may all call this script).
+build_one() {
+  local name="$1" pkg="$MODULE/cmd/$1" out="$OUT_DIR/$1" stage t0
+  exec 9>"$OUT_DIR/.$name.lock"
+  flock 9
+  if [[ -x "$out" ]]; then
+    log "reusing $out (built concurrently)"
+    exec 9>&-
+    FOUND[$name]="$out"
+    return
+  fi
+  stage="$(mktemp -d "$OUT_DIR/.stage.XXXXXX")"
+  STAGES+=("$stage")
   t0="$(date +%s)"
-  log "go install $PKG@$VERSION (nice 19) ..."
-  if GOBIN="$STAGE" nice -n 19 go install "$PKG@$VERSION" 2>"$STAGE/install.err"; then
+  log "go install $pkg@$VERSION (nice 19) ..."
+  if GOBIN="$stage" nice -n 19 go install "$pkg@$VERSION" 2>"$stage/install.err"; then
     log "go install succeeded"
   else
-    cat "$STAGE/install.err" >&2
+    cat "$stage/install.err" >&2
     # `go install pkg@version` also asks the proxy for the module's version list (@v/list) to look
     # for a deprecation notice; a proxy that serves the version but refuses the list (403) makes
     # it fail although every file the build needs is available. Fall back to exactly what
     # `go install pkg@version` compiles: the module's own source and go.mod/go.sum as the main
     # module (no replace directives), built with -mod=readonly, all versions pinned by go.sum.
-    grep -q '@v/list' "$STAGE/install.err" || die "go install $PKG@$VERSION failed (see above)"
+    grep -q '@v/list' "$stage/install.err" || die "go install $pkg@$VERSION failed (see above)"
     log "go install failed only on the proxy's version list; building the downloaded module source instead"
-    SRC_DIR="$(printf '%s\n' "$GOMOD_JSON" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
     [[ -n "$SRC_DIR" && -f "$SRC_DIR/go.mod" ]] || die "no module source dir for $MODULE@$VERSION in: $GOMOD_JSON"
-    cp -r "$SRC_DIR" "$STAGE/src" && chmod -R u+w "$STAGE/src"
-    (cd "$STAGE/src" && GOFLAGS="-trimpath -mod=readonly -buildvcs=false" nice -n 19 go build -o "$STAGE/coil" ./cmd/coil >&2) \
-      || die "go build of $PKG from $SRC_DIR failed"
+    cp -r "$SRC_DIR" "$stage/src" && chmod -R u+w "$stage/src"
+    (cd "$stage/src" && GOFLAGS="-trimpath -mod=readonly -buildvcs=false" nice -n 19 go build -o "$stage/$name" "./cmd/$name" >&2) \
+      || die "go build of $pkg from $SRC_DIR failed"
   fi
-  mv -f "$STAGE/coil" "$OUT"
-  log "built in $(( $(date +%s) - t0 ))s, $(du -h "$OUT" | cut -f1) -> $OUT"
-fi
-exec 9>&-
-printf 'COIL_V2_COIL=%s\n' "$OUT"
+  mv -f "$stage/$name" "$out"
+  log "built $name in $(( $(date +%s) - t0 ))s, $(du -h "$out" | cut -f1) -> $out"
+  exec 9>&-
+  FOUND[$name]="$out"
+}
+
+for name in "${MISSING[@]}"; do
+  build_one "$name"
+done
+print_found
