@@ -8,6 +8,7 @@ import { err, ok, type Result } from "neverthrow";
 import { API_VERSION, FINALIZER, LABEL_NODE, LABEL_POOL, LABEL_REQUEST } from "../../lib/constants.js";
 import { BlockAllocator, blockName, layoutBlockAt, type BlockError } from "../../lib/ipam/index.js";
 import type { AddressBlockObject, AddressPoolObject, CoilClient, K8sError, Logger } from "../k8s/index.js";
+import { KeyedMutex } from "../common/key-mutex.js";
 import type { ControllerMetrics } from "./metrics.js";
 
 /** Why an allocation or sync failed. `no-block` is Coil's `ErrNoBlock` ("out of blocks"). */
@@ -40,7 +41,8 @@ const MAX_NAME_RETRIES = 5;
 export class PoolManager {
   readonly #d: PoolManagerDeps;
   readonly #pools = new Map<string, PoolState>();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  /** Per-pool locks (Coil's pool mutex). */
+  readonly #locks = new KeyedMutex();
 
   /** @param d - see {@link PoolManagerDeps}. */
   constructor(d: PoolManagerDeps) {
@@ -49,14 +51,7 @@ export class PoolManager {
 
   /** Run `fn` with the pool's lock held. */
   #locked<T>(pool: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(pool) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.#locks.set(pool, tail);
-    void tail.then(() => {
-      if (this.#locks.get(pool) === tail) this.#locks.delete(pool);
-    });
-    return next;
+    return this.#locks.run(pool, fn);
   }
 
   async #getPool(name: string): Promise<Result<AddressPoolObject, PoolError>> {
