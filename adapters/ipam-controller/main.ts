@@ -1,7 +1,7 @@
 /** coil-ipam-controller entry point: parse flags, wire real dependencies (webhook included), run until SIGTERM/SIGINT. */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { createJsonLogger, loadKubeConfig } from "../k8s/index.js";
+import { createJsonLogger, formatKubeConfigError, loadKubeConfig } from "../k8s/index.js";
 import { parseIpamControllerFlags, usage } from "./flags.js";
 import { runIpamController } from "./run.js";
 import { makeStartIpamWebhook } from "./webhook-start.js";
@@ -12,7 +12,12 @@ if (flags.isErr() || flags.value === "help") {
   process.exit(flags.isErr() ? 2 : 0);
 }
 const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-ipam-controller" } });
-const kc = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+const loaded = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+if (loaded.isErr()) {
+  log.error("startup failed", { error: formatKubeConfigError(loaded.error) });
+  process.exit(1);
+}
+const kc = loaded.value;
 const running = await runIpamController(flags.value, { kc, log, identity: `${hostname()}_${randomUUID()}`, startWebhook: makeStartIpamWebhook() });
 if (running.isErr()) {
   log.error("startup failed", { error: running.error.message });

@@ -3,9 +3,15 @@
  * keep-alive HTTPS agent. client-node 1.x builds a fresh agent — and so a fresh TLS handshake —
  * for every request; controllers issue thousands of small requests, so the agent is reused here
  * while authentication headers (e.g. a rotating service-account token) are still applied per call.
+ * Loading never throws: a kubeconfig that cannot be used is a {@link KubeConfigError} value that
+ * names the file and the cause (the programs print it as one start-up error line and exit 1).
  */
 import { Agent as HttpsAgent, type AgentOptions, type RequestOptions } from "node:https";
 import { Agent as HttpAgent } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { err, ok, type Result } from "neverthrow";
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -21,21 +27,198 @@ import {
 export interface KubeConfigSource {
   /** Path of a kubeconfig file (`--kubeconfig`). Wins over everything else. */
   readonly kubeconfig?: string;
-  /** Environment (for `KUBECONFIG` and the in-cluster `KUBERNETES_SERVICE_HOST`). */
+  /**
+   * Environment: `KUBECONFIG`, the in-cluster `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`,
+   * and `HOME` (for `~/.kube/config`; default: the user's home directory).
+   */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Prefix of the in-cluster service-account files (tests); default none, i.e. `/var/run/secrets/...`. */
+  readonly serviceAccountPrefix?: string;
+}
+
+/** Why no usable kubeconfig could be loaded. */
+export type KubeConfigErrorKind =
+  /** The file (or a file it names: CA, client certificate/key, token) cannot be read. */
+  | "unreadable"
+  /** Not YAML, not a kubeconfig, or no usable current context/cluster/server. */
+  | "invalid"
+  /** No `--kubeconfig`, no `$KUBECONFIG`, not in a cluster and no `~/.kube/config`. */
+  | "none-found"
+  /** `KUBERNETES_SERVICE_HOST` is set but the in-cluster configuration is incomplete. */
+  | "in-cluster-unavailable";
+
+/** A kubeconfig that cannot be used, as a value. `source` names where it came from, `message` the cause. */
+export interface KubeConfigError {
+  /** Classification. */
+  readonly kind: KubeConfigErrorKind;
+  /** E.g. `kubeconfig /etc/kc (--kubeconfig)`, `in-cluster configuration`. */
+  readonly source: string;
+  /** The cause, e.g. `cannot read: no such file or directory`. */
+  readonly message: string;
+}
+
+/** One line for the operator: `<source>: <cause>`. */
+export function formatKubeConfigError(e: KubeConfigError): string {
+  return `${e.source}: ${e.message}`;
+}
+
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** A file-system error as a short cause (`no such file or directory`), the path left to the caller. */
+function fsCause(e: unknown): string {
+  const x = e as { code?: unknown; message?: unknown };
+  switch (x?.code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "EISDIR":
+      return "is a directory";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "ENOTDIR":
+      return "a path component is not a directory";
+    default:
+      return typeof x?.message === "string" ? x.message : String(e);
+  }
+}
+
+function readable(path: string): string | undefined {
+  try {
+    readFileSync(path);
+    return undefined;
+  } catch (e) {
+    return fsCause(e);
+  }
 }
 
 /**
- * controller-runtime's order: `--kubeconfig`, then `$KUBECONFIG`, then in-cluster service-account
- * credentials when `KUBERNETES_SERVICE_HOST` is set, then `~/.kube/config`.
+ * Check what client-node would otherwise only find out on every request (and so retry forever):
+ * a current context naming a defined cluster (and user), a server URL it accepts, and readable
+ * CA / client certificate / key / token files.
  */
-export function loadKubeConfig(src: KubeConfigSource): KubeConfig {
+function validate(kc: KubeConfig): string | undefined {
+  const name = kc.getCurrentContext();
+  if (name === undefined || name === null || name === "") return "no current context (current-context is not set)";
+  const ctx = kc.getContextObject(name);
+  if (ctx === null) return `current context ${JSON.stringify(name)} is not defined under contexts`;
+  const cluster = kc.getCluster(ctx.cluster);
+  if (cluster === null) return `context ${JSON.stringify(name)} names cluster ${JSON.stringify(ctx.cluster)}, which is not defined under clusters`;
+  if (ctx.user !== undefined && kc.getUser(ctx.user) === null) {
+    return `context ${JSON.stringify(name)} names user ${JSON.stringify(ctx.user)}, which is not defined under users`;
+  }
+  let url: URL;
+  try {
+    url = new URL(cluster.server);
+  } catch {
+    return `cluster ${JSON.stringify(cluster.name)}: server ${JSON.stringify(cluster.server)} is not a URL`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return `cluster ${JSON.stringify(cluster.name)}: server ${cluster.server} is not http(s)`;
+  if (url.protocol === "http:" && !cluster.skipTLSVerify && cluster.proxyUrl === undefined) {
+    return `cluster ${JSON.stringify(cluster.name)}: plain-HTTP server ${cluster.server} needs insecure-skip-tls-verify: true (client-node refuses it otherwise)`;
+  }
+  const user = kc.getCurrentUser();
+  const tokenFile = (user?.authProvider as { config?: { tokenFile?: unknown } } | undefined)?.config?.tokenFile;
+  const files: Array<[string, string | undefined | null]> = [
+    ["certificate-authority", cluster.caFile],
+    ["client-certificate", user?.certFile],
+    ["client-key", user?.keyFile],
+    ["token file", typeof tokenFile === "string" ? tokenFile : undefined],
+  ];
+  for (const [what, path] of files) {
+    if (path === undefined || path === null || path === "") continue;
+    const cause = readable(path);
+    if (cause !== undefined) return `${what} ${path}: ${cause}`;
+  }
+  return undefined;
+}
+
+/** Load one or more kubeconfig files (a `$KUBECONFIG` list: the first file setting the current context wins). */
+function loadFiles(paths: readonly string[], origin: string): Result<KubeConfig, KubeConfigError> {
+  const source = paths.length === 1 ? `kubeconfig ${paths[0]} (${origin})` : `kubeconfig ${paths.join(delimiter)} (${origin})`;
   const kc = new KubeConfig();
-  const file = src.kubeconfig ?? src.env["KUBECONFIG"];
-  if (file !== undefined && file !== "") kc.loadFromFile(file);
-  else if (src.env["KUBERNETES_SERVICE_HOST"] !== undefined) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
+  for (const [i, path] of paths.entries()) {
+    const at = paths.length === 1 ? "" : `${path}: `;
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      return err({ kind: "unreadable", source, message: `${at}cannot read: ${fsCause(e)}` });
+    }
+    const one = new KubeConfig();
+    try {
+      one.loadFromString(text);
+    } catch (e) {
+      const x = e as { name?: unknown; code?: unknown; path?: unknown; message?: unknown };
+      // js-yaml's message is multi-line (it quotes the offending text): keep the first line.
+      const first = (typeof x?.message === "string" ? x.message : String(e)).split("\n")[0] ?? "";
+      if (x?.name === "YAMLException") return err({ kind: "invalid", source, message: `${at}not valid YAML: ${first}` });
+      if (typeof x?.code === "string" && typeof x?.path === "string") {
+        return err({ kind: "unreadable", source, message: `${at}token-file ${x.path}: ${fsCause(e)}` });
+      }
+      if (e instanceof TypeError) return err({ kind: "invalid", source, message: `${at}not a kubeconfig (empty, or not a YAML mapping)` });
+      return err({ kind: "invalid", source, message: `${at}not a valid kubeconfig: ${first}` });
+    }
+    one.makePathsAbsolute(dirname(path));
+    if (i === 0) kc.loadFromOptions({ clusters: one.clusters, contexts: one.contexts, users: one.users, currentContext: one.currentContext });
+    else {
+      try {
+        kc.mergeConfig(one, kc.currentContext !== undefined && kc.currentContext !== "");
+      } catch (e) {
+        return err({ kind: "invalid", source, message: `${at}${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
+  }
+  const bad = validate(kc);
+  return bad === undefined ? ok(kc) : err({ kind: "invalid", source, message: bad });
+}
+
+function loadInCluster(src: KubeConfigSource): Result<KubeConfig, KubeConfigError> {
+  const host = src.env["KUBERNETES_SERVICE_HOST"] ?? "";
+  const port = src.env["KUBERNETES_SERVICE_PORT"] ?? "";
+  const source = `in-cluster configuration (KUBERNETES_SERVICE_HOST=${host})`;
+  if (port === "") return err({ kind: "in-cluster-unavailable", source, message: "KUBERNETES_SERVICE_PORT is not set" });
+  const prefix = src.serviceAccountPrefix ?? "";
+  for (const f of ["token", "ca.crt"]) {
+    const path = `${prefix}${SERVICE_ACCOUNT_DIR}/${f}`;
+    const cause = readable(path);
+    if (cause !== undefined) return err({ kind: "in-cluster-unavailable", source, message: `service-account ${f === "token" ? "token" : "CA"} ${path}: ${cause}` });
+  }
+  const kc = new KubeConfig();
+  // client-node reads the namespace file with process.env, as client-go does; host/port come from there too.
+  kc.loadFromCluster(prefix);
+  const cluster = kc.getCurrentCluster();
+  if (cluster !== null) {
+    const h = host.includes(":") ? `[${host}]` : host;
+    kc.clusters = [{ ...cluster, server: `${["80", "8080", "8001"].includes(port) ? "http" : "https"}://${h}:${port}` }];
+  }
+  const bad = validate(kc);
+  return bad === undefined ? ok(kc) : err({ kind: "in-cluster-unavailable", source, message: bad });
+}
+
+/**
+ * controller-runtime's order: `--kubeconfig`, then `$KUBECONFIG` (a list separated by `:`), then
+ * in-cluster service-account credentials when `KUBERNETES_SERVICE_HOST` is set, then
+ * `~/.kube/config`. Unlike client-node's `loadFromDefault`, finding none is an error (client-node
+ * falls back to `http://localhost:8080`, and the program then retries forever), and the chosen
+ * configuration is checked up front: readable, a kubeconfig, a current context with a server, and
+ * the certificate/key/token files it names readable. Synchronous (start-up only).
+ */
+export function loadKubeConfig(src: KubeConfigSource): Result<KubeConfig, KubeConfigError> {
+  if (src.kubeconfig !== undefined) {
+    if (src.kubeconfig === "") return err({ kind: "invalid", source: "--kubeconfig", message: "empty path" });
+    return loadFiles([src.kubeconfig], "--kubeconfig");
+  }
+  const list = (src.env["KUBECONFIG"] ?? "").split(delimiter).filter((f) => f !== "");
+  if (list.length > 0) return loadFiles(list, "$KUBECONFIG");
+  if ((src.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") return loadInCluster(src);
+  const home = src.env["HOME"] ?? homedir();
+  const file = join(home, ".kube", "config");
+  if (existsSync(file)) return loadFiles([file], "~/.kube/config");
+  return err({
+    kind: "none-found",
+    source: "no kubeconfig",
+    message: `--kubeconfig is not given, $KUBECONFIG is not set, KUBERNETES_SERVICE_HOST is not set (not in a cluster) and ${file} does not exist`,
+  });
 }
 
 /** The API clients the Coil adapters use. */

@@ -5,8 +5,8 @@
  *
  * @module
  */
-export type { KubeConfigSource, KubeClients, MakeClientsOptions } from "./clients.js";
-export { loadKubeConfig, makeClients } from "./clients.js";
+export type { KubeConfigSource, KubeConfigError, KubeConfigErrorKind, KubeClients, MakeClientsOptions } from "./clients.js";
+export { formatKubeConfigError, loadKubeConfig, makeClients } from "./clients.js";
 export type { K8sError, K8sErrorKind } from "./errors.js";
 export { toK8sError, k8sCall, isRetryable } from "./errors.js";
 export type {

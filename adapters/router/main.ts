@@ -1,5 +1,5 @@
 /** coil-router entry point: parse env and flags, wire real dependencies, run until SIGTERM/SIGINT. */
-import { createJsonLogger, loadKubeConfig } from "../k8s/index.js";
+import { createJsonLogger, formatKubeConfigError, loadKubeConfig } from "../k8s/index.js";
 import { parseRouterFlags, usage } from "./flags.js";
 import { runRouter } from "./run.js";
 
@@ -9,7 +9,12 @@ if (flags.isErr() || flags.value === "help") {
   process.exit(flags.isErr() ? 2 : 0);
 }
 const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-router" } });
-const kc = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+const loaded = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+if (loaded.isErr()) {
+  log.error("startup failed", { error: formatKubeConfigError(loaded.error) });
+  process.exit(1);
+}
+const kc = loaded.value;
 const running = await runRouter(flags.value, { kc, log });
 if (running.isErr()) {
   log.error("startup failed", { error: running.error.message });

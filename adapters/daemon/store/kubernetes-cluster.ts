@@ -14,6 +14,7 @@ import { ipFamily, parseIp, type Ip } from "../../../lib/net/index.js";
 import {
   Informer,
   getNode,
+  formatKubeConfigError,
   k8sCall,
   loadKubeConfig,
   makeClients,
@@ -93,13 +94,9 @@ async function readNode(get: () => Promise<Result<V1Node, K8sError>>, deadline: 
 
 /** Connect to the cluster and open the Kubernetes store. Errors are startup messages. */
 export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Result<KubernetesSetup, string>> {
-  let clients;
-  try {
-    clients = makeClients(loadKubeConfig({ env: o.env, ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }) }));
-  } catch (e) {
-    return err(`--store=kubernetes: cannot load a kubeconfig: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const c = clients;
+  const kc = loadKubeConfig({ env: o.env, ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }) });
+  if (kc.isErr()) return err(`--store=kubernetes: cannot load a kubeconfig: ${formatKubeConfigError(kc.error)}`);
+  const c = makeClients(kc.value);
   const t0 = Date.now();
   const startupMs = o.startupTimeoutMs ?? 30_000;
   const callMs = o.callTimeoutMs ?? 3000;
