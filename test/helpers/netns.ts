@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import type { Test } from "tap";
 import { netnsPath, type NetnsRef } from "../../lib/changeset/index.js";
+import { missingPrerequisite } from "./prerequisites.js";
 
 /** A namespace created for one test. */
 export interface TestNetns {
@@ -56,16 +57,12 @@ export function isRoot(): boolean {
 
 /**
  * Gate a privileged test; call it first in the test. Returns true when the test may run. When not
- * root the test is skipped with a printed reason (`1..0 # <reason>`), except under `CI=true`,
- * where a privileged test that cannot run is a failure.
+ * root the test fails with the reason ({@link missingPrerequisite}): `npm test` must run as root,
+ * and a non-root run does not pass by skipping. `COIL_TEST_ALLOW_SKIP=1` (not under `CI=true`)
+ * skips it instead (`1..0 # <reason>`).
  */
 export function requireRoot(t: Test): boolean {
   if (isRoot()) return true;
-  const reason = "needs root (network namespaces, netlink, nftables)";
-  if (process.env["CI"] === "true") t.fail(`privileged test cannot run under CI: ${reason}`);
-  else {
-    t.comment(`skipping: ${reason}`);
-    t.plan(0, reason);
-  }
+  missingPrerequisite(t, "needs root (network namespaces, netlink, nftables)", "run the tests as root (sudo npm test)");
   return false;
 }
