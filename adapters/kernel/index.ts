@@ -14,7 +14,7 @@ export { IpSession } from "./ip-session.js";
 export { fuseSteps } from "./executor.js";
 export { FakeKernel, FAKE_SYSCTL_DEFAULTS, type Fault } from "./fake-kernel.js";
 export { runCommand, runInNetns, inNetns, validateNetnsPath, type ExecError, type ExecOutput, type RunOptions } from "./run.js";
-export { parseIpLinks, parseIpAddrs } from "./parse-ip-link.js";
+export { parseIpLinks, parseIpLinkDetails, parseIpAddrs, type IpLinkDetail } from "./parse-ip-link.js";
 export { parseIpRoutes, parseIpRules, TABLE_NAMES, PROTOCOL_NAMES, SCOPE_NAMES } from "./parse-ip-route.js";
 export { parseNftListing, type NftListing } from "./parse-nft.js";
 export type { ParseError } from "./json-shape.js";

@@ -1,7 +1,8 @@
 /**
  * Parsers for `ip -j [-d] link show` and `ip -j [-d] addr show` output into {@link LinkState} and
- * {@link AddrState}. Shapes are checked field by field; `-d` adds `linkinfo.info_kind`, which
- * gives the link kind (without it every non-loopback link is a `device`).
+ * {@link AddrState} — the one parser of that output (the executor's observer and coild's host
+ * facts use it). Shapes are checked field by field; `-d` adds `linkinfo.info_kind`, which gives
+ * the link kind (without it every non-loopback link is a `device`).
  */
 import { err, ok, Result } from "neverthrow";
 import type { AddrState, LinkKind, LinkState } from "../../lib/changeset/index.js";
@@ -22,19 +23,30 @@ import {
 
 const KNOWN_KINDS: ReadonlySet<string> = new Set<LinkKind>(["veth", "vxlan", "ipip", "ip6tnl", "dummy", "bridge"]);
 
-function linkKind(o: JsonObject, flags: readonly string[], where: string): Result<LinkKind, ParseError> {
-  if (flags.includes("LOOPBACK")) return ok("loopback");
-  if (o["linkinfo"] === undefined) return ok("device");
+/** `linkinfo.info_kind` as printed (`-d` only). */
+function infoKind(o: JsonObject, where: string): Result<string | undefined, ParseError> {
+  if (o["linkinfo"] === undefined) return ok(undefined);
   const info = asObject(o["linkinfo"], `${where}.linkinfo`);
   if (info.isErr()) return err(info.error);
-  const kind = optString(info.value, "info_kind", `${where}.linkinfo`);
-  if (kind.isErr()) return err(kind.error);
-  if (kind.value === undefined) return ok("device");
-  return ok(KNOWN_KINDS.has(kind.value) ? (kind.value as LinkKind) : "other");
+  return optString(info.value, "info_kind", `${where}.linkinfo`);
 }
 
-interface RawLink {
+function linkKind(info: string | undefined, flags: readonly string[]): LinkKind {
+  if (flags.includes("LOOPBACK")) return "loopback";
+  if (info === undefined) return "device";
+  return KNOWN_KINDS.has(info) ? (info as LinkKind) : "other";
+}
+
+/** One link of `ip -j [-d] link show` with the fields {@link LinkState} does not keep. */
+export interface IpLinkDetail {
   readonly link: LinkState;
+  /** `linkinfo.info_kind` as printed (also kinds {@link LinkKind} folds into `other`); `-d` only. */
+  readonly infoKind: string | undefined;
+  /** `operstate` (`UP`, `DOWN`, `UNKNOWN`, ...), when printed. */
+  readonly operState: string | undefined;
+}
+
+interface RawLink extends IpLinkDetail {
   /** ifindex of the peer/lower link, when it is in this namespace. */
   readonly lowerIndex: number | undefined;
 }
@@ -50,39 +62,45 @@ function parseOneLink(x: unknown, where: string): Result<RawLink, ParseError> {
     optStrings(v, "flags", where),
     optString(v, "ifalias", where),
     optInt(v, "link_index", where),
+    optString(v, "operstate", where),
+    infoKind(v, where),
   ]);
   if (fields.isErr()) return err(fields.error);
-  const [name, index, mtu, flags, alias, lower] = fields.value;
-  const kind = linkKind(v, flags, where);
-  if (kind.isErr()) return err(kind.error);
+  const [name, index, mtu, flags, alias, lower, operState, info] = fields.value;
   const link: LinkState = {
     name,
-    kind: kind.value,
+    kind: linkKind(info, flags),
     up: flags.includes("UP"),
     mtu,
     index,
     ...(alias !== undefined ? { alias } : {}),
   };
   // link_netnsid present: the peer lives in another namespace and its index means nothing here.
-  return ok({ link, lowerIndex: v["link_netnsid"] === undefined ? lower : undefined });
+  return ok({ link, infoKind: info, operState, lowerIndex: v["link_netnsid"] === undefined ? lower : undefined });
 }
 
 /**
  * Parse the JSON array printed by `ip -j [-d] link show` (or `addr show`, which carries the same
- * link fields). A veth's `peer` is filled in when the peer is in the same namespace.
+ * link fields), keeping `info_kind` and `operstate` beside each {@link LinkState}. A veth's `peer`
+ * is filled in when the peer is in the same namespace.
  */
-export function parseIpLinks(json: unknown): Result<LinkState[], ParseError> {
+export function parseIpLinkDetails(json: unknown): Result<IpLinkDetail[], ParseError> {
   const arr = asArray(json, "ip link");
   if (arr.isErr()) return err(arr.error);
   const raws = mapAll(arr.value, (x, i) => parseOneLink(x, `ip link[${i}]`));
   if (raws.isErr()) return err(raws.error);
   const byIndex = new Map(raws.value.map((r) => [r.link.index, r.link.name]));
   return ok(
-    raws.value.map(({ link, lowerIndex }) => {
+    raws.value.map(({ link, lowerIndex, infoKind, operState }) => {
       const peer = link.kind === "veth" && lowerIndex !== undefined ? byIndex.get(lowerIndex) : undefined;
-      return peer !== undefined ? { ...link, peer } : link;
+      return { link: peer !== undefined ? { ...link, peer } : link, infoKind, operState };
     }),
   );
+}
+
+/** {@link parseIpLinkDetails} reduced to the {@link LinkState}s. */
+export function parseIpLinks(json: unknown): Result<LinkState[], ParseError> {
+  return parseIpLinkDetails(json).map((ds) => ds.map((d) => d.link));
 }
 
 function parseAddrInfo(x: unknown, dev: string, where: string): Result<AddrState, ParseError> {

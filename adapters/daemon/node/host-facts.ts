@@ -3,6 +3,8 @@
  * of the route to RFC 8155's 192.0.0.10 / 2001:1::2, i.e. the address the node talks to the world
  * with) and the MTU snapshot for lib/mtu.
  */
+import { parseJsonText } from "../../kernel/json-shape.js";
+import { parseIpLinkDetails } from "../../kernel/parse-ip-link.js";
 import { runCommand } from "../../kernel/run.js";
 import { ipFamily, parseIp, type Ip } from "../../../lib/net/index.js";
 import { detectMtu, type MtuLink, type MtuRoute } from "../../../lib/mtu/index.js";
@@ -41,21 +43,34 @@ export async function detectNodeIps(): Promise<{ ipv4?: Ip; ipv6?: Ip }> {
   return { ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) };
 }
 
+/**
+ * lib/mtu's {@link MtuLink}s from `ip -j -d link show` text (the kernel adapter's parser); empty
+ * when the text does not parse.
+ */
+export function mtuLinksOf(text: string): MtuLink[] {
+  const links = parseJsonText(text, "ip link").andThen(parseIpLinkDetails);
+  if (links.isErr()) return [];
+  // The parser always fills `index` from `ifindex` (LinkState's is optional for planned links).
+  return links.value.flatMap(({ link, infoKind, operState }) =>
+    link.index === undefined
+      ? []
+      : [
+          {
+            index: link.index,
+            name: link.name,
+            mtu: link.mtu,
+            // `device` (no info_kind) and `loopback` as the parser decides; any other kind as printed.
+            kind: link.kind === "device" || link.kind === "loopback" ? link.kind : (infoKind ?? link.kind),
+            operUp: operState === "UP",
+          },
+        ],
+  );
+}
+
 /** `ip -j -d link show` reduced to lib/mtu's {@link MtuLink}s. */
 export async function observeMtuLinks(): Promise<MtuLink[]> {
   const r = await runCommand(["ip", "-j", "-d", "link", "show"], { timeoutMs: 5000 });
-  if (r.isErr()) return [];
-  try {
-    const v = JSON.parse(r.value.stdout) as Record<string, unknown>[];
-    return v.map((l) => {
-      const info = l["linkinfo"] as { info_kind?: unknown } | undefined;
-      const flags = Array.isArray(l["flags"]) ? (l["flags"] as unknown[]) : [];
-      const kind = typeof info?.info_kind === "string" ? info.info_kind : flags.includes("LOOPBACK") ? "loopback" : "device";
-      return { index: Number(l["ifindex"]), name: String(l["ifname"]), mtu: Number(l["mtu"] ?? 0), kind, operUp: l["operstate"] === "UP" };
-    });
-  } catch {
-    return [];
-  }
+  return r.isErr() ? [] : mtuLinksOf(r.value.stdout);
 }
 
 /** Detect the pod MTU as Coil does (netutil `DetectMTU` via lib/mtu); undefined when nothing fits. */

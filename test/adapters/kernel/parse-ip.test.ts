@@ -3,7 +3,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { ok } from "neverthrow";
-import { parseIpAddrs, parseIpLinks } from "../../../adapters/kernel/parse-ip-link.js";
+import { parseIpAddrs, parseIpLinkDetails, parseIpLinks } from "../../../adapters/kernel/parse-ip-link.js";
 import { parseIpRoutes, parseIpRules } from "../../../adapters/kernel/parse-ip-route.js";
 import { netnsStateFromJson, splitJsonLines } from "../../../adapters/kernel/observer.js";
 
@@ -23,6 +23,18 @@ t.test("links: kinds need -d, alias, up, mtu", async (t) => {
   t.equal(detailed[1]?.alias, "COIL:default:abc:eth0");
   t.equal(detailed[1]?.peer, undefined, "peer in another netns is not named");
   t.equal(detailed[0]?.alias, undefined);
+});
+
+t.test("link details keep info_kind and operstate beside the link state", async (t) => {
+  const d = parseIpLinkDetails(fixture("host-link-details.json"))._unsafeUnwrap();
+  t.same(d.map((x) => [x.link.name, x.infoKind, x.operState]), [
+    ["lo", undefined, "UNKNOWN"],
+    ["veth0", "veth", "UP"],
+    ["vx0", "vxlan", "DOWN"],
+  ]);
+  t.same(d.map((x) => x.link), parseIpLinks(fixture("host-link-details.json"))._unsafeUnwrap(), "the same LinkStates as parseIpLinks");
+  const odd = parseIpLinkDetails([{ ifname: "wg0", ifindex: 9, mtu: 1420, flags: ["UP"], operstate: "UNKNOWN", linkinfo: { info_kind: "wireguard" } }])._unsafeUnwrap();
+  t.same([odd[0]?.link.kind, odd[0]?.infoKind], ["other", "wireguard"], "kinds outside LinkKind are kept as printed");
 });
 
 t.test("veth peer in the same namespace is named", async (t) => {
