@@ -3,6 +3,7 @@
  */
 import { err, ok, type Result } from "neverthrow";
 import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
+import { isDns1123Label, isDns1123Subdomain } from "../net/index.js";
 import { validateContainerId } from "./names.js";
 
 /** The `CNI_ARGS` keys this module knows (Coil's `PluginEnvArgs` plus `K8S_POD_UID`). */
@@ -30,9 +31,6 @@ export interface CniArgs {
   readonly pairs: Readonly<Record<string, string>>;
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 const loadError = (details: string): CniError =>
   cniError(CNI_ERROR.INVALID_ENVIRONMENT_VARIABLES, "failed to load CNI_ARGS", details);
 
@@ -45,10 +43,10 @@ function parseBool(pair: string, value: string): Result<boolean, CniError> {
 
 /** Kubernetes name rules for the pod keys (an empty value is allowed: the key was not sent). */
 function checkK8sValues(a: CniArgs): Result<CniArgs, CniError> {
-  if (a.podNamespace !== "" && (a.podNamespace.length > 63 || !DNS1123_LABEL.test(a.podNamespace))) {
+  if (a.podNamespace !== "" && !isDns1123Label(a.podNamespace)) {
     return err(loadError(`K8S_POD_NAMESPACE ${quoteValue(a.podNamespace)} is not a valid namespace name (RFC 1123 label)`));
   }
-  if (a.podName !== "" && (a.podName.length > 253 || !DNS1123_SUBDOMAIN.test(a.podName))) {
+  if (a.podName !== "" && !isDns1123Subdomain(a.podName)) {
     return err(loadError(`K8S_POD_NAME ${quoteValue(a.podName)} is not a valid pod name (RFC 1123 subdomain)`));
   }
   if (a.podInfraContainerId !== "") {

@@ -13,6 +13,7 @@ import {
   validatePoolCreate,
   type DefaultedPoolSpec,
 } from "../../../lib/ipam/index.js";
+import { isDns1123Subdomain } from "../../../lib/net/index.js";
 
 /** A validated pool of the local store. */
 export interface LocalPool {
@@ -27,9 +28,6 @@ export interface PoolsFileError {
   readonly path: string;
   readonly problems: readonly string[];
 }
-
-/** Kubernetes object names (DNS-1123 subdomain); also keeps `:` out of the veth alias. */
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
@@ -49,7 +47,8 @@ function parseOne(obj: unknown, where: string, problems: string[]): LocalPool | 
     return undefined;
   }
   const pool = parsed.value;
-  if (!NAME_RE.test(pool.metadata.name)) {
+  // Kubernetes object names (DNS-1123 subdomain); also keeps `:` out of the veth alias.
+  if (!isDns1123Subdomain(pool.metadata.name)) {
     problems.push(`${at}: metadata.name: must be a DNS-1123 subdomain`);
     return undefined;
   }
