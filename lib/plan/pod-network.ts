@@ -11,8 +11,8 @@ import {
   type NetnsState,
   type Route,
 } from "../changeset/index.js";
-import { hostCidr, ipFamily, parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
-import { POD_TABLE_ID, PROTOCOL_COILD } from "../constants.js";
+import { cidrAddress, cidrContains, hostCidr, ipFamily, parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
+import { MAIN_TABLE, POD_TABLE_ID, PROTOCOL_COILD } from "../constants.js";
 import { MAX_U32, validateInt, validateNetnsPath, type PlanError } from "./errors.js";
 import { formatLinkAlias, parseLinkAlias, sysctlIfName, validateLinkNames } from "./names.js";
 import { reconcileRoutes, reconcileSysctls } from "./reconcile.js";
@@ -20,6 +20,30 @@ import { reconcileRoutes, reconcileSysctls } from "./reconcile.js";
 /** The deterministic link-local gateway planned on every host veth (see {@link planPodSetup}). */
 export const POD_GATEWAY_V6 = parseIp("fe80::1").unwrapOr("fe80::1" as Ip);
 const GATEWAY_V6_CIDR = parseCidr("fe80::1/64").unwrapOr("fe80::1/64" as Cidr);
+const LINK_LOCAL_V6 = parseCidr("fe80::/10").unwrapOr("fe80::/10" as Cidr);
+
+/**
+ * The pod's IPv6 gateway: ours (`fe80::1`, an address we add to the host veth) or Coil v2's (the
+ * host veth's kernel-generated link-local address, already there).
+ */
+type GatewayV6 = { readonly kind: "fixed" } | { readonly kind: "kernel-link-local"; readonly via: Ip };
+
+/**
+ * Coil v2's own IPv6 gateway layout, when the observed pod has it: the pod's main-table default
+ * route `::/0 via <G> dev <ifname>` where `<G>` is a link-local address (fe80::/10) that the host
+ * veth itself carries (the kernel generated it when the link came up; Coil's `SetupIPAM` reads it
+ * back and routes through it). Undefined when the pod routes through `fe80::1` (our layout), has
+ * no such route, or routes through anything else: then our fixed layout is planned, so a wrong
+ * gateway is still reported and repaired.
+ */
+function observedCoilGatewayV6(o: PodSetupOptions, host: NetnsState, pod: NetnsState): Ip | undefined {
+  const defaults = pod.routes.filter(
+    (r) => r.family === 6 && r.dst === "::/0" && r.dev === o.ifname && (r.table ?? MAIN_TABLE) === MAIN_TABLE && r.via !== undefined,
+  );
+  if (defaults.some((r) => r.via === POD_GATEWAY_V6)) return undefined;
+  const onHostVeth = new Set(host.addrs.filter((a) => a.dev === o.hostVeth).map((a) => cidrAddress(a.cidr)));
+  return defaults.map((r) => r.via).find((via): via is Ip => via !== undefined && cidrContains(LINK_LOCAL_V6, via) && onHostVeth.has(via));
+}
 
 /** Observed kernel state of the host and the pod namespace, for diff planning. */
 export interface ObservedPodNetns {
@@ -92,7 +116,7 @@ function validate(o: PodSetupOptions): Result<string, PlanError> {
   return formatLinkAlias({ pool: o.pool, containerId: o.containerId, ifname: o.ifname });
 }
 
-function desiredOf(o: PodSetupOptions, alias: string): PodDesired {
+function desiredOf(o: PodSetupOptions, alias: string, gw6: GatewayV6): PodDesired {
   const table = o.podTable ?? POD_TABLE_ID;
   const protocol = o.protocol ?? PROTOCOL_COILD;
   const hostAddrs: (AddrState & { nodad: boolean })[] = [];
@@ -109,10 +133,10 @@ function desiredOf(o: PodSetupOptions, alias: string): PodDesired {
   }
   if (o.ipv6 !== undefined && o.hostIPv6 !== undefined) {
     hostAddrs.push({ dev: hostVeth, cidr: hostCidr(o.hostIPv6), nodad: true });
-    hostAddrs.push({ dev: hostVeth, cidr: GATEWAY_V6_CIDR, nodad: true });
+    if (gw6.kind === "fixed") hostAddrs.push({ dev: hostVeth, cidr: GATEWAY_V6_CIDR, nodad: true });
     hostRoutes.push({ family: 6, dst: hostCidr(o.ipv6), dev: hostVeth, scope: "link", protocol, table });
     podAddrs.push({ dev: ifname, cidr: hostCidr(o.ipv6), nodad: true });
-    podRoutes.push({ family: 6, dst: "::/0" as Cidr, via: POD_GATEWAY_V6, dev: ifname });
+    podRoutes.push({ family: 6, dst: "::/0" as Cidr, via: gw6.kind === "fixed" ? POD_GATEWAY_V6 : gw6.via, dev: ifname });
   }
   const hostSysctls = [[`net.ipv6.conf.${sysctlIfName(hostVeth)}.accept_ra`, "0"] as const];
   return { alias, hostSysctls, hostAddrs, hostRoutes, podAddrs, podRoutes };
@@ -182,23 +206,33 @@ function linkSetOp(name: string, cur: { up: boolean; mtu: number; alias?: string
  * veth and routes `default via fe80::1 dev eth0` in the pod. Each veth is its own link, so the
  * same link-local address on many host veths does not conflict.
  *
+ * Coil's own layout stays correct: when the observed pod (on a host veth that is kept) routes
+ * `default via <G> dev <ifname>` in its main table and `<G>` is a link-local address the host veth
+ * carries — the kernel-generated one Coil v2 routes through, e.g. on pods set up by Coil's Go
+ * coild before a live swap — that gateway is planned instead of `fe80::1`, and `fe80::1/64` is not
+ * added to that veth. So CHECK accepts such a pod and a repeated ADD leaves it as it is. Any other
+ * IPv6 default route (another gateway, device or table) is still planned over with ours.
+ *
  * With `observed`, plan only the difference: stale host links carrying this container's alias
  * are deleted (Coil's garbage cleanup), the veth is reused when present and correctly paired
  * (otherwise deleted and recreated), and only missing addresses, routes and sysctls are added;
  * table-`podTable` routes of this veth with this protocol that are not desired are deleted.
  */
 export function planPodSetup(opts: PodSetupOptions): Result<Changeset, PlanError> {
-  return validate(opts).andThen((alias) => buildPodSetup(opts, desiredOf(opts, alias)));
+  return validate(opts).andThen((alias) => buildPodSetup(opts, alias));
 }
 
-function buildPodSetup(o: PodSetupOptions, d: PodDesired): Result<Changeset, PlanError> {
+function buildPodSetup(o: PodSetupOptions, alias: string): Result<Changeset, PlanError> {
   const pod = pathRef(o.netnsPath);
   let host = o.observed?.host ?? EMPTY_NETNS_STATE;
   let podState = o.observed?.pod ?? EMPTY_NETNS_STATE;
   const cur = host.links.find((l) => l.name === o.hostVeth);
   const reuse =
-    cur !== undefined && cur.kind === "veth" && cur.alias === d.alias && (cur.peer === undefined || cur.peer === o.ifname) &&
+    cur !== undefined && cur.kind === "veth" && cur.alias === alias && (cur.peer === undefined || cur.peer === o.ifname) &&
     podState.links.some((l) => l.name === o.ifname);
+  // Coil's own gateway layout is kept only on a veth that stays; a recreated one gets ours.
+  const coilGw = reuse && o.ipv6 !== undefined ? observedCoilGatewayV6(o, host, podState) : undefined;
+  const d = desiredOf(o, alias, coilGw === undefined ? { kind: "fixed" } : { kind: "kernel-link-local", via: coilGw });
   const first: NetlinkOp[] = staleHostLinks(o, host);
   const create: NetlinkOp[] = [];
   if (!reuse) {

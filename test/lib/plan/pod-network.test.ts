@@ -124,3 +124,78 @@ t.test("teardown", async (t) => {
   t.equal(planPodTeardown({ hostVeth: "x y" })._unsafeUnwrapErr().kind, "invalid-name");
   t.ok(planPodTeardown({ containerId: "abc123" }).isErr());
 });
+
+/**
+ * Coil v2's own layout of a pod (nodenet `SetupIPAM`), as our planned one applied and then changed
+ * where Coil differs: the host veth has no `fe80::1/64` but its kernel-generated link-local
+ * address, and the pod's IPv6 default route goes through that address.
+ */
+function coilV2Layout(opts: PodSetupOptions, hostLinkLocal = "fe80::a8c1:abff:fe12:3456"): { host: NetnsState; pod: NetnsState } {
+  const after = applyModel({ host: EMPTY, [NS]: EMPTY }, planPodSetup(opts)._unsafeUnwrap());
+  const host = after.host ?? EMPTY;
+  const pod = after[NS] ?? EMPTY;
+  const ll = ip(hostLinkLocal);
+  return {
+    host: {
+      ...host,
+      addrs: [...host.addrs.filter((a) => a.cidr !== "fe80::1/64"), { dev: opts.hostVeth, cidr: cidr(`${hostLinkLocal}/64`) }],
+    },
+    pod: {
+      ...pod,
+      addrs: [...pod.addrs, { dev: opts.ifname, cidr: cidr("fe80::4c3b:2aff:fe99:1/64") }],
+      routes: pod.routes.map((r) => (r.family === 6 && r.dst === "::/0" ? { ...r, via: ll } : r)),
+    },
+  };
+}
+
+t.test("Coil v2's own layout: IPv6 default route via the host veth's kernel link-local address is correct", async (t) => {
+  for (const c of podCases.filter((x) => x.opts.ipv6 !== undefined)) {
+    const observed = coilV2Layout(c.opts);
+    const plan = planPodSetup({ ...c.opts, observed })._unsafeUnwrap();
+    const ops = allOps(plan).filter((o) => o.kind !== "sysctl.set");
+    t.same(ops, [], `${c.name}: nothing to change on a pod Coil v2 set up (besides sysctls, which Coil does not set)`);
+  }
+  const opts = podCases[2]?.opts ?? base;
+  const fixed = { kind: "route.replace", route: { family: 6, dst: "::/0", via: "fe80::1", dev: "eth0" } };
+  const addFixed = { kind: "addr.add", dev: "veth3a9f01c2", cidr: "fe80::1/64", nodad: true };
+
+  // Precisely that layout, nothing looser: each of these is still a drift to our layout.
+  const { host, pod } = coilV2Layout(opts);
+  const withoutHostLl: NetnsState = { ...host, addrs: host.addrs.filter((a) => !a.cidr.startsWith("fe80::a8c1")) };
+  t.same(allOps(planPodSetup({ ...opts, observed: { host: withoutHostLl, pod } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed, fixed],
+    "a link-local gateway the host veth does not carry");
+  const elsewhere: NetnsState = { ...host, addrs: host.addrs.map((a) => (a.cidr.startsWith("fe80::a8c1") ? { ...a, dev: "eth9" } : a)) };
+  t.same(allOps(planPodSetup({ ...opts, observed: { host: elsewhere, pod } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed, fixed],
+    "a link-local gateway on another host link");
+  const global = coilV2Layout(opts, "fd10::41");
+  t.same(allOps(planPodSetup({ ...opts, observed: global })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed, fixed],
+    "a gateway that is a host veth address but not link-local");
+  const otherDev: NetnsState = { ...pod, routes: pod.routes.map((r) => (r.family === 6 && r.dst === "::/0" ? { ...r, dev: "net1" } : r)) };
+  t.same(allOps(planPodSetup({ ...opts, observed: { host, pod: otherDev } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed, fixed],
+    "the default route through another pod interface");
+  const inTable: NetnsState = { ...pod, routes: pod.routes.map((r) => (r.family === 6 && r.dst === "::/0" ? { ...r, table: 100 } : r)) };
+  t.same(allOps(planPodSetup({ ...opts, observed: { host, pod: inTable } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed, fixed],
+    "the default route in another table");
+  const metric: NetnsState = { ...pod, routes: pod.routes.map((r) => (r.family === 6 && r.dst === "::/0" ? { ...r, metric: 5 } : r)) };
+  const ll = ip("fe80::a8c1:abff:fe12:3456");
+  t.same(allOps(planPodSetup({ ...opts, observed: { host, pod: metric } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"),
+    [{ kind: "route.replace", route: { family: 6, dst: "::/0", via: ll, dev: "eth0" } }],
+    "Coil's gateway with another attribute (metric) is repaired to Coil's exact route, not accepted");
+  const missing: NetnsState = { ...pod, routes: pod.routes.filter((r) => !(r.family === 6 && r.dst === "::/0")) };
+  t.same(allOps(planPodSetup({ ...opts, observed: { host, pod: missing } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed, fixed],
+    "no IPv6 default route at all: our layout is planned");
+  // Our layout with fe80::1 lost from the host veth is repaired as before (the kernel link-local there does not count).
+  const ours = applyModel({ host: EMPTY, [NS]: EMPTY }, planPodSetup(opts)._unsafeUnwrap());
+  const oursHost = ours.host ?? EMPTY;
+  const lostFixed: NetnsState = { ...oursHost, addrs: [...oursHost.addrs.filter((a) => a.cidr !== "fe80::1/64"), { dev: "veth3a9f01c2", cidr: cidr("fe80::a8c1:abff:fe12:3456/64") }] };
+  t.same(allOps(planPodSetup({ ...opts, observed: { host: lostFixed, pod: ours[NS] ?? EMPTY } })._unsafeUnwrap()).filter((o) => o.kind !== "sysctl.set"), [addFixed],
+    "our layout missing fe80::1 on the host veth: re-added");
+  // A veth that is recreated gets our layout.
+  const foreign: NetnsState = { ...host, links: host.links.map((l) => (l.name === "veth3a9f01c2" ? { ...l, alias: "x" } : l)) };
+  const recreated = allOps(planPodSetup({ ...opts, observed: { host: foreign, pod } })._unsafeUnwrap());
+  t.ok(recreated.some((o) => o.kind === "route.replace" && o.route.family === 6 && o.route.via === "fe80::1"), "recreated veth: default via fe80::1");
+  // An IPv4-only pod is unaffected by IPv6 routes it happens to have.
+  const v4only = podCases[0]?.opts ?? base;
+  const v4after = applyModel({ host: EMPTY, [NS]: EMPTY }, planPodSetup(v4only)._unsafeUnwrap());
+  t.ok(isEmptyChangeset(planPodSetup({ ...v4only, observed: { host: v4after.host ?? EMPTY, pod: v4after[NS] ?? EMPTY } })._unsafeUnwrap()), "IPv4 only: unchanged");
+});
