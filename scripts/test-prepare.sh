@@ -9,7 +9,7 @@
 #      as `npm run demo` does; otherwise the missing ones are listed with the install command.
 #   3. In parallel, each only when missing:
 #        - kube-apiserver + etcd, built from Go modules by scripts/envtest/build.sh
-#          (~15 min cold on 2 cores; cached in ${COIL_ENVTEST_CACHE:-~/.cache/coil-envtest}),
+#          (15-25 min cold on 2 cores; cached in ${COIL_ENVTEST_CACHE:-~/.cache/coil-envtest}),
 #        - Coil v2's Go `coil`, built by scripts/coil-v2/build.sh
 #          (~1 min cold; cached in ${COIL_V2_CACHE:-~/.cache/coil-v2}),
 #        - dist/ (`npm run build` + the Bun-compiled dist/bin/coil) when missing or older than a
@@ -85,7 +85,7 @@ go_build() { # <name> <script> <no-build variable> <what, how long, where>
 ENVTEST_CACHE="${COIL_ENVTEST_CACHE:-$HOME/.cache/coil-envtest}"
 COIL_V2_CACHE_DIR="${COIL_V2_CACHE:-$HOME/.cache/coil-v2}"
 go_build envtest scripts/envtest/build.sh COIL_ENVTEST_NO_BUILD \
-  "building kube-apiserver + etcd from Go modules, usually ~15 min cold (2 cores), cached afterwards in $ENVTEST_CACHE"
+  "building kube-apiserver + etcd from Go modules, usually 15-25 min cold on 2 cores, cached afterwards in $ENVTEST_CACHE"
 go_build coil-v2 scripts/coil-v2/build.sh COIL_V2_NO_BUILD \
   "building Coil v2's Go executables for the interop tests, usually ~1 min cold, cached afterwards in $COIL_V2_CACHE_DIR"
 
@@ -98,8 +98,9 @@ for o in "${outputs[@]}"; do
   [[ -z "$oldest" || "$o" -ot "$oldest" ]] && oldest="$o"
 done
 if [[ -n "$oldest" ]]; then
-  newer=$(find lib adapters proto scripts/build-bins.sh scripts/build-cni.sh scripts/build-cjs.mjs tsconfig.json package.json \
-    -newer "$oldest" -type f -print -quit 2>/dev/null)
+  newer=$({ find lib adapters -type f -name '*.ts' -newer "$oldest" -print -quit
+    find scripts/build-bins.sh scripts/build-cni.sh scripts/build-cjs.mjs tsconfig.json package.json -newer "$oldest" -print -quit
+  } 2>/dev/null | head -1)
   why=${newer:+"$newer is newer than $oldest"}
 fi
 dist_status=0
