@@ -57,7 +57,7 @@ const mounts = (c: Container | undefined): Record<string, string> => Object.from
 const probes = (c: Container | undefined) => ({ ready: c?.readinessProbe?.httpGet, live: c?.livenessProbe?.httpGet });
 const HEALTH_PROBES = { ready: { path: "/readyz", port: "health", host: "localhost" }, live: { path: "/healthz", port: "health", host: "localhost" } };
 
-t.test("every object: label app.kubernetes.io/name=coil; namespaced ones in kube-system; image coil-ts:0.1.0", async (t) => {
+t.test("every object: label app.kubernetes.io/name=coil; namespaced ones in kube-system; image localhost/coil-ts:0.1.0", async (t) => {
   t.ok(all.length >= 25, `${all.length} objects`);
   for (const o of all) {
     t.equal(o.metadata.labels?.["app.kubernetes.io/name"], "coil", `${o.kind}/${o.metadata.name} labelled`);
@@ -65,7 +65,7 @@ t.test("every object: label app.kubernetes.io/name=coil; namespaced ones in kube
   }
   for (const w of all.filter((o) => o.kind === "DaemonSet" || o.kind === "Deployment")) {
     const s = podSpec(w);
-    for (const c of [...(s.initContainers ?? []), ...s.containers]) t.equal(c.image, "coil-ts:0.1.0", `${w.metadata.name}/${c.name} image`);
+    for (const c of [...(s.initContainers ?? []), ...s.containers]) t.equal(c.image, "localhost/coil-ts:0.1.0", `${w.metadata.name}/${c.name} image`);
   }
 });
 
