@@ -64,9 +64,13 @@ class Exchange {
   }
 }
 
-/** The part of Bun's socket API used here (no `@types/bun` dependency). */
+/**
+ * The part of Bun's socket API used here (no `@types/bun` dependency). Unlike `node:net`, Bun's
+ * `write` does not queue: it returns how many bytes the kernel took (possibly fewer than given),
+ * and `drain` is called when the socket can take more.
+ */
 interface BunSocket {
-  write(data: string): number;
+  write(data: Uint8Array): number;
   end(): void;
 }
 interface BunConnect {
@@ -75,18 +79,37 @@ interface BunConnect {
     socket: {
       open(s: BunSocket): void;
       data(s: BunSocket, d: Uint8Array): void;
+      drain(s: BunSocket): void;
       close(s: BunSocket): void;
       error(s: BunSocket, e: Error): void;
     };
   }): Promise<BunSocket>;
 }
 
+/**
+ * Write all of `bytes` to a Bun socket: what `write` did not take is written again from `drain`.
+ * (Writing once and ignoring the count sent only the first ~200 KiB of a large request line, so
+ * coild never saw its newline and the call hung until the deadline.)
+ */
+function bunWriter(bytes: Uint8Array): (s: BunSocket) => void {
+  let sent = 0;
+  return (s) => {
+    while (sent < bytes.length) {
+      const n = s.write(bytes.subarray(sent));
+      if (n <= 0) return;
+      sent += n;
+    }
+  };
+}
+
 function viaBun(bun: BunConnect, socket: string, line: string, timeoutMs: number): Promise<FastOutcome> {
   return new Promise((resolve) => {
     let sock: BunSocket | undefined;
     const x = new Exchange(socket, timeoutMs, resolve, () => sock?.end());
+    const writeMore = bunWriter(Buffer.from(line, "utf8"));
     const handlers = {
-      open: (s: BunSocket) => ((sock = s), void s.write(line)),
+      open: (s: BunSocket) => ((sock = s), writeMore(s)),
+      drain: (s: BunSocket) => writeMore(s),
       data: (_s: BunSocket, d: Uint8Array) => x.data(Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
       close: () => x.closed(),
       error: (_s: BunSocket, e: Error) => x.failed(true, e),
