@@ -8,7 +8,10 @@ import { err, ok, type Result } from "neverthrow";
 import {
   CNI_ERROR,
   CURRENT_VERSION,
+  MAX_QUOTED_CHARS,
+  boundText,
   checkCommandVersion,
+  checkNetConfSize,
   cniError,
   cniErrorJson,
   convertResult,
@@ -35,7 +38,10 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 export interface RunCniInput {
   /** The process environment (only `CNI_*` keys are read). */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Stdin bytes, or the reason reading stdin failed (→ code 5). */
+  /**
+   * Stdin bytes, or the reason reading stdin failed (→ code 5). More than `MAX_NETCONF_BYTES` → code 7
+   * (the reader may stop after `MAX_NETCONF_BYTES + 1` bytes).
+   */
   readonly stdin: Uint8Array | { readonly readError: string };
   /** How to reach coild. */
   readonly client: CniClient;
@@ -76,7 +82,7 @@ export function rpcMode(conf: NetConf): Result<RpcMode, CniError> {
   const v = conf.raw["rpc"];
   if (v === undefined) return ok("auto");
   if (v === "auto" || v === "fast" || v === "grpc") return ok(v);
-  return err(cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, `network config key "rpc" must be "auto", "fast" or "grpc"`, `got ${JSON.stringify(v)}`));
+  return err(cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, `network config key "rpc" must be "auto", "fast" or "grpc"`, `got ${boundText(JSON.stringify(v) ?? String(v), MAX_QUOTED_CHARS)}`));
 }
 
 async function call(ctx: Ctx, request: FastRequest): Promise<Result<RpcOutcome, CniError>> {
@@ -134,13 +140,15 @@ async function dispatch(ctx: Ctx, env: Exclude<CniEnv, { command: "VERSION" }>):
 /** Run one CNI invocation. Never throws; every failure is a CNI error object on stdout, exit 1. */
 export async function runCni(input: RunCniInput): Promise<RunCniOutput> {
   const stdin = "readError" in input.stdin ? undefined : input.stdin;
-  const hint = stdin === undefined ? CURRENT_VERSION : versionHint(stdin);
+  const size = stdin === undefined ? ok(0) : checkNetConfSize(stdin.length);
+  const hint = stdin === undefined || size.isErr() ? CURRENT_VERSION : versionHint(stdin);
   const env = parseCniEnv(input.env);
   if (env.isErr()) return fail(env.error, hint);
   if (stdin === undefined) {
     const why = "readError" in input.stdin ? input.stdin.readError : "";
     return fail(cniError(CNI_ERROR.IO_FAILURE, "error reading from stdin", why), hint);
   }
+  if (size.isErr()) return fail(size.error, hint);
   if (env.value.command === "VERSION") {
     return { stdout: `${JSON.stringify(versionResult(versionHint(stdin)))}\n`, exitCode: 0 };
   }

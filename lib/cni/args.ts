@@ -2,7 +2,7 @@
  * Parsing `CNI_ARGS` (`K=V;K2=V2`), with libcni `types.LoadArgs` semantics for the keys Coil reads.
  */
 import { err, ok, type Result } from "neverthrow";
-import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
+import { CNI_ERROR, cniError, quoteList, quoteValue, type CniError } from "./errors.js";
 import { isDns1123Label, isDns1123Subdomain } from "../net/index.js";
 import { validateContainerId } from "./names.js";
 
@@ -62,7 +62,8 @@ function checkK8sValues(a: CniArgs): Result<CniArgs, CniError> {
  * Parse `CNI_ARGS` like libcni's `LoadArgs` into Coil's keys: `""` → all defaults; each `;`-separated
  * pair must split on `=` into exactly two parts; unknown keys are an error unless `IgnoreUnknown` is
  * true. On top of libcni, the pod keys must be valid Kubernetes names (they become API lookups).
- * Every failure is code 4 "failed to load CNI_ARGS" with the reason in `details` (Coil §7.2).
+ * Every failure is code 4 "failed to load CNI_ARGS" with the reason in `details` (Coil §7.2), which
+ * quotes the offending values bounded (`quoteValue`, `quoteList`).
  */
 export function parseCniArgs(input: string): Result<CniArgs, CniError> {
   const pairs: [string, string][] = [];
@@ -88,7 +89,7 @@ export function parseCniArgs(input: string): Result<CniArgs, CniError> {
     }
     known.set(k, v);
   }
-  if (unknown.length > 0 && !ignoreUnknown) return err(loadError(`ARGS: unknown args ${JSON.stringify(unknown)}`));
+  if (unknown.length > 0 && !ignoreUnknown) return err(loadError(`ARGS: unknown args ${quoteList(unknown)}`));
   return checkK8sValues({
     ignoreUnknown,
     podNamespace: known.get("K8S_POD_NAMESPACE") ?? "",

@@ -4,6 +4,7 @@
  * Codes mirror `ErrorCode` in `proto/cni.proto` (which mirrors Coil v2's `pkg/cnirpc`) and the CNI
  * spec's well-known error table (0-99 reserved, 100+ plugin specific, 999 libcni's "internal").
  */
+import { utf8Length } from "../net/index.js";
 
 /** CNI error codes, named as in `proto/cni.proto` `ErrorCode`. */
 export const CNI_ERROR = {
@@ -63,7 +64,17 @@ export interface CniErrorJson {
   readonly details?: string;
 }
 
-const MAX_ECHO = 256;
+/** The most of one untrusted value an error message quotes, in UTF-16 code units (before JSON escaping). */
+export const MAX_QUOTED_CHARS = 256;
+
+/** The most values of an untrusted list an error message quotes. */
+export const MAX_QUOTED_ITEMS = 8;
+
+/** The longest `msg` an error object carries, in UTF-16 code units (longer ones are cut, see {@link boundText}). */
+export const MAX_ERROR_MSG_CHARS = 1024;
+
+/** The longest `details` an error object carries, in UTF-16 code units (longer ones are cut, see {@link boundText}). */
+export const MAX_ERROR_DETAILS_CHARS = 4096;
 
 /** Build a {@link CniError}. */
 export function cniError(code: number, msg: string, details = ""): CniError {
@@ -72,18 +83,46 @@ export function cniError(code: number, msg: string, details = ""): CniError {
 
 /**
  * The spec's error object for `e` in protocol version `cniVersion`, key order as the spec example
- * (`cniVersion`, `code`, `msg`, `details`); `details` is left out when empty.
+ * (`cniVersion`, `code`, `msg`, `details`); `details` is left out when empty. `msg` and `details`
+ * are bounded ({@link MAX_ERROR_MSG_CHARS}, {@link MAX_ERROR_DETAILS_CHARS}) whatever produced them
+ * (a daemon's answer included), so an error never echoes an unbounded input back.
  */
 export function cniErrorJson(e: CniError, cniVersion: string): CniErrorJson {
-  const base = { cniVersion, code: e.code, msg: e.msg };
-  return e.details === "" ? base : { ...base, details: e.details };
+  const base = { cniVersion, code: e.code, msg: boundText(e.msg, MAX_ERROR_MSG_CHARS) };
+  return e.details === "" ? base : { ...base, details: boundText(e.details, MAX_ERROR_DETAILS_CHARS) };
+}
+
+/** The first `max` code units of `s`, one less when the cut would split a surrogate pair. */
+function head(s: string, max: number): string {
+  const c = s.charCodeAt(max - 1);
+  return s.slice(0, c >= 0xd800 && c < 0xdc00 ? max - 1 : max);
+}
+
+/**
+ * Bound a text that may contain untrusted input (an error message built elsewhere, a parser's
+ * message): unchanged when at most `max` UTF-16 code units, else its first `max` followed by
+ * `… (N bytes)`, N being the whole text's UTF-8 length.
+ */
+export function boundText(text: string, max: number): string {
+  return text.length <= max ? text : `${head(text, max)}… (${utf8Length(text)} bytes)`;
 }
 
 /**
  * Quote an untrusted value for an error message: JSON string escaping (so control characters are
- * visible and cannot break a log line) and truncation to 256 characters.
+ * visible and cannot break a log line), and at most `max` (default {@link MAX_QUOTED_CHARS}) UTF-16
+ * code units of it: a longer value is quoted cut, followed by `… (N bytes)` with its UTF-8 length,
+ * e.g. `"aaaa"… (100000 bytes)`.
  */
-export function quoteValue(value: string): string {
-  const cut = value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO)}...` : value;
-  return JSON.stringify(cut);
+export function quoteValue(value: string, max = MAX_QUOTED_CHARS): string {
+  return value.length <= max ? JSON.stringify(value) : `${JSON.stringify(head(value, max))}… (${utf8Length(value)} bytes)`;
+}
+
+/**
+ * Quote an untrusted list for an error message: `["a","b"]` as `JSON.stringify` prints it, but each
+ * item through {@link quoteValue} and at most {@link MAX_QUOTED_ITEMS} items, then `… (N in all)`.
+ */
+export function quoteList(values: readonly string[]): string {
+  const shown = values.slice(0, MAX_QUOTED_ITEMS).map((v) => quoteValue(v));
+  const more = values.length > MAX_QUOTED_ITEMS ? `,… (${values.length} in all)` : "";
+  return `[${shown.join(",")}${more}]`;
 }

@@ -7,7 +7,18 @@
  * @module cni
  */
 export type { CniError, CniErrorJson, CniWellKnownCode } from "./errors.js";
-export { CNI_ERROR, cniError, cniErrorJson, quoteValue } from "./errors.js";
+export {
+  CNI_ERROR,
+  MAX_ERROR_DETAILS_CHARS,
+  MAX_ERROR_MSG_CHARS,
+  MAX_QUOTED_CHARS,
+  MAX_QUOTED_ITEMS,
+  boundText,
+  cniError,
+  cniErrorJson,
+  quoteList,
+  quoteValue,
+} from "./errors.js";
 export type { CniVersion, VersionResult, VersionOffer, GatedCommand } from "./version.js";
 export {
   SUPPORTED_VERSIONS,
@@ -27,7 +38,7 @@ export { CNI_COMMANDS, parseCniCommand, parseCniEnv } from "./env.js";
 export type { CniArgs } from "./args.js";
 export { KNOWN_CNI_ARGS, parseCniArgs } from "./args.js";
 export type { NetConf, GcAttachment } from "./netconf.js";
-export { DEFAULT_SOCKET_PATH, VALID_ATTACHMENTS_KEY, ATTACHMENTS_KEY, parseNetConf } from "./netconf.js";
+export { DEFAULT_SOCKET_PATH, MAX_NETCONF_BYTES, VALID_ATTACHMENTS_KEY, ATTACHMENTS_KEY, checkNetConfSize, parseNetConf } from "./netconf.js";
 export type { CniResult, CniInterface, CniIpConfig, CniRoute, CniDns, ParseResultOptions } from "./result.js";
 export { parseResult } from "./result.js";
 export type { PrevResultSummary } from "./prev-result.js";

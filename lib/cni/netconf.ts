@@ -3,7 +3,8 @@
  * `cniVersion`/`name` injected by the runtime, plus `runtimeConfig`, `prevResult` and GC keys).
  */
 import { err, ok, Result } from "neverthrow";
-import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
+import { utf8Length } from "../net/index.js";
+import { CNI_ERROR, boundText, cniError, MAX_QUOTED_CHARS, quoteValue, type CniError } from "./errors.js";
 import { parsePrevResult } from "./prev-result.js";
 import type { CniResult } from "./result.js";
 import { decodeUtf8 } from "./utf8.js";
@@ -11,6 +12,13 @@ import { SUPPORTED_VERSIONS, incompatibleVersions, isSupportedVersion, type CniV
 
 /** Coil's default coild socket (`constants.DefaultSocketPath`). */
 export const DEFAULT_SOCKET_PATH = "/run/coild.sock";
+
+/**
+ * The largest network configuration (all of stdin) accepted, in bytes: 1 MiB. Real ones, prevResult
+ * included, are a few KiB; the bound keeps a hostile or broken input from costing seconds of
+ * decoding and from exceeding what coild accepts in one request (4 MiB, base64 adds a third).
+ */
+export const MAX_NETCONF_BYTES = 1024 * 1024;
 
 /** GC stdin key listing attachments to keep (current name). */
 export const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
@@ -57,6 +65,17 @@ const invalid = (msg: string, details = ""): CniError => cniError(CNI_ERROR.INVA
 const wrongType = (key: string, want: string, v: unknown): CniError =>
   invalid(`network config key ${JSON.stringify(key)} must be ${want}`, `got ${quoteValue(JSON.stringify(v) ?? String(v))}`);
 
+/**
+ * Refuse a network configuration (stdin) of more than {@link MAX_NETCONF_BYTES} bytes: code 7
+ * "network config is too large", `details` giving the size. `byteLength` is the number of bytes
+ * read (a reader that stops after `MAX_NETCONF_BYTES + 1` bytes gets the same answer).
+ */
+export function checkNetConfSize(byteLength: number): Result<number, CniError> {
+  return byteLength <= MAX_NETCONF_BYTES
+    ? ok(byteLength)
+    : err(invalid("network config is too large", `read ${byteLength} bytes from stdin, at most ${MAX_NETCONF_BYTES} are accepted`));
+}
+
 /** Decode stdin to a JSON object: bad UTF-8, bad JSON or a non-object → code 6. */
 function decodeObject(stdin: Uint8Array | string): Result<Obj, CniError> {
   const text = typeof stdin === "string" ? stdin : decodeUtf8(stdin);
@@ -67,7 +86,7 @@ function decodeObject(stdin: Uint8Array | string): Result<Obj, CniError> {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    return bad(e instanceof SyntaxError ? e.message : "invalid JSON");
+    return bad(e instanceof SyntaxError ? boundText(e.message, MAX_QUOTED_CHARS) : "invalid JSON");
   }
   return isObj(v) ? ok(v) : bad("network config must be a JSON object");
 }
@@ -126,12 +145,15 @@ function prev(o: Obj, version: CniVersion): Result<CniResult | undefined, CniErr
 }
 
 /**
- * Parse the network configuration read from stdin (bytes or text). Errors: invalid UTF-8 or JSON,
- * or not an object → 6; `cniVersion` missing or unsupported → 1; a key of the wrong type, missing
+ * Parse the network configuration read from stdin (bytes or text). Errors: more than
+ * {@link MAX_NETCONF_BYTES} bytes → 7 (checked before decoding); invalid UTF-8 or JSON, or not an
+ * object → 6; `cniVersion` missing or unsupported → 1; a key of the wrong type, missing
  * or invalid `name`, missing `type` or empty `socket` → 7; a malformed `prevResult` → 6.
- * Unknown keys are kept in `raw`.
+ * Unknown keys are kept in `raw`. Error details quote offending values bounded (`quoteValue`).
  */
 export function parseNetConf(stdin: Uint8Array | string): Result<NetConf, CniError> {
+  const size = checkNetConfSize(typeof stdin === "string" ? utf8Length(stdin) : stdin.length);
+  if (size.isErr()) return err(size.error);
   const decoded = decodeObject(stdin);
   if (decoded.isErr()) return err(decoded.error);
   const o = decoded.value;

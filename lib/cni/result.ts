@@ -4,7 +4,7 @@
  */
 import { err, ok, Result } from "neverthrow";
 import { parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
-import { CNI_ERROR, cniError, type CniError } from "./errors.js";
+import { CNI_ERROR, MAX_QUOTED_CHARS, boundText, cniError, quoteValue, type CniError } from "./errors.js";
 import { isSupportedVersion, type CniVersion } from "./version.js";
 
 /** An interface in a result. */
@@ -81,13 +81,15 @@ type Obj = Readonly<Record<string, unknown>>;
 type R<T> = Result<T, CniError>;
 
 const fail = (what: string): R<never> => err(cniError(CNI_ERROR.DECODING_FAILURE, "failed to decode CNI result", what));
+/** An untrusted JSON value shown in `details` as JSON text (no control characters), bounded. */
+const shown = (v: unknown): string => boundText(JSON.stringify(v) ?? String(v), MAX_QUOTED_CHARS);
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Read optional key `k` of `o` with `check`; absent or null → undefined. */
 function opt<T>(o: Obj, k: string, where: string, check: (v: unknown) => v is T, want: string): R<T | undefined> {
   const v = o[k];
   if (v === undefined || v === null) return ok(undefined);
-  return check(v) ? ok(v) : fail(`${where}.${k}: expected ${want}, got ${JSON.stringify(v)}`);
+  return check(v) ? ok(v) : fail(`${where}.${k}: expected ${want}, got ${shown(v)}`);
 }
 
 const isStr = (v: unknown): v is string => typeof v === "string";
@@ -103,7 +105,7 @@ function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
 function list(o: Obj, k: string): R<readonly unknown[]> {
   const v = o[k];
   if (v === undefined || v === null) return ok([]);
-  return Array.isArray(v) ? ok(v) : fail(`${k}: expected an array, got ${JSON.stringify(v)}`);
+  return Array.isArray(v) ? ok(v) : fail(`${k}: expected an array, got ${shown(v)}`);
 }
 
 function mapAll<T>(items: readonly unknown[], f: (x: unknown, where: string) => R<T>, k: string): R<T[]> {
@@ -135,14 +137,17 @@ function cidrField(x: Obj, k: string, where: string): R<Cidr> {
   const v = x[k];
   if (typeof v !== "string") return fail(`${where}.${k}: expected a CIDR string`);
   const c = parseCidr(v);
-  return c.isOk() ? ok(c.value) : fail(`${where}.${k}: ${c.error.message}`);
+  if (c.isOk()) return ok(c.value);
+  // The net module's message quotes the whole input; keep only its reason (after the last ": ").
+  const why = c.error.message.slice(c.error.message.lastIndexOf(": ") + 2);
+  return fail(`${where}.${k}: invalid CIDR ${quoteValue(v)}: ${boundText(why, 80)}`);
 }
 
 function ipField(x: Obj, k: string, where: string): R<Ip | undefined> {
   return opt(x, k, where, isStr, "an IP string").andThen((v) => {
     if (v === undefined || v === "") return ok(undefined);
     const ip = parseIp(v);
-    return ip.isOk() ? ok(ip.value) : fail(`${where}.${k}: ${ip.error.message}`);
+    return ip.isOk() ? ok(ip.value) : fail(`${where}.${k}: invalid IP address ${quoteValue(v)}`);
   });
 }
 
@@ -199,7 +204,7 @@ export interface ParseResultOptions {
 export function parseResult(json: unknown, options: ParseResultOptions = {}): Result<CniResult, CniError> {
   if (!isObj(json)) return fail("result: expected a JSON object");
   const v = json["cniVersion"] ?? options.defaultVersion;
-  if (!isSupportedVersion(v)) return fail(`cniVersion: unsupported result version ${JSON.stringify(v ?? null)}`);
+  if (!isSupportedVersion(v)) return fail(`cniVersion: unsupported result version ${shown(v ?? null)}`);
   return list(json, "interfaces")
     .andThen((xs) => mapAll(xs, parseInterface, "interfaces"))
     .andThen((interfaces) =>

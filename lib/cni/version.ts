@@ -3,7 +3,7 @@
  * per-verb minimum versions.
  */
 import { err, ok, type Result } from "neverthrow";
-import { CNI_ERROR, cniError, quoteValue, type CniError } from "./errors.js";
+import { CNI_ERROR, cniError, quoteList, quoteValue, type CniError } from "./errors.js";
 
 /**
  * The CNI error for a configuration whose version cannot be served: code 1 with libcni's message
@@ -79,7 +79,7 @@ export function negotiateVersion(
   }
   if (best !== undefined) return ok(best);
   const offered = [offer.cniVersion, ...(offer.cniVersions ?? [])];
-  return err(incompatibleVersions(`config offers ${JSON.stringify(offered)}, plugin supports ${JSON.stringify(supported)}`));
+  return err(incompatibleVersions(`config offers ${quoteList(offered)}, plugin supports ${JSON.stringify(supported)}`));
 }
 
 /**

@@ -39,16 +39,30 @@ interface Exec {
   readonly stderr: string;
 }
 
-/** Spawn like a runtime: no argv, only the given env, stdin = netconf. Async: the daemon lives in this process. */
-function exec(env: Record<string, string | undefined>, stdin: unknown, bin: readonly string[] = [BIN]): Promise<Exec> {
+/**
+ * Spawn like a runtime: no argv, only the given env, stdin = netconf (JSON-encoded; a string is written
+ * as is). Async: the daemon lives in this process. The child is killed after `timeoutMs` (then `code`
+ * is null).
+ */
+function exec(env: Record<string, string | undefined>, stdin: unknown, bin: readonly string[] = [BIN], timeoutMs = 30_000): Promise<Exec> {
   const clean = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
   const [file = BIN, ...args] = bin;
   return new Promise((done) => {
-    const child = execFile(file, args, { env: clean, timeout: 30_000 }, (_e, stdout, stderr) =>
+    const child = execFile(file, args, { env: clean, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (_e, stdout, stderr) =>
       done({ code: child.exitCode, stdout: String(stdout), stderr: String(stderr) }),
     );
-    child.stdin?.end(JSON.stringify(stdin));
+    // A plugin may answer without reading all of a stdin it refuses; the write then fails with EPIPE.
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(typeof stdin === "string" ? stdin : JSON.stringify(stdin));
   });
+}
+
+/** {@link exec}, and how long the answer took (stdin is encoded before the clock starts). */
+async function timedExec(env: Record<string, string | undefined>, stdin: unknown, bin: readonly string[], timeoutMs: number): Promise<Exec & { ms: number }> {
+  const text = JSON.stringify(stdin);
+  const t0 = performance.now();
+  const r = await exec(env, text, bin, timeoutMs);
+  return { ...r, ms: Math.round(performance.now() - t0) };
 }
 
 const parse = (s: string): Record<string, unknown> => JSON.parse(s) as Record<string, unknown>;
@@ -139,4 +153,85 @@ t.test("the Node bundle behaves the same (fast path and gRPC)", async (t) => {
     t.same((parse(r.stdout)["ips"] as unknown[]).length, 2);
     await d.close();
   }
+});
+
+const BINS: readonly (readonly [string, readonly string[]])[] = [
+  ["Bun executable", [BIN]],
+  ["Node bundle", [process.execPath, MJS]],
+];
+
+/**
+ * Issue 7's bound for an answer to a huge input. Measured before the fix (this VM, loaded): the Bun
+ * executable never answered a 200 KiB-1 MiB name against a fast-path daemon (it hung until the 60 s
+ * call deadline); after it, about 0.1-1.5 s. 20 s leaves room for a loaded machine and still fails
+ * on the hang.
+ */
+const ANSWER_WITHIN_MS = 20_000;
+
+t.test("issue 7: a 100,000-byte CNI_ARGS value is not echoed back whole", async (t) => {
+  const big = "a".repeat(100_000);
+  const cases: [string, string][] = [
+    ["unknown key", `FOO=${big}`],
+    ["pair without =", `FOO${big}`],
+    ["pod name", `K8S_POD_NAMESPACE=n;K8S_POD_NAME=${big}`],
+    ["infra container ID", `K8S_POD_INFRA_CONTAINER_ID=${big}`],
+    ["IgnoreUnknown", `IgnoreUnknown=${big}`],
+  ];
+  for (const [name, args] of cases) {
+    const r = await exec(podEnv("ADD", { CNI_ARGS: args }), netconf("1.0.0", { socket: "/nonexistent/coild.sock" }));
+    t.equal(r.code, 1, name);
+    t.ok(r.stdout.length < 2048, `${name}: ${r.stdout.length} bytes of stdout`);
+    t.match(parse(r.stdout), { code: 4, msg: "failed to load CNI_ARGS", details: /… \(\d+ bytes\)|is too long: 100000 characters/ }, name);
+  }
+  const env = await exec(podEnv("ADD", { CNI_NETNS: `/x${big}\u0001` }), netconf("1.0.0"));
+  t.ok(env.stdout.length < 1024, `CNI_NETNS: ${env.stdout.length} bytes of stdout`);
+});
+
+t.test("issue 7: a netconf with a 1 MiB name is answered quickly (code 7, nothing sent to coild)", async (t) => {
+  for (const [kind, start] of kinds) {
+    for (const [name, bin] of BINS) {
+      const coild = new FakeCoild();
+      const d = await start(coild);
+      const r = await timedExec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, name: "a".repeat(1024 * 1024) }), bin, ANSWER_WITHIN_MS + 5000);
+      await d.close();
+      t.comment(`${name}, ${kind}: answered in ${r.ms} ms`);
+      t.ok(r.ms < ANSWER_WITHIN_MS, `${name}, ${kind}: answered in ${r.ms} ms`);
+      t.equal(r.code, 1, `${name}, ${kind}: exit code (null = killed)`);
+      t.same(r.code === 1 ? parse(r.stdout) : r.stdout, {
+        cniVersion: "1.1.0",
+        code: 7,
+        msg: "network config is too large",
+        details: "read 1048577 bytes from stdin, at most 1048576 are accepted",
+      });
+      t.equal(coild.requests.length, 0, "coild not called");
+    }
+  }
+});
+
+t.test("issue 7: a 512 KiB name (under the stdin bound) reaches coild whole and gets a result quickly", async (t) => {
+  for (const [kind, start] of kinds) {
+    for (const [name, bin] of BINS) {
+      const coild = new FakeCoild();
+      const d = await start(coild);
+      const conf = netconf("1.0.0", { socket: d.socket, name: "a".repeat(512 * 1024) });
+      const r = await timedExec(podEnv("ADD"), conf, bin, ANSWER_WITHIN_MS + 5000);
+      await d.close();
+      t.comment(`${name}, ${kind}: answered in ${r.ms} ms`);
+      t.ok(r.ms < ANSWER_WITHIN_MS, `${name}, ${kind}: answered in ${r.ms} ms`);
+      t.equal(r.code, 0, `${name}, ${kind}: ${r.stdout.slice(0, 300)}`);
+      const q = coild.requests[0];
+      t.equal(q?.method === "Add" ? Buffer.from(q.args.stdinData, "base64").toString() : undefined, JSON.stringify(conf), "coild got the whole stdin");
+    }
+  }
+});
+
+t.test("issue 7: a 64 MiB stdin is refused quickly without reading it all", async (t) => {
+  const coild = new FakeCoild();
+  const d = await startFastServer(coild);
+  t.teardown(() => d.close());
+  const r = await timedExec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, pad: "x".repeat(64 * 1024 * 1024) }), [BIN], ANSWER_WITHIN_MS + 5000);
+  t.comment(`answered in ${r.ms} ms`);
+  t.ok(r.ms < ANSWER_WITHIN_MS, `answered in ${r.ms} ms`);
+  t.match(r.code === 1 ? parse(r.stdout) : r.stdout, { code: 7, msg: "network config is too large" });
+  t.equal(coild.requests.length, 0, "coild not called");
 });

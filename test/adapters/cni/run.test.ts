@@ -1,5 +1,6 @@
 import t from "tap";
 import { runCni, type RunCniInput } from "../../../adapters/cni/run.js";
+import { MAX_NETCONF_BYTES } from "../../../lib/cni/index.js";
 import type { CniClient } from "../../../adapters/cni/client.js";
 import { FakeCoild } from "./fake-coild.js";
 import { VERSIONS, fakeClient, json, netconf, podEnv, prevResult } from "./helpers.js";
@@ -160,4 +161,33 @@ t.test("netconf socket and rpc mode reach the client", async (t) => {
   const out = await run(podEnv("ADD"), netconf("1.0.0", { socket: "/tmp/other.sock", rpc: "grpc" }), client);
   t.equal(out.exitCode, 0, out.stdout);
   t.same([client.calls[0]?.socket, client.calls[0]?.mode], ["/tmp/other.sock", "grpc"]);
+});
+
+t.test("issue 7: stdin over MAX_NETCONF_BYTES → code 7 before anything is decoded or sent", async (t) => {
+  const client = fakeClient(new FakeCoild());
+  const big = netconf("1.0.0", { name: "a".repeat(MAX_NETCONF_BYTES) });
+  for (const env of [podEnv("ADD"), podEnv("DEL"), { CNI_COMMAND: "VERSION" }, { CNI_COMMAND: "STATUS" }]) {
+    const out = await run(env, big, client);
+    t.equal(out.exitCode, 1);
+    t.same(json(out.stdout), {
+      cniVersion: "1.1.0",
+      code: 7,
+      msg: "network config is too large",
+      details: `read ${JSON.stringify(big).length} bytes from stdin, at most 1048576 are accepted`,
+    }, String(env.CNI_COMMAND));
+  }
+  const cut = await run(podEnv("ADD"), Buffer.alloc(MAX_NETCONF_BYTES + 1, 0x20), client);
+  t.match(json(cut.stdout), { code: 7, details: "read 1048577 bytes from stdin, at most 1048576 are accepted" }, "what main.ts passes after stopping");
+  t.equal(client.calls.length, 0, "no daemon call");
+  t.equal(json((await run({}, big, client)).stdout)["code"], 4, "a missing CNI_COMMAND is still reported first");
+});
+
+t.test("issue 7: error objects never echo unbounded input, whoever built them", async (t) => {
+  const huge = "x".repeat(1_000_000);
+  const rpc = await run(podEnv("ADD"), netconf("1.0.0", { rpc: huge }));
+  t.match(json(rpc.stdout), { code: 7, details: /^got "x{255}… \(1000002 bytes\)$/ }, "rpc key");
+  const daemon = fakeClient(new FakeCoild({ bareError: { grpcCode: 13, message: huge } }));
+  const fromDaemon = await run(podEnv("ADD"), netconf("1.0.0"), daemon);
+  t.ok(fromDaemon.stdout.length < 6000, `a daemon's huge message is cut (${fromDaemon.stdout.length} chars)`);
+  t.match(json(fromDaemon.stdout), { code: 999, msg: /… \(1000000 bytes\)$/, details: /… \(\d+ bytes\)$/ });
 });

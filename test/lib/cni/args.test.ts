@@ -48,3 +48,30 @@ t.test("errors: code 4 failed to load CNI_ARGS", async (t) => {
     }
   }
 });
+
+t.test("issue 7: a 100,000-byte CNI_ARGS value is never echoed whole", async (t) => {
+  const big = "a".repeat(100_000);
+  const cases: [string, string][] = [
+    [`FOO=${big}`, "unknown key"],
+    [`IgnoreUnknown=0;FOO=${big};BAR=${big}`, "two unknown keys"],
+    [Array.from({ length: 5000 }, (_, i) => `K${i}=v`).join(";"), "5000 unknown keys"],
+    [`FOO${big}`, "pair without ="],
+    [`K8S_POD_NAME=${big}`, "pod name"],
+    [`K8S_POD_NAMESPACE=${big}`, "namespace"],
+    [`K8S_POD_INFRA_CONTAINER_ID=${big}`, "infra container ID"],
+    [`K8S_POD_INFRA_CONTAINER_ID=-${big.slice(0, 900)}`, "infra container ID, bad characters"],
+    [`K8S_POD_UID=\u0001${big}`, "pod UID"],
+    [`IgnoreUnknown=${big}`, "IgnoreUnknown"],
+  ];
+  for (const [input, name] of cases) {
+    const r = parseCniArgs(input);
+    if (r.isOk()) {
+      t.fail(name);
+      continue;
+    }
+    t.equal(r.error.code, CNI_ERROR.INVALID_ENVIRONMENT_VARIABLES, name);
+    t.ok(r.error.details.length < 2500, `${name}: details bounded (${r.error.details.length} chars)`);
+  }
+  t.match(parseCniArgs(`FOO=${big}`)._unsafeUnwrapErr().details, /^ARGS: unknown args \["FOO=a{252}"… \(100004 bytes\)\]$/);
+  t.match(parseCniArgs(`K8S_POD_NAME=${big}`)._unsafeUnwrapErr().details, /^K8S_POD_NAME "a{256}"… \(100000 bytes\) is not a valid pod name/);
+});

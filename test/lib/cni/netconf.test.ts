@@ -1,5 +1,5 @@
 import t from "tap";
-import { parseNetConf, CNI_ERROR, DEFAULT_SOCKET_PATH, convertResult } from "../../../lib/cni/index.js";
+import { parseNetConf, CNI_ERROR, DEFAULT_SOCKET_PATH, MAX_NETCONF_BYTES, checkNetConfSize, convertResult } from "../../../lib/cni/index.js";
 
 t.test("Coil §9.2.2: parseConfig", async (t) => {
   const a = parseNetConf(Buffer.from('{"cniVersion":"0.4.0","name":"k8s","type":"coil"}'))._unsafeUnwrap();
@@ -91,4 +91,45 @@ t.test("errors by code", async (t) => {
       t.match(r.error.msg, msg);
     }
   }
+});
+
+t.test("issue 7: stdin larger than MAX_NETCONF_BYTES is refused before decoding (code 7)", async (t) => {
+  t.equal(MAX_NETCONF_BYTES, 1024 * 1024);
+  const conf = (name: string): string => JSON.stringify({ cniVersion: "1.0.0", name, type: "coil" });
+  const pad = MAX_NETCONF_BYTES - conf("").length;
+  t.equal(parseNetConf(Buffer.from(conf("a".repeat(pad))))._unsafeUnwrap().name.length, pad, "exactly the limit parses");
+  for (const input of [Buffer.from(conf("a".repeat(pad + 1))), conf("a".repeat(pad + 1)), conf("é".repeat(pad / 2 + 1)), Buffer.alloc(64 * 1024 * 1024, 0x20)]) {
+    const e = parseNetConf(input)._unsafeUnwrapErr();
+    t.same([e.code, e.msg], [CNI_ERROR.INVALID_NETWORK_CONFIG, "network config is too large"]);
+    t.match(e.details, /^read \d+ bytes from stdin, at most 1048576 are accepted$/);
+  }
+  t.ok(checkNetConfSize(MAX_NETCONF_BYTES).isOk());
+  t.equal(checkNetConfSize(MAX_NETCONF_BYTES + 1)._unsafeUnwrapErr().details, "read 1048577 bytes from stdin, at most 1048576 are accepted");
+});
+
+t.test("issue 7: errors quote netconf values bounded", async (t) => {
+  const big = "x".repeat(500_000);
+  const ok = { cniVersion: "1.0.0", name: "n", type: "coil" };
+  const cases: [string, Record<string, unknown>][] = [
+    ["name with a bad character", { ...ok, name: `${big}!` }],
+    ["cniVersion", { ...ok, cniVersion: big }],
+    ["cniVersion of the wrong type", { ...ok, cniVersion: [big] }],
+    ["capabilities", { ...ok, capabilities: { a: big } }],
+    ["cniVersions", { ...ok, cniVersions: [1, big] }],
+    ["valid-attachments", { ...ok, "cni.dev/valid-attachments": [{ containerID: big }] }],
+    ["prevResult address", { ...ok, prevResult: { ips: [{ address: big }] } }],
+    ["prevResult address with a slash", { ...ok, prevResult: { ips: [{ address: `${big}/24` }] } }],
+    ["prevResult gateway", { ...ok, prevResult: { ips: [{ address: "10.0.0.1/32", gateway: big }] } }],
+    ["prevResult mac", { ...ok, prevResult: { interfaces: [{ name: "eth0", mac: [big] }] } }],
+    ["prevResult ips not a list", { ...ok, prevResult: { ips: big } }],
+    ["prevResult version", { ...ok, prevResult: { cniVersion: big } }],
+  ];
+  for (const [name, conf] of cases) {
+    const e = parseNetConf(JSON.stringify(conf))._unsafeUnwrapErr();
+    t.ok(e.msg.length + e.details.length < 1000, `${name}: code ${e.code}, ${e.msg.length}+${e.details.length} chars`);
+    t.match(`${e.msg} ${e.details}`, /… \(\d+ bytes\)/, `${name}: says the size`);
+  }
+  const json = parseNetConf(`{"name":"${big}`)._unsafeUnwrapErr();
+  t.ok(json.details.length < 400, `JSON syntax error bounded (${json.details.length} chars)`);
+  t.match(parseNetConf(JSON.stringify({ ...ok, prevResult: { ips: [{ address: "10.0.0.1" }] } }))._unsafeUnwrapErr().details, /invalid CIDR "10.0.0.1": missing \/prefix/, "the CIDR reason is kept");
 });
