@@ -19,9 +19,15 @@ mkdir -p "$OUT"
 if [ "$WHAT" != "--node-only" ]; then
   [ -x "$BUN" ] || { echo "build-cni: $BUN missing (npm ci installs @oven/bun-linux-x64)" >&2; exit 127; }
   # --compile embeds the runtime; --minify shrinks the embedded JS; --bytecode precompiles it so
-  # start-up skips parsing. Temp files go next to the output (bun writes a .bun-build file in cwd).
-  (cd "$OUT" && "$BUN" build "$ENTRY" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$OUT/coil.tmp.$$" >/dev/null)
-  mv -f "$OUT/coil.tmp.$$" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
+  # start-up skips parsing. Bun embeds the output file's name (/$bunfs/root/<name>) in the executable,
+  # so the build writes `coil` in a private directory next to the output (bun also drops a .bun-build
+  # file in cwd): the same sources give the same bytes (the image's digest depends on it).
+  tmp="$OUT/.coil-build.$$"
+  rm -rf "$tmp" && mkdir "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && "$BUN" build "$ENTRY" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$tmp/coil" >/dev/null)
+  mv -f "$tmp/coil" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
+  rm -rf "$tmp"
 fi
 if [ "$WHAT" != "--bun-only" ]; then
   mkdir -p "$OUT/meta"
