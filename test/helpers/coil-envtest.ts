@@ -1,8 +1,8 @@
 /**
  * A real control plane with Coil's CRDs applied and the `kube-system` namespace created, for
- * controller tests. Skips the calling test file (or fails under CI=true) when the control-plane
- * binaries are not built. Also the binary lookup (building if needed) for tests that start a bare
- * control plane themselves.
+ * controller tests. Fails the calling test when the control-plane binaries are not built (`npm test`
+ * builds them before the tests; COIL_TEST_ALLOW_SKIP=1 skips instead). Also the binary lookup for
+ * tests that start a bare control plane themselves.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import {
   loadYaml,
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
+import { missingPrerequisite } from "./prerequisites.js";
 import type { Test } from "tap";
 import { findControlPlaneBinaries, startControlPlane, type ControlPlane, type ControlPlaneBinaries } from "./envtest.js";
 
@@ -58,12 +59,11 @@ export async function startCoilControlPlane(): Promise<CoilControlPlane | string
 }
 
 /**
- * A test that needs a control plane cannot run: skip it (`1..0 # reason`), or fail it under
- * `CI=true`, where such a test must run.
+ * A test that needs a control plane cannot run: fail it with the reason and how to get the binaries,
+ * or skip it (`1..0 # reason`) under `COIL_TEST_ALLOW_SKIP=1` ({@link missingPrerequisite}).
  */
 export function skipOrFail(t: Test, reason: string): void {
-  if (process.env["CI"] === "true") t.fail(reason);
-  else t.plan(0, reason);
+  missingPrerequisite(t, reason);
 }
 
 /**
@@ -78,21 +78,18 @@ export async function startCoilControlPlaneOrSkip(t: Test): Promise<CoilControlP
 }
 
 /**
- * The control-plane binaries: the cached ones, else built by scripts/envtest/build.sh (many
- * minutes, so `t`'s timeout is raised and the build log goes to `t.comment`). A string (the reason)
- * when they can be neither found nor built.
+ * The control-plane binaries prepared by `npm test` (scripts/test-prepare.sh runs
+ * scripts/envtest/build.sh before the tests), or a string (the reason) when they are missing. A test
+ * never builds them itself, unless `COIL_ENVTEST_BUILD=1` (many minutes: `t`'s timeout is raised
+ * and the build log goes to `t.comment`).
  */
 export async function resolveControlPlaneBinaries(t: Test): Promise<ControlPlaneBinaries | string> {
+  const build = process.env["COIL_ENVTEST_BUILD"] === "1";
+  if (build) t.setTimeout(45 * 60_000);
   try {
-    return await findControlPlaneBinaries({ build: false });
-  } catch {
-    t.setTimeout(45 * 60_000);
-    t.comment("control-plane binaries not cached; running scripts/envtest/build.sh");
-    try {
-      return await findControlPlaneBinaries({ build: true, log: (l) => t.comment(l) });
-    } catch (err) {
-      return (err as Error).message;
-    }
+    return await findControlPlaneBinaries({ build, ...(build ? { log: (l: string) => t.comment(l) } : {}) });
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findControlPlaneBinaries, startControlPlane } from "../helpers/envtest.js";
+import { missingPrerequisite } from "../helpers/prerequisites.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "dist/bin");
@@ -120,14 +121,15 @@ t.test("coil-installer installs into temp directories", async (t) => {
 
 // With a real API server: the bundled controller starts its webhook, generates certificates, injects
 // the CA and reports ready.
-let binaries: Awaited<ReturnType<typeof findControlPlaneBinaries>> | undefined;
+let binaries: Awaited<ReturnType<typeof findControlPlaneBinaries>> | string;
 try {
   binaries = await findControlPlaneBinaries({ build: false });
-} catch {
-  binaries = undefined;
+} catch (e) {
+  binaries = (e as Error).message;
 }
-t.test("coil-ipam-controller bundle: webhook with cert rotation against kube-apiserver", { skip: binaries === undefined ? "control-plane binaries not built" : false }, async (t) => {
-  const cp = await startControlPlane({ binaries: binaries! });
+t.test("coil-ipam-controller bundle: webhook with cert rotation against kube-apiserver", async (t) => {
+  if (typeof binaries === "string") return missingPrerequisite(t, binaries);
+  const cp = await startControlPlane({ binaries });
   t.teardown(() => cp.stop());
   const { AdmissionregistrationV1Api, ApiextensionsV1Api, KubeConfig, loadAllYaml, loadYaml } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();

@@ -22,6 +22,7 @@ import {
   type V1ValidatingWebhookConfiguration,
 } from "@kubernetes/client-node";
 import { findControlPlaneBinaries, startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
+import { missingPrerequisite } from "../../helpers/prerequisites.js";
 import { IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/ipam-controller/certs-generate.js";
 import { webhookCaBundleInjector } from "../../../adapters/ipam-controller/certs-inject.js";
 import { startWebhookServer } from "../../../adapters/ipam-controller/webhook-server.js";
@@ -37,8 +38,7 @@ let binaries: ControlPlaneBinaries | undefined;
 try {
   binaries = await findControlPlaneBinaries({ build: false });
 } catch (e) {
-  if (process.env["CI"] === "true") t.fail(`control-plane binaries missing: ${(e as Error).message}`);
-  else t.plan(0, "control-plane binaries not built (scripts/envtest/build.sh)");
+  missingPrerequisite(t, `control-plane binaries missing: ${(e as Error).message}`);
 }
 if (binaries !== undefined) {
   const bins = binaries;
