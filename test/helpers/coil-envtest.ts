@@ -16,6 +16,9 @@ import {
 import { missingPrerequisite } from "./prerequisites.js";
 import type { Test } from "tap";
 import { findControlPlaneBinaries, startControlPlane, type ControlPlane, type ControlPlaneBinaries } from "./envtest.js";
+import { waitFor } from "./wait.js";
+
+export { eventually, waitFor, type WaitOptions } from "./wait.js";
 
 const CRD_DIR = fileURLToPath(new URL("../../config/crd/", import.meta.url));
 
@@ -104,31 +107,9 @@ export async function applyCoilCrds(kc: KubeConfig): Promise<void> {
     names.push(body.metadata?.name ?? "");
   }
   for (const name of names) {
-    for (let i = 0; ; i++) {
+    await waitFor(`CRD ${name} Established`, async () => {
       const crd = await ext.readCustomResourceDefinition({ name });
-      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (i > 200) throw new Error(`CRD ${name} not Established`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-/** Poll `probe` every `intervalMs` until it returns a value other than `undefined`, or throw after `timeoutMs`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  opts: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+      return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
+    });
   }
 }

@@ -1,0 +1,58 @@
+/**
+ * Waiting in tests: poll for the condition a test is about to assert, never sleep a fixed time and
+ * never read state "a moment after" an action. On timeout the error names what was awaited, how
+ * long, the probe's last error and (with `describe`) what was seen instead.
+ */
+
+/** Options of {@link eventually} and {@link waitFor}. */
+export interface WaitOptions {
+  /** Give up after this long (default 20 000 ms). */
+  readonly timeoutMs?: number;
+  /** Pause between probes (default 50 ms). */
+  readonly intervalMs?: number;
+  /** What was observed instead, for the timeout message (e.g. the current metric value). */
+  readonly describe?: () => unknown;
+  /** A reason to give up at once (e.g. the process under test exited), or `undefined` to go on. */
+  readonly abortIf?: () => string | undefined;
+}
+
+/**
+ * Poll `probe` until it returns a value other than `undefined` and return that value; throw after
+ * `timeoutMs` (or as soon as `abortIf` gives a reason) with `what` in the message. A probe that
+ * throws counts as "not yet"; its last error is reported.
+ */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, opts: WaitOptions = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const started = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    const aborted = opts.abortIf?.();
+    const elapsed = Date.now() - started;
+    if (aborted !== undefined || elapsed > timeoutMs) {
+      const why = aborted ?? `timed out after ${elapsed} ms`;
+      const seen = opts.describe === undefined ? "" : `; observed: ${describeValue(opts.describe)}`;
+      throw new Error(`waiting for ${what}: ${why}${last === undefined ? "" : `; last error: ${String(last)}`}${seen}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+}
+
+/** {@link eventually} for a boolean condition. */
+export async function waitFor(what: string, condition: () => Promise<boolean> | boolean, opts: WaitOptions = {}): Promise<void> {
+  await eventually(what, async () => ((await condition()) ? true : undefined), opts);
+}
+
+function describeValue(describe: () => unknown): string {
+  try {
+    const v = describe();
+    return typeof v === "string" ? v : JSON.stringify(v);
+  } catch (e) {
+    return `(describe threw: ${String(e)})`;
+  }
+}
