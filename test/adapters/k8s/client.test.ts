@@ -14,7 +14,7 @@ import {
   type AddressBlockObject,
   type KubeClients,
 } from "../../../adapters/k8s/index.js";
-import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
+import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
 
 const started = await startCoilControlPlaneOrSkip(t);
 if (started !== undefined) {
@@ -110,20 +110,24 @@ if (started !== undefined) {
   });
 
   await t.test("work queue: dedupe, no concurrent runs of one key, retries", async (t) => {
+    // Every run blocks until the test opens it, so "a is in flight" is a fact, not a timing guess.
     const runs: string[] = [];
-    let running = 0;
+    const gates: Array<{ key: string; open: () => void }> = [];
+    const running = new Map<string, number>();
     let maxRunning = 0;
+    let maxSameKey = 0;
     let failOnce = true;
     const q = new WorkQueue({
       name: "test",
       concurrency: 4,
       backoff: { initialMs: 5, maxMs: 20 },
       reconcile: async (key) => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
+        running.set(key, (running.get(key) ?? 0) + 1);
+        maxRunning = Math.max(maxRunning, [...running.values()].reduce((x, y) => x + y, 0));
+        maxSameKey = Math.max(maxSameKey, running.get(key) ?? 0);
         runs.push(key);
-        await new Promise((r) => setTimeout(r, 20));
-        running--;
+        await new Promise<void>((open) => gates.push({ key, open }));
+        running.set(key, (running.get(key) ?? 1) - 1);
         if (key === "b" && failOnce) {
           failOnce = false;
           return { kind: "retry", error: new Error("transient") };
@@ -131,22 +135,48 @@ if (started !== undefined) {
         return { kind: "done" };
       },
     });
+    const open = (key: string): void => {
+      const i = gates.findIndex((g) => g.key === key);
+      if (i < 0) throw new Error(`no run of ${key} is waiting`);
+      gates.splice(i, 1)[0]?.open();
+    };
+    const waitRuns = (n: number): Promise<void> =>
+      waitFor(`${n} runs started`, () => runs.length >= n, { intervalMs: 5, describe: () => ({ runs, waiting: gates.map((g) => g.key) }) });
     q.add("a");
     q.add("a");
     q.add("b");
-    await new Promise((r) => setTimeout(r, 5));
-    q.add("a"); // in flight → runs once more afterwards
-    await eventually("queue drained", () => (runs.length >= 4 && q.length === 0 ? true : undefined));
+    await waitRuns(2);
+    t.same(runs, ["a", "b"], "a queued twice runs once; a and b in parallel");
+    q.add("a"); // a is in flight → runs once more afterwards, not now
+    open("b"); // b fails once → retried after its backoff
+    await waitRuns(3);
+    t.same(runs, ["a", "b", "b"], "b's retry started; the second a waits for the first to finish");
+    open("a");
+    await waitRuns(4);
+    t.same(runs, ["a", "b", "b", "a"], "a runs again once its first run finished");
+    open("a");
+    open("b");
+    await waitFor("queue drained", () => q.length === 0 && gates.length === 0, { intervalMs: 5, describe: () => ({ length: q.length, runs }) });
     await q.idle();
     t.same(runs.filter((k) => k === "a").length, 2, "a: once + once for the add while in flight");
     t.same(runs.filter((k) => k === "b").length, 2, "b: failed once, retried once");
-    t.equal(maxRunning, 2, "a and b ran in parallel, never a twice at once");
+    t.equal(maxRunning, 2, "a and b ran in parallel");
+    t.equal(maxSameKey, 1, "never a key twice at once");
     await q.stop();
   });
 
   await t.test("leader election on a Lease", async (t) => {
     const lease = { namespace: "kube-system", name: "test-leader", leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 200 };
-    const mk = (identity: string, releaseOnStop = true) => new LeaderElector({ coordination: clients.coordination, identity, releaseOnStop, ...lease });
+    // `now` is read once per acquire/renew attempt: it counts a candidate's attempts.
+    const attempts = new Map<string, number>();
+    const mk = (identity: string, releaseOnStop = true) =>
+      new LeaderElector({
+        coordination: clients.coordination,
+        identity,
+        releaseOnStop,
+        now: () => (attempts.set(identity, (attempts.get(identity) ?? 0) + 1), new Date()),
+        ...lease,
+      });
     const a = mk("a");
     const b = mk("b");
     t.teardown(async () => {
@@ -156,8 +186,10 @@ if (started !== undefined) {
     const aEnd = a.run(() => led.push("a"));
     await eventually("a leads", () => (a.isLeader ? true : undefined));
     const bEnd = b.run(() => led.push("b"));
-    await new Promise((r) => setTimeout(r, 1000));
-    t.same(led, ["a"], "b waits while a renews");
+    // Instead of a pause: b's third attempt starts only after its first two finished, and a win
+    // would have been recorded (led) before b's next attempt.
+    await waitFor("b's third attempt", () => (attempts.get("b") ?? 0) >= 3, { describe: () => Object.fromEntries(attempts) });
+    t.same(led, ["a"], "b waits while a renews (2 attempts lost)");
     const l1 = await clients.coordination.readNamespacedLease({ name: "test-leader", namespace: "kube-system" });
     t.equal(l1.spec?.holderIdentity, "a");
     t.equal(l1.spec?.leaseDurationSeconds, 2);

@@ -13,7 +13,7 @@ import {
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
-import { resolveControlPlaneBinaries, skipOrFail } from "../../helpers/coil-envtest.js";
+import { resolveControlPlaneBinaries, skipOrFail, waitFor } from "../../helpers/coil-envtest.js";
 
 const CRD_DIR = fileURLToPath(new URL("../../../config/crd/", import.meta.url));
 const GROUP = "coil.cybozu.com";
@@ -171,12 +171,11 @@ async function run(bins: ControlPlaneBinaries): Promise<void> {
 }
 
 async function waitEstablished(ext: ApiextensionsV1Api, name: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  await waitFor(`CRD ${name} Established`, async () => {
     const crd = await ext.readCustomResourceDefinition({ name });
-    if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+    return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
+  }, { intervalMs: 100 });
+  return true;
 }
 
 /** Asserts the request fails with HTTP `code` and a body matching `why`. */
