@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkWebhookCerts, generateWebhookCerts, IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/ipam-controller/certs-generate.js";
 import { ensureServingCerts, startCertRotation } from "../../../adapters/ipam-controller/certs-rotation.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -106,7 +107,7 @@ t.test("a failed injection leaves the files alone and is retried", async (t) => 
   t.teardown(() => rot.stop());
   await t.rejects(rot.firstRun, /webhook configuration not found/);
   await t.rejects(stat(join(dir, "tls.crt")), { code: "ENOENT" }, "nothing written while the CA cannot be injected");
-  for (let i = 0; i < 100 && events.at(-1) !== "generated webhook certificates"; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor("certificates generated after two failed injections", () => events.at(-1) === "generated webhook certificates", { intervalMs: 20, describe: () => events });
   t.same(events, ["webhook certificate check failed", "webhook certificate check failed", "generated webhook certificates"]);
   t.ok((await stat(join(dir, "tls.crt"))).isFile(), "written once injection succeeded");
 });

@@ -2,7 +2,7 @@
 // through BlockRequests, idempotency, pool deletion held by the finalizer, orphan-block GC on Node
 // deletion, metrics and health endpoints.
 import t from "tap";
-import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
+import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
 import type { AddressBlockObject, BlockRequestObject } from "../../../adapters/k8s/index.js";
 import { api, createNodes, createPool, createRequest, deleteBlock, httpGet, startController, waitCompleted } from "./harness.js";
 
@@ -129,7 +129,16 @@ if (started !== undefined) {
       (await a.coil.requests.delete("t-probe"))._unsafeUnwrap();
       return r.status?.conditions?.[1]?.reason === "out of blocks" ? true : (await deleteBlock(a, r.status?.addressBlockName ?? ""), undefined);
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // Instead of a pause: prove the pool reconciler has decided on the deleting pool. Each round
+    // marks the pool's gauge, touches the pool (an event) and waits until a reconcile's sync has
+    // rewritten the gauge. Reconciles of one key never overlap, so by the end of round 3 the
+    // reconcile of round 2 (which started after round 1's mark, when the cache already showed the
+    // deletion) has finished, finalizer decision included.
+    for (let round = 1; round <= 3; round++) {
+      ctrl.metrics.setAllocated("temp", -1);
+      (await a.coil.pools.mergePatch("temp", { metadata: { labels: { "test.coil.cybozu.com/round": String(round) } } }))._unsafeUnwrap();
+      await waitFor(`pool temp reconciled (round ${round}: gauge rewritten by a sync)`, async () => (await metric("coil_controller_allocated_blocks", "temp")) === 1);
+    }
     t.ok((await a.coil.pools.get("temp")).isOk(), "pool still exists while temp-0 exists");
     await deleteBlock(a, "temp-0");
     await eventually("pool gone", async () => ((await a.coil.pools.get("temp")).isErr() ? true : undefined));

@@ -5,7 +5,7 @@ import t from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
+import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
 import { api, createNodes, createPool, createRequest, startController, waitCompleted } from "./harness.js";
 
 const MAIN = fileURLToPath(new URL("../../../adapters/ipam-controller/main.ts", import.meta.url));
@@ -31,7 +31,23 @@ if (started !== undefined) {
     await eventually("GC at leadership start removes the orphan", async () => ((await a.coil.blocks.get("default-200")).isErr() ? true : undefined));
     await createRequest(a, "a0", "default", "node1");
     t.equal((await waitCompleted(a, "a0")).status?.addressBlockName, "default-0");
-    await new Promise((r) => setTimeout(r, 500));
+    // Instead of a fixed pause: let the leader renew the Lease three more times. Both replicas run
+    // on this event loop with the same 200 ms retry period, so the follower has made (and lost)
+    // campaign attempts meanwhile.
+    const leaderId = leader === r1 ? "replica-1" : "replica-2";
+    const renewals = new Set<string>();
+    const holders = new Set<string>();
+    await waitFor(
+      "the leader to renew the Lease 3 more times",
+      async () => {
+        const l = await a.clients.coordination.readNamespacedLease({ name: "coil-ipam-leader", namespace: "kube-system" });
+        holders.add(l.spec?.holderIdentity ?? "");
+        renewals.add(l.metadata?.resourceVersion ?? ""); // every renewal is a write
+        return renewals.size >= 4;
+      },
+      { describe: () => ({ renewals: [...renewals], holders: [...holders] }) },
+    );
+    t.same([...holders], [leaderId], "the Lease named only the leader meanwhile");
     t.notOk(follower.isLeader(), "follower does not lead");
     t.equal(follower.pools.usedIndexes("default"), undefined, "follower never synced a pool");
     t.notMatch(await follower.metrics.registry.metrics(), /pool="default"/, "follower exports no pool series");

@@ -23,6 +23,7 @@ import {
 } from "@kubernetes/client-node";
 import { findControlPlaneBinaries, startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
+import { waitFor } from "../../helpers/wait.js";
 import { IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/ipam-controller/certs-generate.js";
 import { webhookCaBundleInjector } from "../../../adapters/ipam-controller/certs-inject.js";
 import { startWebhookServer } from "../../../adapters/ipam-controller/webhook-server.js";
@@ -363,17 +364,7 @@ function peerSerial(port: number): Promise<string> {
   });
 }
 
-async function waitUntil(f: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let ok = false;
-    try {
-      ok = await f();
-    } catch {
-      ok = false;
-    }
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** The shared {@link waitFor}: poll `f` every 100 ms for up to `timeoutMs`. */
+function waitUntil(f: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  return waitFor(what, f, { timeoutMs, intervalMs: 100 });
 }
