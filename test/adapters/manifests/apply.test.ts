@@ -17,7 +17,7 @@ import {
   type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
-import { resolveControlPlaneBinaries, skipOrFail } from "../../helpers/coil-envtest.js";
+import { resolveControlPlaneBinaries, skipOrFail, waitFor } from "../../helpers/coil-envtest.js";
 
 const RENDERED = ["coil.yaml", "coil-router.yaml"].map((f) => fileURLToPath(new URL(`../../../config/rendered/${f}`, import.meta.url)));
 const FIELD_MANAGER = "coil-manifests-test";
@@ -80,24 +80,42 @@ async function run(bins: ControlPlaneBinaries): Promise<void> {
     }
   });
 
+  /** Whether the API server allows case `c` (a SubjectAccessReview). */
+  const reviewAllowed = async (c: RbacCase): Promise<boolean> => {
+    const [sa, , verb, resource, extra] = c;
+    const [res, sub] = resource.split("/");
+    const group = CORE_RESOURCES.has(res ?? "") ? "" : res === "leases" ? "coordination.k8s.io" : res?.endsWith("webhookconfigurations") ? "admissionregistration.k8s.io" : "coil.cybozu.com";
+    const review = await authz.createSubjectAccessReview({
+      body: {
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SubjectAccessReview",
+        spec: {
+          user: `system:serviceaccount:kube-system:${sa}`,
+          groups: ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+          resourceAttributes: { group, resource: res ?? "", verb, ...(sub === undefined ? {} : { subresource: sub }), ...extra },
+        },
+      },
+    });
+    return review.status?.allowed ?? false;
+  };
+
   await t.test("RBAC: each ServiceAccount gets what its code uses and nothing more", async (t) => {
+    // The RBAC authorizer sees new (Cluster)Roles and bindings through its informers, a moment after
+    // the apply: wait until every grant is in effect, then check each case (the denials included).
+    let denied: RbacCase[] = [];
+    await waitFor(
+      "every granted RBAC case allowed (the authorizer's cache caught up with the apply)",
+      async () => {
+        denied = [];
+        for (const c of RBAC_CASES) if (c[1] && !(await reviewAllowed(c))) denied.push(c);
+        return denied.length === 0;
+      },
+      { describe: () => ({ stillDenied: denied }) },
+    );
     for (const c of RBAC_CASES) {
       const [sa, allowed, verb, resource, extra] = c;
-      const [res, sub] = resource.split("/");
-      const group = CORE_RESOURCES.has(res ?? "") ? "" : res === "leases" ? "coordination.k8s.io" : res?.endsWith("webhookconfigurations") ? "admissionregistration.k8s.io" : "coil.cybozu.com";
-      const review = await authz.createSubjectAccessReview({
-        body: {
-          apiVersion: "authorization.k8s.io/v1",
-          kind: "SubjectAccessReview",
-          spec: {
-            user: `system:serviceaccount:kube-system:${sa}`,
-            groups: ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
-            resourceAttributes: { group, resource: res ?? "", verb, ...(sub === undefined ? {} : { subresource: sub }), ...extra },
-          },
-        },
-      });
       const where = extra === undefined ? "" : ` ${JSON.stringify(extra)}`;
-      t.equal(review.status?.allowed ?? false, allowed, `${sa} ${allowed ? "can" : "cannot"} ${verb} ${resource}${where}`);
+      t.equal(await reviewAllowed(c), allowed, `${sa} ${allowed ? "can" : "cannot"} ${verb} ${resource}${where}`);
     }
   });
 
@@ -181,12 +199,11 @@ const RBAC_CASES: readonly RbacCase[] = [
 ];
 
 async function waitEstablished(ext: ApiextensionsV1Api, name: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  await waitFor(`CRD ${name} Established`, async () => {
     const crd = await ext.readCustomResourceDefinition({ name });
-    if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+    return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
+  }, { intervalMs: 100 });
+  return true;
 }
 
 // Last: the module-level constants above must be initialised before run() uses them.
