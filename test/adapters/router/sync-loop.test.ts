@@ -2,6 +2,7 @@
 import t from "tap";
 import { SILENT_LOGGER } from "../../../adapters/k8s/index.js";
 import { REAL_CLOCK, SyncLoop, type RouterClock } from "../../../adapters/router/sync-loop.js";
+import { waitFor } from "../../helpers/wait.js";
 
 /** A clock whose ticker and sleeps fire only when the test says so. */
 function manualClock() {
@@ -99,9 +100,17 @@ t.test("a throwing sync counts as a failure; stop ends a backoff wait", async (t
 t.test("REAL_CLOCK", async (t) => {
   let n = 0;
   const cancel = REAL_CLOCK.every(5, () => n++);
-  await REAL_CLOCK.sleep(30, new AbortController().signal);
+  // Wait for the ticks rather than sleeping a fixed 30 ms: a loaded machine can run the 5 ms
+  // interval only once before a 30 ms timer.
+  await waitFor("the 5 ms ticker to fire twice", () => n >= 2, { intervalMs: 5, describe: () => ({ ticks: n }) });
   cancel();
-  t.ok(n >= 2, `ticked ${n} times in 30 ms`);
+  const after = n;
+  // Proof that the cancelled ticker is silent: a later ticker of the same period fires twice meanwhile.
+  let m = 0;
+  const cancelLater = REAL_CLOCK.every(5, () => m++);
+  await waitFor("a second 5 ms ticker to fire twice", () => m >= 2, { intervalMs: 5, describe: () => ({ ticks: m }) });
+  cancelLater();
+  t.equal(n, after, `the cancelled ticker did not fire again (${after} ticks before cancel)`);
   const ac = new AbortController();
   const t0 = performance.now();
   setTimeout(() => ac.abort(), 5);
