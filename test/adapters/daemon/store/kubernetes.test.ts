@@ -183,14 +183,27 @@ if (started !== undefined) {
   });
 
   await t.test("pool annotation of a namespace created after start; unknown pool times out after 10 s", async (t) => {
-    await a.core.createNamespace({ body: { metadata: { name: "late", annotations: { "coil.cybozu.com/pool": "other" } } } });
-    await new Promise((res) => setTimeout(res, 300)); // the Namespace watch delivers it
-    const late = await add("n1", "n1-late", "late");
-    t.ok(late.ok, JSON.stringify(late));
-    t.match(ipsOf(late)[0], /^10\.10\.0\./, "pool other from the annotation");
-    t.ok((await del("n1", "n1-late", "late")).ok);
+    // coild takes the pool from its Namespace watch; until the watch delivers a namespace, an ADD
+    // there is served from pool default. "ghost" is created first: once the watch has delivered
+    // "late", it has delivered "ghost" too (one watch, events in resourceVersion order).
     await a.core.createNamespace({ body: { metadata: { name: "ghost", annotations: { "coil.cybozu.com/pool": "missing" } } } });
-    await new Promise((res) => setTimeout(res, 200));
+    await a.core.createNamespace({ body: { metadata: { name: "late", annotations: { "coil.cybozu.com/pool": "other" } } } });
+    let probes = 0;
+    let lastReply: CniReply | undefined;
+    const late = await eventually(
+      "coild's Namespace watch to deliver namespace late (an ADD there served from pool other)",
+      async () => {
+        const id = `n1-late${probes++}`;
+        const r = (lastReply = await add("n1", id, "late"));
+        if (r.ok && ipsOf(r)[0]?.startsWith("10.10.0.")) return { id, r };
+        if (r.ok) t.ok((await del("n1", id, "late")).ok, `DEL of ${id}, served before the watch delivered the namespace`);
+        return undefined;
+      },
+      { describe: () => lastReply },
+    );
+    t.ok(late.r.ok, JSON.stringify(late.r));
+    t.match(ipsOf(late.r)[0], /^10\.10\.0\./, "pool other from the annotation");
+    t.ok((await del("n1", late.id, "late")).ok);
     const t0 = Date.now();
     const ghost = await add("n1", "n1-ghost", "ghost");
     const ms = Date.now() - t0;

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { BLOCKS_FILE, LocalBlockStore } from "../../../../adapters/daemon/store/local.js";
 import { parsePools } from "../../../../adapters/daemon/store/pools-file.js";
 import { REAL_FS_OPS, type AtomicFsOps } from "../../../../adapters/common/atomic-file.js";
+import { waitFor } from "../../../helpers/wait.js";
 
 const poolDoc = (name: string, spec: unknown): string =>
   JSON.stringify({ apiVersion: "coil.cybozu.com/v2", kind: "AddressPool", metadata: { name }, spec });
@@ -120,13 +121,11 @@ t.test("SIGKILL during churn: every reported block is durable, none twice", asyn
   child.stdout.on("data", (b: Buffer) => {
     out += b.toString();
   });
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if ((out.match(/\n/g) ?? []).length > 60) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 5);
+  await waitFor("60 blocks reported by the churning child", () => (out.match(/\n/g) ?? []).length > 60, {
+    timeoutMs: 60_000,
+    intervalMs: 5,
+    describe: () => `${(out.match(/\n/g) ?? []).length} lines`,
+    abortIf: () => (child.exitCode !== null || child.signalCode !== null ? `the child exited (${String(child.exitCode ?? child.signalCode)})` : undefined),
   });
   child.kill("SIGKILL");
   await new Promise((r) => child.on("close", r));
