@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findControlPlaneBinaries, startControlPlane } from "../helpers/envtest.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
+import { waitFor } from "../helpers/wait.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "dist/bin");
@@ -157,14 +158,10 @@ t.test("coil-ipam-controller bundle: webhook with cert rotation against kube-api
   t.teardown(() => void child.kill("SIGTERM"));
   const readyz = (): Promise<number> =>
     new Promise((resolve) => get(`http://127.0.0.1:${healthPort}/readyz`, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on("error", () => resolve(0)));
-  const deadline = Date.now() + 30_000;
-  let status = 0;
-  while (status !== 200 && Date.now() < deadline && child.exitCode === null) {
-    await new Promise((r) => setTimeout(r, 200));
-    status = await readyz();
-  }
-  t.equal(status, 200, `/readyz 200 (webhook check included) ${status === 200 ? "" : log.slice(-2000)}`);
-  while (!log.includes('"caches synced"') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+  const waiting = { timeoutMs: 30_000, intervalMs: 200, abortIf: () => (child.exitCode === null && child.signalCode === null ? undefined : `the controller exited (${String(child.exitCode ?? child.signalCode)})`), describe: () => log.slice(-2000) };
+  await waitFor("/readyz 200 (webhook check included)", async () => (await readyz()) === 200, waiting);
+  t.pass("/readyz 200 (webhook check included)");
+  await waitFor('the "caches synced" log line', () => log.includes('"caches synced"'), waiting);
   t.match(log, /"caches synced"/, "informers synced (the CRDs are installed)");
   const ca = readFileSync(join(certDir, "ca.crt"), "utf8");
   const v = await adm.readValidatingWebhookConfiguration({ name: "coilv2-validating-ipam-webhook-configuration" });
