@@ -5,6 +5,7 @@ import { realKernel } from "../kernel/real-kernel.js";
 import { parseCoildFlags, usage } from "./flags.js";
 import { detectHostMtu, detectNodeIps } from "./node/host-facts.js";
 import { createLogger } from "./log.js";
+import { NETNS_LOCK_NAME } from "./node-lock.js";
 import { runCoild } from "./run.js";
 
 const flags = parseCoildFlags(process.argv.slice(2));
@@ -19,7 +20,7 @@ const detectMtu = async (): Promise<number | undefined> => {
   return d.mtu;
 };
 const kernel = realKernel();
-const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu };
+const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu, netnsLockName: NETNS_LOCK_NAME };
 const running = await runCoild(flags.value, deps);
 if (running.isErr()) {
   log.error("startup failed", { error: running.error });

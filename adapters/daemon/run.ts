@@ -21,7 +21,8 @@ import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./stor
 import { recoverNodeState } from "./node/recovery.js";
 import { prepareSocketPath, serveCni, type RunningServer } from "./endpoint/server.js";
 import { LocalBlockStore } from "./store/local.js";
-import type { BlockStore } from "./store/port.js";
+import { lockNetns, lockStateDir, type HeldLock, type LockHolder } from "./node-lock.js";
+import type { BlockStore } from "../../lib/ipam/index.js";
 
 /** Everything coild touches outside itself. */
 export interface CoildDeps {
@@ -34,6 +35,12 @@ export interface CoildDeps {
   readonly detectNodeIps: () => Promise<{ ipv4?: Ip; ipv6?: Ip }>;
   /** The pod veth MTU (undefined: kernel default). */
   readonly detectMtu: () => Promise<number | undefined>;
+  /**
+   * The abstract UNIX socket name that makes coild unique in its network namespace
+   * (`NETNS_LOCK_NAME` of `node-lock.ts` in production; tests running several coilds in one
+   * process give each its own).
+   */
+  readonly netnsLockName: string;
 }
 
 /** A running coild. */
@@ -108,6 +115,22 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
   if (flags.enableEgress) deps.log.warn("egress (FoU/NAT) is not implemented in this coild; Egress objects are ignored");
   if (flags.registerFromMain) deps.log.warn("--register-from-main is not implemented; only table routes are registered");
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
+  // One coild per network namespace, checked before anything is touched (ports, socket, state dir, kernel).
+  const holder: LockHolder = { pid: process.pid, node: nodeName, socket: flags.socket, stateDir: flags.stateDir };
+  const netnsLock = await lockNetns(deps.netnsLockName, holder);
+  if (netnsLock.isErr()) return err(netnsLock.error.message);
+  const running = await runLocked(flags, deps, nodeName, holder);
+  if (running.isErr()) await netnsLock.value.release();
+  return running.map((r) => ({
+    ...r,
+    close: async () => {
+      await r.close();
+      await netnsLock.value.release();
+    },
+  }));
+}
+
+async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, string>> {
   let ready = false;
   const metrics = createDaemonMetrics();
   const m = await listenHttp(flags.metricsAddr, (req, res) => {
@@ -125,12 +148,12 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
     await closeHttp();
     return err(`health: ${h.error}`);
   }
-  const started = await startIpam(flags, deps, nodeName, metrics, () => (ready = true));
+  const started = await startIpam(flags, deps, nodeName, holder, metrics, () => (ready = true));
   if (started.isErr()) {
     await closeHttp();
     return err(started.error);
   }
-  const { node, server, timer, closeStore } = started.value;
+  const { node, server, timer, closeStore, dirLock } = started.value;
   return ok({
     node,
     metrics,
@@ -141,6 +164,7 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
       ready = false;
       await server.close();
       await closeStore?.();
+      await dirLock?.release();
       await closeHttp();
       deps.log.info("coild stopped");
     },
@@ -151,17 +175,28 @@ async function startIpam(
   flags: CoildFlags,
   deps: CoildDeps,
   nodeName: string,
+  holder: LockHolder,
   metrics: DaemonMetrics,
   markReady: () => void,
-): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined }, string>> {
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined; dirLock: HeldLock | undefined }, string>> {
   // Refuse early when another coild serves the socket: its state dir must not be recovered/GC-ed twice.
   const free = await prepareSocketPath(flags.socket);
   if (free.isErr()) return err(`socket: ${free.error.message}`);
+  // The local store's state dir has one user, whatever network namespace it runs in.
+  const dirLock = flags.store === "local" ? await lockStateDir(flags.stateDir, holder) : undefined;
+  if (dirLock?.isErr() === true) return err(dirLock.error.message);
+  const locked = dirLock?.isOk() === true ? dirLock.value : undefined;
   const opened = await openStore(flags, deps, nodeName);
-  if (opened.isErr()) return err(opened.error);
+  if (opened.isErr()) {
+    await locked?.release();
+    return err(opened.error);
+  }
   const started = await startOverStore(flags, deps, nodeName, metrics, markReady, opened.value);
-  if (started.isErr()) await opened.value.close?.();
-  return started.map((s) => ({ ...s, closeStore: opened.value.close }));
+  if (started.isErr()) {
+    await opened.value.close?.();
+    await locked?.release();
+  }
+  return started.map((s) => ({ ...s, closeStore: opened.value.close, dirLock: locked }));
 }
 
 async function startOverStore(

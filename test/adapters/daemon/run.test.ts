@@ -1,5 +1,5 @@
 import t from "tap";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
@@ -27,6 +27,7 @@ function setup(extra: string[] = [], poolsText = poolDoc("default", { blockSizeB
     randomHex: () => (++n).toString(16).padStart(8, "0"),
     detectNodeIps: async () => ({}),
     detectMtu: async () => 1400,
+    netnsLockName: `coil-test${dir}`,
   };
   return { dir, flags, kernel, deps };
 }
@@ -74,12 +75,23 @@ t.test("startup errors are clear", async (t) => {
   writeFileSync(join(np.dir, "ns.yaml"), "team-a: missing\n");
   const np2 = setup([`--namespace-pools=${join(np.dir, "ns.yaml")}`]);
   t.match((await runCoild(np2.flags, np2.deps))._unsafeUnwrapErr(), /namespace "team-a": pool "missing" is not defined/);
-  // A live socket is refused.
+  // A second coild in the same network namespace (same lock name) is refused, whatever its socket
+  // and state dir; one in another namespace is refused when it shares the socket or the state dir.
   const a = setup();
   const first = (await runCoild(a.flags, a.deps))._unsafeUnwrap();
   const before = JSON.stringify(a.kernel.dump());
-  const second = await runCoild({ ...a.flags }, a.deps);
-  t.match(second.isErr() && second.error, /in use/);
-  t.equal(JSON.stringify(a.kernel.dump()), before, "the refused instance touched nothing");
+  const b = setup();
+  const sameNetns = await runCoild(b.flags, { ...b.deps, kernel: a.kernel, netnsLockName: a.deps.netnsLockName });
+  t.match(sameNetns.isErr() && sameNetns.error, new RegExp(`another coild \\(pid ${process.pid}, node node1, socket ${a.flags.socket}, state dir ${a.flags.stateDir}\\) already runs in this network namespace`));
+  const sameSocket = await runCoild({ ...b.flags, socket: a.flags.socket }, { ...b.deps, kernel: a.kernel });
+  t.match(sameSocket.isErr() && sameSocket.error, /in use/);
+  const sameDir = await runCoild({ ...b.flags, stateDir: a.flags.stateDir }, { ...b.deps, kernel: a.kernel });
+  t.match(sameDir.isErr() && sameDir.error, new RegExp(`another coild \\(pid ${process.pid}\\b.*uses the state directory ${a.flags.stateDir}`));
+  t.equal(JSON.stringify(a.kernel.dump()), before, "the refused instances touched nothing");
+  t.notOk(existsSync(b.flags.socket), "the refused instances created no socket");
+  t.notOk(existsSync(b.flags.stateDir), "nor the state dir of the instance refused by the network namespace lock");
   await first.close();
+  // Released on close: the second one starts now.
+  const later = (await runCoild(b.flags, { ...b.deps, kernel: a.kernel, netnsLockName: a.deps.netnsLockName }))._unsafeUnwrap();
+  await later.close();
 });

@@ -79,6 +79,7 @@ if (started !== undefined) {
       randomHex: () => (++seq).toString(16).padStart(8, "0"),
       detectNodeIps: async () => ({}),
       detectMtu: async () => 1400,
+      netnsLockName: `coil-test${dir}/${n}`,
     };
     const r = await runCoild(flags, deps);
     if (r.isErr()) throw new Error(r.error);
