@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
+import { waitFor } from "../../helpers/wait.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 
@@ -57,6 +58,12 @@ function netState(ns: string): Record<string, unknown> {
     rules4: ipj(ns, ["-4", "rule", "show"]),
     rules6: ipj(ns, ["-6", "rule", "show"]),
   };
+}
+
+/** Whether any address in `ns` is still in duplicate address detection. */
+function hasTentative(ns: string): boolean {
+  const links = ipj(ns, ["addr", "show"]) as { addr_info?: { tentative?: boolean }[] }[];
+  return links.some((l) => (l.addr_info ?? []).some((a) => a.tentative === true));
 }
 
 function listTree(dir: string): string[] {
@@ -258,6 +265,9 @@ t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil", a
     const q = podNetns(t);
     const ok = await attach("ADD", "1.0.0", "first", q);
     t.equal(ok.code, 0);
+    // The kernel's own link-local addresses of the new veth pair are still in duplicate address
+    // detection right after ADD (`tentative`); the snapshot must not race DAD finishing.
+    await waitFor("DAD finished on the host and the first pod (no tentative address)", () => !hasTentative(host.name) && !hasTentative(q.name));
     const before2 = snap([q]);
     const dup = await attach("ADD", "1.0.0", "second", q);
     t.not(dup.code, 0, "second container id on the same netns+ifname fails");
