@@ -31,13 +31,26 @@ export const GRPC_CODE_NAMES = [
   "Unauthenticated",
 ] as const;
 
+/** One pool's share of the node's IPAM state. */
+export interface PoolUsage {
+  readonly pool: string;
+  /** Pod interfaces holding addresses of the pool (a dual-stack pair counts once). */
+  readonly allocatedAddresses: number;
+  /** Blocks of the pool the node owns. */
+  readonly blocks: number;
+}
+
 /** coild's metric set. */
 export interface DaemonMetrics {
   readonly registry: Registry;
   /** Count one finished unary call (started, received, sent when OK, handled). */
   observeCall(method: string, grpcCode: number, transport: "grpc" | "fast"): void;
-  /** Set the node IPAM gauges of a pool. */
-  setPoolGauges(pool: string, allocatedAddresses: number, blocks: number): void;
+  /**
+   * Read `coil_node_allocated_addresses` and `coil_node_blocks` from `usage` at every scrape
+   * (replacing an earlier source), so no allocation path can leave them stale. A pool seen once
+   * stays exported, at 0 when it is gone.
+   */
+  observeNodeIpam(usage: () => Iterable<PoolUsage>): void;
 }
 
 /** Create the metrics in a fresh registry (with the default process metrics). */
@@ -55,8 +68,36 @@ export function createDaemonMetrics(): DaemonMetrics {
   const received = new Counter({ name: "grpc_server_msg_received_total", help: "Total number of RPC stream messages received on the server.", labelNames: labels, registers: [registry] });
   const sent = new Counter({ name: "grpc_server_msg_sent_total", help: "Total number of gRPC stream messages sent by the server.", labelNames: labels, registers: [registry] });
   const fast = new Counter({ name: "coil_node_fast_path_requests_total", help: "CNI calls served over the fast JSON-line protocol (also counted in grpc_server_*).", labelNames: ["method"], registers: [registry] });
-  const addrs = new Gauge({ name: "coil_node_allocated_addresses", help: "Pod addresses (or dual-stack pairs) allocated on this node.", labelNames: ["pool"], registers: [registry] });
-  const blocks = new Gauge({ name: "coil_node_blocks", help: "Address blocks owned by this node.", labelNames: ["pool"], registers: [registry] });
+  let usage: () => Iterable<PoolUsage> = () => [];
+  const seen = new Set<string>();
+  /** The current usage per pool (every pool seen so far, 0 when gone). */
+  const read = (): Map<string, PoolUsage> => {
+    const now = new Map<string, PoolUsage>();
+    for (const u of usage()) now.set(u.pool, u);
+    for (const p of now.keys()) seen.add(p);
+    for (const p of seen) if (!now.has(p)) now.set(p, { pool: p, allocatedAddresses: 0, blocks: 0 });
+    return now;
+  };
+  new Gauge({
+    name: "coil_node_allocated_addresses",
+    help: "Pod addresses (or dual-stack pairs) allocated on this node.",
+    labelNames: ["pool"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of read().values()) this.set({ pool: u.pool }, u.allocatedAddresses);
+    },
+  });
+  new Gauge({
+    name: "coil_node_blocks",
+    help: "Address blocks owned by this node.",
+    labelNames: ["pool"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of read().values()) this.set({ pool: u.pool }, u.blocks);
+    },
+  });
   for (const m of GRPC_METHODS) {
     const l = { grpc_type: "unary", grpc_service: GRPC_SERVICE, grpc_method: m };
     started.inc(l, 0);
@@ -74,9 +115,8 @@ export function createDaemonMetrics(): DaemonMetrics {
       handled.inc({ ...l, grpc_code: GRPC_CODE_NAMES[code] ?? String(code) });
       if (transport === "fast") fast.inc({ method });
     },
-    setPoolGauges(pool, a, b) {
-      addrs.set({ pool }, a);
-      blocks.set({ pool }, b);
+    observeNodeIpam(source) {
+      usage = source;
     },
   };
 }

@@ -12,7 +12,7 @@ import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "..
 import type { Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
-import type { DaemonMetrics } from "../metrics.js";
+import type { DaemonMetrics, PoolUsage } from "../metrics.js";
 import { RouteExport } from "./route-export.js";
 import type { BlockStore, StoreError } from "../store/port.js";
 
@@ -53,6 +53,7 @@ export class NodeState {
       protocol: opts.protocol,
       blocks: () => this.ipam.blockCidrs(),
     });
+    opts.metrics?.observeNodeIpam(() => this.poolUsage());
   }
 
   /** The last route-export failure, cleared by a successful sync (STATUS reports 51 while set). */
@@ -78,14 +79,12 @@ export class NodeState {
     // Table 119 changes only with the block set: sync (or wait for the sync in flight) only when it
     // is behind — a new block, or a failed earlier sync — so that the pod is routable when ADD returns.
     if (r.isOk() && this.#export.behind) await this.syncExport();
-    this.updateGauges();
     return r;
   }
 
   /** Release `containerId:ifname` (no-op if unknown); a block left empty is returned at once. */
   async free(containerId: string, ifname: string): Promise<Allocation | undefined> {
     const out = this.ipam.free(containerId, ifname);
-    this.updateGauges();
     if (out.emptyBlock !== undefined) {
       const released = await this.releaseIfEmpty(out.emptyBlock);
       if (released.isErr()) this.#o.log.warn("failed to return an empty block", { block: out.emptyBlock.name, error: released.error });
@@ -104,7 +103,6 @@ export class NodeState {
       const removed = this.ipam.removeBlock(ref.name);
       if (removed.isErr()) return ok(false);
       this.#export.blocksChanged();
-      this.updateGauges();
       const r = await this.#o.store.releaseBlock(ref.pool, this.#o.node, ref.name);
       if (r.isOk()) this.#o.log.info("returned an empty block", { pool: ref.pool, block: ref.name });
       return r.map(() => true);
@@ -133,7 +131,6 @@ export class NodeState {
       else if (r.value) released.push(ref.name);
     }
     await this.syncExport();
-    this.updateGauges();
     return ok({ released });
   }
 
@@ -147,7 +144,6 @@ export class NodeState {
       if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
     }
     if (this.ipam.blockCidrs().length !== before) this.#export.blocksChanged();
-    this.updateGauges();
     return ok(blocks.value.length);
   }
 
@@ -160,19 +156,16 @@ export class NodeState {
     return p === undefined || BigInt(p.allocatedBlocks) >= p.maxBlocks;
   }
 
-  /** Refresh `coil_node_allocated_addresses` and `coil_node_blocks`. */
-  updateGauges(): void {
-    const m = this.#o.metrics;
-    if (m === undefined) return;
-    const allocs = new Map<string, number>();
-    for (const a of this.ipam.allocations()) allocs.set(a.pool, (allocs.get(a.pool) ?? 0) + 1);
-    const blocks = new Map<string, number>();
-    for (const b of this.ipam.blocks()) blocks.set(b.pool, (blocks.get(b.pool) ?? 0) + 1);
-    for (const pool of new Set([...allocs.keys(), ...blocks.keys(), ...this.#seenPools])) {
-      m.setPoolGauges(pool, allocs.get(pool) ?? 0, blocks.get(pool) ?? 0);
-      this.#seenPools.add(pool);
-    }
+  /** Addresses and blocks per pool, as the allocator holds them now (read by the metrics at scrape time). */
+  poolUsage(): PoolUsage[] {
+    const usage = new Map<string, { allocatedAddresses: number; blocks: number }>();
+    const of = (pool: string): { allocatedAddresses: number; blocks: number } => {
+      let u = usage.get(pool);
+      if (u === undefined) usage.set(pool, (u = { allocatedAddresses: 0, blocks: 0 }));
+      return u;
+    };
+    for (const a of this.ipam.allocations()) of(a.pool).allocatedAddresses += 1;
+    for (const b of this.ipam.blocks()) of(b.pool).blocks += 1;
+    return [...usage].map(([pool, u]) => ({ pool, ...u }));
   }
-
-  readonly #seenPools = new Set<string>();
 }

@@ -1,0 +1,90 @@
+/**
+ * coild's node IPAM gauges as scraped from `/metrics`: `coil_node_allocated_addresses{pool}` and
+ * `coil_node_blocks{pool}` follow every ADD (also into a block with room, the usual case), every
+ * DEL, and recovery after a restart, in every pool.
+ */
+import t from "tap";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HOST_NETNS, netnsPath } from "../../../lib/changeset/index.js";
+import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
+import { encodeLine } from "../../../adapters/common/fast-protocol.js";
+import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
+import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
+import { runCoild, type CoildDeps, type RunningCoild } from "../../../adapters/daemon/run.js";
+import { connect } from "node:net";
+import { poolDoc } from "./harness.js";
+
+function call(sock: string, method: "Add" | "Del", id: string, ns: string): Promise<{ ok: boolean }> {
+  const args = { containerId: id, netns: `/run/netns/${id}`, ifname: "eth0", args: { K8S_POD_NAMESPACE: ns, K8S_POD_NAME: id }, path: "", stdinData: "", ips: [], interfaces: {} };
+  return new Promise((resolve, reject) => {
+    const s = connect(sock);
+    let out = "";
+    s.on("data", (b: Buffer) => (out += b.toString()));
+    s.on("end", () => resolve(JSON.parse(out) as { ok: boolean }));
+    s.on("error", reject);
+    s.write(encodeLine({ v: 1, method, args }));
+  });
+}
+
+t.test("coil_node_allocated_addresses and coil_node_blocks follow every allocation, free and recovery", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "coild-metrics-"));
+  writeFileSync(
+    join(dir, "pools.yaml"),
+    [poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.2.0.0/24" }] }), poolDoc("other", { blockSizeBits: 1, subnets: [{ ipv4: "10.3.0.0/24" }] })].join("\n---\n"),
+  );
+  writeFileSync(join(dir, "ns.yaml"), "team-b: other\n");
+  const sock = join(dir, "coild.sock");
+  const argv = [`--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, `--namespace-pools=${join(dir, "ns.yaml")}`,
+    "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--node-ipv4=10.20.30.41"];
+  const flags = parseCoildFlags(argv)._unsafeUnwrap() as CoildFlags;
+  const kernel = new FakeKernel();
+  kernel.addNetns(HOST_NETNS);
+  let n = 0;
+  const deps: CoildDeps = {
+    env: { COIL_NODE_NAME: "node1" },
+    hostname: () => "ignored",
+    kernel,
+    log: NULL_LOGGER,
+    randomHex: () => (++n).toString(16).padStart(8, "0"),
+    detectNodeIps: async () => ({}),
+    detectMtu: async () => 1400,
+    netnsLockName: `coil-test${dir}`,
+  };
+  let running: RunningCoild = (await runCoild(flags, deps))._unsafeUnwrap();
+  t.teardown(() => running.close());
+  const gauges = async (): Promise<string> => {
+    const text = await (await fetch(`http://127.0.0.1:${running.metricsPort ?? 0}/metrics`)).text();
+    return text
+      .split("\n")
+      .filter((l) => /^coil_node_(allocated_addresses|blocks)\{/.test(l))
+      .sort()
+      .join("\n");
+  };
+  const expect = (d: [number, number], o: [number, number]): string =>
+    [`coil_node_allocated_addresses{pool="default"} ${d[0]}`, `coil_node_allocated_addresses{pool="other"} ${o[0]}`, `coil_node_blocks{pool="default"} ${d[1]}`, `coil_node_blocks{pool="other"} ${o[1]}`]
+      .join("\n");
+  const add = async (id: string, ns: string): Promise<void> => {
+    kernel.addNetns(netnsPath(`/run/netns/${id}`));
+    t.match(await call(sock, "Add", id, ns), { ok: true }, `ADD ${id}`);
+  };
+  const del = async (id: string, ns: string): Promise<void> => void t.match(await call(sock, "Del", id, ns), { ok: true }, `DEL ${id}`);
+
+  for (let i = 0; i < 3; i++) await add(`o${i}`, "team-b");
+  for (let i = 0; i < 5; i++) await add(`d${i}`, "default");
+  t.equal(await gauges(), expect([5, 1], [3, 2]), "5 pods in one block of default, 3 pods in two blocks of other");
+  await del("d0", "default");
+  await del("d1", "default");
+  await del("o0", "team-b");
+  t.equal(await gauges(), expect([3, 1], [2, 2]), "frees lower the gauge");
+  await running.close();
+
+  running = (await runCoild(flags, deps))._unsafeUnwrap();
+  t.equal(await gauges(), expect([3, 1], [2, 2]), "recovery after a restart");
+  await add("d5", "default");
+  t.equal(await gauges(), expect([4, 1], [2, 2]), "an ADD after the restart");
+  await del("o1", "team-b");
+  await del("o2", "team-b");
+  t.equal(await gauges(), expect([4, 1], [0, 0]), "the last pods of a pool gone: 0 addresses, its blocks returned");
+});
