@@ -15,6 +15,7 @@ import { err, ok, Result, ResultAsync } from "neverthrow";
 import type { Changeset, NetlinkOp, NetnsRef, NftCommand } from "../../lib/changeset/index.js";
 import { failedBatchLine, groupOps, ipBatchArgv, type OpGroup } from "./ip-batch.js";
 import type { AppliedOp, ApplyError, ApplyReport, FailedOp } from "./kernel.js";
+import { isTransient, reasonOfExecError } from "./failure.js";
 import { fuseGroups, isVethStepTo } from "./fuse.js";
 import type { IpSession } from "./ip-session.js";
 import { nftUndo } from "./nft-undo.js";
@@ -196,8 +197,6 @@ function revertFor(step: PlannedStep, before: Result<NftListing, ObserveError>, 
   return { step: step.index, netns: step.netns, commands: undo.commands, ...(lost.length > 0 ? { problem: lost.join("; ") } : {}) };
 }
 
-const TRANSIENT = /resource busy|try again|temporarily unavailable|no buffer space/i;
-
 async function applyPlanned(steps: readonly PlannedStep[], opts: ExecutorOptions): Promise<Result<ApplyReport, ApplyError>> {
   const started = performance.now();
   const st: RunState = { applied: [], nftReverts: [], lastStep: steps.at(-1)?.index ?? -1, processes: 0, timeoutMs: opts.timeoutMs, session: opts.ipSession };
@@ -214,16 +213,16 @@ async function applyPlanned(steps: readonly PlannedStep[], opts: ExecutorOptions
       st.nftReverts,
     );
     const problems = [...rb.problems, ...st.nftReverts.flatMap((n) => (n.commands !== undefined && n.problem !== undefined ? [n.problem] : []))];
-    const stderr = stderrOf(f.cause);
-    const transient = f.cause.kind === "timeout" || f.cause.kind === "spawn-failed" || TRANSIENT.test(stderr);
+    const reason = reasonOfExecError(f.cause);
     return err({
       kind: "apply-failed",
       failedOp: f.failedOp,
-      stderr,
+      reason,
+      stderr: stderrOf(f.cause),
       applied: [...st.applied],
       rolledBack: problems.length === 0,
       rollbackProblems: problems,
-      retryable: transient && problems.length === 0,
+      retryable: isTransient(reason) && problems.length === 0,
     });
   }
   return ok({
@@ -243,7 +242,7 @@ export function defaultHostNetnsPath(): string {
 /**
  * Apply a changeset to the kernel. Invalid changesets are refused before anything runs
  * (`invalid-changeset`); a failing op reverts every op applied before it, in reverse order, and
- * returns `apply-failed` with the failing op, its stderr and what was applied.
+ * returns `apply-failed` with the failing op, the classified reason, its stderr and what was applied.
  */
 export function applyChangeset(cs: Changeset, opts: ExecutorOptions = {}): ResultAsync<ApplyReport, ApplyError> {
   const planned = planChangeset(cs, opts.hostNetnsPath ?? defaultHostNetnsPath());

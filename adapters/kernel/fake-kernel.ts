@@ -16,8 +16,9 @@ import {
   type NetnsState,
   type NftRuleset,
 } from "../../lib/changeset/index.js";
+import { isTransient, reasonOfErrno, reasonOfText } from "./failure.js";
 import { groupOps } from "./ip-batch.js";
-import type { AppliedOp, ApplyError, ApplyReport, FailedOp, Kernel } from "./kernel.js";
+import type { AppliedOp, ApplyError, ApplyReport, FailedOp, Kernel, KernelFailureReason } from "./kernel.js";
 import type { NftQuery, ObserveError, ObserveOptions } from "./observer.js";
 import type { NftListing } from "./parse-nft.js";
 import { inverseRuns } from "./rollback.js";
@@ -35,10 +36,24 @@ const LOOPBACK_STATE: NetnsState = {
   sysctls: FAKE_SYSCTL_DEFAULTS,
 };
 
-/** A fault to inject: the `op`-th (1-based) netlink op of the next apply fails with `stderr`. */
+/**
+ * A fault to inject: the `op`-th (1-based) netlink op of the next apply fails with `stderr`. Its
+ * reason is `errno`'s when given, else what the real kernel adapter reads from that text (so
+ * `RTNETLINK answers: File exists` is `exists` here as there).
+ */
 export interface Fault {
+  /** Which netlink op of the next apply fails (1-based, counted over all steps). */
   readonly op: number;
+  /** What the failure prints (default `injected fault`). */
   readonly stderr?: string;
+  /** The errno the kernel would return (`EEXIST`, `ENODEV`, …). */
+  readonly errno?: string;
+}
+
+/** A model failure: its text, as the fake's `stderr`, and its classified reason. */
+interface ModelFailure {
+  readonly text: string;
+  readonly reason: KernelFailureReason;
 }
 
 type States = Readonly<Record<string, NetnsState>>;
@@ -89,7 +104,7 @@ export class FakeKernel implements Kernel {
         count += 1;
         const op = this.withPrevious(step.netns, op0);
         const failedOp: FailedOp = { kind: "netlink", step: si, index: oi, op: op0 };
-        if (fault !== undefined && fault.op === count) return errAsync(this.fail(failedOp, fault.stderr ?? "injected fault", applied, nftCommitted));
+        if (fault !== undefined && fault.op === count) return errAsync(this.fail(failedOp, injected(fault), applied, nftCommitted));
         const r = this.applyOne({ steps: [{ netns: step.netns, netlink: [op], nft: [] }] });
         if (r.isErr()) return errAsync(this.fail(failedOp, r.error, applied, nftCommitted));
         applied.push({ step: si, netns: step.netns, op });
@@ -144,20 +159,23 @@ export class FakeKernel implements Kernel {
     return prev === undefined ? op : { ...op, previous: prev };
   }
 
-  private applyOne(cs: Changeset): Result<void, string> {
+  private applyOne(cs: Changeset): Result<void, ModelFailure> {
     const r = modelApply(this.states, cs);
-    if (r.isErr()) return err(JSON.stringify(r.error.cause));
+    if (r.isErr()) {
+      const cause = r.error.cause;
+      return err({ text: JSON.stringify(cause), reason: cause.kind === "netns-not-found" ? "not-found" : reasonOfErrno(cause.errno) });
+    }
     this.states = r.value;
     return ok(undefined);
   }
 
-  private fail(failedOp: FailedOp, stderr: string, applied: readonly AppliedOp[], nftCommitted: readonly NftSnapshot[]): ApplyError {
+  private fail(failedOp: FailedOp, failure: ModelFailure, applied: readonly AppliedOp[], nftCommitted: readonly NftSnapshot[]): ApplyError {
     const { runs, missing } = inverseRuns(applied, invertOp);
     const problems = [...missing];
     for (const run of runs) {
       for (const op of run.ops) {
         const r = this.applyOne({ steps: [{ netns: run.netns, netlink: [op], nft: [] }] });
-        if (r.isErr()) problems.push(`revert failed: ${r.error}`);
+        if (r.isErr()) problems.push(`revert failed: ${r.error.text}`);
       }
     }
     // The real executor deletes exactly what each committed transaction created; here the
@@ -168,8 +186,23 @@ export class FakeKernel implements Kernel {
       const { nft: _drop, ...rest } = cur;
       this.states = { ...this.states, [snap.key]: snap.ruleset === undefined ? rest : { ...rest, nft: snap.ruleset } };
     }
-    return { kind: "apply-failed", failedOp, stderr, applied: [...applied], rolledBack: problems.length === 0, rollbackProblems: problems, retryable: false };
+    const rolledBack = problems.length === 0;
+    return {
+      kind: "apply-failed",
+      failedOp,
+      reason: failure.reason,
+      stderr: failure.text,
+      applied: [...applied],
+      rolledBack,
+      rollbackProblems: problems,
+      retryable: isTransient(failure.reason) && rolledBack,
+    };
   }
+}
+
+function injected(f: Fault): ModelFailure {
+  const text = f.stderr ?? "injected fault";
+  return { text, reason: f.errno !== undefined ? reasonOfErrno(f.errno) : reasonOfText(text) };
 }
 
 function missingNetns(ref: NetnsRef): ObserveError {

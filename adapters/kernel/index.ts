@@ -5,7 +5,8 @@
  *
  * @module adapters/kernel
  */
-export type { Kernel, ApplyReport, ApplyError, AppliedOp, FailedOp } from "./kernel.js";
+export type { Kernel, ApplyReport, ApplyError, AppliedOp, FailedOp, KernelFailureReason } from "./kernel.js";
+export { isTransient, reasonOfErrno, reasonOfExecError, reasonOfText } from "./failure.js";
 export { applyChangeset, planChangeset, defaultHostNetnsPath, NFT_ARG_MAX, type ExecutorOptions, type PlannedStep } from "./executor.js";
 export { observeNetns, observeNft, observeSysctls, netnsStateFromJson, splitJsonLines } from "./observer.js";
 export type { ObserveError, ObserveOptions, NftQuery } from "./observer.js";

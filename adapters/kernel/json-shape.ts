@@ -3,14 +3,10 @@
  * trusted until one of these accepted it. Each returns a Result with a {@link ParseError}.
  */
 import { err, ok, type Result } from "neverthrow";
+import type { KernelOutputError } from "../../lib/changeset/index.js";
 
-/** A JSON document did not have the shape the parser expects. */
-export interface ParseError {
-  readonly kind: "unexpected-output";
-  /** Which command output or object was being read, e.g. `ip route[3].dst`. */
-  readonly where: string;
-  readonly message: string;
-}
+/** A JSON document did not have the shape the parser expects (the kernel port's `KernelOutputError`). */
+export type ParseError = KernelOutputError;
 
 /** A JSON object with unknown values. */
 export type JsonObject = Readonly<Record<string, unknown>>;

@@ -5,26 +5,20 @@
  * `/etc/iproute2` name files cannot change the result. nftables is read with `nft -j list`.
  */
 import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
-import type { NetnsRef, NetnsState, NftFamily } from "../../lib/changeset/index.js";
+import type { KernelObserveError, NetnsRef, NetnsState, NftListing, NftQuery, ObserveOptions } from "../../lib/changeset/index.js";
 import type { Family } from "../../lib/net/index.js";
 import { parseJsonText, type ParseError } from "./json-shape.js";
 import { parseIpAddrs, parseIpLinks } from "./parse-ip-link.js";
 import { parseIpRoutes, parseIpRules } from "./parse-ip-route.js";
-import { parseNftListing, type NftListing } from "./parse-nft.js";
-import { runInNetns, type ExecError } from "./run.js";
+import { parseNftListing } from "./parse-nft.js";
+import { reasonOfExecError } from "./failure.js";
+import { runInNetns } from "./run.js";
 
-/** Why an observation failed: a command failed, or printed something the parsers refused. */
-export type ObserveError =
-  | { readonly kind: "command-failed"; readonly cause: ExecError }
-  | { readonly kind: "unparsable-output"; readonly cause: ParseError }
-  | { readonly kind: "invalid-sysctl-key"; readonly key: string };
+/** Why an observation failed: a command failed, or printed something the parsers refused (the kernel port's `KernelObserveError`). */
+export type ObserveError = KernelObserveError;
 
-/** Options of {@link observeNetns}. */
-export interface ObserveOptions {
-  /** Sysctl keys (dotted, as `sysctl(8)`) to read into `NetnsState.sysctls`. Default: none. */
-  readonly sysctls?: readonly string[];
-  readonly timeoutMs?: number;
-}
+/** Options of {@link observeNetns} (the kernel port's). */
+export type { ObserveOptions, NftQuery };
 
 const V4_LINES = ["link show", "addr show", "route show table all", "rule show"];
 const V6_LINES = ["addr show", "route show table all", "rule show"];
@@ -118,12 +112,6 @@ export function observeNetns(ref: NetnsRef, opts: ObserveOptions = {}): ResultAs
   );
 }
 
-/** What {@link observeNft} lists: the whole ruleset, or one table. */
-export interface NftQuery {
-  readonly family: NftFamily;
-  readonly table: string;
-}
-
 const NFT_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/;
 
 /**
@@ -138,7 +126,7 @@ export function observeNft(ref: NetnsRef, query?: NftQuery): ResultAsync<NftList
   return runInNetns(ref, ["nft", "-j", "list", ...what])
     .map((out) => out.stdout)
     .orElse((cause) =>
-      query !== undefined && cause.kind === "exit-nonzero" && /No such file or directory/.test(cause.stderr)
+      query !== undefined && cause.kind === "exit-nonzero" && reasonOfExecError(cause) === "not-found"
         ? ok('{"nftables":[]}')
         : err<string, ObserveError>({ kind: "command-failed", cause }),
     )

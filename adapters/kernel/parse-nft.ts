@@ -5,16 +5,11 @@
  * single-key objects and then kept verbatim (libnftables-json is their schema).
  */
 import { err, ok, Result } from "neverthrow";
-import type { NftChain, NftFamily, NftRule, NftSet, NftStatement, NftTable } from "../../lib/changeset/index.js";
+import type { NftChain, NftFamily, NftListing, NftRule, NftSet, NftStatement, NftTable } from "../../lib/changeset/index.js";
 import { asArray, asObject, optInt, optString, parseError, reqString, type JsonObject, type ParseError } from "./json-shape.js";
 
-/** Everything one `nft -j list …` printed, grouped by object type, in listing order. */
-export interface NftListing {
-  readonly tables: readonly NftTable[];
-  readonly chains: readonly NftChain[];
-  readonly sets: readonly NftSet[];
-  readonly rules: readonly NftRule[];
-}
+/** Everything one `nft -j list …` printed, grouped by object type, in listing order (the kernel port's). */
+export type { NftListing };
 
 const FAMILIES: ReadonlySet<string> = new Set<NftFamily>(["ip", "ip6", "inet", "arp", "bridge", "netdev"]);
 const CHAIN_TYPES: ReadonlySet<string> = new Set(["filter", "nat", "route"]);

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
-import type { NetnsRef } from "../../lib/changeset/index.js";
+import type { KernelCommandError, NetnsRef } from "../../lib/changeset/index.js";
 
 /** What a finished command printed. */
 export interface ExecOutput {
@@ -15,19 +15,8 @@ export interface ExecOutput {
   readonly stderr: string;
 }
 
-/** Why a command did not succeed. `stderr` is always carried when the process ran. */
-export type ExecError =
-  | { readonly kind: "spawn-failed"; readonly argv: readonly string[]; readonly message: string }
-  | {
-      readonly kind: "exit-nonzero";
-      readonly argv: readonly string[];
-      readonly code: number | null;
-      readonly signal: string | null;
-      readonly stdout: string;
-      readonly stderr: string;
-    }
-  | { readonly kind: "timeout"; readonly argv: readonly string[]; readonly timeoutMs: number; readonly stderr: string }
-  | { readonly kind: "invalid-netns"; readonly path: string; readonly message: string };
+/** Why a command did not succeed (the kernel port's `KernelCommandError`). `stderr` is always carried when the process ran. */
+export type ExecError = KernelCommandError;
 
 /** Options of {@link runCommand}. */
 export interface RunOptions {

@@ -1,6 +1,8 @@
 /**
  * Declarative changesets: typed netlink operations and nftables commands (libnftables-json),
  * grouped into per-namespace steps. Plain JSON data, rendered by `explain`, reversed by `invert`.
+ * The kernel port ({@link Kernel}) is what adapters implement to apply changesets and observe
+ * namespace state.
  *
  * @module changeset
  */
@@ -78,3 +80,18 @@ export type { InvertError } from "./invert.js";
 export { invertOp, invertNftCommand, invertChangeset } from "./invert.js";
 export type { DiffScope, DiffRouteScope, DiffRuleScope, DiffAddrScope, AddrDiff } from "./diff.js";
 export { diffRoutes, diffRules, diffAddrs, diffNetnsState, routeInScope, ruleInScope, addrInScope } from "./diff.js";
+export type {
+  Kernel,
+  KernelApplyReport,
+  KernelApplyError,
+  KernelFailureReason,
+  KernelCommandError,
+  KernelOutputError,
+  KernelObserveError,
+  AppliedOp,
+  FailedOp,
+  InvalidNetns,
+  ObserveOptions,
+  NftQuery,
+  NftListing,
+} from "./kernel-port.js";

@@ -2,6 +2,7 @@
  * IPAM core: AddressPool validation (Coil's webhook rules), splitting pools into blocks,
  * controller-side block allocation, the per-block address allocator and the node allocator.
  * Pure and synchronous; fallible functions return neverthrow Results with `{ kind }` errors.
+ * The block store port ({@link BlockStore}) is what a node's block source implements.
  *
  * @module ipam
  */
@@ -37,3 +38,4 @@ export { AddressAllocator, MAX_BLOCK_HOST_BITS } from "./allocator.js";
 export type { ObservedBlock, NodeBlockInfo, BlockRef, Allocation, FreeOutcome, NodeIpamState } from "./node-ipam.js";
 export { NodeIpam, allocationKey } from "./node-ipam.js";
 export { choosePool } from "./pool-choice.js";
+export type { BlockStore, StoredBlock, StorePool, StoreError } from "./store-port.js";

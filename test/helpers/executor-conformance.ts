@@ -156,9 +156,28 @@ export function runExecutorConformance(t: Test, make: (t: Test) => ConformanceHa
     t.same(e.failedOp, { kind: "netlink", step: 1, index: 2, op: cs.steps[1]?.netlink[2] }, "the route via the missing device failed");
     t.equal(e.applied.length, 7, "the 7 ops before it were applied");
     t.ok(e.stderr.length > 0, "stderr carried");
+    t.same({ reason: e.reason, retryable: e.retryable }, { reason: "not-found", retryable: false }, "classified: the device is missing, not worth retrying");
     t.same(e.rollbackProblems, []);
     t.equal(e.rolledBack, true);
     t.same(await observeBoth(t, kernel, [h, p]), before, "both namespaces exactly as before");
+  });
+
+  t.test("refusals are classified the same way: exists, not-found", async (t) => {
+    const { kernel, newNetns } = make(t);
+    const h = newNetns(t);
+    const p = newNetns(t);
+    const reason = async (cs: Changeset): Promise<unknown> => {
+      const r = await kernel.apply(cs);
+      return r.isErr() && r.error.kind === "apply-failed" ? { reason: r.error.reason, retryable: r.error.retryable, rolledBack: r.error.rolledBack } : r;
+    };
+    const veth: NetlinkOp = { kind: "link.add-veth", name: "veth-cl", peer: { name: "eth0", netns: p } };
+    (await kernel.apply({ steps: [step(h, [veth])] }))._unsafeUnwrap();
+    t.same(await reason({ steps: [step(h, [veth])] }), { reason: "exists", retryable: false, rolledBack: true }, "a link that exists");
+    const other: NetlinkOp = { kind: "link.add-veth", name: "veth-cl2", peer: { name: "eth0", netns: p } };
+    t.same(await reason({ steps: [step(h, [other])] }), { reason: "exists", retryable: false, rolledBack: true }, "a peer name taken in the other namespace");
+    t.same(await reason({ steps: [step(h, [{ kind: "link.del", name: "nosuch0" }])] }), { reason: "not-found", retryable: false, rolledBack: true }, "a link that is gone");
+    const nft: NftCommand = { delete: { table: { family: "inet", name: "nosuch" } } };
+    t.same(await reason({ steps: [step(h, [], [nft])] }), { reason: "not-found", retryable: false, rolledBack: true }, "an nft table that is gone");
   });
 
   t.test("hostile names are refused before anything runs", async (t) => {

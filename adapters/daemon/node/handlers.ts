@@ -87,14 +87,14 @@ function matches(l: LinkState, containerId: string, ifname: string): boolean {
   return coilAliasKey(l.alias) === `${containerId}:${ifname}`;
 }
 
-/** An apply that failed only because a link to create already exists (nothing is left behind). `ip` says `File exists`, the fake kernel `EEXIST`. */
+/** An apply that failed only because a link to create already exists (nothing is left behind). */
 function linkExists(e: ApplyError): boolean {
-  return e.kind === "apply-failed" && e.rolledBack && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.add-veth" && /File exists|EEXIST/.test(e.stderr);
+  return e.kind === "apply-failed" && e.rolledBack && e.reason === "exists" && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.add-veth";
 }
 
-/** An apply that failed only because a link to delete is already gone (`Cannot find device`, from `ip -batch` `No such device`, fake: `ENODEV`). */
+/** An apply that failed only because a link to delete is already gone. */
 function linkGone(e: ApplyError): boolean {
-  return e.kind === "apply-failed" && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.del" && /Cannot find device|No such device|ENODEV/.test(e.stderr);
+  return e.kind === "apply-failed" && e.reason === "not-found" && e.failedOp.kind === "netlink" && e.failedOp.op.kind === "link.del";
 }
 
 /** The CNI result Coil returns (current format 1.1.0): both veth ends, one /32 and/or /128. */

@@ -14,7 +14,7 @@ import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
 import type { DaemonMetrics, PoolUsage } from "../metrics.js";
 import { RouteExport } from "./route-export.js";
-import type { BlockStore, StoreError } from "../store/port.js";
+import type { BlockStore, StoreError } from "../../../lib/ipam/index.js";
 
 /** Why no address could be allocated. */
 export type AllocateError =

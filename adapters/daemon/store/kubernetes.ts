@@ -30,7 +30,7 @@ import {
   type OwnerReference,
 } from "../../k8s/index.js";
 import { blockRequestName, boundedCall, requestBlock, within, type BlockRequestOutcome } from "./kubernetes-block-request.js";
-import type { BlockStore, StoredBlock, StoreError, StorePool } from "./port.js";
+import type { BlockStore, StoredBlock, StoreError, StorePool } from "../../../lib/ipam/index.js";
 
 /** Options of {@link KubernetesBlockStore.open}. */
 export interface KubernetesStoreOptions {

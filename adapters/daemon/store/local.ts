@@ -13,7 +13,7 @@ import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import { blockAt, blockName, BlockAllocator } from "../../../lib/ipam/index.js";
 import { removeStaleTemps, writeFileAtomic, type AtomicFsOps } from "../../common/atomic-file.js";
 import type { LocalPool } from "./pools-file.js";
-import type { BlockStore, StoredBlock, StoreError, StorePool } from "./port.js";
+import type { BlockStore, StoredBlock, StoreError, StorePool } from "../../../lib/ipam/index.js";
 
 /** The persisted state of the local store. */
 interface LocalState {

@@ -35,6 +35,22 @@ t.test("fault injection: the N-th op fails and everything before it is reverted"
   t.not(JSON.stringify(k.dump()), JSON.stringify(before));
 });
 
+t.test("an injected fault is classified as the real adapter would: by errno, else by its text", async (t) => {
+  const k = new FakeKernel();
+  const h = fakeNetns(k, t);
+  const p = fakeNetns(k, t);
+  const cs = podSetup(h, p);
+  const failure = async (f: Parameters<FakeKernel["injectFault"]>[0]): Promise<unknown> => {
+    k.injectFault(f);
+    const r = await k.apply(cs);
+    return r.isErr() && r.error.kind === "apply-failed" ? { reason: r.error.reason, retryable: r.error.retryable } : r;
+  };
+  t.same(await failure({ op: 3, stderr: "RTNETLINK answers: No buffer space available" }), { reason: "busy", retryable: true });
+  t.same(await failure({ op: 3, stderr: "RTNETLINK answers: File exists" }), { reason: "exists", retryable: false });
+  t.same(await failure({ op: 3, errno: "EPERM" }), { reason: "permission", retryable: false });
+  t.same(await failure({ op: 3 }), { reason: "unknown", retryable: false });
+});
+
 t.test("dump is a copy", async (t) => {
   const k = new FakeKernel();
   const h = fakeNetns(k, t);

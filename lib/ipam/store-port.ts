@@ -1,32 +1,61 @@
 /**
- * The block store port: where a node obtains address blocks and returns them.
+ * The block store port: where a node obtains address blocks and returns them. Types only.
  *
- * Coil keeps AddressPools and AddressBlocks in Kubernetes; coild asks the controller for a block
- * (BlockRequest) and deletes a block when it is empty. `BlockStore` is that contract as a port,
- * implemented by `local.ts` (`--store=local`) and `kubernetes.ts` (`--store=kubernetes`).
+ * Coil keeps AddressPools and AddressBlocks in Kubernetes; a node asks the controller for a block
+ * (BlockRequest) and deletes a block when it is empty. {@link BlockStore} is that contract as a
+ * port; coild implements it over a local state directory and over Kubernetes.
  */
 import type { ResultAsync } from "neverthrow";
-import type { ObservedBlock } from "../../../lib/ipam/index.js";
+import type { ObservedBlock } from "./node-ipam.js";
 
 /** A block assigned to a node (Coil's AddressBlock: name `<pool>-<index>`, labels pool and node). */
 export interface StoredBlock extends ObservedBlock {
+  /** The node the block is assigned to. */
   readonly node: string;
 }
 
 /** What the store knows of a pool. */
 export interface StorePool {
+  /** Pool name. */
   readonly name: string;
+  /** `spec.blockSizeBits`. */
   readonly blockSizeBits: number;
+  /** How many blocks the pool can hand out. */
   readonly maxBlocks: bigint;
+  /** How many are handed out. */
   readonly allocatedBlocks: number;
 }
 
 /** Errors of a {@link BlockStore}. `pool-exhausted` is Coil's "out of blocks". */
 export type StoreError =
-  | { readonly kind: "pool-not-found"; readonly pool: string; readonly message: string }
-  | { readonly kind: "pool-exhausted"; readonly pool: string; readonly message: string }
-  | { readonly kind: "store-io"; readonly message: string }
-  | { readonly kind: "store-state-invalid"; readonly message: string };
+  | {
+      /** The pool does not exist. */
+      readonly kind: "pool-not-found";
+      /** Its name. */
+      readonly pool: string;
+      /** For people. */
+      readonly message: string;
+    }
+  | {
+      /** The pool has no free block. */
+      readonly kind: "pool-exhausted";
+      /** Its name. */
+      readonly pool: string;
+      /** For people. */
+      readonly message: string;
+    }
+  | {
+      /** The store could not be read or written (transient). */
+      readonly kind: "store-io";
+      /** For people. */
+      readonly message: string;
+    }
+  | {
+      /** The store holds something inconsistent. */
+      readonly kind: "store-state-invalid";
+      /** For people. */
+      readonly message: string;
+    };
 
 /**
  * Where a node obtains address blocks. Contract: `acquireBlock` returns a block no other caller
