@@ -4,11 +4,8 @@
  * and interfaces.
  */
 import type { CniAttachmentEnv, CniArgs, GcAttachment, NetConf } from "../../lib/cni/index.js";
-import { prevResultSummary } from "../../lib/cni/index.js";
+import { IS_CHAINED_KEY, prevResultSummary } from "../../lib/cni/index.js";
 import type { CniArgsJson, GcRequestJson, StatusRequestJson } from "../common/fast-protocol.js";
-
-/** The `CNIArgs.args` key telling coild whether coil runs after another plugin (Coil `constants.IsChained`). */
-export const IS_CHAINED_KEY = "IS_CHAINED";
 
 const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
 

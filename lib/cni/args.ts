@@ -41,14 +41,25 @@ function parseBool(pair: string, value: string): Result<boolean, CniError> {
   return err(loadError(`ARGS: error parsing value of pair ${quoteValue(pair)}: boolean unmarshal error: invalid input ${quoteValue(v)}`));
 }
 
+/**
+ * Check the pod keys `K8S_POD_NAMESPACE` and `K8S_POD_NAME` with Kubernetes' name rules (a
+ * namespace is an RFC 1123 label, a pod name an RFC 1123 subdomain); an empty value is allowed
+ * (the key was not sent). Failures are code 4 "failed to load CNI_ARGS" quoting the value.
+ */
+export function checkPodNames(namespace: string, name: string): Result<void, CniError> {
+  if (namespace !== "" && !isDns1123Label(namespace)) {
+    return err(loadError(`K8S_POD_NAMESPACE ${quoteValue(namespace)} is not a valid namespace name (RFC 1123 label)`));
+  }
+  if (name !== "" && !isDns1123Subdomain(name)) {
+    return err(loadError(`K8S_POD_NAME ${quoteValue(name)} is not a valid pod name (RFC 1123 subdomain)`));
+  }
+  return ok(undefined);
+}
+
 /** Kubernetes name rules for the pod keys (an empty value is allowed: the key was not sent). */
 function checkK8sValues(a: CniArgs): Result<CniArgs, CniError> {
-  if (a.podNamespace !== "" && !isDns1123Label(a.podNamespace)) {
-    return err(loadError(`K8S_POD_NAMESPACE ${quoteValue(a.podNamespace)} is not a valid namespace name (RFC 1123 label)`));
-  }
-  if (a.podName !== "" && !isDns1123Subdomain(a.podName)) {
-    return err(loadError(`K8S_POD_NAME ${quoteValue(a.podName)} is not a valid pod name (RFC 1123 subdomain)`));
-  }
+  const names = checkPodNames(a.podNamespace, a.podName);
+  if (names.isErr()) return err(names.error);
   if (a.podInfraContainerId !== "") {
     const r = validateContainerId(a.podInfraContainerId, "K8S_POD_INFRA_CONTAINER_ID");
     if (r.isErr()) return err(loadError(`${r.error.msg}: ${r.error.details}`));

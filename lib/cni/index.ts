@@ -1,6 +1,7 @@
 /**
- * The CNI protocol, as pure functions: environment and `CNI_ARGS` parsing, network configuration
- * parsing, spec-version negotiation, CNI results in every supported version's JSON shape, and
+ * The CNI protocol, as pure functions: environment and `CNI_ARGS` parsing, a node daemon's
+ * attachment call (`parseCniCall`), network configuration parsing, spec-version negotiation, CNI
+ * results (built with `vethAttachmentResult`) in every supported version's JSON shape, and
  * CNI error codes (mirroring `proto/cni.proto` `ErrorCode`). No I/O: adapters read env/stdin and
  * print what these functions return.
  *
@@ -36,11 +37,13 @@ export { MAX_IFNAME_BYTES, utf8Length, validateContainerId, validateIfName, vali
 export type { CniCommand, CniEnv, CniAttachmentEnv, ParseCniEnvOptions } from "./env.js";
 export { CNI_COMMANDS, parseCniCommand, parseCniEnv } from "./env.js";
 export type { CniArgs } from "./args.js";
-export { KNOWN_CNI_ARGS, parseCniArgs } from "./args.js";
+export { KNOWN_CNI_ARGS, checkPodNames, parseCniArgs } from "./args.js";
+export type { CniAttachmentCommand, CniCall, CniCallInput, CniSandboxCall, PodRef } from "./call.js";
+export { IS_CHAINED_KEY, parseCniCall } from "./call.js";
 export type { NetConf, GcAttachment } from "./netconf.js";
 export { DEFAULT_SOCKET_PATH, MAX_NETCONF_BYTES, VALID_ATTACHMENTS_KEY, ATTACHMENTS_KEY, checkNetConfSize, parseNetConf } from "./netconf.js";
-export type { CniResult, CniInterface, CniIpConfig, CniRoute, CniDns, ParseResultOptions } from "./result.js";
-export { parseResult } from "./result.js";
+export type { CniResult, CniInterface, CniIpConfig, CniRoute, CniDns, ParseResultOptions, VethAttachment } from "./result.js";
+export { parseResult, vethAttachmentResult } from "./result.js";
 export type { PrevResultSummary } from "./prev-result.js";
 export { isV1Family, parsePrevResult, prevResultSummary } from "./prev-result.js";
 export type { JsonValue } from "./convert.js";

@@ -1,11 +1,12 @@
 /**
- * The CNI Result in its current (spec 1.1.0) form, and parsing of results and `prevResult` from
- * JSON in any supported version's shape (0.3.1/0.4.0 `ips[].version` is accepted and dropped).
+ * The CNI Result in its current (spec 1.1.0) form: building the result of a veth attachment, and
+ * parsing results and `prevResult` from JSON in any supported version's shape (0.3.1/0.4.0
+ * `ips[].version` is accepted and dropped).
  */
 import { err, ok, Result } from "neverthrow";
-import { parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
+import { hostCidr, parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
 import { CNI_ERROR, MAX_QUOTED_CHARS, boundText, cniError, quoteValue, type CniError } from "./errors.js";
-import { isSupportedVersion, type CniVersion } from "./version.js";
+import { CURRENT_VERSION, isSupportedVersion, type CniVersion } from "./version.js";
 
 /** An interface in a result. */
 export interface CniInterface {
@@ -216,4 +217,36 @@ export function parseResult(json: unknown, options: ParseResultOptions = {}): Re
             .andThen((routes) => parseDns(json).map((dns) => ({ cniVersion: v, interfaces, ips, routes, dns }))),
         ),
     );
+}
+
+/** A veth attachment as a node plugin made it: the pod end in its sandbox, the host end, the pod's addresses. */
+export interface VethAttachment {
+  /** The pod-side interface (`CNI_IFNAME`). */
+  readonly ifname: string;
+  /** The pod's network namespace path (`CNI_NETNS`). */
+  readonly sandbox: string;
+  /** The host-side veth. */
+  readonly hostIfname: string;
+  /** The pod's IPv4 address. */
+  readonly ipv4?: Ip;
+  /** The pod's IPv6 address. */
+  readonly ipv6?: Ip;
+}
+
+/**
+ * The CNI result of a veth attachment in Coil's shape, in the current version (1.1.0):
+ * `interfaces` = the pod end (with its `sandbox`), then the host end; one `ips` entry per address
+ * as a host prefix (`/32`, `/128`) on interface 0 (the pod end), IPv4 first; no gateway, routes or
+ * DNS (the pod's routes are the plugin's business, as in Coil). Print it with
+ * `convertResult(result, version)`.
+ */
+export function vethAttachmentResult(a: VethAttachment): CniResult {
+  const addrs = [a.ipv4, a.ipv6].filter((ip): ip is Ip => ip !== undefined);
+  return {
+    cniVersion: CURRENT_VERSION,
+    interfaces: [{ name: a.ifname, sandbox: a.sandbox }, { name: a.hostIfname }],
+    ips: addrs.map((ip) => ({ address: hostCidr(ip), interface: 0 })),
+    routes: [],
+    dns: {},
+  };
 }
