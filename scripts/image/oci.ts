@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, mkdirSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -323,9 +323,4 @@ export async function writeImageArchive(opts: {
     await rm(stage, { recursive: true, force: true });
     await rm(tmp, { force: true });
   }
-}
-
-/** Read a blob store's JSON blob (for checks and tests). */
-export async function readJsonBlob(blobs: string, digest: string): Promise<unknown> {
-  return JSON.parse(await readFile(blobPath(blobs, digest), "utf8")) as unknown;
 }
