@@ -11,7 +11,7 @@
 #        - kube-apiserver + etcd, built from Go modules by scripts/envtest/build.sh
 #          (15-25 min cold on 2 cores; cached in ${COIL_ENVTEST_CACHE:-~/.cache/coil-envtest}),
 #        - Coil v2's Go `coil`, built by scripts/coil-v2/build.sh
-#          (~1 min cold; cached in ${COIL_V2_CACHE:-~/.cache/coil-v2}),
+#          and `coild` (~10 min cold for both on a loaded 2-core machine; cached in ${COIL_V2_CACHE:-~/.cache/coil-v2}),
 #        - dist/ (`npm run build` + the Bun-compiled dist/bin/coil) when missing or older than a
 #          source file (~1 min).
 #   The tests find the Go binaries through the same two scripts (in no-build mode), so they use
@@ -87,7 +87,7 @@ COIL_V2_CACHE_DIR="${COIL_V2_CACHE:-$HOME/.cache/coil-v2}"
 go_build envtest scripts/envtest/build.sh COIL_ENVTEST_NO_BUILD \
   "building kube-apiserver + etcd from Go modules, usually 15-25 min cold on 2 cores, cached afterwards in $ENVTEST_CACHE"
 go_build coil-v2 scripts/coil-v2/build.sh COIL_V2_NO_BUILD \
-  "building Coil v2's Go executables for the interop tests, usually ~1 min cold, cached afterwards in $COIL_V2_CACHE_DIR"
+  "building Coil v2's Go executables for the interop tests, usually ~10 min cold (coil ~30 s, coild ~10 min: Kubernetes client libraries), cached afterwards in $COIL_V2_CACHE_DIR"
 
 # dist/: what the tests run (dist/bin/*.mjs, the Bun-compiled dist/bin/coil, dist/lib for the pack test).
 outputs=(dist/lib/index.js dist/cjs/lib/index.js dist/bin/coil)

@@ -19,7 +19,7 @@ import { poolDoc } from "./harness.js";
 /** The Go `coil` binary: `COIL_V2_COIL=<path>` from the build script in no-build mode, or the reason it is missing. */
 function goCoilBinary(): { readonly path: string } | { readonly missing: string } {
   try {
-    const out = execFileSync("bash", [join(REPO_ROOT, "scripts/coil-v2/build.sh")], {
+    const out = execFileSync("bash", [join(REPO_ROOT, "scripts/coil-v2/build.sh"), "coil"], {
       env: { ...process.env, COIL_V2_NO_BUILD: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     }).toString();
