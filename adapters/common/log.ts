@@ -31,18 +31,33 @@ export interface JsonLoggerOptions {
   readonly base?: LogFields;
 }
 
-/** A JSON-lines logger. Values that cannot be serialised (bigint, cycles) are stringified. */
+/** JSON.stringify replacer: bigints as decimal strings. */
+const bigints = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : v);
+
+/** Whether JSON.stringify can encode `v`. */
+function encodable(v: unknown): boolean {
+  try {
+    JSON.stringify(v, bigints);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A JSON-lines logger. Bigints are written as decimal strings; a field JSON cannot encode (a cycle)
+ * is replaced by `"<unserialisable TYPE>"`, the other fields are kept. */
 export function createJsonLogger(opts: JsonLoggerOptions): Logger {
   const now = opts.now ?? (() => new Date());
   const base = opts.base ?? {};
   const emit = (level: string, msg: string, fields: LogFields = {}): void => {
     let line: string;
     try {
-      line = JSON.stringify({ level, ts: now().toISOString(), msg, ...base, ...fields }, (_k, v: unknown) =>
-        typeof v === "bigint" ? v.toString() : v,
-      );
+      line = JSON.stringify({ level, ts: now().toISOString(), msg, ...base, ...fields }, bigints);
     } catch {
-      line = JSON.stringify({ level, ts: now().toISOString(), msg, fields: String(fields) });
+      // A field JSON cannot encode (a cycle, a throwing toJSON): keep every other field and name
+      // the bad ones, instead of losing the line or logging "[object Object]".
+      const kept = Object.fromEntries(Object.entries({ ...base, ...fields }).map(([k, v]) => [k, encodable(v) ? v : `<unserialisable ${typeof v}>`]));
+      line = JSON.stringify({ level, ts: now().toISOString(), msg, ...kept }, bigints);
     }
     opts.write(`${line}\n`);
   };
