@@ -42,7 +42,7 @@ function timeMs(setup: () => () => void): number {
 
 function inBlock(block: { ipv4?: string; ipv6?: string }, n: number): () => void {
   const a = AddressAllocator.create(block)._unsafeUnwrap();
-  for (let i = 0; i < 16; i++) a.allocate(); // half full
+  for (let i = 0; i < 16; i++) a.allocate()._unsafeUnwrap(); // half full
   let victim = 0;
   return () => {
     for (let i = 0; i < n; i++) {
@@ -65,7 +65,7 @@ function nodeChurn(dual: boolean, n: number): () => void {
       ...(dual ? { ipv6: `fd02::${(b * 32).toString(16)}/123` } : {}),
     })._unsafeUnwrap();
   }
-  for (let i = 0; i < 64; i++) ipam.allocate({ pool: "default", containerId: `warm${i}`, ifname: "eth0" });
+  for (let i = 0; i < 64; i++) ipam.allocate({ pool: "default", containerId: `warm${i}`, ifname: "eth0" })._unsafeUnwrap();
   let oldest = 0;
   return () => {
     for (let i = 0; i < n; i++) {

@@ -49,7 +49,10 @@ function start(id: string): string {
 }
 
 const alive: string[] = [];
-for (let i = 0; i < 6; i++) alive.push(`pod${i}`), start(`pod${i}`);
+for (let i = 0; i < 6; i++) {
+  alive.push(`pod${i}`);
+  start(`pod${i}`);
+}
 let next = 6;
 let immediateReuse = 0;
 let naiveReuse = 0;

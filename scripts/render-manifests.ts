@@ -105,7 +105,7 @@ async function readKustomization(dir: string): Promise<Kustomization> {
   if (k["configMapGenerator"] !== undefined && (k["generatorOptions"] as Kustomization["generatorOptions"])?.disableNameSuffixHash !== true) {
     throw new Error(`${path}: configMapGenerator needs generatorOptions.disableNameSuffixHash: true (no name hashes here)`);
   }
-  return k as Kustomization;
+  return k;
 }
 
 function splitKeyValue(entry: string): [string, string] {

@@ -129,7 +129,9 @@ export async function callGrpc(socket: string, req: FastRequest, timeoutMs: numb
       "grpc-timeout": `${Math.max(1, Math.ceil(timeoutMs))}m`,
     });
     stream.on("response", (h) => (headers = h));
-    stream.on("trailers", (h) => (trailers = h));
+    stream.on("trailers", (h: IncomingHttpHeaders) => {
+      trailers = h;
+    });
     stream.on("data", (b: Buffer) => chunks.push(b));
     stream.on("end", () => finish(outcomeOf(req, headers, trailers, Buffer.concat(chunks))));
     stream.on("error", (e: Error) => finish({ kind: "rpc-error", grpcCode: UNAVAILABLE, message: e.message }));

@@ -82,7 +82,7 @@ export function rpcMode(conf: NetConf): Result<RpcMode, CniError> {
   const v = conf.raw["rpc"];
   if (v === undefined) return ok("auto");
   if (v === "auto" || v === "fast" || v === "grpc") return ok(v);
-  return err(cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, `network config key "rpc" must be "auto", "fast" or "grpc"`, `got ${boundText(JSON.stringify(v) ?? String(v), MAX_QUOTED_CHARS)}`));
+  return err(cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, `network config key "rpc" must be "auto", "fast" or "grpc"`, `got ${boundText(JSON.stringify(v) ?? typeof v, MAX_QUOTED_CHARS)}`));
 }
 
 async function call(ctx: Ctx, request: FastRequest): Promise<Result<RpcOutcome, CniError>> {

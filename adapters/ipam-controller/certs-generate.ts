@@ -52,7 +52,7 @@ function serial(): string {
 }
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  return webcrypto.subtle.generateKey(EC, true, ["sign", "verify"]);
 }
 
 /** Generate a fresh CA and a serving certificate for `hosts`. */

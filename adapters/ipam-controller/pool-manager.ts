@@ -6,7 +6,7 @@
  */
 import { err, ok, type Result } from "neverthrow";
 import { API_VERSION, FINALIZER, LABEL_NODE, LABEL_POOL, LABEL_REQUEST } from "../../lib/constants.js";
-import { BlockAllocator, blockName, layoutBlockAt, type BlockError } from "../../lib/ipam/index.js";
+import { BlockAllocator, blockName, type BlockError } from "../../lib/ipam/index.js";
 import type { AddressBlockObject, AddressPoolObject, CoilClient, K8sError, Logger } from "../k8s/index.js";
 import { KeyedMutex } from "../common/key-mutex.js";
 import type { ControllerMetrics } from "./metrics.js";
@@ -63,10 +63,11 @@ export class PoolManager {
 
   /** Coil's `SyncBlocks`: re-read the pool, rebuild its bitset from an uncached LIST, set the gauges. */
   syncPool(name: string): Promise<Result<void, PoolError>> {
-    return this.#locked(name, () => this.#sync(name));
+    return this.#locked(name, async () => (await this.#sync(name)).map(() => undefined));
   }
 
-  async #sync(name: string): Promise<Result<void, PoolError>> {
+  /** Rebuild the pool's state (see {@link syncPool}) and return it. */
+  async #sync(name: string): Promise<Result<PoolState, PoolError>> {
     const pool = await this.#getPool(name);
     if (pool.isErr()) return err(pool.error);
     const created = BlockAllocator.create(pool.value.spec);
@@ -76,9 +77,10 @@ export class PoolManager {
     const allocator = created.value;
     const outside = allocator.rebuild(listed.value.items.map((b) => b.index));
     if (outside.length > 0) this.#d.log.warn("blocks outside the pool", { pool: name, indexes: outside });
-    this.#pools.set(name, { allocator, specJson: JSON.stringify(pool.value.spec) });
+    const state: PoolState = { allocator, specJson: JSON.stringify(pool.value.spec) };
+    this.#pools.set(name, state);
     this.#d.metrics.setPool(name, Number(allocator.maxBlocks), allocator.allocatedCount);
-    return ok(undefined);
+    return ok(state);
   }
 
   /** Forget a deleted pool and delete its metric series. */
@@ -122,24 +124,25 @@ export class PoolManager {
     if (state === undefined || state.specJson !== JSON.stringify(ap.value.spec)) {
       const synced = await this.#sync(pool);
       if (synced.isErr()) return err(synced.error);
-      state = this.#pools.get(pool) as PoolState;
+      state = synced.value;
     }
     const noBlock = err<AddressBlockObject, PoolError>({ kind: "no-block", pool, message: "out of blocks" });
     if (ap.value.metadata.deletionTimestamp !== undefined) return noBlock;
     const next = state.allocator.nextIndex();
     if (next.isErr()) return noBlock;
-    const block = layoutBlockAt(state.allocator.layout, next.value);
+    // Reserve the index (under the pool lock); given back when the create fails.
+    const block = state.allocator.markUsed(next.value);
     if (block.isErr()) return noBlock;
     const body = renderBlock(ap.value, { node, uid, ...block.value });
     const created = await this.#d.coil.blocks.create(body);
     if (created.isErr()) {
+      state.allocator.release(next.value);
       if (created.error.kind === "already-exists") {
         this.#d.log.info("block name already taken; resyncing", { pool, block: body.metadata.name });
         return "retry";
       }
       return err({ kind: "api", op: "create block", error: created.error });
     }
-    state.allocator.markUsed(next.value);
     this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);
     return ok(created.value);
   }

@@ -39,12 +39,12 @@ function parseBody(body: unknown): StatusBody {
   if (typeof body === "string") {
     try {
       const v: unknown = JSON.parse(body);
-      return typeof v === "object" && v !== null ? (v as StatusBody) : {};
+      return typeof v === "object" && v !== null ? v : {};
     } catch {
       return { message: body };
     }
   }
-  return typeof body === "object" && body !== null ? (body as StatusBody) : {};
+  return typeof body === "object" && body !== null ? body : {};
 }
 
 function classify(status: number, reason: string | undefined): K8sErrorKind {

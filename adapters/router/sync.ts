@@ -5,7 +5,7 @@
  * (the planner only deletes main-table routes of `protocol`).
  */
 import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
-import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Changeset, NetnsRef } from "../../lib/changeset/index.js";
 import { LABEL_NODE } from "../../lib/constants.js";
 import { ipFamily, parseCidr, parseIp, type Ip } from "../../lib/net/index.js";

@@ -72,7 +72,7 @@ function chainText(c: NftChain): string {
 }
 
 function setText(s: NftSet): string {
-  const elems = s.elem === undefined || s.elem.length === 0 ? "" : ` elements = ${nftExprText(s.elem as readonly NftExpr[], { stringy: s.type === "ifname" })};`;
+  const elems = s.elem === undefined || s.elem.length === 0 ? "" : ` elements = ${nftExprText(s.elem, { stringy: s.type === "ifname" })};`;
   return `${s.family} ${s.table} ${s.name} { type ${s.type};${elems} }`;
 }
 
@@ -86,7 +86,7 @@ function objectText(o: NftObject, opts: { rule: "add" | "delete" }): string {
   if ("set" in o) return opts.rule === "delete" ? `set ${o.set.family} ${o.set.table} ${o.set.name}` : `set ${setText(o.set)}`;
   if ("element" in o) {
     const el = o.element;
-    return `element ${el.family} ${el.table} ${el.name} ${nftExprText(el.elem as readonly NftExpr[])}`;
+    return `element ${el.family} ${el.table} ${el.name} ${nftExprText(el.elem)}`;
   }
   return assertNever(o);
 }

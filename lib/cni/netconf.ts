@@ -121,7 +121,7 @@ function versionsList(o: Obj): Result<readonly string[], CniError> {
   const v = o["cniVersions"];
   if (v === undefined || v === null) return ok([]);
   if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) return err(wrongType("cniVersions", "an array of strings", v));
-  return ok(v as string[]);
+  return ok(v);
 }
 
 function attachments(o: Obj): Result<readonly GcAttachment[] | undefined, CniError> {

@@ -1,5 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
-import { API_VERSION, DEFAULT_BLOCK_SIZE_BITS, FINALIZER } from "../constants.js";
+import { type API_VERSION, DEFAULT_BLOCK_SIZE_BITS, FINALIZER } from "../constants.js";
 import type { PoolFieldError, SubnetError } from "./errors.js";
 import { subnetSetEqual, validateSubnetSet, type SubnetSet } from "./subnet.js";
 

@@ -37,7 +37,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     if (aborted !== undefined || elapsed > timeoutMs) {
       const why = aborted ?? `timed out after ${elapsed} ms`;
       const seen = opts.describe === undefined ? "" : `; observed: ${describeValue(opts.describe)}`;
-      throw new Error(`waiting for ${what}: ${why}${last === undefined ? "" : `; last error: ${String(last)}`}${seen}`);
+      throw new Error(`waiting for ${what}: ${why}${last === undefined ? "" : `; last error: ${errorText(last)}`}${seen}`);
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
@@ -48,11 +48,22 @@ export async function waitFor(what: string, condition: () => Promise<boolean> | 
   await eventually(what, async () => ((await condition()) ? true : undefined), opts);
 }
 
+/** A thrown value as text: an Error's name and message, a string as is, anything else as JSON. */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  if (typeof e === "string") return e;
+  try {
+    return JSON.stringify(e) ?? typeof e;
+  } catch {
+    return `<${typeof e}>`;
+  }
+}
+
 function describeValue(describe: () => unknown): string {
   try {
     const v = describe();
     return typeof v === "string" ? v : JSON.stringify(v);
   } catch (e) {
-    return `(describe threw: ${String(e)})`;
+    return `(describe threw: ${errorText(e)})`;
   }
 }

@@ -59,7 +59,7 @@ for (const rpc of ["auto", "grpc"] as const) {
       const conf = netconf(v, { socket, rpc });
       const add = await exec(podEnv("ADD"), conf);
       t.equal(add.code, 0, add.stdout);
-      t.equal(JSON.parse(add.stdout).cniVersion, v);
+      t.equal((JSON.parse(add.stdout) as { cniVersion?: unknown }).cniVersion, v);
       const dup = await exec(podEnv("ADD"), conf);
       t.match(JSON.parse(dup.stdout), { code: 999, msg: "failed to setup pod network IPAM" }, "CNIError from coild");
       t.same(await exec(podEnv("DEL"), conf), { code: 0, stdout: "" });

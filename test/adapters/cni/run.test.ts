@@ -5,6 +5,9 @@ import type { CniClient } from "../../../adapters/cni/client.js";
 import { FakeCoild } from "./fake-coild.js";
 import { VERSIONS, fakeClient, json, netconf, podEnv, prevResult } from "./helpers.js";
 
+/** A JSON field that should be a string, or "" (msg and details of a CNI error). */
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
+
 const enc = (o: unknown): Uint8Array => Buffer.from(typeof o === "string" ? o : JSON.stringify(o));
 
 function run(env: RunCniInput["env"], stdin: unknown, client: CniClient = fakeClient(new FakeCoild())) {
@@ -61,7 +64,7 @@ for (const v of VERSIONS) {
     const out = await run(podEnv("ADD"), netconf(v, { prevResult: prev }), client);
     t.equal(out.exitCode, 0, out.stdout);
     const got = json(out.stdout);
-    t.same((got["ips"] as unknown[]), prev["ips"], "ips unchanged");
+    t.same(got["ips"], prev["ips"], "ips unchanged");
     t.same(got["interfaces"], prev["interfaces"]);
     t.same(got["routes"], prev["routes"]);
     t.same(got["dns"], prev["dns"]);
@@ -147,7 +150,7 @@ for (const c of errorCases) {
     t.equal(e["code"], c.code, out.stdout);
     t.type(e["cniVersion"], "string");
     t.type(e["msg"], "string");
-    if (c.msg !== undefined) t.match(`${String(e["msg"])} ${String(e["details"] ?? "")}`, c.msg);
+    if (c.msg !== undefined) t.match(`${text(e["msg"])} ${text(e["details"])}`, c.msg);
   });
 }
 

@@ -1,5 +1,5 @@
 import t from "tap";
-import { parseDuration, parseIpamControllerFlags, usage } from "../../../adapters/ipam-controller/flags.js";
+import { parseDuration, parseIpamControllerFlags, usage, type IpamControllerFlags } from "../../../adapters/ipam-controller/flags.js";
 
 t.test("defaults are Coil's", async (t) => {
   const f = parseIpamControllerFlags([])._unsafeUnwrap();
@@ -18,16 +18,20 @@ t.test("defaults are Coil's", async (t) => {
 });
 
 const cases = [
-  { name: "gc interval as e2e patches it", argv: ["--gc-interval=10s"], pick: (f: any) => f.gcIntervalMs, want: 10_000 },
-  { name: "bare boolean", argv: ["--enable-cert-rotation"], pick: (f: any) => f.enableCertRotation, want: true },
-  { name: "explicit false", argv: ["--leader-elect=false"], pick: (f: any) => f.leaderElect, want: false },
-  { name: "metrics disabled", argv: ["--metrics-addr=0"], pick: (f: any) => f.metricsAddr, want: undefined },
-  { name: "ipv6 listen", argv: ["--health-addr=[::1]:8080"], pick: (f: any) => f.healthAddr, want: { host: "::1", port: 8080 } },
-  { name: "kubeconfig", argv: ["--kubeconfig", "/tmp/kc"], pick: (f: any) => f.kubeconfig, want: "/tmp/kc" },
-  { name: "zap flags accepted", argv: ["--zap-log-level=debug", "--zap-encoder=json"], pick: (f: any) => f.debug, want: true },
+  { name: "gc interval as e2e patches it", argv: ["--gc-interval=10s"], pick: (f: IpamControllerFlags): unknown => f.gcIntervalMs, want: 10_000 },
+  { name: "bare boolean", argv: ["--enable-cert-rotation"], pick: (f: IpamControllerFlags): unknown => f.enableCertRotation, want: true },
+  { name: "explicit false", argv: ["--leader-elect=false"], pick: (f: IpamControllerFlags): unknown => f.leaderElect, want: false },
+  { name: "metrics disabled", argv: ["--metrics-addr=0"], pick: (f: IpamControllerFlags): unknown => f.metricsAddr, want: undefined },
+  { name: "ipv6 listen", argv: ["--health-addr=[::1]:8080"], pick: (f: IpamControllerFlags): unknown => f.healthAddr, want: { host: "::1", port: 8080 } },
+  { name: "kubeconfig", argv: ["--kubeconfig", "/tmp/kc"], pick: (f: IpamControllerFlags): unknown => f.kubeconfig, want: "/tmp/kc" },
+  { name: "zap flags accepted", argv: ["--zap-log-level=debug", "--zap-encoder=json"], pick: (f: IpamControllerFlags): unknown => f.debug, want: true },
 ];
 for (const c of cases) {
-  t.test(c.name, async (t) => t.same(c.pick(parseIpamControllerFlags(c.argv)._unsafeUnwrap()), c.want));
+  t.test(c.name, async (t) => {
+    const f = parseIpamControllerFlags(c.argv)._unsafeUnwrap();
+    if (f === "help") return t.fail("parsed as --help");
+    t.same(c.pick(f), c.want);
+  });
 }
 
 const bad = [

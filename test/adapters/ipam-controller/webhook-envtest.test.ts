@@ -172,7 +172,7 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
   });
   t.comment(`webhooks active ${Date.now() - waitStart} ms after registration`);
 
-  const rejects = async (t: Pick<typeof import("tap").t, "fail" | "equal" | "match">, p: Promise<unknown>, why: RegExp | string, msg: string): Promise<void> => {
+  const rejects = async (t: Pick<Test, "fail" | "equal" | "match">, p: Promise<unknown>, why: RegExp | string, msg: string): Promise<void> => {
     try {
       await p;
       t.fail(`${msg}: accepted`);

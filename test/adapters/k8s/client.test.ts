@@ -39,7 +39,7 @@ if (started !== undefined) {
     t.same(again.isErr() && again.error.kind, "already-exists");
     const missing = await coil.blocks.get("nope");
     t.same(missing.isErr() && [missing.error.kind, missing.error.status], ["not-found", 404]);
-    await coil.blocks.create(block("p-1", 1, { "coil.cybozu.com/node": "n2" }));
+    (await coil.blocks.create(block("p-1", 1, { "coil.cybozu.com/node": "n2" })))._unsafeUnwrap();
     const l = await coil.blocks.list({ labelSelector: "coil.cybozu.com/node=n2" });
     t.same(l.map((x) => x.items.map((b) => b.metadata.name)), ok(["p-1"]));
     t.match(l._unsafeUnwrap().resourceVersion, /^\d+$/);
@@ -96,12 +96,12 @@ if (started !== undefined) {
     await inf.waitSynced();
     t.same(events, ["add:p-1"], "initial list emits adds");
     await eventually("re-list after 410", () => (inf.lists >= 2 ? true : undefined));
-    await coil.blocks.create(block("p-5", 5));
+    (await coil.blocks.create(block("p-5", 5)))._unsafeUnwrap();
     await eventually("add event", () => (events.includes("add:p-5") ? true : undefined));
-    await coil.blocks.mergePatch("p-5", { metadata: { labels: { a: "b" } } });
+    (await coil.blocks.mergePatch("p-5", { metadata: { labels: { a: "b" } } }))._unsafeUnwrap();
     await eventually("update event", () => (events.includes("update:p-5") ? true : undefined));
-    await coil.blocks.mergePatch("p-5", { metadata: { finalizers: null } });
-    await coil.blocks.delete("p-5");
+    (await coil.blocks.mergePatch("p-5", { metadata: { finalizers: null } }))._unsafeUnwrap();
+    (await coil.blocks.delete("p-5"))._unsafeUnwrap();
     await eventually("delete event", () => (events.includes("delete:p-5") ? true : undefined));
     t.equal(inf.get("p-5"), undefined, "cache follows deletes");
     t.equal(inf.items().length, 1);

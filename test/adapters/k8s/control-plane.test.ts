@@ -1,6 +1,6 @@
 // Real etcd + kube-apiserver (scripts/envtest/build.sh) with Coil's CRDs from config/crd applied:
 // schema defaults, validation, printer columns and subresources as the apiserver enforces them.
-import t from "tap";
+import t, { type Test } from "tap";
 import { readdir, readFile } from "node:fs/promises";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { fileURLToPath } from "node:url";
@@ -179,7 +179,7 @@ async function waitEstablished(ext: ApiextensionsV1Api, name: string): Promise<b
 }
 
 /** Asserts the request fails with HTTP `code` and a body matching `why`. */
-async function rejects(t: Pick<typeof import("tap").t, "equal" | "match" | "fail">, p: Promise<unknown>, code: number, why: RegExp, msg: string): Promise<void> {
+async function rejects(t: Pick<Test, "equal" | "match" | "fail">, p: Promise<unknown>, code: number, why: RegExp, msg: string): Promise<void> {
   try {
     await p;
     t.fail(`${msg}: expected HTTP ${code}, request succeeded`);

@@ -30,11 +30,13 @@ for (let i = 0; i < runs + 2; i++) {
     const observeMs = performance.now() - t0;
     if (o.isErr()) throw new Error(JSON.stringify(o.error));
     t0 = performance.now();
-    await k.observeNft(h);
+    const nft = await k.observeNft(h);
     const nftMs = performance.now() - t0;
+    if (nft.isErr()) throw new Error(JSON.stringify(nft.error));
     t0 = performance.now();
-    await runInNetns(h, ["ip", "-batch", "-"], { input: "link show lo\n" });
+    const floor = await runInNetns(h, ["ip", "-batch", "-"], { input: "link show lo\n" });
     const floorMs = performance.now() - t0;
+    if (floor.isErr()) throw new Error(JSON.stringify(floor.error));
     const td = await k.apply({ steps: [{ netns: h, netlink: [{ kind: "link.del", name: "veth-ct1" }, { kind: "link.del", name: "vx-test" }], nft: [] }] });
     if (td.isErr()) throw new Error(JSON.stringify(td.error));
     if (i >= 2) { // two warm-up runs

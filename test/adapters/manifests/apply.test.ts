@@ -18,6 +18,7 @@ import {
 } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
 import { resolveControlPlaneBinaries, skipOrFail, waitFor } from "../../helpers/coil-envtest.js";
+import { errorText } from "../../helpers/wait.js";
 
 const RENDERED = ["coil.yaml", "coil-router.yaml"].map((f) => fileURLToPath(new URL(`../../../config/rendered/${f}`, import.meta.url)));
 const FIELD_MANAGER = "coil-manifests-test";
@@ -52,7 +53,7 @@ async function run(bins: ControlPlaneBinaries): Promise<void> {
         await apply(o);
         t.pass(`applied ${idOf(o)}`);
       } catch (e) {
-        t.fail(`applied ${idOf(o)}: ${(e as { body?: unknown }).body ?? String(e)}`);
+        t.fail(`applied ${idOf(o)}: ${errorText((e as { body?: unknown }).body ?? e)}`);
       }
     }
     const kinds = new Set(all.map((o) => o.kind));

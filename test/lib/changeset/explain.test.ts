@@ -9,7 +9,7 @@ t.test("golden explain of every op kind and some nft", async (t) => {
   t.match(text, /^# netns host\n/);
   t.match(text, /\n# netns \/var\/run\/netns\/pod1\n/);
   t.match(text, /\nip -6 rule add lookup 116 priority 2000\n/);
-  t.match(text, /\nsysctl -w net\.ipv4\.ip_forward=1  # previous: 0\n/);
+  t.match(text, /\nsysctl -w net\.ipv4\.ip_forward=1 {2}# previous: 0\n/);
   t.match(text, /netns \/proc\/1\/ns\/net\n/, "peer to host from pod uses the host path");
 });
 

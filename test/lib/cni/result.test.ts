@@ -97,7 +97,7 @@ t.test("parseResult / parsePrevResult", async (t) => {
   t.same(prevResultSummary(full), { ips: ["10.100.0.5", "fd02::5"], interfaces: { veth1234: false, eth0: true } });
 });
 
-t.test("property: convert → parse → convert is stable for every version", async (t) => {
+t.test("property: convert → parse → convert is stable for every version", async () => {
   const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255), fc.integer({ min: 0, max: 32 }))
     .map(([a, b, c, d, p]) => cidr(`${a}.${b}.${c}.${d}/${p}`));
   const arbResult = fc.record({

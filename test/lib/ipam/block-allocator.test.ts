@@ -67,7 +67,7 @@ t.test("65,536 blocks: every index once, in order, then exhausted", async (t) =>
     const r = a.nextIndex();
     if (r.isErr()) break;
     if (r.value !== expect) ok = false;
-    a.markUsed(r.value);
+    a.markUsed(r.value)._unsafeUnwrap();
     expect++;
   }
   t.ok(ok, "indexes ascend without gaps");

@@ -7,6 +7,7 @@ import {
   type AddressPoolSpec,
   type Allocation,
   type NodeIpamError,
+  type NodeIpamState,
   type ObservedBlock,
 } from "../../../lib/ipam/index.js";
 
@@ -52,7 +53,8 @@ function allocate(
   if (first.isOk() || first.error.kind !== "need-block") return first;
   const block = ctrl.request(req.pool, node);
   if (block.isErr()) return err(block.error);
-  ipam.addBlock(block.value);
+  const added = ipam.addBlock(block.value);
+  if (added.isErr()) return err(added.error);
   return ipam.allocate(full);
 }
 
@@ -99,9 +101,9 @@ t.test("NodeIPAM with a fake controller", async (t) => {
 t.test("restore after restart, then GC", async (t) => {
   const ctrl = new FakeController(specs);
   const before = new NodeIpam();
-  for (const ifname of ["eth0", "eth1", "eth2"]) allocate(before, ctrl, "node1", { pool: "default", containerId: "c0", ifname });
+  for (const ifname of ["eth0", "eth1", "eth2"]) allocate(before, ctrl, "node1", { pool: "default", containerId: "c0", ifname })._unsafeUnwrap();
   t.same(addrs(before.allocate({ pool: "default", containerId: "c0", ifname: "eth2" })), ["10.2.0.2", "fd02::202"]);
-  allocate(before, ctrl, "node1", { pool: "v4", containerId: "d0" });
+  allocate(before, ctrl, "node1", { pool: "v4", containerId: "d0" })._unsafeUnwrap();
   t.equal(ctrl.listForNode("node1").length, 3);
 
   const after = new NodeIpam();
@@ -171,15 +173,17 @@ t.test("register: re-registering a key with another address moves it", async (t)
 t.test("JSON round trip", async (t) => {
   const ctrl = new FakeController(specs);
   const n = new NodeIpam();
-  for (const c of ["a", "b", "c"]) allocate(n, ctrl, "node1", { pool: "default", containerId: c });
-  allocate(n, ctrl, "node1", { pool: "v4", containerId: "d" });
+  for (const c of ["a", "b", "c"]) allocate(n, ctrl, "node1", { pool: "default", containerId: c })._unsafeUnwrap();
+  allocate(n, ctrl, "node1", { pool: "v4", containerId: "d" })._unsafeUnwrap();
   n.free("b", "eth0");
-  const state = JSON.parse(JSON.stringify(n));
+  const state = JSON.parse(JSON.stringify(n)) as NodeIpamState;
   const m = NodeIpam.fromJSON(state)._unsafeUnwrap();
   t.same(m.toJSON(), n.toJSON());
   t.same(m.allocate({ pool: "default", containerId: "e", ifname: "eth0" })._unsafeUnwrap(), n.allocate({ pool: "default", containerId: "e", ifname: "eth0" })._unsafeUnwrap());
   t.same(m.allocation("a", "eth0"), n.allocation("a", "eth0"));
-  const broken = { ...state, allocations: [{ ...state.allocations[0], block: "nope" }] };
-  t.equal(NodeIpam.fromJSON(broken).isErr(), true, "allocation in an unknown block");
-  t.equal(NodeIpam.fromJSON({ ...state, blocks: [state.blocks[0], state.blocks[0]] }).isErr(), true, "duplicate block");
+  const [a0] = state.allocations;
+  const [b0] = state.blocks;
+  if (a0 === undefined || b0 === undefined) return t.fail("the state has allocations and blocks");
+  t.equal(NodeIpam.fromJSON({ ...state, allocations: [{ ...a0, block: "nope" }] }).isErr(), true, "allocation in an unknown block");
+  t.equal(NodeIpam.fromJSON({ ...state, blocks: [b0, b0] }).isErr(), true, "duplicate block");
 });

@@ -16,7 +16,7 @@ t.test("DNS-1123 subdomains (Pod, AddressPool names)", async (t) => {
   }
 });
 
-t.test("every label is a subdomain; a subdomain is dot-joined labels", async (t) => {
+t.test("every label is a subdomain; a subdomain is dot-joined labels", async () => {
   fc.assert(fc.property(fc.stringMatching(/^[a-z0-9.-]{0,70}$/), (s) => {
     if (isDns1123Label(s)) return isDns1123Subdomain(s);
     const parts = s.split(".");

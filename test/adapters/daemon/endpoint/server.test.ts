@@ -96,6 +96,8 @@ t.test("concurrent first gRPC connections start one grpc-js server", async (t) =
   const dir = mkdtempSync(join(tmpdir(), "coild-srv-"));
   const path = join(dir, "coild.sock");
   const proto = GrpcJsServer.prototype;
+  // Saved to be called back with the server instance as `this` (original.apply(this, a) below).
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const original = proto.createConnectionInjector;
   let injectors = 0;
   proto.createConnectionInjector = function (this: GrpcJsServer, ...a: Parameters<typeof original>) {

@@ -11,12 +11,15 @@ import type { Ip } from "../../../../lib/net/index.js";
 import { FakeKernel } from "../../../../adapters/kernel/fake-kernel.js";
 import type { Kernel } from "../../../../adapters/kernel/kernel.js";
 import { CNIArgs } from "../../../../adapters/proto/gen/cni.js";
-import { createHandlers, poolForNamespace } from "../../../../adapters/daemon/node/handlers.js";
+import { cniOperations, poolForNamespace } from "../../../../adapters/daemon/node/cni.js";
+import { cniDeps } from "../../../../adapters/daemon/node/cni-deps.js";
+import { wireHandlers } from "../../../../adapters/daemon/endpoint/cni-calls.js";
+import type { CniCallHandlers } from "../../../../adapters/daemon/endpoint/server.js";
 import { HostLinkIndex } from "../../../../adapters/daemon/node/host-links.js";
 import { NULL_LOGGER } from "../../../../adapters/daemon/log.js";
 import { NodeState } from "../../../../adapters/daemon/node/state.js";
 import { parsePools } from "../../../../adapters/daemon/store/pools-file.js";
-import { recoverNodeState } from "../../../../adapters/daemon/node/recovery.js";
+import { formatRecoveryError, recoverNodeState } from "../../../../adapters/daemon/node/recovery.js";
 import { LocalBlockStore } from "../../../../adapters/daemon/store/local.js";
 import { poolDoc } from "../harness.js";
 
@@ -24,7 +27,7 @@ const POOL = poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.2.0.0/
 
 interface Rig {
   readonly fake: FakeKernel;
-  readonly handlers: ReturnType<typeof createHandlers>;
+  readonly handlers: CniCallHandlers;
   readonly hostObserves: () => number;
   readonly exportApplies: () => number;
   readonly names: string[];
@@ -52,14 +55,14 @@ async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promis
   const node = new NodeState({ node: "n1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
   const hostLinks = new HostLinkIndex();
   const rec = await recoverNodeState({ node, kernel, log: NULL_LOGGER, podTable: 116, hostLinks });
-  if (!rec.ok) throw new Error(rec.error);
+  if (rec.isErr()) throw new Error(formatRecoveryError(rec.error));
   const names = [...(opts.names ?? [])];
   let seq = 0;
-  const handlers = createHandlers({
+  const handlers = wireHandlers(cniOperations(cniDeps({
     node, kernel, log: NULL_LOGGER, hostIPv4: "10.20.30.41" as Ip, hostIPv6: "fd10::41" as Ip, mtu: 1450, podTable: 116, protocol: 30,
     compatCalico: false, poolFor: poolForNamespace({}), isReady: () => true, hostLinks,
     randomHex: () => names.shift() ?? (++seq).toString(16).padStart(8, "0"),
-  });
+  })));
   return { fake, handlers, hostObserves: () => hostObserves, exportApplies: () => exportApplies, names };
 }
 
@@ -105,7 +108,7 @@ t.test("a stale host link with the same alias is cleaned up (Coil's garbage clea
   const coil = host(r).links.filter((l) => l.alias === "COIL:default:c1:eth0").map((l) => l.name);
   t.same(coil, [vethOf(res.result)], "one link carries the alias: the result's veth");
   t.ok(["vethstale1", "vethstale2"].includes(vethOf(res.result)), "the first stale name is reused (recreated), the other deleted");
-  const podLinks = (id: string): string[] => ((r.fake.dump()[`/run/netns/${id}`] as NetnsState | undefined)?.links ?? []).map((l) => l.name);
+  const podLinks = (id: string): string[] => (r.fake.dump()[`/run/netns/${id}`]?.links ?? []).map((l) => l.name);
   t.same([podLinks("old1"), podLinks("old2")], [["lo"], ["lo"]], "the stale peers are gone");
   t.ok(podLinks("c1").includes("eth0"), "the pod got its eth0");
   (await r.handlers.del(pod(r, "c1")))._unsafeUnwrap();

@@ -13,7 +13,7 @@ import { FakeKernel } from "../../../../adapters/kernel/fake-kernel.js";
 import { parseCoildFlags, type CoildFlags } from "../../../../adapters/daemon/flags.js";
 import { NULL_LOGGER } from "../../../../adapters/daemon/log.js";
 import { runCoild, type CoildDeps, type RunningCoild } from "../../../../adapters/daemon/run.js";
-import type { AddressBlockObject, BlockRequestObject } from "../../../../adapters/k8s/index.js";
+import type { AddressBlockObject } from "../../../../adapters/k8s/index.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../../helpers/coil-envtest.js";
 import { api, createPool, startController } from "../../ipam-controller/harness.js";
 
@@ -52,7 +52,8 @@ if (started !== undefined) {
   await createPool(a, "default", 2, [{ ipv4: "10.8.0.0/24" }]);
   await createPool(a, "small", 1, [{ ipv4: "10.9.0.0/29" }]);
   await createPool(a, "other", 1, [{ ipv4: "10.10.0.0/28" }]);
-  for (const [name, pool] of [["team-small", "small"], ["team-other", "other"], ["plain", undefined]] as const) {
+  await createPool(a, "ds", 1, [{ ipv4: "10.11.0.0/28", ipv6: "fd11::/124" }]);
+  for (const [name, pool] of [["team-small", "small"], ["team-other", "other"], ["team-ds", "ds"], ["plain", undefined]] as const) {
     await a.core.createNamespace({ body: { metadata: { name, ...(pool === undefined ? {} : { annotations: { "coil.cybozu.com/pool": pool } }) } } });
   }
   let ctrl: Awaited<ReturnType<typeof startController>> | undefined = await startController(kc, "ctrl");
@@ -148,7 +149,7 @@ if (started !== undefined) {
       const owner = b.metadata.labels?.["coil.cybozu.com/node"] ?? "";
       t.ok(running.get(owner)?.node.ipam.blocks("small").some((x) => x.name === b.metadata.name), `${b.metadata.name} is used by its labelled node ${owner}`);
     }
-    const reqs = (await a.coil.requests.list())._unsafeUnwrap().items as BlockRequestObject[];
+    const reqs = (await a.coil.requests.list())._unsafeUnwrap().items;
     const failedReq = reqs.filter((r) => r.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True" && c.reason === "out of blocks"));
     t.ok(failedReq.length >= 1, "a Failed BlockRequest records the exhaustion");
     t.ok(failedReq.every((r) => r.spec.poolName === "small" && r.metadata.ownerReferences?.[0]?.kind === "Node"));
@@ -212,6 +213,20 @@ if (started !== undefined) {
     t.equal(ghost.error?.code, 999, "a pool that does not exist is not retryable");
     t.match(ghost.error?.details, /pool missing is not defined/);
     t.ok(ms >= 9_900 && ms < 14_000, `answered after ${ms} ms (Coil's DefaultAllocTimeout 10 s)`);
+  });
+
+  await t.test("a dual-stack pool on an IPv4-only node: ADD refused before any BlockRequest", async (t) => {
+    // n2's Node has no IPv6 InternalIP. Coil would request a block, fail the pod setup (999), and
+    // return the block: every ADD churns one.
+    const r = await add("n2", "n2-ds", "team-ds");
+    t.notOk(r.ok, JSON.stringify(r));
+    t.equal(r.error?.code, 999, "a configuration problem: not retryable");
+    t.equal(r.error?.msg, "failed to allocate address");
+    t.match(r.error?.details, /pool ds needs IPv6 addresses but node n2 has no IPv6 node address/);
+    const req = await a.coil.requests.get("req-ds-n2");
+    t.ok(req.isErr() && req.error.kind === "not-found", "no BlockRequest req-ds-n2 was created");
+    t.same(names(await apiBlocks("coil.cybozu.com/pool=ds")), [], "no AddressBlock of pool ds");
+    t.same((kernels.get("n2")?.dump()["/run/netns/n2-ds"] as NetnsState).links, [], "the pod netns is untouched");
   });
 
   await t.test("API server gone: ADD into an owned block works, a new block fails fast with 11", async (t) => {
