@@ -27,7 +27,7 @@ export {
   subnetSetBlock,
 } from "./subnet.js";
 export type { AddressPoolSpec, DefaultedPoolSpec, ObjectMeta, AddressPool } from "./pool.js";
-export { withPoolDefaults, addPoolFinalizer, validatePoolCreate, validatePoolUpdate } from "./pool.js";
+export { withPoolDefaults, poolFamilies, addPoolFinalizer, validatePoolCreate, validatePoolUpdate } from "./pool.js";
 export type { ParsedAddressBlock } from "./parse.js";
 export { parsePool, parseAddressBlock } from "./parse.js";
 export type { PoolLayout, PoolLayoutItem } from "./block.js";

@@ -1,5 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import { type API_VERSION, DEFAULT_BLOCK_SIZE_BITS, FINALIZER } from "../constants.js";
+import type { Family } from "../net/index.js";
 import type { PoolFieldError, SubnetError } from "./errors.js";
 import { subnetSetEqual, validateSubnetSet, type SubnetSet } from "./subnet.js";
 
@@ -48,6 +49,17 @@ export interface AddressPool {
 /** Apply the CRD default: `blockSizeBits` 5 when absent. An explicit 0 stays 0. */
 export function withPoolDefaults(spec: AddressPoolSpec): DefaultedPoolSpec {
   return { ...spec, blockSizeBits: spec.blockSizeBits ?? DEFAULT_BLOCK_SIZE_BITS };
+}
+
+/**
+ * The address families a node must have (a node address of each) to serve pods from `spec`:
+ * every family of any subnet item, ascending. Coil lets one pool mix IPv4, IPv6 and dual-stack
+ * items, and a node's next block may come from any of them.
+ */
+export function poolFamilies(spec: AddressPoolSpec): Family[] {
+  const v4 = spec.subnets.some((s) => s.ipv4 !== undefined);
+  const v6 = spec.subnets.some((s) => s.ipv6 !== undefined);
+  return [...(v4 ? [4 as const] : []), ...(v6 ? [6 as const] : [])];
 }
 
 /** Coil's mutating webhook for AddressPool CREATE: add the `coil.cybozu.com` finalizer (once). */

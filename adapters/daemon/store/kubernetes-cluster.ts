@@ -9,8 +9,8 @@
 import type { V1Namespace, V1Node } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
 import { ANNOTATION_POOL } from "../../../lib/constants.js";
-import { choosePool } from "../../../lib/ipam/index.js";
-import { ipFamily, parseIp, type Ip } from "../../../lib/net/index.js";
+import { choosePool, type StoreError } from "../../../lib/ipam/index.js";
+import { ipFamily, parseIp, type Family, type Ip } from "../../../lib/net/index.js";
 import {
   Informer,
   getNode,
@@ -51,6 +51,8 @@ export interface KubernetesSetup {
   readonly poolFor: (namespace: string | undefined) => string;
   /** The Node's InternalIPs. */
   readonly nodeIps: { readonly ipv4?: Ip; readonly ipv6?: Ip };
+  /** The address families of a pool's subnets (undefined: no such pool). */
+  readonly poolFamilies: (pool: string) => Promise<Result<readonly Family[] | undefined, StoreError>>;
   /** Stop watches and close connections. */
   close(): Promise<void>;
 }
@@ -142,6 +144,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     store: store.value,
     poolFor: (ns) => choosePool(ns === undefined ? undefined : namespaces.get(ns)?.metadata.annotations),
     nodeIps: nodeInternalIpsLastWins(node.value),
+    poolFamilies: (pool) => store.value.poolFamilies(pool),
     close: async () => {
       await Promise.all([namespaces.stop(), store.value.close()]);
       c.destroy();

@@ -19,7 +19,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
 import { FINALIZER, LABEL_NODE, LABEL_POOL } from "../../../lib/constants.js";
-import { parseAddressBlock, poolMaxBlocks } from "../../../lib/ipam/index.js";
+import { parseAddressBlock, poolFamilies, poolMaxBlocks } from "../../../lib/ipam/index.js";
+import type { Family } from "../../../lib/net/index.js";
 import {
   Informer,
   isRetryable,
@@ -196,6 +197,16 @@ export class KubernetesBlockStore implements BlockStore {
       if (uid !== undefined && this.#blocks.get(name)?.metadata.uid === uid) this.#gone.add(uid);
       return ok(undefined);
     }
+  }
+
+  /**
+   * The address families of pool `pool`'s subnets (GET of the AddressPool); undefined when there
+   * is no such pool (the BlockRequest flow then reports it, as Coil does).
+   */
+  async poolFamilies(pool: string): Promise<Result<readonly Family[] | undefined, StoreError>> {
+    const p = await this.#call(this.#o.coil.pools.get(pool));
+    if (p.isErr()) return p.error.kind === "not-found" ? ok(undefined) : err(apiStoreError(`cannot request a new block of pool ${pool} (get AddressPool)`, p.error));
+    return ok(poolFamilies(p.value.spec));
   }
 
   listPools(): ResultAsync<readonly StorePool[], StoreError> {

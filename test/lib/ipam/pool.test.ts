@@ -5,6 +5,7 @@ import {
   validatePoolCreate,
   validatePoolUpdate,
   withPoolDefaults,
+  poolFamilies,
   type AddressPool,
   type AddressPoolSpec,
 } from "../../../lib/ipam/index.js";
@@ -12,6 +13,13 @@ import {
 t.test("withPoolDefaults", async (t) => {
   t.equal(withPoolDefaults({ subnets: [{ ipv4: "10.2.0.0/24" }] }).blockSizeBits, 5, "absent → 5");
   t.equal(withPoolDefaults({ blockSizeBits: 0, subnets: [{ ipv4: "10.2.0.0/24" }] }).blockSizeBits, 0, "explicit 0 stays 0");
+});
+
+t.test("poolFamilies: every family of any subnet item", async (t) => {
+  t.same(poolFamilies({ subnets: [{ ipv4: "10.2.0.0/24" }] }), [4]);
+  t.same(poolFamilies({ subnets: [{ ipv6: "fd02::/112" }] }), [6]);
+  t.same(poolFamilies({ subnets: [{ ipv4: "10.2.0.0/24", ipv6: "fd02::/120" }] }), [4, 6]);
+  t.same(poolFamilies({ subnets: [{ ipv6: "fd02::/112" }, { ipv4: "10.2.0.0/24" }] }), [4, 6], "items of different families");
 });
 
 t.test("addPoolFinalizer (mutating webhook)", async (t) => {
