@@ -207,6 +207,10 @@ export interface ImageConfigSpec {
   readonly epoch: number;
   readonly env: readonly string[];
   readonly workingDir?: string;
+  /** The image's `Entrypoint` (left out when absent). */
+  readonly entrypoint?: readonly string[];
+  /** The image's `Cmd` (left out when absent). */
+  readonly cmd?: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   /** One history entry per layer (`created_by`, what produced it). */
   readonly history: readonly string[];
@@ -223,6 +227,8 @@ export function imageConfig(spec: ImageConfigSpec, layers: readonly Layer[]): Re
     config: {
       Env: [...spec.env],
       ...(spec.workingDir !== undefined ? { WorkingDir: spec.workingDir } : {}),
+      ...(spec.entrypoint !== undefined ? { Entrypoint: [...spec.entrypoint] } : {}),
+      ...(spec.cmd !== undefined ? { Cmd: [...spec.cmd] } : {}),
       Labels: Object.fromEntries(Object.entries(spec.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     },
     rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
