@@ -1,0 +1,3 @@
+module coil-ts/cluster-images
+
+go 1.22
