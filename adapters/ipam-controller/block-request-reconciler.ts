@@ -5,7 +5,10 @@
  * previous leader's last writes are seen even if the watch lags), the blocks this replica creates,
  * and AddressBlock watch events. A request therefore never gets a second block — across restarts
  * and leader changes too. Status is written through the status subresource with the read
- * resourceVersion as precondition.
+ * resourceVersion as precondition. A request a retry cannot serve — its pool does not exist or
+ * cannot be laid out into blocks — is a terminal failure (logged and counted, not requeued; Coil
+ * retries it forever): coild gives up on it after its allocation timeout and creates a new
+ * request, which is a new event, for its next attempt.
  */
 import { LABEL_REQUEST } from "../../lib/constants.js";
 import type {
@@ -17,7 +20,7 @@ import type {
   Logger,
   ReconcileOutcome,
 } from "../k8s/index.js";
-import type { PoolManager } from "./pool-manager.js";
+import type { PoolError, PoolManager } from "./pool-manager.js";
 
 /** Dependencies of {@link BlockRequestReconciler}. */
 export interface BlockRequestReconcilerDeps {
@@ -68,6 +71,22 @@ export function wantsRequestEvent(type: "add" | "update" | "delete", obj: BlockR
   if (type === "add") return true;
   if (type === "update") return (obj.status?.conditions ?? []).length === 0;
   return false;
+}
+
+/**
+ * Whether retrying an allocation that failed with `e` can help: not for a pool that cannot be laid
+ * out into blocks or that does not exist (the GET found no AddressPool).
+ */
+export function allocationRetryable(e: PoolError): boolean {
+  switch (e.kind) {
+    case "invalid-pool":
+      return false;
+    case "api":
+      return !(e.op === "get pool" && e.error.kind === "not-found");
+    case "no-block":
+    case "name-taken":
+      return true;
+  }
 }
 
 /** Reconciles BlockRequests by name. */
@@ -133,7 +152,7 @@ export class BlockRequestReconciler {
         this.#d.log.error("out of blocks", { request: br.metadata.name, pool });
         return this.#writeStatus(br, outOfBlocksStatus(pool, this.#d.now()));
       }
-      return { kind: "retry", error: r.error };
+      return { kind: allocationRetryable(r.error) ? "retry" : "terminal", error: r.error };
     }
     const block: AddressBlockObject = r.value;
     this.noteBlock(block);

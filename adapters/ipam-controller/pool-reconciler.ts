@@ -1,7 +1,9 @@
 /**
  * Coil's AddressPoolReconciler: on pool events and on deletions of owned AddressBlocks, keep the
  * pool's state synced; a deleted pool is dropped (state and metric series); a pool being deleted
- * loses its `coil.cybozu.com` finalizer once no AddressBlock carries its label.
+ * loses its `coil.cybozu.com` finalizer once no AddressBlock carries its label. A pool whose spec
+ * cannot be laid out into blocks is a terminal failure: retrying the same spec cannot help, and
+ * changing the pool brings a new event (Coil retries it with backoff forever).
  */
 import { API_VERSION, FINALIZER, LABEL_POOL } from "../../lib/constants.js";
 import type { AddressBlockObject, AddressPoolObject, CoilClient, Logger, ReconcileOutcome } from "../k8s/index.js";
@@ -43,7 +45,7 @@ export class PoolReconciler {
       return { kind: "done" };
     }
     const synced = await this.#d.pools.syncPool(name);
-    if (synced.isErr()) return { kind: "retry", error: synced.error };
+    if (synced.isErr()) return { kind: synced.error.kind === "invalid-pool" ? "terminal" : "retry", error: synced.error };
     this.#d.log.debug("synchronized", { pool: name });
     if (pool.metadata.deletionTimestamp === undefined || !(pool.metadata.finalizers ?? []).includes(FINALIZER)) {
       return { kind: "done" };

@@ -23,6 +23,7 @@ import {
   type KubeClients,
   type Logger,
   type NodeMeta,
+  type ReconcileOutcome,
 } from "../k8s/index.js";
 import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
 import type { IpamControllerFlags, ListenAddr } from "./flags.js";
@@ -125,10 +126,17 @@ class Leadership {
     readonly reqs: BlockRequestReconciler,
     readonly poolRec: PoolReconciler,
     gc: () => Promise<Result<string[], unknown>>,
-    o: { readonly concurrency: number; readonly gcIntervalMs: number; readonly log: Logger },
+    o: { readonly concurrency: number; readonly gcIntervalMs: number; readonly log: Logger; readonly metrics: ControllerMetrics },
   ) {
-    this.requestQueue = new WorkQueue({ name: "blockrequest", concurrency: o.concurrency, reconcile: (k) => reqs.reconcile(k), log: o.log });
-    this.poolQueue = new WorkQueue({ name: "addresspool", concurrency: 1, reconcile: (k) => poolRec.reconcile(k), log: o.log });
+    const counted = (controller: string) => (_key: string, outcome: ReconcileOutcome) => o.metrics.reconciled(controller, outcome.kind);
+    this.requestQueue = new WorkQueue({
+      name: "blockrequest",
+      concurrency: o.concurrency,
+      reconcile: (k) => reqs.reconcile(k),
+      log: o.log,
+      onOutcome: counted("blockrequest"),
+    });
+    this.poolQueue = new WorkQueue({ name: "addresspool", concurrency: 1, reconcile: (k) => poolRec.reconcile(k), log: o.log, onOutcome: counted("addresspool") });
     this.gcQueue = new WorkQueue({
       name: "garbage-collector",
       reconcile: async () => {
@@ -230,7 +238,7 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
     }
     if (signal.aborted) return;
     log.info("starting controllers", { identity: deps.identity });
-    leadership = new Leadership(inf, reqs, poolRec, gc, { concurrency: flags.concurrency, gcIntervalMs: flags.gcIntervalMs, log });
+    leadership = new Leadership(inf, reqs, poolRec, gc, { concurrency: flags.concurrency, gcIntervalMs: flags.gcIntervalMs, log, metrics });
   };
   const stopLeading = async (): Promise<void> => {
     const l = leadership;

@@ -25,7 +25,7 @@ export type { ListOptions, CoilClient } from "./coil-client.js";
 export { ClusterResource, coilClient, withStatus } from "./coil-client.js";
 export type { InformerEvent, InformerOptions } from "./informer.js";
 export { Informer } from "./informer.js";
-export type { ReconcileOutcome, WorkQueueOptions } from "./work-queue.js";
+export type { ReconcileCounts, ReconcileOutcome, WorkQueueOptions } from "./work-queue.js";
 export { WorkQueue } from "./work-queue.js";
 export type { LeaderElectorOptions, ElectionEnd } from "./leader-elector.js";
 export { LeaderElector, microTime } from "./leader-elector.js";

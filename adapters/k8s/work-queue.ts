@@ -1,16 +1,30 @@
 /**
  * A controller work queue in controller-runtime's manner: keys are de-duplicated, one key is never
  * processed by two workers at once (a key added while in flight runs again afterwards), failed
- * keys are retried with per-key exponential backoff, and `concurrency` workers drain it.
+ * keys are retried with per-key exponential backoff, a terminal failure is logged and counted but
+ * not retried, and `concurrency` workers drain it.
  */
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { SILENT_LOGGER, type Logger } from "./log.js";
 
-/** What a reconcile returns: done, retry with backoff, or run again after a delay. */
+/**
+ * What a reconcile returns:
+ * - `done`;
+ * - `retry`: a failure that may pass (an API error, a conflict): run again after a per-key
+ *   exponential backoff;
+ * - `terminal`: a failure a retry cannot fix (an invalid object, a pool that no longer exists):
+ *   logged as an error and counted, never requeued — controller-runtime's `reconcile.TerminalError`.
+ *   The key runs again only when something adds it again (an event for the object);
+ * - `requeue-after`: run again after `ms`.
+ */
 export type ReconcileOutcome =
   | { readonly kind: "done" }
   | { readonly kind: "retry"; readonly error: unknown }
+  | { readonly kind: "terminal"; readonly error: unknown }
   | { readonly kind: "requeue-after"; readonly ms: number };
+
+/** How many reconciles ended in each {@link ReconcileOutcome} kind. */
+export type ReconcileCounts = Readonly<Record<ReconcileOutcome["kind"], number>>;
 
 /** Options of {@link WorkQueue}. */
 export interface WorkQueueOptions {
@@ -24,6 +38,8 @@ export interface WorkQueueOptions {
   readonly backoff?: BackoffOptions;
   /** Logger. */
   readonly log?: Logger;
+  /** Told how every reconcile ended (metrics). */
+  readonly onOutcome?: (key: string, outcome: ReconcileOutcome) => void;
 }
 
 /** A de-duplicating, rate-limited queue of keys. */
@@ -38,6 +54,7 @@ export class WorkQueue {
   #active = 0;
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
+  readonly #counts: Record<ReconcileOutcome["kind"], number> = { done: 0, retry: 0, terminal: 0, "requeue-after": 0 };
 
   /** @param o - see {@link WorkQueueOptions}. */
   constructor(o: WorkQueueOptions) {
@@ -67,6 +84,11 @@ export class WorkQueue {
         this.add(key);
       }, ms),
     );
+  }
+
+  /** How many reconciles ended in each outcome so far (a throw counts as `retry`). */
+  get counts(): ReconcileCounts {
+    return { ...this.#counts };
   }
 
   /** Keys waiting or running. */
@@ -117,22 +139,30 @@ export class WorkQueue {
   }
 
   #after(key: string, outcome: ReconcileOutcome): void {
-    if (outcome.kind === "done") {
-      this.#failures.delete(key);
-    } else if (outcome.kind === "requeue-after") {
-      this.#failures.delete(key);
-      this.addAfter(key, outcome.ms);
-    } else {
-      const n = this.#failures.get(key) ?? 0;
-      this.#failures.set(key, n + 1);
-      const delay = backoffDelay(n, { initialMs: 5, maxMs: 60_000, ...this.#o.backoff });
-      (this.#o.log ?? SILENT_LOGGER).warn("reconcile failed, retrying", {
-        controller: this.#o.name,
-        key,
-        retryInMs: delay,
-        error: describe(outcome.error),
-      });
-      if (!this.#dirty.has(key)) this.addAfter(key, delay);
+    this.#counts[outcome.kind]++;
+    this.#o.onOutcome?.(key, outcome);
+    const log = this.#o.log ?? SILENT_LOGGER;
+    switch (outcome.kind) {
+      case "done":
+        this.#failures.delete(key);
+        return;
+      case "requeue-after":
+        this.#failures.delete(key);
+        this.addAfter(key, outcome.ms);
+        return;
+      case "terminal":
+        // Not requeued: the next event for the object brings the key back (with a fresh backoff).
+        this.#failures.delete(key);
+        log.error("reconcile failed; not retrying (terminal)", { controller: this.#o.name, key, error: describe(outcome.error) });
+        return;
+      case "retry": {
+        const n = this.#failures.get(key) ?? 0;
+        this.#failures.set(key, n + 1);
+        const delay = backoffDelay(n, { initialMs: 5, maxMs: 60_000, ...this.#o.backoff });
+        log.warn("reconcile failed, retrying", { controller: this.#o.name, key, retryInMs: delay, error: describe(outcome.error) });
+        if (!this.#dirty.has(key)) this.addAfter(key, delay);
+        return;
+      }
     }
   }
 }

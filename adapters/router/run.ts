@@ -11,7 +11,7 @@ import { realKernel, type Kernel } from "../kernel/index.js";
 import { serveHealth, serveMetrics, type Listening } from "../common/http.js";
 import type { RouterFlags } from "./flags.js";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.js";
-import { REAL_CLOCK, SyncLoop, type RouterClock } from "./sync-loop.js";
+import { REAL_CLOCK, SyncLoop, type RouterClock, type SyncOutcome } from "./sync-loop.js";
 import { syncRouterRoutes, type RouterSyncReport } from "./sync.js";
 
 /** Injected dependencies. */
@@ -57,7 +57,7 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
   const kernel = deps.kernel ?? realKernel();
   const metrics = createRouterMetrics({ node: flags.nodeName, processMetrics: deps.processMetrics ?? true });
   const blocks = new Informer<AddressBlockObject>({ name: "addressblocks", kc: clients.kc, path: coil.blocks.path, list: () => coil.blocks.list(), log });
-  const sync = async (): Promise<boolean> => {
+  const sync = async (): Promise<SyncOutcome> => {
     const r = await syncRouterRoutes({
       self: flags.nodeName,
       protocol: flags.protocolId,
@@ -69,12 +69,13 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
     });
     if (r.isErr()) {
       log.error("sync failed", { error: r.error });
-      return false;
+      // A plan the planner refuses (an invalid protocol number) is refused again on every retry.
+      return { kind: r.error.kind === "plan-failed" ? "terminal" : "retry", error: r.error };
     }
     metrics.synced(r.value.desired);
     log.debug("synced routes", { ...r.value });
     deps.onSynced?.(r.value);
-    return true;
+    return { kind: "done" };
   };
   const loop = new SyncLoop({ sync, intervalMs: flags.updateIntervalMs, clock: deps.clock ?? REAL_CLOCK, log });
   blocks.on(() => loop.notify());

@@ -3,7 +3,8 @@
  * (any number of notifications while a sync runs or waits collapse into one more sync), a ticker
  * notifies every `intervalMs`, and a failed sync is retried after an exponential backoff (Coil's
  * runner returns the error and the process exits instead; here the DaemonSet pod stays up and
- * ready, and logs every failure).
+ * ready, and logs every failure). A terminal failure (one a retry cannot fix) is logged and
+ * counted but not retried: the next notification or tick syncs again.
  */
 import { backoffDelay, type BackoffOptions, type Logger } from "../k8s/index.js";
 
@@ -34,10 +35,20 @@ export const REAL_CLOCK: RouterClock = {
     }),
 };
 
+/**
+ * How one sync ended: `done`; `retry` — a failure that may pass, synced again after a backoff;
+ * `terminal` — a failure a retry cannot fix (logged and counted, no retry; as controller-runtime's
+ * `reconcile.TerminalError`).
+ */
+export type SyncOutcome =
+  | { readonly kind: "done" }
+  | { readonly kind: "retry"; readonly error: unknown }
+  | { readonly kind: "terminal"; readonly error: unknown };
+
 /** Options of {@link SyncLoop}. */
 export interface SyncLoopOptions {
-  /** One sync; `true` on success. */
-  readonly sync: () => Promise<boolean>;
+  /** One sync. A throw counts as `retry`. */
+  readonly sync: () => Promise<SyncOutcome>;
   /** Ticker period. */
   readonly intervalMs: number;
   /** Clock. */
@@ -56,8 +67,10 @@ export class SyncLoop {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #cancelTicker: (() => void) | undefined;
-  /** Consecutive failed attempts (0 after a success). */
+  /** Consecutive failed attempts (0 after a success or a terminal failure). */
   failures = 0;
+  /** Terminal failures so far (not retried). */
+  terminalFailures = 0;
 
   /** @param o - see {@link SyncLoopOptions}. */
   constructor(o: SyncLoopOptions) {
@@ -93,14 +106,29 @@ export class SyncLoop {
         continue;
       }
       this.#pending = false;
-      if (await this.#o.sync().catch(() => false)) {
-        this.failures = 0;
-        continue;
+      const outcome = await this.#o.sync().catch((error: unknown): SyncOutcome => ({ kind: "retry", error }));
+      switch (outcome.kind) {
+        case "done":
+          this.failures = 0;
+          break;
+        case "terminal":
+          this.failures = 0;
+          this.terminalFailures++;
+          this.#o.log.error("sync failed; not retrying (terminal)", { error: describe(outcome.error), terminalFailures: this.terminalFailures });
+          break;
+        case "retry": {
+          const delay = backoffDelay(this.failures++, { initialMs: 1000, maxMs: 60_000, ...this.#o.backoff });
+          this.#o.log.info("retrying sync", { afterMs: delay, failures: this.failures, error: describe(outcome.error) });
+          await this.#o.clock.sleep(delay, signal);
+          this.#pending = true;
+          break;
+        }
       }
-      const delay = backoffDelay(this.failures++, { initialMs: 1000, maxMs: 60_000, ...this.#o.backoff });
-      this.#o.log.info("retrying sync", { afterMs: delay, failures: this.failures });
-      await this.#o.clock.sleep(delay, signal);
-      this.#pending = true;
     }
   }
+}
+
+/** An error as a log field: an Error's message, anything else as it is. */
+function describe(e: unknown): unknown {
+  return e instanceof Error ? e.message : e;
 }

@@ -146,6 +146,40 @@ if (started !== undefined) {
     t.equal(ctrl.pools.usedIndexes("temp"), undefined, "state dropped");
   });
 
+  await t.test("where a retry cannot help the outcome is terminal: logged, counted, not requeued", async (t) => {
+    const counter = async (name: string, controller: string, result?: string): Promise<number> => {
+      const text = await ctrl.metrics.registry.metrics();
+      const labels = result === undefined ? `controller="${controller}"` : `controller="${controller}",result="${result}"`;
+      const m = new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, "m").exec(text);
+      return m === null ? 0 : Number(m[1]);
+    };
+    const TERMINAL = "controller_runtime_terminal_reconcile_errors_total";
+    const TOTAL = "controller_runtime_reconcile_total";
+    const terminalBefore = await counter(TERMINAL, "blockrequest");
+    // A pool that does not exist: the GET finds nothing; coild gives up and creates a new request.
+    await createRequest(a, "x0", "nosuch", "node1");
+    await waitFor("x0 failed terminally", async () => (await counter(TERMINAL, "blockrequest")) === terminalBefore + 1);
+    const errorsAfter = await counter(TOTAL, "blockrequest", "error");
+    // A pool whose blocks (2^5 addresses) do not fit its subnet (4 addresses): no allocator can be
+    // built. The webhook would refuse it; here it is created directly.
+    const addrPoolTerminal = await counter(TERMINAL, "addresspool");
+    await createPool(a, "badpool", 5, [{ ipv4: "10.7.0.0/30" }]);
+    await waitFor("badpool's sync failed terminally", async () => (await counter(TERMINAL, "addresspool")) === addrPoolTerminal + 1);
+    await createRequest(a, "x1", "badpool", "node1");
+    await waitFor("x1 failed terminally", async () => (await counter(TERMINAL, "blockrequest")) === terminalBefore + 2);
+    // A request that succeeds, handled after both failures: a requeue of x0 or x1 (5 ms backoff)
+    // would have run by now and failed again.
+    await createPool(a, "okpool", 0, [{ ipv4: "10.6.0.0/30" }]);
+    await createRequest(a, "x2", "okpool", "node1");
+    t.equal((await waitCompleted(a, "x2")).status?.addressBlockName, "okpool-0");
+    t.equal(await counter(TERMINAL, "blockrequest"), terminalBefore + 2, "x0 and x1: one terminal failure each");
+    t.equal(await counter(TOTAL, "blockrequest", "error"), errorsAfter + 1, "no reconcile of x0 since; x1 once");
+    t.equal(await counter(TERMINAL, "addresspool"), addrPoolTerminal + 1, "badpool is not retried either");
+    for (const name of ["x0", "x1"]) {
+      t.same((await a.coil.requests.get(name))._unsafeUnwrap().status?.conditions ?? [], [], `${name} has no status: coild times out on it`);
+    }
+  });
+
   await t.test("GC: a deleted Node's blocks are collected, others stay", async (t) => {
     await createPool(a, "gcpool", 0, [{ ipv4: "10.8.0.0/29" }]);
     await createNodes(a, "doomed");

@@ -1,8 +1,11 @@
 // The trigger loop with a manual clock: 1-slot coalescing, ticker, retry with backoff after failures.
 import t from "tap";
 import { SILENT_LOGGER } from "../../../adapters/k8s/index.js";
-import { REAL_CLOCK, SyncLoop, type RouterClock } from "../../../adapters/router/sync-loop.js";
+import { REAL_CLOCK, SyncLoop, type RouterClock, type SyncOutcome } from "../../../adapters/router/sync-loop.js";
 import { waitFor } from "../../helpers/wait.js";
+
+const DONE: SyncOutcome = { kind: "done" };
+const RETRY: SyncOutcome = { kind: "retry", error: { kind: "list-nodes-failed" } };
 
 /** A clock whose ticker and sleeps fire only when the test says so. */
 function manualClock() {
@@ -28,7 +31,7 @@ t.test("notifications during a sync collapse into one more sync", async (t) => {
   let release: () => void = () => undefined;
   let calls = 0;
   const loop = new SyncLoop({
-    sync: () => (calls++, new Promise<boolean>((r) => (release = () => r(true)))),
+    sync: () => (calls++, new Promise<SyncOutcome>((r) => (release = () => r(DONE)))),
     intervalMs: 1000,
     clock: c.clock,
     log: SILENT_LOGGER,
@@ -56,9 +59,9 @@ t.test("notifications during a sync collapse into one more sync", async (t) => {
 
 t.test("a failed sync is retried with a growing backoff; success resets it", async (t) => {
   const c = manualClock();
-  const results = [false, false, true];
+  const results = [RETRY, RETRY, DONE];
   let calls = 0;
-  const loop = new SyncLoop({ sync: async () => results[calls++] ?? true, intervalMs: 1000, clock: c.clock, log: SILENT_LOGGER, backoff: { jitter: 0 } });
+  const loop = new SyncLoop({ sync: async () => results[calls++] ?? DONE, intervalMs: 1000, clock: c.clock, log: SILENT_LOGGER, backoff: { jitter: 0 } });
   loop.start();
   loop.notify();
   await flush();
@@ -74,6 +77,37 @@ t.test("a failed sync is retried with a growing backoff; success resets it", asy
   t.equal(calls, 3);
   t.equal(loop.failures, 0, "reset after success");
   t.equal(c.sleeps.length, 2, "no more retries");
+  await loop.stop();
+});
+
+t.test("a terminal failure is logged and counted, not retried; the next trigger syncs again", async (t) => {
+  const c = manualClock();
+  const results: SyncOutcome[] = [RETRY, { kind: "terminal", error: { kind: "plan-failed" } }, DONE];
+  let calls = 0;
+  const logged: Array<{ level: string; msg: string }> = [];
+  const log = {
+    debug: () => undefined,
+    info: (msg: string) => void logged.push({ level: "info", msg }),
+    warn: (msg: string) => void logged.push({ level: "warn", msg }),
+    error: (msg: string) => void logged.push({ level: "error", msg }),
+  };
+  const loop = new SyncLoop({ sync: async () => results[calls++] ?? DONE, intervalMs: 1000, clock: c.clock, log, backoff: { jitter: 0 } });
+  loop.start();
+  loop.notify();
+  await flush();
+  t.same([calls, c.sleeps.length, loop.failures], [1, 1, 1], "a retry waits for its backoff");
+  c.sleeps[0]?.wake();
+  await flush();
+  t.equal(calls, 2, "the retry ran and failed terminally");
+  t.equal(loop.terminalFailures, 1, "counted");
+  t.equal(loop.failures, 0, "the backoff is reset");
+  t.equal(c.sleeps.length, 1, "no backoff wait after a terminal failure");
+  t.same(logged.filter((l) => l.level === "error"), [{ level: "error", msg: "sync failed; not retrying (terminal)" }], "logged as an error");
+  await flush();
+  t.equal(calls, 2, "not retried");
+  c.tick();
+  await flush();
+  t.equal(calls, 3, "the next trigger syncs again");
   await loop.stop();
 });
 
