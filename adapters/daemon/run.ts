@@ -12,13 +12,15 @@ import type { Family, Ip } from "../../lib/net/index.js";
 import { forwardingSysctl, planHostInit } from "../../lib/plan/index.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { CoildFlags, ListenAddr } from "./flags.js";
-import { createHandlers, poolForNamespace } from "./node/handlers.js";
+import { cniOperations, poolForNamespace } from "./node/cni.js";
+import { cniDeps } from "./node/cni-deps.js";
+import { wireHandlers } from "./endpoint/cni-calls.js";
 import { HostLinkIndex } from "./node/host-links.js";
 import type { Logger } from "./log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
 import { NodeState } from "./node/state.js";
 import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./store/pools-file.js";
-import { recoverNodeState } from "./node/recovery.js";
+import { formatRecoveryError, recoverNodeState } from "./node/recovery.js";
 import { prepareSocketPath, serveCni, type RunningServer } from "./endpoint/server.js";
 import { LocalBlockStore } from "./store/local.js";
 import { lockNetns, lockStateDir, type HeldLock, type LockHolder } from "./node-lock.js";
@@ -219,9 +221,9 @@ async function startOverStore(
   const node = new NodeState({ node: nodeName, store: opened.store, kernel: deps.kernel, log: deps.log, metrics, exportTable: flags.exportTableId, protocol: flags.protocolId });
   const hostLinks = new HostLinkIndex();
   const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId, hostLinks });
-  if (!rec.ok) return err(`recovery: ${rec.error}`);
-  deps.log.info("recovered node state", { ...rec.report });
-  const handlers = createHandlers({
+  if (rec.isErr()) return err(`recovery: ${formatRecoveryError(rec.error)}`);
+  deps.log.info("recovered node state", { ...rec.value });
+  const ops = cniOperations(cniDeps({
     node,
     kernel: deps.kernel,
     log: deps.log,
@@ -235,8 +237,8 @@ async function startOverStore(
     randomHex: deps.randomHex,
     isReady: () => true,
     hostLinks,
-  });
-  const server = await serveCni({ socketPath: flags.socket, handlers, log: deps.log, metrics });
+  }));
+  const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: deps.log, metrics });
   if (server.isErr()) return err(`socket: ${server.error.message}`);
   const timer = setInterval(() => {
     void node.gcBlocks().then((r) => deps.log.info("periodic address block GC", r.isOk() ? { released: r.value.released } : { error: r.error }));

@@ -10,7 +10,7 @@
  * mutation generations) instead of resurrecting or dropping links.
  */
 import { ok, type Result } from "neverthrow";
-import type { LinkState, NetnsState } from "../../../lib/changeset/index.js";
+import type { KernelObserveError, LinkState, NetnsState } from "../../../lib/changeset/index.js";
 import { parseLinkAlias } from "../../../lib/plan/index.js";
 
 /** A Coil alias key `containerId:ifname` of a link, or undefined for a non-Coil link. */
@@ -26,7 +26,7 @@ export class HostLinkIndex {
   #gen = 0;
   #refreshing = 0;
   #dirty = true;
-  #inflight: Promise<Result<void, string>> | undefined;
+  #inflight: Promise<Result<void, KernelObserveError>> | undefined;
 
   /** True until the first refresh, and after a failure left the kernel in an unknown state. */
   get dirty(): boolean {
@@ -89,14 +89,14 @@ export class HostLinkIndex {
    * Refresh from `observe` (a full host observation) when dirty; concurrent callers share one
    * observation. Resolves to an error (and stays dirty) when the observation fails.
    */
-  ensureFresh(observe: () => Promise<Result<NetnsState, string>>): Promise<Result<void, string>> {
+  ensureFresh(observe: () => Promise<Result<NetnsState, KernelObserveError>>): Promise<Result<void, KernelObserveError>> {
     if (!this.#dirty) return Promise.resolve(ok(undefined));
     this.#inflight ??= this.refresh(observe).finally(() => (this.#inflight = undefined));
     return this.#inflight;
   }
 
   /** Observe and replace unconditionally (startup recovery, GC). */
-  async refresh(observe: () => Promise<Result<NetnsState, string>>): Promise<Result<void, string>> {
+  async refresh(observe: () => Promise<Result<NetnsState, KernelObserveError>>): Promise<Result<void, KernelObserveError>> {
     const since = this.#gen;
     this.#dirty = false;
     this.#refreshing += 1;

@@ -4,7 +4,9 @@
  * `COIL:<pool>:<containerId>:<ifname>` is registered with the addresses of the pod-table (116)
  * routes through it; then GC returns empty blocks and syncs the export table (119).
  */
-import { HOST_NETNS } from "../../../lib/changeset/index.js";
+import { err, ok, type Result } from "neverthrow";
+import { HOST_NETNS, type KernelObserveError } from "../../../lib/changeset/index.js";
+import type { StoreError } from "../../../lib/ipam/index.js";
 import { cidrAddress } from "../../../lib/net/index.js";
 import { parseLinkAlias } from "../../../lib/plan/index.js";
 import type { Kernel } from "../../kernel/kernel.js";
@@ -20,6 +22,12 @@ export interface RecoveryReport {
   readonly released: readonly string[];
 }
 
+/** Why recovery failed: the store's blocks could not be listed, the host not observed, or the GC failed. */
+export type RecoveryError =
+  | { readonly kind: "list-blocks-failed"; readonly cause: StoreError }
+  | { readonly kind: "observe-host-failed"; readonly cause: KernelObserveError }
+  | { readonly kind: "gc-failed"; readonly cause: StoreError };
+
 /** Options of {@link recoverNodeState}. */
 export interface RecoveryOptions {
   readonly node: NodeState;
@@ -31,13 +39,13 @@ export interface RecoveryOptions {
   readonly hostLinks?: HostLinkIndex;
 }
 
-/** Rebuild `node.ipam` from the store's blocks and the kernel's pod links, then GC. */
-export async function recoverNodeState(o: RecoveryOptions): Promise<{ ok: true; report: RecoveryReport } | { ok: false; error: string }> {
+/** Rebuild `node.ipam` from the store's blocks and the kernel's pod links, then GC. See {@link formatRecoveryError} for the text. */
+export async function recoverNodeState(o: RecoveryOptions): Promise<Result<RecoveryReport, RecoveryError>> {
   const gc0 = await o.node.adoptStoreBlocks();
-  if (gc0.isErr()) return { ok: false, error: `list blocks: ${gc0.error.message}` };
+  if (gc0.isErr()) return err({ kind: "list-blocks-failed", cause: gc0.error });
   const since = o.hostLinks?.generation ?? 0;
   const host = await o.kernel.observe(HOST_NETNS);
-  if (host.isErr()) return { ok: false, error: `observe host: ${JSON.stringify(host.error)}` };
+  if (host.isErr()) return err({ kind: "observe-host-failed", cause: host.error });
   o.hostLinks?.load(since, host.value.links);
   let registered = 0;
   let skipped = 0;
@@ -62,6 +70,18 @@ export async function recoverNodeState(o: RecoveryOptions): Promise<{ ok: true; 
     }
   }
   const gc = await o.node.gcBlocks();
-  if (gc.isErr()) return { ok: false, error: `gc: ${gc.error.message}` };
-  return { ok: true, report: { blocks: gc0.value, registered, skipped, released: gc.value.released } };
+  if (gc.isErr()) return err({ kind: "gc-failed", cause: gc.error });
+  return ok({ blocks: gc0.value, registered, skipped, released: gc.value.released });
+}
+
+/** A recovery failure as one line for the operator. */
+export function formatRecoveryError(e: RecoveryError): string {
+  switch (e.kind) {
+    case "list-blocks-failed":
+      return `list blocks: ${e.cause.message}`;
+    case "observe-host-failed":
+      return `observe host: ${JSON.stringify(e.cause)}`;
+    case "gc-failed":
+      return `gc: ${e.cause.message}`;
+  }
 }

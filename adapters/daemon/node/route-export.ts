@@ -6,10 +6,10 @@
  * ({@link RouteExport.blocksChanged}) and asks for a sync. Syncs are serialised and coalesced.
  */
 import { err, ok, type Result } from "neverthrow";
-import { HOST_NETNS } from "../../../lib/changeset/index.js";
+import { HOST_NETNS, type KernelObserveError } from "../../../lib/changeset/index.js";
 import type { Cidr } from "../../../lib/net/index.js";
-import { planRouteExport } from "../../../lib/plan/index.js";
-import type { Kernel } from "../../kernel/kernel.js";
+import { planRouteExport, type PlanError } from "../../../lib/plan/index.js";
+import type { ApplyError, Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
 
@@ -25,6 +25,12 @@ export interface RouteExportOptions {
   readonly blocks: () => readonly Cidr[];
 }
 
+/** Why a sync of the export table failed: the host could not be observed, planned or changed. */
+export type ExportError =
+  | { readonly kind: "observe-failed"; readonly cause: KernelObserveError }
+  | { readonly kind: "plan-failed"; readonly cause: PlanError }
+  | { readonly kind: "apply-failed"; readonly cause: ApplyError };
+
 /** See the module comment. */
 export class RouteExport {
   readonly #o: RouteExportOptions;
@@ -35,7 +41,7 @@ export class RouteExport {
   #blocksGen = 0;
   #exportedGen = 0;
   /** The last failure, cleared by a successful sync (STATUS reports 51 while set). */
-  lastError: string | undefined;
+  lastError: ExportError | undefined;
 
   constructor(opts: RouteExportOptions) {
     this.#o = opts;
@@ -55,7 +61,7 @@ export class RouteExport {
    * Make the table hold exactly the node's block CIDRs. Concurrent calls coalesce: a call returns
    * once a sync that started after it was requested has finished.
    */
-  async sync(): Promise<Result<void, string>> {
+  async sync(): Promise<Result<void, ExportError>> {
     this.#wanted += 1;
     const gen = this.#wanted;
     return this.#lock.run("export", async () => {
@@ -75,17 +81,17 @@ export class RouteExport {
     });
   }
 
-  async #once(): Promise<Result<void, string>> {
+  async #once(): Promise<Result<void, ExportError>> {
     const host = await this.#o.kernel.observe(HOST_NETNS);
-    if (host.isErr()) return err(`observe: ${JSON.stringify(host.error)}`);
+    if (host.isErr()) return err({ kind: "observe-failed", cause: host.error });
     const plan = planRouteExport({
       blocks: this.#o.blocks(),
       observed: host.value.routes,
       table: this.#o.table,
       protocol: this.#o.protocol,
     });
-    if (plan.isErr()) return err(`plan: ${JSON.stringify(plan.error)}`);
+    if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error });
     const applied = await this.#o.kernel.apply(plan.value);
-    return applied.isErr() ? err(`apply: ${JSON.stringify(applied.error)}`) : ok(undefined);
+    return applied.isErr() ? err({ kind: "apply-failed", cause: applied.error }) : ok(undefined);
   }
 }

@@ -13,7 +13,7 @@ import type { Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
 import type { DaemonMetrics, PoolUsage } from "../metrics.js";
-import { RouteExport } from "./route-export.js";
+import { RouteExport, type ExportError } from "./route-export.js";
 import type { BlockStore, StoreError } from "../../../lib/ipam/index.js";
 
 /** Why no address could be allocated. */
@@ -57,7 +57,7 @@ export class NodeState {
   }
 
   /** The last route-export failure, cleared by a successful sync (STATUS reports 51 while set). */
-  get lastExportError(): string | undefined {
+  get lastExportError(): ExportError | undefined {
     return this.#export.lastError;
   }
 
@@ -113,7 +113,7 @@ export class NodeState {
    * Make table `exportTable` hold exactly the node's block CIDRs (`dev lo proto 30`). Concurrent
    * calls coalesce: a call returns once a sync that started after it was requested has finished.
    */
-  syncExport(): Promise<Result<void, string>> {
+  syncExport(): Promise<Result<void, ExportError>> {
     return this.#export.sync();
   }
 

@@ -1,4 +1,4 @@
-/** Test harness: coild's handlers over a FakeKernel and a LocalBlockStore in a temp dir. */
+/** Test harness: coild's CNI operations behind the endpoint's wire handlers, over a FakeKernel and a LocalBlockStore in a temp dir. */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,11 +8,13 @@ import { ResultAsync } from "neverthrow";
 import type { Ip } from "../../../lib/net/index.js";
 import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
 import { CNIArgs } from "../../../adapters/proto/gen/cni.js";
-import { createHandlers, poolForNamespace } from "../../../adapters/daemon/node/handlers.js";
+import { cniOperations, poolForNamespace } from "../../../adapters/daemon/node/cni.js";
+import { cniDeps } from "../../../adapters/daemon/node/cni-deps.js";
+import { wireHandlers } from "../../../adapters/daemon/endpoint/cni-calls.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
 import { NodeState } from "../../../adapters/daemon/node/state.js";
 import { parsePools } from "../../../adapters/daemon/store/pools-file.js";
-import { recoverNodeState } from "../../../adapters/daemon/node/recovery.js";
+import { formatRecoveryError, recoverNodeState } from "../../../adapters/daemon/node/recovery.js";
 import { LocalBlockStore } from "../../../adapters/daemon/store/local.js";
 import type { CniCallHandlers } from "../../../adapters/daemon/endpoint/server.js";
 
@@ -59,9 +61,9 @@ export async function harness(
   const node = new NodeState({ node: "node1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
   if (from !== undefined) {
     const r = await recoverNodeState({ node, kernel, log: NULL_LOGGER, podTable: 116 });
-    if (!r.ok) throw new Error(r.error);
+    if (r.isErr()) throw new Error(formatRecoveryError(r.error));
   }
-  const handlers = createHandlers({
+  const handlers = wireHandlers(cniOperations(cniDeps({
     node,
     kernel,
     log: NULL_LOGGER,
@@ -77,7 +79,7 @@ export async function harness(
       return seq.toString(16).padStart(8, "0");
     },
     isReady: () => true,
-  });
+  })));
   return { kernel: fake, fake, node, handlers, stateDir, poolsText };
 }
 

@@ -1,7 +1,7 @@
 // coild's in-memory host veth index: alias lookup, refresh, and refreshes racing with ADD/DEL.
 import t from "tap";
 import { err, ok, type Result } from "neverthrow";
-import { EMPTY_NETNS_STATE, type LinkState, type NetnsState } from "../../../../lib/changeset/index.js";
+import { EMPTY_NETNS_STATE, type KernelObserveError, type LinkState, type NetnsState } from "../../../../lib/changeset/index.js";
 import { coilAliasKey, HostLinkIndex } from "../../../../adapters/daemon/node/host-links.js";
 
 const veth = (name: string, alias?: string): LinkState => ({ name, kind: "veth", up: true, mtu: 1500, ...(alias !== undefined ? { alias } : {}) });
@@ -21,7 +21,7 @@ t.test("starts dirty; a refresh keeps Coil links only; set/delete/byAlias", asyn
   const x = new HostLinkIndex();
   t.ok(x.dirty);
   let observed = 0;
-  const observe = async (): Promise<Result<NetnsState, string>> => {
+  const observe = async (): Promise<Result<NetnsState, KernelObserveError>> => {
     observed += 1;
     return ok(state([veth("lo"), veth("veth1", "COIL:default:c1:eth0"), veth("eth9", "not coil")]));
   };
@@ -45,7 +45,7 @@ t.test("starts dirty; a refresh keeps Coil links only; set/delete/byAlias", asyn
 
 t.test("a failed observation leaves the index dirty", async (t) => {
   const x = new HostLinkIndex();
-  t.ok((await x.ensureFresh(async () => err("boom"))).isErr());
+  t.ok((await x.ensureFresh(async () => err({ kind: "invalid-sysctl-key", key: "boom" }))).isErr());
   t.ok(x.dirty);
 });
 
@@ -55,7 +55,7 @@ t.test("changes made while a refresh is in flight survive it; concurrent callers
   x.markDirty();
   let release: (s: NetnsState) => void = () => undefined;
   let calls = 0;
-  const observe = (): Promise<Result<NetnsState, string>> => {
+  const observe = (): Promise<Result<NetnsState, KernelObserveError>> => {
     calls += 1;
     return new Promise((r) => (release = (s) => r(ok(s))));
   };
