@@ -18,13 +18,14 @@ import { wireHandlers } from "./endpoint/cni-calls.js";
 import { HostLinkIndex } from "./node/host-links.js";
 import type { Logger } from "./log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
-import { NodeState } from "./node/state.js";
+import { familyUnavailable, NodeState, type NodeFamilies } from "./node/state.js";
 import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./store/pools-file.js";
 import { formatRecoveryError, recoverNodeState } from "./node/recovery.js";
 import { prepareSocketPath, serveCni, type RunningServer } from "./endpoint/server.js";
 import { LocalBlockStore } from "./store/local.js";
 import { lockNetns, lockStateDir, type HeldLock, type LockHolder } from "./node-lock.js";
-import type { BlockStore } from "../../lib/ipam/index.js";
+import { poolFamilies, type BlockStore } from "../../lib/ipam/index.js";
+import { DEFAULT_POOL } from "../../lib/constants.js";
 
 /** Everything coild touches outside itself. */
 export interface CoildDeps {
@@ -76,6 +77,10 @@ interface OpenedStore {
   readonly store: BlockStore;
   readonly poolFor: (namespace: string | undefined) => string;
   readonly nodeIps?: { readonly ipv4?: Ip; readonly ipv6?: Ip };
+  /** The families of a pool's subnets (undefined: no such pool). */
+  readonly poolFamilies: NodeFamilies["ofPool"];
+  /** Pools checked at start-up against the node's families (the default one, and any `--namespace-pools` names). */
+  readonly startupPools: readonly string[];
   readonly close?: () => Promise<void>;
 }
 
@@ -84,7 +89,8 @@ async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): 
     const kubeconfig = flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig };
     // Loaded only for this store: @kubernetes/client-node costs a --store=local coild ~25 MB of RSS.
     const { openKubernetesStore } = await import("./store/kubernetes-cluster.js");
-    return openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
+    const k = await openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
+    return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] }));
   }
   if (flags.pools === undefined) return err("--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)");
   const pools = await readPoolsFile(flags.pools);
@@ -98,7 +104,38 @@ async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): 
     mapping = m.value;
   }
   const store = await LocalBlockStore.open({ pools: pools.value, stateDir: flags.stateDir });
-  return store.isErr() ? err(`state dir ${flags.stateDir}: ${store.error.message}`) : ok({ store: store.value, poolFor: poolForNamespace(mapping) });
+  if (store.isErr()) return err(`state dir ${flags.stateDir}: ${store.error.message}`);
+  const specs = new Map(pools.value.map((p) => [p.name, p.spec]));
+  return ok({
+    store: store.value,
+    poolFor: poolForNamespace(mapping),
+    poolFamilies: (pool) => {
+      const spec = specs.get(pool);
+      return Promise.resolve(ok(spec === undefined ? undefined : poolFamilies(spec)));
+    },
+    startupPools: [...new Set([DEFAULT_POOL, ...Object.values(mapping)])],
+  });
+}
+
+/**
+ * A node that cannot serve the pools it is configured for fails loudly at start-up, before the
+ * kernel is touched: every pod there would fail (Coil takes a block, fails the pod set-up and
+ * returns the block, on every ADD). Pools chosen later (Namespace annotations) are checked at ADD.
+ */
+async function checkStartupPools(opened: OpenedStore, nodeName: string, families: readonly Family[], log: Logger): Promise<Result<void, string>> {
+  for (const pool of opened.startupPools) {
+    const need = await opened.poolFamilies(pool);
+    if (need.isErr()) {
+      log.warn("could not read a pool's address families at start-up (checked again at ADD)", { pool, error: need.error });
+      continue;
+    }
+    const missing = need.value === undefined ? undefined : familyUnavailable(pool, nodeName, need.value, families);
+    if (missing !== undefined) {
+      const hint = missing.missing.map((f) => `--node-ipv${f}, or an IPv${f} InternalIP of the Node with --store=kubernetes`).join("; ");
+      return err(`${missing.message}: pods of this pool could not be set up on this node (give the node an address: ${hint}; or change the pool)`);
+    }
+  }
+  return ok(undefined);
 }
 
 async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly Family[]): Promise<void> {
@@ -215,10 +252,21 @@ async function startOverStore(
   const hostIPv6 = flags.nodeIPv6 ?? detected.ipv6;
   if (hostIPv4 === undefined && hostIPv6 === undefined) return err("no node address: pass --node-ipv4/--node-ipv6 (none was detected)");
   const families: Family[] = [...(hostIPv4 === undefined ? [] : [4 as const]), ...(hostIPv6 === undefined ? [] : [6 as const])];
+  const servable = await checkStartupPools(opened, nodeName, families, deps.log);
+  if (servable.isErr()) return err(servable.error);
   await hostInit(flags, deps, families);
   const mtu = await deps.detectMtu();
   deps.log.info("starting coild", { node: nodeName, hostIPv4, hostIPv6, mtu, store: flags.store, stateDir: flags.stateDir });
-  const node = new NodeState({ node: nodeName, store: opened.store, kernel: deps.kernel, log: deps.log, metrics, exportTable: flags.exportTableId, protocol: flags.protocolId });
+  const node = new NodeState({
+    node: nodeName,
+    store: opened.store,
+    kernel: deps.kernel,
+    log: deps.log,
+    metrics,
+    exportTable: flags.exportTableId,
+    protocol: flags.protocolId,
+    families: { have: families, ofPool: opened.poolFamilies },
+  });
   const hostLinks = new HostLinkIndex();
   const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId, hostLinks });
   if (rec.isErr()) return err(`recovery: ${formatRecoveryError(rec.error)}`);

@@ -27,6 +27,8 @@ export function describeApplyError(e: KernelApplyError): string {
 function allocateFailure(e: AllocateError): CniError {
   const msg = "failed to allocate address";
   if (e.kind === "ipam") return cniError(INTERNAL, msg, e.cause.message);
+  // A configuration problem a retry cannot cure: nothing was taken.
+  if (e.kind === "family-unavailable") return cniError(INTERNAL, msg, `${e.message}; no block was requested`);
   switch (e.cause.kind) {
     case "pool-exhausted":
     case "store-io":

@@ -9,6 +9,7 @@
  */
 import { err, ok, type Result } from "neverthrow";
 import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "../../../lib/ipam/index.js";
+import type { Family } from "../../../lib/net/index.js";
 import type { Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
@@ -16,10 +17,35 @@ import type { DaemonMetrics, PoolUsage } from "../metrics.js";
 import { RouteExport, type ExportError } from "./route-export.js";
 import type { BlockStore, StoreError } from "../../../lib/ipam/index.js";
 
-/** Why no address could be allocated. */
+/** Why no address could be allocated. `family-unavailable`: the pool needs a family the node has no address of. */
 export type AllocateError =
   | { readonly kind: "store"; readonly cause: StoreError }
-  | { readonly kind: "ipam"; readonly cause: NodeIpamError };
+  | { readonly kind: "ipam"; readonly cause: NodeIpamError }
+  | FamilyUnavailable;
+
+/** A pool needing address families (`missing`) the node has no address of: its pods could not be set up. */
+export interface FamilyUnavailable {
+  readonly kind: "family-unavailable";
+  readonly pool: string;
+  readonly missing: readonly Family[];
+  readonly message: string;
+}
+
+/** The node's address families, and how to learn a pool's ({@link NodeStateOptions.families}). */
+export interface NodeFamilies {
+  /** Families the node has an address of. */
+  readonly have: readonly Family[];
+  /** The families of a pool's subnets; undefined for an unknown pool (the store then reports it). */
+  readonly ofPool: (pool: string) => Promise<Result<readonly Family[] | undefined, StoreError>>;
+}
+
+/** `family-unavailable` when `need` holds a family `have` lacks, else undefined. */
+export function familyUnavailable(pool: string, node: string, need: Iterable<Family>, have: readonly Family[]): FamilyUnavailable | undefined {
+  const missing = [...new Set(need)].filter((f) => !have.includes(f)).sort();
+  if (missing.length === 0) return undefined;
+  const fams = missing.map((f) => `IPv${f}`).join(" and ");
+  return { kind: "family-unavailable", pool, missing, message: `pool ${pool} needs ${fams} addresses but node ${node} has no ${fams} node address` };
+}
 
 /** Options of {@link NodeState}. */
 export interface NodeStateOptions {
@@ -34,6 +60,11 @@ export interface NodeStateOptions {
   readonly protocol: number;
   /** Start from this allocator (recovery builds it); default empty. */
   readonly ipam?: NodeIpam;
+  /**
+   * When given, a pool needing a family the node has no address of is refused before an address
+   * or a block is taken (its pods could not be set up; Coil churns a block per ADD).
+   */
+  readonly families?: NodeFamilies;
 }
 
 /** See the module comment. */
@@ -63,11 +94,15 @@ export class NodeState {
 
   /** Addresses for `containerId:ifname` from `pool` (idempotent), obtaining a block when needed. */
   async allocate(req: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Promise<Result<Allocation, AllocateError>> {
+    const owned = this.#ownedBlocksUnservable(req.pool);
+    if (owned !== undefined) return err(owned);
     const first = this.ipam.allocate(req);
     if (first.isOk() || first.error.kind !== "need-block") return first.mapErr((cause) => ({ kind: "ipam" as const, cause }));
     const r = await this.#locks.run(`pool:${req.pool}`, async (): Promise<Result<Allocation, AllocateError>> => {
       const again = this.ipam.allocate(req);
       if (again.isOk() || again.error.kind !== "need-block") return again.mapErr((cause) => ({ kind: "ipam" as const, cause }));
+      const unservable = await this.#poolUnservable(req.pool);
+      if (unservable !== undefined) return err(unservable);
       const block = await this.#o.store.acquireBlock(req.pool, this.#o.node);
       if (block.isErr()) return err({ kind: "store", cause: block.error });
       this.#o.log.info("obtained a new block", { pool: req.pool, block: block.value.name, ipv4: block.value.ipv4, ipv6: block.value.ipv6 });
@@ -80,6 +115,23 @@ export class NodeState {
     // is behind — a new block, or a failed earlier sync — so that the pod is routable when ADD returns.
     if (r.isOk() && this.#export.behind) await this.syncExport();
     return r;
+  }
+
+  /** A single-stack node's blocks of `pool` carrying the other family (left from an earlier configuration). */
+  #ownedBlocksUnservable(pool: string): FamilyUnavailable | undefined {
+    const f = this.#o.families;
+    if (f === undefined || (f.have.includes(4) && f.have.includes(6))) return undefined;
+    const need = this.ipam.blocks(pool).flatMap((b) => [...(b.ipv4 === undefined ? [] : [4 as const]), ...(b.ipv6 === undefined ? [] : [6 as const])]);
+    return familyUnavailable(pool, this.#o.node, need, f.have);
+  }
+
+  /** Before a block is requested: the pool's families (a store read) against the node's. */
+  async #poolUnservable(pool: string): Promise<AllocateError | undefined> {
+    const f = this.#o.families;
+    if (f === undefined || (f.have.includes(4) && f.have.includes(6))) return undefined;
+    const need = await f.ofPool(pool);
+    if (need.isErr()) return { kind: "store", cause: need.error };
+    return need.value === undefined ? undefined : familyUnavailable(pool, this.#o.node, need.value, f.have);
   }
 
   /** Release `containerId:ifname` (no-op if unknown); a block left empty is returned at once. */

@@ -95,3 +95,26 @@ t.test("startup errors are clear", async (t) => {
   const later = (await runCoild(b.flags, { ...b.deps, kernel: a.kernel, netnsLockName: a.deps.netnsLockName }))._unsafeUnwrap();
   await later.close();
 });
+
+t.test("pools the node cannot serve (a family without a node address) are refused at start-up, before anything is touched", async (t) => {
+  const dual = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28", ipv6: "fd02::/124" }] });
+  const a = setup([], dual);
+  const before = JSON.stringify(a.kernel.dump());
+  t.match((await runCoild(a.flags, a.deps))._unsafeUnwrapErr(), /pool default needs IPv6 addresses but node node1 has no IPv6 node address/);
+  t.equal(JSON.stringify(a.kernel.dump()), before, "nothing applied to the kernel");
+  t.notOk(existsSync(join(a.flags.stateDir, "blocks.json")), "no block taken");
+  t.notOk(existsSync(a.flags.socket), "no socket");
+
+  // A pool a namespace is mapped to (--namespace-pools) counts too: IPv6-only on an IPv4-only node.
+  const nsDir = mkdtempSync(join(tmpdir(), "coild-run-ns-"));
+  writeFileSync(join(nsDir, "ns.yaml"), "team-6: six\n");
+  const pools = [poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28" }] }), poolDoc("six", { blockSizeBits: 2, subnets: [{ ipv6: "fd06::/124" }] })].join("\n---\n");
+  const b = setup([`--namespace-pools=${join(nsDir, "ns.yaml")}`], pools);
+  t.match((await runCoild(b.flags, b.deps))._unsafeUnwrapErr(), /pool six needs IPv6 addresses but node node1 has no IPv6 node address/);
+  t.notOk(existsSync(join(b.flags.stateDir, "blocks.json")), "no block taken");
+
+  // With an IPv6 node address both start.
+  const c = setup(["--node-ipv6=fd10::41"], dual);
+  const running = (await runCoild(c.flags, c.deps))._unsafeUnwrap();
+  await running.close();
+});

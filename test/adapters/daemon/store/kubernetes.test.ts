@@ -226,7 +226,7 @@ if (started !== undefined) {
     const req = await a.coil.requests.get("req-ds-n2");
     t.ok(req.isErr() && req.error.kind === "not-found", "no BlockRequest req-ds-n2 was created");
     t.same(names(await apiBlocks("coil.cybozu.com/pool=ds")), [], "no AddressBlock of pool ds");
-    t.same((kernels.get("n2")?.dump()["/run/netns/n2-ds"] as NetnsState).links, [], "the pod netns is untouched");
+    t.same((kernels.get("n2")?.dump()["/run/netns/n2-ds"] as NetnsState).links.map((l) => l.name), ["lo"], "the pod netns is untouched");
   });
 
   await t.test("API server gone: ADD into an owned block works, a new block fails fast with 11", async (t) => {
