@@ -29,8 +29,10 @@ function readStdin(limit: number): Uint8Array | { readonly readError: string } {
   return buf.subarray(0, n);
 }
 
-void runCni({ env: process.env, stdin: readStdin(MAX_NETCONF_BYTES + 1), client: socketClient() }).then((out) => {
+async function main(): Promise<never> {
+  const out = await runCni({ env: process.env, stdin: readStdin(MAX_NETCONF_BYTES + 1), client: socketClient() });
   if (out.stdout !== "") writeSync(1, out.stdout);
   if (out.stderr !== undefined) writeSync(2, out.stderr);
   process.exit(out.exitCode);
-});
+}
+void main();

@@ -6,7 +6,18 @@
 import { err, ok, Result } from "neverthrow";
 import { DEFAULT_FOU_PORT, DEFAULT_SOCKET, EXPORT_TABLE_ID, POD_RULE_PRIO, POD_TABLE_ID, PORTS, PROTOCOL_COILD } from "../../lib/constants.js";
 import { parseIp, ipFamily, type Ip } from "../../lib/net/index.js";
-import { flagUsage, parseBoolFlag, parseDuration, parseFlagValues, parseListenAddr, type FlagSpec, type ListenAddr } from "../common/flags.js";
+import {
+  flagUsage,
+  invalidFlagValue,
+  parseBoolFlag,
+  parseDurationFlag,
+  parseFlagValues,
+  parseIntFlag,
+  parseListenAddrFlag,
+  type FlagError,
+  type FlagSpec,
+  type ListenAddr,
+} from "../common/flags.js";
 
 export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
@@ -72,15 +83,10 @@ const NO_DEFAULT = ["store", "kubeconfig", "pools", "namespace-pools", "node-ipv
 
 const SPEC: FlagSpec = { booleans: BOOLEANS, strings: STRINGS, noDefault: NO_DEFAULT };
 
-function intFlag(name: string, v: string, min: number, max: number): Result<number, string> {
-  const n = Number(v);
-  return /^\d+$/.test(v) && n >= min && n <= max ? ok(n) : err(`--${name}: ${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
-}
-
-function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip | undefined, string> {
+function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip | undefined, FlagError> {
   if (v === undefined || v === "") return ok(undefined);
   const ip = parseIp(v);
-  return ip.isOk() && ipFamily(ip.value) === family ? ok(ip.value) : err(`--${name}: ${JSON.stringify(v)} is not an IPv${family} address`);
+  return ip.isOk() && ipFamily(ip.value) === family ? ok(ip.value) : err(invalidFlagValue(name, v, `${JSON.stringify(v)} is not an IPv${family} address`));
 }
 
 /** The usage text. */
@@ -89,22 +95,22 @@ export function usage(): string {
 }
 
 /** Parse coild's argv (without node and script). `help` when `--help` was given. */
-export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Result<CoildFlags | "help", string> {
+export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Result<CoildFlags | "help", FlagError> {
   const parsed = parseFlagValues(argv, SPEC);
   if (parsed.isErr()) return err(parsed.error);
   const values = parsed.value;
   const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
-  const bool = (k: string, def: boolean): Result<boolean, string> => parseBoolFlag(k, values[k], def);
+  const bool = (k: string, def: boolean): Result<boolean, FlagError> => parseBoolFlag(k, values[k], def);
   if (values["help"] !== undefined) return ok("help");
   return Result.combine([
-    parseListenAddr(str("metrics-addr")),
-    parseListenAddr(str("health-addr")),
-    intFlag("pod-table-id", str("pod-table-id"), 0, 2 ** 32 - 1),
-    intFlag("pod-rule-prio", str("pod-rule-prio"), 0, 2 ** 32 - 1),
-    intFlag("export-table-id", str("export-table-id"), 1, 2 ** 32 - 1),
-    intFlag("protocol-id", str("protocol-id"), 0, 255),
-    intFlag("egress-port", str("egress-port"), 1, 65535),
-    parseDuration(str("addressblock-gc-interval")),
+    parseListenAddrFlag("metrics-addr", str("metrics-addr")),
+    parseListenAddrFlag("health-addr", str("health-addr")),
+    parseIntFlag("pod-table-id", str("pod-table-id"), 0, 2 ** 32 - 1),
+    parseIntFlag("pod-rule-prio", str("pod-rule-prio"), 0, 2 ** 32 - 1),
+    parseIntFlag("export-table-id", str("export-table-id"), 1, 2 ** 32 - 1),
+    parseIntFlag("protocol-id", str("protocol-id"), 0, 255),
+    parseIntFlag("egress-port", str("egress-port"), 1, 65535),
+    parseDurationFlag("addressblock-gc-interval", str("addressblock-gc-interval")),
     ipFlag("node-ipv4", values["node-ipv4"], 4),
     ipFlag("node-ipv6", values["node-ipv6"], 6),
   ]).andThen(([metricsAddr, healthAddr, podTableId, podRulePrio, exportTableId, protocolId, egressPort, gcMs, v4, v6]) =>
@@ -117,11 +123,14 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
       bool("clear-routes-on-shutdown", false),
     ]).andThen(([compatCalico, registerFromMain, enableIpam, enableEgress, enableOriginatingOnly, clearRoutesOnShutdown]) => {
       const backend = str("backend");
-      if (backend !== "iptables" && backend !== "nftables") return err(`--backend: must be iptables or nftables, got ${JSON.stringify(backend)}`);
+      if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `must be iptables or nftables, got ${JSON.stringify(backend)}`));
       const store = values["store"] ?? (env["KUBERNETES_SERVICE_HOST"] === undefined ? "local" : "kubernetes");
-      if (store !== "local" && store !== "kubernetes") return err(`--store: must be local or kubernetes, got ${JSON.stringify(store)}`);
-      if (!enableIpam && !enableEgress) return err("configuration error: both IPAM and egress are disabled");
-      return ok<CoildFlags, string>({
+      if (store !== "local" && store !== "kubernetes") return err(invalidFlagValue("store", store, `must be local or kubernetes, got ${JSON.stringify(store)}`));
+      if (!enableIpam && !enableEgress) {
+        const conflict: FlagError = { kind: "conflicting-flags", flags: ["enable-ipam", "enable-egress"], message: "configuration error: both IPAM and egress are disabled" };
+        return err(conflict);
+      }
+      return ok<CoildFlags, FlagError>({
         metricsAddr,
         healthAddr,
         podTableId,

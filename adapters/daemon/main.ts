@@ -10,7 +10,7 @@ import { runCoild } from "./run.js";
 
 const flags = parseCoildFlags(process.argv.slice(2));
 if (flags.isErr() || flags.value === "help") {
-  process.stderr.write(flags.isErr() ? `coild: ${flags.error}\n${usage()}` : usage());
+  process.stderr.write(flags.isErr() ? `coild: ${flags.error.message}\n${usage()}` : usage());
   process.exit(flags.isErr() ? 2 : 0);
 }
 const log = createLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug });

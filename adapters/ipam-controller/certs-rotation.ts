@@ -14,6 +14,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { replaceFile } from "../common/atomic-file.js";
+import { KeyedMutex } from "../common/key-mutex.js";
 import { checkWebhookCerts, generateWebhookCerts, IPAM_WEBHOOK_DNS_NAMES, type CertProblem } from "./certs-generate.js";
 
 /** Options of {@link ensureServingCerts} and {@link startCertRotation}. */
@@ -115,12 +116,9 @@ export function startCertRotation(opts: CertRotationOptions): CertRotation {
   const event = opts.onEvent ?? (() => undefined);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  let chain: Promise<unknown> = Promise.resolve();
-  const checkNow = (): Promise<EnsureResult> => {
-    const run = chain.then(() => ensureServingCerts(opts));
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  // One check at a time: a checkNow() during a periodic check runs after it.
+  const serial = new KeyedMutex();
+  const checkNow = (): Promise<EnsureResult> => serial.run("check", () => ensureServingCerts(opts));
   const schedule = (ms: number): void => {
     if (stopped) return;
     timer = setTimeout(() => void tick().catch(() => undefined), ms);

@@ -5,7 +5,18 @@
  */
 import { err, ok, Result } from "neverthrow";
 import { PORTS } from "../../lib/constants.js";
-import { flagUsage, parseBoolFlag, parseDuration, parseFlagValues, parseListenAddr, type FlagSpec, type ListenAddr } from "../common/flags.js";
+import {
+  flagUsage,
+  invalidFlagValue,
+  parseBoolFlag,
+  parseDurationFlag,
+  parseFlagValues,
+  parseIntFlag,
+  parseListenAddrFlag,
+  type FlagError,
+  type FlagSpec,
+  type ListenAddr,
+} from "../common/flags.js";
 
 export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
@@ -73,27 +84,33 @@ export function usage(): string {
   return flagUsage("coil-ipam-controller", SPEC);
 }
 
-function durations(str: (k: string) => string): Result<[number, number, number, number], string> {
-  const d = (k: string): Result<number, string> => parseDuration(str(k)).mapErr((e) => `--${k}: ${e}`);
+const LEADER_DURATIONS = ["leader-elect-retry-period", "leader-elect-renew-deadline", "leader-elect-lease-duration"];
+
+function durations(str: (k: string) => string): Result<[number, number, number, number], FlagError> {
+  const d = (k: string): Result<number, FlagError> => parseDurationFlag(k, str(k));
   return Result.combine([d("gc-interval"), d("leader-elect-lease-duration"), d("leader-elect-renew-deadline"), d("leader-elect-retry-period")]).andThen(
     ([gc, lease, renew, retry]) => {
-      if (gc <= 0) return err("--gc-interval must be positive");
-      if (!(retry > 0 && retry < renew && renew < lease)) return err("leader election needs retry-period < renew-deadline < lease-duration");
-      return ok<[number, number, number, number], string>([gc, lease, renew, retry]);
+      if (gc <= 0) return err(invalidFlagValue("gc-interval", str("gc-interval"), "must be positive"));
+      if (!(retry > 0 && retry < renew && renew < lease)) {
+        const conflict: FlagError = { kind: "conflicting-flags", flags: LEADER_DURATIONS, message: "leader election needs retry-period < renew-deadline < lease-duration" };
+        return err(conflict);
+      }
+      return ok<[number, number, number, number], FlagError>([gc, lease, renew, retry]);
     },
   );
 }
 
 /** Parse argv (without node and script). `help` when `--help` was given. */
-export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamControllerFlags | "help", string> {
+export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamControllerFlags | "help", FlagError> {
   const parsed = parseFlagValues(argv, SPEC);
   if (parsed.isErr()) return err(parsed.error);
   const values = parsed.value;
   if (values["help"] !== undefined) return ok("help");
   const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
-  const concurrency = Number(str("max-concurrent-reconciles"));
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) return err("--max-concurrent-reconciles: integer in [1, 64]");
-  return Result.combine([parseListenAddr(str("metrics-addr")), parseListenAddr(str("health-addr")), parseListenAddr(str("webhook-addr"))]).andThen(
+  const concurrency = parseIntFlag("max-concurrent-reconciles", str("max-concurrent-reconciles"), 1, 64);
+  if (concurrency.isErr()) return err(concurrency.error);
+  const addr = (k: string): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, str(k));
+  return Result.combine([addr("metrics-addr"), addr("health-addr"), addr("webhook-addr")]).andThen(
     ([metricsAddr, healthAddr, webhookAddr]) =>
       Result.combine([
         parseBoolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
@@ -101,8 +118,8 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
         parseBoolFlag("leader-elect", values["leader-elect"], true),
       ]).andThen(([enableCertRotation, enableRestartOnCertRefresh, leaderElect]) =>
         durations(str).andThen(([gcIntervalMs, leaseDurationMs, renewDeadlineMs, retryPeriodMs]) => {
-          if (webhookAddr === undefined) return err("--webhook-addr cannot be disabled");
-          return ok<IpamControllerFlags, string>({
+          if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", str("webhook-addr"), "cannot be disabled"));
+          return ok<IpamControllerFlags, FlagError>({
             metricsAddr,
             healthAddr,
             webhookAddr,
@@ -117,7 +134,7 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
             leaseDurationMs,
             renewDeadlineMs,
             retryPeriodMs,
-            concurrency,
+            concurrency: concurrency.value,
             debug: str("zap-log-level") === "debug",
           });
         }),

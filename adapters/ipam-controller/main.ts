@@ -8,7 +8,7 @@ import { makeStartIpamWebhook } from "./webhook-start.js";
 
 const flags = parseIpamControllerFlags(process.argv.slice(2));
 if (flags.isErr() || flags.value === "help") {
-  process.stderr.write(flags.isErr() ? `coil-ipam-controller: ${flags.error}\n${usage()}` : usage());
+  process.stderr.write(flags.isErr() ? `coil-ipam-controller: ${flags.error.message}\n${usage()}` : usage());
   process.exit(flags.isErr() ? 2 : 0);
 }
 const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-ipam-controller" } });

@@ -28,7 +28,7 @@ import {
 import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
 import type { IpamControllerFlags, ListenAddr } from "./flags.js";
 import { collectOrphanBlocks } from "./gc.js";
-import { serveHealth, serveMetrics, type Listening, type ReadyCheck } from "../common/http.js";
+import { serveHealth, serveMetrics, type Listening, type ListenError, type ReadyCheck } from "../common/http.js";
 import { createControllerMetrics, type ControllerMetrics } from "./metrics.js";
 import { PoolManager } from "./pool-manager.js";
 import { PoolReconciler, owningPool } from "./pool-reconciler.js";
@@ -179,23 +179,34 @@ function wireEvents(inf: Informers, lead: () => Leadership | undefined, reqs: Bl
   });
 }
 
-async function startServers(
-  flags: IpamControllerFlags,
-  metrics: ControllerMetrics,
-  checks: readonly ReadyCheck[],
-): Promise<{ metrics: Listening | undefined; health: Listening | undefined }> {
-  const m = flags.metricsAddr === undefined ? undefined : await serveMetrics(flags.metricsAddr, metrics.registry);
+/** Why the controller did not start: an endpoint could not listen, or the webhook server failed. */
+export type ControllerStartError = ListenError | { readonly kind: "webhook-failed"; readonly message: string };
+
+type Servers = { metrics: Listening | undefined; health: Listening | undefined };
+
+async function startServers(flags: IpamControllerFlags, metrics: ControllerMetrics, checks: readonly ReadyCheck[]): Promise<Result<Servers, ListenError>> {
+  const m = flags.metricsAddr === undefined ? ok(undefined) : await serveMetrics(flags.metricsAddr, metrics.registry);
+  if (m.isErr()) return err(m.error);
+  const h = flags.healthAddr === undefined ? ok(undefined) : await serveHealth(flags.healthAddr, checks);
+  if (h.isErr()) {
+    await m.value?.close();
+    return err(h.error);
+  }
+  return ok({ metrics: m.value, health: h.value });
+}
+
+/** Start the webhook server; its certificate code throws, so this is where that becomes a value. */
+async function startWebhook(start: StartWebhook | undefined, o: Parameters<StartWebhook>[0]): Promise<Result<WebhookHandle | undefined, ControllerStartError>> {
+  if (start === undefined) return ok(undefined);
   try {
-    const h = flags.healthAddr === undefined ? undefined : await serveHealth(flags.healthAddr, checks);
-    return { metrics: m, health: h };
+    return ok(await start(o));
   } catch (e) {
-    await m?.close();
-    throw e;
+    return err({ kind: "webhook-failed", message: `cannot start the webhook server: ${e instanceof Error ? e.message : JSON.stringify(e)}` });
   }
 }
 
 /** Start the controller. Fails only when a listener or the webhook cannot start. */
-export async function runIpamController(flags: IpamControllerFlags, deps: IpamControllerDeps): Promise<Result<RunningController, Error>> {
+export async function runIpamController(flags: IpamControllerFlags, deps: IpamControllerDeps): Promise<Result<RunningController, ControllerStartError>> {
   const { log } = deps;
   const clients = makeClients(deps.kc);
   const coil = coilClient(clients.custom);
@@ -208,18 +219,21 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
   let leadership: Leadership | undefined;
   wireEvents(inf, () => leadership, reqs);
 
-  let webhook: WebhookHandle | undefined;
-  let servers: Awaited<ReturnType<typeof startServers>>;
-  try {
-    webhook = deps.startWebhook === undefined ? undefined : await deps.startWebhook({ ...flags, addr: flags.webhookAddr, clients, log });
-    const checks: ReadyCheck[] = [{ name: "ping", check: () => true }];
-    if (webhook !== undefined) checks.push({ name: "webhook", check: () => (webhook as WebhookHandle).ready() });
-    servers = await startServers(flags, metrics, checks);
-  } catch (e) {
+  const started = await startWebhook(deps.startWebhook, { ...flags, addr: flags.webhookAddr, clients, log });
+  if (started.isErr()) {
+    clients.destroy();
+    return err(started.error);
+  }
+  const webhook = started.value;
+  const checks: ReadyCheck[] = [{ name: "ping", check: () => true }];
+  if (webhook !== undefined) checks.push({ name: "webhook", check: () => webhook.ready() });
+  const listening = await startServers(flags, metrics, checks);
+  if (listening.isErr()) {
     await webhook?.close();
     clients.destroy();
-    return err(e instanceof Error ? e : new Error(String(e)));
+    return err(listening.error);
   }
+  const servers = listening.value;
 
   for (const i of allInformers(inf)) i.start();
   await Promise.all(allInformers(inf).map((i) => i.waitSynced()));
@@ -275,13 +289,15 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
 
   if (elector === undefined) void startLeading(new AbortController().signal);
   else {
-    void elector.run((signal) => {
-      // Leadership ends: stop acting immediately, before anything else.
-      signal.addEventListener("abort", () => void stopLeading(), { once: true });
-      void startLeading(signal);
-    }).then((end) => {
-      if (end === "lost") void shutdown("leader-lost", false);
-    });
+    const campaign = async (): Promise<void> => {
+      const end = await elector.run((signal) => {
+        // Leadership ends: stop acting immediately, before anything else.
+        signal.addEventListener("abort", () => void stopLeading(), { once: true });
+        void startLeading(signal);
+      });
+      if (end === "lost") await shutdown("leader-lost", false);
+    };
+    void campaign();
   }
 
   return ok({
@@ -291,6 +307,9 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
     pools,
     done,
     isLeader: () => leadership !== undefined,
-    close: (opts = {}) => shutdown("stopped", opts.release !== false).then(() => done.then(() => undefined)),
+    close: async (opts = {}) => {
+      await shutdown("stopped", opts.release !== false);
+      await done;
+    },
   });
 }

@@ -103,26 +103,30 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   let generation = 0;
   const perGeneration = new Map<number, number>();
   const sockets = new Set<Socket>();
+  /** Pass a paused connection to the TLS server with the current certificate, or close it. */
+  const handOver = async (socket: Socket): Promise<void> => {
+    let pair: Awaited<ReturnType<typeof certs.get>>;
+    try {
+      pair = await certs.get();
+    } catch (e) {
+      log.error("no serving certificate; closing connection", { error: e instanceof Error ? e.message : JSON.stringify(e) });
+      socket.destroy();
+      return;
+    }
+    if (socket.destroyed) return;
+    if (pair.generation !== generation) {
+      https.setSecureContext({ cert: pair.cert, key: pair.key });
+      generation = pair.generation;
+      log.info("serving certificate loaded", { serial: pair.serial, notAfter: pair.notAfter.toISOString() });
+    }
+    perGeneration.set(generation, (perGeneration.get(generation) ?? 0) + 1);
+    https.emit("connection", socket);
+  };
   const front = createNetServer({ pauseOnConnect: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    certs.get().then(
-      (pair) => {
-        if (socket.destroyed) return;
-        if (pair.generation !== generation) {
-          https.setSecureContext({ cert: pair.cert, key: pair.key });
-          generation = pair.generation;
-          log.info("serving certificate loaded", { serial: pair.serial, notAfter: pair.notAfter.toISOString() });
-        }
-        perGeneration.set(generation, (perGeneration.get(generation) ?? 0) + 1);
-        https.emit("connection", socket);
-      },
-      (e: Error) => {
-        log.error("no serving certificate; closing connection", { error: e.message });
-        socket.destroy();
-      },
-    );
+    void handOver(socket);
   });
   front.listen(opts.port, opts.host === "" ? undefined : opts.host);
   await once(front, "listening");

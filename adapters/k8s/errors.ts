@@ -72,10 +72,8 @@ export function toK8sError(e: unknown): K8sError {
 
 /** Run one API call and capture its failure as a {@link K8sError}. */
 export function k8sCall<T>(call: () => Promise<T>): ResultAsync<T, K8sError> {
-  return ResultAsync.fromPromise(
-    Promise.resolve().then(call),
-    toK8sError,
-  );
+  // The async wrapper turns a synchronous throw of `call` into a rejection too.
+  return ResultAsync.fromPromise((async () => call())(), toK8sError);
 }
 
 /** Whether a failure is worth retrying later (everything but validation/authorisation problems). */

@@ -203,13 +203,16 @@ export class Informer<T extends KubeObject> {
         if (result === "closed" && !sawEvent && !this.#stop.signal.aborted) result = "error";
         resolve(result);
       };
-      new Watch(this.#o.kc).watch(this.#o.path, query, onEvent, done).then(
-        (ac) => {
+      const open = async (): Promise<void> => {
+        try {
+          const ac = await new Watch(this.#o.kc).watch(this.#o.path, query, onEvent, done);
           this.#watchAbort = ac;
           if (this.#stop.signal.aborted) ac.abort();
-        },
-        (err: unknown) => done(err),
-      );
+        } catch (err: unknown) {
+          done(err);
+        }
+      };
+      void open();
     });
   }
 

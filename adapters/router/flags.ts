@@ -5,7 +5,16 @@
  */
 import { err, ok, Result } from "neverthrow";
 import { PORTS, PROTOCOL_COILD, PROTOCOL_ROUTER } from "../../lib/constants.js";
-import { flagUsage, parseDuration, parseFlagValues, parseListenAddr, type FlagSpec, type ListenAddr } from "../common/flags.js";
+import {
+  flagUsage,
+  invalidFlagValue,
+  parseDurationFlag,
+  parseFlagValues,
+  parseListenAddrFlag,
+  type FlagError,
+  type FlagSpec,
+  type ListenAddr,
+} from "../common/flags.js";
 
 /** Parsed configuration. */
 export interface RouterFlags {
@@ -44,28 +53,28 @@ export function usage(): string {
 }
 
 /** Parse `--protocol-id`: an integer route protocol in [1, 255] other than coild's. */
-export function parseProtocolId(s: string): Result<number, string> {
+export function parseProtocolId(s: string): Result<number, FlagError> {
   const n = Number(s);
-  if (!/^\d+$/.test(s) || !Number.isInteger(n) || n < 1 || n > 255) return err(`--protocol-id: ${JSON.stringify(s)} is not an integer in [1, 255]`);
+  if (!/^\d+$/.test(s) || !Number.isInteger(n) || n < 1 || n > 255) return err(invalidFlagValue("protocol-id", s, `${JSON.stringify(s)} is not an integer in [1, 255]`));
   if (n === PROTOCOL_COILD) {
-    return err(`--protocol-id: ${n} is coild's route protocol; coil-router would delete coild's pod routes (use another id, default ${PROTOCOL_ROUTER})`);
+    return err(invalidFlagValue("protocol-id", s, `${n} is coild's route protocol; coil-router would delete coild's pod routes (use another id, default ${PROTOCOL_ROUTER})`));
   }
   return ok(n);
 }
 
 /** Parse argv (without node and script) and the environment. `help` when `--help` was given. */
-export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<RouterFlags | "help", string> {
+export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<RouterFlags | "help", FlagError> {
   const parsed = parseFlagValues(argv, SPEC);
   if (parsed.isErr()) return err(parsed.error);
   const values = parsed.value;
   if (values["help"] !== undefined) return ok("help");
   const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
   const nodeName = env["COIL_NODE_NAME"] ?? "";
-  if (nodeName === "") return err("COIL_NODE_NAME environment variable should be set");
-  const interval = parseDuration(str("update-interval"))
-    .mapErr((e) => `--update-interval: ${e}`)
-    .andThen((ms) => (ms > 0 ? ok(ms) : err("--update-interval must be positive")));
-  return Result.combine([parseListenAddr(str("metrics-addr")), parseListenAddr(str("health-addr"))]).andThen(([metricsAddr, healthAddr]) =>
+  if (nodeName === "") return err({ kind: "missing-env", name: "COIL_NODE_NAME", message: "COIL_NODE_NAME environment variable should be set" });
+  const interval = parseDurationFlag("update-interval", str("update-interval")).andThen((ms) =>
+    ms > 0 ? ok(ms) : err(invalidFlagValue("update-interval", str("update-interval"), "must be positive")),
+  );
+  return Result.combine([parseListenAddrFlag("metrics-addr", str("metrics-addr")), parseListenAddrFlag("health-addr", str("health-addr"))]).andThen(([metricsAddr, healthAddr]) =>
     Result.combine([parseProtocolId(str("protocol-id")), interval]).map(
       ([protocolId, updateIntervalMs]): RouterFlags => ({
         nodeName,

@@ -5,7 +5,7 @@ import { runRouter } from "./run.js";
 
 const flags = parseRouterFlags(process.argv.slice(2), process.env);
 if (flags.isErr() || flags.value === "help") {
-  process.stderr.write(flags.isErr() ? `coil-router: ${flags.error}\n${usage()}` : usage());
+  process.stderr.write(flags.isErr() ? `coil-router: ${flags.error.message}\n${usage()}` : usage());
   process.exit(flags.isErr() ? 2 : 0);
 }
 const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-router" } });

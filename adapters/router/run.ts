@@ -8,7 +8,7 @@ import { err, ok, type Result } from "neverthrow";
 import { HOST_NETNS, type NetnsRef } from "../../lib/changeset/index.js";
 import { Informer, coilClient, makeClients, type AddressBlockObject, type KubeClients, type Logger } from "../k8s/index.js";
 import { realKernel, type Kernel } from "../kernel/index.js";
-import { serveHealth, serveMetrics, type Listening } from "../common/http.js";
+import { serveHealth, serveMetrics, type ListenError } from "../common/http.js";
 import type { RouterFlags } from "./flags.js";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.js";
 import { REAL_CLOCK, SyncLoop, type RouterClock, type SyncOutcome } from "./sync-loop.js";
@@ -49,7 +49,7 @@ export interface RunningRouter {
 }
 
 /** Start the router. Fails only when a listener cannot start. */
-export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<Result<RunningRouter, Error>> {
+export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<Result<RunningRouter, ListenError>> {
   const { log } = deps;
   const clients = deps.clients ?? makeClients(deps.kc);
   const ownClients = deps.clients === undefined;
@@ -80,16 +80,19 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
   const loop = new SyncLoop({ sync, intervalMs: flags.updateIntervalMs, clock: deps.clock ?? REAL_CLOCK, log });
   blocks.on(() => loop.notify());
 
-  let metricsServer: Listening | undefined;
-  let healthServer: Listening | undefined;
-  try {
-    metricsServer = flags.metricsAddr === undefined ? undefined : await serveMetrics(flags.metricsAddr, metrics.registry);
-    healthServer = flags.healthAddr === undefined ? undefined : await serveHealth(flags.healthAddr, [{ name: "ping", check: () => true }]);
-  } catch (e) {
+  const servedMetrics = flags.metricsAddr === undefined ? ok(undefined) : await serveMetrics(flags.metricsAddr, metrics.registry);
+  if (servedMetrics.isErr()) {
+    if (ownClients) clients.destroy();
+    return err(servedMetrics.error);
+  }
+  const metricsServer = servedMetrics.value;
+  const servedHealth = flags.healthAddr === undefined ? ok(undefined) : await serveHealth(flags.healthAddr, [{ name: "ping", check: () => true }]);
+  if (servedHealth.isErr()) {
     await metricsServer?.close();
     if (ownClients) clients.destroy();
-    return err(e instanceof Error ? e : new Error(String(e)));
+    return err(servedHealth.error);
   }
+  const healthServer = servedHealth.value;
   blocks.start();
   loop.start();
   log.info("started", { node: flags.nodeName, protocol: flags.protocolId, updateIntervalMs: flags.updateIntervalMs });

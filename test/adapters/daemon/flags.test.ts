@@ -46,7 +46,7 @@ t.test("errors", async (t) => {
   for (const [argv, want] of cases) {
     const r = parseCoildFlags(argv);
     t.ok(r.isErr(), argv.join(" "));
-    if (r.isErr()) t.match(r.error, want);
+    if (r.isErr()) t.match(r.error.message, want);
   }
   t.equal(parseCoildFlags(["--help"])._unsafeUnwrap(), "help");
 });

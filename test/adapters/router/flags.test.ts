@@ -44,7 +44,20 @@ t.test("errors", async (t) => {
   for (const c of cases) {
     const r = parseRouterFlags(c.argv, c.env ?? ENV);
     t.ok(r.isErr(), `${c.argv.join(" ")}: error`);
-    if (r.isErr()) t.match(r.error, c.want);
+    if (r.isErr()) t.match(r.error.message, c.want);
   }
   t.equal(parseProtocolId("31")._unsafeUnwrap(), 31);
+});
+
+t.test("errors are kinds: which flag, which value, which variable", async (t) => {
+  t.match(parseRouterFlags([], {})._unsafeUnwrapErr(), { kind: "missing-env", name: "COIL_NODE_NAME" });
+  t.match(parseRouterFlags(["--no-such-flag"], ENV)._unsafeUnwrapErr(), { kind: "invalid-argv" });
+  t.match(parseRouterFlags(["--protocol-id", "30"], ENV)._unsafeUnwrapErr(), { kind: "invalid-value", flag: "protocol-id", value: "30" });
+  t.match(parseRouterFlags(["--update-interval", "10"], ENV)._unsafeUnwrapErr(), {
+    kind: "invalid-value",
+    flag: "update-interval",
+    value: "10",
+    cause: { kind: "invalid-duration", value: "10" },
+  });
+  t.match(parseRouterFlags(["--metrics-addr", "nope"], ENV)._unsafeUnwrapErr(), { kind: "invalid-value", flag: "metrics-addr", cause: { kind: "invalid-address" } });
 });
