@@ -75,14 +75,16 @@ function parseOneLink(x: unknown, where: string): Result<RawLink, ParseError> {
     index,
     ...(alias !== undefined ? { alias } : {}),
   };
-  // link_netnsid present: the peer lives in another namespace and its index means nothing here.
-  return ok({ link, infoKind: info, operState, lowerIndex: v["link_netnsid"] === undefined ? lower : undefined });
+  // link_netnsid present: the peer lives in another namespace and its index is an index there.
+  const elsewhere = v["link_netnsid"] !== undefined;
+  const peerIndex = elsewhere && link.kind === "veth" && lower !== undefined ? { peerIndex: lower } : {};
+  return ok({ link: { ...link, ...peerIndex }, infoKind: info, operState, lowerIndex: elsewhere ? undefined : lower });
 }
 
 /**
  * Parse the JSON array printed by `ip -j [-d] link show` (or `addr show`, which carries the same
  * link fields), keeping `info_kind` and `operstate` beside each {@link LinkState}. A veth's `peer`
- * is filled in when the peer is in the same namespace.
+ * is filled in when the peer is in the same namespace, its `peerIndex` when it is in another one.
  */
 export function parseIpLinkDetails(json: unknown): Result<IpLinkDetail[], ParseError> {
   const arr = asArray(json, "ip link");

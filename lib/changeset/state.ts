@@ -22,6 +22,12 @@ export interface LinkState {
   readonly index?: number;
   /** For a veth: the peer's name, when known. */
   readonly peer?: string;
+  /**
+   * For a veth whose peer lives in another namespace: the peer's interface index there, when
+   * observed (`link_index` beside `link_netnsid` in `ip -j link`). Each end of a pair split across
+   * two namespaces names the other's index, which is how the two ends are matched.
+   */
+  readonly peerIndex?: number;
 }
 
 /** An address on a link. */

@@ -11,6 +11,7 @@ export { sha1, sha1Hex, toHex, utf8Bytes } from "./sha1.js";
 export type { HostVethNameOptions, LinkAlias } from "./names.js";
 export {
   hostVethName,
+  isHostVethName,
   formatLinkAlias,
   parseLinkAlias,
   ipBytes,
@@ -21,7 +22,7 @@ export {
 } from "./names.js";
 export { routeFullKey, ruleKey, reconcileRoutes, reconcileRules, reconcileSysctls, reconcileNftRules } from "./reconcile.js";
 export type { ObservedPodNetns, PodSetupOptions, PodTeardownOptions } from "./pod-network.js";
-export { planPodSetup, planPodTeardown, POD_GATEWAY_V6 } from "./pod-network.js";
+export { planPodSetup, planPodTeardown, unfinishedHostVeth, POD_GATEWAY_V6 } from "./pod-network.js";
 export type { HostInitOptions } from "./host-init.js";
 export { planHostInit, forwardingSysctl } from "./host-init.js";
 export type { RouteExportOptions } from "./route-export.js";

@@ -38,6 +38,15 @@ export function hostVethName(opts: HostVethNameOptions): Result<string, PlanErro
   return ok(HOST_VETH_PREFIX + hex);
 }
 
+/**
+ * Whether `name` has the shape of a host veth name a Coil node plugin gives ({@link hostVethName}):
+ * `veth` + 8 lowercase hex digits (Coil's random names, also what the CNI plugins' `RandomVethName`
+ * draws), or `veth` + 11 (compat-calico).
+ */
+export function isHostVethName(name: string): boolean {
+  return name.startsWith(HOST_VETH_PREFIX) && /^[0-9a-f]{8}([0-9a-f]{3})?$/.test(name.slice(HOST_VETH_PREFIX.length));
+}
+
 /** The parts of a Coil host-veth alias `COIL:<pool>:<containerId>:<ifname>`. */
 export interface LinkAlias {
   /** Pool name; empty in egress-only (chained) mode, where the alias is `COIL::<podUID>:<ifname>`. */

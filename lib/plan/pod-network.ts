@@ -7,6 +7,7 @@ import {
   step,
   type AddrState,
   type Changeset,
+  type LinkState,
   type NetlinkOp,
   type NetnsState,
   type Route,
@@ -14,7 +15,7 @@ import {
 import { cidrAddress, cidrContains, hostCidr, ipFamily, parseCidr, parseIp, type Cidr, type Ip } from "../net/index.js";
 import { MAIN_TABLE, POD_TABLE_ID, PROTOCOL_COILD } from "../constants.js";
 import { MAX_U32, validateInt, validateNetnsPath, type PlanError } from "./errors.js";
-import { formatLinkAlias, parseLinkAlias, sysctlIfName, validateLinkNames } from "./names.js";
+import { formatLinkAlias, isHostVethName, parseLinkAlias, sysctlIfName, validateLinkNames } from "./names.js";
 import { reconcileRoutes, reconcileSysctls } from "./reconcile.js";
 
 /** The deterministic link-local gateway planned on every host veth (see {@link planPodSetup}). */
@@ -272,6 +273,29 @@ function buildPodSetup(o: PodSetupOptions, alias: string): Result<Changeset, Pla
     ...reconcileRoutes(d.podRoutes, podState.routes, () => false),
   ];
   return ok(concatChangesets({ steps: [step(HOST_NETNS, first), step(pod, create), step(HOST_NETNS, hostOps), step(pod, podOps)] }));
+}
+
+/**
+ * The host end of a veth pair that a set-up of this pod started and never finished, if any: the
+ * pod's `ifname` is a veth whose peer is a host link that is still exactly as `ip link add` left
+ * it — a veth named like a Coil host veth ({@link isHostVethName}), without any alias, not up —
+ * and the two ends name each other (`peerIndex` of each is the other's `index`).
+ *
+ * A set-up creates the pair in one line and gives the host end its alias (and brings it up) in the
+ * next, so a node plugin killed in between leaves exactly this behind; the pod's interface then
+ * blocks a retried ADD (`interface-exists`). Passing this link's name as `hostVeth` to
+ * {@link planPodSetup} (with the same `observed`) deletes the pair and creates it again. A link
+ * that carries an alias (another container's attachment), is up (finished by someone) or is
+ * peered inside the pod's namespace is never taken for one.
+ */
+export function unfinishedHostVeth(ifname: string, observed: ObservedPodNetns): LinkState | undefined {
+  const podEnd = observed.pod.links.find((l) => l.name === ifname);
+  if (podEnd?.kind !== "veth" || podEnd.index === undefined || podEnd.peerIndex === undefined) return undefined;
+  return observed.host.links.find(
+    (l) =>
+      l.kind === "veth" && l.index === podEnd.peerIndex && l.peerIndex === podEnd.index &&
+      l.alias === undefined && !l.up && isHostVethName(l.name),
+  );
 }
 
 /** Options of {@link planPodTeardown}: name the host veth, or find it by alias in `observed`. */

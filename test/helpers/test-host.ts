@@ -41,6 +41,8 @@ export interface CoildStartOptions {
   readonly timeoutMs?: number;
   /** Keep only the last N characters of coild's stderr (default: all). */
   readonly keepLogChars?: number;
+  /** Extra environment of the process (e.g. a `PATH` with a fault-injecting `ip` first). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A running coild. */
@@ -56,7 +58,7 @@ export interface CoildProcess {
  */
 export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess> {
   const child = spawn("nsenter", [`--net=${opts.netnsPath}`, "--", process.execPath, ...(opts.command ?? COILD_FROM_SOURCE), ...opts.flags], {
-    env: { ...process.env, COIL_NODE_NAME: opts.nodeName },
+    env: { ...process.env, ...opts.env, COIL_NODE_NAME: opts.nodeName },
     stdio: ["ignore", "ignore", "pipe"],
     cwd: REPO_ROOT,
   });

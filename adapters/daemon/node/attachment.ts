@@ -7,8 +7,9 @@
  * attachment (no link with its alias, an unused veth name) is planned against an empty host and
  * pod, i.e. create + configure, and a tear-down deletes the indexed links. Everything else — a
  * repeated ADD (repair, Coil's cleanup of a stale link with the same alias), a name or interface
- * that turns out to exist (`exists`), a link to delete that is already gone (`not-found`) — takes
- * the full path: observe the host and the pod, plan the difference, apply.
+ * that turns out to exist (`exists`: e.g. the pod interface of a set-up interrupted by a kill,
+ * which the full path recognises and redoes), a link to delete that is already gone
+ * (`not-found`) — takes the full path: observe the host and the pod, plan the difference, apply.
  */
 import { err, ok, type Result } from "neverthrow";
 import {
@@ -23,7 +24,7 @@ import {
 } from "../../../lib/changeset/index.js";
 import type { CniCall, CniSandboxCall } from "../../../lib/cni/index.js";
 import type { Allocation } from "../../../lib/ipam/index.js";
-import { formatLinkAlias, planPodSetup, planPodTeardown, type PlanError } from "../../../lib/plan/index.js";
+import { formatLinkAlias, planPodSetup, planPodTeardown, unfinishedHostVeth, type PlanError } from "../../../lib/plan/index.js";
 import type { CniDeps, VethNameError } from "./cni-deps.js";
 import { coilAliasKey } from "./host-links.js";
 
@@ -114,16 +115,30 @@ async function fastSetup(d: CniDeps, call: CniSandboxCall, pool: string, a: Allo
   return ok(veth.value);
 }
 
+/**
+ * The host veth of `call` in the observed state: the one carrying its alias, else the host end of
+ * a pair an interrupted set-up of this pod left behind (lib/plan's `unfinishedHostVeth`: created,
+ * never aliased — coild was killed between the two lines), which the plan then recreates.
+ */
+function hostVethOf(d: CniDeps, call: CniSandboxCall, observed: { readonly host: NetnsState; readonly pod: NetnsState }): LinkState | undefined {
+  const owned = observed.host.links.find((l) => ownedBy(l, call));
+  if (owned !== undefined) return owned;
+  const unfinished = unfinishedHostVeth(call.ifname, observed);
+  if (unfinished !== undefined) d.log.info("redoing an interrupted pod set-up", { "grpc.request.container_id": call.containerId, "grpc.request.ifname": call.ifname, hostVeth: unfinished.name });
+  return unfinished;
+}
+
 /** Observe the host and the pod, plan the difference, apply. */
 async function fullSetup(d: CniDeps, call: CniSandboxCall, pool: string, a: Allocation): Promise<Result<string, AttachError>> {
   const host = await observe(d, "host");
   if (host.isErr()) return err(host.error);
-  const existing = host.value.links.find((l) => ownedBy(l, call));
-  const veth = existing !== undefined ? ok(existing.name) : d.vethName(call, (n) => host.value.links.some((l) => l.name === n));
-  if (veth.isErr()) return err({ kind: "no-veth-name", cause: veth.error });
   const pod = await observe(d, "pod", call.netns);
   if (pod.isErr()) return err(pod.error);
-  const plan = planSetup(d, call, pool, veth.value, a, { host: host.value, pod: pod.value });
+  const observed = { host: host.value, pod: pod.value };
+  const existing = hostVethOf(d, call, observed);
+  const veth = existing !== undefined ? ok(existing.name) : d.vethName(call, (n) => host.value.links.some((l) => l.name === n));
+  if (veth.isErr()) return err({ kind: "no-veth-name", cause: veth.error });
+  const plan = planSetup(d, call, pool, veth.value, a, observed);
   if (plan.isErr()) return err(plan.error);
   const applied = await applySetup(d, plan.value);
   if (applied.isErr()) return err(applied.error);

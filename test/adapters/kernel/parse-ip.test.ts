@@ -22,6 +22,8 @@ t.test("links: kinds need -d, alias, up, mtu", async (t) => {
   ]);
   t.equal(detailed[1]?.alias, "COIL:default:abc:eth0");
   t.equal(detailed[1]?.peer, undefined, "peer in another netns is not named");
+  t.equal(detailed[1]?.peerIndex, 2, "but its index there is kept (link_index beside link_netnsid)");
+  t.equal(plain[1]?.peerIndex, undefined, "only for a veth (the kind needs -d)");
   t.equal(detailed[0]?.alias, undefined);
 });
 
