@@ -6,7 +6,7 @@ import { parseCoildFlags, usage } from "./flags.js";
 import { detectHostMtu, detectNodeIps } from "./node/host-facts.js";
 import { createLogger } from "./log.js";
 import { NETNS_LOCK_NAME } from "./node-lock.js";
-import { runCoild } from "./run.js";
+import { formatCoildStartError, runCoild } from "./run.js";
 
 const flags = parseCoildFlags(process.argv.slice(2));
 if (flags.isErr() || flags.value === "help") {
@@ -23,7 +23,7 @@ const kernel = realKernel();
 const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu, netnsLockName: NETNS_LOCK_NAME };
 const running = await runCoild(flags.value, deps);
 if (running.isErr()) {
-  log.error("startup failed", { error: running.error });
+  log.error("startup failed", { error: formatCoildStartError(running.error), reason: running.error.kind });
   process.exit(1);
 }
 const stop = (): void => void running.value.close().then(() => process.exit(0));

@@ -18,13 +18,15 @@ import { wireHandlers } from "./endpoint/cni-calls.js";
 import { HostLinkIndex } from "./node/host-links.js";
 import type { Logger } from "./log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
-import { familyUnavailable, NodeState, type NodeFamilies } from "./node/state.js";
-import { formatPoolsFileError, parseNamespacePools, readPoolsFile } from "./store/pools-file.js";
-import { formatRecoveryError, recoverNodeState } from "./node/recovery.js";
-import { prepareSocketPath, serveCni, type RunningServer } from "./endpoint/server.js";
+import { familyUnavailable, NodeState, type FamilyUnavailable, type NodeFamilies } from "./node/state.js";
+import { formatPoolsFileError, parseNamespacePools, readPoolsFile, type PoolsFileError } from "./store/pools-file.js";
+import { formatRecoveryError, recoverNodeState, type RecoveryError } from "./node/recovery.js";
+import { prepareSocketPath, serveCni, type RunningServer, type ServeError } from "./endpoint/server.js";
 import { LocalBlockStore } from "./store/local.js";
-import { lockNetns, lockStateDir, type HeldLock, type LockHolder } from "./node-lock.js";
-import { poolFamilies, type BlockStore } from "../../lib/ipam/index.js";
+import type { KubernetesSetupError } from "./store/kubernetes-cluster.js";
+import { lockNetns, lockStateDir, type HeldLock, type LockHolder, type NodeLockError } from "./node-lock.js";
+import type { ListenError } from "../common/http.js";
+import { poolFamilies, type BlockStore, type StoreError } from "../../lib/ipam/index.js";
 import { DEFAULT_POOL } from "../../lib/constants.js";
 
 /** Everything coild touches outside itself. */
@@ -57,14 +59,62 @@ export interface RunningCoild {
   close(): Promise<void>;
 }
 
-async function listenHttp(addr: ListenAddr | undefined, handler: Parameters<typeof createServer>[1]): Promise<Result<Server | undefined, string>> {
+/** Why coild could not start; {@link formatCoildStartError} says it to the operator. */
+export type CoildStartError =
+  | { readonly kind: "egress-only-unsupported" }
+  | { readonly kind: "node-locked"; readonly cause: NodeLockError }
+  | ListenError
+  | { readonly kind: "socket-unavailable"; readonly cause: ServeError }
+  | { readonly kind: "pools-flag-missing" }
+  | { readonly kind: "pools-file-invalid"; readonly cause: PoolsFileError }
+  | { readonly kind: "namespace-pools-unreadable"; readonly path: string; readonly message: string }
+  | { readonly kind: "state-dir-unusable"; readonly dir: string; readonly cause: StoreError }
+  | { readonly kind: "kubernetes-unavailable"; readonly cause: KubernetesSetupError }
+  | { readonly kind: "no-node-address" }
+  | { readonly kind: "pool-unservable"; readonly cause: FamilyUnavailable }
+  | { readonly kind: "recovery-failed"; readonly cause: RecoveryError };
+
+/** The operator's message for a start-up failure. */
+export function formatCoildStartError(e: CoildStartError): string {
+  switch (e.kind) {
+    case "egress-only-unsupported":
+      return "egress-only mode (--enable-ipam=false) is not implemented in this coild";
+    case "node-locked":
+      return e.cause.message;
+    case "listen-failed":
+      return e.message;
+    case "socket-unavailable":
+      return `socket: ${e.cause.message}`;
+    case "pools-flag-missing":
+      return "--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)";
+    case "pools-file-invalid":
+      return formatPoolsFileError(e.cause);
+    case "namespace-pools-unreadable":
+      return `--namespace-pools: ${e.message}`;
+    case "state-dir-unusable":
+      return `state dir ${e.dir}: ${e.cause.message}`;
+    case "kubernetes-unavailable":
+      return e.cause.message;
+    case "no-node-address":
+      return "no node address: pass --node-ipv4/--node-ipv6 (none was detected)";
+    case "pool-unservable": {
+      const hint = e.cause.missing.map((f) => `--node-ipv${f}, or an IPv${f} InternalIP of the Node with --store=kubernetes`).join("; ");
+      return `${e.cause.message}: pods of this pool could not be set up on this node (give the node an address: ${hint}; or change the pool)`;
+    }
+    case "recovery-failed":
+      return `recovery: ${formatRecoveryError(e.cause)}`;
+  }
+}
+
+async function listenHttp(addr: ListenAddr | undefined, endpoint: ListenError["endpoint"], handler: Parameters<typeof createServer>[1]): Promise<Result<Server | undefined, ListenError>> {
   if (addr === undefined) return ok(undefined);
   const srv = createServer(handler);
-  const e = await new Promise<Error | undefined>((resolve) => {
+  const e = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
     srv.once("error", resolve);
     srv.listen(addr.port, addr.host === "" ? undefined : addr.host, () => resolve(undefined));
   });
-  return e === undefined ? ok(srv) : err(`listen ${addr.host}:${addr.port}: ${e.message}`);
+  if (e === undefined) return ok(srv);
+  return err({ kind: "listen-failed", endpoint, addr, code: e.code, message: `cannot serve ${endpoint} on ${addr.host === "" ? "*" : addr.host}:${addr.port}: ${e.message}` });
 }
 
 const portOf = (s: Server | undefined): number | undefined => {
@@ -84,27 +134,28 @@ interface OpenedStore {
   readonly close?: () => Promise<void>;
 }
 
-async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): Promise<Result<OpenedStore, string>> {
+async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): Promise<Result<OpenedStore, CoildStartError>> {
   if (flags.store === "kubernetes") {
     const kubeconfig = flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig };
     // Loaded only for this store: @kubernetes/client-node costs a --store=local coild ~25 MB of RSS.
     const { openKubernetesStore } = await import("./store/kubernetes-cluster.js");
     const k = await openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
-    return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] }));
+    return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] })).mapErr((cause) => ({ kind: "kubernetes-unavailable", cause }));
   }
-  if (flags.pools === undefined) return err("--store=local needs --pools=FILE (AddressPool objects, YAML stream or JSON array)");
+  if (flags.pools === undefined) return err({ kind: "pools-flag-missing" });
   const pools = await readPoolsFile(flags.pools);
-  if (pools.isErr()) return err(formatPoolsFileError(pools.error));
+  if (pools.isErr()) return err({ kind: "pools-file-invalid", cause: pools.error });
   let mapping: Record<string, string> = {};
   if (flags.namespacePools !== undefined) {
-    const text = await readFile(flags.namespacePools, "utf8").catch((e: unknown) => e as Error);
-    if (text instanceof Error) return err(`--namespace-pools: ${text.message}`);
-    const m = parseNamespacePools(text, flags.namespacePools, pools.value);
-    if (m.isErr()) return err(formatPoolsFileError(m.error));
+    const path = flags.namespacePools;
+    const text = await readFile(path, "utf8").catch((e: unknown) => e as Error);
+    if (text instanceof Error) return err({ kind: "namespace-pools-unreadable", path, message: text.message });
+    const m = parseNamespacePools(text, path, pools.value);
+    if (m.isErr()) return err({ kind: "pools-file-invalid", cause: m.error });
     mapping = m.value;
   }
   const store = await LocalBlockStore.open({ pools: pools.value, stateDir: flags.stateDir });
-  if (store.isErr()) return err(`state dir ${flags.stateDir}: ${store.error.message}`);
+  if (store.isErr()) return err({ kind: "state-dir-unusable", dir: flags.stateDir, cause: store.error });
   const specs = new Map(pools.value.map((p) => [p.name, p.spec]));
   return ok({
     store: store.value,
@@ -122,7 +173,7 @@ async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): 
  * kernel is touched: every pod there would fail (Coil takes a block, fails the pod set-up and
  * returns the block, on every ADD). Pools chosen later (Namespace annotations) are checked at ADD.
  */
-async function checkStartupPools(opened: OpenedStore, nodeName: string, families: readonly Family[], log: Logger): Promise<Result<void, string>> {
+async function checkStartupPools(opened: OpenedStore, nodeName: string, families: readonly Family[], log: Logger): Promise<Result<void, CoildStartError>> {
   for (const pool of opened.startupPools) {
     const need = await opened.poolFamilies(pool);
     if (need.isErr()) {
@@ -130,10 +181,7 @@ async function checkStartupPools(opened: OpenedStore, nodeName: string, families
       continue;
     }
     const missing = need.value === undefined ? undefined : familyUnavailable(pool, nodeName, need.value, families);
-    if (missing !== undefined) {
-      const hint = missing.missing.map((f) => `--node-ipv${f}, or an IPv${f} InternalIP of the Node with --store=kubernetes`).join("; ");
-      return err(`${missing.message}: pods of this pool could not be set up on this node (give the node an address: ${hint}; or change the pool)`);
-    }
+    if (missing !== undefined) return err({ kind: "pool-unservable", cause: missing });
   }
   return ok(undefined);
 }
@@ -148,16 +196,16 @@ async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly F
   else deps.log.info("host initialised", { ops: r.value.ops, podTable: flags.podTableId, podRulePrio: flags.podRulePrio });
 }
 
-/** Start coild. Errors are startup errors with a message for the operator. */
-export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<RunningCoild, string>> {
-  if (!flags.enableIpam) return err("egress-only mode (--enable-ipam=false) is not implemented in this coild");
+/** Start coild. Errors are start-up errors ({@link formatCoildStartError} for the operator). */
+export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<RunningCoild, CoildStartError>> {
+  if (!flags.enableIpam) return err({ kind: "egress-only-unsupported" });
   if (flags.enableEgress) deps.log.warn("egress (FoU/NAT) is not implemented in this coild; Egress objects are ignored");
   if (flags.registerFromMain) deps.log.warn("--register-from-main is not implemented; only table routes are registered");
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
   // One coild per network namespace, checked before anything is touched (ports, socket, state dir, kernel).
   const holder: LockHolder = { pid: process.pid, node: nodeName, socket: flags.socket, stateDir: flags.stateDir };
   const netnsLock = await lockNetns(deps.netnsLockName, holder);
-  if (netnsLock.isErr()) return err(netnsLock.error.message);
+  if (netnsLock.isErr()) return err({ kind: "node-locked", cause: netnsLock.error });
   const running = await runLocked(flags, deps, nodeName, holder);
   if (running.isErr()) await netnsLock.value.release();
   return running.map((r) => ({
@@ -169,15 +217,15 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
   }));
 }
 
-async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, string>> {
+async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, CoildStartError>> {
   let ready = false;
   const metrics = createDaemonMetrics();
-  const m = await listenHttp(flags.metricsAddr, (req, res) => {
+  const m = await listenHttp(flags.metricsAddr, "metrics", (req, res) => {
     if (req.url !== "/metrics") return void res.writeHead(404).end();
     void metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text));
   });
-  if (m.isErr()) return err(`metrics: ${m.error}`);
-  const h = await listenHttp(flags.healthAddr, (req, res) => {
+  if (m.isErr()) return err(m.error);
+  const h = await listenHttp(flags.healthAddr, "health", (req, res) => {
     if (req.url === "/healthz") return void res.writeHead(200).end("ok");
     if (req.url === "/readyz") return void res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "not ready");
     res.writeHead(404).end();
@@ -185,7 +233,7 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
   const closeHttp = (): Promise<unknown> => Promise.all([m, h].map((s) => new Promise((r) => (s.isOk() && s.value ? s.value.close(r) : r(undefined)))));
   if (h.isErr()) {
     await closeHttp();
-    return err(`health: ${h.error}`);
+    return err(h.error);
   }
   const started = await startIpam(flags, deps, nodeName, holder, metrics, () => (ready = true));
   if (started.isErr()) {
@@ -217,13 +265,13 @@ async function startIpam(
   holder: LockHolder,
   metrics: DaemonMetrics,
   markReady: () => void,
-): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined; dirLock: HeldLock | undefined }, string>> {
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined; dirLock: HeldLock | undefined }, CoildStartError>> {
   // Refuse early when another coild serves the socket: its state dir must not be recovered/GC-ed twice.
   const free = await prepareSocketPath(flags.socket);
-  if (free.isErr()) return err(`socket: ${free.error.message}`);
+  if (free.isErr()) return err({ kind: "socket-unavailable", cause: free.error });
   // The local store's state dir has one user, whatever network namespace it runs in.
   const dirLock = flags.store === "local" ? await lockStateDir(flags.stateDir, holder) : undefined;
-  if (dirLock?.isErr() === true) return err(dirLock.error.message);
+  if (dirLock?.isErr() === true) return err({ kind: "node-locked", cause: dirLock.error });
   const locked = dirLock?.isOk() === true ? dirLock.value : undefined;
   const opened = await openStore(flags, deps, nodeName);
   if (opened.isErr()) {
@@ -245,12 +293,12 @@ async function startOverStore(
   metrics: DaemonMetrics,
   markReady: () => void,
   opened: OpenedStore,
-): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout }, string>> {
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout }, CoildStartError>> {
   const fromFlags = flags.nodeIPv4 === undefined && flags.nodeIPv6 === undefined;
   const detected = fromFlags ? (opened.nodeIps ?? (await deps.detectNodeIps())) : {};
   const hostIPv4 = flags.nodeIPv4 ?? detected.ipv4;
   const hostIPv6 = flags.nodeIPv6 ?? detected.ipv6;
-  if (hostIPv4 === undefined && hostIPv6 === undefined) return err("no node address: pass --node-ipv4/--node-ipv6 (none was detected)");
+  if (hostIPv4 === undefined && hostIPv6 === undefined) return err({ kind: "no-node-address" });
   const families: Family[] = [...(hostIPv4 === undefined ? [] : [4 as const]), ...(hostIPv6 === undefined ? [] : [6 as const])];
   const servable = await checkStartupPools(opened, nodeName, families, deps.log);
   if (servable.isErr()) return err(servable.error);
@@ -269,7 +317,7 @@ async function startOverStore(
   });
   const hostLinks = new HostLinkIndex();
   const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId, hostLinks });
-  if (rec.isErr()) return err(`recovery: ${formatRecoveryError(rec.error)}`);
+  if (rec.isErr()) return err({ kind: "recovery-failed", cause: rec.error });
   deps.log.info("recovered node state", { ...rec.value });
   const ops = cniOperations(cniDeps({
     node,
@@ -287,7 +335,7 @@ async function startOverStore(
     hostLinks,
   }));
   const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: deps.log, metrics });
-  if (server.isErr()) return err(`socket: ${server.error.message}`);
+  if (server.isErr()) return err({ kind: "socket-unavailable", cause: server.error });
   const timer = setInterval(() => {
     void node.gcBlocks().then((r) => deps.log.info("periodic address block GC", r.isOk() ? { released: r.value.released } : { error: r.error }));
   }, flags.addressBlockGcIntervalMs);

@@ -21,6 +21,7 @@ import {
   coilClient,
   sleep,
   type K8sError,
+  type KubeConfigError,
   type KubeObject,
   type Logger,
   type ObjectList,
@@ -94,10 +95,21 @@ async function readNode(get: () => Promise<Result<V1Node, K8sError>>, deadline: 
   }
 }
 
-/** Connect to the cluster and open the Kubernetes store. Errors are startup messages. */
-export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Result<KubernetesSetup, string>> {
+/**
+ * Why the Kubernetes store could not be opened, with the operator's `message` (built here, so
+ * that coild can print it without loading this module and @kubernetes/client-node).
+ */
+export type KubernetesSetupError = { readonly message: string } & (
+  | { readonly kind: "kubeconfig-unusable"; readonly cause: KubeConfigError }
+  | { readonly kind: "node-unreadable"; readonly node: string; readonly cause: K8sError }
+  | { readonly kind: "store-unavailable"; readonly cause: StoreError }
+  | { readonly kind: "namespaces-not-listed"; readonly timeoutMs: number }
+);
+
+/** Connect to the cluster and open the Kubernetes store. */
+export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Result<KubernetesSetup, KubernetesSetupError>> {
   const kc = loadKubeConfig({ env: o.env, ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }) });
-  if (kc.isErr()) return err(`--store=kubernetes: cannot load a kubeconfig: ${formatKubeConfigError(kc.error)}`);
+  if (kc.isErr()) return err({ kind: "kubeconfig-unusable", cause: kc.error, message: `--store=kubernetes: cannot load a kubeconfig: ${formatKubeConfigError(kc.error)}` });
   const c = makeClients(kc.value);
   const t0 = Date.now();
   const startupMs = o.startupTimeoutMs ?? 30_000;
@@ -105,7 +117,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
   const node = await readNode(() => within(getNode(c.core, o.node), callMs, err({ kind: "network", status: 0, message: "timeout" })), Date.now() + startupMs, o.log);
   if (node.isErr()) {
     c.destroy();
-    return err(`cannot read Node ${o.node}: ${node.error.kind} ${node.error.message}`);
+    return err({ kind: "node-unreadable", node: o.node, cause: node.error, message: `cannot read Node ${o.node}: ${node.error.kind} ${node.error.message}` });
   }
   const uid = node.value.metadata?.uid ?? "";
   const namespaces = new Informer<KubeObject>({
@@ -137,7 +149,11 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     await namespaces.stop();
     if (store.isOk()) await store.value.close();
     c.destroy();
-    return err(store.isErr() ? store.error.message : `could not list Namespaces within ${startupMs} ms`);
+    return err(
+      store.isErr()
+        ? { kind: "store-unavailable", cause: store.error, message: store.error.message }
+        : { kind: "namespaces-not-listed", timeoutMs: startupMs, message: `could not list Namespaces within ${startupMs} ms` },
+    );
   }
   o.log.info("Kubernetes store ready", { server: c.kc.getCurrentCluster()?.server, node: o.node, nodeUid: uid, blocks: store.value.listBlocksCached().length, ms: Date.now() - t0 });
   return ok({

@@ -8,7 +8,7 @@ import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
 import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/proto/gen/cni.js";
 import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
-import { runCoild, type CoildDeps } from "../../../adapters/daemon/run.js";
+import { formatCoildStartError, runCoild, type CoildDeps } from "../../../adapters/daemon/run.js";
 import { poolDoc } from "./harness.js";
 
 function setup(extra: string[] = [], poolsText = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28" }] })) {
@@ -66,15 +66,16 @@ t.test("runCoild: host init, socket, health, metrics, restart", async (t) => {
 t.test("startup errors are clear", async (t) => {
   const bad = setup([], poolDoc("default", { blockSizeBits: 4, subnets: [{ ipv4: "10.2.0.0/30" }] }));
   const r = await runCoild(bad.flags, bad.deps);
-  t.match(r.isErr() && r.error, /pool "default".*spec\.subnets\[0\].*too narrow/s);
+  t.match(r.isErr() && formatCoildStartError(r.error), /pool "default".*spec\.subnets\[0\].*too narrow/s);
+  t.equal(r.isErr() && r.error.kind, "pools-file-invalid", "a kind, formatted only for the operator");
   const k = setup(["--store=kubernetes", "--kubeconfig=/nonexistent/kubeconfig"]);
-  t.match((await runCoild(k.flags, k.deps))._unsafeUnwrapErr(), /--store=kubernetes: cannot load a kubeconfig: .*nonexistent/);
+  t.match(formatCoildStartError((await runCoild(k.flags, k.deps))._unsafeUnwrapErr()), /--store=kubernetes: cannot load a kubeconfig: .*nonexistent/);
   const e = setup(["--enable-ipam=false"]);
-  t.match((await runCoild(e.flags, e.deps))._unsafeUnwrapErr(), /egress-only/);
+  t.match(formatCoildStartError((await runCoild(e.flags, e.deps))._unsafeUnwrapErr()), /egress-only/);
   const np = setup(["--namespace-pools=/dev/null"]);
   writeFileSync(join(np.dir, "ns.yaml"), "team-a: missing\n");
   const np2 = setup([`--namespace-pools=${join(np.dir, "ns.yaml")}`]);
-  t.match((await runCoild(np2.flags, np2.deps))._unsafeUnwrapErr(), /namespace "team-a": pool "missing" is not defined/);
+  t.match(formatCoildStartError((await runCoild(np2.flags, np2.deps))._unsafeUnwrapErr()), /namespace "team-a": pool "missing" is not defined/);
   // A second coild in the same network namespace (same lock name) is refused, whatever its socket
   // and state dir; one in another namespace is refused when it shares the socket or the state dir.
   const a = setup();
@@ -82,11 +83,11 @@ t.test("startup errors are clear", async (t) => {
   const before = JSON.stringify(a.kernel.dump());
   const b = setup();
   const sameNetns = await runCoild(b.flags, { ...b.deps, kernel: a.kernel, netnsLockName: a.deps.netnsLockName });
-  t.match(sameNetns.isErr() && sameNetns.error, new RegExp(`another coild \\(pid ${process.pid}, node node1, socket ${a.flags.socket}, state dir ${a.flags.stateDir}\\) already runs in this network namespace`));
+  t.match(sameNetns.isErr() && formatCoildStartError(sameNetns.error), new RegExp(`another coild \\(pid ${process.pid}, node node1, socket ${a.flags.socket}, state dir ${a.flags.stateDir}\\) already runs in this network namespace`));
   const sameSocket = await runCoild({ ...b.flags, socket: a.flags.socket }, { ...b.deps, kernel: a.kernel });
-  t.match(sameSocket.isErr() && sameSocket.error, /in use/);
+  t.match(sameSocket.isErr() && formatCoildStartError(sameSocket.error), /in use/);
   const sameDir = await runCoild({ ...b.flags, stateDir: a.flags.stateDir }, { ...b.deps, kernel: a.kernel });
-  t.match(sameDir.isErr() && sameDir.error, new RegExp(`another coild \\(pid ${process.pid}\\b.*uses the state directory ${a.flags.stateDir}`));
+  t.match(sameDir.isErr() && formatCoildStartError(sameDir.error), new RegExp(`another coild \\(pid ${process.pid}\\b.*uses the state directory ${a.flags.stateDir}`));
   t.equal(JSON.stringify(a.kernel.dump()), before, "the refused instances touched nothing");
   t.notOk(existsSync(b.flags.socket), "the refused instances created no socket");
   t.notOk(existsSync(b.flags.stateDir), "nor the state dir of the instance refused by the network namespace lock");
@@ -100,7 +101,7 @@ t.test("pools the node cannot serve (a family without a node address) are refuse
   const dual = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28", ipv6: "fd02::/124" }] });
   const a = setup([], dual);
   const before = JSON.stringify(a.kernel.dump());
-  t.match((await runCoild(a.flags, a.deps))._unsafeUnwrapErr(), /pool default needs IPv6 addresses but node node1 has no IPv6 node address/);
+  t.match(formatCoildStartError((await runCoild(a.flags, a.deps))._unsafeUnwrapErr()), /pool default needs IPv6 addresses but node node1 has no IPv6 node address/);
   t.equal(JSON.stringify(a.kernel.dump()), before, "nothing applied to the kernel");
   t.notOk(existsSync(join(a.flags.stateDir, "blocks.json")), "no block taken");
   t.notOk(existsSync(a.flags.socket), "no socket");
@@ -110,7 +111,7 @@ t.test("pools the node cannot serve (a family without a node address) are refuse
   writeFileSync(join(nsDir, "ns.yaml"), "team-6: six\n");
   const pools = [poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28" }] }), poolDoc("six", { blockSizeBits: 2, subnets: [{ ipv6: "fd06::/124" }] })].join("\n---\n");
   const b = setup([`--namespace-pools=${join(nsDir, "ns.yaml")}`], pools);
-  t.match((await runCoild(b.flags, b.deps))._unsafeUnwrapErr(), /pool six needs IPv6 addresses but node node1 has no IPv6 node address/);
+  t.match(formatCoildStartError((await runCoild(b.flags, b.deps))._unsafeUnwrapErr()), /pool six needs IPv6 addresses but node node1 has no IPv6 node address/);
   t.notOk(existsSync(join(b.flags.stateDir, "blocks.json")), "no block taken");
 
   // With an IPv6 node address both start.

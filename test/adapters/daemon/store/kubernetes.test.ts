@@ -12,7 +12,7 @@ import { HOST_NETNS, netnsPath, type NetnsState } from "../../../../lib/changese
 import { FakeKernel } from "../../../../adapters/kernel/fake-kernel.js";
 import { parseCoildFlags, type CoildFlags } from "../../../../adapters/daemon/flags.js";
 import { NULL_LOGGER } from "../../../../adapters/daemon/log.js";
-import { runCoild, type CoildDeps, type RunningCoild } from "../../../../adapters/daemon/run.js";
+import { formatCoildStartError, runCoild, type CoildDeps, type RunningCoild } from "../../../../adapters/daemon/run.js";
 import type { AddressBlockObject } from "../../../../adapters/k8s/index.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../../helpers/coil-envtest.js";
 import { api, createPool, startController } from "../../ipam-controller/harness.js";
@@ -83,7 +83,7 @@ if (started !== undefined) {
       netnsLockName: `coil-test${dir}/${n}`,
     };
     const r = await runCoild(flags, deps);
-    if (r.isErr()) throw new Error(r.error);
+    if (r.isErr()) throw new Error(formatCoildStartError(r.error));
     running.set(n, r.value);
     return r.value;
   };
