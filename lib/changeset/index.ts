@@ -91,6 +91,7 @@ export type {
   AppliedOp,
   FailedOp,
   InvalidNetns,
+  NftTooLarge,
   ObserveOptions,
   NftQuery,
   NftListing,

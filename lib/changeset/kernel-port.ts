@@ -81,6 +81,14 @@ export interface InvalidNetns {
   readonly message: string;
 }
 
+/** A step's nft transaction is larger than one command line can carry. */
+export interface NftTooLarge {
+  /** Discriminant: `nft-too-large`. */
+  readonly kind: "nft-too-large";
+  /** Its size in bytes. */
+  readonly bytes: number;
+}
+
 /**
  * Why an apply failed. `invalid-changeset`: refused before anything ran (a hostile name, a
  * namespace path that does not exist, an op the renderer cannot express). `apply-failed`: an op
@@ -98,7 +106,7 @@ export type KernelApplyError =
       /** Index of the offending op in the step (-1: the step itself). */
       readonly index: number;
       /** What is wrong. */
-      readonly cause: RenderError | InvalidNetns | { readonly kind: "nft-too-large"; readonly bytes: number };
+      readonly cause: RenderError | InvalidNetns | NftTooLarge;
       /** Never retryable: the same changeset is refused again. */
       readonly retryable: false;
     }
