@@ -189,7 +189,9 @@ function loadInCluster(src: KubeConfigSource): Result<KubeConfig, KubeConfigErro
   const cluster = kc.getCurrentCluster();
   if (cluster !== null) {
     const h = host.includes(":") ? `[${host}]` : host;
-    kc.clusters = [{ ...cluster, server: `${["80", "8080", "8001"].includes(port) ? "http" : "https"}://${h}:${port}` }];
+    // client-go's InClusterConfig always speaks https to KUBERNETES_SERVICE_HOST:PORT (client-node guesses
+    // plain http for ports 80/8080/8001, which validate() would then refuse).
+    kc.clusters = [{ ...cluster, server: `https://${h}:${port}` }];
   }
   const bad = validate(kc);
   return bad === undefined ? ok(kc) : err({ kind: "in-cluster-unavailable", source, message: bad });

@@ -87,6 +87,11 @@ t.test("in-cluster: service-account files under the prefix, server from the envi
   const kc = loadKubeConfig({ env, serviceAccountPrefix: prefix })._unsafeUnwrap();
   t.equal(kc.getCurrentCluster()?.server, "https://[fd00::1]:443");
   t.equal(kc.getCurrentCluster()?.caFile, join(sa, "ca.crt"));
+  // client-go always uses https in cluster, whatever the port (client-node would guess http for 80/8080/8001).
+  for (const port of ["80", "8080", "8001"]) {
+    const k = loadKubeConfig({ env: { ...env, KUBERNETES_SERVICE_PORT: port }, serviceAccountPrefix: prefix });
+    t.equal(k.isOk() ? k.value.getCurrentCluster()?.server : formatKubeConfigError(k.error), `https://[fd00::1]:${port}`, `in-cluster port ${port} is https`);
+  }
   t.match(failure(loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: "10.0.0.1" }, serviceAccountPrefix: prefix })).message, /KUBERNETES_SERVICE_PORT is not set/);
 });
 
