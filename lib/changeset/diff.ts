@@ -1,6 +1,13 @@
+/**
+ * The one diff engine: desired × observed → the ops that make the observed objects the desired
+ * ones. Ownership is either a {@link DiffScope} (tables, priority ranges, links) or a predicate:
+ * objects a diff does not own are never deleted. Every planner in `lib/plan` uses it.
+ */
+import { MAIN_TABLE } from "../constants.js";
 import type { Family } from "../net/index.js";
 import { normalizeRoute, routeKey, ruleEquals, ruleMatches } from "./model-routes.js";
 import type { NetlinkOp, Route, Rule } from "./netlink.js";
+import type { NftCommand, NftRule } from "./nft.js";
 import type { AddrState, NetnsState } from "./state.js";
 
 /**
@@ -47,34 +54,50 @@ function routeId(r: Route): string {
   return JSON.stringify([n.family, n.table, n.dst, n.metric, n.protocol, n.scope, n.dev ?? null, n.via ?? null, n.src ?? null, n.onlink === true]);
 }
 
+/** The table a route lives in (main when omitted). */
+export function routeTable(r: Route): number {
+  return r.table ?? MAIN_TABLE;
+}
+
+/** Ownership by predicate: every object is owned unless a predicate says otherwise. */
+const ALL = (): boolean => true;
+
 /**
- * The ops that turn the observed routes into the desired ones (Coil's route_syncer, minus the I/O):
- * first `route.del` of every observed route that is not desired (compared with kernel defaults
- * filled in), then `route.replace` of every missing desired route, routes without a gateway first
- * so that gateways resolve. Desired routes with the same identity (family, table, dst, metric):
- * the last one wins.
+ * The ops that turn the owned observed routes into the desired ones (Coil's route_syncer, minus
+ * the I/O): first `route.del` of every owned observed route that is not desired, then
+ * `route.replace` of every desired route not observed, routes without a gateway first so that
+ * gateways resolve. Routes compare with the kernel's defaults filled in (table, protocol, scope,
+ * metric) and on every attribute: a route that differs in any of them is replaced. Desired routes
+ * with the same kernel identity (family, table, dst, metric): the last one wins. Observed routes
+ * that `owned` rejects are never deleted. Ops carry the routes as given (observed or desired).
  */
-export function diffRoutes(desired: readonly Route[], observed: readonly Route[]): NetlinkOp[] {
+export function diffRoutes(desired: readonly Route[], observed: readonly Route[], owned: (r: Route) => boolean = ALL): NetlinkOp[] {
   const want = new Map<string, Route>();
-  for (const r of desired) want.set(routeKey(r), normalizeRoute(r));
+  for (const r of desired) want.set(routeKey(r), r);
   const wantIds = new Set([...want.values()].map(routeId));
   const haveIds = new Set(observed.map(routeId));
-  const dels: NetlinkOp[] = observed.filter((r) => !wantIds.has(routeId(r))).map((r) => ({ kind: "route.del", route: normalizeRoute(r) }));
+  const dels = observed.filter((r) => owned(r) && !wantIds.has(routeId(r))).map((route): NetlinkOp => ({ kind: "route.del", route }));
   const adds = [...want.values()].filter((r) => !haveIds.has(routeId(r)));
   adds.sort((a, b) => Number(a.via !== undefined) - Number(b.via !== undefined));
   return [...dels, ...adds.map((route): NetlinkOp => ({ kind: "route.replace", route }))];
 }
 
 /**
- * The ops that turn the observed rules into the desired ones. The kernel deletes the first rule
- * matching the given selectors (unspecified ones match anything), so deleting an unwanted rule can
- * take a wanted one that comes before it; the diff simulates that, and re-adds any wanted rule
- * that went with it. Rules of equal priority may end up in a different order.
+ * The ops that turn the owned observed rules into the desired ones: `rule.del` of every owned
+ * observed rule not desired, then `rule.add` of every desired rule not observed. The kernel
+ * deletes the first rule matching the given selectors (unspecified ones match anything), so
+ * deleting an unwanted rule can take another one that comes before it; the diff simulates that
+ * over all observed rules, re-adds any wanted rule that went with it and puts back any rule it
+ * does not own. Rules of equal priority may end up in a different order.
  */
-export function diffRules(desired: readonly Rule[], observed: readonly Rule[]): NetlinkOp[] {
+export function diffRules(desired: readonly Rule[], observed: readonly Rule[], owned: (r: Rule) => boolean = ALL): NetlinkOp[] {
   const ops: NetlinkOp[] = [];
   let work = [...observed];
-  const unwanted = observed.filter((r) => !desired.some((d) => ruleEquals(d, r)));
+  const unwanted = observed.filter((r) => owned(r) && !desired.some((d) => ruleEquals(d, r)));
+  /** Rules not ours that a delete took with it. */
+  const taken: Rule[] = [];
+  // In observed order, an unwanted rule is still there when its turn comes: a delete takes the
+  // first matching rule, and every unwanted rule before it was deleted already.
   for (const u of unwanted) {
     for (;;) {
       const i = work.findIndex((r) => ruleMatches(r, u));
@@ -83,15 +106,41 @@ export function diffRules(desired: readonly Rule[], observed: readonly Rule[]): 
       ops.push({ kind: "rule.del", rule: u });
       work = work.filter((_, j) => j !== i);
       if (hit === u) break;
+      if (!owned(hit)) taken.push(hit);
     }
   }
   const seen: Rule[] = [];
-  for (const d of desired) {
+  for (const d of [...desired, ...taken]) {
     if (work.some((r) => ruleEquals(r, d)) || seen.some((r) => ruleEquals(r, d))) continue;
     seen.push(d);
     ops.push({ kind: "rule.add", rule: d });
   }
   return ops;
+}
+
+/** `sysctl.set` for each desired value that differs from the observed one (with `previous` when known). */
+export function diffSysctls(desired: readonly (readonly [string, string])[], observed: Readonly<Record<string, string>>): NetlinkOp[] {
+  const out: NetlinkOp[] = [];
+  for (const [key, value] of desired) {
+    const prev = observed[key];
+    if (prev === value) continue;
+    out.push(prev === undefined ? { kind: "sysctl.set", key, value } : { kind: "sysctl.set", key, value, previous: prev });
+  }
+  return out;
+}
+
+/**
+ * nft commands that ensure `rules` exist, identifying a rule by (family, table, chain, comment —
+ * or its expression when it has no comment): nothing when every rule is already observed,
+ * otherwise `prelude` (nft `add` of the table, chains and sets: ensure they exist) followed by
+ * `add rule` of the missing rules only.
+ */
+export function diffNftRules(prelude: readonly NftCommand[], rules: readonly NftRule[], observed: readonly NftRule[]): NftCommand[] {
+  const key = (r: NftRule): string => JSON.stringify([r.family, r.table, r.chain, r.comment ?? JSON.stringify(r.expr)]);
+  const have = new Set(observed.map(key));
+  const missing = rules.filter((r) => !have.has(key(r)));
+  if (missing.length === 0) return [];
+  return [...prelude, ...missing.map((rule): NftCommand => ({ add: { rule } }))];
 }
 
 function addrEquals(a: AddrState, b: AddrState): boolean {
@@ -119,7 +168,7 @@ export function routeInScope(scope: DiffScope, r: Route): boolean {
   const s = scope.routes;
   if (s === undefined) return false;
   const n = normalizeRoute(r);
-  return s.tables.includes(n.table ?? 254) && (s.protocols?.includes(n.protocol ?? 3) ?? true) && (s.families?.includes(n.family) ?? true);
+  return s.tables.includes(n.table ?? MAIN_TABLE) && (s.protocols?.includes(n.protocol ?? 3) ?? true) && (s.families?.includes(n.family) ?? true);
 }
 
 /** Whether a rule is in the scope's rule selection. */

@@ -79,7 +79,7 @@ export { applyOp, applyChangeset, netnsKey } from "./model.js";
 export type { InvertError } from "./invert.js";
 export { invertOp, invertNftCommand, invertChangeset } from "./invert.js";
 export type { DiffScope, DiffRouteScope, DiffRuleScope, DiffAddrScope, AddrDiff } from "./diff.js";
-export { diffRoutes, diffRules, diffAddrs, diffNetnsState, routeInScope, ruleInScope, addrInScope } from "./diff.js";
+export { diffRoutes, diffRules, diffAddrs, diffSysctls, diffNftRules, diffNetnsState, routeTable, routeInScope, ruleInScope, addrInScope } from "./diff.js";
 export type {
   Kernel,
   KernelApplyReport,

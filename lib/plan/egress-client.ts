@@ -1,9 +1,13 @@
 import { err, ok, type Result } from "neverthrow";
 import {
+  concatChangesets,
+  diffRoutes,
+  diffRules,
+  diffSysctls,
   EMPTY_NETNS_STATE,
   HOST_NETNS,
-  concatChangesets,
   netnsPath as pathRef,
+  routeTable,
   step,
   type Changeset,
   type NetnsRef,
@@ -15,7 +19,6 @@ import {
 import { cidrAddress, cidrContains, cidrFamily, cidrNetwork, ipFamily, parseCidr, type Cidr, type Family } from "../net/index.js";
 import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE, MAIN_TABLE, PROTOCOL_COILD } from "../constants.js";
 import { validateNetnsPath, type PlanError } from "./errors.js";
-import { reconcileRoutes, reconcileRules, reconcileSysctls, routeTable } from "./reconcile.js";
 import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, validateTunnel, type TunnelSpec } from "./tunnel.js";
 import { originatingOnlyPlan } from "./originating-only.js";
 
@@ -77,8 +80,8 @@ export function planEgressClientInit(opts: EgressClientInitOptions): Result<Chan
     const owned = (r: Rule): boolean =>
       opts.families.includes(r.family) && r.priority >= EGRESS_RULE_PRIO.linkLocal && r.priority <= EGRESS_RULE_PRIO.wide;
     const isNat = (r: Route): boolean => routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE;
-    const routeOps = reconcileRoutes([], observed.routes, isNat);
-    return concatChangesets({ steps: [step(ns, [...reconcileRules(desired, observed.rules, owned), ...routeOps])] });
+    const routeOps = diffRoutes([], observed.routes, isNat);
+    return concatChangesets({ steps: [step(ns, [...diffRules(desired, observed.rules, owned), ...routeOps])] });
   });
 }
 
@@ -136,12 +139,12 @@ export function planEgressClientSync(opts: EgressClientSyncOptions): Result<Chan
   const t = opts.tunnel;
   const family = ipFamily(t.peer);
   const link = tunnelLinkName(t);
-  const init = t.kind === "fou" ? fouInitOps(localFamilies(t), t.port, observed) : reconcileSysctls(tunnelSysctls([family]), observed.sysctls);
+  const init = t.kind === "fou" ? fouInitOps(localFamilies(t), t.port, observed) : diffSysctls(tunnelSysctls([family]), observed.sysctls);
   const linkOps = tunnelLinkOps(t, { observed, ...(opts.observedSport !== undefined ? { observedSport: opts.observedSport } : {}) });
   if (linkOps.isErr()) return err(linkOps.error);
   const routes = desiredNatRoutes(opts, family, link);
   const owned = (r: Route): boolean => r.dev === link && (routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE);
-  const routeOps = reconcileRoutes(routes, observed.routes, owned);
+  const routeOps = diffRoutes(routes, observed.routes, owned);
   const recreated = linkOps.value.some((op) => op.kind === "link.add-tunnel" && op.name === link);
   const up = routes.length > 0 ? linkUpOps(link, observed, recreated) : [];
   const orig = originatingOnlyPlan({

@@ -1,9 +1,14 @@
 import { err, ok, type Result } from "neverthrow";
 import {
+  concatChangesets,
+  diffNftRules,
+  diffRoutes,
+  diffRules,
+  diffSysctls,
   EMPTY_NETNS_STATE,
   HOST_NETNS,
-  concatChangesets,
   netnsPath as pathRef,
+  routeTable,
   step,
   type Changeset,
   type NetlinkOp,
@@ -18,7 +23,6 @@ import { hostCidr, ipFamily, type Family, type Ip } from "../net/index.js";
 import { EGRESS_GATEWAY_RULE_PRIO, EGRESS_TABLE_WIDE, PROTOCOL_COILD } from "../constants.js";
 import { validateInt, validateNetnsPath, type PlanError } from "./errors.js";
 import { sysctlIfName, validateLinkNames, vxlanVniFor } from "./names.js";
-import { reconcileNftRules, reconcileRoutes, reconcileRules, reconcileSysctls, routeTable } from "./reconcile.js";
 import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, type TunnelSpec } from "./tunnel.js";
 
 /** nftables priority `srcnat`. */
@@ -180,21 +184,21 @@ export function planEgressGateway(opts: EgressGatewayOptions): Result<Changeset,
     const rules: Rule[] = [];
     for (const [family, ip] of ips) {
       const { prelude, rules: nftRules } = egressNatNft(family, ip, iface);
-      nft.push(...reconcileNftRules(prelude, nftRules, opts.observedNft ?? []));
+      nft.push(...diffNftRules(prelude, nftRules, opts.observedNft ?? []));
       rules.push({ family, priority: EGRESS_GATEWAY_RULE_PRIO, table: EGRESS_TABLE_WIDE, iif: iface });
     }
-    const netlink: NetlinkOp[] = [...reconcileRules(rules, observed.rules, () => false)];
+    const netlink: NetlinkOp[] = [...diffRules(rules, observed.rules, () => false)];
     if (opts.tunnel.kind === "fou") netlink.push(...fouInitOps(families, opts.tunnel.port, observed));
-    else netlink.push(...reconcileSysctls(tunnelSysctls(families), observed.sysctls));
+    else netlink.push(...diffSysctls(tunnelSysctls(families), observed.sysctls));
     const clients = opts.clients.filter((c) => ips.has(ipFamily(c)) && tunnelLocal(clientTunnel(opts, c, ips)).isOk());
     const per = clients.map((c) => clientOps(opts, c, ips, observed));
     const keep = new Set(per.map((p) => p.route.dev));
     const stale = observed.links.filter((l) => TUNNEL_LINK_RE.test(l.name) && !keep.has(l.name));
     netlink.push(...stale.map((l): NetlinkOp => ({ kind: "link.del", name: l.name })));
     for (const p of per) netlink.push(...p.ops);
-    netlink.push(...reconcileSysctls(per.flatMap((p) => p.sysctls), observed.sysctls));
+    netlink.push(...diffSysctls(per.flatMap((p) => p.sysctls), observed.sysctls));
     const owned = (r: Route): boolean => routeTable(r) === EGRESS_TABLE_WIDE && keep.has(r.dev ?? "");
-    netlink.push(...reconcileRoutes(per.map((p) => p.route), observed.routes, owned));
+    netlink.push(...diffRoutes(per.map((p) => p.route), observed.routes, owned));
     const ns = opts.netnsPath === undefined ? HOST_NETNS : pathRef(opts.netnsPath);
     return concatChangesets({ steps: [step(ns, netlink, nft)] });
   });

@@ -1,9 +1,17 @@
 import { err, ok, type Result } from "neverthrow";
-import { EMPTY_NETNS_STATE, HOST_NETNS, concatChangesets, step, type Changeset, type NetlinkOp, type NetnsState } from "../changeset/index.js";
+import {
+  concatChangesets,
+  diffSysctls,
+  EMPTY_NETNS_STATE,
+  HOST_NETNS,
+  step,
+  type Changeset,
+  type NetlinkOp,
+  type NetnsState,
+} from "../changeset/index.js";
 import type { Family } from "../net/index.js";
 import { POD_RULE_PRIO, POD_TABLE_ID } from "../constants.js";
 import { MAX_U32, validateInt, type PlanError } from "./errors.js";
-import { reconcileSysctls } from "./reconcile.js";
 
 /** Options of {@link planHostInit}. */
 export interface HostInitOptions {
@@ -42,7 +50,7 @@ export function planHostInit(opts: HostInitOptions = {}): Result<Changeset, Plan
   for (const c of checks) if (c.isErr()) return err(c.error);
   const families = opts.families ?? [4, 6];
   const observed = opts.observed ?? EMPTY_NETNS_STATE;
-  const sysctls = reconcileSysctls(families.map((f) => [forwardingSysctl(f), "1"] as const), observed.sysctls);
+  const sysctls = diffSysctls(families.map((f) => [forwardingSysctl(f), "1"] as const), observed.sysctls);
   const rules: NetlinkOp[] = families
     .filter((family) => !observed.rules.some((r) => r.family === family && r.priority === prio))
     .map((family) => ({ kind: "rule.add", rule: { family, priority: prio, table } }));

@@ -20,7 +20,6 @@ export {
   vxlanVniFor,
   sysctlIfName,
 } from "./names.js";
-export { routeFullKey, ruleKey, reconcileRoutes, reconcileRules, reconcileSysctls, reconcileNftRules } from "./reconcile.js";
 export type { ObservedPodNetns, PodSetupOptions, PodTeardownOptions } from "./pod-network.js";
 export { planPodSetup, planPodTeardown, unfinishedHostVeth, POD_GATEWAY_V6 } from "./pod-network.js";
 export type { HostInitOptions } from "./host-init.js";

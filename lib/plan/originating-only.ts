@@ -1,9 +1,21 @@
 import { err, ok, type Result } from "neverthrow";
-import type { LinkState, NetlinkOp, NetnsState, NftCommand, NftFamily, NftRule, Route, Rule } from "../changeset/index.js";
+import {
+  diffNftRules,
+  diffRoutes,
+  diffRules,
+  routeTable,
+  type LinkState,
+  type NetlinkOp,
+  type NetnsState,
+  type NftCommand,
+  type NftFamily,
+  type NftRule,
+  type Route,
+  type Rule,
+} from "../changeset/index.js";
 import { cidrAddress, cidrContains, cidrFamily, parseCidr, type Cidr, type Family } from "../net/index.js";
 import { EGRESS_RULE_PRIO, MAIN_TABLE, ORIGINATING_ONLY_TABLE_BASE } from "../constants.js";
 import type { PlanError } from "./errors.js";
-import { reconcileNftRules, reconcileRoutes, reconcileRules, routeTable } from "./reconcile.js";
 
 /** nftables priority `mangle` (NF_IP_PRI_MANGLE). */
 export const NFT_PRIO_MANGLE = -150;
@@ -136,11 +148,11 @@ function enabledPlan(o: OriginatingOnlyOptions): Result<OriginatingOnlyPlan, Pla
   }
   const tables = new Set(routes.map(routeTable));
   const netlink = [
-    ...reconcileRoutes(routes, o.observed.routes, (r) => r.family === o.family && tables.has(routeTable(r))),
-    ...reconcileRules(rules, o.observed.rules, (r) => isOrigRule(r, o.family)),
+    ...diffRoutes(routes, o.observed.routes, (r) => r.family === o.family && tables.has(routeTable(r))),
+    ...diffRules(rules, o.observed.rules, (r) => isOrigRule(r, o.family)),
   ];
   const prelude = nftPrelude(o.family, links.map((l) => l.name));
-  return ok({ netlink, nft: reconcileNftRules(prelude, nftRules, o.observedNft) });
+  return ok({ netlink, nft: diffNftRules(prelude, nftRules, o.observedNft) });
 }
 
 function isOrigRule(r: Rule, family: Family): boolean {
@@ -151,8 +163,8 @@ function disabledPlan(o: OriginatingOnlyOptions): OriginatingOnlyPlan {
   const stale = o.observed.rules.filter((r) => isOrigRule(r, o.family));
   const tables = new Set(stale.map((r) => r.table));
   const netlink = [
-    ...reconcileRules([], o.observed.rules, (r) => isOrigRule(r, o.family)),
-    ...reconcileRoutes([], o.observed.routes, (r) => r.family === o.family && tables.has(routeTable(r))),
+    ...diffRules([], o.observed.rules, (r) => isOrigRule(r, o.family)),
+    ...diffRoutes([], o.observed.routes, (r) => r.family === o.family && tables.has(routeTable(r))),
   ];
   const f = nftFamilyOf(o.family);
   const ours = o.observedNft.some((r) => r.family === f && r.table === MANGLE_TABLE && (r.comment ?? "").startsWith("coil-"));

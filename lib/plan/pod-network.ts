@@ -1,8 +1,10 @@
 import { err, ok, type Result } from "neverthrow";
 import {
+  concatChangesets,
+  diffRoutes,
+  diffSysctls,
   EMPTY_NETNS_STATE,
   HOST_NETNS,
-  concatChangesets,
   netnsPath as pathRef,
   step,
   type AddrState,
@@ -16,7 +18,6 @@ import { cidrAddress, cidrContains, hostCidr, ipFamily, parseCidr, parseIp, type
 import { MAIN_TABLE, POD_TABLE_ID, PROTOCOL_COILD } from "../constants.js";
 import { MAX_U32, validateInt, validateNetnsPath, type PlanError } from "./errors.js";
 import { formatLinkAlias, isHostVethName, parseLinkAlias, sysctlIfName, validateLinkNames } from "./names.js";
-import { reconcileRoutes, reconcileSysctls } from "./reconcile.js";
 
 /** The deterministic link-local gateway planned on every host veth (see {@link planPodSetup}). */
 export const POD_GATEWAY_V6 = parseIp("fe80::1").unwrapOr("fe80::1" as Ip);
@@ -262,15 +263,15 @@ function buildPodSetup(o: PodSetupOptions, alias: string): Result<Changeset, Pla
   const owned = (r: Route): boolean => r.table === table && r.dev === o.hostVeth && r.protocol === protocol;
   const mtuWant = o.mtu !== undefined ? { mtu: o.mtu } : {};
   const hostOps: NetlinkOp[] = [
-    ...reconcileSysctls(d.hostSysctls, host.sysctls),
+    ...diffSysctls(d.hostSysctls, host.sysctls),
     ...linkSetOp(o.hostVeth, host.links.find((l) => l.name === o.hostVeth), { alias: d.alias, ...mtuWant }),
     ...addrOps(d.hostAddrs, host.addrs),
-    ...reconcileRoutes(d.hostRoutes, host.routes, owned),
+    ...diffRoutes(d.hostRoutes, host.routes, owned),
   ];
   const podOps: NetlinkOp[] = [
     ...linkSetOp(o.ifname, podState.links.find((l) => l.name === o.ifname), mtuWant),
     ...addrOps(d.podAddrs, podState.addrs),
-    ...reconcileRoutes(d.podRoutes, podState.routes, () => false),
+    ...diffRoutes(d.podRoutes, podState.routes, () => false),
   ];
   return ok(concatChangesets({ steps: [step(HOST_NETNS, first), step(pod, create), step(HOST_NETNS, hostOps), step(pod, podOps)] }));
 }

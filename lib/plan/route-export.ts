@@ -1,9 +1,8 @@
 import { err, ok, type Result } from "neverthrow";
-import { HOST_NETNS, concatChangesets, step, type Changeset, type NetlinkOp, type Route } from "../changeset/index.js";
+import { concatChangesets, HOST_NETNS, routeTable, step, type Changeset, type NetlinkOp, type Route } from "../changeset/index.js";
 import { cidrFamily, cidrNetwork, type Cidr } from "../net/index.js";
 import { EXPORT_TABLE_ID, PROTOCOL_COILD } from "../constants.js";
 import { MAX_U32, validateInt, type PlanError } from "./errors.js";
-import { routeTable } from "./reconcile.js";
 
 /** Options of {@link planRouteExport}. */
 export interface RouteExportOptions {

@@ -1,9 +1,8 @@
 import { err, ok, type Result } from "neverthrow";
-import { HOST_NETNS, concatChangesets, step, type Changeset, type NetlinkOp, type Route } from "../changeset/index.js";
+import { concatChangesets, HOST_NETNS, routeTable, step, type Changeset, type NetlinkOp, type Route } from "../changeset/index.js";
 import { cidrFamily, cidrNetwork, ipFamily, type Cidr, type Family, type Ip } from "../net/index.js";
 import { MAIN_TABLE, PROTOCOL_ROUTER } from "../constants.js";
 import { validateInt, type PlanError } from "./errors.js";
-import { routeTable } from "./reconcile.js";
 
 /** A Node as coil-router sees it. */
 export interface RouterNode {

@@ -1,10 +1,9 @@
 import { err, ok, type Result } from "neverthrow";
-import type { LinkState, NetlinkOp, NetnsState } from "../changeset/index.js";
+import { diffSysctls, type LinkState, type NetlinkOp, type NetnsState } from "../changeset/index.js";
 import { ipFamily, type Family, type Ip } from "../net/index.js";
 import { FOU_DUMMY_LINK, FOU_EXTERNAL_V4, FOU_EXTERNAL_V6, FOU_TTL } from "../constants.js";
 import { validateInt, type PlanError } from "./errors.js";
 import { fouLinkName, vxlanLinkName } from "./names.js";
-import { reconcileSysctls } from "./reconcile.js";
 import { forwardingSysctl } from "./host-init.js";
 
 /**
@@ -82,7 +81,7 @@ export function tunnelSysctls(families: readonly Family[]): (readonly [string, s
  * list is not part of {@link NetnsState}), so they are planned only without it.
  */
 export function fouInitOps(families: readonly Family[], port: number, observed: NetnsState): NetlinkOp[] {
-  const ops = reconcileSysctls(tunnelSysctls(families), observed.sysctls);
+  const ops = diffSysctls(tunnelSysctls(families), observed.sysctls);
   if (observed.links.some((l) => l.name === FOU_DUMMY_LINK)) return ops;
   for (const family of families) ops.push({ kind: "fou.add", family, port, ipproto: family === 4 ? 4 : 41 });
   ops.push({ kind: "link.add-dummy", name: FOU_DUMMY_LINK });

@@ -1,7 +1,19 @@
 import t from "tap";
 import fc from "fast-check";
-import { applyOp, applyChangeset, diffNetnsState, diffRoutes, diffRules, routeInScope, ruleInScope, addrInScope } from "../../../lib/changeset/index.js";
-import type { DiffScope, NetlinkOp, NetnsState } from "../../../lib/changeset/index.js";
+import {
+  applyOp,
+  applyChangeset,
+  diffNetnsState,
+  diffNftRules,
+  diffRoutes,
+  diffRules,
+  diffSysctls,
+  routeInScope,
+  routeTable,
+  ruleInScope,
+  addrInScope,
+} from "../../../lib/changeset/index.js";
+import type { DiffScope, NetlinkOp, NetnsState, NftCommand, NftRule, Route, Rule } from "../../../lib/changeset/index.js";
 import { BASE, op } from "./model-gen.js";
 import { a, c } from "./fixtures.js";
 
@@ -84,4 +96,49 @@ t.test("objects outside the scope are never touched", async (t) => {
     { numRuns: 100, seed: 5 },
   );
   t.pass();
+});
+
+t.test("ownership by predicate: unowned observed routes and rules are never deleted", async (t) => {
+  const r = (dst: string, table: number): Route => ({ family: 4, dst: c(dst), dev: "eth0", table });
+  const ops = diffRoutes([r("10.1.0.0/24", 116)], [r("10.2.0.0/24", 116), r("10.3.0.0/24", 117)], (x) => routeTable(x) === 116);
+  t.same(ops, [
+    { kind: "route.del", route: r("10.2.0.0/24", 116) },
+    { kind: "route.replace", route: r("10.1.0.0/24", 116) },
+  ], "table 117 is not owned: kept");
+  t.same(diffRoutes([r("10.1.0.0/24", 116)], [{ ...r("10.1.0.0/24", 116), protocol: 3, metric: 0, scope: "link" }]), [], "kernel defaults compare equal");
+  t.same(routeTable({ family: 4, dst: c("10.0.0.0/8") }), 254, "main when omitted");
+  const mine: Rule = { family: 4, priority: 2000, table: 116, from: c("10.1.0.0/16") };
+  const theirs: Rule = { family: 4, priority: 2001, table: 117 };
+  t.same(diffRules([], [mine, theirs], (x) => x.priority === 2000), [{ kind: "rule.del", rule: mine }]);
+  t.same(diffRules([mine], [mine, theirs], () => false), [], "nothing owned, everything desired present: no ops");
+});
+
+t.test("diffRules puts back a rule it does not own that a wildcard delete took", async (t) => {
+  // `ip rule del priority 2000 table 116` (the unwanted rule, without selectors) takes the first
+  // rule of priority 2000 / table 116: here someone else's rule with an iif.
+  const theirs: Rule = { family: 4, priority: 2000, table: 116, iif: "eth9" };
+  const unwanted: Rule = { family: 4, priority: 2000, table: 116 };
+  const ops = diffRules([], [theirs, unwanted], (x) => x.iif === undefined);
+  t.same(ops, [
+    { kind: "rule.del", rule: unwanted },
+    { kind: "rule.del", rule: unwanted },
+    { kind: "rule.add", rule: theirs },
+  ]);
+  const after = applyChangeset({ host: { ...BASE, rules: [theirs, unwanted] } }, { steps: [{ netns: { kind: "host" }, netlink: ops, nft: [] }] });
+  t.same((after._unsafeUnwrap().host as NetnsState).rules, [theirs], "the model agrees: only the unwanted rule is gone");
+});
+
+t.test("diffSysctls: only values that differ, with the previous value when known", async (t) => {
+  t.same(diffSysctls([["a", "1"], ["b", "1"], ["c", "0"]], { a: "1", b: "0" }), [
+    { kind: "sysctl.set", key: "b", value: "1", previous: "0" },
+    { kind: "sysctl.set", key: "c", value: "0" },
+  ]);
+  t.same(diffSysctls([], { a: "1" }), []);
+});
+
+t.test("diffNftRules: nothing when every rule is there, else the prelude and the missing rules", async (t) => {
+  const rule = (comment: string): NftRule => ({ family: "ip", table: "coil", chain: "post", expr: [{ accept: null }], comment });
+  const prelude: NftCommand[] = [{ add: { table: { family: "ip", name: "coil" } } }];
+  t.same(diffNftRules(prelude, [rule("a"), rule("b")], [rule("a"), rule("b")]), []);
+  t.same(diffNftRules(prelude, [rule("a"), rule("b")], [rule("a")]), [...prelude, { add: { rule: rule("b") } }]);
 });
