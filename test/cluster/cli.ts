@@ -16,7 +16,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { TEST_IMAGE_HTTP_PORT } from "../../scripts/cluster/images.js";
-import { clusterAttach, clusterDefaults, clusterDown, clusterUp, hostSnapshot, leftovers, procAlive, readState, until, type Cluster, type ClusterCni } from "./harness.js";
+import { clusterAttach, clusterDefaults, clusterDown, clusterUp, hostSnapshot, leftovers, procAlive, readState, until, type Cluster } from "./harness.js";
 
 const log = (m: string): void => {
   process.stderr.write(`[cluster ${new Date().toISOString().slice(11, 23)}] ${m}\n`);
@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
       if (cni !== "ptp" && cni !== "coil") throw new Error(`--cni must be ptp or coil, got ${cni}`);
       let c: Cluster;
       try {
-        c = await clusterUp({ nodes: nodes === undefined ? 3 : Number(nodes), cni: cni as ClusterCni, log });
+        c = await clusterUp({ nodes: nodes === undefined ? 3 : Number(nodes), cni, log });
       } catch (e) {
         log(`up failed: ${e instanceof Error ? e.message : String(e)}`);
         log("run `npm run cluster -- down` to remove what was started (logs stay in the state directory)");

@@ -387,6 +387,11 @@ async function controlPlaneUp(s: ClusterState, bins: ClusterBinaries, log: (m: s
   await makePki(pki);
   const kubeconfig = join(s.dir, "kubeconfig");
   await writeKubeconfig(kubeconfig, pki);
+  await writeFile(
+    join(s.dir, "kubectl"),
+    `#!/bin/sh\n# kubectl against the coil-ts local cluster (its API server is reachable from its namespaces only)\nexec nsenter --net=/run/netns/${netnsName(s, "cp")} -- ${bins.kubectl} --kubeconfig=${kubeconfig} "$@"\n`,
+    { mode: 0o755 },
+  );
   await controlPlaneNet(s);
   const etcd = await daemon(
     s,
@@ -530,6 +535,9 @@ async function nodeMountNs(s: ClusterState, n: number, populate: (etcUpper: stri
     await must(inMnt(["mount", "--bind", f, `/proc/sys/${key}`]));
   }
   await must(inMnt(["mount", "--bind", join(d, "run"), "/run"]));
+  // Pods mount /run with HostToContainer propagation (coild), which needs a shared or slave source; this
+  // makes a peer group inside the node's namespace only (the namespace itself is private to the host).
+  await must(inMnt(["mount", "--make-shared", "/run"]));
   await must(inMnt(["mount", "--bind", join(d, "varlog"), "/var/log"]));
   for (const top of ["etc", "opt"]) {
     const o = `lowerdir=/${top},upperdir=${join(d, top, "upper")},workdir=${join(d, top, "work")}`;
@@ -736,6 +744,16 @@ async function kubectlOk(c: Cluster, args: readonly string[], input?: string): P
  * AddressPool through the webhook.
  */
 export async function deployCoil(c: Cluster, log: (m: string) => void): Promise<void> {
+  try {
+    await deployCoilSteps(c, log);
+  } catch (e) {
+    const pods = await c.kubectl(["get", "pods", "-A", "-o", "wide"]);
+    const events = await c.kubectl(["get", "events", "-A", "--field-selector=type=Warning", "--sort-by=.lastTimestamp"]);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${pods.stdout}\n${events.stdout.trimEnd().split("\n").slice(-8).join("\n")}`);
+  }
+}
+
+async function deployCoilSteps(c: Cluster, log: (m: string) => void): Promise<void> {
   const t0 = Date.now();
   for (const f of ["coil.yaml", "coil-router.yaml"]) await kubectlOk(c, ["apply", "--server-side", "-f", join(REPO_ROOT, "config", "rendered", f)]);
   log(`applied config/rendered/coil.yaml and coil-router.yaml`);
@@ -774,6 +792,7 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
   const t0 = Date.now();
   const bins = await findClusterBinaries();
   log(`binaries ready after ${Date.now() - t0} ms`);
+  await rm(join(def.dir, "logs"), { recursive: true, force: true }); // the last run's, kept by down
   await mkdir(join(def.dir, "logs"), { recursive: true });
   const s: ClusterState = { ...def, procs: [] };
   await saveState(s);
@@ -784,7 +803,6 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
   if (s.cni === "coil") await deployCoil(c, log);
   const readyMs = await waitNodesReady(c);
   log(`all ${s.nodes} nodes Ready ${readyMs} ms after the last registered`);
-  await writeFile(c.kubectlScript, `#!/bin/sh\n# kubectl against the coil-ts local cluster (its API server is reachable from its namespaces only)\nexec nsenter --net=/run/netns/${netnsName(s, "cp")} -- ${bins.kubectl} --kubeconfig=${c.kubeconfig} "$@"\n`, { mode: 0o755 });
   s.upMs = Date.now() - t0;
   await saveState(s);
   return c;
@@ -839,31 +857,37 @@ export async function clusterDown(opts: ClusterOptions = {}): Promise<void> {
   const log = opts.log ?? ((): void => undefined);
   const s: ClusterState = readState(def.dir) ?? { ...def, procs: [] };
   const byName = (name: string): ProcRecord | undefined => s.procs.find((p) => p.name === name);
-  for (let n = 1; n <= s.nodes; n++) {
-    for (const name of [`kubelet-n${n}`, `kube-proxy-n${n}`]) {
-      const p = byName(name);
-      if (p !== undefined) await stopProc(p);
-    }
-  }
-  for (let n = 1; n <= s.nodes; n++) {
-    const cg = `${s.prefix}-n${n}`;
-    await killAndWait(cgroupProcs(cg));
-    await killAndWait(shimPids(join(nodeDir(s, n), "containerd.sock")));
-    const p = byName(`containerd-n${n}`);
-    if (p !== undefined) await stopProc(p);
-    const mnt = mntnsFile(s, n);
-    if (existsSync(mnt)) {
-      await cmd(["umount", mnt]);
-      await rm(mnt, { force: true });
-    }
-    if (existsSync(`/run/netns/${netnsName(s, n)}`)) await must(["ip", "netns", "del", netnsName(s, n)]);
-    for (const c of await cgroupControllers()) await removeCgroupTree(join(c, cg));
-  }
-  for (const name of ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]) {
-    const p = byName(name);
-    if (p !== undefined) await stopProc(p);
-  }
-  for (const p of s.procs) await stopProc(p);
+  const stopAll = (names: readonly string[]): Promise<unknown> =>
+    Promise.all(names.map((name) => byName(name)).filter((p): p is ProcRecord => p !== undefined).map((p) => stopProc(p)));
+  const nodes = Array.from({ length: s.nodes }, (_, i) => i + 1);
+  let t = Date.now();
+  const phase = (what: string): void => {
+    log(`down: ${what} (${Date.now() - t} ms)`);
+    t = Date.now();
+  };
+  await stopAll(nodes.flatMap((n) => [`kubelet-n${n}`, `kube-proxy-n${n}`]));
+  phase("kubelets and kube-proxies stopped");
+  await Promise.all(
+    nodes.map(async (n) => {
+      const cg = `${s.prefix}-n${n}`;
+      await killAndWait(cgroupProcs(cg));
+      await killAndWait(shimPids(join(nodeDir(s, n), "containerd.sock")));
+      await stopAll([`containerd-n${n}`]);
+      const mnt = mntnsFile(s, n);
+      if (existsSync(mnt)) {
+        await cmd(["umount", mnt]);
+        await rm(mnt, { force: true });
+      }
+      if (existsSync(`/run/netns/${netnsName(s, n)}`)) await must(["ip", "netns", "del", netnsName(s, n)]);
+      for (const c of await cgroupControllers()) await removeCgroupTree(join(c, cg));
+    }),
+  );
+  phase("containers, shims, containerd, mount and network namespaces, cgroup roots removed");
+  await stopAll(["kube-scheduler", "kube-controller-manager"]);
+  await stopAll(["kube-apiserver"]);
+  await stopAll(["etcd"]);
+  await Promise.all(s.procs.map((p) => stopProc(p)));
+  phase("control plane stopped");
   if (existsSync(`/run/netns/${netnsName(s, "cp")}`)) await must(["ip", "netns", "del", netnsName(s, "cp")]);
   // Keep the logs for a post-mortem; remove everything else.
   for (const e of existsSync(s.dir) ? readdirSync(s.dir) : []) if (e !== "logs") await rm(join(s.dir, e), { recursive: true, force: true });
@@ -908,7 +932,7 @@ const SNAPSHOT_SYSCTLS = [
 /**
  * The host state the cluster must not change, as text: links, addresses, routes and rules of every table
  * (IPv4 and IPv6), the nftables ruleset, iptables-save/ip6tables-save, the kernel settings kubelet and
- * kube-proxy care about, and the cgroup tree (directories of every hierarchy). Two snapshots taken
+ * kube-proxy care about, and the cgroup groups at the top of every hierarchy. Two snapshots taken
  * before `up` and after `down` must be equal.
  */
 export async function hostSnapshot(): Promise<string> {
@@ -935,12 +959,14 @@ export async function hostSnapshot(): Promise<string> {
       }
     }).join("\n")}\n`,
   );
+  // The top level of every hierarchy: where a kubelet or runc that escaped its cgroup root would write
+  // (kubepods, k8s.io, ...). Deeper levels belong to whoever owns the top-level group (the machine's own
+  // supervisor creates and removes groups there per command).
   const dirs: string[] = [];
-  const walk = (d: string): void => {
-    dirs.push(d);
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-  };
-  for (const c of await cgroupControllers()) walk(c);
+  for (const c of await cgroupControllers()) {
+    dirs.push(c);
+    for (const e of readdirSync(c, { withFileTypes: true })) if (e.isDirectory()) dirs.push(join(c, e.name));
+  }
   parts.push(`## cgroups\n${dirs.sort().join("\n")}\n`);
   return parts.join("\n");
 }
