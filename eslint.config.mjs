@@ -26,7 +26,14 @@ const LIB_FORBIDDEN_GLOBALS = [
   "window", "global", "Buffer", "__dirname", "__filename",
 ].map((name) => ({ name, message: `lib/ is pure: no ${name} (take it as a parameter from the adapter)` }));
 
+/** Test-only escape hatches of neverthrow (design guide §2.4): production code handles the error. */
+const UNSAFE_UNWRAP = ["_unsafeUnwrap", "_unsafeUnwrapErr"].map((property) => ({
+  property,
+  message: "_unsafeUnwrap* is for tests: handle the error (isErr / match / map)",
+}));
+
 const LIB_FORBIDDEN_PROPERTIES = [
+  ...UNSAFE_UNWRAP,
   { object: "Date", property: "now", message: "lib/ has no clock: take the time as a parameter" },
   { object: "Date", property: "parse", message: "lib/ has no clock: Date.parse depends on the host's time zone" },
   { object: "Math", property: "random", message: "lib/ is deterministic: take randomness as a parameter" },
@@ -98,12 +105,12 @@ function adapterImportPatterns(app, depth) {
   ];
 }
 
-const adapterConfigs = adapterApps.flatMap((app) =>
+const adapterConfigs = [{ files: ["adapters/**/*.ts"], rules: { "no-restricted-properties": ["error", ...UNSAFE_UNWRAP] } }, ...adapterApps.flatMap((app) =>
   [0, 1, 2, 3].map((depth) => ({
     files: [`adapters/${app}/${"*/".repeat(depth)}*.ts`],
     rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: adapterImportPatterns(app, depth) }] },
   })),
-);
+)];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**", ".tap/**", "api-docs/**", "adapters/proto/gen/**"] },

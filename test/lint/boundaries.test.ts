@@ -48,6 +48,7 @@ t.test("lib/: impure imports, globals, clock, randomness are lint errors", async
     { src: `export const f = () => fetch("http://x");`, rule: "no-restricted-globals" },
     { src: `export const g = () => globalThis;`, rule: "no-restricted-globals" },
     { src: `export { allocate } from "../ipam/allocator.js";`, rule: IMPORTS },
+    { src: `import { ok } from "neverthrow"; export const v = ok(1)._unsafeUnwrap();`, rule: "no-restricted-properties" },
     { src: `import { x } from "../../adapters/kernel/run.js"; export const y = x;`, rule: IMPORTS },
   ];
   for (const c of bad) {
@@ -77,6 +78,10 @@ t.test("adapters/: lib through module entry points; programs do not import each 
   t.ok(await flagged("adapters/proto/cni-error-status.ts", `import { a } from "../daemon/endpoint/call-failure.js"; export const b = a;`), "the shared protocol does not import coild");
   t.ok(await flagged("adapters/daemon/endpoint/server.ts", `import { a } from "../../cni/run.js"; export const b = a;`), "from a subfolder too");
   t.ok(await flagged("adapters/daemon/endpoint/server.ts", `import { a } from "../../../lib/plan/router.js"; export const b = a;`), "lib internal from a subfolder");
+  t.ok(
+    (await lint("adapters/router/run.ts", `import { err } from "neverthrow"; export const e = err(1)._unsafeUnwrapErr();`)).some((m) => m.rule === "no-restricted-properties"),
+    "_unsafeUnwrapErr outside tests",
+  );
   const ok = async (file: string, src: string, why: string): Promise<void> => {
     t.same((await lint(file, src)).filter((m) => m.rule === IMPORTS), [], why);
   };
