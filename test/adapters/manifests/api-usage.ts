@@ -3,7 +3,7 @@
  * TypeScript checker — the expectation the RBAC roles in `config/` are compared with.
  *
  * From a program's entry file (e.g. `adapters/ipam-controller/main.ts`) the scanner follows every
- * call and every reference to a function in `adapters/` (methods resolved through the checker;
+ * call and every reference to a function in `adapters/` or `lib/` (methods resolved through the checker;
  * a call through an interface reaches every class in `adapters/` implementing it; function bodies
  * are scanned whole, so callbacks defined there count) and records the API requests met on the way:
  *
@@ -51,6 +51,12 @@ export type ProgramName = keyof typeof PROGRAM_ENTRIES;
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const ADAPTERS = join(ROOT, "adapters") + "/";
+/**
+ * Code the scan follows: adapters/ and lib/ (lib's pure code calls the ports it declares, e.g.
+ * lib/ipam's NodeState calls `BlockStore.acquireBlock`, which reaches adapters/' implementations).
+ */
+const FOLLOWED = [ADAPTERS, join(ROOT, "lib") + "/"];
+const followed = (n: ts.Node): boolean => FOLLOWED.some((dir) => n.getSourceFile().fileName.startsWith(dir));
 const CLIENT_NODE = "/node_modules/@kubernetes/client-node/";
 
 /** API group of a client-node API class (`ObjectCoordinationV1Api` → coordination.k8s.io). */
@@ -211,13 +217,13 @@ export class ApiUsageScanner {
     const queued = new Set<ts.Node>();
     const queue: ts.Node[] = [entry];
     const enqueue = (d: ts.Node | undefined): void => {
-      if (d === undefined || queued.has(d) || !d.getSourceFile().fileName.startsWith(ADAPTERS)) return;
+      if (d === undefined || queued.has(d) || !followed(d)) return;
       queued.add(d);
       queue.push(d);
     };
     /** A declaration a call or reference reaches: its body, or the implementations of an interface member. */
     const reach = (d: ts.Declaration): void => {
-      if (!d.getSourceFile().fileName.startsWith(ADAPTERS)) return;
+      if (!followed(d)) return;
       if ((ts.isMethodSignature(d) || ts.isPropertySignature(d)) && ts.isInterfaceDeclaration(d.parent)) {
         const name = d.name.getText();
         for (const cls of this.#implementations.get(d.parent) ?? []) {

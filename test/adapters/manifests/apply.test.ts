@@ -1,7 +1,8 @@
 // The rendered manifests (config/rendered/*.yaml) against a REAL kube-apiserver + etcd: every object
 // is accepted by server-side apply (CRDs first, Established before the rest), a second apply changes
 // nothing, the pod templates pass Pod validation and admission (dry run), and the ServiceAccounts get
-// the access their code needs (SubjectAccessReview; rbac.test.ts derives it from the source).
+// the access their code needs plus Coil v2's same-named roles, nothing more (SubjectAccessReview;
+// rbac.test.ts derives the former from the source and reads the latter from the Go module).
 import t from "tap";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -100,7 +101,7 @@ async function run(bins: ControlPlaneBinaries): Promise<void> {
     return review.status?.allowed ?? false;
   };
 
-  await t.test("RBAC: each ServiceAccount gets what its code uses and nothing more", async (t) => {
+  await t.test("RBAC: each ServiceAccount gets what its code uses and Go Coil's programs need, nothing more", async (t) => {
     // The RBAC authorizer sees new (Cluster)Roles and bindings through its informers, a moment after
     // the apply: wait until every grant is in effect, then check each case (the denials included).
     let denied: RbacCase[] = [];
@@ -129,19 +130,20 @@ type RbacCase = readonly [sa: string, allowed: boolean, verb: string, resource: 
 
 /** [ServiceAccount, expected, verb, resource[/subresource], extra resourceAttributes]. */
 const RBAC_CASES: readonly RbacCase[] = [
-  // coild: requests blocks, never creates them; watches namespaces, gets its Node; no egress (not implemented).
+  // coild: requests blocks, never creates them; watches namespaces, gets its Node. "Go": granted only for Go
+  // coild (Coil v2.15.0's role, kept for a live swap either way; rbac.test.ts).
   ["coild", true, "create", "blockrequests"],
   ["coild", true, "delete", "blockrequests"],
   ["coild", true, "watch", "blockrequests"],
-  ["coild", false, "get", "blockrequests/status"],
+  ["coild", true, "get", "blockrequests/status"], // Go
   ["coild", true, "patch", "addressblocks"],
-  ["coild", false, "update", "addressblocks"],
+  ["coild", true, "update", "addressblocks"], // Go
   ["coild", true, "delete", "addressblocks"],
-  ["coild", false, "list", "pods"],
+  ["coild", true, "list", "pods"], // Go (egress)
   ["coild", true, "watch", "namespaces"],
-  ["coild", false, "get", "services", { namespace: "default" }],
+  ["coild", true, "get", "services", { namespace: "default" }], // Go (egress)
   ["coild", true, "get", "nodes"],
-  ["coild", false, "watch", "egresses", { namespace: "default" }],
+  ["coild", true, "watch", "egresses", { namespace: "default" }], // Go (egress)
   ["coild", false, "create", "addressblocks"],
   ["coild", true, "watch", "addressblocks"],
   ["coild", true, "list", "addresspools"],
@@ -155,19 +157,19 @@ const RBAC_CASES: readonly RbacCase[] = [
   ["coild", false, "update", "egresses", { namespace: "default" }],
   // coil-ipam-controller: carves blocks, writes BlockRequest status, pool finalizers, its Lease, its CA; watches Nodes.
   ["coil-ipam-controller", true, "update", "blockrequests/status"],
-  ["coil-ipam-controller", false, "patch", "blockrequests/status"],
+  ["coil-ipam-controller", true, "patch", "blockrequests/status"], // Go
   ["coil-ipam-controller", true, "watch", "blockrequests"],
   ["coil-ipam-controller", true, "create", "addressblocks"],
   ["coil-ipam-controller", true, "delete", "addressblocks"],
   ["coil-ipam-controller", true, "watch", "addressblocks"],
   ["coil-ipam-controller", true, "patch", "addresspools"],
-  ["coil-ipam-controller", false, "update", "addresspools"],
+  ["coil-ipam-controller", true, "update", "addresspools"], // Go
   ["coil-ipam-controller", true, "list", "nodes"],
   ["coil-ipam-controller", true, "watch", "nodes"],
-  ["coil-ipam-controller", false, "get", "nodes"],
+  ["coil-ipam-controller", true, "get", "nodes"], // Go
   ["coil-ipam-controller", true, "create", "leases", KS],
   ["coil-ipam-controller", true, "update", "leases", { ...KS, name: "coil-ipam-leader" }],
-  ["coil-ipam-controller", false, "create", "events", KS],
+  ["coil-ipam-controller", true, "create", "events", KS], // Go (leader election Role)
   ["coil-ipam-controller", true, "get", "validatingwebhookconfigurations", { name: "coilv2-validating-ipam-webhook-configuration" }],
   ["coil-ipam-controller", true, "update", "validatingwebhookconfigurations", { name: "coilv2-validating-ipam-webhook-configuration" }],
   ["coil-ipam-controller", true, "get", "mutatingwebhookconfigurations", { name: "coilv2-mutating-ipam-webhook-configuration" }],
@@ -184,10 +186,11 @@ const RBAC_CASES: readonly RbacCase[] = [
   ["coil-ipam-controller", false, "create", "leases", { namespace: "default" }],
   ["coil-ipam-controller", false, "create", "validatingwebhookconfigurations"],
   ["coil-ipam-controller", false, "update", "validatingwebhookconfigurations", { name: "someone-elses-webhook" }],
-  ["coil-ipam-controller", false, "get", "configmaps", KS],
+  ["coil-ipam-controller", true, "get", "configmaps", KS], // Go (leader election Role)
+  ["coil-ipam-controller", false, "get", "configmaps", { namespace: "default" }],
   // coil-router: reads only.
   ["coil-router", true, "list", "nodes"],
-  ["coil-router", false, "get", "addressblocks"],
+  ["coil-router", true, "get", "addressblocks"], // Go
   ["coil-router", true, "list", "addressblocks"],
   ["coil-router", true, "watch", "addressblocks"],
   ["coil-router", false, "get", "nodes"],

@@ -19,13 +19,15 @@ export interface Grant {
   readonly resourceNames: readonly string[];
 }
 
-interface Rule {
+/** One rule of a (Cluster)Role. */
+export interface Rule {
   apiGroups?: string[];
   resources?: string[];
   verbs?: string[];
   resourceNames?: string[];
 }
-interface Obj {
+/** A manifest object, as far as RBAC is concerned. */
+export interface Obj {
   kind?: string;
   metadata?: { name?: string; namespace?: string };
   rules?: Rule[];
@@ -43,27 +45,46 @@ export async function readManifests(path: string): Promise<Obj[]> {
     .filter((o): o is Obj => o !== null);
 }
 
+/** The (group, resource, verb) triples of `rules`, attributed to `role`. */
+export function expandRules(rules: readonly Rule[], role: string): Grant[] {
+  const out: Grant[] = [];
+  for (const r of rules) {
+    for (const group of r.apiGroups ?? []) {
+      for (const resource of r.resources ?? []) {
+        for (const verb of r.verbs ?? []) out.push({ group, resource, verb, role, resourceNames: r.resourceNames ?? [] });
+      }
+    }
+  }
+  return out;
+}
+
+/** Every ClusterRole and Role in `objects`, keyed `ClusterRole/<name>` or `Role/<namespace>/<name>`. */
+export function rolesIn(objects: readonly Obj[]): Map<string, Grant[]> {
+  const roles = new Map<string, Grant[]>();
+  for (const o of objects) {
+    const ref = o.kind === "ClusterRole" ? `ClusterRole/${o.metadata?.name}` : o.kind === "Role" ? `Role/${o.metadata?.namespace}/${o.metadata?.name}` : undefined;
+    if (ref !== undefined) roles.set(ref, expandRules(o.rules ?? [], ref));
+  }
+  return roles;
+}
+
+/** `ClusterRole/<name>` or `Role/<name>` of a role key (the namespace dropped): how roles are matched across manifest sets. */
+export const roleKindName = (ref: string): string => {
+  const [kind = "", ...rest] = ref.split("/");
+  return `${kind}/${rest[rest.length - 1] ?? ""}`;
+};
+
 /** The grants of ServiceAccount `namespace/name` in `objects`. */
 export function grantsOf(objects: readonly Obj[], namespace: string, name: string): Grant[] {
-  const roles = new Map<string, Rule[]>();
-  for (const o of objects) {
-    if (o.kind === "ClusterRole") roles.set(`ClusterRole/${o.metadata?.name}`, o.rules ?? []);
-    if (o.kind === "Role") roles.set(`Role/${o.metadata?.namespace}/${o.metadata?.name}`, o.rules ?? []);
-  }
+  const roles = rolesIn(objects);
   const out: Grant[] = [];
   for (const b of objects) {
     if (b.kind !== "ClusterRoleBinding" && b.kind !== "RoleBinding") continue;
     if (!(b.subjects ?? []).some((s) => s.kind === "ServiceAccount" && s.name === name && (s.namespace ?? b.metadata?.namespace) === namespace)) continue;
     const ref = b.roleRef?.kind === "ClusterRole" ? `ClusterRole/${b.roleRef.name}` : `Role/${b.metadata?.namespace}/${b.roleRef?.name}`;
-    const rules = roles.get(ref);
-    if (rules === undefined) throw new Error(`${b.kind}/${b.metadata?.name} refers to ${ref}, which the manifests do not define`);
-    for (const r of rules) {
-      for (const group of r.apiGroups ?? []) {
-        for (const resource of r.resources ?? []) {
-          for (const verb of r.verbs ?? []) out.push({ group, resource, verb, role: ref, resourceNames: r.resourceNames ?? [] });
-        }
-      }
-    }
+    const grants = roles.get(ref);
+    if (grants === undefined) throw new Error(`${b.kind}/${b.metadata?.name} refers to ${ref}, which the manifests do not define`);
+    out.push(...grants);
   }
   return out;
 }
