@@ -113,7 +113,7 @@ export class NodeState {
     });
     // Table 119 changes only with the block set: sync (or wait for the sync in flight) only when it
     // is behind — a new block, or a failed earlier sync — so that the pod is routable when ADD returns.
-    if (r.isOk() && this.#export.behind) await this.syncExport();
+    if (r.isOk() && this.#export.behind) await this.#syncExportOrCarryOn();
     return r;
   }
 
@@ -140,7 +140,7 @@ export class NodeState {
     if (out.emptyBlock !== undefined) {
       const released = await this.releaseIfEmpty(out.emptyBlock);
       if (released.isErr()) this.#o.log.warn("failed to return an empty block", { block: out.emptyBlock.name, error: released.error });
-      else if (released.value) await this.syncExport();
+      else if (released.value) await this.#syncExportOrCarryOn();
     }
     return out.freed;
   }
@@ -170,6 +170,15 @@ export class NodeState {
   }
 
   /**
+   * Sync the export table where its failure must not fail the caller (an ADD whose address is
+   * allocated, a DEL, a GC): the export logs the failure, keeps it for STATUS (`lastError`, 51) and
+   * stays `behind`, so the next ADD or GC syncs again.
+   */
+  async #syncExportOrCarryOn(): Promise<void> {
+    void (await this.syncExport());
+  }
+
+  /**
    * Node-IPAM GC (Coil §3.5): take in every block the store assigns to this node (also pools with
    * no live pod), return every empty one, then sync the export table.
    */
@@ -182,7 +191,7 @@ export class NodeState {
       if (r.isErr()) this.#o.log.warn("failed to return an empty block", { block: ref.name, error: r.error });
       else if (r.value) released.push(ref.name);
     }
-    await this.syncExport();
+    await this.#syncExportOrCarryOn();
     return ok({ released });
   }
 

@@ -31,14 +31,30 @@ function blockMatches(pool: LocalPool, b: StoredBlock): boolean {
   return want.isOk() && want.value.ipv4 === b.ipv4 && want.value.ipv6 === b.ipv6 && b.name === blockName(pool.name, b.index);
 }
 
+/** Whether a parsed `blocks.json` entry has a stored block's shape. */
+function isStoredBlock(b: unknown): b is StoredBlock {
+  if (typeof b !== "object" || b === null) return false;
+  const o = b as Record<string, unknown>;
+  const optionalString = (v: unknown): boolean => v === undefined || typeof v === "string";
+  return (
+    typeof o["name"] === "string" &&
+    typeof o["pool"] === "string" &&
+    typeof o["node"] === "string" &&
+    Number.isInteger(o["index"]) &&
+    optionalString(o["ipv4"]) &&
+    optionalString(o["ipv6"])
+  );
+}
+
 function checkState(raw: unknown, pools: ReadonlyMap<string, LocalPool>): LocalState | string {
-  const st = raw as Partial<LocalState> | null;
+  const st = raw as { readonly version?: unknown; readonly blocks?: unknown } | null;
   if (st === null || typeof st !== "object" || st.version !== 1 || !Array.isArray(st.blocks)) return "unknown format";
+  const entries: readonly unknown[] = st.blocks;
+  const blocks: StoredBlock[] = [];
   const names = new Set<string>();
-  for (const b of st.blocks) {
-    if (typeof b?.name !== "string" || typeof b.pool !== "string" || typeof b.node !== "string" || !Number.isInteger(b.index)) {
-      return `malformed block entry ${JSON.stringify(b)}`;
-    }
+  for (const b of entries) {
+    if (!isStoredBlock(b)) return `malformed block entry ${JSON.stringify(b)}`;
+    blocks.push(b);
     if (names.has(b.name)) return `block ${b.name} recorded twice`;
     names.add(b.name);
     const pool = pools.get(b.pool);
@@ -46,7 +62,7 @@ function checkState(raw: unknown, pools: ReadonlyMap<string, LocalPool>): LocalS
       return `block ${b.name} (${b.ipv4 ?? ""} ${b.ipv6 ?? ""}) does not match pool "${b.pool}" any more: the pools file changed incompatibly`;
     }
   }
-  return { version: 1, blocks: st.blocks };
+  return { version: 1, blocks };
 }
 
 /** Options of {@link openLocalStore}. */
@@ -138,7 +154,8 @@ export class LocalBlockStore implements BlockStore {
       if (p === undefined || ba === undefined) {
         return errAsync({ kind: "pool-not-found" as const, pool, message: `pool ${pool} is not defined` });
       }
-      const next = ba.nextIndex().andThen((i) => blockAt(p.spec, i));
+      // Reserved at once (this runs serialised); given back below when the state cannot be written.
+      const next = ba.nextIndex().andThen((i) => ba.markUsed(i));
       if (next.isErr()) return errAsync({ kind: "pool-exhausted" as const, pool, message: `pool ${pool} does not have free blocks` });
       const b = next.value;
       const block: StoredBlock = {
@@ -150,11 +167,15 @@ export class LocalBlockStore implements BlockStore {
         ...(b.ipv6 === undefined ? {} : { ipv6: b.ipv6 }),
       };
       const state: LocalState = { version: 1, blocks: [...this.#state.blocks, block] };
-      return this.#persist(state).map(() => {
-        ba.markUsed(b.index);
-        this.#state = state;
-        return block;
-      });
+      return this.#persist(state)
+        .map(() => {
+          this.#state = state;
+          return block;
+        })
+        .mapErr((e) => {
+          ba.release(b.index);
+          return e;
+        });
     });
   }
 
