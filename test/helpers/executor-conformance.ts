@@ -12,7 +12,7 @@ import type { Kernel } from "../../adapters/kernel/kernel.js";
 export interface ConformanceHarness {
   readonly kernel: Kernel;
   /** A new empty namespace (only `lo`, up) owned by test `t` and removed in its teardown. */
-  newNetns(t: Test): NetnsRef;
+  readonly newNetns: (t: Test) => NetnsRef;
 }
 
 const cidr = (s: string): Cidr => parseCidr(s)._unsafeUnwrap();

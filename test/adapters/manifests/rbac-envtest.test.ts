@@ -199,7 +199,7 @@ if (started !== undefined) {
     const { log, lines } = capture("coild");
     const opened = await openKubernetesStore({ kubeconfig: kubeconfigs.get("coild") ?? "", env: {}, node: "node-1", log, startupTimeoutMs: 20_000 });
     if (opened.isErr()) {
-      t.fail(`store opened: ${opened.error}\n${lines.join("")}`);
+      t.fail(`store opened: ${JSON.stringify(opened.error)}\n${lines.join("")}`);
       return;
     }
     const setup = opened.value;
