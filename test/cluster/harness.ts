@@ -522,7 +522,7 @@ async function removeCgroupTree(d: string): Promise<void> {
  */
 async function nodeMountNs(s: ClusterState, n: number, populate: (etcUpper: string, optUpper: string) => Promise<void>): Promise<void> {
   const d = nodeDir(s, n);
-  for (const sub of ["fake-sysctl", "run", "varlog", "etc/upper/cni/net.d", "etc/work", "opt/upper/cni/bin", "opt/work", "containerd/root", "containerd/state", "kubelet", "pod-logs", "volume-plugins"]) {
+  for (const sub of ["fake-sysctl", "run", "varlog", "etc/upper/cni/net.d", "etc/work", "opt/upper/cni/bin", "opt/work", "containerd/root", "kubelet", "pod-logs", "volume-plugins"]) {
     await mkdir(join(d, sub), { recursive: true });
   }
   await populate(join(d, "etc", "upper"), join(d, "opt", "upper"));
@@ -545,10 +545,16 @@ async function nodeMountNs(s: ClusterState, n: number, populate: (etcUpper: stri
   }
 }
 
+/**
+ * containerd's configuration for the node directory `d`. Its state directory is `/run/containerd`, which
+ * is the node's own `/run` inside its mount namespace: the pods' network namespaces are mounted there
+ * (`netns_mounts_under_state_dir`), where coild (hostPath /run, HostToContainer) can open them, as on a
+ * real node.
+ */
 function containerdConfig(d: string, pauseImageName: string): string {
   return `version = 2
 root = "${d}/containerd/root"
-state = "${d}/containerd/state"
+state = "/run/containerd"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
 [grpc]
   address = "${d}/containerd.sock"
@@ -758,14 +764,25 @@ async function deployCoilSteps(c: Cluster, log: (m: string) => void): Promise<vo
   for (const f of ["coil.yaml", "coil-router.yaml"]) await kubectlOk(c, ["apply", "--server-side", "-f", join(REPO_ROOT, "config", "rendered", f)]);
   log(`applied config/rendered/coil.yaml and coil-router.yaml`);
   const n = c.nodeNames.length;
+  // Give up early when a Coil container keeps failing (crash loop, or a container that cannot be created).
+  let failing: string | undefined;
   const ready = (kind: string, name: string, path: string, want: number) => async (): Promise<true | undefined> => {
+    const pods = await c.kubectl(["-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=coil", "-o", 'jsonpath={range .items[*]}{.metadata.name} {range .status.containerStatuses[*]}{.restartCount}/{.state.waiting.reason} {end}{"\n"}{end}']);
+    for (const line of pods.stdout.split("\n")) {
+      const [pod, ...states] = line.split(" ");
+      for (const st of states) {
+        const [restarts, reason] = st.split("/");
+        if (Number(restarts) >= 3 || reason === "CreateContainerError" || reason === "CreateContainerConfigError") failing = `${pod ?? "?"}: ${st}`;
+      }
+    }
     const r = await c.kubectl(["-n", "kube-system", "get", kind, name, "-o", `jsonpath={${path}}`]);
     return r.code === 0 && Number(r.stdout) === want ? true : undefined;
   };
-  await until("coild Ready on every node", ready("daemonset", "coild", ".status.numberReady", n), 300_000, undefined, 1000);
+  const abort = (): string | undefined => (failing === undefined ? undefined : `a Coil container keeps failing (${failing}, restarts/waiting reason)`);
+  await until("coild Ready on every node", ready("daemonset", "coild", ".status.numberReady", n), 300_000, abort, 1000);
   log(`coild Ready on ${n} nodes after ${Date.now() - t0} ms`);
-  await until("coil-ipam-controller Available (2 replicas)", ready("deployment", "coil-ipam-controller", ".status.readyReplicas", 2), 300_000, undefined, 1000);
-  await until("coil-router Ready on every node", ready("daemonset", "coil-router", ".status.numberReady", n), 300_000, undefined, 1000);
+  await until("coil-ipam-controller Available (2 replicas)", ready("deployment", "coil-ipam-controller", ".status.readyReplicas", 2), 300_000, abort, 1000);
+  await until("coil-router Ready on every node", ready("daemonset", "coil-router", ".status.numberReady", n), 300_000, abort, 1000);
   log(`coil-ipam-controller and coil-router Ready after ${Date.now() - t0} ms`);
   await until("default AddressPool accepted by the webhook", async () => ((await c.kubectl(["apply", "-f", "-"], DEFAULT_POOL)).code === 0 ? true : undefined), 120_000, undefined, 1000);
   log(`default AddressPool created after ${Date.now() - t0} ms`);
