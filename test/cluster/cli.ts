@@ -1,7 +1,7 @@
 /**
  * `npm run cluster -- <command>`: the local multi-node cluster for people (docs/cluster.md).
  *
- *   up [--nodes N] [--cni ptp]   build what is missing, start the control plane and N nodes (default 3),
+ *   up [--nodes N] [--cni ptp|coil]  build what is missing, start the control plane and N nodes (default 3),
  *                                wait until every node is Ready, print how to use kubectl
  *   down                         stop and remove everything, then check nothing is left
  *   status                       processes, nodes and pods of the running cluster
@@ -62,12 +62,12 @@ spec:
   await until(
     "check pods Ready",
     async () => {
-      const r = await c.kubectl(["get", "pods", "-l", "app=cluster-check", "-o", 'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.status.podIP}{"\\n"}{end}']);
+      const r = await c.kubectl(["get", "pods", "-l", "app=cluster-check", "-o", 'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {range .status.podIPs[*]}{.ip},{end}{"\\n"}{end}']);
       for (const line of r.stdout.split("\n")) {
         const [name, ready, ip] = line.split(" ");
         if (name !== undefined && ready === "True" && !readyAt.has(name)) {
           readyAt.set(name, Date.now() - t0);
-          ips.set(name, ip ?? "");
+          ips.set(name, (ip ?? "").replace(/,$/, ""));
         }
       }
       return readyAt.size === pods.length ? true : undefined;
@@ -79,11 +79,14 @@ spec:
   for (const p of pods) log(`pod ${p.name} on ${p.node}: Ready ${readyAt.get(p.name)} ms after apply, IP ${ips.get(p.name)}`);
   const [a, b] = pods;
   if (a !== undefined && b !== undefined) {
-    const target = ips.get(b.name) ?? "";
-    const r = await c.kubectl(["exec", a.name, "--", "sh", "-c", `printf 'GET /check HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${target} ${TEST_IMAGE_HTTP_PORT}`]);
-    const body = r.stdout.trim().split("\n").pop() ?? "";
-    log(`HTTP ${a.name} -> ${b.name} (${target}:${TEST_IMAGE_HTTP_PORT}): ${r.code === 0 && body.startsWith(b.name) ? "ok" : "FAILED"}: ${body}${r.stderr}`);
-    if (!(r.code === 0 && body.startsWith(b.name))) process.exitCode = 1;
+    // Every address of the second pod (IPv4 and, with a dual-stack pool, IPv6), from the first.
+    for (const target of (ips.get(b.name) ?? "").split(",").filter((x) => x !== "")) {
+      const r = await c.kubectl(["exec", a.name, "--", "sh", "-c", `printf 'GET /check HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${target} ${TEST_IMAGE_HTTP_PORT}`]);
+      const body = r.stdout.trim().split("\n").pop() ?? "";
+      const ok = r.code === 0 && body.startsWith(b.name);
+      log(`HTTP ${a.name} -> ${b.name} (${target} port ${TEST_IMAGE_HTTP_PORT}): ${ok ? "ok" : "FAILED"}: ${body}${r.stderr}`);
+      if (!ok) process.exitCode = 1;
+    }
   }
   const td = Date.now();
   await c.kubectl(["delete", "pods", "-l", "app=cluster-check", "--wait=true"]);
@@ -160,7 +163,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      process.stderr.write("usage: npm run cluster -- up [--nodes N] [--cni ptp] | down | status | check | kubectl ARGS... | snapshot FILE\n");
+      process.stderr.write("usage: npm run cluster -- up [--nodes N] [--cni ptp|coil] | down | status | check | kubectl ARGS... | snapshot FILE\n");
       process.exitCode = 2;
   }
 }
