@@ -99,6 +99,17 @@ if (requireRoot(t)) {
     const running = (await runRouter(flags, { kc, log, kernel: realKernel(), netns: ns.ref, processMetrics: false, onSynced: (r) => (syncs.push(performance.now() - t0), reports.push(r)) }))._unsafeUnwrap();
     t.teardown(() => running.close());
     const port = running.metricsPort ?? 0;
+    /**
+     * A scrape is a snapshot and `syncs` keeps growing (a notification that arrived during a sync
+     * runs one more): take a scrape during which no sync finished, with the successful syncs counted
+     * at that moment.
+     */
+    const steadyScrape = (what: string, accept: (text: string) => boolean = () => true): Promise<{ text: string; syncs: number }> =>
+      eventually(what, async () => {
+        const before = syncs.length;
+        const text = await metricsText(port);
+        return syncs.length === before && accept(text) ? { text, syncs: before } : undefined;
+      });
     const want4 = ["10.30.5.0/24 via 10.20.30.45", "10.30.6.0/24 via 10.20.30.46", "fd02::400/120 via fd10::44", "fd02::600/120 via fd10::46"];
 
     await t.test("initial blocks: own and unknown nodes ignored, single-family nodes get their family only", async (t) => {
@@ -124,14 +135,11 @@ if (requireRoot(t)) {
       await block("v6-0", "node6", { ipv6: "fd04::600/120" });
       const want6 = [...want4, "10.40.6.0/24 via 10.20.30.46", "fd04::600/120 via fd10::46"].sort();
       t.same(await eventually("6 routes", () => (routes(ns.name, 31).length === 6 ? routes(ns.name, 31) : undefined)), want6);
-      const text = await eventually("routes_synced 6", async () => {
-        const m = await metricsText(port);
-        return sample(m, "coil_router_routes_synced") === 6 ? m : undefined;
-      });
+      const { text, syncs: done } = await steadyScrape("a scrape with routes_synced 6", (m) => sample(m, "coil_router_routes_synced") === 6);
       t.equal(sample(text, "coil_router_routes_synced"), 6, 'coil_router_routes_synced{node="node1"} == 6');
       const n = sample(text, "coil_router_syncs_total") ?? 0;
       t.ok(n >= 2, `coil_router_syncs_total{node="node1"} = ${n} >= 2`);
-      t.equal(n, syncs.length, "one increment per successful sync");
+      t.equal(n, done, "one increment per successful sync");
     });
 
     await t.test("deleting a block removes its route; other routes untouched", async (t) => {
@@ -154,13 +162,17 @@ if (requireRoot(t)) {
     });
 
     await t.test("a route the kernel rejects fails the sync: logged, nothing half-applied, retried until it succeeds", async (t) => {
-      const m0 = sample(await metricsText(port), "coil_router_syncs_total") ?? 0;
       await node("node7", ["10.20.31.47"]); // not on-link in the netns: `via 10.20.31.47` is refused
       await block("default-7", "node7", { ipv4: "10.30.7.0/24" });
       await eventually("sync failed", () => (/"msg":"sync failed".*"apply-failed"/.test(logText) ? true : undefined));
-      t.match(logText, /"msg":"retrying sync","afterMs":\d+,"failures":1/);
+      // The loop logs the retry after the sync returned: wait for that line too.
+      await eventually("the first retry scheduled", () => (/"msg":"retrying sync","afterMs":\d+,"failures":1/.test(logText) ? true : undefined));
       t.equal(routes(ns.name, 31).length, 5, "routes unchanged (the only op was refused)");
-      t.equal(sample(await metricsText(port), "coil_router_syncs_total"), m0, "a failed sync is not counted");
+      // A sync left over from the previous subtest may still succeed before the failing one, so the
+      // counter is not compared with a value read before the block was added but with the
+      // successful syncs at a steady moment.
+      const failing = await steadyScrape("a scrape after the failure");
+      t.equal(sample(failing.text, "coil_router_syncs_total"), failing.syncs, "a failed sync is not counted (the counter equals the successful syncs)");
       const t1 = performance.now();
       ip(["addr", "add", "10.20.31.1/24", "dev", "rt0"]); // now on-link
       await eventually("7th route", () => (routes(ns.name, 31).includes("10.30.7.0/24 via 10.20.31.47") ? true : undefined), { timeoutMs: 30_000 });
@@ -170,7 +182,7 @@ if (requireRoot(t)) {
         const text = await metricsText(port);
         return sample(text, "coil_router_routes_synced") === 6 ? text : undefined;
       });
-      t.ok((sample(m, "coil_router_syncs_total") ?? 0) > m0, "counted again after recovery");
+      t.ok((sample(m, "coil_router_syncs_total") ?? 0) > failing.syncs, "counted again after recovery");
     });
 
     t.test("the host's own main table was not touched", async (t) => {
