@@ -82,7 +82,11 @@ if (started !== undefined) {
     const first = spawnController();
     let logs = "";
     first.stderr?.setEncoding("utf8").on("data", (d: string) => (logs += d));
-    await eventually("first process leads", () => (logs.includes('"became leader"') ? true : undefined), { timeoutMs: 30_000 });
+    await eventually("first process leads", () => (logs.includes('"became leader"') ? true : undefined), {
+      timeoutMs: 30_000,
+      abortIf: () => (first.exitCode === null && first.signalCode === null ? undefined : `the controller exited (${String(first.exitCode ?? first.signalCode)})`),
+      describe: () => logs.slice(-2000),
+    });
     const creating = (async () => {
       for (let i = 0; i < N; i++) await createRequest(a, `k${i}`, "default", i % 2 === 0 ? "node1" : "node2");
     })();
