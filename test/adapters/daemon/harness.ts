@@ -17,6 +17,8 @@ import { parsePools } from "../../../adapters/daemon/store/pools-file.js";
 import { formatRecoveryError, recoverNodeState } from "../../../adapters/daemon/node/recovery.js";
 import { LocalBlockStore } from "../../../adapters/daemon/store/local.js";
 import type { CniCallHandlers } from "../../../adapters/daemon/endpoint/server.js";
+import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
+import type { CoildDeps } from "../../../adapters/daemon/run.js";
 
 /** An AddressPool document. */
 export const poolDoc = (name: string, spec: unknown): string =>
@@ -98,4 +100,29 @@ export function pod(h: Harness, id: string, opts: { ns?: string; ifname?: string
 /** The IPs of an ADD result. */
 export function ipsOf(result: Buffer): string[] {
   return (JSON.parse(result.toString()) as { ips: { address: string }[] }).ips.map((i) => i.address);
+}
+
+/**
+ * Flags and dependencies of a whole in-process coild (`runCoild`) over a FakeKernel: local store
+ * and socket under `dir` (its `pools.yaml` written by the caller), node `node1` at 10.20.30.41,
+ * metrics and health on free ports, veth names counted up, a netns lock private to `dir`.
+ */
+export function inProcessCoild(dir: string, extra: readonly string[] = []): { flags: CoildFlags; kernel: FakeKernel; deps: CoildDeps } {
+  const argv = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
+    "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--node-ipv4=10.20.30.41", ...extra];
+  const flags = parseCoildFlags(argv)._unsafeUnwrap() as CoildFlags;
+  const kernel = new FakeKernel();
+  kernel.addNetns(HOST_NETNS);
+  let n = 0;
+  const deps: CoildDeps = {
+    env: { COIL_NODE_NAME: "node1" },
+    hostname: () => "ignored",
+    kernel,
+    log: NULL_LOGGER,
+    randomHex: () => (++n).toString(16).padStart(8, "0"),
+    detectNodeIps: async () => ({}),
+    detectMtu: async () => 1400,
+    netnsLockName: `coil-test${dir}`,
+  };
+  return { flags, kernel, deps };
 }

@@ -7,14 +7,11 @@ import t from "tap";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOST_NETNS, netnsPath } from "../../../lib/changeset/index.js";
-import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
+import { netnsPath } from "../../../lib/changeset/index.js";
 import { encodeLine } from "../../../adapters/common/fast-protocol.js";
-import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
-import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
-import { runCoild, type CoildDeps, type RunningCoild } from "../../../adapters/daemon/run.js";
+import { runCoild, type RunningCoild } from "../../../adapters/daemon/run.js";
 import { connect } from "node:net";
-import { poolDoc } from "./harness.js";
+import { inProcessCoild, poolDoc } from "./harness.js";
 
 function call(sock: string, method: "Add" | "Del", id: string, ns: string): Promise<{ ok: boolean }> {
   const args = { containerId: id, netns: `/run/netns/${id}`, ifname: "eth0", args: { K8S_POD_NAMESPACE: ns, K8S_POD_NAME: id }, path: "", stdinData: "", ips: [], interfaces: {} };
@@ -36,22 +33,7 @@ t.test("coil_node_allocated_addresses and coil_node_blocks follow every allocati
   );
   writeFileSync(join(dir, "ns.yaml"), "team-b: other\n");
   const sock = join(dir, "coild.sock");
-  const argv = [`--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, `--namespace-pools=${join(dir, "ns.yaml")}`,
-    "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--node-ipv4=10.20.30.41"];
-  const flags = parseCoildFlags(argv)._unsafeUnwrap() as CoildFlags;
-  const kernel = new FakeKernel();
-  kernel.addNetns(HOST_NETNS);
-  let n = 0;
-  const deps: CoildDeps = {
-    env: { COIL_NODE_NAME: "node1" },
-    hostname: () => "ignored",
-    kernel,
-    log: NULL_LOGGER,
-    randomHex: () => (++n).toString(16).padStart(8, "0"),
-    detectNodeIps: async () => ({}),
-    detectMtu: async () => 1400,
-    netnsLockName: `coil-test${dir}`,
-  };
+  const { flags, kernel, deps } = inProcessCoild(dir, [`--namespace-pools=${join(dir, "ns.yaml")}`]);
   let running: RunningCoild = (await runCoild(flags, deps))._unsafeUnwrap();
   t.teardown(() => running.close());
   const gauges = async (): Promise<string> => {

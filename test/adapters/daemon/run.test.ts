@@ -3,33 +3,15 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
-import { HOST_NETNS, netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
-import { FakeKernel } from "../../../adapters/kernel/fake-kernel.js";
+import { netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
 import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/proto/gen/cni.js";
-import { parseCoildFlags, type CoildFlags } from "../../../adapters/daemon/flags.js";
-import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
-import { formatCoildStartError, runCoild, type CoildDeps } from "../../../adapters/daemon/run.js";
-import { poolDoc } from "./harness.js";
+import { formatCoildStartError, runCoild } from "../../../adapters/daemon/run.js";
+import { inProcessCoild, poolDoc } from "./harness.js";
 
 function setup(extra: string[] = [], poolsText = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28" }] })) {
   const dir = mkdtempSync(join(tmpdir(), "coild-run-"));
   writeFileSync(join(dir, "pools.yaml"), poolsText);
-  const argv = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--node-ipv4=10.20.30.41", ...extra];
-  const flags = parseCoildFlags(argv)._unsafeUnwrap() as CoildFlags;
-  const kernel = new FakeKernel();
-  kernel.addNetns(HOST_NETNS);
-  let n = 0;
-  const deps: CoildDeps = {
-    env: { COIL_NODE_NAME: "node1" },
-    hostname: () => "ignored",
-    kernel,
-    log: NULL_LOGGER,
-    randomHex: () => (++n).toString(16).padStart(8, "0"),
-    detectNodeIps: async () => ({}),
-    detectMtu: async () => 1400,
-    netnsLockName: `coil-test${dir}`,
-  };
-  return { dir, flags, kernel, deps };
+  return { dir, ...inProcessCoild(dir, extra) };
 }
 
 t.test("runCoild: host init, socket, health, metrics, restart", async (t) => {
