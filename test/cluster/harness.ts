@@ -25,6 +25,7 @@ import { copyFile, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { eventually } from "../helpers/wait.js";
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -164,23 +165,9 @@ export function procAlive(p: ProcRecord): boolean {
   return procStart(p.pid) === p.start;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `probe` every `intervalMs` until it returns a value; throw naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, abortIf?: () => string | undefined, intervalMs = 200): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    const why = abortIf?.() ?? (Date.now() - t0 > timeoutMs ? `timed out after ${Date.now() - t0} ms` : undefined);
-    if (why !== undefined) throw new Error(`waiting for ${what}: ${why}${last === undefined ? "" : `; last error: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
-    await sleep(intervalMs);
-  }
+/** Poll `probe` every `intervalMs` until it returns a value; throw naming `what` after `timeoutMs` (the shared {@link eventually}). */
+export function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, abortIf?: () => string | undefined, intervalMs = 200): Promise<T> {
+  return eventually(what, probe, { timeoutMs, intervalMs, ...(abortIf === undefined ? {} : { abortIf }) });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -831,10 +818,11 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
 async function stopProc(p: ProcRecord, graceMs = 15_000): Promise<void> {
   if (!procAlive(p)) return;
   process.kill(p.pid, "SIGTERM");
-  const t0 = Date.now();
-  while (procAlive(p) && Date.now() - t0 < graceMs) await sleep(100);
+  const gone = async (): Promise<true | undefined> => (procAlive(p) ? undefined : true);
+  const stopped = await eventually(`${p.name} (pid ${p.pid}) to exit after SIGTERM`, gone, { timeoutMs: graceMs, intervalMs: 100 }).catch(() => false);
+  if (stopped) return;
   if (procAlive(p)) process.kill(p.pid, "SIGKILL");
-  while (procAlive(p)) await sleep(50);
+  await eventually(`${p.name} (pid ${p.pid}) to exit after SIGKILL`, gone, { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 50 });
 }
 
 /** containerd shims of a node: their command line names the node's containerd socket. */
