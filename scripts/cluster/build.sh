@@ -42,8 +42,8 @@ command -v go >/dev/null || die "go not found (expected in /usr/local/go/bin)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/coil-cluster-build.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-# shellcheck source=go-wrap.sh
-source "$HERE/go-wrap.sh"
+# shellcheck source=../lib/go-wrap.sh
+source "$HERE/../lib/go-wrap.sh"
 
 have_all() { local d="$1" p; for p in "${PROGRAMS[@]}"; do [[ -x "$d/$p" ]] || return 1; done; }
 

@@ -41,42 +41,16 @@ trap cleanup EXIT
 
 now() { date +%s; }
 
-# Resolve a module version's go.mod file via the module proxy. Prints its path.
-module_gomod() {
-  local mod="$1" ver="$2" json
-  json="$(cd "$WORK" && go mod download -json "$mod@$ver")" || die "cannot download $mod@$ver: $json"
-  local gomod
-  gomod="$(printf '%s\n' "$json" | sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p')"
-  [[ -n "$gomod" && -f "$gomod" ]] || die "no GoMod for $mod@$ver in: $json"
-  printf '%s\n' "$gomod"
-}
-
-# Turn every local-path replace (`X => ./...` or `X => ../...`) of a go.mod into
-# `X => X <version>`; entries pointing at FORBIDDEN_DEPENDENCY are dropped.
-derive_replaces() {
-  local gomod="$1" version="$2"
-  sed -nE 's#^[[:space:]]*(replace[[:space:]]+)?([^[:space:]()]+)[[:space:]]+=>[[:space:]]+\.\.?/([^[:space:]]+)[[:space:]]*$#\2 \3#p' "$gomod" \
-    | grep -v 'FORBIDDEN_DEPENDENCY' \
-    | while read -r mod _; do printf '\t%s => %s %s\n' "$mod" "$mod" "$version"; done
-}
+# module_gomod / derive_replaces / the wrapper go.mod: shared with scripts/cluster/build.sh.
+# shellcheck source=../lib/go-wrap.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/go-wrap.sh"
 
 # Write a wrapper module requiring $mod@$ver with the derived replaces, then build $pkg.
 build_wrapped() {
   local name="$1" mod="$2" ver="$3" staging_ver="$4" pkg="$5" ldflags="$6" out="$7"
-  local dir="$WORK/$name" gomod replaces t0 t1 t2
-  mkdir -p "$dir"
+  local dir="$WORK/$name" t0 t1 t2
   t0="$(now)"
-  gomod="$(module_gomod "$mod" "$ver")"
-  replaces="$(derive_replaces "$gomod" "$staging_ver")"
-  local nrep; nrep="$(printf '%s\n' "$replaces" | grep -c '=>' || true)"
-  log "$name: $mod@$ver, $nrep replaces derived from its go.mod (-> $staging_ver)"
-  {
-    printf 'module coil-envtest/%s\n\n' "$name"
-    grep -E '^go [0-9]' "$gomod" || echo "go 1.25.0"
-    grep -E '^godebug ' "$gomod" || true
-    printf '\nrequire %s %s\n\n' "$mod" "$ver"
-    if [[ -n "$replaces" ]]; then printf 'replace (\n%s\n)\n' "$replaces"; fi
-  } >"$dir/go.mod"
+  gowrap_write_module "$dir" "coil-envtest/$name" "$mod" "$ver" "$staging_ver"
   (cd "$dir" && nice -n 19 go get "$pkg@$ver" >&2) || die "$name: go get $pkg@$ver failed"
   t1="$(now)"
   log "$name: modules resolved/downloaded in $((t1 - t0))s; compiling (nice 19) ..."

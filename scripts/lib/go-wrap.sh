@@ -5,7 +5,7 @@
 # k8s.io/kubernetes requires its staging modules at v0.0.0 with local `./staging/...` replaces. A wrapper
 # module that requires k8s.io/kubernetes must replace each of them with the published version
 # (`k8s.io/x => k8s.io/x v0.<minor>.<patch>`); the list is derived from the exact tag's go.mod.
-# The same derivation as scripts/envtest/build.sh (which builds kube-apiserver and etcd).
+# Used by scripts/envtest/build.sh (kube-apiserver, etcd) and scripts/cluster/build.sh (the node binaries).
 
 # Resolve a module version's go.mod file via the module proxy. Prints its path.
 gowrap_module_gomod() {
@@ -32,7 +32,7 @@ gowrap_write_module() {
   gomod="$(gowrap_module_gomod "$mod" "$ver")"
   replaces="$(gowrap_derive_replaces "$gomod" "$staging_ver")"
   nrep="$(printf '%s\n' "$replaces" | grep -c '=>' || true)"
-  log "$name: $mod@$ver, $nrep replaces derived from its go.mod (-> $staging_ver)"
+  log "${name##*/}: $mod@$ver, $nrep replaces derived from its go.mod (-> $staging_ver)"
   {
     printf 'module %s\n\n' "$name"
     grep -E '^go [0-9]' "$gomod" || echo "go 1.25.0"
