@@ -3,46 +3,21 @@
  * coil-ipam-controller (in-process), the real coild process (adapters/daemon/main.ts,
  * `--store=kubernetes`) inside a test "host" netns, and the real `coil` executable doing ADD/DEL
  * for pods in further netns. coild reaches the API server at the kubeconfig's 127.0.0.1:<port>
- * through a loopback relay: a TCP listener inside the test host netns → a UNIX socket → the API
+ * through the shared loopback relay (test/helpers/api-relay.ts): a TCP listener inside the test host netns → a UNIX socket → the API
  * server in the machine's netns (no link, address or route is added outside test namespaces).
  */
 import t from "tap";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
+import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, type CniRun, type CoildProcess } from "../../helpers/test-host.js";
 import { api, createPool, startController } from "../ipam-controller/harness.js";
 
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
-
-const RELAY = `const net=require("node:net");const [port,path]=process.argv.slice(1);
-net.createServer((c)=>{const u=net.connect(path);c.pipe(u);u.pipe(c);c.on("error",()=>u.destroy());u.on("error",()=>c.destroy());})
-.listen(Number(port),"127.0.0.1",()=>console.log("ready"));`;
-
-/** UNIX socket `path` → TCP 127.0.0.1:`port` in this (the machine's) netns. */
-function unixToTcp(path: string, port: number): Promise<Server> {
-  const s = createServer((c) => {
-    const u = connect(port, "127.0.0.1");
-    c.pipe(u);
-    u.pipe(c);
-    c.on("error", () => u.destroy());
-    u.on("error", () => c.destroy());
-  });
-  return new Promise((resolve) => s.listen(path, () => resolve(s)));
-}
-
-/** TCP 127.0.0.1:`port` inside `host` → UNIX socket `path` (a child process in that netns). */
-function tcpToUnix(host: TestNetns, port: number, path: string): Promise<ChildProcess> {
-  const child = spawn("nsenter", [`--net=${host.path}`, "--", process.execPath, "-e", RELAY, String(port), path], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    child.stdout?.once("data", () => resolve(child));
-    child.once("exit", (code) => reject(new Error(`relay exited ${String(code)}`)));
-  });
-}
 
 function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<CoildProcess> {
   const flags = ["--store=kubernetes", `--kubeconfig=${kubeconfig}`, `--socket=${join(dir, "coild.sock")}`,
@@ -66,11 +41,10 @@ t.test("real coild on the Kubernetes store, real coil executable, real API serve
   const a = api(kc);
   const ctrl = await startController(kc, "e2e-ctrl");
   const dir = mkdtempSync(join(tmpdir(), "coild-k8s-e2e-"));
-  const relays: { server?: Server; child?: ChildProcess; coild?: ChildProcess } = {};
+  const relays: { api?: ApiRelay; coild?: ChildProcess } = {};
   t.teardown(async () => {
     if (relays.coild !== undefined) await stop(relays.coild, "SIGKILL");
-    if (relays.child !== undefined) await stop(relays.child, "SIGKILL");
-    relays.server?.close();
+    await relays.api?.close();
     await ctrl.close();
     a.clients.destroy();
     await cp.stop();
@@ -84,9 +58,7 @@ t.test("real coild on the Kubernetes store, real coil executable, real API serve
 
   const host = withNetns(t, "coiltest-host");
   addNodeAddresses(host.name);
-  const port = Number(new URL(cp.server).port);
-  relays.server = await unixToTcp(join(dir, "api.sock"), port);
-  relays.child = await tcpToUnix(host, port, join(dir, "api.sock"));
+  relays.api = await relayApiIntoNetns(host, cp.server, dir);
   const t0 = Date.now();
   const coild = await startCoild(host, dir, cp.kubeconfigPath);
   relays.coild = coild.child;
