@@ -139,8 +139,8 @@ function cidrField(x: Obj, k: string, where: string): R<Cidr> {
   if (typeof v !== "string") return fail(`${where}.${k}: expected a CIDR string`);
   const c = parseCidr(v);
   if (c.isOk()) return ok(c.value);
-  // The net module's message quotes the whole input; keep only its reason (after the last ": ").
-  const why = c.error.message.slice(c.error.message.lastIndexOf(": ") + 2);
+  // The net module's message quotes the whole input; quote it bounded here, with its reason.
+  const why = c.error.kind === "invalid-cidr" ? c.error.reason : c.error.message;
   return fail(`${where}.${k}: invalid CIDR ${quoteValue(v)}: ${boundText(why, 80)}`);
 }
 

@@ -33,7 +33,7 @@ export function cidrHostBits(c: Cidr): number {
 /** Build a CIDR from an address and a prefix length (checked against the family). */
 export function makeCidr(ip: Ip, prefix: number): Result<Cidr, NetError> {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > familyBits(ipFamily(ip))) {
-    return err({ kind: "invalid-cidr", input: `${ip}/${prefix}`, message: `prefix ${prefix} out of range` });
+    return err({ kind: "invalid-cidr", input: `${ip}/${prefix}`, reason: `prefix ${prefix} out of range`, message: `prefix ${prefix} out of range` });
   }
   return ok(`${ip}/${prefix}` as Cidr);
 }

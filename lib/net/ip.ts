@@ -41,6 +41,8 @@ export type NetError =
       readonly kind: "invalid-cidr";
       /** The rejected text. */
       readonly input: string;
+      /** Which part is wrong, without the input (e.g. `missing /prefix`), for callers that quote the input themselves. */
+      readonly reason: string;
       /** Human-readable explanation saying which part is wrong. */
       readonly message: string;
     }
@@ -82,7 +84,7 @@ export function parseIp(input: string): Result<Ip, NetError> {
 export function parseCidr(input: string): Result<Cidr, NetError> {
   const slash = input.indexOf("/");
   const bad = (why: string): Result<Cidr, NetError> =>
-    err({ kind: "invalid-cidr", input, message: `invalid CIDR ${JSON.stringify(input)}: ${why}` });
+    err({ kind: "invalid-cidr", input, reason: why, message: `invalid CIDR ${JSON.stringify(input)}: ${why}` });
   if (slash < 0) return bad("missing /prefix");
   const addr = parseIp(input.slice(0, slash));
   if (addr.isErr()) return bad("invalid address");
