@@ -49,7 +49,8 @@ fi
 need=()
 has() { [[ "$1" == /* ]] && [[ -e "$1" ]] || command -v "$1" >/dev/null 2>&1; }
 for pair in ip:iproute2 nft:nftables ping:iputils-ping protoc:protobuf-compiler pgrep:procps openssl:openssl \
-  nsenter:util-linux flock:util-linux setpriv:util-linux /usr/lib/cni/ptp:containernetworking-plugins birdc:bird2; do
+  nsenter:util-linux flock:util-linux setpriv:util-linux /usr/lib/cni/ptp:containernetworking-plugins birdc:bird2 \
+  mmdebstrap:mmdebstrap containerd:containerd runc:runc iptables:iptables /bin/busybox:busybox-static; do
   has "${pair%%:*}" || [[ " ${need[*]} " == *" ${pair##*:} "* ]] || need+=("${pair##*:}")
 done
 if [[ ${#need[@]} -gt 0 ]]; then
