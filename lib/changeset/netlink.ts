@@ -123,6 +123,8 @@ export interface LinkAddVxlanOp {
   readonly external?: boolean;
   /** MTU in bytes; omitted derives it from the underlay. */
   readonly mtu?: number;
+  /** Link-layer address (`address aa:bb:cc:dd:ee:ff`); omitted lets the kernel pick a random one. */
+  readonly address?: string;
 }
 
 /** Create an IPIP (`ipip`, IPv4 outer) or `ip6tnl` (IPv6 outer) tunnel, optionally FoU-encapsulated. */

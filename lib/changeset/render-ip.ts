@@ -98,10 +98,20 @@ function renderVeth(op: Extract<NetlinkOp, { kind: "link.add-veth" }>, ctx: Rend
   ]);
 }
 
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** `address <mac>` for a unicast MAC in lowercase colon notation. */
+function macAddress(mac: string): Args {
+  const first = Number.parseInt(mac.slice(0, 2), 16);
+  if (!MAC_RE.test(mac) || (first & 1) === 1) return err({ kind: "invalid-name", what: "token", value: mac, reason: "not a unicast MAC address (aa:bb:cc:dd:ee:ff, lowercase)" });
+  return ok(["address", mac]);
+}
+
 function renderVxlan(op: Extract<NetlinkOp, { kind: "link.add-vxlan" }>): Args {
   return concat([
     ifname(op.name).map((n) => ["link", "add", "name", n]),
     mtu(op.mtu),
+    opt(op.address !== undefined, () => macAddress(op.address ?? "")),
     ok(["type", "vxlan"]),
     num("id", "vni", op.vni, 0, 0xffffff),
     num("dstport", "dstport", op.dstport, 0, 65535),

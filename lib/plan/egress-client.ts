@@ -16,10 +16,10 @@ import {
   type Route,
   type Rule,
 } from "../changeset/index.js";
-import { cidrAddress, cidrContains, cidrFamily, cidrNetwork, ipFamily, parseCidr, type Cidr, type Family } from "../net/index.js";
+import { cidrAddress, cidrContains, cidrFamily, cidrNetwork, ipFamily, parseCidr, type Cidr, type Family, type Ip } from "../net/index.js";
 import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE, MAIN_TABLE, PROTOCOL_COILD } from "../constants.js";
 import { validateNetnsPath, type PlanError } from "./errors.js";
-import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, validateTunnel, type TunnelSpec } from "./tunnel.js";
+import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, tunnelVia, validateTunnel, type TunnelSpec } from "./tunnel.js";
 import { originatingOnlyPlan } from "./originating-only.js";
 
 const cidr = (s: string): Cidr => parseCidr(s).unwrapOr(s as Cidr);
@@ -129,7 +129,8 @@ export function natTableFor(dst: Cidr, inCluster: readonly Cidr[]): number {
  * `coil_ipip4`. The link is brought up just before routes are added. Routes of tables 117/118
  * through this link that are not desired are deleted. With `originatingOnly`, see
  * {@link originatingOnlyPlan}; without it, leftovers of that mode are removed.
- * With a `vxlan` tunnel the same routes point at a `vx4_…`/`vx6_…` VXLAN device instead.
+ * With a `vxlan` tunnel the same routes point at a `vx4_…`/`vx6_…` VXLAN device instead (IPv6
+ * routes go `via fe80::1`, the gateway end's inner address, see {@link VXLAN_INNER_LL}).
  */
 export function planEgressClientSync(opts: EgressClientSyncOptions): Result<Changeset, PlanError> {
   const checks: Result<unknown, PlanError>[] = [netnsOf(opts.netnsPath), validateTunnel(opts.tunnel), tunnelLocal(opts.tunnel)];
@@ -142,7 +143,7 @@ export function planEgressClientSync(opts: EgressClientSyncOptions): Result<Chan
   const init = t.kind === "fou" ? fouInitOps(localFamilies(t), t.port, observed) : diffSysctls(tunnelSysctls([family]), observed.sysctls);
   const linkOps = tunnelLinkOps(t, { observed, ...(opts.observedSport !== undefined ? { observedSport: opts.observedSport } : {}) });
   if (linkOps.isErr()) return err(linkOps.error);
-  const routes = desiredNatRoutes(opts, family, link);
+  const routes = desiredNatRoutes(opts, family, link, tunnelVia(t));
   const owned = (r: Route): boolean => r.dev === link && (routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE);
   const routeOps = diffRoutes(routes, observed.routes, owned);
   const recreated = linkOps.value.some((op) => op.kind === "link.add-tunnel" && op.name === link);
@@ -162,10 +163,10 @@ function localFamilies(t: TunnelSpec & { kind: "fou" }): Family[] {
   return [...(t.localIPv4 !== undefined ? [4 as const] : []), ...(t.localIPv6 !== undefined ? [6 as const] : [])];
 }
 
-function desiredNatRoutes(opts: EgressClientSyncOptions, family: Family, link: string): Route[] {
+function desiredNatRoutes(opts: EgressClientSyncOptions, family: Family, link: string, via: Ip | undefined): Route[] {
   const inCluster = opts.inClusterNetworks ?? DEFAULT_IN_CLUSTER_NETWORKS;
   const protocol = opts.protocol ?? PROTOCOL_COILD;
   return opts.destinations
     .filter((d) => cidrFamily(d) === family)
-    .map((d): Route => ({ family, dst: cidrNetwork(d), dev: link, scope: "universe", protocol, table: natTableFor(d, inCluster) }));
+    .map((d): Route => ({ family, dst: cidrNetwork(d), dev: link, ...(via !== undefined ? { via } : {}), scope: "universe", protocol, table: natTableFor(d, inCluster) }));
 }

@@ -23,7 +23,7 @@ import { hostCidr, ipFamily, type Family, type Ip } from "../net/index.js";
 import { EGRESS_GATEWAY_RULE_PRIO, EGRESS_TABLE_WIDE, PROTOCOL_COILD } from "../constants.js";
 import { validateInt, validateNetnsPath, type PlanError } from "./errors.js";
 import { sysctlIfName, validateLinkNames, vxlanVniFor } from "./names.js";
-import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, type TunnelSpec } from "./tunnel.js";
+import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, tunnelVia, type TunnelSpec } from "./tunnel.js";
 
 /** nftables priority `srcnat`. */
 export const NFT_PRIO_SRCNAT = 100;
@@ -134,7 +134,7 @@ function clientTunnel(o: EgressGatewayOptions, client: Ip, ips: Map<Family, Ip>)
     return { kind: "fou", port: t.port, sportAuto: t.sportAuto, peer: client, ...(v4 !== undefined ? { localIPv4: v4 } : {}), ...(v6 !== undefined ? { localIPv6: v6 } : {}) };
   }
   const local = ips.get(ipFamily(client)) ?? client;
-  return { kind: "vxlan", port: t.port, vni: t.vni ?? vxlanVniFor(client), peer: client, local };
+  return { kind: "vxlan", port: t.port, vni: t.vni ?? vxlanVniFor(client), peer: client, local, end: "gateway" };
 }
 
 /** Netlink ops of one client: tunnel link, link up, and the table-118 return route. */
@@ -144,7 +144,8 @@ function clientOps(o: EgressGatewayOptions, client: Ip, ips: Map<Family, Ip>, ob
   const linkOps = tunnelLinkOps(t, { observed }).unwrapOr([]);
   const recreated = linkOps.some((op) => (op.kind === "link.add-tunnel" || op.kind === "link.add-vxlan") && op.name === link);
   const family = ipFamily(client);
-  const route: Route = { family, dst: hostCidr(client), dev: link, scope: "universe", protocol: PROTOCOL_COILD, table: EGRESS_TABLE_WIDE };
+  const via = tunnelVia(t);
+  const route: Route = { family, dst: hostCidr(client), dev: link, ...(via !== undefined ? { via } : {}), scope: "universe", protocol: PROTOCOL_COILD, table: EGRESS_TABLE_WIDE };
   const sysctls = t.kind === "vxlan" && family === 4 ? [[`net.ipv4.conf.${sysctlIfName(link)}.proxy_arp`, "1"] as const] : [];
   return { ops: [...linkOps, ...linkUpOps(link, observed, recreated)], route, sysctls };
 }

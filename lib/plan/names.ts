@@ -121,6 +121,16 @@ export function vxlanVniFor(client: Ip): number {
   return v === 0 ? 1 : v;
 }
 
+/**
+ * The MAC address of the gateway end of a VXLAN tunnel to `client`: `0a` (locally administered,
+ * unicast) + the first 5 bytes of sha1 of the client's address. Every egress pod computes the same,
+ * so the client's neighbour entry for the tunnel stays valid across egress pods.
+ */
+export function vxlanGatewayMac(client: Ip): string {
+  const d = sha1(ipBytes(client));
+  return ["0a", ...Array.from(d.slice(0, 5), (b) => b.toString(16).padStart(2, "0"))].join(":");
+}
+
 /** Validate several interface names at once, returning the first error. */
 export function validateLinkNames(fields: Readonly<Record<string, string>>): Result<void, PlanError> {
   for (const [field, value] of Object.entries(fields)) {

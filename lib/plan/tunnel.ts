@@ -1,9 +1,9 @@
 import { err, ok, type Result } from "neverthrow";
 import { diffSysctls, type LinkState, type NetlinkOp, type NetnsState } from "../changeset/index.js";
-import { ipFamily, type Family, type Ip } from "../net/index.js";
+import { ipFamily, type Cidr, type Family, type Ip } from "../net/index.js";
 import { FOU_DUMMY_LINK, FOU_EXTERNAL_V4, FOU_EXTERNAL_V6, FOU_TTL } from "../constants.js";
 import { validateInt, type PlanError } from "./errors.js";
-import { fouLinkName, vxlanLinkName } from "./names.js";
+import { fouLinkName, vxlanGatewayMac, vxlanLinkName } from "./names.js";
 import { forwardingSysctl } from "./host-init.js";
 
 /**
@@ -41,6 +41,28 @@ export interface VxlanTunnelSpec {
   readonly peer: Ip;
   /** The local address, of the peer's family. */
   readonly local: Ip;
+  /**
+   * Which end this is: `client` (a client pod's device towards the Egress Service, the default) or
+   * `gateway` (an egress pod's device towards one client). The gateway end gets the MAC address
+   * {@link vxlanGatewayMac}(client), the same in every egress pod of the Service, so a client's
+   * neighbour entry stays valid when kube-proxy sends its flows to another egress pod.
+   */
+  readonly end?: "client" | "gateway";
+}
+
+/**
+ * The inner IPv6 link-local addresses of a VXLAN tunnel's ends. VXLAN carries Ethernet frames, so
+ * the inner packets need neighbour resolution, and IPv6 neither proxies NDP for whole prefixes nor
+ * answers for an address held by another link: each end holds a fixed link-local address and
+ * routes through the tunnel go `via` the other end's (IPv4 needs none: the gateway end answers
+ * ARP by `proxy_arp`, the client answers for its own address on any link).
+ */
+export const VXLAN_INNER_LL: Readonly<Record<"client" | "gateway", Ip>> = { client: "fe80::2" as Ip, gateway: "fe80::1" as Ip };
+
+/** The `via` of routes through a tunnel: the far end's inner link-local address for an IPv6 VXLAN tunnel, else none. */
+export function tunnelVia(t: TunnelSpec): Ip | undefined {
+  if (t.kind !== "vxlan" || ipFamily(t.peer) !== 6) return undefined;
+  return VXLAN_INNER_LL[(t.end ?? "client") === "client" ? "gateway" : "client"];
 }
 
 /** The local address a tunnel uses for the peer's family, or a `family-mismatch` error (callers skip the peer). */
@@ -113,7 +135,8 @@ export interface TunnelLinkOptions {
  * routes through it, as Coil does since #287). FoU: `ip link add fou4_0a010101 type ipip remote
  * <peer> local <local> ttl 225 encap fou encap-sport <port|auto> encap-dport <port>`, plus the
  * flow-based catch-all that decapsulates replies coming from another address than the peer.
- * VXLAN: `ip link add vx4_0a010101 type vxlan id <vni> remote <peer> local <local> dstport <port>`.
+ * VXLAN: `ip link add vx4_0a010101 [address <mac>] type vxlan id <vni> remote <peer> local <local> dstport <port> nolearning`,
+ * and for an IPv6 peer the end's inner link-local address ({@link VXLAN_INNER_LL}).
  * An existing link is reused; a FoU link whose encap sport differs is deleted and recreated
  * (the kernel cannot modify it).
  */
@@ -121,9 +144,7 @@ export function tunnelLinkOps(t: TunnelSpec, opts: TunnelLinkOptions): Result<Ne
   return tunnelLocal(t).map((local) => {
     const name = tunnelLinkName(t);
     const cur = findLink(opts.observed, name);
-    if (t.kind === "vxlan") {
-      return cur !== undefined ? [] : [{ kind: "link.add-vxlan", name, vni: t.vni, dstport: t.port, local, remote: t.peer, learning: false }];
-    }
+    if (t.kind === "vxlan") return vxlanLinkOps(t, name, local, opts.observed);
     const sport = t.sportAuto ? 0 : t.port;
     const family = ipFamily(t.peer);
     const stale = cur !== undefined && opts.observedSport !== undefined && opts.observedSport !== sport;
@@ -134,6 +155,20 @@ export function tunnelLinkOps(t: TunnelSpec, opts: TunnelLinkOptions): Result<Ne
     }
     return [...ops, ...externalOps(family, opts.observed)];
   });
+}
+
+function vxlanLinkOps(t: VxlanTunnelSpec, name: string, local: Ip, observed: NetnsState): NetlinkOp[] {
+  const end = t.end ?? "client";
+  const ops: NetlinkOp[] = [];
+  if (findLink(observed, name) === undefined) {
+    const address = end === "gateway" ? { address: vxlanGatewayMac(t.peer) } : {};
+    ops.push({ kind: "link.add-vxlan", name, vni: t.vni, dstport: t.port, local, remote: t.peer, learning: false, ...address });
+  }
+  if (ipFamily(t.peer) === 6) {
+    const cidr = `${VXLAN_INNER_LL[end]}/64` as Cidr;
+    if (!observed.addrs.some((a) => a.dev === name && a.cidr === cidr)) ops.push({ kind: "addr.add", dev: name, cidr, nodad: true });
+  }
+  return ops;
 }
 
 /** `link.set up` for a link that is not observed up (fresh links are down). */

@@ -41,6 +41,11 @@ const cases: { name: string; op: NetlinkOp; want: RenderedOp }[] = [
     op: { kind: "link.add-tunnel", name: "coil_ipip4", mode: "ipip", external: true },
     want: { kind: "ip", family: null, args: "link add name coil_ipip4 type ipip external".split(" ") },
   },
+  {
+    name: "vxlan with a fixed MAC",
+    op: { kind: "link.add-vxlan", name: "vx4_0a020005", vni: 7, dstport: 5555, address: "0a:6d:4e:3d:4d:c0", learning: false },
+    want: { kind: "ip", family: null, args: "link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7 dstport 5555 nolearning".split(" ") },
+  },
   { name: "dummy", op: { kind: "link.add-dummy", name: "fou-dummy" }, want: { kind: "ip", family: null, args: "link add name fou-dummy type dummy".split(" ") } },
   {
     name: "link set with spaced alias",
@@ -148,4 +153,10 @@ t.test("batchLine quotes the way ip -batch parses", async (t) => {
   t.same(batchLine(["alias", ""])._unsafeUnwrap(), 'alias ""');
   t.same(batchLine(["a\tb"])._unsafeUnwrap(), '"a\tb"');
   for (const bad of ["a#b", "a\\", 'a"', "a'", "a\nb"]) t.ok(batchLine(["x", bad]).isErr(), JSON.stringify(bad));
+});
+
+t.test("a vxlan MAC that is not a lowercase unicast address is rejected before anything runs", async (t) => {
+  for (const address of ["01:00:5e:00:00:01", "0A:00:00:00:00:01", "0a:00:00:00:00", "0a:00:00:00:00:01 up", ""]) {
+    t.equal(ipArgv({ kind: "link.add-vxlan", name: "vx", vni: 1, dstport: 5555, address })._unsafeUnwrapErr().kind, "invalid-name", JSON.stringify(address));
+  }
 });

@@ -155,3 +155,27 @@ t.test("egress gateway: NAT rules, iif rule, per-client tunnel and route (Coil Â
   t.equal(planEgressGateway({ iface: "eth0 ", podIPv4: ip("10.2.0.9"), tunnel: { kind: "fou", port: 5555, sportAuto: false }, clients: [] })._unsafeUnwrapErr().kind, "invalid-name");
   t.equal(planEgressGateway({ podIPv4: ip("10.2.0.9"), tunnel: { kind: "fou", port: 0, sportAuto: false }, clients: [] })._unsafeUnwrapErr().kind, "invalid-number");
 });
+
+t.test("vxlan over IPv6: inner link-local ends, routes via the far end, the gateway end's MAC is shared by all egress pods", (t) => {
+  const client = planEgressClientSync({
+    netnsPath: NS,
+    tunnel: { kind: "vxlan", vni: 42, port: 5555, peer: ip("fd03::10"), local: ip("fd02::5") },
+    destinations: [cidr("::/0")],
+  })._unsafeUnwrap();
+  const cops = allOps(client);
+  t.match(cops.find((o) => o.kind === "addr.add"), { dev: "vx6_" + cops.find((o) => o.kind === "link.add-vxlan")?.name.slice(4), cidr: "fe80::2/64", nodad: true });
+  t.match(cops.find((o) => o.kind === "route.replace"), { route: { dst: "::/0", via: "fe80::1", table: 118 } });
+  t.notOk((cops.find((o) => o.kind === "link.add-vxlan") as { address?: string }).address, "the client end keeps a kernel-chosen MAC");
+  const gw = (podIPv6: string) =>
+    allOps(planEgressGateway({ podIPv6: ip(podIPv6), tunnel: { kind: "vxlan", port: 5555 }, clients: [ip("fd02::5")] })._unsafeUnwrap());
+  const [a, b] = [gw("fd02::9"), gw("fd02::a")];
+  const mac = (ops: ReturnType<typeof allOps>) => (ops.find((o) => o.kind === "link.add-vxlan") as { address?: string }).address;
+  t.match(mac(a), /^0a(:[0-9a-f]{2}){5}$/);
+  t.equal(mac(a), mac(b), "both egress pods give the client's tunnel the same MAC");
+  t.match(a.find((o) => o.kind === "addr.add"), { cidr: "fe80::1/64", nodad: true });
+  t.match(a.find((o) => o.kind === "route.replace"), { route: { dst: "fd02::5/128", via: "fe80::2", table: 118 } });
+  const v4 = allOps(planEgressClientSync({ netnsPath: NS, tunnel: { kind: "vxlan", vni: 42, port: 5555, peer: ip("10.96.0.10"), local: ip("10.2.0.5") }, destinations: [cidr("0.0.0.0/0")] })._unsafeUnwrap());
+  t.notOk(v4.some((o) => o.kind === "addr.add"), "IPv4 needs no inner address");
+  t.notOk((v4.find((o) => o.kind === "route.replace") as { route: { via?: string } }).route.via, "IPv4 routes go dev only (proxy_arp at the gateway end)");
+  t.end();
+});

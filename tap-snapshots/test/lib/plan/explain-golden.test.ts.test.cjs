@@ -83,13 +83,14 @@ sysctl -w net.ipv4.conf.default.rp_filter=0
 sysctl -w net.ipv4.conf.all.rp_filter=0
 sysctl -w net.ipv4.ip_forward=1
 sysctl -w net.ipv6.conf.all.forwarding=1
-ip link add name vx4_0a020005 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
+ip link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
 ip link set dev vx4_0a020005 up
-ip link add name vx6_8591ada5 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
+ip link add name vx6_8591ada5 address 0a:85:91:ad:a5:72 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
+ip -6 address add fe80::1/64 dev vx6_8591ada5 nodad
 ip link set dev vx6_8591ada5 up
 sysctl -w net.ipv4.conf.vx4_0a020005.proxy_arp=1
 ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30 scope global
-ip -6 route replace fd02::5/128 dev vx6_8591ada5 table 118 proto 30 scope global
+ip -6 route replace fd02::5/128 via fe80::2 dev vx6_8591ada5 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip","name":"nat"}}},{"add":{"chain":{"family":"ip","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip","name":"filter"}}},{"add":{"chain":{"family":"ip","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.2.0.9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}},{"add":{"table":{"family":"ip6","name":"nat"}}},{"add":{"chain":{"family":"ip6","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip6","name":"filter"}}},{"add":{"chain":{"family":"ip6","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip6","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fd02::9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip6","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip nat
 #   nft add chain ip nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
@@ -212,7 +213,7 @@ ip rule add iif eth0 lookup 118 priority 2000
 sysctl -w net.ipv4.conf.default.rp_filter=0
 sysctl -w net.ipv4.conf.all.rp_filter=0
 sysctl -w net.ipv4.ip_forward=1
-ip link add name vx4_0a020005 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
+ip link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
 ip link set dev vx4_0a020005 up
 sysctl -w net.ipv4.conf.vx4_0a020005.proxy_arp=1
 ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30 scope global
@@ -315,9 +316,10 @@ exports[`test/lib/plan/explain-golden.test.ts > TAP > golden explain, v6 > gatew
 # netns host
 ip -6 rule add iif eth0 lookup 118 priority 2000
 sysctl -w net.ipv6.conf.all.forwarding=1
-ip link add name vx6_8591ada5 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
+ip link add name vx6_8591ada5 address 0a:85:91:ad:a5:72 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
+ip -6 address add fe80::1/64 dev vx6_8591ada5 nodad
 ip link set dev vx6_8591ada5 up
-ip -6 route replace fd02::5/128 dev vx6_8591ada5 table 118 proto 30 scope global
+ip -6 route replace fd02::5/128 via fe80::2 dev vx6_8591ada5 table 118 proto 30 scope global
 nft -j '{"nftables":[{"add":{"table":{"family":"ip6","name":"nat"}}},{"add":{"chain":{"family":"ip6","table":"nat","name":"POSTROUTING","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},{"add":{"table":{"family":"ip6","name":"filter"}}},{"add":{"chain":{"family":"ip6","table":"filter","name":"FORWARD","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},{"add":{"rule":{"family":"ip6","table":"nat","chain":"POSTROUTING","expr":[{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fd02::9"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"counter":null},{"masquerade":null}],"comment":"coil-masquerade-eth0"}}},{"add":{"rule":{"family":"ip6","table":"filter","chain":"FORWARD","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"eth0"}},{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["invalid"]}},{"counter":null},{"drop":null}],"comment":"coil-drop-invalid-eth0"}}}]}'
 #   nft add table ip6 nat
 #   nft add chain ip6 nat POSTROUTING { type nat hook postrouting priority 100; policy accept; }
