@@ -12,3 +12,4 @@ export * as cni from "./cni/index.js";
 export * as mtu from "./mtu/index.js";
 export * as constants from "./constants.js";
 export * as plan from "./plan/index.js";
+export * as egress from "./egress/index.js";
