@@ -22,3 +22,4 @@ export type { ParseError } from "./json-shape.js";
 export { rollback, inverseRuns, type InvertFn, type NftRevert, type RollbackOptions, type RollbackResult } from "./rollback.js";
 export { nftUndo, type NftUndo } from "./nft-undo.js";
 export { groupOps, batchFamily, failedBatchLine, ipBatchArgv, type OpGroup } from "./ip-batch.js";
+export { ensureIptablesRules, deleteIptablesRules } from "./iptables.js";

@@ -43,3 +43,5 @@ export type { OriginatingOnlyOptions, OriginatingOnlyPlan } from "./originating-
 export { originatingOnlyPlan, originatingOnlyNftRules, NFT_PRIO_MANGLE, MANGLE_TABLE } from "./originating-only.js";
 export type { EgressGatewayOptions, EgressGatewayTunnel, EgressNatNft } from "./egress-gateway.js";
 export { planEgressGateway, egressNatNft, NFT_PRIO_SRCNAT, NFT_PRIO_FILTER } from "./egress-gateway.js";
+export type { IptablesRule } from "./iptables.js";
+export { egressNatIptables, originatingOnlyIptables } from "./iptables.js";

@@ -1,0 +1,132 @@
+/**
+ * coil-egress's configuration (Coil §1.6): env `COIL_POD_NAMESPACE` (the Egress namespace),
+ * `COIL_EGRESS_NAME`, `COIL_POD_ADDRESSES` (the pod's `status.podIPs`, comma separated), `HOSTNAME`
+ * (the `pod` label of the metrics); flags `--metrics-addr :8080`, `--health-addr :8081`,
+ * `--fou-port 5555`, `--enable-sport-auto`, `--backend iptables|nftables`, plus this project's
+ * `--tunnel fou|vxlan` (VXLAN for kernels without FoU) and `--kubeconfig`.
+ */
+import { err, ok, Result } from "neverthrow";
+import { DEFAULT_FOU_PORT } from "../../lib/constants.js";
+import { ipFamily, parseIp, type Ip } from "../../lib/net/index.js";
+import {
+  flagUsage,
+  invalidFlagValue,
+  parseBoolFlag,
+  parseFlagValues,
+  parseIntFlag,
+  parseListenAddrFlag,
+  type FlagError,
+  type FlagSpec,
+  type ListenAddr,
+} from "../common/flags.js";
+
+/** The tunnel encapsulation: Coil's FoU, or VXLAN (this project's addition). */
+export type TunnelKind = "fou" | "vxlan";
+
+/** The NAT rule backend. */
+export type Backend = "iptables" | "nftables";
+
+/** Parsed coil-egress configuration. */
+export interface EgressFlags {
+  /** `COIL_POD_NAMESPACE`: namespace of the Egress (and of this pod). */
+  readonly namespace: string;
+  /** `COIL_EGRESS_NAME`: name of the Egress this pod serves. */
+  readonly egressName: string;
+  /** The pod's IPv4 address from `COIL_POD_ADDRESSES`. */
+  readonly podIPv4: Ip | undefined;
+  /** The pod's IPv6 address from `COIL_POD_ADDRESSES`. */
+  readonly podIPv6: Ip | undefined;
+  /** `HOSTNAME`: the pod name used as the `pod` label of the metrics. */
+  readonly podName: string;
+  /** `--metrics-addr` (default `:8080`; `0` disables). */
+  readonly metricsAddr: ListenAddr | undefined;
+  /** `--health-addr` (default `:8081`; `0` disables). */
+  readonly healthAddr: ListenAddr | undefined;
+  /** `--fou-port` (default 5555): the tunnel's UDP port (also the VXLAN port). */
+  readonly fouPort: number;
+  /** `--enable-sport-auto`: encap source port chosen by the kernel (FoU). */
+  readonly sportAuto: boolean;
+  /** `--backend` (default `iptables`). */
+  readonly backend: Backend;
+  /** `--tunnel` (default `fou`). */
+  readonly tunnel: TunnelKind;
+  /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
+  readonly kubeconfig: string | undefined;
+  /** `--zap-log-level=debug`. */
+  readonly debug: boolean;
+}
+
+const STRINGS: Record<string, string> = {
+  "metrics-addr": ":8080",
+  "health-addr": ":8081",
+  "fou-port": String(DEFAULT_FOU_PORT),
+  backend: "iptables",
+  tunnel: "fou",
+  "zap-log-level": "info",
+  // Accepted for manifest compatibility (the controller passes --zap-stacktrace-level=panic), no effect.
+  "zap-stacktrace-level": "",
+  "zap-encoder": "",
+  "zap-time-encoding": "",
+};
+const SPEC: FlagSpec = { booleans: ["enable-sport-auto", "help"], strings: STRINGS, noDefault: ["kubeconfig"] };
+
+/** The usage text. */
+export function usage(): string {
+  return `${flagUsage("coil-egress", SPEC)}Environment:\n  COIL_POD_NAMESPACE, COIL_EGRESS_NAME, COIL_POD_ADDRESSES (required), HOSTNAME\n`;
+}
+
+function required(env: Readonly<Record<string, string | undefined>>, name: string): Result<string, FlagError> {
+  const v = env[name] ?? "";
+  return v === "" ? err({ kind: "missing-env", name, message: `${name} environment variable should be set` }) : ok(v);
+}
+
+/** Parse `COIL_POD_ADDRESSES` as Coil does: IPv4 → the v4 local, else the v6 local; an invalid entry is an error. */
+export function parsePodAddresses(s: string): Result<{ v4: Ip | undefined; v6: Ip | undefined }, FlagError> {
+  let v4: Ip | undefined;
+  let v6: Ip | undefined;
+  for (const part of s.split(",")) {
+    const ip = parseIp(part.trim());
+    if (ip.isErr()) return err({ kind: "invalid-value", flag: "COIL_POD_ADDRESSES", value: s, message: `COIL_POD_ADDRESSES: invalid address ${JSON.stringify(part)}` });
+    if (ipFamily(ip.value) === 4) v4 = ip.value;
+    else v6 = ip.value;
+  }
+  return ok({ v4, v6 });
+}
+
+/** Parse argv (without node and script) and the environment. `help` when `--help` was given. */
+export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<EgressFlags | "help", FlagError> {
+  const parsed = parseFlagValues(argv, SPEC);
+  if (parsed.isErr()) return err(parsed.error);
+  const values = parsed.value;
+  if (values["help"] !== undefined) return ok("help");
+  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
+  const backend = str("backend");
+  if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `must be iptables or nftables, got ${JSON.stringify(backend)}`));
+  const tunnel = str("tunnel");
+  if (tunnel !== "fou" && tunnel !== "vxlan") return err(invalidFlagValue("tunnel", tunnel, `must be fou or vxlan, got ${JSON.stringify(tunnel)}`));
+  return Result.combine([required(env, "COIL_POD_NAMESPACE"), required(env, "COIL_EGRESS_NAME"), required(env, "COIL_POD_ADDRESSES")]).andThen(([namespace, egressName, addrs]) =>
+    Result.combine([
+      parseListenAddrFlag("metrics-addr", str("metrics-addr")),
+      parseListenAddrFlag("health-addr", str("health-addr")),
+      parseIntFlag("fou-port", str("fou-port"), 1, 65535),
+      parseBoolFlag("enable-sport-auto", values["enable-sport-auto"], false),
+      parsePodAddresses(addrs),
+    ]).map(
+      ([metricsAddr, healthAddr, fouPort, sportAuto, ips]): EgressFlags => ({
+        namespace,
+        egressName,
+        podIPv4: ips.v4,
+        podIPv6: ips.v6,
+        podName: env["HOSTNAME"] ?? "",
+        metricsAddr,
+        healthAddr,
+        fouPort,
+        sportAuto,
+        backend,
+        tunnel,
+        kubeconfig: values["kubeconfig"],
+        debug: str("zap-log-level") === "debug",
+      }),
+    ),
+  );
+}
