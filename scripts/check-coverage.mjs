@@ -3,10 +3,10 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
-// 89, not 90, since session 2: the merged report of the full suite gave 89.78 % while the lowest
-// files (lib/cni/result.ts 63 % merged) are at 100 % lines when test/lib/cni runs alone, which
-// points at a merge artefact across processes; to be investigated, then the gate goes back to 90.
-const threshold = Number(process.env.COIL_LIB_COVERAGE ?? 89);
+// Children that tests start from source (`node --import tsx …`) run with tap's coverage off
+// (test/helpers/child-env.ts): their records merged as one-line files and pulled the full-suite
+// figure to 89.8 % while lib/'s own tests alone cover 99.4 % of its lines.
+const threshold = Number(process.env.COIL_LIB_COVERAGE ?? 95);
 const summary = JSON.parse(readFileSync(resolve(".tap/report/coverage-summary.json"), "utf8"));
 let covered = 0;
 let total = 0;

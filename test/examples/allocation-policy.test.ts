@@ -1,8 +1,9 @@
 import t from "tap";
 import { spawnSync } from "node:child_process";
+import { sourceChildEnv } from "../helpers/child-env.js";
 
 t.test("examples/allocation-policy.ts runs and prints the policy figures", async (t) => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "examples/allocation-policy.ts"], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "examples/allocation-policy.ts"], { encoding: "utf8", timeout: 60_000, env: sourceChildEnv() });
   t.equal(r.status, 0, `exit 0 (stderr: ${r.stderr})`);
   const out = r.stdout;
   // 10.100.0.0/16 with 32-address blocks: 2048 blocks; 110 pods need 4 blocks → 512 nodes.

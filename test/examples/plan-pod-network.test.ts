@@ -1,11 +1,12 @@
 import t from "tap";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { sourceChildEnv } from "../helpers/child-env.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 t.test("examples/plan-pod-network.ts prints the dual-stack plan", async (t) => {
-  const out = execFileSync(process.execPath, ["--import", "tsx", "examples/plan-pod-network.ts"], { cwd: root, encoding: "utf8" });
+  const out = execFileSync(process.execPath, ["--import", "tsx", "examples/plan-pod-network.ts"], { cwd: root, encoding: "utf8", env: sourceChildEnv() });
   const lines = out.split("\n");
   const want = [
     "ip rule add lookup 116 priority 2000",

@@ -9,6 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sourceChildEnv } from "./child-env.js";
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -58,7 +59,7 @@ export interface CoildProcess {
  */
 export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess> {
   const child = spawn("nsenter", [`--net=${opts.netnsPath}`, "--", process.execPath, ...(opts.command ?? COILD_FROM_SOURCE), ...opts.flags], {
-    env: { ...process.env, ...opts.env, COIL_NODE_NAME: opts.nodeName },
+    env: sourceChildEnv({ ...opts.env, COIL_NODE_NAME: opts.nodeName }),
     stdio: ["ignore", "ignore", "pipe"],
     cwd: REPO_ROOT,
   });
@@ -130,7 +131,7 @@ export function runCoilFromSource(o: CoilRunOptions): Promise<CniRun> {
   const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: o.socket, rpc: o.rpc });
   const t0 = performance.now();
   const env = {
-    ...process.env,
+    ...sourceChildEnv(),
     CNI_COMMAND: o.cmd,
     CNI_CONTAINERID: o.containerId,
     CNI_NETNS: o.netns,

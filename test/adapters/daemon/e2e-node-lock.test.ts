@@ -18,6 +18,7 @@ import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { waitFor } from "../../helpers/wait.js";
 import { addNodeAddresses, COILD_FROM_SOURCE, REPO_ROOT, stopProcess, TEST_NODE_V4 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
+import { sourceChildEnv } from "../../helpers/child-env.js";
 
 /** A coild process and its stderr. */
 interface Coild {
@@ -29,7 +30,7 @@ interface Coild {
 
 function spawnCoild(host: TestNetns, flags: readonly string[]): Coild {
   const child = spawn("nsenter", [`--net=${host.path}`, "--", process.execPath, ...COILD_FROM_SOURCE, ...flags], {
-    env: { ...process.env, COIL_NODE_NAME: "lock" },
+    env: sourceChildEnv({ COIL_NODE_NAME: "lock" }),
     stdio: ["ignore", "ignore", "pipe"],
     cwd: REPO_ROOT,
   });

@@ -15,6 +15,7 @@ import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, terminateProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
+import { sourceChildEnv } from "../../helpers/child-env.js";
 
 /** The Go `coil` binary: `COIL_V2_COIL=<path>` from the build script in no-build mode, or the reason it is missing. */
 function goCoilBinary(): { readonly path: string } | { readonly missing: string } {
@@ -48,7 +49,7 @@ interface Call {
 function runCni(argv: readonly string[], host: TestNetns, sock: string, c: Call): Promise<Run> {
   const conf = JSON.stringify({ cniVersion: c.cniVersion, name: "k8s-pod-network", type: "coil", socket: sock });
   const env = {
-    ...process.env,
+    ...sourceChildEnv(),
     CNI_COMMAND: c.cmd,
     CNI_CONTAINERID: c.id,
     CNI_NETNS: c.pod.path,

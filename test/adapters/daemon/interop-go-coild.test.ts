@@ -27,6 +27,7 @@ import { missingPrerequisite } from "../../helpers/prerequisites.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { api, createPool, startController, type Api } from "../ipam-controller/harness.js";
 import { cidrContains, parseCidr, parseIp } from "../../../lib/net/index.js";
+import { sourceChildEnv } from "../../helpers/child-env.js";
 
 const NODE = "swap";
 
@@ -94,7 +95,7 @@ const OUR_COIL = [process.execPath, "--import", "tsx", join(REPO_ROOT, "adapters
 function runCni(argv: readonly string[], host: TestNetns, sock: string, cmd: "ADD" | "DEL" | "CHECK", id: string, pod: TestNetns): Promise<Run> {
   const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: sock });
   const env = {
-    ...process.env,
+    ...sourceChildEnv(),
     CNI_COMMAND: cmd,
     CNI_CONTAINERID: id,
     CNI_NETNS: pod.path,

@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
 import { api, createNodes, createPool, createRequest, startController, waitCompleted } from "./harness.js";
+import { sourceChildEnv } from "../../helpers/child-env.js";
 
 const MAIN = fileURLToPath(new URL("../../../adapters/ipam-controller/main.ts", import.meta.url));
 
@@ -76,7 +77,7 @@ if (started !== undefined) {
           "--leader-elect-renew-deadline=2s",
           "--leader-elect-retry-period=500ms",
         ],
-        { stdio: ["ignore", "ignore", "pipe"] },
+        { stdio: ["ignore", "ignore", "pipe"], env: sourceChildEnv() },
       );
     const N = 150;
     const first = spawnController();

@@ -13,6 +13,7 @@ import { cniErrorFromServiceError } from "../../../../adapters/daemon/endpoint/g
 import { NULL_LOGGER, createLogger } from "../../../../adapters/daemon/log.js";
 import { createDaemonMetrics } from "../../../../adapters/daemon/metrics.js";
 import { encodeLine, parseResponseLine } from "../../../../adapters/common/fast-protocol.js";
+import { sourceChildEnv } from "../../../helpers/child-env.js";
 
 const handlers: CniCallHandlers = {
   add: async (q) => (q.containerId === "bad" ? err(cniError(11, "try later", "no block")) : ok({ result: Buffer.from(JSON.stringify({ id: q.containerId, ns: q.args["K8S_POD_NAMESPACE"] })) })),
@@ -163,7 +164,7 @@ t.test("grpc-js is loaded on the first HTTP/2 connection, not at start nor by th
   const dir = mkdtempSync(join(tmpdir(), "coild-lazy-"));
   const script = join(dir, "lazy.mts");
   writeFileSync(script, LAZY_SCRIPT);
-  const out = JSON.parse(execFileSync(process.execPath, ["--import", "tsx", script, join(dir, "coild.sock")], { encoding: "utf8", timeout: 60_000 })) as Record<string, unknown>;
+  const out = JSON.parse(execFileSync(process.execPath, ["--import", "tsx", script, join(dir, "coild.sock")], { encoding: "utf8", timeout: 60_000, env: sourceChildEnv() })) as Record<string, unknown>;
   t.same(out, {
     atStart: false,
     initialised: true,

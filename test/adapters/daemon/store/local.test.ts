@@ -8,6 +8,7 @@ import { BLOCKS_FILE, LocalBlockStore } from "../../../../adapters/daemon/store/
 import { parsePools } from "../../../../adapters/daemon/store/pools-file.js";
 import { REAL_FS_OPS, type AtomicFsOps } from "../../../../adapters/common/atomic-file.js";
 import { waitFor } from "../../../helpers/wait.js";
+import { sourceChildEnv } from "../../../helpers/child-env.js";
 
 const poolDoc = (name: string, spec: unknown): string =>
   JSON.stringify({ apiVersion: "coil.cybozu.com/v2", kind: "AddressPool", metadata: { name }, spec });
@@ -116,6 +117,7 @@ t.test("SIGKILL during churn: every reported block is durable, none twice", asyn
   const dir = tmp();
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("fixtures/store-churn.ts", import.meta.url)), dir], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: sourceChildEnv(),
   });
   let out = "";
   child.stdout.on("data", (b: Buffer) => {
