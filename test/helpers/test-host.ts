@@ -69,7 +69,9 @@ export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess
     log += b.toString();
     if (keep !== undefined) log = log.slice(-keep);
   });
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  // Generous: coild from source compiles under tsx first, which takes tens of seconds on a loaded
+  // 2-core machine; the wait ends as soon as coild serves.
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const poll = setInterval(() => {
@@ -78,7 +80,10 @@ export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess
         resolve({ child, log: () => log });
       } else if (child.exitCode !== null || Date.now() - started > timeoutMs) {
         clearInterval(poll);
-        reject(new Error(`coild did not start:\n${log}`));
+        // A coild that is merely slow must not live on after the test gave up on it: it would
+        // bind the ports and take the lock the next coild of the test needs.
+        if (child.exitCode === null) child.kill("SIGKILL");
+        reject(new Error(`coild did not start within ${timeoutMs} ms:\n${log}`));
       }
     }, 10);
   });
