@@ -40,7 +40,7 @@ export {
   DEFAULT_IN_CLUSTER_NETWORKS,
 } from "./egress-client.js";
 export type { OriginatingOnlyOptions, OriginatingOnlyPlan } from "./originating-only.js";
-export { originatingOnlyPlan, originatingOnlyNftRules, NFT_PRIO_MANGLE, MANGLE_TABLE } from "./originating-only.js";
+export { originatingOnlyPlan, originatingOnlyNftRules, candidateLinks as originatingOnlyLinks, NFT_PRIO_MANGLE, MANGLE_TABLE } from "./originating-only.js";
 export type { EgressGatewayOptions, EgressGatewayTunnel, EgressNatNft } from "./egress-gateway.js";
 export { planEgressGateway, egressNatNft, NFT_PRIO_SRCNAT, NFT_PRIO_FILTER } from "./egress-gateway.js";
 export type { IptablesRule } from "./iptables.js";

@@ -54,8 +54,8 @@ function mainRoutesOf(link: string, family: Family, s: NetnsState): Route[] {
   return s.routes.filter((r) => r.family === family && r.dev === link && routeTable(r) === MAIN_TABLE);
 }
 
-/** Links with a global address of `family` and at least one main-table route (Coil's selection). */
-function candidateLinks(family: Family, s: NetnsState): LinkState[] {
+/** Links with a global address of `family` and at least one main-table route (Coil's selection of the links originating-only mode marks). */
+export function candidateLinks(family: Family, s: NetnsState): LinkState[] {
   return s.links.filter(
     (l) => s.addrs.some((a) => a.dev === l.name && isGlobal(a.cidr, family)) && mainRoutesOf(l.name, family, s).length > 0,
   );

@@ -1,0 +1,132 @@
+/**
+ * coild's NAT client inside a client pod's network namespace (Coil §6.3-6.4): policy routing
+ * (rules 1800/1900/2000-2002/2100, tables 117/118) at ADD, then per gateway the tunnel to the
+ * Egress Service ClusterIP (FoU as Coil, or VXLAN) with its table-117/118 routes, and
+ * originating-only mode with connmark rules of the nftables or iptables backend. The same sync
+ * (without the init) is what the EgressWatcher runs in a running pod when an Egress changes.
+ */
+import { err, ok, type Result } from "neverthrow";
+import { netnsPath as pathRef, type Changeset, type KernelApplyError, type KernelObserveError, type Kernel } from "../../../lib/changeset/index.js";
+import { ipFamily, type Family, type Ip } from "../../../lib/net/index.js";
+import {
+  originatingOnlyIptables,
+  originatingOnlyLinks,
+  planEgressClientInit,
+  planEgressClientSync,
+  tunnelLinkName,
+  tunnelLocal,
+  vxlanVniFor,
+  type PlanError,
+  type TunnelSpec,
+} from "../../../lib/plan/index.js";
+import { ensureIptablesRules, runInNetns, type ExecError } from "../../kernel/index.js";
+import type { NatGateway } from "./gateways.js";
+
+/** The node-wide NAT client settings (coild flags). */
+export interface NatClientSettings {
+  /** Kernel port. */
+  readonly kernel: Kernel;
+  /** `--egress-port` (5555): FoU/VXLAN UDP port. */
+  readonly port: number;
+  /** `--tunnel` (fou). */
+  readonly tunnel: "fou" | "vxlan";
+  /** `--backend` (iptables). */
+  readonly backend: "iptables" | "nftables";
+  /** `--enable-originating-only`. */
+  readonly originatingOnly: boolean;
+}
+
+/** The client pod: its namespace file and addresses. */
+export interface NatClientPod {
+  /** Network namespace file of the pod. */
+  readonly netns: string;
+  /** The pod's IPv4 address. */
+  readonly ipv4?: Ip;
+  /** The pod's IPv6 address. */
+  readonly ipv6?: Ip;
+}
+
+/** Why the NAT client could not be set up. */
+export type NatClientError =
+  | { readonly kind: "plan-failed"; readonly cause: PlanError; readonly message: string }
+  | { readonly kind: "observe-failed"; readonly cause: KernelObserveError; readonly message: string }
+  | { readonly kind: "apply-failed"; readonly cause: KernelApplyError; readonly message: string }
+  | { readonly kind: "iptables-failed"; readonly cause: ExecError; readonly message: string };
+
+function families(p: NatClientPod): Family[] {
+  return [...(p.ipv4 !== undefined ? [4 as const] : []), ...(p.ipv6 !== undefined ? [6 as const] : [])];
+}
+
+/** The tunnel from the pod to a gateway; VXLAN's VNI is derived from the pod's own address of the gateway's family (what the egress pod computes). */
+export function clientTunnel(s: Pick<NatClientSettings, "port" | "tunnel">, pod: NatClientPod, gw: NatGateway): TunnelSpec {
+  if (s.tunnel === "fou") {
+    return { kind: "fou", port: s.port, sportAuto: gw.sportAuto, peer: gw.gateway, ...(pod.ipv4 !== undefined ? { localIPv4: pod.ipv4 } : {}), ...(pod.ipv6 !== undefined ? { localIPv6: pod.ipv6 } : {}) };
+  }
+  const local = ipFamily(gw.gateway) === 4 ? pod.ipv4 : pod.ipv6;
+  return { kind: "vxlan", port: s.port, vni: vxlanVniFor(local ?? gw.gateway), peer: gw.gateway, local: local ?? gw.gateway };
+}
+
+const applyFailed = (e: KernelApplyError): NatClientError => ({
+  kind: "apply-failed",
+  cause: e,
+  message: `failed to set up the NAT client: ${e.kind === "apply-failed" ? e.stderr.trim() || e.reason : e.kind}`,
+});
+
+/** The encap source port of an existing FoU link (`ip -d -j link show`), when there is one. */
+async function observedSport(netns: string, link: string): Promise<number | undefined> {
+  const r = await runInNetns(pathRef(netns), ["ip", "-d", "-j", "link", "show", "dev", link]);
+  if (r.isErr()) return undefined;
+  try {
+    const [l] = JSON.parse(r.value.stdout) as Array<{ linkinfo?: { info_data?: { encap_sport?: number | string } } }>;
+    const v = l?.linkinfo?.info_data?.encap_sport;
+    return v === "auto" ? 0 : typeof v === "number" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Set up (`init`: at ADD) or update (the EgressWatcher) the NAT client of a pod for `gateways`.
+ * Gateways of a family the pod lacks are skipped (Coil's `ErrIPFamilyMismatch`).
+ */
+export async function syncNatClient(s: NatClientSettings, pod: NatClientPod, gateways: readonly NatGateway[], o: { readonly init: boolean }): Promise<Result<void, NatClientError>> {
+  const ref = pathRef(pod.netns);
+  if (o.init) {
+    const observed = await s.kernel.observe(ref);
+    if (observed.isErr()) return err({ kind: "observe-failed", cause: observed.error, message: `cannot read the pod's network: ${observed.error.kind}` });
+    const plan = planEgressClientInit({ netnsPath: pod.netns, families: families(pod), observed: observed.value });
+    if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error, message: plan.error.message });
+    const applied = await s.kernel.apply(plan.value);
+    if (applied.isErr()) return err(applyFailed(applied.error));
+  }
+  for (const gw of gateways) {
+    const tunnel = clientTunnel(s, pod, gw);
+    if (tunnelLocal(tunnel).isErr()) continue;
+    const observed = await s.kernel.observe(ref);
+    if (observed.isErr()) return err({ kind: "observe-failed", cause: observed.error, message: `cannot read the pod's network: ${observed.error.kind}` });
+    const nft = s.backend === "nftables" ? await s.kernel.observeNft(ref) : undefined;
+    if (nft?.isErr() === true) return err({ kind: "observe-failed", cause: nft.error, message: `cannot list the pod's nftables: ${nft.error.kind}` });
+    const link = tunnelLinkName(tunnel);
+    const sport = tunnel.kind === "fou" && observed.value.links.some((l) => l.name === link) ? await observedSport(pod.netns, link) : undefined;
+    const plan = planEgressClientSync({
+      netnsPath: pod.netns,
+      tunnel,
+      destinations: gw.destinations,
+      originatingOnly: s.originatingOnly,
+      observed: observed.value,
+      observedNft: nft?.isOk() === true ? nft.value.rules : [],
+      ...(sport !== undefined ? { observedSport: sport } : {}),
+    });
+    if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error, message: plan.error.message });
+    const cs: Changeset = s.backend === "nftables" ? plan.value : { steps: plan.value.steps.map((st) => ({ ...st, nft: [] })) };
+    const applied = await s.kernel.apply(cs);
+    if (applied.isErr()) return err(applyFailed(applied.error));
+    if (s.backend === "iptables" && s.originatingOnly && gw.destinations.length > 0) {
+      const family = ipFamily(gw.gateway);
+      const rules = originatingOnlyLinks(family, observed.value).flatMap((l) => (l.index === undefined ? [] : originatingOnlyIptables(family, l.name, l.index)));
+      const r = await ensureIptablesRules(ref, rules);
+      if (r.isErr()) return err({ kind: "iptables-failed", cause: r.error, message: `iptables failed: ${r.error.kind === "exit-nonzero" ? r.error.stderr.trim() : r.error.kind}` });
+    }
+  }
+  return ok(undefined);
+}
