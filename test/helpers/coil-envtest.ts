@@ -15,7 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import { missingPrerequisite } from "./prerequisites.js";
 import type { Test } from "tap";
-import { findControlPlaneBinaries, startControlPlane, type ControlPlane, type ControlPlaneBinaries } from "./envtest.js";
+import { findControlPlaneBinaries, startControlPlane, type ControlPlane, type ControlPlaneBinaries, type ControlPlaneOptions } from "./envtest.js";
 import { waitFor } from "./wait.js";
 
 export { eventually, waitFor, type WaitOptions } from "./wait.js";
@@ -35,14 +35,14 @@ export interface CoilControlPlane {
  * `default`/`x-kubernetes-*` survive), wait until Established, create `kube-system`. Returns a
  * string (the reason) when the binaries are unavailable and may not be built.
  */
-export async function startCoilControlPlane(): Promise<CoilControlPlane | string> {
+export async function startCoilControlPlane(opts: Pick<ControlPlaneOptions, "serviceClusterIPRange"> = {}): Promise<CoilControlPlane | string> {
   let binaries;
   try {
     binaries = await findControlPlaneBinaries({ build: process.env["COIL_ENVTEST_BUILD"] === "1" });
   } catch (e) {
     return (e as Error).message;
   }
-  const cp = await startControlPlane({ binaries });
+  const cp = await startControlPlane({ binaries, ...opts });
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
@@ -73,8 +73,8 @@ export function skipOrFail(t: Test, reason: string): void {
  * {@link startCoilControlPlane}, or, when the control plane is unavailable, {@link skipOrFail}
  * `t` (`control plane unavailable: <reason>`) and return `undefined`.
  */
-export async function startCoilControlPlaneOrSkip(t: Test): Promise<CoilControlPlane | undefined> {
-  const started = await startCoilControlPlane();
+export async function startCoilControlPlaneOrSkip(t: Test, opts: Pick<ControlPlaneOptions, "serviceClusterIPRange"> = {}): Promise<CoilControlPlane | undefined> {
+  const started = await startCoilControlPlane(opts);
   if (typeof started !== "string") return started;
   skipOrFail(t, `control plane unavailable: ${started}`);
   return undefined;

@@ -78,6 +78,8 @@ export interface ControlPlaneOptions {
   readonly build?: boolean;
   /** How long to wait for etcd and for the apiserver's /readyz. Default 60 s each. */
   readonly readyTimeoutMs?: number;
+  /** `--service-cluster-ip-range`; default `10.0.0.0/24`. Two ranges (`10.0.0.0/24,fd00:10:96::/112`) give dual-stack Services. */
+  readonly serviceClusterIPRange?: string;
 }
 
 /** A running control plane. */
@@ -134,7 +136,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     started.push(etcd);
     await waitFor(() => httpOk(`${etcdUrl}/health`), { timeoutMs: timeout, what: "etcd /health", proc: etcd, dir, log: "etcd.log" });
     const server = `https://127.0.0.1:${securePort}`;
-    const args = apiserverArgs({ dir, pki, etcdUrl, securePort });
+    const args = apiserverArgs({ dir, pki, etcdUrl, securePort, serviceRange: opts.serviceClusterIPRange ?? "10.0.0.0/24" });
     const apiserver = launch(binaries.kubeApiserver, args, join(dir, "kube-apiserver.log"));
     started.push(apiserver);
     const what = "kube-apiserver /readyz";
@@ -176,7 +178,7 @@ function etcdArgs(dir: string, client: number, peer: number): string[] {
   ];
 }
 
-function apiserverArgs(o: { dir: string; pki: Pki; etcdUrl: string; securePort: number }): string[] {
+function apiserverArgs(o: { dir: string; pki: Pki; etcdUrl: string; securePort: number; serviceRange: string }): string[] {
   return [
     `--etcd-servers=${o.etcdUrl}`,
     `--cert-dir=${join(o.dir, "apiserver-certs")}`,
@@ -186,7 +188,7 @@ function apiserverArgs(o: { dir: string; pki: Pki; etcdUrl: string; securePort: 
     `--secure-port=${o.securePort}`,
     "--bind-address=127.0.0.1",
     "--advertise-address=127.0.0.1",
-    "--service-cluster-ip-range=10.0.0.0/24",
+    `--service-cluster-ip-range=${o.serviceRange}`,
     "--allow-privileged=true",
     "--disable-admission-plugins=ServiceAccount",
     "--authorization-mode=RBAC",
