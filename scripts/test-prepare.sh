@@ -12,8 +12,12 @@
 #          (15-25 min cold on 2 cores; cached in ${COIL_ENVTEST_CACHE:-~/.cache/coil-envtest}),
 #        - Coil v2's Go `coil`, built by scripts/coil-v2/build.sh
 #          and `coild` (~10 min cold for both on a loaded 2-core machine; cached in ${COIL_V2_CACHE:-~/.cache/coil-v2}),
+#        - the cluster's kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl (one go build,
+#          scripts/cluster/build.sh, after kube-apiserver so it reuses its packages: ~16 min more cold) and test
+#          images, cached in ${COIL_CLUSTER_CACHE:-~/.cache/coil-cluster},
 #        - dist/ (`npm run build` + the Bun-compiled dist/bin/coil) when missing or older than a
-#          source file (~1 min).
+#          source file (~1 min), then the image (`npm run image -- --no-build`) when missing or older than
+#          dist/bin or the image scripts.
 #   The tests find the Go binaries through the same two scripts (in no-build mode), so they use
 #   exactly what was prepared here.
 #
@@ -70,25 +74,38 @@ LOGS=$(mktemp -d "${TMPDIR:-/tmp}/coil-test-prepare.XXXXXX")
 pids=() names=() logs=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' INT TERM
 
-# Start `bash <script>` in the background unless `<NO_BUILD var>=1 bash <script>` finds its output.
+# Start, in the background, `bash <script>` for each step whose `<NO_BUILD var>=1 bash <script>` does not
+# find its output, one after the other (a later step reuses what an earlier one put in the Go build cache).
 # Only the scripts' own "[...]" progress lines are shown; the full output goes to a log.
-go_build() { # <name> <script> <no-build variable> <what, how long, where>
-  local name="$1" script="$2" nobuild="$3" what="$4"
-  if env "$nobuild=1" bash "$script" >/dev/null 2>"$LOGS/$name.probe"; then
-    say "$name: cached ($(grep -m1 -oE '(reusing|using) .*' "$LOGS/$name.probe" || echo ok))"
+go_build() { # <name> <what, how long, where> <script> <no-build variable> [<script> <no-build variable>]...
+  local name="$1" what="$2" todo=() cached=()
+  shift 2
+  while [[ $# -ge 2 ]]; do
+    if env "$2=1" bash "$1" >/dev/null 2>"$LOGS/$name.probe"; then
+      cached+=("$(grep -m1 -oE '(reusing|using) .*' "$LOGS/$name.probe" || echo "$1 ok")")
+    else
+      todo+=("$1")
+    fi
+    shift 2
+  done
+  if [[ ${#todo[@]} -eq 0 ]]; then
+    say "$name: cached (${cached[*]})"
     return
   fi
   command -v go >/dev/null || die "$name: not cached and Go is missing: install Go (the build scripts look in /usr/local/go/bin)"
   say "$name: $what"
-  ( bash "$script" 2>&1 >/dev/null | tee "$LOGS/$name.log" | { grep --line-buffered -E '^\[[a-z0-9-]+\] ' || true; } ) &
+  ( for s in "${todo[@]}"; do bash "$s" 2>&1 >/dev/null || exit 1; done | tee "$LOGS/$name.log" | { grep --line-buffered -E '^\[[a-z0-9-]+\] ' || true; } ) &
   pids+=("$!") names+=("$name") logs+=("$LOGS/$name.log")
 }
 ENVTEST_CACHE="${COIL_ENVTEST_CACHE:-$HOME/.cache/coil-envtest}"
 COIL_V2_CACHE_DIR="${COIL_V2_CACHE:-$HOME/.cache/coil-v2}"
-go_build envtest scripts/envtest/build.sh COIL_ENVTEST_NO_BUILD \
-  "building kube-apiserver + etcd from Go modules, usually 15-25 min cold on 2 cores, cached afterwards in $ENVTEST_CACHE"
-go_build coil-v2 scripts/coil-v2/build.sh COIL_V2_NO_BUILD \
-  "building Coil v2's Go executables for the interop tests, usually ~10 min cold (coil ~30 s, coild ~10 min: Kubernetes client libraries), cached afterwards in $COIL_V2_CACHE_DIR"
+CLUSTER_CACHE="${COIL_CLUSTER_CACHE:-$HOME/.cache/coil-cluster}"
+# The cluster's programs share most packages with kube-apiserver: built after it, they reuse its part of
+# the Go build cache (built beside it, both would compile the shared packages at the same time).
+go_build kubernetes "building kube-apiserver + etcd (cached in $ENVTEST_CACHE), then kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl in one go build plus the cluster's test images (cached in $CLUSTER_CACHE), from Go modules: usually 15-25 min + ~16 min cold on 2 cores" \
+  scripts/envtest/build.sh COIL_ENVTEST_NO_BUILD scripts/cluster/build.sh COIL_CLUSTER_NO_BUILD
+go_build coil-v2 "building Coil v2's Go executables for the interop tests, usually ~10 min cold (coil ~30 s, coild ~10 min: Kubernetes client libraries), cached afterwards in $COIL_V2_CACHE_DIR" \
+  scripts/coil-v2/build.sh COIL_V2_NO_BUILD
 
 # dist/: what the tests run (dist/bin/*.mjs, the Bun-compiled dist/bin/coil, dist/lib for the pack test).
 outputs=(dist/lib/index.js dist/cjs/lib/index.js dist/bin/coil)
@@ -117,6 +134,30 @@ if [[ -n "${why:-}" ]]; then
   fi
 else
   say "dist: up to date"
+fi
+
+# The image the cluster e2e deploys (dist/image/coil-ts-<version>.oci.tar): built from dist/bin as it is
+# now, when missing or older than a program or the image scripts (cached Debian and Node layers: ~30 s warm;
+# cold, mmdebstrap adds 3-6 min).
+image=$(node -p '"dist/image/coil-ts-" + require("./package.json").version + ".oci.tar"')
+image_why=""
+if [[ ! -e "$image" ]]; then image_why="$image is missing"
+else
+  newer=$(find dist/bin scripts/image package.json -type f -newer "$image" -print -quit 2>/dev/null)
+  image_why=${newer:+"$newer is newer than $image"}
+fi
+if [[ $dist_status == 0 && -n "$image_why" ]]; then
+  say "image: building (npm run image -- --no-build); $image_why"
+  t0=$(date +%s)
+  if npm run --silent image -- --no-build >"$LOGS/image.log" 2>&1; then
+    say "image: built in $(( $(date +%s) - t0 ))s"
+  else
+    dist_status=1
+    tail -30 "$LOGS/image.log"
+    say "ERROR: image build failed (full log: $LOGS/image.log)"
+  fi
+elif [[ -z "$image_why" ]]; then
+  say "image: up to date"
 fi
 
 status=$dist_status
