@@ -62,6 +62,7 @@ export interface RunningCoild {
 /** Why coild could not start; {@link formatCoildStartError} says it to the operator. */
 export type CoildStartError =
   | { readonly kind: "egress-only-unsupported" }
+  | { readonly kind: "clear-routes-needs-kubernetes" }
   | { readonly kind: "node-locked"; readonly cause: NodeLockError }
   | ListenError
   | { readonly kind: "socket-unavailable"; readonly cause: ServeError }
@@ -79,6 +80,8 @@ export function formatCoildStartError(e: CoildStartError): string {
   switch (e.kind) {
     case "egress-only-unsupported":
       return "egress-only mode (--enable-ipam=false) is not implemented in this coild";
+    case "clear-routes-needs-kubernetes":
+      return "--clear-routes-on-shutdown needs --store=kubernetes: it clears the export table when the Node object is gone, and the local store has no Node object";
     case "node-locked":
       return e.cause.message;
     case "listen-failed":
@@ -131,6 +134,8 @@ interface OpenedStore {
   readonly poolFamilies: NodeFamilies["ofPool"];
   /** Pools checked at start-up against the node's families (the default one, and any `--namespace-pools` names). */
   readonly startupPools: readonly string[];
+  /** Whether the own Node object exists (Kubernetes store only). */
+  readonly nodeExists?: (timeoutMs: number) => Promise<Result<boolean, { readonly message: string }>>;
   readonly close?: () => Promise<void>;
 }
 
@@ -200,7 +205,7 @@ async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly F
 export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<RunningCoild, CoildStartError>> {
   if (!flags.enableIpam) return err({ kind: "egress-only-unsupported" });
   if (flags.enableEgress) deps.log.warn("egress (FoU/NAT) is not implemented in this coild; Egress objects are ignored");
-  if (flags.registerFromMain) deps.log.warn("--register-from-main is not implemented; only table routes are registered");
+  if (flags.clearRoutesOnShutdown && flags.store !== "kubernetes") return err({ kind: "clear-routes-needs-kubernetes" });
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
   // One coild per network namespace, checked before anything is touched (ports, socket, state dir, kernel).
   const holder: LockHolder = { pid: process.pid, node: nodeName, socket: flags.socket, stateDir: flags.stateDir };
@@ -215,6 +220,24 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
       await netnsLock.value.release();
     },
   }));
+}
+
+/** How long the shutdown waits for the Node GET of `--clear-routes-on-shutdown` (Coil: 10 s). */
+const NODE_DELETED_CLEANUP_TIMEOUT_MS = 10_000;
+
+/**
+ * `--clear-routes-on-shutdown` (Coil #370): at a clean stop, if the Node object is gone, empty the
+ * export table so that routing daemons withdraw the node's blocks. Any other answer (the Node
+ * exists, or the API server could not say) leaves the table alone: a restarting coild must not
+ * make BIRD withdraw routes of pods that keep running.
+ */
+async function clearRoutesIfNodeGone(node: NodeState, nodeExists: NonNullable<OpenedStore["nodeExists"]>, log: Logger): Promise<void> {
+  const exists = await nodeExists(NODE_DELETED_CLEANUP_TIMEOUT_MS);
+  if (exists.isErr()) return log.warn("failed to get node on shutdown, skipping route cleanup", { error: exists.error.message });
+  if (exists.value) return;
+  log.info("node is deleted, clearing export routes");
+  const r = await node.clearExport();
+  if (r.isErr()) log.error("failed to clear export routes on node deletion", { error: r.error });
 }
 
 async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, CoildStartError>> {
@@ -240,7 +263,7 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
     await closeHttp();
     return err(started.error);
   }
-  const { node, server, timer, closeStore, dirLock } = started.value;
+  const { node, server, timer, closeStore, dirLock, nodeExists } = started.value;
   return ok({
     node,
     metrics,
@@ -250,6 +273,7 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
       clearInterval(timer);
       ready = false;
       await server.close();
+      if (flags.clearRoutesOnShutdown && nodeExists !== undefined) await clearRoutesIfNodeGone(node, nodeExists, deps.log);
       await closeStore?.();
       await dirLock?.release();
       await closeHttp();
@@ -265,7 +289,7 @@ async function startIpam(
   holder: LockHolder,
   metrics: DaemonMetrics,
   markReady: () => void,
-): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined; dirLock: HeldLock | undefined }, CoildStartError>> {
+): Promise<Result<{ node: NodeState; server: RunningServer; timer: NodeJS.Timeout; closeStore: (() => Promise<void>) | undefined; dirLock: HeldLock | undefined; nodeExists: OpenedStore["nodeExists"] }, CoildStartError>> {
   // Refuse early when another coild serves the socket: its state dir must not be recovered/GC-ed twice.
   const free = await prepareSocketPath(flags.socket);
   if (free.isErr()) return err({ kind: "socket-unavailable", cause: free.error });
@@ -283,7 +307,7 @@ async function startIpam(
     await opened.value.close?.();
     await locked?.release();
   }
-  return started.map((s) => ({ ...s, closeStore: opened.value.close, dirLock: locked }));
+  return started.map((s) => ({ ...s, closeStore: opened.value.close, dirLock: locked, nodeExists: opened.value.nodeExists }));
 }
 
 async function startOverStore(
@@ -316,7 +340,14 @@ async function startOverStore(
     families: { have: families, ofPool: opened.poolFamilies },
   });
   const hostLinks = new HostLinkIndex();
-  const rec = await recoverNodeState({ node, kernel: deps.kernel, log: deps.log, podTable: flags.podTableId, hostLinks });
+  const rec = await recoverNodeState({
+    node,
+    kernel: deps.kernel,
+    log: deps.log,
+    podTable: flags.podTableId,
+    hostLinks,
+    ...(flags.registerFromMain ? { registerFromMain: { protocol: flags.protocolId } } : {}),
+  });
   if (rec.isErr()) return err({ kind: "recovery-failed", cause: rec.error });
   deps.log.info("recovered node state", { ...rec.value });
   const ops = cniOperations(cniDeps({

@@ -3,6 +3,9 @@
  * back from the kernel. Blocks come from the store; then every host link with alias
  * `COIL:<pool>:<containerId>:<ifname>` is registered with the addresses of the pod-table (116)
  * routes through it; then GC returns empty blocks and syncs the export table (119).
+ * With `--register-from-main` (Coil's migration aid from Coil 2.0.1, whose pod routes were in the
+ * main table) a pod link without a pod-table route of a family takes the first main-table route
+ * through it of protocol `--protocol-id` or 3 (`boot`: Calico rewrites the protocol to it).
  */
 import { err, ok, type Result } from "neverthrow";
 import { HOST_NETNS, type KernelObserveError } from "../../../lib/changeset/index.js";
@@ -37,7 +40,14 @@ export interface RecoveryOptions {
   readonly podTable: number;
   /** Filled from the same observation (coild's hot path relies on it). */
   readonly hostLinks?: HostLinkIndex;
+  /** `--register-from-main`: also read pod addresses from main-table routes of this protocol (or 3). */
+  readonly registerFromMain?: { readonly protocol: number };
 }
+
+/** The main table's id (`ip route` without `table`). */
+const MAIN_TABLE = 254;
+/** Route protocol `boot`, the kernel's default (and what Calico sets). */
+const PROTO_BOOT = 3;
 
 /** Rebuild `node.ipam` from the store's blocks and the kernel's pod links, then GC. See {@link formatRecoveryError} for the text. */
 export async function recoverNodeState(o: RecoveryOptions): Promise<Result<RecoveryReport, RecoveryError>> {
@@ -53,8 +63,11 @@ export async function recoverNodeState(o: RecoveryOptions): Promise<Result<Recov
     const alias = parseLinkAlias(link.alias ?? "");
     if (alias.isErr() || alias.value.pool === "") continue;
     const routes = host.value.routes.filter((r) => r.table === o.podTable && r.dev === link.name);
-    const v4 = routes.find((r) => r.family === 4);
-    const v6 = routes.find((r) => r.family === 6);
+    const fromMain = o.registerFromMain;
+    const main = fromMain === undefined ? [] : host.value.routes.filter((r) =>
+      (r.table ?? MAIN_TABLE) === MAIN_TABLE && r.dev === link.name && [fromMain.protocol, PROTO_BOOT].includes(r.protocol ?? PROTO_BOOT));
+    const v4 = routes.find((r) => r.family === 4) ?? main.find((r) => r.family === 4);
+    const v6 = routes.find((r) => r.family === 6) ?? main.find((r) => r.family === 6);
     const req = {
       ...alias.value,
       ...(v4 === undefined ? {} : { ipv4: cidrAddress(v4.dst) }),

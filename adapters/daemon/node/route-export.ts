@@ -40,6 +40,8 @@ export class RouteExport {
   /** Bumped whenever the node's block set changes; the table is current when a sync of it succeeded. */
   #blocksGen = 0;
   #exportedGen = 0;
+  /** Set by {@link clear}: a sync still in flight (a GC at shutdown) must not put the routes back. */
+  #cleared = false;
   /** The last failure, cleared by a successful sync (STATUS reports 51 while set). */
   lastError: ExportError | undefined;
 
@@ -65,7 +67,7 @@ export class RouteExport {
     this.#wanted += 1;
     const gen = this.#wanted;
     return this.#lock.run("export", async () => {
-      if (this.#done >= gen) return ok(undefined);
+      if (this.#done >= gen || this.#cleared) return ok(undefined);
       const target = this.#wanted;
       const blocksGen = this.#blocksGen;
       const r = await this.#once();
@@ -81,11 +83,20 @@ export class RouteExport {
     });
   }
 
-  async #once(): Promise<Result<void, ExportError>> {
+  /**
+   * Empty the table of the node's routes (Coil's `Sync(nil)`, used by `--clear-routes-on-shutdown`
+   * when the Node object is gone). Final: later syncs do nothing (coild is stopping).
+   */
+  clear(): Promise<Result<void, ExportError>> {
+    this.#cleared = true;
+    return this.#lock.run("export", () => this.#once([]));
+  }
+
+  async #once(blocks: readonly Cidr[] = this.#o.blocks()): Promise<Result<void, ExportError>> {
     const host = await this.#o.kernel.observe(HOST_NETNS);
     if (host.isErr()) return err({ kind: "observe-failed", cause: host.error });
     const plan = planRouteExport({
-      blocks: this.#o.blocks(),
+      blocks,
       observed: host.value.routes,
       table: this.#o.table,
       protocol: this.#o.protocol,

@@ -169,6 +169,11 @@ export class NodeState {
     return this.#export.sync();
   }
 
+  /** Remove every route of the node from the export table (`--clear-routes-on-shutdown`, Node deleted). */
+  clearExport(): Promise<Result<void, ExportError>> {
+    return this.#export.clear();
+  }
+
   /**
    * Sync the export table where its failure must not fail the caller (an ADD whose address is
    * allocated, a DEL, a GC): the export logs the failure, keeps it for STATUS (`lastError`, 51) and

@@ -54,6 +54,11 @@ export interface KubernetesSetup {
   readonly nodeIps: { readonly ipv4?: Ip; readonly ipv6?: Ip };
   /** The address families of a pool's subnets (undefined: no such pool). */
   readonly poolFamilies: (pool: string) => Promise<Result<readonly Family[] | undefined, StoreError>>;
+  /**
+   * Whether the own Node object still exists (one GET bounded by `timeoutMs`; NotFound → false).
+   * `--clear-routes-on-shutdown` asks it at shutdown (Coil #370).
+   */
+  readonly nodeExists: (timeoutMs: number) => Promise<Result<boolean, K8sError>>;
   /** Stop watches and close connections. */
   close(): Promise<void>;
 }
@@ -161,6 +166,11 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     poolFor: (ns) => choosePool(ns === undefined ? undefined : namespaces.get(ns)?.metadata.annotations),
     nodeIps: nodeInternalIpsLastWins(node.value),
     poolFamilies: (pool) => store.value.poolFamilies(pool),
+    nodeExists: async (timeoutMs) => {
+      const r = await within(getNode(c.core, o.node), timeoutMs, err({ kind: "network", status: 0, message: `no answer from the API server within ${timeoutMs} ms` }));
+      if (r.isOk()) return ok(true);
+      return r.error.kind === "not-found" ? ok(false) : err(r.error);
+    },
     close: async () => {
       await Promise.all([namespaces.stop(), store.value.close()]);
       c.destroy();
