@@ -54,7 +54,8 @@ need=()
 has() { [[ "$1" == /* ]] && [[ -e "$1" ]] || command -v "$1" >/dev/null 2>&1; }
 for pair in ip:iproute2 nft:nftables ping:iputils-ping protoc:protobuf-compiler pgrep:procps openssl:openssl \
   nsenter:util-linux flock:util-linux setpriv:util-linux /usr/lib/cni/ptp:containernetworking-plugins birdc:bird2 \
-  mmdebstrap:mmdebstrap containerd:containerd runc:runc iptables:iptables /bin/busybox:busybox-static; do
+  mmdebstrap:mmdebstrap containerd:containerd runc:runc iptables:iptables /bin/busybox:busybox-static \
+  conntrack:conntrack curl:curl; do
   has "${pair%%:*}" || [[ " ${need[*]} " == *" ${pair##*:} "* ]] || need+=("${pair##*:}")
 done
 if [[ ${#need[@]} -gt 0 ]]; then
