@@ -17,6 +17,9 @@
 # esbuild's metafiles go to dist/bin/meta/<name>.json (not published): test/package/bins.test.ts reads
 # them to check that nothing but Node built-ins (and guarded optional modules) is left to load at run time.
 #
+# Every bundle embeds package.json's version and the git commit (scripts/lib/build-info.sh) for
+# `--version` (adapters/common/version.ts).
+#
 # Usage: scripts/build-bins.sh    (needs the devDependency esbuild; no network)
 set -eu
 
@@ -24,6 +27,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ESBUILD="$ROOT/node_modules/.bin/esbuild"
 OUT="$ROOT/dist/bin"
 [ -x "$ESBUILD" ] || { echo "build-bins: $ESBUILD missing (npm ci installs esbuild)" >&2; exit 127; }
+. "$ROOT/scripts/lib/build-info.sh"
+export COIL_VERSION COIL_COMMIT # build-cni.sh below uses the same
 
 BANNER='#!/usr/bin/env node
 import { createRequire as __coilCreateRequire } from "node:module";
@@ -37,7 +42,8 @@ mkdir -p "$OUT/meta"
 bundle() { # <entry> <name>
   tmp="$OUT/$2.mjs.tmp.$$"
   "$ESBUILD" "$ROOT/$1" --bundle --minify --platform=node --target=node20 --format=esm \
-    --banner:js="$BANNER" --outfile="$tmp" --metafile="$tmp.json" --log-level=warning
+    --banner:js="$BANNER" \
+    --define:__COIL_VERSION__="\"$COIL_VERSION\"" --define:__COIL_COMMIT__="\"$COIL_COMMIT\"" --outfile="$tmp" --metafile="$tmp.json" --log-level=warning
   chmod 755 "$tmp"
   mv -f "$tmp.json" "$OUT/meta/$2.json"
   mv -f "$tmp" "$OUT/$2.mjs" # rename: concurrent builds and running copies stay valid

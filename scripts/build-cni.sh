@@ -15,6 +15,9 @@ ENTRY="$ROOT/adapters/cni/main.ts"
 OUT="$ROOT/dist/bin"
 WHAT=${1:-all}
 
+. "$ROOT/scripts/lib/build-info.sh" # COIL_VERSION, COIL_COMMIT: embedded for the about line and --version
+DEFINE_VERSION="__COIL_VERSION__=\"$COIL_VERSION\""
+DEFINE_COMMIT="__COIL_COMMIT__=\"$COIL_COMMIT\""
 mkdir -p "$OUT"
 if [ "$WHAT" != "--node-only" ]; then
   [ -x "$BUN" ] || { echo "build-cni: $BUN missing (npm ci installs @oven/bun-linux-x64)" >&2; exit 127; }
@@ -25,14 +28,15 @@ if [ "$WHAT" != "--node-only" ]; then
   tmp="$OUT/.coil-build.$$"
   rm -rf "$tmp" && mkdir "$tmp"
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && "$BUN" build "$ENTRY" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$tmp/coil" >/dev/null)
+  (cd "$tmp" && "$BUN" build "$ENTRY" --define "$DEFINE_VERSION" --define "$DEFINE_COMMIT" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$tmp/coil" >/dev/null)
   mv -f "$tmp/coil" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
   rm -rf "$tmp"
 fi
 if [ "$WHAT" != "--bun-only" ]; then
   mkdir -p "$OUT/meta"
   "$ESBUILD" "$ENTRY" --bundle --minify --platform=node --target=node20 --format=esm \
-    --banner:js='#!/usr/bin/env node' --outfile="$OUT/coil.mjs.tmp.$$" --metafile="$OUT/coil.mjs.tmp.$$.json" --log-level=warning
+    --banner:js='#!/usr/bin/env node' \
+    --define:"$DEFINE_VERSION" --define:"$DEFINE_COMMIT" --outfile="$OUT/coil.mjs.tmp.$$" --metafile="$OUT/coil.mjs.tmp.$$.json" --log-level=warning
   chmod 755 "$OUT/coil.mjs.tmp.$$"
   mv -f "$OUT/coil.mjs.tmp.$$.json" "$OUT/meta/coil.json"
   mv -f "$OUT/coil.mjs.tmp.$$" "$OUT/coil.mjs"

@@ -7,15 +7,17 @@ import { err, ok, Result } from "neverthrow";
 import { DEFAULT_FOU_PORT, DEFAULT_SOCKET, EXPORT_TABLE_ID, POD_RULE_PRIO, POD_TABLE_ID, PORTS, PROTOCOL_COILD } from "../../lib/constants.js";
 import { parseIp, ipFamily, type Ip } from "../../lib/net/index.js";
 import {
-  flagUsage,
+  KLOG_FLAGS,
+  ZAP_FLAGS,
+  defineProgram,
   invalidFlagValue,
   parseBoolFlag,
   parseDurationFlag,
-  parseFlagValues,
   parseIntFlag,
   parseListenAddrFlag,
+  parseProgramArgv,
+  renderHelp,
   type FlagError,
-  type FlagSpec,
   type ListenAddr,
 } from "../common/flags.js";
 
@@ -51,37 +53,53 @@ export interface CoildFlags {
   readonly debug: boolean;
 }
 
-const BOOLEANS = [
-  "compat-calico",
-  "register-from-main",
-  "enable-ipam",
-  "enable-egress",
-  "enable-originating-only",
-  "clear-routes-on-shutdown",
-  "help",
-];
+/** coild's command line, environment and ports: the one definition its parser, `--help` and docs/programs/coild.md use. */
+export const COILD = defineProgram({
+  name: "coild",
+  summary: "gRPC server running on each node",
+  description: `coild is a gRPC server running on each node.
 
-const STRINGS: Record<string, string> = {
-  "metrics-addr": `:${PORTS.coildMetrics}`,
-  "health-addr": `:${PORTS.coildHealth}`,
-  "pod-table-id": String(POD_TABLE_ID),
-  "pod-rule-prio": String(POD_RULE_PRIO),
-  "export-table-id": String(EXPORT_TABLE_ID),
-  "protocol-id": String(PROTOCOL_COILD),
-  socket: DEFAULT_SOCKET,
-  "egress-port": String(DEFAULT_FOU_PORT),
-  "addressblock-gc-interval": "5m",
-  backend: "iptables",
-  "state-dir": "/var/lib/coil",
-  "zap-log-level": "info",
-  // Accepted for manifest compatibility, no effect here.
-  "zap-stacktrace-level": "",
-  "zap-encoder": "",
-  "zap-time-encoding": "",
-};
-const NO_DEFAULT = ["store", "kubeconfig", "pools", "namespace-pools", "node-ipv4", "node-ipv6"];
-
-const SPEC: FlagSpec = { booleans: BOOLEANS, strings: STRINGS, noDefault: NO_DEFAULT };
+It listens on a UNIX domain socket and accepts requests from
+coil CNI plugin.`,
+  flags: [
+    { name: "metrics-addr", type: "address", default: `:${PORTS.coildMetrics}`, description: "bind address of metrics endpoint", origin: "coil" },
+    { name: "health-addr", type: "address", default: `:${PORTS.coildHealth}`, description: "bind address of health/readiness probes", origin: "coil" },
+    { name: "pod-table-id", type: "int", default: String(POD_TABLE_ID), description: "routing table ID to which coild registers routes for Pods", origin: "coil" },
+    { name: "pod-rule-prio", type: "int", default: String(POD_RULE_PRIO), description: "priority with which the rule for Pod table is inserted", origin: "coil" },
+    { name: "export-table-id", type: "int", default: String(EXPORT_TABLE_ID), description: "routing table ID to which coild exports routes", origin: "coil" },
+    { name: "protocol-id", type: "int", default: String(PROTOCOL_COILD), description: "route author ID", origin: "coil" },
+    { name: "socket", type: "string", default: DEFAULT_SOCKET, description: "UNIX domain socket path", origin: "coil" },
+    { name: "compat-calico", type: "bool", default: "false", description: "make veth name compatible with Calico", origin: "coil" },
+    { name: "egress-port", type: "int", default: String(DEFAULT_FOU_PORT), description: "UDP port number for egress NAT", origin: "coil" },
+    { name: "register-from-main", type: "bool", default: "false", description: "help migration from Coil 2.0.1", origin: "coil" },
+    { name: "enable-ipam", type: "bool", default: "true", description: "enable IPAM related features", origin: "coil" },
+    { name: "enable-egress", type: "bool", default: "true", description: "enable Egress related features", origin: "coil" },
+    { name: "addressblock-gc-interval", type: "duration", default: "5m0s", description: "interval for address block GC", origin: "coil" },
+    { name: "backend", type: "string", default: "iptables", description: "backend for egress NAT rules: iptables or nftables (default: iptables)", origin: "coil" },
+    { name: "enable-originating-only", type: "bool", default: "false", description: "egress should be used only for connections originating in the pod (default: false)", origin: "coil" },
+    { name: "clear-routes-on-shutdown", type: "bool", default: "false", description: "clear export routes when the node is deleted", origin: "coil" },
+    { name: "store", type: "string", description: "where address blocks come from: local (embedded, persisted under --state-dir, pools from --pools) or kubernetes (BlockRequests); default kubernetes inside a cluster (KUBERNETES_SERVICE_HOST set), else local", origin: "ours" },
+    { name: "kubeconfig", type: "string", description: "path to a kubeconfig file (kubernetes store); default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
+    { name: "pools", type: "string", description: "local store: file of AddressPool objects (YAML stream or JSON array); required with --store=local", origin: "ours" },
+    { name: "namespace-pools", type: "string", description: "local store: file mapping namespaces to pools (`namespace: pool` lines); other namespaces use the default pool", origin: "ours" },
+    { name: "state-dir", type: "string", default: "/var/lib/coil", description: "local store: directory holding the node's blocks (blocks.json) and its lock", origin: "ours" },
+    { name: "node-ipv4", type: "ip", description: "the node's IPv4 address (default: detected from the host)", origin: "ours" },
+    { name: "node-ipv6", type: "ip", description: "the node's IPv6 address (default: detected from the host)", origin: "ours" },
+    ...KLOG_FLAGS,
+    ...ZAP_FLAGS,
+  ],
+  env: [
+    { name: "COIL_NODE_NAME", description: "name of this node (kubernetes store); default the host name" },
+    { name: "KUBERNETES_SERVICE_HOST", description: "set inside a cluster: --store defaults to kubernetes and the in-cluster config is used" },
+    { name: "KUBECONFIG", description: "kubeconfig file when --kubeconfig is not given" },
+  ],
+  ports: [
+    { flag: "socket", protocol: "UNIX", description: "CNI requests from the coil executable (gRPC pkg.cnirpc.CNI, and the fast JSON-line protocol)" },
+    { flag: "metrics-addr", protocol: "TCP", description: "Prometheus metrics (GET /metrics)" },
+    { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz)" },
+    { flag: "egress-port", protocol: "UDP", description: "Foo-over-UDP tunnels to egress gateways" },
+  ],
+});
 
 function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip | undefined, FlagError> {
   if (v === undefined || v === "") return ok(undefined);
@@ -89,19 +107,20 @@ function ipFlag(name: string, v: string | undefined, family: 4 | 6): Result<Ip |
   return ip.isOk() && ipFamily(ip.value) === family ? ok(ip.value) : err(invalidFlagValue(name, v, `${JSON.stringify(v)} is not an IPv${family} address`));
 }
 
-/** The usage text. */
+/** The `--help` text. */
 export function usage(): string {
-  return flagUsage("coild", SPEC);
+  return renderHelp(COILD);
 }
 
 /** Parse coild's argv (without node and script). `help` when `--help` was given. */
-export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Result<CoildFlags | "help", FlagError> {
-  const parsed = parseFlagValues(argv, SPEC);
+export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Result<CoildFlags | "help" | "version", FlagError> {
+  const parsed = parseProgramArgv(COILD, argv);
   if (parsed.isErr()) return err(parsed.error);
-  const values = parsed.value;
-  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
-  const bool = (k: string, def: boolean): Result<boolean, FlagError> => parseBoolFlag(k, values[k], def);
-  if (values["help"] !== undefined) return ok("help");
+  const v = parsed.value;
+  if (v.request !== undefined) return ok(v.request);
+  const str = v.str;
+  const values = { store: v.given("store"), kubeconfig: v.given("kubeconfig"), pools: v.given("pools"), "namespace-pools": v.given("namespace-pools"), "node-ipv4": v.given("node-ipv4"), "node-ipv6": v.given("node-ipv6") };
+  const bool = (k: Parameters<typeof str>[0], def: boolean): Result<boolean, FlagError> => parseBoolFlag(k, v.given(k), def);
   return Result.combine([
     parseListenAddrFlag("metrics-addr", str("metrics-addr")),
     parseListenAddrFlag("health-addr", str("health-addr")),

@@ -2,18 +2,15 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { realKernel } from "../kernel/real-kernel.js";
-import { parseCoildFlags, usage } from "./flags.js";
+import { configOrExit } from "../common/flags.js";
+import { COILD, parseCoildFlags } from "./flags.js";
 import { detectHostMtu, detectNodeIps } from "./node/host-facts.js";
 import { createLogger } from "./log.js";
 import { NETNS_LOCK_NAME } from "./node-lock.js";
 import { formatCoildStartError, runCoild } from "./run.js";
 
-const flags = parseCoildFlags(process.argv.slice(2));
-if (flags.isErr() || flags.value === "help") {
-  process.stderr.write(flags.isErr() ? `coild: ${flags.error.message}\n${usage()}` : usage());
-  process.exit(flags.isErr() ? 2 : 0);
-}
-const log = createLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug });
+const flags = configOrExit(COILD, parseCoildFlags(process.argv.slice(2)));
+const log = createLogger({ write: (l) => process.stderr.write(l), debug: flags.debug });
 const detectMtu = async (): Promise<number | undefined> => {
   const d = await detectHostMtu();
   if (d.mtu === undefined) log.warn("MTU detection failed; veths get the kernel default", { error: d.error });
@@ -21,7 +18,7 @@ const detectMtu = async (): Promise<number | undefined> => {
 };
 const kernel = realKernel();
 const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu, netnsLockName: NETNS_LOCK_NAME };
-const running = await runCoild(flags.value, deps);
+const running = await runCoild(flags, deps);
 if (running.isErr()) {
   log.error("startup failed", { error: formatCoildStartError(running.error), reason: running.error.kind });
   process.exit(1);

@@ -6,13 +6,15 @@
 import { err, ok, Result } from "neverthrow";
 import { PORTS, PROTOCOL_COILD, PROTOCOL_ROUTER } from "../../lib/constants.js";
 import {
-  flagUsage,
+  KLOG_FLAGS,
+  ZAP_FLAGS,
+  defineProgram,
   invalidFlagValue,
   parseDurationFlag,
-  parseFlagValues,
   parseListenAddrFlag,
+  parseProgramArgv,
+  renderHelp,
   type FlagError,
-  type FlagSpec,
   type ListenAddr,
 } from "../common/flags.js";
 
@@ -34,22 +36,40 @@ export interface RouterFlags {
   readonly debug: boolean;
 }
 
-const STRINGS: Record<string, string> = {
-  "metrics-addr": `:${PORTS.routerMetrics}`,
-  "health-addr": `:${PORTS.routerHealth}`,
-  "protocol-id": String(PROTOCOL_ROUTER),
-  "update-interval": "10m",
-  "zap-log-level": "info",
-  // Accepted for manifest compatibility (config/router passes --zap-stacktrace-level=panic), no effect.
-  "zap-stacktrace-level": "",
-  "zap-encoder": "",
-  "zap-time-encoding": "",
-};
-const SPEC: FlagSpec = { booleans: ["help"], strings: STRINGS, noDefault: ["kubeconfig"] };
+/** coil-router's command line, environment and ports: the one definition its parser, `--help` and docs/programs/coil-router.md use. */
+export const ROUTER = defineProgram({
+  name: "coil-router",
+  summary: "a simple routing program for Coil",
+  description: `coil-router programs Linux kernel routing table to route
+Pod packets between nodes.
 
-/** The usage text. */
+coil-router does not speak any routing protocol such as BGP.
+Instead, it directly insert routes corresponding to AddressBlocks
+owned by other Nodes.  This means that coil-router can be used
+only for clusters where all the nodes are in a flat L2 network.`,
+  flags: [
+    { name: "metrics-addr", type: "address", default: `:${PORTS.routerMetrics}`, description: "bind address of metrics endpoint", origin: "coil" },
+    { name: "health-addr", type: "address", default: `:${PORTS.routerHealth}`, description: "bind address of health/readiness probes", origin: "coil" },
+    { name: "protocol-id", type: "int", default: String(PROTOCOL_ROUTER), description: "route author ID", origin: "coil" },
+    { name: "update-interval", type: "duration", default: "10m0s", description: "interval for forced route update", origin: "coil" },
+    { name: "kubeconfig", type: "string", description: "path to a kubeconfig file; default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
+    ...KLOG_FLAGS,
+    ...ZAP_FLAGS,
+  ],
+  env: [
+    { name: "COIL_NODE_NAME", description: "name of the node coil-router runs on (its own blocks get no route)", required: true },
+    { name: "KUBERNETES_SERVICE_HOST", description: "set inside a cluster: the in-cluster config is used" },
+    { name: "KUBECONFIG", description: "kubeconfig file when --kubeconfig is not given" },
+  ],
+  ports: [
+    { flag: "metrics-addr", protocol: "TCP", description: "Prometheus metrics (GET /metrics)" },
+    { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz)" },
+  ],
+});
+
+/** The `--help` text. */
 export function usage(): string {
-  return `${flagUsage("coil-router", SPEC)}Environment:\n  COIL_NODE_NAME (required)\n`;
+  return renderHelp(ROUTER);
 }
 
 /** Parse `--protocol-id`: an integer route protocol in [1, 255] other than coild's. */
@@ -63,12 +83,13 @@ export function parseProtocolId(s: string): Result<number, FlagError> {
 }
 
 /** Parse argv (without node and script) and the environment. `help` when `--help` was given. */
-export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<RouterFlags | "help", FlagError> {
-  const parsed = parseFlagValues(argv, SPEC);
+export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<RouterFlags | "help" | "version", FlagError> {
+  const parsed = parseProgramArgv(ROUTER, argv);
   if (parsed.isErr()) return err(parsed.error);
-  const values = parsed.value;
-  if (values["help"] !== undefined) return ok("help");
-  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
+  const v = parsed.value;
+  if (v.request !== undefined) return ok(v.request);
+  const str = v.str;
+  const values = { kubeconfig: v.given("kubeconfig") };
   const nodeName = env["COIL_NODE_NAME"] ?? "";
   if (nodeName === "") return err({ kind: "missing-env", name: "COIL_NODE_NAME", message: "COIL_NODE_NAME environment variable should be set" });
   const interval = parseDurationFlag("update-interval", str("update-interval")).andThen((ms) =>

@@ -1,21 +1,18 @@
 /** coil-router entry point: parse env and flags, wire real dependencies, run until SIGTERM/SIGINT. */
 import { createJsonLogger, formatKubeConfigError, loadKubeConfig } from "../k8s/index.js";
-import { parseRouterFlags, usage } from "./flags.js";
+import { configOrExit } from "../common/flags.js";
+import { ROUTER, parseRouterFlags } from "./flags.js";
 import { runRouter } from "./run.js";
 
-const flags = parseRouterFlags(process.argv.slice(2), process.env);
-if (flags.isErr() || flags.value === "help") {
-  process.stderr.write(flags.isErr() ? `coil-router: ${flags.error.message}\n${usage()}` : usage());
-  process.exit(flags.isErr() ? 2 : 0);
-}
-const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-router" } });
-const loaded = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+const flags = configOrExit(ROUTER, parseRouterFlags(process.argv.slice(2), process.env));
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.debug, base: { logger: "coil-router" } });
+const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });
   process.exit(1);
 }
 const kc = loaded.value;
-const running = await runRouter(flags.value, { kc, log });
+const running = await runRouter(flags, { kc, log });
 if (running.isErr()) {
   log.error("startup failed", { error: running.error.message });
   process.exit(1);

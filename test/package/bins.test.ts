@@ -18,10 +18,13 @@ import { waitFor } from "../helpers/wait.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "dist/bin");
-const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string>; version: string };
+const pkgVersion = pkg.version;
 /** Optional modules that CommonJS dependencies require inside try/catch (ws, node-fetch): absent is fine. */
 const GUARDED_OPTIONAL = new Set(["bufferutil", "utf-8-validate", "encoding"]);
 
+/** The commit the bundles embed (scripts/lib/build-info.sh): this checkout's HEAD at build time. */
+const commit = execFileSync("git", ["-C", ROOT, "rev-parse", "HEAD"]).toString().trim();
 const t0 = performance.now();
 execFileSync("sh", [join(ROOT, "scripts/build-bins.sh")], { stdio: ["ignore", "inherit", "inherit"] });
 t.comment(`built ${Object.keys(pkg.bin).length} bundles in ${Math.round(performance.now() - t0)} ms`);
@@ -51,7 +54,7 @@ async function run(file: string, args: readonly string[], o: { env?: Record<stri
 }
 
 t.test("package.json bin entries are the built bundles", async (t) => {
-  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
+  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-egress", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
   for (const [name, path] of Object.entries(pkg.bin)) {
     t.equal(path, `dist/bin/${name}.mjs`, name);
     t.match(readFileSync(join(ROOT, path), "utf8").slice(0, 40), /^#!\/usr\/bin\/env node\n/, `${name}: shebang`);
@@ -72,17 +75,29 @@ t.test("nothing but Node built-ins is loaded at run time (esbuild metafiles)", a
 
 t.test("each bin runs from an empty directory", async (t) => {
   const cases = [
-    { name: "coild", args: ["--help"], usage: /^Usage: coild \[flags\]\n[\s\S]*--compat-calico/ },
-    { name: "coil-ipam-controller", args: ["--help"], usage: /^Usage: coil-ipam-controller \[flags\]\n[\s\S]*--enable-cert-rotation[\s\S]*--webhook-addr/ },
-    { name: "coil-router", args: ["--help"], usage: /^Usage: coil-router \[flags\]\n[\s\S]*--protocol-id \(default "31"\)[\s\S]*COIL_NODE_NAME/ },
+    { name: "coild", usage: /^coild is a gRPC server running on each node\.\n[\s\S]*\nUsage:\n {2}coild \[flags\]\n[\s\S]*--compat-calico +make veth name compatible with Calico\n/ },
+    { name: "coil-ipam-controller", usage: /^coil-ipam-controller is a Kubernetes controller[\s\S]*--enable-cert-rotation[\s\S]*--webhook-addr string +bind address of admission webhook \(default ":9443"\)/ },
+    { name: "coil-router", usage: /^coil-router programs Linux kernel routing table[\s\S]*--protocol-id int +route author ID \(default 31\)[\s\S]*COIL_NODE_NAME/ },
+    { name: "coil-installer", usage: /^coil-installer setup coil on each node[\s\S]*Environment:\n[\s\S]*CNI_NETCONF_FILE/ },
   ];
   for (const c of cases) {
-    const r = await run(join(dir, `${c.name}.mjs`), c.args);
+    const r = await run(join(dir, `${c.name}.mjs`), ["--help"]);
     t.equal(r.code, 0, `${c.name} --help: exit 0 (${r.stderr.slice(0, 300)})`);
-    t.match(r.stderr, c.usage, `${c.name} --help: usage`);
+    t.match(r.stdout, c.usage, `${c.name} --help: usage on stdout`);
+    const v = await run(join(dir, `${c.name}.mjs`), ["--version"]);
+    t.equal(v.code, 0, `${c.name} --version: exit 0`);
+    t.equal(v.stdout, `${c.name} version ${pkgVersion} (commit ${commit})\n`, `${c.name} --version: package.json's version and the commit built`);
     const bad = await run(join(dir, `${c.name}.mjs`), ["--no-such-flag"]);
     t.equal(bad.code, 2, `${c.name}: unknown flag exits 2`);
+    t.match(bad.stderr, new RegExp(`^${c.name}: unknown flag: --no-such-flag\n`), `${c.name}: says which flag`);
   }
+
+  const about = await run(join(dir, "coil.mjs"), [], { direct: true });
+  t.equal(about.code, 0, "coil without CNI_COMMAND: exit 0");
+  t.equal(about.stdout, "", "nothing on stdout");
+  t.match(about.stderr, new RegExp(`^coil ${pkgVersion.replace(/\./g, "\\.")} \\(commit ${commit}\\)\nCNI protocol versions supported: 0\\.3\\.1, 0\\.4\\.0, 1\\.0\\.0, 1\\.1\\.0\n$`), "the about line (Coil: skel's about string)");
+  const cniVersion = await run(join(dir, "coil.mjs"), ["--version"], { direct: true });
+  t.equal(cniVersion.stdout, `coil version ${pkgVersion} (commit ${commit})\n`, "coil --version");
 
   const noNode = await run(join(dir, "coil-router.mjs"), []);
   t.equal(noNode.code, 2, "coil-router without COIL_NODE_NAME: exit 2");

@@ -15,7 +15,7 @@ export function testFlags(extra: readonly string[] = []): IpamControllerFlags {
     "--leader-elect-retry-period=200ms",
     ...extra,
   ])._unsafeUnwrap();
-  if (f === "help") throw new Error("unexpected help");
+  if (typeof f === "string") throw new Error(`unexpected ${f}`);
   return f;
 }
 

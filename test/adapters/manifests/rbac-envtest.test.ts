@@ -154,7 +154,7 @@ if (started !== undefined) {
       "--leader-elect-renew-deadline=2s",
       "--leader-elect-retry-period=200ms",
     ])._unsafeUnwrap();
-    if (flags === "help") throw new Error("help");
+    if (typeof flags === "string") throw new Error(flags);
     const running = (await runIpamController(flags, { kc: kcOf("coil-ipam-controller"), log, identity: "rbac-envtest", startWebhook: makeStartIpamWebhook(), processMetrics: false }))._unsafeUnwrap();
     t.teardown(() => running.close());
     const why = (): string => lines.slice(-20).join("");
@@ -192,7 +192,7 @@ if (started !== undefined) {
   await t.test("coild's Kubernetes store under its role (the controller answers its BlockRequests)", async (t) => {
     const { log: clog } = capture("coil-ipam-controller");
     const flags = parseIpamControllerFlags(["--metrics-addr=0", "--health-addr=0", "--leader-elect=false", "--gc-interval=1h"])._unsafeUnwrap();
-    if (flags === "help") throw new Error("help");
+    if (typeof flags === "string") throw new Error(flags);
     // The controller again, not recorded for coild: it runs under its own role (admin kubeconfig would hide nothing here).
     const controller = (await runIpamController(flags, { kc: kcOf("coil-ipam-controller"), log: clog, identity: "rbac-envtest-2", processMetrics: false }))._unsafeUnwrap();
     t.teardown(() => controller.close());
@@ -218,7 +218,7 @@ if (started !== undefined) {
   await t.test("coil-router under its role", async (t) => {
     const { log } = capture("coil-router");
     const flags = parseRouterFlags(["--metrics-addr=0", "--health-addr=0"], { COIL_NODE_NAME: "node-1" })._unsafeUnwrap();
-    if (flags === "help") throw new Error("help");
+    if (typeof flags === "string") throw new Error(flags);
     const kernel = new FakeKernel();
     kernel.addNetns(HOST_NETNS);
     const rec = recorders.get("coil-router");

@@ -25,7 +25,7 @@ t.test("flags", async (t) => {
   ];
   for (const c of cases) t.match(parseRouterFlags(c.argv, ENV)._unsafeUnwrap(), c.want, c.argv.join(" "));
   t.equal(parseRouterFlags(["--help"], {})._unsafeUnwrap(), "help", "--help needs no env");
-  t.match(usage(), /--protocol-id \(default "31"\)[\s\S]*COIL_NODE_NAME/);
+  t.match(usage(), /--protocol-id int +route author ID \(default 31\)[\s\S]*Environment:\n {2}COIL_NODE_NAME +\(required\)/);
 });
 
 t.test("errors", async (t) => {
@@ -39,7 +39,7 @@ t.test("errors", async (t) => {
     { argv: ["--update-interval", "0s"], want: /must be positive/ },
     { argv: ["--update-interval", "10"], want: /--update-interval: invalid duration/ },
     { argv: ["--metrics-addr", "nope"], want: /invalid address/ },
-    { argv: ["--no-such-flag"], want: /Unknown option/ },
+    { argv: ["--no-such-flag"], want: /unknown flag: --/ },
   ];
   for (const c of cases) {
     const r = parseRouterFlags(c.argv, c.env ?? ENV);
