@@ -1,0 +1,54 @@
+// docs/programs/*.md are generated from the programs' own definitions (scripts/program-docs.ts): the
+// committed pages must equal what the generator writes now, and each program's --help (run as a
+// process from source) must be the text rendered from the same definition.
+import t from "tap";
+import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { renderHelp, versionText, type ProgramDef } from "../../adapters/common/flags.js";
+import { COIL_CNI } from "../../adapters/cni/flags.js";
+import { COILD } from "../../adapters/daemon/flags.js";
+import { INSTALLER } from "../../adapters/installer/flags.js";
+import { IPAM_CONTROLLER } from "../../adapters/ipam-controller/flags.js";
+import { ROUTER } from "../../adapters/router/flags.js";
+import { DOCS_DIR, renderProgramDocs, stalePages } from "../../scripts/program-docs.js";
+
+const exec = promisify(execFile);
+const main = (dir: string): string => fileURLToPath(new URL(`../../adapters/${dir}/main.ts`, import.meta.url));
+
+t.test("the committed docs/programs pages are the generated ones (npm run docs:programs)", async (t) => {
+  t.same(await stalePages(), [], "no page differs");
+  t.same(readdirSync(DOCS_DIR).sort(), [...renderProgramDocs().keys()].sort(), "no page without a program");
+});
+
+t.test("each page lists every flag, variable and port of its program", async (t) => {
+  const pages = renderProgramDocs();
+  for (const def of [COIL_CNI, COILD, IPAM_CONTROLLER, ROUTER, INSTALLER] as readonly ProgramDef[]) {
+    const page = pages.get(`${def.name}.md`) ?? "";
+    for (const f of def.flags) t.match(page, `\`--${f.name}\``, `${def.name}: --${f.name}`);
+    for (const e of def.env) t.match(page, `\`${e.name}\``, `${def.name}: ${e.name}`);
+    for (const p of def.ports) t.match(page, new RegExp(`\\| \`--${p.flag}\` \\| .* \\| ${p.protocol} \\|`), `${def.name}: port --${p.flag}`);
+  }
+  t.match(pages.get("coild.md"), /\| `coil_node_blocks` \| gauge \| pool \|/, "metrics come from the registry coild serves");
+  t.match(pages.get("coil-router.md"), /\| `coil_router_syncs_total` \| counter \| node \|/);
+});
+
+t.test("every program's --help and --version, run from source, come from its definition", async (t) => {
+  const cases: Array<[ProgramDef, string]> = [
+    [COILD, "daemon"],
+    [IPAM_CONTROLLER, "ipam-controller"],
+    [ROUTER, "router"],
+    [INSTALLER, "installer"],
+    [COIL_CNI, "cni"],
+  ];
+  for (const [def, dir] of cases) {
+    const env = { ...process.env, CNI_COMMAND: "" };
+    const help = await exec(process.execPath, ["--import", "tsx", main(dir), "--help"], { env });
+    t.equal(help.stdout, renderHelp(def), `${def.name} --help`);
+    const version = await exec(process.execPath, ["--import", "tsx", main(dir), "--version"], { env });
+    t.equal(version.stdout, versionText(def.name), `${def.name} --version`);
+  }
+  const about = await exec(process.execPath, ["--import", "tsx", main("cni")], { env: { ...process.env, CNI_COMMAND: "" } });
+  t.match(about.stderr, /^coil \(devel\) \(commit unknown\)\nCNI protocol versions supported: 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\n$/, "coil without CNI_COMMAND: the about line, stdin not read");
+});
