@@ -148,8 +148,8 @@ t.test("REAL_CLOCK", async (t) => {
   const ac = new AbortController();
   const t0 = performance.now();
   setTimeout(() => ac.abort(), 5);
-  await REAL_CLOCK.sleep(10_000, ac.signal);
-  t.ok(performance.now() - t0 < 1000, "abort ends the sleep");
+  await REAL_CLOCK.sleep(300_000, ac.signal);
+  t.ok(performance.now() - t0 < 60_000, "abort ends the 300 s sleep");
   const aborted = new AbortController();
   aborted.abort();
   await REAL_CLOCK.sleep(10_000, aborted.signal);

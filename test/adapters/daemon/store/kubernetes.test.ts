@@ -212,7 +212,7 @@ if (started !== undefined) {
     t.notOk(ghost.ok);
     t.equal(ghost.error?.code, 999, "a pool that does not exist is not retryable");
     t.match(ghost.error?.details, /pool missing is not defined/);
-    t.ok(ms >= 9_900 && ms < 14_000, `answered after ${ms} ms (Coil's DefaultAllocTimeout 10 s)`);
+    t.ok(ms >= 9_900 && ms < 30_000, `answered after ${ms} ms (Coil's DefaultAllocTimeout 10 s)`);
   });
 
   await t.test("a dual-stack pool on an IPv4-only node: ADD refused before any BlockRequest", async (t) => {
@@ -247,7 +247,7 @@ if (started !== undefined) {
     t.notOk(r2.ok);
     t.equal(r2.error?.code, 11);
     t.match(r2.error?.details, /cannot request a new block of pool other .*Kubernetes API server unreachable/);
-    t.ok(failMs < 4000, `failed in ${failMs} ms`);
+    t.ok(failMs < 9_000, `failed in ${failMs} ms, before the 10 s allocation timeout`);
     t.comment(`API down: ADD in owned block ${okMs} ms; ADD needing a block failed in ${failMs} ms`);
   });
 }
