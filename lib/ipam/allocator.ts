@@ -134,8 +134,13 @@ export class AddressAllocator {
   /** The addresses at `index` (no state change); families absent from the block, or an index outside it, give none. */
   addressesAt(index: number): BlockAddress {
     const inside = Number.isInteger(index) && index >= 0 && index < this.size;
-    const b4 = inside ? this.#base4 : undefined;
-    const b6 = inside ? this.#base6 : undefined;
+    return inside ? this.#at(index) : { index };
+  }
+
+  /** The addresses at an offset known to be inside the block. */
+  #at(index: number): BlockAddress {
+    const b4 = this.#base4;
+    const b6 = this.#base6;
     if (b4 !== undefined && b6 !== undefined) return { index, ipv4: addrAt(b4, index), ipv6: addrAt(b6, index) };
     if (b4 !== undefined) return { index, ipv4: addrAt(b4, index) };
     if (b6 !== undefined) return { index, ipv6: addrAt(b6, index) };
@@ -149,7 +154,7 @@ export class AddressAllocator {
     if (idx < 0) return err({ kind: "block-full", message: `block ${this.ipv4 ?? this.ipv6} is full` });
     this.#usage.set(idx);
     this.#last = idx;
-    return ok(this.addressesAt(idx));
+    return ok(this.#at(idx));
   }
 
   /**
