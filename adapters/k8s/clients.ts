@@ -13,10 +13,13 @@ import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import {
+  AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
   ServerConfiguration,
   createConfiguration,
   type RequestContext,
@@ -233,6 +236,12 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   /** Leases (leader election). */
   readonly coordination: CoordinationV1Api;
+  /** Deployments (coil-egress-controller). */
+  readonly apps: AppsV1Api;
+  /** PodDisruptionBudgets (coil-egress-controller). */
+  readonly policy: PolicyV1Api;
+  /** ClusterRoleBindings (coil-egress-controller). */
+  readonly rbac: RbacAuthorizationV1Api;
   /** Close idle keep-alive sockets (call on shutdown). */
   destroy(): void;
 }
@@ -265,6 +274,9 @@ export function makeClients(kc: KubeConfig, opts: MakeClientsOptions = {}): Kube
     custom: new CustomObjectsApi(config),
     core: new CoreV1Api(config),
     coordination: new CoordinationV1Api(config),
+    apps: new AppsV1Api(config),
+    policy: new PolicyV1Api(config),
+    rbac: new RbacAuthorizationV1Api(config),
     destroy: () => agent?.destroy(),
   };
 }

@@ -8,6 +8,7 @@ import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from "@kuberne
 import type { ResultAsync } from "neverthrow";
 import { API_GROUP } from "../../lib/constants.js";
 import {
+  COIL_NAMESPACED_PLURALS,
   COIL_PLURALS,
   type AddressBlockObject,
   type AddressPoolObject,
@@ -130,6 +131,48 @@ export class ClusterResource<T extends KubeObject> {
     return this.mergePatch(obj.metadata.name, {
       metadata: { finalizers: rest.length === 0 ? null : rest, resourceVersion: obj.metadata.resourceVersion },
     });
+  }
+}
+
+/** Operations on one namespaced Coil resource kind (Egress): list across namespaces, get, status writes. */
+export class NamespacedResource<T extends KubeObject> {
+  readonly #api: CustomObjectsApi;
+  readonly #plural: string;
+
+  /** @param api - the CustomObjectsApi client; `kind` is e.g. `Egress`. */
+  constructor(api: CustomObjectsApi, kind: keyof typeof COIL_NAMESPACED_PLURALS) {
+    this.#api = api;
+    this.#plural = COIL_NAMESPACED_PLURALS[kind];
+  }
+
+  /** The REST path of the collection across all namespaces, e.g. `/apis/coil.cybozu.com/v2/egresses` (for watches). */
+  get path(): string {
+    return `/apis/${API_GROUP}/${VERSION}/${this.#plural}`;
+  }
+
+  #base(): { group: string; version: string; plural: string } {
+    return { group: API_GROUP, version: VERSION, plural: this.#plural };
+  }
+
+  /** GET one object. */
+  get(namespace: string, name: string): ResultAsync<T, K8sError> {
+    return k8sCall(async () => (await this.#api.getNamespacedCustomObject({ ...this.#base(), namespace, name })) as T);
+  }
+
+  /** LIST across all namespaces (uncached). */
+  list(): ResultAsync<ObjectList<T>, K8sError> {
+    return k8sCall(async () => {
+      const res = (await this.#api.listClusterCustomObject({ ...this.#base() })) as { items?: T[]; metadata?: { resourceVersion?: string } };
+      return { items: res.items ?? [], resourceVersion: res.metadata?.resourceVersion ?? "" };
+    });
+  }
+
+  /** PUT of the status subresource: `obj.metadata.resourceVersion` is the precondition. */
+  replaceStatus(obj: T): ResultAsync<T, K8sError> {
+    const namespace = obj.metadata.namespace ?? "";
+    return k8sCall(
+      async () => (await this.#api.replaceNamespacedCustomObjectStatus({ ...this.#base(), namespace, name: obj.metadata.name, body: obj })) as T,
+    );
   }
 }
 

@@ -20,10 +20,12 @@ export interface OwnerReference {
   readonly blockOwnerDeletion?: boolean;
 }
 
-/** `metadata` of a cluster-scoped object. */
+/** `metadata` of an object (`namespace` only for namespaced ones). */
 export interface ObjectMetadata {
   /** Object name. */
   readonly name: string;
+  /** Namespace (namespaced objects only). */
+  readonly namespace?: string;
   /** UID (set by the API server). */
   readonly uid?: string;
   /** Optimistic-concurrency token (set by the API server). */
@@ -128,3 +130,16 @@ export const COIL_PLURALS = {
   AddressBlock: "addressblocks",
   BlockRequest: "blockrequests",
 } as const;
+
+/** The plural resource names of Coil's namespaced CRs. */
+export const COIL_NAMESPACED_PLURALS = {
+  Egress: "egresses",
+} as const;
+
+/** `Egress` (namespaced) as read from the API server; `lib/egress`'s `parseEgress` checks its shape. */
+export interface EgressObject extends KubeObject {
+  /** The spec (checked by `parseEgress`). */
+  readonly spec?: unknown;
+  /** Written by coil-egress-controller through the status subresource. */
+  readonly status?: { readonly replicas?: number; readonly selector?: string };
+}

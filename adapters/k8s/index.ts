@@ -18,11 +18,12 @@ export type {
   BlockRequestCondition,
   BlockRequestStatus,
   BlockRequestObject,
+  EgressObject,
   ObjectList,
 } from "./coil-types.js";
-export { COIL_PLURALS } from "./coil-types.js";
+export { COIL_PLURALS, COIL_NAMESPACED_PLURALS } from "./coil-types.js";
 export type { ListOptions, CoilClient } from "./coil-client.js";
-export { ClusterResource, coilClient, withStatus } from "./coil-client.js";
+export { ClusterResource, NamespacedResource, coilClient, withStatus } from "./coil-client.js";
 export type { InformerEvent, InformerOptions } from "./informer.js";
 export { Informer } from "./informer.js";
 export type { ReconcileCounts, ReconcileOutcome, WorkQueueOptions } from "./work-queue.js";

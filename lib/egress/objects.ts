@@ -189,7 +189,8 @@ export function mutateEgressService(existing: JsonObject | undefined, eg: Egress
 /**
  * Coil's PodDisruptionBudget mutation, or `undefined` when the Egress has no
  * `podDisruptionBudget` (an existing PDB is then left alone, as Coil does). minAvailable /
- * maxUnavailable are copied when given (a value no longer given is kept); selector = selector labels.
+ * maxUnavailable are those of the Egress (Coil keeps one no longer given, which makes switching
+ * from one to the other fail; see docs/differences.md); selector = selector labels.
  */
 export function mutateEgressPdb(existing: JsonObject | undefined, eg: Egress): JsonObject | undefined {
   const pdb = eg.spec.podDisruptionBudget;
@@ -197,8 +198,12 @@ export function mutateEgressPdb(existing: JsonObject | undefined, eg: Egress): J
   const { o } = base(existing, "policy/v1", "PodDisruptionBudget", eg);
   const spec = obj(o["spec"]);
   o["spec"] = spec;
+  // Coil copies only the given one and keeps the other: switching minAvailable → maxUnavailable then
+  // makes a PDB with both, which the API server rejects forever. Here the PDB mirrors the Egress.
   if (pdb.minAvailable !== undefined) spec["minAvailable"] = pdb.minAvailable;
+  else delete spec["minAvailable"];
   if (pdb.maxUnavailable !== undefined) spec["maxUnavailable"] = pdb.maxUnavailable;
+  else delete spec["maxUnavailable"];
   spec["selector"] = { matchLabels: egressSelectorLabels(eg.metadata.name) };
   return o;
 }

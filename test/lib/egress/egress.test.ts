@@ -166,6 +166,8 @@ t.test("Service and PDB", async (t) => {
   t.equal(mutateEgressPdb(undefined, eg({})), undefined, "no PDB without podDisruptionBudget");
   const p = mutateEgressPdb(undefined, eg({ podDisruptionBudget: { minAvailable: 1 } }));
   t.same(p?.["spec"], { minAvailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "coil", "app.kubernetes.io/instance": "eg", "app.kubernetes.io/component": "egress" } } });
+  const switched = mutateEgressPdb(p, eg({ podDisruptionBudget: { maxUnavailable: "50%" } }));
+  t.same(switched?.["spec"], { maxUnavailable: "50%", selector: { matchLabels: { "app.kubernetes.io/name": "coil", "app.kubernetes.io/instance": "eg", "app.kubernetes.io/component": "egress" } } }, "minAvailable dropped when maxUnavailable replaces it");
 });
 
 t.test("ClusterRoleBinding subjects and Coil's DeepDerivative comparison", async (t) => {
@@ -176,8 +178,9 @@ t.test("ClusterRoleBinding subjects and Coil's DeepDerivative comparison", async
   ]);
   t.ok(crbSubjectsNeedUpdate(want, undefined));
   t.ok(crbSubjectsNeedUpdate(want, [{ kind: "ServiceAccount", name: "coil-egress", namespace: "default" }]));
-  t.notOk(crbSubjectsNeedUpdate(want, [...want, { kind: "ServiceAccount", name: "coil-egress", namespace: "zzz" }]), "a prefix counts as equal (Coil)");
-  t.notOk(crbSubjectsNeedUpdate([], want), "no Egress left: the binding is not cleared (Coil)");
+  const asJson = (x: readonly object[]): JsonObject[] => JSON.parse(JSON.stringify(x)) as JsonObject[];
+  t.notOk(crbSubjectsNeedUpdate(want, asJson([...want, { kind: "ServiceAccount", name: "coil-egress", namespace: "zzz" }])), "a prefix counts as equal (Coil)");
+  t.notOk(crbSubjectsNeedUpdate([], asJson(want)), "no Egress left: the binding is not cleared (Coil)");
 });
 
 t.test("status", async (t) => {

@@ -1,0 +1,36 @@
+/** coil-egress-controller entry point: parse flags, wire real dependencies (webhook included), run until SIGTERM/SIGINT. */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { createJsonLogger, formatKubeConfigError, loadKubeConfig } from "../k8s/index.js";
+import { parseEgressControllerFlags, usage } from "./flags.js";
+import { runEgressController } from "./run.js";
+import { makeStartEgressWebhook } from "./webhook-start.js";
+
+const flags = parseEgressControllerFlags(process.argv.slice(2));
+if (flags.isErr() || flags.value === "help") {
+  process.stderr.write(flags.isErr() ? `coil-egress-controller: ${flags.error.message}\n${usage()}` : usage());
+  process.exit(flags.isErr() ? 2 : 0);
+}
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-egress-controller" } });
+const loaded = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+if (loaded.isErr()) {
+  log.error("startup failed", { error: formatKubeConfigError(loaded.error) });
+  process.exit(1);
+}
+const running = await runEgressController(flags.value, {
+  kc: loaded.value,
+  log,
+  identity: `${hostname()}_${randomUUID()}`,
+  env: process.env,
+  startWebhook: makeStartEgressWebhook(),
+});
+if (running.isErr()) {
+  log.error("startup failed", { error: running.error.message });
+  process.exit(1);
+}
+const stop = (): void => void running.value.close().then(() => process.exit(0));
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
+void running.value.done.then((exit) => {
+  if (exit === "leader-lost") process.exit(1);
+});
