@@ -5,6 +5,7 @@
 #   dist/bin/coil-ipam-controller.mjs  adapters/ipam-controller/main.ts
 #   dist/bin/coil-installer.mjs        adapters/installer/main.ts
 #   dist/bin/coil-router.mjs           adapters/router/main.ts
+#   dist/bin/coil-egress-controller.mjs adapters/egress-controller/main.ts
 #   dist/bin/coil-egress.mjs           adapters/egress/main.ts
 #   dist/bin/coil.mjs                  adapters/cni/main.ts (scripts/build-cni.sh --node-only)
 #
@@ -52,5 +53,6 @@ bundle adapters/daemon/main.ts coild
 bundle adapters/ipam-controller/main.ts coil-ipam-controller
 bundle adapters/installer/main.ts coil-installer
 bundle adapters/router/main.ts coil-router
+bundle adapters/egress-controller/main.ts coil-egress-controller
 bundle adapters/egress/main.ts coil-egress
 sh "$ROOT/scripts/build-cni.sh" --node-only

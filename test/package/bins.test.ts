@@ -54,7 +54,7 @@ async function run(file: string, args: readonly string[], o: { env?: Record<stri
 }
 
 t.test("package.json bin entries are the built bundles", async (t) => {
-  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-egress", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
+  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-egress", "coil-egress-controller", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
   for (const [name, path] of Object.entries(pkg.bin)) {
     t.equal(path, `dist/bin/${name}.mjs`, name);
     t.match(readFileSync(join(ROOT, path), "utf8").slice(0, 40), /^#!\/usr\/bin\/env node\n/, `${name}: shebang`);
