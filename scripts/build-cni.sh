@@ -22,13 +22,14 @@ mkdir -p "$OUT"
 if [ "$WHAT" != "--node-only" ]; then
   [ -x "$BUN" ] || { echo "build-cni: $BUN missing (npm ci installs @oven/bun-linux-x64)" >&2; exit 127; }
   # --compile embeds the runtime; --minify shrinks the embedded JS; --bytecode precompiles it so
-  # start-up skips parsing. Bun embeds the output file's name (/$bunfs/root/<name>) in the executable,
+  # start-up skips parsing; --no-compile-autoload-{dotenv,bunfig}: a CNI plugin must not read .env or
+  # bunfig.toml from the runtime's working directory (and skips looking for them). Bun embeds the output file's name (/$bunfs/root/<name>) in the executable,
   # so the build writes `coil` in a private directory next to the output (bun also drops a .bun-build
   # file in cwd): the same sources give the same bytes (the image's digest depends on it).
   tmp="$OUT/.coil-build.$$"
   rm -rf "$tmp" && mkdir "$tmp"
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && "$BUN" build "$ENTRY" --define "$DEFINE_VERSION" --define "$DEFINE_COMMIT" --compile --minify --bytecode --target=bun-linux-x64 --outfile "$tmp/coil" >/dev/null)
+  (cd "$tmp" && "$BUN" build "$ENTRY" --define "$DEFINE_VERSION" --define "$DEFINE_COMMIT" --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig --target=bun-linux-x64 --outfile "$tmp/coil" >/dev/null)
   mv -f "$tmp/coil" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
   rm -rf "$tmp"
 fi

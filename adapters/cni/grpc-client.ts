@@ -2,16 +2,15 @@
  * The gRPC fallback: one unary call to `pkg.cnirpc.CNI/<Method>` over `node:http2` on the UNIX
  * socket, with hand-made 5-byte length-prefixed frames and the messages-only ts-proto code (no
  * grpc-js, which would cost 40-100 ms of start-up). Loaded with a dynamic `import()` by
- * `client.ts`, and `node:http2` itself is imported dynamically too (a bundler hoists a static import
- * to the top of the single output file, which would load it on every start), so the fast path never
- * pays for `node:http2`.
+ * `client.ts`, and `node:http2` and `node:net` are imported dynamically too (a bundler hoists a
+ * static import of a built-in to the top of the single output file, which would load it on every
+ * start), so the fast path never pays for them.
  *
  * Errors are read as grpc-go/grpc-js send them: `grpc-status`, `grpc-message` (percent-encoded) and
  * `grpc-status-details-bin` (a base64 `google.rpc.Status` whose single detail is a
  * `pkg.cnirpc.CNIError`), from the trailers or from a trailers-only response's headers.
  */
 import type { IncomingHttpHeaders } from "node:http2";
-import { createConnection } from "node:net";
 import type { FastCniError, FastRequest } from "../common/fast-protocol.js";
 import { cniErrorOfStatus, STATUS_DETAILS_KEY } from "../proto/cni-error-status.js";
 import { AddResponse, CNIArgs, GCRequest, StatusRequest } from "../proto/gen/messages/cni.js";
@@ -103,7 +102,7 @@ const CONNECT_FAIL = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "EACCES", "E
 
 /** One unary call; resolves (never rejects). */
 export async function callGrpc(socket: string, req: FastRequest, timeoutMs: number): Promise<RpcOutcome> {
-  const { connect, constants } = await import("node:http2");
+  const [{ connect, constants }, { createConnection }] = await Promise.all([import("node:http2"), import("node:net")]);
   return new Promise((resolve) => {
     let done = false;
     let headers: IncomingHttpHeaders = {};
