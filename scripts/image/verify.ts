@@ -130,11 +130,11 @@ async function inner(archive: string): Promise<Check[]> {
     check(`node --version = v${NODE.version}`, nodeV.code === 0 && nodeV.stdout.trim() === `v${NODE.version}`, nodeV.stdout + nodeV.stderr);
     for (const cmd of ["coild", "coil-router"]) {
       const r = await exec(ctrRun({}, cmd, "--help"));
-      check(`${cmd} --help`, r.code === 0 && (r.stdout + r.stderr).startsWith(`Usage: ${cmd}`), r.stdout + r.stderr);
+      check(`${cmd} --help`, r.code === 0 && r.stdout.includes(`\nUsage:\n  ${cmd} [flags]\n`), r.stdout + r.stderr);
     }
     // The controller's Deployment runs it as 10000:10000 (ctr 1.6's run has no --user: util-linux's setpriv).
     const ctl = await exec(ctrRun({}, "setpriv", "--reuid=10000", "--regid=10000", "--clear-groups", "coil-ipam-controller", "--help"));
-    check("coil-ipam-controller --help (uid 10000)", ctl.code === 0 && (ctl.stdout + ctl.stderr).startsWith("Usage: coil-ipam-controller"), ctl.stdout + ctl.stderr);
+    check("coil-ipam-controller --help (uid 10000)", ctl.code === 0 && ctl.stdout.includes("\nUsage:\n  coil-ipam-controller [flags]\n"), ctl.stdout + ctl.stderr);
     for (const tool of [["ip", "-V"], ["nft", "--version"], ["iptables", "--version"], ["nsenter", "--version"], ["sysctl", "--version"]]) {
       const r = await exec(ctrRun({}, ...tool));
       check(tool.join(" "), r.code === 0, r.stdout + r.stderr);
