@@ -9,7 +9,7 @@ export type { Egress, EgressSpec, EgressStatus, EgressPodTemplate, EgressPdbSpec
 export { parseEgress } from "./types.js";
 export type { EgressFieldError, EgressPatchOp } from "./validate.js";
 export { validateEgressSpec, egressDefaultingPatch, formatEgressFieldError, egressCauseType, labelKeyErrors, labelValueErrors } from "./validate.js";
-export type { EgressControllerSettings, CrbSubject } from "./objects.js";
+export type { EgressControllerSettings, CrbSubject, EgressStatusUpdate } from "./objects.js";
 export {
   EGRESS_SERVICE_ACCOUNT,
   CRB_EGRESS,

@@ -238,11 +238,19 @@ export function crbSubjectsNeedUpdate(desired: readonly CrbSubject[], existing: 
   });
 }
 
+/** The status fields {@link egressStatusUpdate} writes. */
+export interface EgressStatusUpdate {
+  /** The Deployment's `status.availableReplicas` (0 when absent). */
+  readonly replicas: number;
+  /** The Deployment's selector in string form. */
+  readonly selector: string;
+}
+
 /**
  * The Egress status Coil writes from its Deployment: `selector` (string form of the Deployment's
  * `matchLabels`) and `replicas` (its `status.availableReplicas`), or `undefined` when unchanged.
  */
-export function egressStatusUpdate(eg: Egress, deployment: JsonObject): { readonly replicas: number; readonly selector: string } | undefined {
+export function egressStatusUpdate(eg: Egress, deployment: JsonObject): EgressStatusUpdate | undefined {
   const sel = selectorString(strMap(obj(obj(deployment["spec"])["selector"])["matchLabels"]));
   const avail = obj(deployment["status"])["availableReplicas"];
   const replicas = typeof avail === "number" ? avail : 0;

@@ -24,7 +24,12 @@ export interface EgressPdbSpec {
 /** `spec.template`: pod metadata (labels, annotations) and a core/v1 PodSpec. */
 export interface EgressPodTemplate {
   /** Labels and annotations for the egress pods. */
-  readonly metadata?: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
+  readonly metadata?: {
+    /** Pod labels (the selector labels are added and win). */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** Pod annotations (merged into the Deployment's). */
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
   /** The PodSpec, as JSON. */
   readonly spec?: JsonObject;
 }
@@ -61,10 +66,15 @@ export interface EgressStatus {
 export interface Egress {
   /** Name, namespace, uid, resourceVersion, deletion mark. */
   readonly metadata: {
+    /** Name. */
     readonly name: string;
+    /** Namespace (`""` when absent). */
     readonly namespace: string;
+    /** UID (the owner references' target). */
     readonly uid?: string;
+    /** Version read. */
     readonly resourceVersion?: string;
+    /** Set while being deleted. */
     readonly deletionTimestamp?: string;
   };
   /** Desired state. */
