@@ -129,9 +129,9 @@ export interface MultiNode {
   startNodeBird(node: SimNode, opts?: { readonly ibgp?: boolean }): Promise<BirdProcess>;
   /** Start BIRD with config/bird/tor.conf on the ToR (`l3`); `ibgp` nodes peer as route-reflector clients. */
   startTorBird(opts?: { readonly ibgp?: readonly SimNode[] }): Promise<BirdProcess>;
-  /** Start `coil-router` on `node`; resolves once it logs its first sync. */
+  /** Start `coil-router` (dist) on `node`; resolves once it has started (its routes are the caller's to wait for). */
   startRouter(node: SimNode, extra?: readonly string[]): Promise<ChildProcess & { log(): string }>;
-  /** ADD a pod on `node` through the CNI executable. Throws with the CNI output on failure. */
+  /** ADD a pod on `node` through the CNI executable (code 11 retried). Throws with the CNI output on failure. */
   addPod(node: SimNode, id: string, namespace?: string): Promise<SimPod>;
   /** DEL a pod through the CNI executable (its namespace is deleted afterwards). */
   delPod(pod: SimPod): Promise<CniRun>;
@@ -322,7 +322,7 @@ export async function startMultiNode(t: Test, o: MultiNodeOptions): Promise<Mult
       const child = spawnIn(node.netns, [process.execPath, DIST.router, `--kubeconfig=${o.kubeconfig}`, "--metrics-addr=127.0.0.1:9388", "--health-addr=127.0.0.1:9389", ...extra], {
         COIL_NODE_NAME: node.name,
       });
-      await eventually(`coil-router on ${node.name} synced`, () => (/"msg":"synced"|routes synced|"msg":"sync(ed| done)"/.test(child.log()) ? true : undefined), {
+      await eventually(`coil-router on ${node.name} started`, () => (child.log().includes('"msg":"started"') ? true : undefined), {
         timeoutMs: 60_000,
         abortIf: () => (child.exitCode === null ? undefined : `coil-router exited ${String(child.exitCode)}: ${child.log()}`),
       });
@@ -332,7 +332,14 @@ export async function startMultiNode(t: Test, o: MultiNodeOptions): Promise<Mult
       const netns = makeNetns("coilmn-pod");
       const pod = { node, id, namespace, netns };
       pods.push(pod);
-      const r = await runCoil(node, "ADD", { id, netns: netns.path, namespace });
+      // Code 11 (TRY_AGAIN_LATER: e.g. the API server slow to answer on a loaded machine) is retried,
+      // as container runtimes retry a failed sandbox set-up; any other failure is final.
+      let last: CniRun | undefined;
+      const r = await eventually(`ADD ${id} on ${node.name}`, async () => {
+        last = await runCoil(node, "ADD", { id, netns: netns.path, namespace });
+        if (last.code === 11) return undefined;
+        return last;
+      }, { timeoutMs: 90_000, intervalMs: 500, describe: () => last?.stdout });
       if (r.code !== 0) throw new Error(`ADD ${id} on ${node.name} failed (${r.code}): ${r.stdout}`);
       const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map((x) => x.address.split("/")[0] ?? "");
       const ipv4 = ips.find((a) => !a.includes(":"));
