@@ -9,7 +9,6 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
 import { HOST_NETNS, type Changeset, type KernelApplyError, type KernelObserveError, type NetlinkOp } from "../../lib/changeset/index.js";
-import { EGRESS_DUMMY_LINK } from "../../lib/constants.js";
 import { ipFamily, type Family, type Ip } from "../../lib/net/index.js";
 import { egressNatIptables, fouLinkName, planEgressGateway, vxlanLinkName, type EgressGatewayTunnel, type PlanError } from "../../lib/plan/index.js";
 import { serveHealth, serveMetrics, type ListenError, type Listening } from "../common/http.js";
@@ -89,7 +88,11 @@ export function listClientPods(clients: KubeClients): () => ReturnType<typeof k8
     });
 }
 
-/** Set up the NAT server: rules of the backend, rule 2000, tunnel receive side, the `egress-dummy` marker. Existing client tunnels are left for the first sync. */
+/**
+ * Set up the NAT server: rules of the backend, rule 2000, tunnel receive side. Existing client tunnels
+ * are left for the first sync. Coil's `egress-dummy` marker link is not created: the set-up is planned
+ * from the observed state, so running it again changes nothing (and some kernels have no dummy links).
+ */
 async function initNat(flags: EgressFlags, kernel: Kernel, iface: string): Promise<Result<void, EgressStartError>> {
   const observed = await kernel.observe(HOST_NETNS);
   if (observed.isErr()) return err({ kind: "observe-failed", cause: observed.error, message: `cannot read the pod's network state: ${observed.error.kind}` });
@@ -105,13 +108,10 @@ async function initNat(flags: EgressFlags, kernel: Kernel, iface: string): Promi
     observedNft: nft?.isOk() === true ? nft.value.rules : [],
   });
   if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error, message: plan.error.message });
-  let cs = stripNft(plan.value, (op) => op.kind !== "link.del");
-  if (flags.backend === "nftables") cs = { steps: cs.steps.map((s, i) => ({ ...s, nft: plan.value.steps[i]?.nft ?? [] })) };
-  if (!observed.value.links.some((l) => l.name === EGRESS_DUMMY_LINK)) {
-    cs = { steps: cs.steps.map((s, i) => (i === cs.steps.length - 1 ? { ...s, netlink: [...s.netlink, { kind: "link.add-dummy", name: EGRESS_DUMMY_LINK }] } : s)) };
-  }
+  const stripped = stripNft(plan.value, (op) => op.kind !== "link.del");
+  const cs = flags.backend === "nftables" ? { steps: stripped.steps.map((s, i) => ({ ...s, nft: plan.value.steps[i]?.nft ?? [] })) } : stripped;
   const applied = await kernel.apply(cs);
-  if (applied.isErr()) return err({ kind: "apply-failed", cause: applied.error, message: `NAT server set-up failed: ${applied.error.kind}` });
+  if (applied.isErr()) return err({ kind: "apply-failed", cause: applied.error, message: `NAT server set-up failed: ${applied.error.kind === "apply-failed" ? applied.error.stderr.trim() || applied.error.reason : applied.error.kind}` });
   if (flags.backend === "iptables") {
     const ips: [Family, Ip | undefined][] = [[4, flags.podIPv4], [6, flags.podIPv6]];
     const rules = ips.flatMap(([f, ip]) => (ip === undefined ? [] : egressNatIptables(f, ip, iface)));
