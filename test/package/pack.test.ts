@@ -48,7 +48,7 @@ t.test("packed tarball installs and imports with types", async (t) => {
   }
   const help = spawnSync(join(nm, ".bin", "coil-ipam-controller"), ["--help"], { cwd: consumer, encoding: "utf8" });
   t.equal(help.status, 0, "installed coil-ipam-controller --help exits 0");
-  t.match(help.stderr, /^Usage: coil-ipam-controller/);
+  t.match(help.stdout, /\nUsage:\n {2}coil-ipam-controller \[flags\]\n/, "help on stdout (cobra's layout)");
   writeFileSync(join(consumer, "deep.mjs"), `await import("@coil/core/dist/bin/coild.mjs").then(() => console.log("imported"), (e) => console.log(e.code));\n`);
   t.equal(execFileSync(process.execPath, ["deep.mjs"], { cwd: consumer, encoding: "utf8" }).trim(), "ERR_PACKAGE_PATH_NOT_EXPORTED", "bins are not library subpaths");
 
