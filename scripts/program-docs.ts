@@ -16,6 +16,9 @@ import { allFlags, defaultText, typeName, type FlagDef, type ProgramDef } from "
 import { COIL_CNI } from "../adapters/cni/flags.js";
 import { COILD } from "../adapters/daemon/flags.js";
 import { createDaemonMetrics } from "../adapters/daemon/metrics.js";
+import { EGRESS_CONTROLLER } from "../adapters/egress-controller/flags.js";
+import { EGRESS } from "../adapters/egress/flags.js";
+import { createEgressMetrics } from "../adapters/egress/metrics.js";
 import { INSTALLER } from "../adapters/installer/flags.js";
 import { IPAM_CONTROLLER } from "../adapters/ipam-controller/flags.js";
 import { createControllerMetrics } from "../adapters/ipam-controller/metrics.js";
@@ -30,6 +33,8 @@ export const DOCS_DIR = join(ROOT, "docs", "programs");
 interface Documented {
   readonly def: ProgramDef;
   readonly registry?: () => Registry;
+  /** Said instead of the table when the program serves metrics from a registry no factory exposes. */
+  readonly metricsNote?: string;
 }
 
 /** Every program with a page. Add new programs here (and nowhere else). */
@@ -39,6 +44,13 @@ const PROGRAMS: readonly Documented[] = [
   { def: IPAM_CONTROLLER, registry: () => createControllerMetrics({ processMetrics: false }).registry },
   { def: ROUTER, registry: () => createRouterMetrics({ node: "node", processMetrics: false }).registry },
   { def: INSTALLER },
+  { def: EGRESS, registry: () => createEgressMetrics({ namespace: "namespace", pod: "pod", egress: "egress" }, { processMetrics: false }).registry },
+  {
+    def: EGRESS_CONTROLLER,
+    // The registry is built inside adapters/egress-controller/run.ts (no exported factory yet).
+    metricsNote:
+      "controller-runtime's reconcile counters: `controller_runtime_reconcile_total` (counter; controller, result) and `controller_runtime_reconcile_errors_total` (counter; controller), plus Node.js's default process metrics (`process_*`, `nodejs_*`).",
+  },
 ];
 
 /** Table cell text: pipes escaped, no line breaks. */
@@ -119,7 +131,7 @@ export function renderProgramPage(p: Documented): string {
     for (const port of def.ports) out.push(`| \`--${port.flag}\` | \`${cell(byName.get(port.flag)?.default ?? "")}\` | ${port.protocol} | ${cell(port.description)} |`);
   }
   out.push("", "## Metrics", "");
-  if (p.registry === undefined) out.push("None (no metrics endpoint).");
+  if (p.registry === undefined) out.push(p.metricsNote ?? "None (no metrics endpoint).");
   else out.push(...metricsSection(p.registry()));
   return `${out.join("\n")}\n`;
 }

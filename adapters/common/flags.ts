@@ -25,7 +25,7 @@
  * ```
  */
 import { BUILD_INFO } from "./version.js";
-import { err, ok, type Result } from "neverthrow";
+import { err, ok, Result } from "neverthrow";
 
 /** A listen address; `undefined` (from `0`) means disabled. Port 0 = any free port. */
 export interface ListenAddr {
@@ -33,16 +33,6 @@ export interface ListenAddr {
   readonly host: string;
   /** TCP port. */
   readonly port: number;
-}
-
-/** The flags a binary accepts; every value is read as a string and converted by the caller. */
-export interface FlagSpec {
-  /** Go-style boolean flags (`--flag` alone means `--flag=true`). */
-  readonly booleans: readonly string[];
-  /** String flags with their default value (shown by {@link flagUsage}). */
-  readonly strings: Readonly<Record<string, string>>;
-  /** String flags without a default. */
-  readonly noDefault: readonly string[];
 }
 
 /** A value that does not parse as the type asked for (before it is tied to a flag). */
@@ -133,7 +123,7 @@ export function parseBoolFlag(name: string, v: string | undefined, def: boolean)
  * A flag's value type: what the parser accepts and what `--help` shows after the name (pflag's type
  * names). `bool` takes no separate argument; `address` is a listen address, `level` klog's verbosity.
  */
-export type FlagType = "bool" | "string" | "int" | "uint" | "duration" | "address" | "ip" | "level";
+export type FlagType = "bool" | "string" | "int" | "int32" | "uint" | "duration" | "address" | "ip" | "level";
 
 /**
  * Where a flag (and its description) comes from: `coil` = Coil v2.15.0 has the flag and the
@@ -287,6 +277,7 @@ function checkType(f: FlagDef, value: string): Result<string, FlagError> {
     case "bool":
       return parseBoolFlag(f.name, value, false).map(() => value);
     case "int":
+    case "int32":
       return /^-?\d+$/.test(value) ? ok(value) : bad(`${JSON.stringify(value)} is not an integer`);
     case "uint":
     case "level":
@@ -443,28 +434,53 @@ export function configOrExit<T>(def: ProgramDef, parsed: Result<T | "help" | "ve
   return process.exit(o.code);
 }
 
-/** The flag set of an older {@link FlagSpec} (kept for programs not yet converted to {@link ProgramDef}). */
-function specFlags(spec: FlagSpec): FlagDef[] {
+/** A controller's leader election settings (`--leader-elect*`, see {@link leaderElectionFlags}). */
+export interface LeaderElectionConfig {
+  /** `--leader-elect` (default true). */
+  readonly leaderElect: boolean;
+  /** `--leader-elect-namespace` (default `kube-system`). */
+  readonly leaderElectNamespace: string;
+  /** `--leader-elect-id`: the Lease's name. */
+  readonly leaderElectId: string;
+  /** `--leader-elect-lease-duration` (default 15s). */
+  readonly leaseDurationMs: number;
+  /** `--leader-elect-renew-deadline` (default 10s). */
+  readonly renewDeadlineMs: number;
+  /** `--leader-elect-retry-period` (default 2s). */
+  readonly retryPeriodMs: number;
+}
+
+/**
+ * This project's `--leader-elect*` flags of a controller whose Lease is named `id` (Coil's controllers
+ * elect with fixed settings in code; these make them tunable, with Coil's values as defaults).
+ */
+export function leaderElectionFlags<const Id extends string>(id: Id) {
   return [
-    ...spec.booleans.map((name): FlagDef => ({ name, type: "bool", description: "", origin: "ours" })),
-    ...Object.entries(spec.strings).map(([name, d]): FlagDef => ({ name, type: "string", default: d, description: "", origin: "ours" })),
-    ...spec.noDefault.map((name): FlagDef => ({ name, type: "string", description: "", origin: "ours" })),
-  ];
+    { name: "leader-elect", type: "bool", default: "true", description: "elect a leader among the replicas (Lease); only the leader reconciles", origin: "ours" },
+    { name: "leader-elect-namespace", type: "string", default: "kube-system", description: "namespace of the leader election Lease", origin: "ours" },
+    { name: "leader-elect-id", type: "string", default: id, description: "name of the leader election Lease (Coil's)", origin: "ours" },
+    { name: "leader-elect-lease-duration", type: "duration", default: "15s", description: "how long a non-leader waits before taking over an unrenewed lease", origin: "ours" },
+    { name: "leader-elect-renew-deadline", type: "duration", default: "10s", description: "how long the leader retries renewing before it gives up leading", origin: "ours" },
+    { name: "leader-elect-retry-period", type: "duration", default: "2s", description: "interval between leader election attempts", origin: "ours" },
+  ] as const satisfies readonly FlagDef[];
 }
 
-/**
- * Parse argv against an older {@link FlagSpec}: the raw string value of every flag given.
- * @deprecated Define a {@link ProgramDef} and use {@link parseProgramArgv}.
- */
-export function parseFlagValues(argv: readonly string[], spec: FlagSpec): Result<Record<string, string | undefined>, FlagError> {
-  const flags = specFlags(spec);
-  return parseArgv<string>(argv, flags).map((v) => Object.fromEntries(flags.map((f) => [f.name, v.given(f.name)])));
-}
+/** The names of {@link leaderElectionFlags}. */
+type LeaderFlagName = ReturnType<typeof leaderElectionFlags>[number]["name"];
 
 /**
- * The usage text of binary `name` for an older {@link FlagSpec}.
- * @deprecated Define a {@link ProgramDef} and use {@link renderHelp}.
+ * Read the {@link leaderElectionFlags} of a parsed command line; the durations must satisfy
+ * retry-period < renew-deadline < lease-duration (else `conflicting-flags`).
  */
-export function flagUsage(name: string, spec: FlagSpec): string {
-  return `Usage: ${name} [flags]\n${flagTable(specFlags(spec))}\n`;
+export function parseLeaderElection(v: Pick<FlagValues<LeaderFlagName>, "str" | "given">): Result<LeaderElectionConfig, FlagError> {
+  const d = (k: "leader-elect-lease-duration" | "leader-elect-renew-deadline" | "leader-elect-retry-period"): Result<number, FlagError> => parseDurationFlag(k, v.str(k));
+  return Result.combine([parseBoolFlag("leader-elect", v.given("leader-elect"), true), d("leader-elect-lease-duration"), d("leader-elect-renew-deadline"), d("leader-elect-retry-period")]).andThen(
+    ([leaderElect, leaseDurationMs, renewDeadlineMs, retryPeriodMs]): Result<LeaderElectionConfig, FlagError> => {
+      if (!(retryPeriodMs > 0 && retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
+        const flags = ["leader-elect-retry-period", "leader-elect-renew-deadline", "leader-elect-lease-duration"];
+        return err({ kind: "conflicting-flags", flags, message: "leader election needs retry-period < renew-deadline < lease-duration" });
+      }
+      return ok({ leaderElect, leaderElectNamespace: v.str("leader-elect-namespace"), leaderElectId: v.str("leader-elect-id"), leaseDurationMs, renewDeadlineMs, retryPeriodMs });
+    },
+  );
 }

@@ -6,20 +6,24 @@
 import { err, ok, Result } from "neverthrow";
 import { DEFAULT_FOU_PORT, PORTS } from "../../lib/constants.js";
 import {
-  flagUsage,
+  KLOG_FLAGS,
+  ZAP_FLAGS,
+  defineProgram,
   invalidFlagValue,
+  leaderElectionFlags,
   parseBoolFlag,
-  parseDurationFlag,
-  parseFlagValues,
   parseIntFlag,
+  parseLeaderElection,
   parseListenAddrFlag,
+  parseProgramArgv,
+  renderHelp,
   type FlagError,
-  type FlagSpec,
+  type LeaderElectionConfig,
   type ListenAddr,
 } from "../common/flags.js";
 
 /** Parsed configuration. */
-export interface EgressControllerFlags {
+export interface EgressControllerFlags extends LeaderElectionConfig {
   /** `--metrics-addr` (default `:9396`). */
   readonly metricsAddr: ListenAddr | undefined;
   /** `--health-addr` (default `:9397`). */
@@ -38,102 +42,67 @@ export interface EgressControllerFlags {
   readonly enableRestartOnCertRefresh: boolean;
   /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
   readonly kubeconfig: string | undefined;
-  /** `--leader-elect` (default true). */
-  readonly leaderElect: boolean;
-  /** `--leader-elect-namespace` (default `kube-system`). */
-  readonly leaderElectNamespace: string;
-  /** `--leader-elect-id` (default `coil-egress-leader`). */
-  readonly leaderElectId: string;
-  /** `--leader-elect-lease-duration` (default 15s). */
-  readonly leaseDurationMs: number;
-  /** `--leader-elect-renew-deadline` (default 10s). */
-  readonly renewDeadlineMs: number;
-  /** `--leader-elect-retry-period` (default 2s). */
-  readonly retryPeriodMs: number;
   /** `--zap-log-level=debug`. */
   readonly debug: boolean;
 }
 
-const BOOLEANS = ["enable-cert-rotation", "enable-restart-on-cert-refresh", "leader-elect", "help"];
-const STRINGS: Record<string, string> = {
-  "metrics-addr": `:${PORTS.egressControllerMetrics}`,
-  "health-addr": `:${PORTS.egressControllerHealth}`,
-  "webhook-addr": `:${PORTS.egressControllerWebhook}`,
-  "cert-dir": "/certs",
-  "egress-port": String(DEFAULT_FOU_PORT),
-  backend: "iptables",
-  "leader-elect-namespace": "kube-system",
-  "leader-elect-id": "coil-egress-leader",
-  "leader-elect-lease-duration": "15s",
-  "leader-elect-renew-deadline": "10s",
-  "leader-elect-retry-period": "2s",
-  "zap-log-level": "info",
-  // Accepted for manifest compatibility, no effect.
-  "zap-stacktrace-level": "",
-  "zap-encoder": "",
-  "zap-time-encoding": "",
-};
-const NO_DEFAULT = ["kubeconfig"];
+/** coil-egress-controller's command line and ports: the one definition its parser, `--help` and docs/programs/coil-egress-controller.md use. */
+export const EGRESS_CONTROLLER = defineProgram({
+  name: "coil-egress-controller",
+  summary: "controller for coil egress related custom resources",
+  description: "coil-egress-controller is a Kubernetes controller for coil egress related custom resources.",
+  flags: [
+    { name: "metrics-addr", type: "address", default: `:${PORTS.egressControllerMetrics}`, description: "bind address of metrics endpoint", origin: "coil" },
+    { name: "health-addr", type: "address", default: `:${PORTS.egressControllerHealth}`, description: "bind address of health/readiness probes", origin: "coil" },
+    { name: "webhook-addr", type: "address", default: `:${PORTS.egressControllerWebhook}`, description: "bind address of admission webhook", origin: "coil" },
+    { name: "cert-dir", type: "string", default: "/certs", description: "directory to locate TLS certs for webhook", origin: "coil" },
+    { name: "egress-port", type: "int32", default: String(DEFAULT_FOU_PORT), description: "UDP port number used by coil-egress", origin: "coil" },
+    { name: "backend", type: "string", default: "iptables", description: "Backend for egress NAT rules: iptables or nftables (default: iptables)", origin: "coil" },
+    { name: "enable-cert-rotation", type: "bool", default: "false", description: "enables webhook's certificate generation", origin: "coil" },
+    { name: "enable-restart-on-cert-refresh", type: "bool", default: "false", description: "enables pod's restart on webhook certificate refresh", origin: "coil" },
+    { name: "kubeconfig", type: "string", description: "path to a kubeconfig file; default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
+    ...leaderElectionFlags("coil-egress-leader"),
+    ...KLOG_FLAGS,
+    ...ZAP_FLAGS,
+  ],
+  env: [
+    { name: "COIL_POD_NAMESPACE", description: "namespace of this controller's Pod (with COIL_POD_NAME: its first container's image is the egress pods' default image)", required: true },
+    { name: "COIL_POD_NAME", description: "name of this controller's Pod", required: true },
+    { name: "KUBERNETES_SERVICE_HOST", description: "set inside a cluster: the in-cluster config is used" },
+    { name: "KUBECONFIG", description: "kubeconfig file when --kubeconfig is not given" },
+  ],
+  ports: [
+    { flag: "metrics-addr", protocol: "TCP", description: "Prometheus metrics (GET /metrics)" },
+    { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz)" },
+    { flag: "webhook-addr", protocol: "TCP", description: "admission webhooks for Egress (HTTPS, certificates from --cert-dir)" },
+  ],
+});
 
-const SPEC: FlagSpec = { booleans: BOOLEANS, strings: STRINGS, noDefault: NO_DEFAULT };
-
-/** The usage text. */
+/** The `--help` text. */
 export function usage(): string {
-  return flagUsage("coil-egress-controller", SPEC);
+  return renderHelp(EGRESS_CONTROLLER);
 }
 
-const LEADER_DURATIONS = ["leader-elect-retry-period", "leader-elect-renew-deadline", "leader-elect-lease-duration"];
-
-function leaderDurations(str: (k: string) => string): Result<[number, number, number], FlagError> {
-  const d = (k: string): Result<number, FlagError> => parseDurationFlag(k, str(k));
-  return Result.combine([d("leader-elect-lease-duration"), d("leader-elect-renew-deadline"), d("leader-elect-retry-period")]).andThen(([lease, renew, retry]) => {
-    if (!(retry > 0 && retry < renew && renew < lease)) {
-      const conflict: FlagError = { kind: "conflicting-flags", flags: LEADER_DURATIONS, message: "leader election needs retry-period < renew-deadline < lease-duration" };
-      return err(conflict);
-    }
-    return ok<[number, number, number], FlagError>([lease, renew, retry]);
-  });
-}
-
-/** Parse argv (without node and script). `help` when `--help` was given. */
-export function parseEgressControllerFlags(argv: readonly string[]): Result<EgressControllerFlags | "help", FlagError> {
-  const parsed = parseFlagValues(argv, SPEC);
+/** Parse argv (without node and script). `help`/`version` when `--help`/`--version` was given. */
+export function parseEgressControllerFlags(argv: readonly string[]): Result<EgressControllerFlags | "help" | "version", FlagError> {
+  const parsed = parseProgramArgv(EGRESS_CONTROLLER, argv);
   if (parsed.isErr()) return err(parsed.error);
-  const values = parsed.value;
-  if (values["help"] !== undefined) return ok("help");
-  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
-  const backend = str("backend");
+  const v = parsed.value;
+  if (v.request !== undefined) return ok(v.request);
+  const backend = v.str("backend");
   if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `invalid backend: ${backend}`));
-  const port = parseIntFlag("egress-port", str("egress-port"), 1, 65535);
-  if (port.isErr()) return err(port.error);
-  const addr = (k: string): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, str(k));
-  return Result.combine([addr("metrics-addr"), addr("health-addr"), addr("webhook-addr")]).andThen(([metricsAddr, healthAddr, webhookAddr]) =>
-    Result.combine([
-      parseBoolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
-      parseBoolFlag("enable-restart-on-cert-refresh", values["enable-restart-on-cert-refresh"], false),
-      parseBoolFlag("leader-elect", values["leader-elect"], true),
-    ]).andThen(([enableCertRotation, enableRestartOnCertRefresh, leaderElect]) =>
-      leaderDurations(str).andThen(([leaseDurationMs, renewDeadlineMs, retryPeriodMs]) => {
-        if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", str("webhook-addr"), "cannot be disabled"));
-        return ok<EgressControllerFlags, FlagError>({
-          metricsAddr,
-          healthAddr,
-          webhookAddr,
-          certDir: str("cert-dir"),
-          egressPort: port.value,
-          backend,
-          enableCertRotation,
-          enableRestartOnCertRefresh,
-          kubeconfig: values["kubeconfig"],
-          leaderElect,
-          leaderElectNamespace: str("leader-elect-namespace"),
-          leaderElectId: str("leader-elect-id"),
-          leaseDurationMs,
-          renewDeadlineMs,
-          retryPeriodMs,
-          debug: str("zap-log-level") === "debug",
-        });
-      }),
-    ),
+  const addr = (k: "metrics-addr" | "health-addr" | "webhook-addr"): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, v.str(k));
+  return Result.combine([
+    parseIntFlag("egress-port", v.str("egress-port"), 1, 65535),
+    addr("metrics-addr"),
+    addr("health-addr"),
+    addr("webhook-addr"),
+    parseBoolFlag("enable-cert-rotation", v.given("enable-cert-rotation"), false),
+    parseBoolFlag("enable-restart-on-cert-refresh", v.given("enable-restart-on-cert-refresh"), false),
+  ]).andThen(([egressPort, metricsAddr, healthAddr, webhookAddr, enableCertRotation, enableRestartOnCertRefresh]) =>
+    parseLeaderElection(v).andThen((leader): Result<EgressControllerFlags, FlagError> => {
+      if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", v.str("webhook-addr"), "cannot be disabled"));
+      return ok({ metricsAddr, healthAddr, webhookAddr, certDir: v.str("cert-dir"), egressPort, backend, enableCertRotation, enableRestartOnCertRefresh, kubeconfig: v.given("kubeconfig"), ...leader, debug: v.str("zap-log-level") === "debug" });
+    }),
   );
 }

@@ -2,22 +2,19 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createJsonLogger, formatKubeConfigError, loadKubeConfig } from "../k8s/index.js";
-import { parseEgressControllerFlags, usage } from "./flags.js";
+import { configOrExit } from "../common/flags.js";
+import { EGRESS_CONTROLLER, parseEgressControllerFlags } from "./flags.js";
 import { runEgressController } from "./run.js";
 import { makeStartEgressWebhook } from "./webhook-start.js";
 
-const flags = parseEgressControllerFlags(process.argv.slice(2));
-if (flags.isErr() || flags.value === "help") {
-  process.stderr.write(flags.isErr() ? `coil-egress-controller: ${flags.error.message}\n${usage()}` : usage());
-  process.exit(flags.isErr() ? 2 : 0);
-}
-const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.value.debug, base: { logger: "coil-egress-controller" } });
-const loaded = loadKubeConfig({ env: process.env, ...(flags.value.kubeconfig === undefined ? {} : { kubeconfig: flags.value.kubeconfig }) });
+const flags = configOrExit(EGRESS_CONTROLLER, parseEgressControllerFlags(process.argv.slice(2)));
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.debug, base: { logger: "coil-egress-controller" } });
+const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });
   process.exit(1);
 }
-const running = await runEgressController(flags.value, {
+const running = await runEgressController(flags, {
   kc: loaded.value,
   log,
   identity: `${hostname()}_${randomUUID()}`,

@@ -9,14 +9,16 @@ import { err, ok, Result } from "neverthrow";
 import { DEFAULT_FOU_PORT } from "../../lib/constants.js";
 import { ipFamily, parseIp, type Ip } from "../../lib/net/index.js";
 import {
-  flagUsage,
+  KLOG_FLAGS,
+  ZAP_FLAGS,
+  defineProgram,
   invalidFlagValue,
   parseBoolFlag,
-  parseFlagValues,
   parseIntFlag,
   parseListenAddrFlag,
+  parseProgramArgv,
+  renderHelp,
   type FlagError,
-  type FlagSpec,
   type ListenAddr,
 } from "../common/flags.js";
 
@@ -56,23 +58,40 @@ export interface EgressFlags {
   readonly debug: boolean;
 }
 
-const STRINGS: Record<string, string> = {
-  "metrics-addr": ":8080",
-  "health-addr": ":8081",
-  "fou-port": String(DEFAULT_FOU_PORT),
-  backend: "iptables",
-  tunnel: "fou",
-  "zap-log-level": "info",
-  // Accepted for manifest compatibility (the controller passes --zap-stacktrace-level=panic), no effect.
-  "zap-stacktrace-level": "",
-  "zap-encoder": "",
-  "zap-time-encoding": "",
-};
-const SPEC: FlagSpec = { booleans: ["enable-sport-auto", "help"], strings: STRINGS, noDefault: ["kubeconfig"] };
+/** coil-egress's command line, environment and ports: the one definition its parser, `--help` and docs/programs/coil-egress.md use. */
+export const EGRESS = defineProgram({
+  name: "coil-egress",
+  summary: "manage foo-over-udp tunnels in egress pods",
+  description: "coil-egress manages Foo-over-UDP tunnels in pods created by Egress.",
+  flags: [
+    { name: "metrics-addr", type: "address", default: ":8080", description: "bind address of metrics endpoint", origin: "coil" },
+    { name: "health-addr", type: "address", default: ":8081", description: "bind address of health/readiness probes", origin: "coil" },
+    { name: "fou-port", type: "int", default: String(DEFAULT_FOU_PORT), description: "port number for foo-over-udp tunnels", origin: "coil" },
+    { name: "enable-sport-auto", type: "bool", default: "false", description: "enable automatic source port assignment", origin: "coil" },
+    { name: "backend", type: "string", default: "iptables", description: "Backend for egress NAT rules: iptables or nftables (default: iptables)", origin: "coil" },
+    { name: "tunnel", type: "string", default: "fou", description: "tunnel encapsulation: fou (Coil's) or vxlan (for kernels without FoU; UDP port --fou-port)", origin: "ours" },
+    { name: "kubeconfig", type: "string", description: "path to a kubeconfig file; default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
+    ...KLOG_FLAGS,
+    ...ZAP_FLAGS,
+  ],
+  env: [
+    { name: "COIL_POD_NAMESPACE", description: "namespace of the Egress (and of this pod)", required: true },
+    { name: "COIL_EGRESS_NAME", description: "name of the Egress this pod serves", required: true },
+    { name: "COIL_POD_ADDRESSES", description: "this pod's addresses (status.podIPs, comma separated): the tunnels' local ends", required: true },
+    { name: "HOSTNAME", description: "this pod's name: the pod label of the metrics" },
+    { name: "KUBERNETES_SERVICE_HOST", description: "set inside a cluster: the in-cluster config is used" },
+    { name: "KUBECONFIG", description: "kubeconfig file when --kubeconfig is not given" },
+  ],
+  ports: [
+    { flag: "metrics-addr", protocol: "TCP", description: "Prometheus metrics (GET /metrics)" },
+    { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz)" },
+    { flag: "fou-port", protocol: "UDP", description: "the tunnels from client pods (FoU, or VXLAN with --tunnel=vxlan)" },
+  ],
+});
 
-/** The usage text. */
+/** The `--help` text. */
 export function usage(): string {
-  return `${flagUsage("coil-egress", SPEC)}Environment:\n  COIL_POD_NAMESPACE, COIL_EGRESS_NAME, COIL_POD_ADDRESSES (required), HOSTNAME\n`;
+  return renderHelp(EGRESS);
 }
 
 function required(env: Readonly<Record<string, string | undefined>>, name: string): Result<string, FlagError> {
@@ -93,13 +112,13 @@ export function parsePodAddresses(s: string): Result<{ v4: Ip | undefined; v6: I
   return ok({ v4, v6 });
 }
 
-/** Parse argv (without node and script) and the environment. `help` when `--help` was given. */
-export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<EgressFlags | "help", FlagError> {
-  const parsed = parseFlagValues(argv, SPEC);
+/** Parse argv (without node and script) and the environment. `help`/`version` when `--help`/`--version` was given (the environment is then not read). */
+export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Result<EgressFlags | "help" | "version", FlagError> {
+  const parsed = parseProgramArgv(EGRESS, argv);
   if (parsed.isErr()) return err(parsed.error);
-  const values = parsed.value;
-  if (values["help"] !== undefined) return ok("help");
-  const str = (k: string): string => values[k] ?? STRINGS[k] ?? "";
+  const v = parsed.value;
+  if (v.request !== undefined) return ok(v.request);
+  const str = v.str;
   const backend = str("backend");
   if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `must be iptables or nftables, got ${JSON.stringify(backend)}`));
   const tunnel = str("tunnel");
@@ -109,7 +128,7 @@ export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<s
       parseListenAddrFlag("metrics-addr", str("metrics-addr")),
       parseListenAddrFlag("health-addr", str("health-addr")),
       parseIntFlag("fou-port", str("fou-port"), 1, 65535),
-      parseBoolFlag("enable-sport-auto", values["enable-sport-auto"], false),
+      parseBoolFlag("enable-sport-auto", v.given("enable-sport-auto"), false),
       parsePodAddresses(addrs),
     ]).map(
       ([metricsAddr, healthAddr, fouPort, sportAuto, ips]): EgressFlags => ({
@@ -124,7 +143,7 @@ export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<s
         sportAuto,
         backend,
         tunnel,
-        kubeconfig: values["kubeconfig"],
+        kubeconfig: v.given("kubeconfig"),
         debug: str("zap-log-level") === "debug",
       }),
     ),

@@ -9,6 +9,8 @@ import { promisify } from "node:util";
 import { renderHelp, versionText, type ProgramDef } from "../../adapters/common/flags.js";
 import { COIL_CNI } from "../../adapters/cni/flags.js";
 import { COILD } from "../../adapters/daemon/flags.js";
+import { EGRESS_CONTROLLER } from "../../adapters/egress-controller/flags.js";
+import { EGRESS } from "../../adapters/egress/flags.js";
 import { INSTALLER } from "../../adapters/installer/flags.js";
 import { IPAM_CONTROLLER } from "../../adapters/ipam-controller/flags.js";
 import { ROUTER } from "../../adapters/router/flags.js";
@@ -24,7 +26,7 @@ t.test("the committed docs/programs pages are the generated ones (npm run docs:p
 
 t.test("each page lists every flag, variable and port of its program", async (t) => {
   const pages = renderProgramDocs();
-  for (const def of [COIL_CNI, COILD, IPAM_CONTROLLER, ROUTER, INSTALLER] as readonly ProgramDef[]) {
+  for (const def of [COIL_CNI, COILD, IPAM_CONTROLLER, ROUTER, INSTALLER, EGRESS, EGRESS_CONTROLLER] as readonly ProgramDef[]) {
     const page = pages.get(`${def.name}.md`) ?? "";
     for (const f of def.flags) t.match(page, `\`--${f.name}\``, `${def.name}: --${f.name}`);
     for (const e of def.env) t.match(page, `\`${e.name}\``, `${def.name}: ${e.name}`);
@@ -41,6 +43,8 @@ t.test("every program's --help and --version, run from source, come from its def
     [ROUTER, "router"],
     [INSTALLER, "installer"],
     [COIL_CNI, "cni"],
+    [EGRESS, "egress"],
+    [EGRESS_CONTROLLER, "egress-controller"],
   ];
   for (const [def, dir] of cases) {
     const env = { ...process.env, CNI_COMMAND: "" };

@@ -79,6 +79,8 @@ t.test("each bin runs from an empty directory", async (t) => {
     { name: "coil-ipam-controller", usage: /^coil-ipam-controller is a Kubernetes controller[\s\S]*--enable-cert-rotation[\s\S]*--webhook-addr string +bind address of admission webhook \(default ":9443"\)/ },
     { name: "coil-router", usage: /^coil-router programs Linux kernel routing table[\s\S]*--protocol-id int +route author ID \(default 31\)[\s\S]*COIL_NODE_NAME/ },
     { name: "coil-installer", usage: /^coil-installer setup coil on each node[\s\S]*Environment:\n[\s\S]*CNI_NETCONF_FILE/ },
+    { name: "coil-egress", usage: /^coil-egress manages Foo-over-UDP tunnels in pods created by Egress\.\n[\s\S]*--fou-port int +port number for foo-over-udp tunnels \(default 5555\)[\s\S]*COIL_EGRESS_NAME +\(required\)/ },
+    { name: "coil-egress-controller", usage: /^coil-egress-controller is a Kubernetes controller for coil egress related custom resources\.\n[\s\S]*--egress-port int32 +UDP port number used by coil-egress \(default 5555\)[\s\S]*--webhook-addr string +bind address of admission webhook \(default ":9444"\)/ },
   ];
   for (const c of cases) {
     const r = await run(join(dir, `${c.name}.mjs`), ["--help"]);
@@ -102,6 +104,9 @@ t.test("each bin runs from an empty directory", async (t) => {
   const noNode = await run(join(dir, "coil-router.mjs"), []);
   t.equal(noNode.code, 2, "coil-router without COIL_NODE_NAME: exit 2");
   t.match(noNode.stderr, /COIL_NODE_NAME environment variable should be set/);
+  const noEgress = await run(join(dir, "coil-egress.mjs"), []);
+  t.equal(noEgress.code, 2, "coil-egress without COIL_POD_NAMESPACE: exit 2");
+  t.match(noEgress.stderr, /^coil-egress: COIL_POD_NAMESPACE environment variable should be set\n/);
   const coildProto = await run(join(dir, "coil-router.mjs"), ["--protocol-id", "30"], { env: { COIL_NODE_NAME: "n1" } });
   t.equal(coildProto.code, 2, "coil-router --protocol-id 30: exit 2");
   t.match(coildProto.stderr, /--protocol-id: 30 is coild's route protocol/);

@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDuration, type ProgramDef } from "../../../adapters/common/flags.js";
 import { COILD } from "../../../adapters/daemon/flags.js";
+import { EGRESS_CONTROLLER } from "../../../adapters/egress-controller/flags.js";
+import { EGRESS } from "../../../adapters/egress/flags.js";
 import { IPAM_CONTROLLER } from "../../../adapters/ipam-controller/flags.js";
 import { ROUTER } from "../../../adapters/router/flags.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
@@ -39,7 +41,7 @@ interface GoFlag {
 /** `pf.XxxVar(&v, "name", default, "usage")` calls of a Go file. */
 function goFlags(file: string): GoFlag[] {
   const src = readFileSync(file, "utf8");
-  return [...src.matchAll(/pf\.(String|Int|Bool|Duration)Var\(&[\w.]+,\s*"([^"]+)",\s*([^,]+?),\s*"((?:[^"\\]|\\.)*)"\)/g)].map((m) => ({
+  return [...src.matchAll(/pf\.(String|Int32|Int|Bool|Duration)Var\(&[\w.]+,\s*"([^"]+)",\s*([^,]+?),\s*"((?:[^"\\]|\\.)*)"\)/g)].map((m) => ({
     kind: m[1] ?? "",
     name: m[2] ?? "",
     def: (m[3] ?? "").trim(),
@@ -74,6 +76,8 @@ if (dir === undefined) {
     [COILD, "pkg/config/config.go"],
     [IPAM_CONTROLLER, "cmd/coil-ipam-controller/sub/root.go"],
     [ROUTER, "cmd/coil-router/sub/root.go"],
+    [EGRESS, "cmd/coil-egress/sub/root.go"],
+    [EGRESS_CONTROLLER, "cmd/coil-egress-controller/sub/root.go"],
   ];
   for (const [def, file] of programs) {
     t.test(def.name, async (t) => {

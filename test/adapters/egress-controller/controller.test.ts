@@ -13,7 +13,7 @@ const VERSION = "v2";
 
 function flags(extra: readonly string[] = []): EgressControllerFlags {
   const f = parseEgressControllerFlags(["--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--leader-elect=false", ...extra])._unsafeUnwrap();
-  if (f === "help") throw new Error("help");
+  if (typeof f === "string") throw new Error(f);
   return f;
 }
 
