@@ -11,16 +11,16 @@
  * `--clear-routes-on-shutdown` its routes withdrawn when its coild stops.
  */
 import t, { type Test } from "tap";
-import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../helpers/coil-envtest.js";
+import { eventually, waitFor } from "../helpers/coil-envtest.js";
 import { requireRoot } from "../helpers/netns.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
-import { missingPrograms, startMultiNode, type BirdProcess, type SimNode, type SimPod } from "../helpers/multinode.js";
-import { api, createPool, startController } from "../adapters/ipam-controller/harness.js";
+import { missingPrograms, startRoutingCluster, type BirdProcess, type SimNode, type SimPod } from "../helpers/multinode.js";
+import type { Api } from "../adapters/ipam-controller/harness.js";
 
 t.setTimeout(600_000);
 
 /** Prefixes of the AddressBlocks the API assigns to `node` (both families), sorted. */
-async function blocksOf(a: ReturnType<typeof api>, node: string): Promise<string[]> {
+async function blocksOf(a: Api, node: string): Promise<string[]> {
   const items = (await a.coil.blocks.list({ labelSelector: `coil.cybozu.com/node=${node}` }))._unsafeUnwrap().items;
   return items.flatMap((b) => [b.ipv4, b.ipv6].filter((x): x is string => x !== undefined)).sort();
 }
@@ -49,23 +49,10 @@ if (requireRoot(t)) {
 }
 
 async function main(t: Test): Promise<void> {
-  const started = await startCoilControlPlaneOrSkip(t);
-  if (started === undefined) return;
-  const { cp, kc } = started;
-  const a = api(kc);
   // A short GC interval: the Node-deletion case waits for the controller to collect the blocks.
-  const ctrl = await startController(kc, "routing-bird", ["--gc-interval=1s"]);
-  t.teardown(async () => {
-    await ctrl.close();
-    a.clients.destroy();
-    await cp.stop();
-  });
-  // Blocks of 2 addresses (/31, /127): a node's third pod needs a second block.
-  await createPool(a, "default", 1, [{ ipv4: "10.100.0.0/24", ipv6: "fd02::/120" }]);
-  await eventually("namespace default", async () => ((await a.core.readNamespace({ name: "default" }).catch(() => undefined)) === undefined ? undefined : true));
-  await eventually("controller leads", () => (ctrl.isLeader() ? true : undefined));
-
-  const mn = await startMultiNode(t, { topology: "l3", kubeconfig: cp.kubeconfigPath, server: cp.server, core: a.core });
+  const cluster = await startRoutingCluster(t, { topology: "l3", identity: "routing-bird", controllerArgs: ["--gc-interval=1s"] });
+  if (cluster === undefined) return;
+  const { a, mn } = cluster;
   const [n1, n2, n3] = mn.nodes as [SimNode, SimNode, SimNode];
   const tor = await mn.startTorBird({ ibgp: [n3] });
   const t0 = Date.now();

@@ -9,11 +9,10 @@
  * touched.
  */
 import t, { type Test } from "tap";
-import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../helpers/coil-envtest.js";
+import { waitFor } from "../helpers/coil-envtest.js";
 import { requireRoot } from "../helpers/netns.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
-import { missingPrograms, startMultiNode, type SimNode, type SimPod } from "../helpers/multinode.js";
-import { api, createPool, startController } from "../adapters/ipam-controller/harness.js";
+import { missingPrograms, startRoutingCluster, type SimNode, type SimPod } from "../helpers/multinode.js";
 import { execFileSync } from "node:child_process";
 
 t.setTimeout(600_000);
@@ -35,22 +34,9 @@ if (requireRoot(t)) {
 }
 
 async function main(t: Test): Promise<void> {
-  const started = await startCoilControlPlaneOrSkip(t);
-  if (started === undefined) return;
-  const { cp, kc } = started;
-  const a = api(kc);
-  const ctrl = await startController(kc, "routing-l2");
-  t.teardown(async () => {
-    await ctrl.close();
-    a.clients.destroy();
-    await cp.stop();
-  });
-  // Blocks of 2 addresses (/31, /127): a node's third pod needs a second block.
-  await createPool(a, "default", 1, [{ ipv4: "10.100.0.0/24", ipv6: "fd02::/120" }]);
-  await eventually("namespace default", async () => ((await a.core.readNamespace({ name: "default" }).catch(() => undefined)) === undefined ? undefined : true));
-  await eventually("controller leads", () => (ctrl.isLeader() ? true : undefined));
-
-  const mn = await startMultiNode(t, { topology: "l2", kubeconfig: cp.kubeconfigPath, server: cp.server, core: a.core });
+  const cluster = await startRoutingCluster(t, { topology: "l2", identity: "routing-l2" });
+  if (cluster === undefined) return;
+  const { a, mn } = cluster;
   const [n1, n2, n3] = mn.nodes as [SimNode, SimNode, SimNode];
   const byName = new Map(mn.nodes.map((n) => [n.name, n]));
 

@@ -23,6 +23,8 @@ import { relayApiIntoNetns, type ApiRelay } from "./api-relay.js";
 import type { TestNetns } from "./netns.js";
 import { REPO_ROOT, startCoildInNetns, stopProcess, terminateProcess, type CniRun, type CoildProcess } from "./test-host.js";
 import { eventually } from "./wait.js";
+import { startCoilControlPlaneOrSkip, type CoilControlPlane } from "./coil-envtest.js";
+import { api, createPool, startController, type Api } from "../adapters/ipam-controller/harness.js";
 
 /** The dist programs the helper runs. */
 export const DIST = {
@@ -364,4 +366,46 @@ export async function startMultiNode(t: Test, o: MultiNodeOptions): Promise<Mult
     },
     close,
   };
+}
+
+/** What {@link startRoutingCluster} started: the control plane, its API, the leading controller and the nodes. */
+export interface RoutingCluster {
+  /** The kube-apiserver + etcd (stopped by a teardown). */
+  readonly cp: CoilControlPlane["cp"];
+  /** Its admin kubeconfig, loaded. */
+  readonly kc: CoilControlPlane["kc"];
+  /** Clients of the control plane (destroyed by a teardown). */
+  readonly a: Api;
+  /** The in-process coil-ipam-controller, leading (closed by a teardown). */
+  readonly ctrl: Awaited<ReturnType<typeof startController>>;
+  /** The node namespaces ({@link startMultiNode}). */
+  readonly mn: MultiNode;
+}
+
+/**
+ * The common start of the routing end-to-end tests: a control plane (skips or fails `t` as
+ * {@link startCoilControlPlaneOrSkip} does, then `undefined`), the real coil-ipam-controller code
+ * in-process with identity `identity` (extra flags `controllerArgs`) leading, the pool `default` with
+ * blocks of 2 addresses (/31, /127: a node's third pod needs a second block) in 10.100.0.0/24 and
+ * fd02::/120, and {@link startMultiNode} with `topology`. Everything is torn down with `t`.
+ */
+export async function startRoutingCluster(
+  t: Test,
+  o: { readonly topology: MultiNodeOptions["topology"]; readonly identity: string; readonly controllerArgs?: readonly string[] },
+): Promise<RoutingCluster | undefined> {
+  const started = await startCoilControlPlaneOrSkip(t);
+  if (started === undefined) return undefined;
+  const { cp, kc } = started;
+  const a = api(kc);
+  const ctrl = await startController(kc, o.identity, o.controllerArgs ?? []);
+  t.teardown(async () => {
+    await ctrl.close();
+    a.clients.destroy();
+    await cp.stop();
+  });
+  await createPool(a, "default", 1, [{ ipv4: "10.100.0.0/24", ipv6: "fd02::/120" }]);
+  await eventually("namespace default", async () => ((await a.core.readNamespace({ name: "default" }).catch(() => undefined)) === undefined ? undefined : true));
+  await eventually("controller leads", () => (ctrl.isLeader() ? true : undefined));
+  const mn = await startMultiNode(t, { topology: o.topology, kubeconfig: cp.kubeconfigPath, server: cp.server, core: a.core });
+  return { cp, kc, a, ctrl, mn };
 }
