@@ -13,11 +13,12 @@ import { serveHealth, serveMetrics, type Listening, type ListenError, type Ready
 import type { ListenAddr } from "../common/flags.js";
 import {
   Informer,
-  LeaderElector,
   NamespacedResource,
   WorkQueue,
   k8sCall,
   makeClients,
+  startControllerLifecycle,
+  type ControllerExit,
   type EgressObject,
   type K8sError,
   type KubeClients,
@@ -68,8 +69,8 @@ export interface EgressControllerDeps {
   readonly processMetrics?: boolean;
 }
 
-/** Why the controller stopped. */
-export type ControllerExit = "stopped" | "leader-lost";
+/** Why the controller stopped (defined with the shared lifecycle in adapters/k8s). */
+export type { ControllerExit };
 
 /** Why the controller did not start. */
 export type EgressControllerStartError =
@@ -285,7 +286,8 @@ export async function runEgressController(flags: EgressControllerFlags, deps: Eg
   await Promise.all(allInformers(inf).map((i) => i.waitSynced()));
   log.info("caches synced", { identity: deps.identity });
 
-  const startLeading = (): void => {
+  const startLeading = (signal: AbortSignal): void => {
+    if (signal.aborted) return;
     log.info("starting controllers", { identity: deps.identity });
     leadership = new Leadership(inf, rec, log, metrics.reconciled);
   };
@@ -294,44 +296,15 @@ export async function runEgressController(flags: EgressControllerFlags, deps: Eg
     leadership = undefined;
     await l?.stop();
   };
-  const elector = flags.leaderElect
-    ? new LeaderElector({
-        coordination: clients.coordination,
-        namespace: flags.leaderElectNamespace,
-        name: flags.leaderElectId,
-        identity: deps.identity,
-        leaseDurationMs: flags.leaseDurationMs,
-        renewDeadlineMs: flags.renewDeadlineMs,
-        retryPeriodMs: flags.retryPeriodMs,
-        log,
-      })
-    : undefined;
-
-  let closing = false;
-  let resolveDone: (e: ControllerExit) => void = () => undefined;
-  const done = new Promise<ControllerExit>((r) => (resolveDone = r));
-  const shutdown = async (exit: ControllerExit, release: boolean): Promise<void> => {
-    if (closing) return;
-    closing = true;
-    await stopLeading();
-    await elector?.stop({ release });
-    await Promise.all([...allInformers(inf).map((i) => i.stop()), servers.metrics?.close(), servers.health?.close(), webhook?.close()]);
-    clients.destroy();
-    log.info("stopped", { reason: exit });
-    resolveDone(exit);
-  };
-
-  if (elector === undefined) startLeading();
-  else {
-    const campaign = async (): Promise<void> => {
-      const end = await elector.run((signal) => {
-        signal.addEventListener("abort", () => void stopLeading(), { once: true });
-        if (!signal.aborted) startLeading();
-      });
-      if (end === "lost") await shutdown("leader-lost", false);
-    };
-    void campaign();
-  }
+  const { done, shutdown } = startControllerLifecycle({
+    election: flags,
+    clients,
+    identity: deps.identity,
+    log,
+    startLeading,
+    stopLeading,
+    closers: [...allInformers(inf).map((i) => () => i.stop()), () => servers.metrics?.close(), () => servers.health?.close(), () => webhook?.close()],
+  });
 
   return ok({
     metricsPort: servers.metrics?.port,

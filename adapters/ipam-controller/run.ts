@@ -8,7 +8,6 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
 import {
   Informer,
-  LeaderElector,
   NODES_PATH,
   WorkQueue,
   backoffDelay,
@@ -16,6 +15,8 @@ import {
   sleep,
   listNodeMetas,
   makeClients,
+  startControllerLifecycle,
+  type ControllerExit,
   nodeMeta,
   type AddressBlockObject,
   type AddressPoolObject,
@@ -67,8 +68,8 @@ export interface IpamControllerDeps {
   readonly processMetrics?: boolean;
 }
 
-/** Why the controller stopped. */
-export type ControllerExit = "stopped" | "leader-lost";
+/** Why the controller stopped (defined with the shared lifecycle in adapters/k8s). */
+export type { ControllerExit };
 
 /** A running controller. */
 export interface RunningController {
@@ -259,46 +260,15 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
     leadership = undefined;
     await l?.stop();
   };
-  const elector = flags.leaderElect
-    ? new LeaderElector({
-        coordination: clients.coordination,
-        namespace: flags.leaderElectNamespace,
-        name: flags.leaderElectId,
-        identity: deps.identity,
-        leaseDurationMs: flags.leaseDurationMs,
-        renewDeadlineMs: flags.renewDeadlineMs,
-        retryPeriodMs: flags.retryPeriodMs,
-        log,
-      })
-    : undefined;
-
-  let closing = false;
-  let resolveDone: (e: ControllerExit) => void = () => undefined;
-  const done = new Promise<ControllerExit>((r) => (resolveDone = r));
-  const shutdown = async (exit: ControllerExit, release: boolean): Promise<void> => {
-    if (closing) return;
-    closing = true;
-    // Stop acting first (a lost lease must not be followed by more writes), then release.
-    await stopLeading();
-    await elector?.stop({ release });
-    await Promise.all([...allInformers(inf).map((i) => i.stop()), servers.metrics?.close(), servers.health?.close(), webhook?.close()]);
-    clients.destroy();
-    log.info("stopped", { reason: exit });
-    resolveDone(exit);
-  };
-
-  if (elector === undefined) void startLeading(new AbortController().signal);
-  else {
-    const campaign = async (): Promise<void> => {
-      const end = await elector.run((signal) => {
-        // Leadership ends: stop acting immediately, before anything else.
-        signal.addEventListener("abort", () => void stopLeading(), { once: true });
-        void startLeading(signal);
-      });
-      if (end === "lost") await shutdown("leader-lost", false);
-    };
-    void campaign();
-  }
+  const { done, shutdown } = startControllerLifecycle({
+    election: flags,
+    clients,
+    identity: deps.identity,
+    log,
+    startLeading,
+    stopLeading,
+    closers: [...allInformers(inf).map((i) => () => i.stop()), () => servers.metrics?.close(), () => servers.health?.close(), () => webhook?.close()],
+  });
 
   return ok({
     metricsPort: servers.metrics?.port,

@@ -3,10 +3,11 @@
  * `--webhook-addr`, `--cert-dir`, `--enable-cert-rotation` (generate + rotate + inject the CA into
  * both ipam webhook configurations through the controller's API client).
  */
-import { IPAM_WEBHOOK_DNS_NAMES } from "./certs-generate.js";
-import { webhookCaBundleInjector } from "./certs-inject.js";
+import { IPAM_WEBHOOK_DNS_NAMES } from "../k8s/certs-generate.js";
+import { webhookCaBundleInjector } from "../k8s/certs-inject.js";
+import { startWebhookServer } from "../k8s/webhook-server.js";
 import type { StartWebhook } from "./run.js";
-import { startWebhookServer } from "./webhook-server.js";
+import { handleWebhookRequest } from "./webhook-review.js";
 
 /** Options of {@link makeStartIpamWebhook}. */
 export interface StartIpamWebhookOptions {
@@ -23,6 +24,7 @@ export function makeStartIpamWebhook(opts: StartIpamWebhookOptions = {}): StartW
   return async (o) => {
     const log = { info: o.log.info.bind(o.log), error: o.log.error.bind(o.log) };
     const server = await startWebhookServer({
+      handle: handleWebhookRequest,
       ...(o.addr.host === "" ? {} : { host: o.addr.host }),
       port: o.addr.port,
       certDir: o.certDir,

@@ -50,6 +50,16 @@ export interface AdmissionReviewResponse {
   readonly response: AdmissionResponse;
 }
 
+/** One RFC 6902 operation of a defaulting patch. */
+export interface JsonPatchOp {
+  /** Only `add` is produced (it replaces an existing member). */
+  readonly op: "add";
+  /** JSON pointer. */
+  readonly path: string;
+  /** New value. */
+  readonly value: unknown;
+}
+
 /** The decoded parts of an AdmissionReview request. */
 export interface ReviewRequest {
   /** `admission.k8s.io/v1` or `v1beta1`. */
@@ -117,7 +127,7 @@ export function admissionBadRequest(uid: string, message: string): AdmissionResp
 }
 
 /** Admit with an RFC 6902 patch (none when `ops` is empty). */
-export function admissionPatch(uid: string, ops: readonly unknown[]): AdmissionResponse {
+export function admissionPatch(uid: string, ops: readonly JsonPatchOp[]): AdmissionResponse {
   if (ops.length === 0) return admissionAllowed(uid);
   return { uid, allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(ops)).toString("base64") };
 }

@@ -8,15 +8,15 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, createServer } from "node:tls";
-import { generateWebhookCerts, type WebhookCerts } from "../../../adapters/ipam-controller/certs-generate.js";
+import { generateWebhookCerts, type WebhookCerts } from "../../../adapters/k8s/certs-generate.js";
 import {
   caBundleInjector,
   mergeCaBundles,
   type WebhookConfigurationKind,
   type WebhookConfigurationObject,
   type WebhookConfigurationStore,
-} from "../../../adapters/ipam-controller/certs-inject.js";
-import { ensureServingCerts } from "../../../adapters/ipam-controller/certs-rotation.js";
+} from "../../../adapters/k8s/certs-inject.js";
+import { ensureServingCerts } from "../../../adapters/k8s/certs-rotation.js";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;

@@ -5,9 +5,10 @@ import { mkdir, mkdtemp, rename, rm, stat, symlink, unlink, utimes, writeFile } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
-import { generateWebhookCerts, type WebhookCerts } from "../../../adapters/ipam-controller/certs-generate.js";
-import { CertReloader, certDirFiles } from "../../../adapters/ipam-controller/certs-reloader.js";
-import { startWebhookServer } from "../../../adapters/ipam-controller/webhook-server.js";
+import { generateWebhookCerts, type WebhookCerts } from "../../../adapters/k8s/certs-generate.js";
+import { CertReloader, certDirFiles } from "../../../adapters/k8s/certs-reloader.js";
+import { startWebhookServer } from "../../../adapters/k8s/webhook-server.js";
+import { handleWebhookRequest } from "../../../adapters/ipam-controller/webhook-review.js";
 
 const hosts = ["127.0.0.1", "coilv2-ipam-webhook-service.kube-system.svc"];
 const pairs: WebhookCerts[] = [];
@@ -111,7 +112,7 @@ t.test("keeps the cached pair when the new files are broken or gone", async (t) 
 
 t.test("TLS handshakes: lazy load, reload, and concurrent handshakes after rotation", async (t) => {
   const dir = await tmp(t);
-  const srv = await startWebhookServer({ host: "127.0.0.1", port: 0, certDir: dir });
+  const srv = await startWebhookServer({ handle: handleWebhookRequest, host: "127.0.0.1", port: 0, certDir: dir });
   t.teardown(() => srv.close());
   t.equal(srv.ready(), false, "not ready without certificates");
   t.equal(await srv.checkReady(), false, "TLS dial fails without certificates");

@@ -5,8 +5,8 @@ import { X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkWebhookCerts, generateWebhookCerts, IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/ipam-controller/certs-generate.js";
-import { ensureServingCerts, startCertRotation } from "../../../adapters/ipam-controller/certs-rotation.js";
+import { checkWebhookCerts, generateWebhookCerts, IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/k8s/certs-generate.js";
+import { ensureServingCerts, startCertRotation } from "../../../adapters/k8s/certs-rotation.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const HOUR = 3600_000;

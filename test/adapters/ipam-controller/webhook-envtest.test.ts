@@ -24,9 +24,10 @@ import {
 import { findControlPlaneBinaries, startControlPlane, type ControlPlaneBinaries } from "../../helpers/envtest.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
 import { waitFor } from "../../helpers/wait.js";
-import { IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/ipam-controller/certs-generate.js";
-import { webhookCaBundleInjector } from "../../../adapters/ipam-controller/certs-inject.js";
-import { startWebhookServer } from "../../../adapters/ipam-controller/webhook-server.js";
+import { IPAM_WEBHOOK_DNS_NAMES } from "../../../adapters/k8s/certs-generate.js";
+import { webhookCaBundleInjector } from "../../../adapters/k8s/certs-inject.js";
+import { startWebhookServer } from "../../../adapters/k8s/webhook-server.js";
+import { handleWebhookRequest } from "../../../adapters/ipam-controller/webhook-review.js";
 import { makeStartIpamWebhook } from "../../../adapters/ipam-controller/webhook-start.js";
 import { SILENT_LOGGER, type KubeClients } from "../../../adapters/k8s/index.js";
 
@@ -112,6 +113,7 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
   t.teardown(() => rm(certDir, { recursive: true, force: true }));
   let skewMs = 0;
   const srv = await startWebhookServer({
+    handle: handleWebhookRequest,
     host: "127.0.0.1",
     port,
     certDir,
@@ -315,6 +317,7 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
     const handles = await Promise.all(
       ports.map((p, i) =>
         startWebhookServer({
+          handle: handleWebhookRequest,
           host: "127.0.0.1",
           port: p,
           certDir: dirs[i]!,

@@ -1,13 +1,8 @@
 // The AddressPool AdmissionReview handler without a server: routing, decoding, Coil's validation
 // and defaulting decisions in AdmissionReview v1 shape.
 import t from "tap";
-import {
-  handleWebhookRequest,
-  MUTATE_PATH,
-  VALIDATE_PATH,
-  type AdmissionReviewResponse,
-  type WebhookHttpRequest,
-} from "../../../adapters/ipam-controller/webhook-review.js";
+import { handleWebhookRequest, MUTATE_PATH, VALIDATE_PATH } from "../../../adapters/ipam-controller/webhook-review.js";
+import type { AdmissionReviewResponse, WebhookHttpRequest } from "../../../adapters/k8s/admission.js";
 
 const pool = (name: string, spec: unknown, finalizers?: string[]) => ({
   apiVersion: "coil.cybozu.com/v2",

@@ -5,9 +5,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateWebhookCerts, type WebhookCerts } from "../../../adapters/ipam-controller/certs-generate.js";
-import { MUTATE_PATH, VALIDATE_PATH } from "../../../adapters/ipam-controller/webhook-review.js";
-import { startWebhookServer, type WebhookServer } from "../../../adapters/ipam-controller/webhook-server.js";
+import { generateWebhookCerts, type WebhookCerts } from "../../../adapters/k8s/certs-generate.js";
+import { handleWebhookRequest, MUTATE_PATH, VALIDATE_PATH } from "../../../adapters/ipam-controller/webhook-review.js";
+import { startWebhookServer, type WebhookServer } from "../../../adapters/k8s/webhook-server.js";
 import { makeStartIpamWebhook } from "../../../adapters/ipam-controller/webhook-start.js";
 import type { KubeClients } from "../../../adapters/k8s/index.js";
 import { SILENT_LOGGER } from "../../../adapters/k8s/index.js";
@@ -45,7 +45,7 @@ const review = (uid: string, spec: unknown) =>
   });
 
 async function server(t: Test, extra: { maxBodyBytes?: number } = {}): Promise<WebhookServer> {
-  const s = await startWebhookServer({ host: "127.0.0.1", port: 0, certDir: await certDir(t), ...extra });
+  const s = await startWebhookServer({ handle: handleWebhookRequest, host: "127.0.0.1", port: 0, certDir: await certDir(t), ...extra });
   t.teardown(() => s.close());
   return s;
 }
@@ -70,7 +70,7 @@ t.test("oversized bodies are refused", async (t) => {
 });
 
 t.test("close() ends keep-alive connections and stops listening", async (t) => {
-  const s = await startWebhookServer({ host: "127.0.0.1", port: 0, certDir: await certDir(t) });
+  const s = await startWebhookServer({ handle: handleWebhookRequest, host: "127.0.0.1", port: 0, certDir: await certDir(t) });
   const agent = new Agent({ keepAlive: true, ca: certs.caCert });
   t.teardown(() => agent.destroy());
   t.equal((await post(s.port, VALIDATE_PATH, review("k", { subnets: [{ ipv4: "10.2.0.0/24" }] }), agent)).status, 200);
