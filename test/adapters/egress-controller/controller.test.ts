@@ -183,15 +183,20 @@ if (started !== undefined) {
     t.equal(pdb.metadata?.ownerReferences?.[0]?.name, "egress2");
     await patchSpec("egtest", "egress2", (s) => ({ ...s, podDisruptionBudget: { maxUnavailable: 1 } }));
     await waitFor("pdb maxUnavailable", async () => (await policy.readNamespacedPodDisruptionBudget({ name: "egress2", namespace: "egtest" })).spec?.maxUnavailable === 1);
+    // The field goes together with a replicas change: once the Deployment shows it, a reconcile has
+    // seen the Egress without the field, and every later one will (one key never runs twice at
+    // once). Deleting the PDB before that could race a reconcile still working from the older
+    // Egress, which recreates it.
     await patchSpec("egtest", "egress2", (s) => {
       const { podDisruptionBudget: _drop, ...rest } = s;
-      return rest;
+      return { ...rest, replicas: 2 };
     });
-    await waitFor("egress updated", async () => (await getEgress("egtest", "egress2")).spec["podDisruptionBudget"] === undefined);
-    // Coil leaves the PDB (and the owner GC would delete it only with the Egress)
-    await policy.deleteNamespacedPodDisruptionBudget({ name: "egress2", namespace: "egtest" });
-    await patchSpec("egtest", "egress2", (s) => ({ ...s, replicas: 2 }));
     await deployment("egtest", "egress2", (d) => d.spec?.replicas === 2);
+    // Coil leaves the PDB (and the owner GC would delete it only with the Egress)
+    t.equal(await policy.readNamespacedPodDisruptionBudget({ name: "egress2", namespace: "egtest" }).then(() => "exists", () => "absent"), "exists", "the PDB is left when the field goes");
+    await policy.deleteNamespacedPodDisruptionBudget({ name: "egress2", namespace: "egtest" });
+    await patchSpec("egtest", "egress2", (s) => ({ ...s, replicas: 3 }));
+    await deployment("egtest", "egress2", (d) => d.spec?.replicas === 3);
     t.equal(await policy.readNamespacedPodDisruptionBudget({ name: "egress2", namespace: "egtest" }).then(() => "exists", () => "absent"), "absent", "no PDB without the field");
   });
 
