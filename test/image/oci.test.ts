@@ -201,11 +201,13 @@ t.test("mmdebstrap argv: the Debian recipe, cache paths only where given", async
 
 t.test("program layout: every package.json bin is in the image, coil as the executable at Coil's path", async (t) => {
   const layout = repoProgramLayout();
-  t.same(layout.commands, ["coil", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
+  t.same(layout.commands, ["coil", "coil-egress", "coil-egress-controller", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
   t.same(
     layout.files.map((f) => [f.path, f.source, f.mode.toString(8)]),
     [
       [`${COIL_DIR}/coil`, "dist/bin/coil", "755"],
+      [`${COIL_DIR}/coil-egress.mjs`, "dist/bin/coil-egress.mjs", "755"],
+      [`${COIL_DIR}/coil-egress-controller.mjs`, "dist/bin/coil-egress-controller.mjs", "755"],
       [`${COIL_DIR}/coil-installer.mjs`, "dist/bin/coil-installer.mjs", "755"],
       [`${COIL_DIR}/coil-ipam-controller.mjs`, "dist/bin/coil-ipam-controller.mjs", "755"],
       [`${COIL_DIR}/coil-router.mjs`, "dist/bin/coil-router.mjs", "755"],
@@ -214,6 +216,8 @@ t.test("program layout: every package.json bin is in the image, coil as the exec
     ],
   );
   t.same(layout.links.map(([p, target]) => `${p} -> ${target}`), [
+    `${COIL_DIR}/coil-egress -> coil-egress.mjs`,
+    `${COIL_DIR}/coil-egress-controller -> coil-egress-controller.mjs`,
     `${COIL_DIR}/coil-installer -> coil-installer.mjs`,
     `${COIL_DIR}/coil-ipam-controller -> coil-ipam-controller.mjs`,
     `${COIL_DIR}/coil-router -> coil-router.mjs`,
