@@ -4,10 +4,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 // Children that tests start from source (`node --import tsx …`) run with tap's coverage off
-// (test/helpers/child-env.ts): their records merged as one-line files. Children that run the
-// bundles in dist/bin (the multi-node, egress and cluster tests) still feed the merge the same
-// way: the full suite at 967e0df merged to 84.8 % while lib/'s own tests alone cover 99.4 % of its
-// lines. Until those children run with coverage off too, the gate sits under the merged figure.
+// (test/helpers/child-env.ts): their records merged as one-line files and pulled the merged lib
+// figure down (89.8 % in session 2; 84.8 % in the loaded full-suite run at 967e0df, where the new
+// program-docs test started 15 such children without the switch) while lib/'s own tests alone
+// cover 99.4 % of its lines. That test is fixed too; the gate goes back up once a full run confirms
+// the merged figure.
 const threshold = Number(process.env.COIL_LIB_COVERAGE ?? 80);
 const summary = JSON.parse(readFileSync(resolve(".tap/report/coverage-summary.json"), "utf8"));
 let covered = 0;

@@ -15,6 +15,7 @@ import { INSTALLER } from "../../adapters/installer/flags.js";
 import { IPAM_CONTROLLER } from "../../adapters/ipam-controller/flags.js";
 import { ROUTER } from "../../adapters/router/flags.js";
 import { DOCS_DIR, renderProgramDocs, stalePages } from "../../scripts/program-docs.js";
+import { sourceChildEnv } from "../helpers/child-env.js";
 
 const exec = promisify(execFile);
 const main = (dir: string): string => fileURLToPath(new URL(`../../adapters/${dir}/main.ts`, import.meta.url));
@@ -47,12 +48,12 @@ t.test("every program's --help and --version, run from source, come from its def
     [EGRESS_CONTROLLER, "egress-controller"],
   ];
   for (const [def, dir] of cases) {
-    const env = { ...process.env, CNI_COMMAND: "" };
+    const env = sourceChildEnv({ CNI_COMMAND: "" });
     const help = await exec(process.execPath, ["--import", "tsx", main(dir), "--help"], { env });
     t.equal(help.stdout, renderHelp(def), `${def.name} --help`);
     const version = await exec(process.execPath, ["--import", "tsx", main(dir), "--version"], { env });
     t.equal(version.stdout, versionText(def.name), `${def.name} --version`);
   }
-  const about = await exec(process.execPath, ["--import", "tsx", main("cni")], { env: { ...process.env, CNI_COMMAND: "" } });
+  const about = await exec(process.execPath, ["--import", "tsx", main("cni")], { env: sourceChildEnv({ CNI_COMMAND: "" }) });
   t.match(about.stderr, /^coil \(devel\) \(commit unknown\)\nCNI protocol versions supported: 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\n$/, "coil without CNI_COMMAND: the about line, stdin not read");
 });

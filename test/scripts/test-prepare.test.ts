@@ -33,7 +33,7 @@ function runFixture(t: Test, body: string, extra: Record<string, string>, asNobo
   writeFileSync(file, `import { t } from ${JSON.stringify(tapUrl)};\n${body}\n`);
   const argv = [process.execPath, "--import", tsx, file];
   const cmd = asNobody ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv] : argv;
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: dir, encoding: "utf8", env: env({ HOME: dir, ...extra }), timeout: 60_000 });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: dir, encoding: "utf8", env: env({ HOME: dir, ...extra, _TAPJS_PROCESSINFO_COVERAGE_: "0" }), timeout: 60_000 });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
