@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { terminateProcess } from "../test/helpers/test-host.js";
+import { waitFor } from "../test/helpers/wait.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({ options: { blocks: { type: "string", default: "1000" }, "no-write": { type: "boolean", default: false } } });
@@ -27,13 +28,8 @@ const N = Number(values.blocks);
 const run = (cmd: string, args: readonly string[], input?: string): string =>
   execFileSync(cmd, args, { encoding: "utf8", stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], ...(input === undefined ? {} : { input }) });
 
-async function until(what: string, cond: () => boolean, timeoutMs = 300_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Probe every 20 ms for up to 5 min (the shared poll of test/helpers/wait.ts). */
+const POLL = { timeoutMs: 300_000, intervalMs: 20 };
 
 const suffix = randomBytes(3).toString("hex");
 const tor = `coilbench-tor-${suffix}`;
@@ -66,25 +62,20 @@ async function main(): Promise<void> {
   run("ip", ["netns", "exec", tor, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
   startBird(tor, "tor", "tor.conf", "router id 10.0.1.1;\nprotocol bgp node1_4 from coil_node4 { local 10.0.1.1 as 64600; neighbor 10.0.1.2 as 64601; }\n", "coil-tor.local.conf");
   startBird(node, "node", "node.conf", "router id 10.0.1.2;\nprotocol bgp uplink4 from coil_uplink4 { local 10.0.1.2 as 64601; neighbor 10.0.1.1 as 64600; }\n", "coil-node.local.conf");
-  await until("BGP session Established", () => {
-    try {
-      return birdc("tor", "show", "protocols").includes("Established");
-    } catch {
-      return false;
-    }
-  }, 60_000);
+  // A birdc that fails (BIRD not answering yet) counts as "not yet".
+  await waitFor("BGP session Established", () => birdc("tor", "show", "protocols").includes("Established"), { ...POLL, timeoutMs: 60_000 });
   // N /31 blocks of 10.64.0.0/10 (block i = 10.64.0.0 + 2i), as coild writes them.
   const cidr = (i: number): string => `10.${64 + Math.floor((2 * i) / 65536)}.${Math.floor((2 * i) / 256) % 256}.${(2 * i) % 256}/31`;
   const batch = (verb: string): string => Array.from({ length: N }, (_, i) => `route ${verb} ${cidr(i)} dev lo proto 30 table 119`).join("\n");
   const t0 = performance.now();
   run("ip", ["-n", node, "-batch", "-"], batch("add"));
   const tBatch = performance.now() - t0;
-  await until(`${N} routes at the ToR`, () => torCount() === N);
+  await waitFor(`${N} routes at the ToR`, () => torCount() === N, POLL);
   const tAdd = performance.now() - t0;
   const t1 = performance.now();
   run("ip", ["-n", node, "-batch", "-"], batch("del"));
   const tDelBatch = performance.now() - t1;
-  await until("no route at the ToR", () => torCount() === 0);
+  await waitFor("no route at the ToR", () => torCount() === 0, POLL);
   const tDel = performance.now() - t1;
   const host = `${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} at the end`;
   const text = [

@@ -12,10 +12,11 @@
  * with `coil` must answer VERSION, others (e.g. a compiled `process.exit(0)`) need only exit 0.
  */
 import { loadavg } from "node:os";
+import { spawnSync } from "node:child_process";
 
 /** The part of Bun's API this script uses (no `@types/bun` in the project). */
 interface BunApi {
-  spawn(cmd: string[], o: { stdout: "ignore"; stderr: "ignore" }): { kill(sig: string): void; readonly exited: Promise<number> };
+  spawn(cmd: string[], o: { stdout: "ignore"; stderr: "ignore" }): { readonly pid: number; kill(sig: string): void; readonly exited: Promise<number> };
   spawnSync(
     cmd: string[],
     o: { env: Record<string, string>; stdin: Uint8Array; stdout: "pipe"; stderr: "pipe" },
@@ -52,7 +53,13 @@ const env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", CNI_COMMAND: "VERSIO
 let hog: ReturnType<BunApi["spawn"]> | undefined;
 if (stress) {
   hog = Bun.spawn(["stress-ng", "--cpu", "2", "--quiet"], { stdout: "ignore", stderr: "ignore" });
-  await Bun.sleep(1000); // the hog's workers are up
+  // Wait until the hog's two workers run (children of the stress-ng parent), not for a fixed time.
+  const parent = String(hog.pid);
+  const workers = (): number => spawnSync("pgrep", ["-P", parent], { encoding: "utf8" }).stdout.split("\n").filter(Boolean).length;
+  for (const t0 = Date.now(); workers() < 2; ) {
+    if (Date.now() - t0 > 30_000) throw new Error("stress-ng workers did not start within 30 s");
+    await Bun.sleep(10);
+  }
 }
 const load0 = loadavg();
 const cpu: number[][] = variants.map(() => []);
