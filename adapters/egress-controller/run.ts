@@ -10,7 +10,6 @@ import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import { Counter, Registry, collectDefaultMetrics } from "prom-client";
 import { CRB_EGRESS, CRB_EGRESS_PSP, type EgressControllerSettings } from "../../lib/egress/index.js";
 import { serveHealth, serveMetrics, type Listening, type ListenError, type ReadyCheck } from "../common/http.js";
-import type { ListenAddr } from "../common/flags.js";
 import {
   Informer,
   NamespacedResource,
@@ -29,23 +28,8 @@ import {
 import type { EgressControllerFlags } from "./flags.js";
 import { EgressReconciler, owningEgress } from "./reconciler.js";
 
-/** A running webhook server. */
-export interface WebhookHandle {
-  /** Readiness (`webhook` check). */
-  ready(): Promise<boolean> | boolean;
-  /** Stop serving. */
-  close(): Promise<void>;
-}
-
-/** Starts the Egress admission webhooks. */
-export type StartWebhook = (o: {
-  readonly addr: ListenAddr;
-  readonly certDir: string;
-  readonly enableCertRotation: boolean;
-  readonly enableRestartOnCertRefresh: boolean;
-  readonly clients: KubeClients;
-  readonly log: Logger;
-}) => Promise<WebhookHandle>;
+import type { StartWebhook, WebhookHandle } from "../k8s/webhook-server.js";
+export type { StartWebhook, WebhookHandle } from "../k8s/webhook-server.js";
 
 /** Injected dependencies. */
 export interface EgressControllerDeps {

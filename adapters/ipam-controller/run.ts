@@ -27,30 +27,15 @@ import {
   type ReconcileOutcome,
 } from "../k8s/index.js";
 import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
-import type { IpamControllerFlags, ListenAddr } from "./flags.js";
+import type { IpamControllerFlags } from "./flags.js";
 import { collectOrphanBlocks } from "./gc.js";
 import { serveHealth, serveMetrics, type Listening, type ListenError, type ReadyCheck } from "../common/http.js";
 import { createControllerMetrics, type ControllerMetrics } from "./metrics.js";
 import { PoolManager } from "./pool-manager.js";
 import { PoolReconciler, owningPool } from "./pool-reconciler.js";
 
-/** A running webhook server (provided by the webhook module). */
-export interface WebhookHandle {
-  /** Readiness (`webhook` check): e.g. a TLS dial succeeds. */
-  ready(): Promise<boolean> | boolean;
-  /** Stop serving. */
-  close(): Promise<void>;
-}
-
-/** Starts the AddressPool admission webhooks. */
-export type StartWebhook = (o: {
-  readonly addr: ListenAddr;
-  readonly certDir: string;
-  readonly enableCertRotation: boolean;
-  readonly enableRestartOnCertRefresh: boolean;
-  readonly clients: KubeClients;
-  readonly log: Logger;
-}) => Promise<WebhookHandle>;
+import type { StartWebhook, WebhookHandle } from "../k8s/webhook-server.js";
+export type { StartWebhook, WebhookHandle } from "../k8s/webhook-server.js";
 
 /** Injected dependencies. */
 export interface IpamControllerDeps {

@@ -14,6 +14,9 @@ import { connect as tlsConnect } from "node:tls";
 import { CertReloader, certDirFiles } from "./certs-reloader.js";
 import { startCertRotation, type CertRotation, type CertRotationOptions } from "./certs-rotation.js";
 import type { WebhookHandler } from "./admission.js";
+import type { ListenAddr } from "../common/flags.js";
+import type { KubeClients } from "./clients.js";
+import type { Logger } from "./log.js";
 
 /** Minimal logger the server writes to. */
 export interface WebhookLogger {
@@ -168,3 +171,21 @@ function tlsDial(host: string, port: number): Promise<boolean> {
     });
   });
 }
+
+/** A running webhook server, as a controller sees it (readiness and stop). */
+export interface WebhookHandle {
+  /** Readiness (`webhook` check): e.g. a TLS dial succeeds. */
+  ready(): Promise<boolean> | boolean;
+  /** Stop serving. */
+  close(): Promise<void>;
+}
+
+/** Starts a controller's admission webhooks (each controller's `webhook-start.ts` makes one). */
+export type StartWebhook = (o: {
+  readonly addr: ListenAddr;
+  readonly certDir: string;
+  readonly enableCertRotation: boolean;
+  readonly enableRestartOnCertRefresh: boolean;
+  readonly clients: KubeClients;
+  readonly log: Logger;
+}) => Promise<WebhookHandle>;
