@@ -13,3 +13,4 @@ export * as mtu from "./mtu/index.js";
 export * as constants from "./constants.js";
 export * as plan from "./plan/index.js";
 export * as egress from "./egress/index.js";
+export * as report from "./report/index.js";
