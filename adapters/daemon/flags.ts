@@ -96,7 +96,7 @@ coil CNI plugin.`,
   ports: [
     { flag: "socket", protocol: "UNIX", description: "CNI requests from the coil executable (gRPC pkg.cnirpc.CNI, and the fast JSON-line protocol)" },
     { flag: "metrics-addr", protocol: "TCP", description: "Prometheus metrics (GET /metrics)" },
-    { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz)" },
+    { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz); read-only view of the node's allocations for coilctl (GET /allocations)" },
     { flag: "egress-port", protocol: "UDP", description: "Foo-over-UDP tunnels to egress gateways" },
   ],
 });

@@ -22,6 +22,7 @@ import { familyUnavailable, NodeState, type FamilyUnavailable, type NodeFamilies
 import { formatPoolsFileError, parseNamespacePools, readPoolsFile, type PoolsFileError } from "./store/pools-file.js";
 import { formatRecoveryError, recoverNodeState, type RecoveryError } from "./node/recovery.js";
 import { prepareSocketPath, serveCni, type RunningServer, type ServeError } from "./endpoint/server.js";
+import { ALLOCATIONS_PATH, serveAllocations, type AllocationsSource } from "./endpoint/allocations.js";
 import { LocalBlockStore } from "./store/local.js";
 import type { KubernetesSetupError } from "./store/kubernetes-cluster.js";
 import { lockNetns, lockStateDir, type HeldLock, type LockHolder, type NodeLockError } from "./node-lock.js";
@@ -242,6 +243,7 @@ async function clearRoutesIfNodeGone(node: NodeState, nodeExists: NonNullable<Op
 
 async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, CoildStartError>> {
   let ready = false;
+  const allocations: { source?: AllocationsSource } = {};
   const metrics = createDaemonMetrics();
   const m = await listenHttp(flags.metricsAddr, "metrics", (req, res) => {
     if (req.url !== "/metrics") return void res.writeHead(404).end();
@@ -251,6 +253,7 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
   const h = await listenHttp(flags.healthAddr, "health", (req, res) => {
     if (req.url === "/healthz") return void res.writeHead(200).end("ok");
     if (req.url === "/readyz") return void res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "not ready");
+    if (req.url?.split("?")[0] === ALLOCATIONS_PATH) return serveAllocations(req, res, allocations.source);
     res.writeHead(404).end();
   });
   const closeHttp = (): Promise<unknown> => Promise.all([m, h].map((s) => new Promise((r) => (s.isOk() && s.value ? s.value.close(r) : r(undefined)))));
@@ -264,6 +267,7 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
     return err(started.error);
   }
   const { node, server, timer, closeStore, dirLock, nodeExists } = started.value;
+  allocations.source = { node, nodeName, kernel: deps.kernel, podTable: flags.podTableId, exportTable: flags.exportTableId, now: () => new Date() };
   return ok({
     node,
     metrics,
