@@ -15,6 +15,11 @@
  *   template labels, and to Service selectors.
  * - `configMapGenerator` (`files: [key=path | path]`, `literals: [k=v]`) with
  *   `generatorOptions.disableNameSuffixHash: true` (no name hashes are computed).
+ * - `patches` holding JSON 6902 operations (`add`, `replace`, `remove`), inline (`patch`) or in a file
+ *   (`path`), applied to the objects a `target` (`kind`, optional `name`, `namespace`, `group`,
+ *   `version`) selects; a target that selects nothing is an error (kustomize ignores it silently, which
+ *   hides a renamed object). Strategic merge patches are refused. As in kustomize, the patches of a
+ *   kustomization apply before its `namespace` and `commonLabels`.
  * Output objects are ordered as kustomize's legacy order (CRDs and RBAC first, webhooks last),
  * then by kind, namespace and name; duplicates (same apiVersion group, kind, namespace, name) are errors.
  *
@@ -48,7 +53,14 @@ export const RENDER_TARGETS: ReadonlyArray<{ readonly kustomization: string; rea
   { kustomization: "config/router", output: "config/rendered/coil-router.yaml" },
 ];
 
-const SUPPORTED_KEYS = new Set(["apiVersion", "kind", "resources", "namespace", "commonLabels", "configMapGenerator", "generatorOptions"]);
+/**
+ * Overlays of `config/default` (Coil's variants): not rendered into `config/rendered` (each would repeat
+ * the whole system); installed with `kubectl apply -k <dir>`. The tests render them with this script
+ * and with kubectl's kustomize and compare.
+ */
+export const VARIANTS: readonly string[] = ["config/variants/originatingonly", "config/variants/nftables", "config/variants/nftables-originatingonly"];
+
+const SUPPORTED_KEYS = new Set(["apiVersion", "kind", "resources", "namespace", "commonLabels", "configMapGenerator", "generatorOptions", "patches"]);
 const CLUSTER_SCOPED = new Set([
   "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
   "ValidatingWebhookConfiguration", "Namespace", "PriorityClass", "StorageClass", "PersistentVolume", "APIService",
@@ -68,7 +80,18 @@ type Kustomization = {
   commonLabels?: Record<string, string>;
   configMapGenerator?: Array<{ name: string; namespace?: string; files?: string[]; literals?: string[] }>;
   generatorOptions?: { disableNameSuffixHash?: boolean };
+  patches?: Patch[];
 };
+
+/** One entry of `patches`. */
+type Patch = {
+  path?: string;
+  patch?: string;
+  target?: { group?: string; version?: string; kind?: string; name?: string; namespace?: string };
+};
+
+/** One JSON 6902 operation (what `patches` support). */
+export type PatchOp = { op: "add" | "replace" | "remove"; path: string; value?: unknown };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -166,6 +189,72 @@ function setCommonLabels(o: K8sObject, labels: Record<string, string>): void {
   if (o.kind === "Service") addLabels(spec, "selector", labels);
 }
 
+/** The JSON 6902 operations of a patch entry, or an error naming the kustomization. */
+async function patchOps(dir: string, p: Patch, where: string): Promise<PatchOp[]> {
+  if ((p.patch === undefined) === (p.path === undefined)) throw new Error(`${where}: a patch needs exactly one of patch and path`);
+  const text = p.patch ?? (await readFile(join(dir, p.path ?? ""), "utf8"));
+  const [doc, ...more] = parseAllDocuments(text);
+  const ops: unknown = doc?.toJS();
+  if (more.length > 0 || !Array.isArray(ops)) throw new Error(`${where}: only JSON 6902 patches (a list of operations) are supported, not strategic merge`);
+  return ops.map((o, i) => {
+    if (!isRecord(o) || (o["op"] !== "add" && o["op"] !== "replace" && o["op"] !== "remove") || typeof o["path"] !== "string" || !o["path"].startsWith("/")) {
+      throw new Error(`${where}: operation ${i}: only add, replace and remove with a JSON pointer path are supported`);
+    }
+    if (o["op"] !== "remove" && !("value" in o)) throw new Error(`${where}: operation ${i} (${o["op"]} ${o["path"]}) has no value`);
+    return o as PatchOp;
+  });
+}
+
+/** Apply one JSON 6902 operation to `obj` in place (RFC 6902 semantics for add/replace/remove). */
+export function applyPatchOp(obj: Record<string, unknown>, op: PatchOp): void {
+  const tokens = op.path.slice(1).split("/").map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const last = tokens.pop() ?? "";
+  let parent: unknown = obj;
+  for (const t of tokens) {
+    parent = Array.isArray(parent) ? parent[Number(t)] : isRecord(parent) ? parent[t] : undefined;
+    if (parent === undefined) throw new Error(`${op.op} ${op.path}: ${t} does not exist`);
+  }
+  const value = structuredClone(op.value);
+  if (Array.isArray(parent)) {
+    const index = last === "-" ? parent.length : Number(last);
+    const max = op.op === "add" ? parent.length : parent.length - 1;
+    if (!/^(\d+|-)$/.test(last) || (last === "-" && op.op !== "add") || index > max) throw new Error(`${op.op} ${op.path}: no array index ${last}`);
+    if (op.op === "add") parent.splice(index, 0, value);
+    else if (op.op === "replace") parent[index] = value;
+    else parent.splice(index, 1);
+  } else if (isRecord(parent)) {
+    if (op.op !== "add" && !(last in parent)) throw new Error(`${op.op} ${op.path}: ${last} does not exist`);
+    if (op.op === "remove") delete parent[last];
+    else parent[last] = value;
+  } else {
+    throw new Error(`${op.op} ${op.path}: the parent is not an object or array`);
+  }
+}
+
+/** Apply the kustomization's `patches` to `objects` (in place). */
+async function applyPatches(dir: string, k: Kustomization, objects: readonly K8sObject[]): Promise<void> {
+  for (const [i, p] of (k.patches ?? []).entries()) {
+    const where = `${join(dir, "kustomization.yaml")}: patches[${i}]`;
+    const t = p.target;
+    if (t?.kind === undefined) throw new Error(`${where}: a target with at least a kind is required`);
+    const ops = await patchOps(dir, p, where);
+    const selected = objects.filter((o) => {
+      const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
+      return o.kind === t.kind && (t.name === undefined || o.metadata.name === t.name) && (t.namespace === undefined || o.metadata.namespace === t.namespace) && (t.group === undefined || group === t.group) && (t.version === undefined || version === t.version);
+    });
+    if (selected.length === 0) throw new Error(`${where}: the target ${JSON.stringify(t)} selects no object`);
+    for (const o of selected) {
+      for (const op of ops) {
+        try {
+          applyPatchOp(o, op);
+        } catch (e) {
+          throw new Error(`${where}: ${o.kind}/${o.metadata.name}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+  }
+}
+
 /** Render the kustomization in `dir` (absolute), recursively. */
 export async function renderKustomization(dir: string): Promise<Rendered> {
   const k = await readKustomization(dir);
@@ -187,6 +276,7 @@ export async function renderKustomization(dir: string): Promise<Rendered> {
     }
   }
   objects.push(...(await generateConfigMaps(dir, k)));
+  await applyPatches(dir, k, objects);
   for (const o of objects) {
     if (k.namespace !== undefined) setNamespace(o, k.namespace);
     if (k.commonLabels !== undefined) setCommonLabels(o, k.commonLabels);

@@ -55,6 +55,6 @@ for (const file of files) {
   });
 }
 
-t.test("all four containers of Coil's workloads were seen (coil-installer, coild, coil-ipam-controller, coil-router)", async (t) => {
-  t.equal(containers, 4);
+t.test("all five containers of Coil's workloads were seen (coil-installer, coild, coil-ipam-controller, coil-egress-controller, coil-router)", async (t) => {
+  t.equal(containers, 5);
 });

@@ -11,21 +11,25 @@
  *   `AdmissionregistrationV1Api.readValidatingWebhookConfiguration`, ...): the verb and resource
  *   come from the method name (`read`→get, `replace`→update, `…Status`→the status subresource) and
  *   the group from the API class;
- * - a call of a {@link ClusterResource} method (adapters/k8s/coil-client.ts): the resource is the
- *   receiver's type argument (`ClusterResource<AddressBlockObject>` → addressblocks), the verbs are
- *   those of the `CustomObjectsApi` calls in that method's body (and the methods it calls);
+ * - a call of a `ClusterResource` or `NamespacedResource` method (adapters/k8s/coil-client.ts): the
+ *   resource is the receiver's type argument (`ClusterResource<AddressBlockObject>` → addressblocks,
+ *   `NamespacedResource<EgressObject>` → egresses), the verbs are those of the `CustomObjectsApi` calls
+ *   in that method's body (and the methods it calls);
+ * - a direct `CustomObjectsApi` call whose argument is an object literal naming `group` and `plural`
+ *   as constant strings (`getNamespacedCustomObject({ group: "coil.cybozu.com", plural: "egresses", … })`):
+ *   that group and resource, the verb from the method name;
  * - a watch: client-node's `Watch` takes a REST path, and raw collection paths exist only for
  *   watches (typed APIs build their own), so a reachable collection path — a string such as
- *   `/api/v1/nodes` (literal or constant) or the `path` of a `ClusterResource<T>` — is a `watch`
+ *   `/api/v1/nodes` (literal or constant) or the `path` of a `ClusterResource<T>`/`NamespacedResource<T>` — is a `watch`
  *   of that resource. A program with such paths must also reach `Watch.watch` (checked).
  *
- * Any other use of `CustomObjectsApi` or an API class the table below does not know fails the scan,
+ * Any other use of `CustomObjectsApi` (a computed group or plural) or an API class the table below does not know fails the scan,
  * so a new kind of call cannot slip past the comparison.
  */
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { COIL_PLURALS } from "../../../adapters/k8s/coil-types.js";
+import { COIL_NAMESPACED_PLURALS, COIL_PLURALS } from "../../../adapters/k8s/coil-types.js";
 
 /** One kind of request a program can make. */
 export interface ApiUse {
@@ -44,6 +48,8 @@ export const PROGRAM_ENTRIES = {
   coild: "adapters/daemon/main.ts",
   "coil-ipam-controller": "adapters/ipam-controller/main.ts",
   "coil-router": "adapters/router/main.ts",
+  "coil-egress-controller": "adapters/egress-controller/main.ts",
+  "coil-egress": "adapters/egress/main.ts",
 } as const;
 
 /** A program name of {@link PROGRAM_ENTRIES}. */
@@ -96,7 +102,7 @@ function typedApiUse(className: string, method: string): { group: string; resour
   if (className === "Watch" || className === "KubeConfig") return undefined;
   const cls = /^(?:Object)?([A-Z][A-Za-z]*?)(V\d+(?:(?:alpha|beta)\d+)?)?Api$/.exec(className);
   if (cls?.[1] === undefined) return undefined;
-  if (cls[1] === "CustomObjects") return `CustomObjectsApi.${method} outside ClusterResource: the resource cannot be derived`;
+  if (cls[1] === "CustomObjects") return `CustomObjectsApi.${method} outside ClusterResource/NamespacedResource with no constant group and plural in its argument: the resource cannot be derived`;
   const group = GROUPS[cls[1]];
   if (group === undefined) return `${className}.${method}: API group of ${cls[1]} unknown to the scan (add it to GROUPS)`;
   const m = /^(read|list|create|replace|patch|deleteCollection|delete)(Namespaced)?([A-Z][A-Za-z]*?)(Status)?(ForAllNamespaces)?$/.exec(method);
@@ -110,6 +116,12 @@ function customObjectVerb(method: string): { verb: string; status: boolean } | u
   if (m?.[1] === undefined) return undefined;
   return { verb: m[1] === "get" ? "get" : m[1] === "replace" ? "update" : m[1], status: m[2] !== undefined };
 }
+
+/** The typed Coil resource classes of adapters/k8s/coil-client.ts → their kind → plural tables. */
+const RESOURCE_CLASSES: Readonly<Record<string, Readonly<Record<string, string>> | undefined>> = {
+  ClusterResource: COIL_PLURALS,
+  NamespacedResource: COIL_NAMESPACED_PLURALS,
+};
 
 function compilerOptions(): ts.CompilerOptions {
   const cfg = ts.readConfigFile(join(ROOT, "tsconfig.json"), (p) => ts.sys.readFile(p));
@@ -163,20 +175,23 @@ export class ApiUsageScanner {
     return `${relative(ROOT, sf.fileName)}:${line + 1}`;
   }
 
-  /** `ClusterResource<AddressBlockObject>` → `addressblocks`; undefined for other types. */
+  /** `ClusterResource<AddressBlockObject>` → `addressblocks`, `NamespacedResource<EgressObject>` → `egresses`; undefined for other types. */
   #clusterResourcePlural(t: ts.Type): string | undefined {
     const target = (t as ts.TypeReference).target ?? t;
-    if (target.symbol?.name !== "ClusterResource") return undefined;
+    const name = target.symbol?.name;
+    const table = name === undefined ? undefined : RESOURCE_CLASSES[name];
+    if (table === undefined) return undefined;
     const [arg] = this.#checker.getTypeArguments(t as ts.TypeReference);
     const kind = arg?.symbol?.name.replace(/Object$/, "") ?? "";
-    const plural = (COIL_PLURALS as Record<string, string>)[kind];
-    if (plural === undefined) throw new Error(`ClusterResource<${arg?.symbol?.name ?? "?"}>: not a Coil kind`);
+    const plural = table[kind];
+    if (plural === undefined) throw new Error(`${name}<${arg?.symbol?.name ?? "?"}>: not a Coil kind of that scope`);
     return plural;
   }
 
+  /** Whether `d` is a member of ClusterResource or NamespacedResource (adapters/k8s/coil-client.ts). */
   #isClusterResourceMember(d: ts.Declaration): boolean {
     const cls = d.parent;
-    return cls !== undefined && ts.isClassDeclaration(cls) && cls.name?.text === "ClusterResource" && d.getSourceFile().fileName.startsWith(ADAPTERS);
+    return cls !== undefined && ts.isClassDeclaration(cls) && RESOURCE_CLASSES[cls.name?.text ?? ""] !== undefined && d.getSourceFile().fileName.startsWith(ADAPTERS);
   }
 
   /** The CustomObjectsApi verbs a ClusterResource method issues (following `this.x()` calls). */
@@ -242,6 +257,23 @@ export class ApiUsageScanner {
       }
       return undefined;
     };
+    /** A `CustomObjectsApi` call with `{ group: "<const>", plural: "<const>", … }` as argument → its use. */
+    const directCustomObjectUse = (n: ts.CallExpression, method: string): { group: string; resource: string; verb: string } | undefined => {
+      const v = customObjectVerb(method);
+      const [arg] = n.arguments;
+      if (v === undefined || arg === undefined || !ts.isObjectLiteralExpression(arg)) return undefined;
+      const prop = (key: string): string | undefined => {
+        for (const p of arg.properties) {
+          if (ts.isPropertyAssignment(p) && p.name.getText() === key) return constString(p.initializer);
+          if (ts.isShorthandPropertyAssignment(p) && p.name.text === key) return constString(p.name);
+        }
+        return undefined;
+      };
+      const group = prop("group");
+      const plural = prop("plural");
+      if (group === undefined || plural === undefined) return undefined;
+      return { group, resource: `${plural}${v.status ? "/status" : ""}`, verb: v.verb };
+    };
     /** `n` calls `d` (`recv`: the receiver type when known from a union member). */
     const called = (d: ts.Declaration, n: ts.CallExpression | ts.NewExpression, recv?: ts.Type): void => {
       const file = d.getSourceFile().fileName;
@@ -250,6 +282,11 @@ export class ApiUsageScanner {
       if (file.includes(CLIENT_NODE)) {
         if (ts.isConstructorDeclaration(d) || name === "") return;
         if (cls === "Watch" && name === "watch") watchReachable = true;
+        const direct = /^(?:Object)?CustomObjectsApi$/.test(cls) && ts.isCallExpression(n) ? directCustomObjectUse(n, name) : undefined;
+        if (direct !== undefined) {
+          add(direct.group, direct.resource, direct.verb, n);
+          return;
+        }
         const u = typedApiUse(cls, name);
         if (typeof u === "string") errors.push(`${this.#where(n)}: ${u}`);
         else if (u !== undefined) add(u.group, u.resource, u.verb, n);

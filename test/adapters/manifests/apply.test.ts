@@ -86,7 +86,7 @@ async function run(bins: ControlPlaneBinaries): Promise<void> {
   const reviewAllowed = async (c: RbacCase): Promise<boolean> => {
     const [sa, , verb, resource, extra] = c;
     const [res, sub] = resource.split("/");
-    const group = CORE_RESOURCES.has(res ?? "") ? "" : res === "leases" ? "coordination.k8s.io" : res?.endsWith("webhookconfigurations") ? "admissionregistration.k8s.io" : "coil.cybozu.com";
+    const group = CORE_RESOURCES.has(res ?? "") ? "" : (OTHER_GROUPS[res ?? ""] ?? (res?.endsWith("webhookconfigurations") ? "admissionregistration.k8s.io" : "coil.cybozu.com"));
     const review = await authz.createSubjectAccessReview({
       body: {
         apiVersion: "authorization.k8s.io/v1",
@@ -124,7 +124,8 @@ async function run(bins: ControlPlaneBinaries): Promise<void> {
   t.comment(`${all.length} objects; total ${Date.now() - started} ms`);
 }
 
-const CORE_RESOURCES = new Set(["pods", "namespaces", "services", "nodes", "secrets", "events", "configmaps"]);
+const CORE_RESOURCES = new Set(["pods", "namespaces", "services", "nodes", "secrets", "events", "configmaps", "serviceaccounts"]);
+const OTHER_GROUPS: Readonly<Record<string, string>> = { leases: "coordination.k8s.io", deployments: "apps", poddisruptionbudgets: "policy", clusterrolebindings: "rbac.authorization.k8s.io", clusterroles: "rbac.authorization.k8s.io" };
 const KS = { namespace: "kube-system" };
 type RbacCase = readonly [sa: string, allowed: boolean, verb: string, resource: string, extra?: Record<string, string>];
 
@@ -188,6 +189,30 @@ const RBAC_CASES: readonly RbacCase[] = [
   ["coil-ipam-controller", false, "update", "validatingwebhookconfigurations", { name: "someone-elses-webhook" }],
   ["coil-ipam-controller", true, "get", "configmaps", KS], // Go (leader election Role)
   ["coil-ipam-controller", false, "get", "configmaps", { namespace: "default" }],
+  // coil-egress-controller: per Egress a ServiceAccount, Deployment, Service, PDB in the Egress namespace; the
+  // Egress status; the subjects of ClusterRoleBinding coil-egress; its Lease, its own Pod, its CA.
+  ["coil-egress-controller", true, "create", "serviceaccounts", { namespace: "default" }],
+  ["coil-egress-controller", true, "create", "deployments", { namespace: "default" }],
+  ["coil-egress-controller", true, "update", "deployments", { namespace: "default" }],
+  ["coil-egress-controller", true, "watch", "deployments"],
+  ["coil-egress-controller", true, "update", "services", { namespace: "default" }],
+  ["coil-egress-controller", true, "create", "poddisruptionbudgets", { namespace: "default" }],
+  ["coil-egress-controller", true, "delete", "poddisruptionbudgets", { namespace: "default" }], // Go
+  ["coil-egress-controller", true, "update", "egresses/status", { namespace: "default" }],
+  ["coil-egress-controller", true, "watch", "egresses"],
+  ["coil-egress-controller", true, "update", "clusterrolebindings", { name: "coil-egress" }],
+  ["coil-egress-controller", true, "get", "pods", KS],
+  ["coil-egress-controller", true, "update", "leases", { ...KS, name: "coil-egress-leader" }],
+  ["coil-egress-controller", true, "update", "validatingwebhookconfigurations", { name: "coilv2-validating-egress-webhook-configuration" }],
+  ["coil-egress-controller", true, "update", "mutatingwebhookconfigurations", { name: "coilv2-mutating-egress-webhook-configuration" }],
+  ["coil-egress-controller", false, "update", "validatingwebhookconfigurations", { name: "coilv2-validating-ipam-webhook-configuration" }],
+  ["coil-egress-controller", false, "update", "egresses", { namespace: "default" }],
+  ["coil-egress-controller", false, "delete", "deployments", { namespace: "default" }],
+  ["coil-egress-controller", false, "create", "clusterrolebindings"],
+  ["coil-egress-controller", false, "bind", "clusterroles", { name: "coil-egress" }],
+  ["coil-egress-controller", false, "create", "pods", { namespace: "default" }],
+  ["coil-egress-controller", false, "get", "secrets", KS],
+  ["coil-egress-controller", false, "update", "addressblocks"],
   // coil-router: reads only.
   ["coil-router", true, "list", "nodes"],
   ["coil-router", true, "get", "addressblocks"], // Go

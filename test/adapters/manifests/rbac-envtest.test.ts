@@ -8,7 +8,12 @@
  * a BlockRequest carved into a block, a deleted Node's block collected because the Node WATCH
  * reports the deletion — the periodic GC is 1 h away —, an AddressPool's finalizer removed on
  * deletion); coild's Kubernetes store (open: Node, Namespaces, its blocks; pools listed; a block
- * requested through a BlockRequest and released); coil-router (Nodes listed, blocks watched).
+ * requested through a BlockRequest and released); coil-router (Nodes listed, blocks watched);
+ * coil-egress-controller (leader election, CA injection into the egress webhook configurations, its
+ * own Pod read for the default image, an Egress made into a ServiceAccount, Deployment, Service and
+ * PDB, the status written, and the subjects of ClusterRoleBinding `coil-egress` set — which the API
+ * server allows only because the controller holds every permission of ClusterRole `coil-egress`),
+ * after which ServiceAccount `coil-egress` of the Egress namespace may list and watch Pods.
  *
  * Asserted: no request is refused (401/403); every recorded request is one the source scan
  * (api-usage.ts) derives for that program — the scan under-approximating would show here. Scanned
@@ -21,11 +26,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   AdmissionregistrationV1Api,
+  AppsV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   KubernetesObjectApi,
   PatchStrategy,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
   loadAllYaml,
   type KubernetesObject,
   type V1MutatingWebhookConfiguration,
@@ -39,6 +47,9 @@ import { parseIpamControllerFlags } from "../../../adapters/ipam-controller/flag
 import { runIpamController } from "../../../adapters/ipam-controller/run.js";
 import { makeStartIpamWebhook } from "../../../adapters/ipam-controller/webhook-start.js";
 import { parseRouterFlags } from "../../../adapters/router/flags.js";
+import { parseEgressControllerFlags } from "../../../adapters/egress-controller/flags.js";
+import { runEgressController } from "../../../adapters/egress-controller/run.js";
+import { makeStartEgressWebhook } from "../../../adapters/egress-controller/webhook-start.js";
 import { runRouter } from "../../../adapters/router/run.js";
 import { openKubernetesStore } from "../../../adapters/daemon/store/kubernetes-cluster.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
@@ -49,7 +60,7 @@ import { grantKey, grantsOf, readManifests } from "./rbac-model.js";
 const RENDERED = fileURLToPath(new URL("../../../config/rendered/coil.yaml", import.meta.url));
 const NS = "kube-system";
 const FIELD_MANAGER = "coil-rbac-envtest";
-const PROGRAMS: readonly ProgramName[] = ["coil-ipam-controller", "coild", "coil-router"];
+const PROGRAMS: readonly ProgramName[] = ["coil-ipam-controller", "coild", "coil-router", "coil-egress-controller"];
 const RBAC_KINDS = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
 const fmt = (u: { group: string; resource: string; verb: string }): string => `${u.verb} ${u.group === "" ? "" : `${u.group}/`}${u.resource}`;
 const recordedKey = (r: RecordedRequest): string => grantKey({ group: r.group, resource: r.subresource === "" ? r.resource : `${r.resource}/${r.subresource}`, verb: r.verb });
@@ -230,6 +241,86 @@ if (started !== undefined) {
       rec?.requests.some((r) => r.resource === "nodes" && r.verb === "list") === true && rec.requests.some((r) => r.resource === "addressblocks" && r.verb === "watch") ? true : undefined,
     );
     t.pass("synced");
+  });
+
+  await t.test("coil-egress-controller under its role; then coil-egress's ServiceAccount may read Pods", async (t) => {
+    const { log, lines } = capture("coil-egress-controller");
+    const why = (): string => lines.slice(-20).join("");
+    // Its own Pod: the first container's image is the egress pods' default image.
+    await core.createNamespacedPod({ namespace: NS, body: { metadata: { name: "coil-egress-controller-0" }, spec: { containers: [{ name: "coil-egress-controller", image: "localhost/coil-ts:test" }] } } });
+    const flags = parseEgressControllerFlags([
+      "--metrics-addr=0",
+      "--health-addr=0",
+      "--webhook-addr=127.0.0.1:0",
+      "--enable-cert-rotation",
+      `--cert-dir=${join(dir, "egress-certs")}`,
+      "--leader-elect-lease-duration=3s",
+      "--leader-elect-renew-deadline=2s",
+      "--leader-elect-retry-period=200ms",
+    ])._unsafeUnwrap();
+    if (typeof flags === "string") throw new Error(flags);
+    const started = await runEgressController(flags, {
+      kc: kcOf("coil-egress-controller"),
+      log,
+      identity: "rbac-envtest-egress",
+      env: { COIL_POD_NAMESPACE: NS, COIL_POD_NAME: "coil-egress-controller-0" },
+      startWebhook: makeStartEgressWebhook(),
+      processMetrics: false,
+    });
+    if (started.isErr()) {
+      t.fail(`controller started: ${JSON.stringify(started.error)}\n${why()}`);
+      return;
+    }
+    const running = started.value;
+    t.teardown(() => running.close());
+    t.equal(running.settings.image, "localhost/coil-ts:test", "own Pod read: default image");
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    await eventually("the controller holds the Lease", async () => ((await leases.readNamespacedLease({ name: "coil-egress-leader", namespace: NS })).spec?.holderIdentity === "rbac-envtest-egress" ? true : undefined), { timeoutMs: 30_000 });
+    t.pass("leader elected (Lease coil-egress-leader)");
+    await eventually("the CA injected into both egress webhook configurations", async () => {
+      const v = await adm.readValidatingWebhookConfiguration({ name: "coilv2-validating-egress-webhook-configuration" });
+      const m = await adm.readMutatingWebhookConfiguration({ name: "coilv2-mutating-egress-webhook-configuration" });
+      return (v.webhooks?.[0]?.clientConfig.caBundle ?? "") !== "" && (m.webhooks?.[0]?.clientConfig.caBundle ?? "") !== "" ? true : undefined;
+    }, { timeoutMs: 30_000 });
+    t.pass("CA injected");
+
+    const ns = "egress-rbac";
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await objects.create({
+      apiVersion: "coil.cybozu.com/v2",
+      kind: "Egress",
+      metadata: { name: "internet", namespace: ns },
+      spec: { destinations: ["0.0.0.0/0"], replicas: 2, podDisruptionBudget: { maxUnavailable: 1 } },
+    } as KubernetesObject);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const policy = kc.makeApiClient(PolicyV1Api);
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    const made = await eventually("Deployment, Service, PDB, ServiceAccount and the binding's subject made", async () => {
+      const got = await Promise.all([
+        apps.readNamespacedDeployment({ name: "internet", namespace: ns }).then(() => true, () => false),
+        core.readNamespacedService({ name: "internet", namespace: ns }).then(() => true, () => false),
+        policy.readNamespacedPodDisruptionBudget({ name: "internet", namespace: ns }).then(() => true, () => false),
+        core.readNamespacedServiceAccount({ name: "coil-egress", namespace: ns }).then(() => true, () => false),
+        rbac.readClusterRoleBinding({ name: "coil-egress" }).then((b) => (b.subjects ?? []).some((x) => x.namespace === ns && x.name === "coil-egress"), () => false),
+      ]);
+      return got.every(Boolean) ? true : undefined;
+    }, { timeoutMs: 30_000 }).catch((e: unknown) => e as Error);
+    t.equal(made, true, `the Egress's objects made and ClusterRoleBinding coil-egress bound (escalation check passed)${made === true ? "" : `: ${String(made)}\n${why()}`}`);
+    const status = await eventually("the Egress status written", async () => {
+      const e = await objects.read<KubernetesObject & { status?: { selector?: string } }>({ apiVersion: "coil.cybozu.com/v2", kind: "Egress", metadata: { name: "internet", namespace: ns } });
+      return e.status?.selector;
+    }, { timeoutMs: 20_000 });
+    t.equal(status, "app.kubernetes.io/component=egress,app.kubernetes.io/instance=internet,app.kubernetes.io/name=coil", "status.selector");
+
+    // What the binding gives the egress pods: coil-egress's requests (list and watch Pods everywhere).
+    const egressSa = { user: `system:serviceaccount:${ns}:coil-egress`, groups: ["system:serviceaccounts", `system:serviceaccounts:${ns}`, "system:authenticated"] };
+    for (const verb of ["list", "watch"]) {
+      const ok = await eventually(`coil-egress may ${verb} pods`, async () => {
+        const r = await authz.createSubjectAccessReview({ body: { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { ...egressSa, resourceAttributes: { group: "", resource: "pods", verb } } } });
+        return r.status?.allowed === true ? true : undefined;
+      });
+      t.equal(ok, true, `ServiceAccount ${ns}/coil-egress may ${verb} Pods in every namespace (ClusterRoleBinding coil-egress)`);
+    }
   });
 
   await t.test("no request was refused, and every request is one the source scan derives", async (t) => {

@@ -9,6 +9,8 @@ import { validateConflist } from "../../../adapters/installer/conflist.js";
 import {
   REPO_ROOT,
   RENDER_TARGETS,
+  VARIANTS,
+  applyPatchOp,
   orderObjects,
   parseObjects,
   renderAll,
@@ -123,6 +125,76 @@ t.test("coil-ipam-controller Deployment and webhook Service", async (t) => {
   for (const [k, v] of Object.entries(svc.selector)) t.equal(podLabels[k], v, `Service selector ${k} matches the controller pods`);
 });
 
+t.test("coil-egress-controller Deployment (Coil's, §1.5), egress webhooks and their Service", async (t) => {
+  const dep = find("Deployment", "coil-egress-controller");
+  t.equal((dep["spec"] as { replicas: number }).replicas, 2);
+  t.same((dep["spec"] as { selector: unknown }).selector, { matchLabels: { "app.kubernetes.io/component": "coil-egress-controller", "app.kubernetes.io/name": "coil" } });
+  const s = podSpec(dep);
+  t.match(s, { hostNetwork: true, priorityClassName: "system-cluster-critical", serviceAccountName: "coil-egress-controller", terminationGracePeriodSeconds: 10, securityContext: { runAsUser: 10000, runAsGroup: 10000 } });
+  t.match(s["tolerations"], [{ key: "node-role.kubernetes.io/master" }, { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }, { key: "node.kubernetes.io/not-ready" }]);
+  t.match(s["affinity"], { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ podAffinityTerm: { topologyKey: "kubernetes.io/hostname" } }] } });
+  t.equal(s.containers.length, 1);
+  const c = s.containers[0];
+  t.equal(c?.name, "coil-egress-controller", "container name = Coil's (the egress pods' default image is containers[0].image)");
+  t.same(c?.command, ["coil-egress-controller"]);
+  t.same(c?.args, ["--zap-stacktrace-level=panic", "--enable-cert-rotation=true"]);
+  t.same(c?.env, [
+    { name: "COIL_POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    { name: "COIL_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+  ]);
+  t.same(ports(c), { metrics: PORTS.egressControllerMetrics, health: PORTS.egressControllerHealth, "webhook-server": PORTS.egressControllerWebhook });
+  t.same(probes(c), { ready: { path: "/readyz", port: "health" }, live: { path: "/healthz", port: "health" } }, "Coil's probes (no host: the pod IP is the node's)");
+  t.same(mounts(c), { "/certs": "cert" });
+  t.match(s.volumes?.find((v) => v.name === "cert"), { emptyDir: {} }, "/certs is an emptyDir the rotator writes");
+
+  const svc = find("Service", "coilv2-egress-webhook-service")["spec"] as { ports: Array<{ port: number; targetPort: number }>; selector: Record<string, string> };
+  t.match(svc.ports, [{ port: 443, targetPort: PORTS.egressControllerWebhook }]);
+  const podLabels = (dep["spec"] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+  for (const [k, v] of Object.entries(svc.selector)) t.equal(podLabels[k], v, `Service selector ${k} matches the controller pods`);
+  for (const [kind, name, hook, path] of [
+    ["MutatingWebhookConfiguration", "coilv2-mutating-egress-webhook-configuration", "megress.kb.io", "/mutate-coil-cybozu-com-v2-egress"],
+    ["ValidatingWebhookConfiguration", "coilv2-validating-egress-webhook-configuration", "vegress.kb.io", "/validate-coil-cybozu-com-v2-egress"],
+  ] as const) {
+    const w = find(kind, name)["webhooks"] as Array<{ name: string; clientConfig: { service: unknown }; failurePolicy: string }>;
+    t.match(w, [{ name: hook, failurePolicy: "Fail", clientConfig: { service: { name: "coilv2-egress-webhook-service", namespace: "kube-system", path } } }], `${kind} ${name}`);
+  }
+
+  t.same((find("ClusterRoleBinding", "coil-egress") as K8sObject & { subjects?: unknown }).subjects, undefined, "ClusterRoleBinding coil-egress ships without subjects (the controller sets them)");
+  t.match(find("RoleBinding", "coil-leader-election")["subjects"], [{ name: "coil-ipam-controller" }, { name: "coil-egress-controller", namespace: "kube-system" }], "both controllers may take their Lease");
+  t.ok(find("ServiceAccount", "coil-egress-controller"));
+});
+
+t.test("variants (config/variants): config/default with only their coild/controller flags changed", async (t) => {
+  type Expect = { coild: string[]; controller: string[]; grace: number };
+  const expected: Record<string, Expect> = {
+    "config/variants/originatingonly": { coild: ["--enable-originating-only=true"], controller: [], grace: 1 },
+    "config/variants/nftables": { coild: ["--backend=nftables"], controller: ["--backend=nftables"], grace: 30 },
+    "config/variants/nftables-originatingonly": { coild: ["--backend=nftables", "--enable-originating-only=true"], controller: ["--backend=nftables"], grace: 1 },
+  };
+  t.same([...VARIANTS].sort(), Object.keys(expected).sort(), "every variant is checked");
+  const base = orderObjects((await renderKustomization(join(REPO_ROOT, "config/default"))).objects);
+  const baseArgs = (o: K8sObject | undefined): string[] => (o === undefined ? [] : podSpec(o).containers[0]?.args ?? []);
+  const at = (objs: K8sObject[], kind: string, name: string): K8sObject | undefined => objs.find((o) => o.kind === kind && o.metadata.name === name);
+  for (const dir of VARIANTS) {
+    const e = expected[dir];
+    if (e === undefined) continue;
+    const r = await renderKustomization(join(REPO_ROOT, dir));
+    t.same(r.skipped, [], `${dir}: nothing skipped`);
+    const objs = orderObjects(r.objects);
+    const id = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+    t.same(objs.map(id), base.map(id), `${dir}: the same objects as config/default`);
+    const coild = at(objs, "DaemonSet", "coild");
+    const controller = at(objs, "Deployment", "coil-egress-controller");
+    t.same(baseArgs(coild), [...baseArgs(at(base, "DaemonSet", "coild")), ...e.coild], `${dir}: coild args`);
+    t.same(baseArgs(controller), [...baseArgs(at(base, "Deployment", "coil-egress-controller")), ...e.controller], `${dir}: coil-egress-controller args`);
+    t.equal(coild === undefined ? undefined : podSpec(coild)["terminationGracePeriodSeconds"], e.grace, `${dir}: coild terminationGracePeriodSeconds`);
+    // Everything else identical.
+    const changed = objs.filter((o) => JSON.stringify(o) !== JSON.stringify(at(base, o.kind, o.metadata.name))).map(id);
+    const want = [...(e.coild.length > 0 ? ["DaemonSet/kube-system/coild"] : []), ...(e.controller.length > 0 ? ["Deployment/kube-system/coil-egress-controller"] : [])];
+    t.same(changed.sort(), want.sort(), `${dir}: no other object changed`);
+  }
+});
+
 t.test("coil-router DaemonSet (config/rendered/coil-router.yaml)", async (t) => {
   const router = objectsOf("config/rendered/coil-router.yaml");
   t.same(router.map((o) => `${o.kind}/${o.metadata.name}`), ["DaemonSet/coil-router"]);
@@ -161,6 +233,8 @@ t.test("kustomize subset", async (t) => {
   await write("base/more.yaml", `${svc}---\n${crb}`);
   await write("top/kustomization.yaml", "namespace: ns1\ncommonLabels: {app: x}\nresources: [../base, ../absent]\nconfigMapGenerator:\n- name: cm\n  files: [k=f.txt]\n  literals: [a=b]\ngeneratorOptions: {disableNameSuffixHash: true}\n");
   await write("top/f.txt", "hello\n");
+  await write("overlay/kustomization.yaml", "resources: [../top]\npatches:\n- target: {kind: DaemonSet, name: d}\n  patch: |-\n    - {op: add, path: /spec/template/spec/containers/-, value: {name: c}}\n    - {op: replace, path: /metadata/namespace, value: ns2}\n- target: {kind: Service, group: '', version: v1}\n  path: svc-patch.yaml\n");
+  await write("overlay/svc-patch.yaml", "- op: remove\n  path: /spec/selector/c\n");
   const r = await renderKustomization(join(root, "top"));
   t.same(r.skipped, [join(root, "absent")], "a missing resource directory is skipped and reported");
   const byKind = Object.fromEntries(r.objects.map((o) => [o.kind, o]));
@@ -174,10 +248,32 @@ t.test("kustomize subset", async (t) => {
   t.same(byKind["ConfigMap"]?.["data"], { k: "hello\n", a: "b" });
   t.same(orderObjects(r.objects).map((o) => o.kind), ["ClusterRoleBinding", "ConfigMap", "Service", "DaemonSet"], "kustomize legacy order");
 
+  const o = await renderKustomization(join(root, "overlay"));
+  const oByKind = Object.fromEntries(o.objects.map((x) => [x.kind, x]));
+  t.match(oByKind["DaemonSet"], { metadata: { namespace: "ns2" }, spec: { template: { spec: { containers: [{ name: "c" }] } } } }, "JSON 6902 add (array append) and replace");
+  t.same((oByKind["Service"]?.["spec"] as { selector: unknown }).selector, { app: "x" }, "remove, from a patch file, selected by group and version");
+  const doc = (): Record<string, unknown> => ({ a: { b: [1, 2] } });
+  const applied = (op: Parameters<typeof applyPatchOp>[1]): unknown => {
+    const d = doc();
+    applyPatchOp(d, op);
+    return d;
+  };
+  t.same(applied({ op: "add", path: "/a/b/0", value: 0 }), { a: { b: [0, 1, 2] } }, "add at an index inserts");
+  t.same(applied({ op: "replace", path: "/a/b/1", value: 9 }), { a: { b: [1, 9] } });
+  t.same(applied({ op: "add", path: "/a/c~1d", value: true }), { a: { b: [1, 2], "c/d": true } }, "~1 escapes /");
+  t.throws(() => applied({ op: "replace", path: "/a/x", value: 1 }), /replace \/a\/x: x does not exist/);
+  t.throws(() => applied({ op: "remove", path: "/a/b/2" }), /no array index 2/);
+  t.throws(() => applied({ op: "add", path: "/x/y", value: 1 }), /x does not exist/);
+
   const bad: ReadonlyArray<{ name: string; text: string; why: RegExp }> = [
-    { name: "unsupported key", text: "resources: []\npatches: []\n", why: /unsupported Kustomization keys patches/ },
+    { name: "unsupported key", text: "resources: []\nimages: []\n", why: /unsupported Kustomization keys images/ },
     { name: "hashed generator", text: "configMapGenerator:\n- name: cm\n  literals: [a=b]\n", why: /disableNameSuffixHash/ },
     { name: "missing file", text: "resources: [nope.yaml]\n", why: /resource file nope.yaml does not exist/ },
+    { name: "strategic merge patch", text: "resources: [../base]\npatches:\n- target: {kind: DaemonSet}\n  patch: |-\n    kind: DaemonSet\n", why: /only JSON 6902 patches/ },
+    { name: "patch without target", text: "resources: [../base]\npatches:\n- patch: '[]'\n", why: /a target with at least a kind is required/ },
+    { name: "patch selecting nothing", text: "resources: [../base]\npatches:\n- target: {kind: DaemonSet, name: gone}\n  patch: '[{op: remove, path: /spec}]'\n", why: /selects no object/ },
+    { name: "unsupported op", text: "resources: [../base]\npatches:\n- target: {kind: DaemonSet}\n  patch: '[{op: move, from: /a, path: /spec}]'\n", why: /only add, replace and remove/ },
+    { name: "failing op", text: "resources: [../base]\npatches:\n- target: {kind: DaemonSet}\n  patch: '[{op: replace, path: /spec/nope, value: 1}]'\n", why: /DaemonSet\/d: replace \/spec\/nope: nope does not exist/ },
   ];
   for (const b of bad) {
     await write(`bad-${b.name.replace(/ /g, "-")}/kustomization.yaml`, b.text);
