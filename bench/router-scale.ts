@@ -1,6 +1,6 @@
 /**
  * `npm run bench:router -- [--nodes=1000] [--blocks-per-node=10] [--rounds=3] [--export-blocks=1000]
- * [--ours=dist/bin/coil-router.mjs] [--go=<path>] [--no-write]` — issue 9's P7, coil-router at scale.
+ * [--ours=dist/bin/coil-router.mjs] [--go=<path>] [--load-note=<text>] [--no-write]` — issue 9's P7, coil-router at scale.
  *
  * One real kube-apiserver + etcd (test/helpers/coil-envtest.ts) holds `nodes` Nodes (InternalIP
  * 10.100.x.y, IPv4 only) and `nodes × blocks-per-node` AddressBlocks (/27s of 10.128.0.0/10, labelled
@@ -18,8 +18,9 @@
  *     and of its children (cutime+cstime, plus the live descendants: our `ip -batch` co-processes).
  * Then coild's table-119 export: `export-blocks` block routes put into table 119 by the module coild
  * uses (adapters/daemon/node/route-export.ts, `RouteExport` with the real kernel executor), run in a
- * child process inside a fresh namespace (RouteExport works on its own process's namespace); the full
- * coild is not started because its startup GC returns blocks that hold no pods. Results: stdout and
+ * child process inside a fresh namespace (RouteExport works on its own process's namespace), next to
+ * Coil v2's `RouteExporter` (bench/go/route_export_test.go, `go test -c`); the full coild is not
+ * started because its startup GC returns blocks that hold no pods. Results: stdout and
  * bench/RESULTS-router-scale.md (unless `--no-write`). Needs root, iproute2, the envtest binaries
  * (~/.cache/coil-envtest), the dist bundle (`npm run build`) and Go (for the Coil v2 build).
  */
@@ -50,6 +51,7 @@ const { values } = parseArgs({
     ours: { type: "string", default: join(ROOT, "dist/bin/coil-router.mjs") },
     go: { type: "string" },
     "no-write": { type: "boolean", default: false },
+    "load-note": { type: "string", default: "" },
     "export-child": { type: "string" },
   },
 });
@@ -58,6 +60,16 @@ const run = (cmd: string, args: readonly string[], input?: string): string =>
   execFileSync(cmd, args, { encoding: "utf8", maxBuffer: 256 << 20, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], ...(input === undefined ? {} : { input }) });
 const ms = (t0: number): number => performance.now() - t0;
 const uptime = (): string => run("uptime", []).trim();
+/** Other load on the machine: `stress-ng` command lines (pgrep) and /proc/loadavg's running/total. */
+function otherLoad(): { readonly stress: string[]; readonly runnable: string } {
+  let stress: string[] = [];
+  try {
+    stress = run("pgrep", ["-a", "-x", "stress-ng"]).trim().split("\n").filter((l) => l !== "");
+  } catch {
+    // none (pgrep exits 1)
+  }
+  return { stress, runnable: readFileSync("/proc/loadavg", "utf8").split(" ")[3] ?? "?" };
+}
 
 /** One process's memory and CPU from /proc, and those of its descendants. */
 interface ProcStats {
@@ -188,6 +200,8 @@ const NODES = Number(values.nodes);
 const PER_NODE = Number(values["blocks-per-node"]);
 const ROUNDS = Number(values.rounds);
 const EXPORT_BLOCKS = Number(values["export-blocks"]);
+/** `--load-note`: what else the operator knows was running (written under the load figures). */
+const LOAD_NOTE = values["load-note"] ?? "";
 const SELF_NODE = "node-0000";
 const MOVED_TO = `node-${String(Math.min(500, NODES - 1)).padStart(4, "0")}`;
 /** Convergence from start: a dump of every route per probe, so one probe per 100 ms; give up after 10 min. */
@@ -321,16 +335,35 @@ async function runRouter(impl: Impl, round: number, server: string, kubeconfig: 
   }
 }
 
-async function runExport(round: number): Promise<ExportResult> {
+/**
+ * Coil v2's exporter: bench/go's TestRouteExportTiming (pkg/nodenet.RouteExporter, linked from the
+ * module cache) compiled with `go test -c` into `dir`.
+ */
+function buildGoExport(dir: string): string {
+  const bin = join(dir, "coilbench.test");
+  execFileSync("go", ["test", "-c", "-o", bin, "."], {
+    cwd: join(ROOT, "bench/go"),
+    env: { ...process.env, GOFLAGS: "-mod=mod", PATH: `/usr/local/go/bin:${process.env["PATH"] ?? ""}` },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  return bin;
+}
+
+async function runExport(impl: "ours" | "go", round: number, goBin: string): Promise<ExportResult> {
   const ns = makeNetns("coilbench-exp");
   try {
+    const argv = impl === "ours"
+      ? [process.execPath, "--import", "tsx", SELF, `--export-child=${EXPORT_BLOCKS}`]
+      : [goBin, "-test.run", "^TestRouteExportTiming$"];
     const out = await new Promise<string>((resolve, reject) => {
-      const c = spawn("nsenter", [`--net=${ns.path}`, "--", process.execPath, "--import", "tsx", SELF, `--export-child=${EXPORT_BLOCKS}`], { stdio: ["ignore", "pipe", "inherit"], cwd: ROOT });
+      const c = spawn("nsenter", [`--net=${ns.path}`, "--", ...argv], { stdio: ["ignore", "pipe", "inherit"], cwd: ROOT, env: { ...process.env, COILBENCH_EXPORT_BLOCKS: String(EXPORT_BLOCKS) } });
       let s = "";
       c.stdout.on("data", (b: Buffer) => (s += b.toString()));
-      c.once("close", (code) => (code === 0 ? resolve(s) : reject(new Error(`export child (round ${round}) exited ${String(code)}: ${s}`))));
+      c.once("close", (code) => (code === 0 ? resolve(s) : reject(new Error(`${impl} export (round ${round}) exited ${String(code)}: ${s}`))));
     });
-    const r = JSON.parse(out.trim().split("\n").pop() ?? "{}") as ExportResult;
+    const line = out.split("\n").find((l) => l.startsWith("{"));
+    if (line === undefined) throw new Error(`${impl} export (round ${round}) printed no result: ${out}`);
+    const r = JSON.parse(line) as ExportResult;
     const n = run("ip", ["-n", ns.name, "-4", "route", "show", "table", "119", "proto", "30"]).split("\n").filter((l) => l !== "").length;
     if (n !== EXPORT_BLOCKS + 1) throw new Error(`table 119 holds ${n} routes, expected ${EXPORT_BLOCKS + 1}`);
     return r;
@@ -347,6 +380,7 @@ const median = (xs: readonly number[]): number => {
 
 async function main(): Promise<void> {
   const loadBefore = uptime();
+  const otherBefore = otherLoad();
   process.stdout.write(`load before: ${loadBefore}\n`);
   if (!existsSync(values.ours)) throw new Error(`${values.ours} missing (npm run build)`);
   const goPath = goRouterPath();
@@ -395,15 +429,19 @@ async function main(): Promise<void> {
         process.stdout.write(`round ${round} ${r.impl}: start ${r.startMs.toFixed(0)} ms (CPU ${r.atStart.cpuS.toFixed(2)} s + children ${r.atStart.childCpuS.toFixed(2)} s, RSS ${r.atStart.rssMiB.toFixed(0)} MiB), add ${r.addMs.toFixed(0)} ms, delete ${r.delMs.toFixed(0)} ms, end RSS ${r.atEnd.rssMiB.toFixed(0)} MiB peak ${r.atEnd.hwmMiB.toFixed(0)} MiB, CPU ${r.atEnd.cpuS.toFixed(2)} s + ${r.atEnd.childCpuS.toFixed(2)} s\n`);
       }
     }
-    const exports: ExportResult[] = [];
+    const goExport = buildGoExport(dir);
+    const exports: (ExportResult & { readonly impl: "ours" | "go"; readonly round: number })[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const e = await runExport(round);
-      exports.push(e);
-      process.stdout.write(`export round ${round}: ${e.blocks} routes into table 119 in ${e.fullMs.toFixed(0)} ms, one more in ${e.addOneMs.toFixed(0)} ms, no-op sync ${e.noopMs.toFixed(0)} ms\n`);
+      for (const impl of round % 2 === 1 ? (["ours", "go"] as const) : (["go", "ours"] as const)) {
+        const e = { ...(await runExport(impl, round, goExport)), impl, round };
+        exports.push(e);
+        process.stdout.write(`export round ${round} ${impl}: ${e.blocks} routes into table 119 in ${e.fullMs.toFixed(0)} ms, one more in ${e.addOneMs.toFixed(0)} ms, no-op sync ${e.noopMs.toFixed(0)} ms, CPU ${e.cpuS.toFixed(2)} s + ${e.childCpuS.toFixed(2)} s\n`);
+      }
     }
     const loadAfter = uptime();
+    const otherAfter = otherLoad();
     process.stdout.write(`load after: ${loadAfter}\n`);
-    const md = report({ nodesMs, blocksMs, runs, exports, loadBefore, loadAfter, oursVersion, goVersion, goPath });
+    const md = report({ nodesMs, blocksMs, runs, exports, loadBefore, loadAfter, otherBefore, otherAfter, oursVersion, goVersion, goPath });
     process.stdout.write(md);
     if (values["no-write"] !== true) writeFileSync(join(ROOT, "bench/RESULTS-router-scale.md"), md);
   } finally {
@@ -417,9 +455,11 @@ interface ReportInput {
   readonly nodesMs: number;
   readonly blocksMs: number;
   readonly runs: readonly RouterRun[];
-  readonly exports: readonly ExportResult[];
+  readonly exports: readonly (ExportResult & { readonly impl: "ours" | "go"; readonly round: number })[];
   readonly loadBefore: string;
   readonly loadAfter: string;
+  readonly otherBefore: ReturnType<typeof otherLoad>;
+  readonly otherAfter: ReturnType<typeof otherLoad>;
   readonly oursVersion: string;
   readonly goVersion: string;
   readonly goPath: string;
@@ -441,18 +481,20 @@ function report(r: ReportInput): string {
     ["CPU total after the change, process + children (s)", (x) => x.atEnd.cpuS + x.atEnd.childCpuS, 2],
   ];
   const routes = r.runs[0]?.routes ?? 0;
+  const loaded = Number(/load average: ([\d.]+)/.exec(r.loadAfter)?.[1] ?? 0) > cpus().length;
   const cmd = `npm run bench:router -- --nodes=${NODES} --blocks-per-node=${PER_NODE} --rounds=${ROUNDS} --export-blocks=${EXPORT_BLOCKS}`;
   return [
     "# coil-router at scale (issue 9, P7)",
     "",
     `${new Date().toISOString()} · command: \`${cmd}\` (as root; bench/router-scale.ts)`,
     "",
-    "**Loaded machine**: these figures were taken while a full CI run (`npm test` in another checkout) and `stress-ng` were",
-    `running on the same ${cpus().length}-core VM (${cpus()[0]?.model ?? "?"}), beside other helpers' work; compare the two implementations`,
-    "with each other (interleaved rounds, same API server and objects), not with an idle machine.",
+    `${loaded ? "**Loaded machine**: the load average was above the core count" : "Machine"} (${cpus().length} × ${cpus()[0]?.model ?? "?"}); other processes`,
+    "shared it (below). Compare the two implementations with each other (interleaved rounds, same API server and objects),",
+    "not these absolute figures with an idle machine.",
     "",
-    `- \`uptime\` before: \`${r.loadBefore}\``,
-    `- \`uptime\` after: \`${r.loadAfter}\``,
+    `- \`uptime\` before: \`${r.loadBefore}\`; runnable/total tasks ${r.otherBefore.runnable}; stress-ng: ${r.otherBefore.stress.length === 0 ? "none" : r.otherBefore.stress.map((l) => `\`${l}\``).join(", ")}`,
+    `- \`uptime\` after: \`${r.loadAfter}\`; runnable/total tasks ${r.otherAfter.runnable}; stress-ng: ${r.otherAfter.stress.length === 0 ? "none" : r.otherAfter.stress.map((l) => `\`${l}\``).join(", ")}`,
+    ...(LOAD_NOTE === "" ? [] : [`- ${LOAD_NOTE}`]),
     "",
     "## Setup",
     "",
@@ -477,6 +519,11 @@ function report(r: ReportInput): string {
     "  co-processes for observe/apply, Go uses netlink in-process). `nsenter` execs",
     `  the program, so the pid is the router itself (comm: ${[...new Set(r.runs.map((x) => x.comm))].join(", ")}).`,
     `- Rounds interleaved (${ROUNDS} each; round 1 ours first, round 2 Go first, …). Medians below; every run listed after.`,
+    "- What one sync does (read from the code, not profiled). Ours: LIST Nodes uncached in pages of 500, AddressBlocks from",
+    "  the informer's cache, observe the namespace (two `ip -batch` dumps, IPv4 and IPv6, of links, addresses and the routes of",
+    "  every table, parsed from JSON), plan, apply the changes through an `ip -batch` co-process. Go: LIST Nodes uncached (one",
+    "  request), AddressBlocks from controller-runtime's cache, one netlink dump filtered by protocol 31, one netlink",
+    "  RouteAdd/RouteDel per change, one log line per added route.",
     "",
     "## coil-router: medians",
     "",
@@ -498,17 +545,35 @@ function report(r: ReportInput): string {
     "",
     `## coild: ${EXPORT_BLOCKS} of its own blocks into table 119`,
     "",
-    "Measured on the code path coild uses, not the whole coild: `RouteExport` (adapters/daemon/node/route-export.ts) with the",
-    "real kernel executor (`realKernel()`), `--export-table-id 119`, `--protocol-id 30`, run in a child process",
-    "(`node --import tsx bench/router-scale.ts --export-child=N`) inside a fresh namespace. A full coild started with",
+    "Measured on the code path coild uses, not the whole coild. Ours: `RouteExport` (adapters/daemon/node/route-export.ts) with",
+    "the real kernel executor (`realKernel()`: `ip -j` observe, `ip -batch` co-processes), table 119, protocol 30, in a child",
+    "process (`node --import tsx bench/router-scale.ts --export-child=N`). Go: Coil v2.15.0's `pkg/nodenet.RouteExporter`",
+    "(netlink), what Coil's coild calls, in bench/go's `TestRouteExportTiming` (`go test -c`, linked from the module cache).",
+    "Each run in a fresh namespace, interleaved. A full coild started with",
     `${EXPORT_BLOCKS} blocks in the API server would return them at once (its startup GC releases blocks that hold no pod), and`,
-    `${EXPORT_BLOCKS} pods are beyond this machine. Clock: around \`sync()\` (observe the namespace, plan, apply); the parent then`,
-    "checks that table 119 holds N+1 `proto 30` routes. No Go figure: Coil v2's exporter was not run here.",
+    `${EXPORT_BLOCKS} pods are beyond this machine. Clock: around one sync call (observe the namespace, plan, apply): empty table`,
+    "→ N routes, then N+1 blocks (one added), then a sync with nothing to do; the parent then checks that table 119 holds N+1",
+    "`proto 30` routes. CPU: the three syncs only (not the process start); ours + its `ip` co-processes. RSS: the whole",
+    "child at the end, not comparable with coild's (ours is a tsx-loaded Node; Go's is the max RSS of a test binary that links",
+    "Coil's packages), so it is listed per run but not compared. Per sync ours observes the whole namespace (two `ip -batch`",
+    "dumps parsed from JSON) and applies through `ip -batch`; Go dumps table 119 over netlink and adds/deletes route by route.",
     "",
-    "| round | empty → N routes (ms) | N → N+1 (ms) | no-op sync (ms) | CPU s of the 3 syncs (+ip co-processes) | RSS MiB of the child (tsx) |",
-    "|---|---|---|---|---|---|",
-    ...r.exports.map((e, i) => `| ${i + 1} | ${e.fullMs.toFixed(0)} | ${e.addOneMs.toFixed(0)} | ${e.noopMs.toFixed(0)} | ${e.cpuS.toFixed(2)} (+${e.childCpuS.toFixed(2)}) | ${e.rssMiB.toFixed(0)} |`),
-    `| median | ${median(r.exports.map((e) => e.fullMs)).toFixed(0)} | ${median(r.exports.map((e) => e.addOneMs)).toFixed(0)} | ${median(r.exports.map((e) => e.noopMs)).toFixed(0)} | | |`,
+    "| | ours | Go (Coil v2.15.0) | ours / Go |",
+    "|---|---|---|---|",
+    ...([
+      ["empty → N routes (ms)", (e: ExportResult) => e.fullMs, 0],
+      ["N → N+1 routes (ms)", (e: ExportResult) => e.addOneMs, 0],
+      ["sync with nothing to change (ms)", (e: ExportResult) => e.noopMs, 0],
+      ["CPU of the three syncs, process + children (s)", (e: ExportResult) => e.cpuS + e.childCpuS, 2],
+    ] as const).map(([label, f, d]) => {
+      const a = median(r.exports.filter((e) => e.impl === "ours").map(f));
+      const b = median(r.exports.filter((e) => e.impl === "go").map(f));
+      return `| ${label} (median) | ${a.toFixed(d)} | ${b.toFixed(d)} | ${b === 0 ? "—" : (a / b).toFixed(2)} |`;
+    }),
+    "",
+    "| round | impl | empty → N (ms) | N → N+1 (ms) | no-op (ms) | CPU s (+children) | RSS MiB |",
+    "|---|---|---|---|---|---|---|",
+    ...r.exports.map((e) => `| ${e.round} | ${e.impl} | ${e.fullMs.toFixed(0)} | ${e.addOneMs.toFixed(0)} | ${e.noopMs.toFixed(0)} | ${e.cpuS.toFixed(2)} (+${e.childCpuS.toFixed(2)}) | ${e.rssMiB.toFixed(0)} |`),
     "",
     "BIRD's share (table 119 → ToR for 1,000 blocks) is in bench/RESULTS-routing.md (bench/bird-tor.ts).",
     "",

@@ -2,7 +2,10 @@ module github.com/cybozu-go/coil-ts/bench/go
 
 go 1.26.5
 
-require github.com/cybozu-go/coil/v2 v2.15.0
+require (
+	github.com/cybozu-go/coil/v2 v2.15.0
+	github.com/go-logr/logr v1.4.3
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -17,7 +20,6 @@ require (
 	github.com/evanphx/json-patch/v5 v5.9.11 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.0 // indirect
-	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-openapi/jsonpointer v0.21.1 // indirect
 	github.com/go-openapi/jsonreference v0.21.0 // indirect
 	github.com/go-openapi/swag v0.23.1 // indirect
