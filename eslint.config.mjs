@@ -3,8 +3,7 @@
 // - Promises and Results must be consumed: no-floating-promises, no-misused-promises,
 //   await-thenable and the local coil/must-use-result (eslint-rules/).
 // - The architecture boundaries of test/architecture/boundaries.test.ts, as lint rules: lib/ is
-//   pure (no I/O, clock, randomness, timers, environment; only neverthrow, and ipaddr.js inside
-//   lib/net), lib modules reach each other through their index.js, adapters reach lib only
+//   pure (no I/O, clock, randomness, timers, environment; only neverthrow), lib modules reach each other through their index.js, adapters reach lib only
 //   through a module's index.js (or lib/constants.js) and no program imports another program's
 //   folder (adapters/common, k8s, kernel and proto are the shared ones).
 // Run with `npm run lint`; `npm test` runs it too.
@@ -48,18 +47,12 @@ const LIB_FORBIDDEN_SYNTAX = [
 
 /**
  * no-restricted-imports patterns for one lib file. `depth` is how many folders below lib/ it
- * sits (lib/index.ts: 0, lib/plan/x.ts: 1); `net` says whether ipaddr.js is allowed (lib/net).
+ * sits (lib/index.ts: 0, lib/plan/x.ts: 1).
  */
-function libImportPatterns(depth, net) {
+function libImportPatterns(depth) {
   const up = "\\.\\./".repeat(depth);
-  const packages = net ? "neverthrow$|ipaddr\\.js$" : "neverthrow$";
   const patterns = [
-    {
-      regex: `^(?!\\.|${packages})`,
-      message: net
-        ? "lib/net may import only neverthrow and ipaddr.js (and other lib modules)"
-        : "lib/ is pure: the only package it may import is neverthrow (ipaddr.js only inside lib/net)",
-    },
+    { regex: "^(?!\\.|neverthrow$)", message: "lib/ is pure: the only package it may import is neverthrow" },
     { regex: `^${up}\\.\\./`, message: "lib/ must not import anything outside lib/" },
   ];
   // Another lib module only through its index.js (lib-internal-import).
@@ -69,13 +62,12 @@ function libImportPatterns(depth, net) {
 }
 
 const libConfigs = [
-  { files: ["lib/*.ts"], depth: 0, net: false },
-  { files: ["lib/*/**/*.ts"], depth: 1, net: false },
-  { files: ["lib/net/**/*.ts"], depth: 1, net: true },
-].map(({ files, depth, net }) => ({
+  { files: ["lib/*.ts"], depth: 0 },
+  { files: ["lib/*/**/*.ts"], depth: 1 },
+].map(({ files, depth }) => ({
   files,
   rules: {
-    "@typescript-eslint/no-restricted-imports": ["error", { patterns: libImportPatterns(depth, net) }],
+    "@typescript-eslint/no-restricted-imports": ["error", { patterns: libImportPatterns(depth) }],
     "no-restricted-globals": ["error", ...LIB_FORBIDDEN_GLOBALS],
     "no-restricted-properties": ["error", ...LIB_FORBIDDEN_PROPERTIES],
     "no-restricted-syntax": ["error", ...LIB_FORBIDDEN_SYNTAX],

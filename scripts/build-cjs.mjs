@@ -4,8 +4,8 @@
 //
 //   dist/cjs/package.json          {"type":"commonjs"}: .js and .d.ts below are CommonJS
 //   dist/cjs/lib/**/*.js           lib/**/*.ts transformed file by file by esbuild (no bundling, so
-//                                  relative `./x.js` imports map one to one; ipaddr.js and neverthrow
-//                                  are required from node_modules as usual)
+//                                  relative `./x.js` imports map one to one; neverthrow is
+//                                  required from node_modules as usual)
 //   dist/cjs/lib/**/*.d.ts         copies of tsc's dist/lib/**/*.d.ts (the same declarations; inside
 //                                  the commonjs scope TypeScript reads them as CommonJS, which
 //                                  `moduleResolution: node16/nodenext` needs for a `require` consumer)

@@ -1,4 +1,4 @@
-import { cidrAddress, ipFromBigInt, ipToBigInt, type Cidr, type Ip } from "../net/index.js";
+import { cidrAddress, formatIpv6Groups, ipFromBigInt, ipToBigInt, type Cidr, type Ip } from "../net/index.js";
 
 /**
  * Fast address arithmetic for the hot paths (allocation, carving): a block's base is converted
@@ -84,38 +84,6 @@ export function addrBase(c: Cidr): AddrBase {
   return { family: 6, v4: 0, v6, groups, high: highGroups(groups) };
 }
 
-/**
- * Eight 16-bit groups as RFC 5952 text (the form `ipaddr.js`'s `toRFC5952String` and Go's
- * `net.IP.String` give): lower-case hex without leading zeros, the longest run of two or more
- * zero groups (the first of equal runs) written `::`.
- */
-export function formatIpv6Groups(g: ArrayLike<number>): string {
-  let bestAt = -1;
-  let bestLen = 1;
-  let runAt = -1;
-  for (let i = 0; i < 8; i++) {
-    if (g[i] === 0) {
-      if (runAt < 0) runAt = i;
-      if (i - runAt + 1 > bestLen) {
-        bestAt = runAt;
-        bestLen = i - runAt + 1;
-      }
-    } else {
-      runAt = -1;
-    }
-  }
-  let s = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === bestAt) {
-      s += i === 0 ? "::" : ":";
-      i += bestLen - 1;
-      continue;
-    }
-    s += (g[i] ?? 0).toString(16);
-    if (i < 7) s += ":";
-  }
-  return s;
-}
 
 /** `base + offset` as a canonical address; the caller keeps the offset inside the family's range. */
 export function addrAt(base: AddrBase, offset: number): Ip {

@@ -6,6 +6,7 @@
  * @module net
  */
 export type { Family, Ip, Cidr, NetError } from "./ip.js";
+export { formatIpv6Groups, parseIpv6Groups } from "./ipv6.js";
 export { familyBits, parseIp, parseCidr, ipFamily, ipToBigInt, ipFromBigInt, ipAdd, ipDiff, ipCompare } from "./ip.js";
 export {
   cidrAddress,

@@ -1,5 +1,5 @@
-import ipaddr from "ipaddr.js";
 import { err, ok, type Result } from "neverthrow";
+import { formatIpv6Groups, parseIpv6Groups } from "./ipv6.js";
 
 /** An IP address family: 4 for IPv4, 6 for IPv6. */
 export type Family = 4 | 6;
@@ -74,9 +74,8 @@ export function familyBits(family: Family): number {
  */
 export function parseIp(input: string): Result<Ip, NetError> {
   if (V4_RE.test(input)) return ok(input as Ip);
-  if (input.includes(":") && !input.includes("%") && ipaddr.IPv6.isValid(input)) {
-    return ok(ipaddr.IPv6.parse(input).toRFC5952String() as Ip);
-  }
+  const groups = input.includes(":") ? parseIpv6Groups(input) : undefined;
+  if (groups !== undefined) return ok(formatIpv6Groups(groups) as Ip);
   return err({ kind: "invalid-ip", input, message: `invalid IP address: ${JSON.stringify(input)}` });
 }
 
@@ -108,7 +107,7 @@ export function ipToBigInt(ip: Ip): bigint {
     return n;
   }
   let n = 0n;
-  for (const part of ipaddr.IPv6.parse(ip).parts) n = (n << 16n) | BigInt(part);
+  for (const part of parseIpv6Groups(ip) ?? []) n = (n << 16n) | BigInt(part);
   return n;
 }
 
@@ -124,7 +123,7 @@ export function ipFromBigInt(family: Family, n: bigint): Result<Ip, NetError> {
   }
   const parts: number[] = [];
   for (let s = 112n; s >= 0n; s -= 16n) parts.push(Number((n >> s) & 0xffffn));
-  return ok(new ipaddr.IPv6(parts).toRFC5952String() as Ip);
+  return ok(formatIpv6Groups(parts) as Ip);
 }
 
 /** `ip + offset` in the same family, failing on overflow or underflow. */

@@ -16,8 +16,6 @@ export interface Violation {
 }
 
 const LIB_ALLOWED_PACKAGES = new Set(["neverthrow"]);
-/** ipaddr.js is the address parser underneath lib/net only. */
-const LIB_NET_ONLY_PACKAGES = new Set(["ipaddr.js"]);
 /** Globals that would give lib I/O, a clock, randomness, timers or the environment. */
 const LIB_FORBIDDEN_GLOBALS = new Set([
   "process", "require", "console", "setTimeout", "setInterval", "setImmediate", "queueMicrotask",
@@ -64,7 +62,6 @@ export function checkLibSource(file: string, text: string): Violation[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const v: Violation[] = [];
   const at = (pos: number): number => sf.getLineAndCharacterOfPosition(pos).line + 1;
-  const inNet = file.split(/[\\/]/).slice(0, 2).join("/") === "lib/net";
   for (const { spec, pos } of moduleSpecifiers(sf)) {
     if (spec.startsWith(".")) {
       const target = join(dirname(file), spec).split(sep).join("/");
@@ -76,7 +73,7 @@ export function checkLibSource(file: string, text: string): Violation[] {
       if (crossesModule && !/\/index\.js$/.test(target)) {
         v.push({ file, line: at(pos), rule: "lib-internal-import", detail: `imports ${spec}: another lib module must be imported through its index.js` });
       }
-    } else if (!LIB_ALLOWED_PACKAGES.has(spec) && !(inNet && LIB_NET_ONLY_PACKAGES.has(spec))) {
+    } else if (!LIB_ALLOWED_PACKAGES.has(spec)) {
       v.push({ file, line: at(pos), rule: "lib-impure-import", detail: `imports "${spec}"` });
     }
   }

@@ -144,5 +144,5 @@ t.test("packed tarball installs and imports with types", async (t) => {
 });
 
 t.test("runtime dependencies are only the pure ones", async (t) => {
-  t.same(Object.keys(pkg.dependencies ?? {}).sort(), ["ipaddr.js", "neverthrow"]);
+  t.same(Object.keys(pkg.dependencies ?? {}).sort(), ["neverthrow"]);
 });
