@@ -12,18 +12,21 @@ import {
   invalidFlagValue,
   parseBoolFlag,
   parseDurationFlag,
+  leaderElectionFlags,
   parseIntFlag,
+  parseLeaderElection,
   parseListenAddrFlag,
   parseProgramArgv,
   renderHelp,
   type FlagError,
+  type LeaderElectionConfig,
   type ListenAddr,
 } from "../common/flags.js";
 
 export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
-/** Parsed configuration. */
-export interface IpamControllerFlags {
+/** Parsed configuration (the leader-election settings are the shared `--leader-elect*` flags, Lease `coil-ipam-leader`). */
+export interface IpamControllerFlags extends LeaderElectionConfig {
   /** `--metrics-addr` (default `:9386`). */
   readonly metricsAddr: ListenAddr | undefined;
   /** `--health-addr` (default `:9387`). */
@@ -40,18 +43,6 @@ export interface IpamControllerFlags {
   readonly enableRestartOnCertRefresh: boolean;
   /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
   readonly kubeconfig: string | undefined;
-  /** `--leader-elect` (default true). */
-  readonly leaderElect: boolean;
-  /** `--leader-elect-namespace` (default `kube-system`). */
-  readonly leaderElectNamespace: string;
-  /** `--leader-elect-id` (default `coil-ipam-leader`). */
-  readonly leaderElectId: string;
-  /** `--leader-elect-lease-duration` (default 15s). */
-  readonly leaseDurationMs: number;
-  /** `--leader-elect-renew-deadline` (default 10s). */
-  readonly renewDeadlineMs: number;
-  /** `--leader-elect-retry-period` (default 2s). */
-  readonly retryPeriodMs: number;
   /** `--max-concurrent-reconciles` for BlockRequests (default 1, controller-runtime's). */
   readonly concurrency: number;
   /** `--zap-log-level=debug`. */
@@ -72,12 +63,7 @@ export const IPAM_CONTROLLER = defineProgram({
     { name: "enable-cert-rotation", type: "bool", default: "false", description: "enables webhook's certificate generation", origin: "coil" },
     { name: "enable-restart-on-cert-refresh", type: "bool", default: "false", description: "enables pod's restart on webhook certificate refresh", origin: "coil" },
     { name: "kubeconfig", type: "string", description: "path to a kubeconfig file; default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
-    { name: "leader-elect", type: "bool", default: "true", description: "elect a leader among the replicas (Lease); only the leader reconciles", origin: "ours" },
-    { name: "leader-elect-namespace", type: "string", default: "kube-system", description: "namespace of the leader election Lease", origin: "ours" },
-    { name: "leader-elect-id", type: "string", default: "coil-ipam-leader", description: "name of the leader election Lease (Coil's)", origin: "ours" },
-    { name: "leader-elect-lease-duration", type: "duration", default: "15s", description: "how long a non-leader waits before taking over an unrenewed lease", origin: "ours" },
-    { name: "leader-elect-renew-deadline", type: "duration", default: "10s", description: "how long the leader retries renewing before it gives up leading", origin: "ours" },
-    { name: "leader-elect-retry-period", type: "duration", default: "2s", description: "interval between leader election attempts", origin: "ours" },
+    ...leaderElectionFlags("coil-ipam-leader"),
     { name: "max-concurrent-reconciles", type: "int", default: "1", description: "BlockRequests reconciled at once (1..64; controller-runtime's default 1)", origin: "ours" },
     ...KLOG_FLAGS,
     ...ZAP_FLAGS,
@@ -98,24 +84,6 @@ export function usage(): string {
   return renderHelp(IPAM_CONTROLLER);
 }
 
-const LEADER_DURATIONS = ["leader-elect-retry-period", "leader-elect-renew-deadline", "leader-elect-lease-duration"];
-
-type DurationFlag = "gc-interval" | "leader-elect-lease-duration" | "leader-elect-renew-deadline" | "leader-elect-retry-period";
-
-function durations(str: (k: DurationFlag) => string): Result<[number, number, number, number], FlagError> {
-  const d = (k: DurationFlag): Result<number, FlagError> => parseDurationFlag(k, str(k));
-  return Result.combine([d("gc-interval"), d("leader-elect-lease-duration"), d("leader-elect-renew-deadline"), d("leader-elect-retry-period")]).andThen(
-    ([gc, lease, renew, retry]) => {
-      if (gc <= 0) return err(invalidFlagValue("gc-interval", str("gc-interval"), "must be positive"));
-      if (!(retry > 0 && retry < renew && renew < lease)) {
-        const conflict: FlagError = { kind: "conflicting-flags", flags: LEADER_DURATIONS, message: "leader election needs retry-period < renew-deadline < lease-duration" };
-        return err(conflict);
-      }
-      return ok<[number, number, number, number], FlagError>([gc, lease, renew, retry]);
-    },
-  );
-}
-
 /** Parse argv (without node and script). `help` when `--help` was given. */
 export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamControllerFlags | "help" | "version", FlagError> {
   const parsed = parseProgramArgv(IPAM_CONTROLLER, argv);
@@ -123,38 +91,34 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
   const v = parsed.value;
   if (v.request !== undefined) return ok(v.request);
   const str = v.str;
-  const values = { "enable-cert-rotation": v.given("enable-cert-rotation"), "enable-restart-on-cert-refresh": v.given("enable-restart-on-cert-refresh"), "leader-elect": v.given("leader-elect"), kubeconfig: v.given("kubeconfig") };
+  const values = { "enable-cert-rotation": v.given("enable-cert-rotation"), "enable-restart-on-cert-refresh": v.given("enable-restart-on-cert-refresh"), kubeconfig: v.given("kubeconfig") };
   const concurrency = parseIntFlag("max-concurrent-reconciles", str("max-concurrent-reconciles"), 1, 64);
   if (concurrency.isErr()) return err(concurrency.error);
   const addr = (k: "metrics-addr" | "health-addr" | "webhook-addr"): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, str(k));
-  return Result.combine([addr("metrics-addr"), addr("health-addr"), addr("webhook-addr")]).andThen(
-    ([metricsAddr, healthAddr, webhookAddr]) =>
-      Result.combine([
-        parseBoolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
-        parseBoolFlag("enable-restart-on-cert-refresh", values["enable-restart-on-cert-refresh"], false),
-        parseBoolFlag("leader-elect", values["leader-elect"], true),
-      ]).andThen(([enableCertRotation, enableRestartOnCertRefresh, leaderElect]) =>
-        durations(str).andThen(([gcIntervalMs, leaseDurationMs, renewDeadlineMs, retryPeriodMs]) => {
-          if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", str("webhook-addr"), "cannot be disabled"));
-          return ok<IpamControllerFlags, FlagError>({
-            metricsAddr,
-            healthAddr,
-            webhookAddr,
-            certDir: str("cert-dir"),
-            gcIntervalMs,
-            enableCertRotation,
-            enableRestartOnCertRefresh,
-            kubeconfig: values["kubeconfig"],
-            leaderElect,
-            leaderElectNamespace: str("leader-elect-namespace"),
-            leaderElectId: str("leader-elect-id"),
-            leaseDurationMs,
-            renewDeadlineMs,
-            retryPeriodMs,
-            concurrency: concurrency.value,
-            debug: str("zap-log-level") === "debug",
-          });
-        }),
-      ),
+  const gcInterval = parseDurationFlag("gc-interval", str("gc-interval")).andThen((gc) =>
+    gc > 0 ? ok(gc) : err(invalidFlagValue("gc-interval", str("gc-interval"), "must be positive")),
   );
+  return Result.combine([addr("metrics-addr"), addr("health-addr"), addr("webhook-addr")]).andThen(([metricsAddr, healthAddr, webhookAddr]) => {
+    if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", str("webhook-addr"), "cannot be disabled"));
+    return Result.combine([
+      parseBoolFlag("enable-cert-rotation", values["enable-cert-rotation"], false),
+      parseBoolFlag("enable-restart-on-cert-refresh", values["enable-restart-on-cert-refresh"], false),
+      gcInterval,
+      parseLeaderElection(v),
+    ]).map(
+      ([enableCertRotation, enableRestartOnCertRefresh, gcIntervalMs, election]): IpamControllerFlags => ({
+        metricsAddr,
+        healthAddr,
+        webhookAddr,
+        certDir: str("cert-dir"),
+        gcIntervalMs,
+        enableCertRotation,
+        enableRestartOnCertRefresh,
+        kubeconfig: values["kubeconfig"],
+        ...election,
+        concurrency: concurrency.value,
+        debug: str("zap-log-level") === "debug",
+      }),
+    );
+  });
 }

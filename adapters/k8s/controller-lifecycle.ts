@@ -5,26 +5,18 @@
  * that stops acting, then releases (or not) the Lease, then stops informers and servers and
  * destroys the API clients.
  */
+import type { LeaderElectionConfig } from "../common/flags.js";
 import type { KubeClients } from "./clients.js";
-import { LeaderElector, type LeaderElectorOptions } from "./leader-elector.js";
+import { LeaderElector } from "./leader-elector.js";
 import type { Logger } from "./log.js";
 
 /** Why a controller stopped: asked to (`close`), or it lost its Lease and must exit. */
 export type ControllerExit = "stopped" | "leader-lost";
 
-/**
- * The leader-election flags both controllers take: `--leader-elect` (campaign for the Lease; when
- * false, lead at once), `--leader-elect-namespace`, `--leader-elect-id` (the Lease's name) and the
- * elector's three durations.
- */
-export type LeaderElectionSettings = { readonly leaderElect: boolean; readonly leaderElectNamespace: string; readonly leaderElectId: string } & Required<
-  Pick<LeaderElectorOptions, "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs">
->;
-
 /** Options of {@link startControllerLifecycle}. */
 export interface ControllerLifecycleOptions {
-  /** Leader-election settings (the controller's parsed flags will do). */
-  readonly election: LeaderElectionSettings;
+  /** Leader-election settings: the shared `--leader-elect*` flags (the controller's parsed flags will do). */
+  readonly election: LeaderElectionConfig;
   /** The controller's API clients: the Lease goes through `coordination`; `destroy()` ends the shutdown. */
   readonly clients: KubeClients;
   /** This candidate's identity. */

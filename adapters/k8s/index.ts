@@ -30,7 +30,7 @@ export type { ReconcileCounts, ReconcileOutcome, WorkQueueOptions } from "./work
 export { WorkQueue } from "./work-queue.js";
 export type { LeaderElectorOptions, ElectionEnd } from "./leader-elector.js";
 export { LeaderElector, microTime } from "./leader-elector.js";
-export type { ControllerExit, ControllerLifecycle, ControllerLifecycleOptions, LeaderElectionSettings } from "./controller-lifecycle.js";
+export type { ControllerExit, ControllerLifecycle, ControllerLifecycleOptions } from "./controller-lifecycle.js";
 export { startControllerLifecycle } from "./controller-lifecycle.js";
 export type { NodeMeta } from "./nodes.js";
 export { NODES_PATH, nodeMeta, listNodeMetas, listNodeNames, nodeInternalIps, getNode } from "./nodes.js";
