@@ -7,6 +7,7 @@
 #   dist/bin/coil-router.mjs           adapters/router/main.ts
 #   dist/bin/coil-egress-controller.mjs adapters/egress-controller/main.ts
 #   dist/bin/coil-egress.mjs           adapters/egress/main.ts
+#   dist/bin/coilctl.mjs               adapters/coilctl/main.ts
 #   dist/bin/coil.mjs                  adapters/cni/main.ts (scripts/build-cni.sh --node-only)
 #
 # Every dependency (grpc-js, client-node, prom-client, @peculiar/x509, ...) is bundled in: a bundle runs
@@ -55,4 +56,5 @@ bundle adapters/installer/main.ts coil-installer
 bundle adapters/router/main.ts coil-router
 bundle adapters/egress-controller/main.ts coil-egress-controller
 bundle adapters/egress/main.ts coil-egress
+bundle adapters/coilctl/main.ts coilctl
 sh "$ROOT/scripts/build-cni.sh" --node-only

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { allFlags, defaultText, typeName, type FlagDef, type ProgramDef } from "../adapters/common/flags.js";
 import { COIL_CNI } from "../adapters/cni/flags.js";
+import { COILCTL } from "../adapters/coilctl/flags.js";
 import { COILD } from "../adapters/daemon/flags.js";
 import { createDaemonMetrics } from "../adapters/daemon/metrics.js";
 import { EGRESS_CONTROLLER } from "../adapters/egress-controller/flags.js";
@@ -51,6 +52,7 @@ const PROGRAMS: readonly Documented[] = [
     metricsNote:
       "controller-runtime's reconcile counters: `controller_runtime_reconcile_total` (counter; controller, result) and `controller_runtime_reconcile_errors_total` (counter; controller), plus Node.js's default process metrics (`process_*`, `nodejs_*`).",
   },
+  { def: COILCTL },
 ];
 
 /** Table cell text: pipes escaped, no line breaks. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { renderHelp, versionText, type ProgramDef } from "../../adapters/common/flags.js";
 import { COIL_CNI } from "../../adapters/cni/flags.js";
+import { COILCTL } from "../../adapters/coilctl/flags.js";
 import { COILD } from "../../adapters/daemon/flags.js";
 import { EGRESS_CONTROLLER } from "../../adapters/egress-controller/flags.js";
 import { EGRESS } from "../../adapters/egress/flags.js";
@@ -27,7 +28,7 @@ t.test("the committed docs/programs pages are the generated ones (npm run docs:p
 
 t.test("each page lists every flag, variable and port of its program", async (t) => {
   const pages = renderProgramDocs();
-  for (const def of [COIL_CNI, COILD, IPAM_CONTROLLER, ROUTER, INSTALLER, EGRESS, EGRESS_CONTROLLER] as readonly ProgramDef[]) {
+  for (const def of [COIL_CNI, COILD, IPAM_CONTROLLER, ROUTER, INSTALLER, EGRESS, EGRESS_CONTROLLER, COILCTL] as readonly ProgramDef[]) {
     const page = pages.get(`${def.name}.md`) ?? "";
     for (const f of def.flags) t.match(page, `\`--${f.name}\``, `${def.name}: --${f.name}`);
     for (const e of def.env) t.match(page, `\`${e.name}\``, `${def.name}: ${e.name}`);
@@ -46,6 +47,7 @@ t.test("every program's --help and --version, run from source, come from its def
     [COIL_CNI, "cni"],
     [EGRESS, "egress"],
     [EGRESS_CONTROLLER, "egress-controller"],
+    [COILCTL, "coilctl"],
   ];
   for (const [def, dir] of cases) {
     const env = sourceChildEnv({ CNI_COMMAND: "" });

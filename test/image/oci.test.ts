@@ -201,7 +201,7 @@ t.test("mmdebstrap argv: the Debian recipe, cache paths only where given", async
 
 t.test("program layout: every package.json bin is in the image, coil as the executable at Coil's path", async (t) => {
   const layout = repoProgramLayout();
-  t.same(layout.commands, ["coil", "coil-egress", "coil-egress-controller", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
+  t.same(layout.commands, ["coil", "coil-egress", "coil-egress-controller", "coil-installer", "coil-ipam-controller", "coil-router", "coilctl", "coild"]);
   t.same(
     layout.files.map((f) => [f.path, f.source, f.mode.toString(8)]),
     [
@@ -211,6 +211,7 @@ t.test("program layout: every package.json bin is in the image, coil as the exec
       [`${COIL_DIR}/coil-installer.mjs`, "dist/bin/coil-installer.mjs", "755"],
       [`${COIL_DIR}/coil-ipam-controller.mjs`, "dist/bin/coil-ipam-controller.mjs", "755"],
       [`${COIL_DIR}/coil-router.mjs`, "dist/bin/coil-router.mjs", "755"],
+      [`${COIL_DIR}/coilctl.mjs`, "dist/bin/coilctl.mjs", "755"],
       [`${COIL_DIR}/coild.mjs`, "dist/bin/coild.mjs", "755"],
       [`${COIL_DIR}/LICENSE`, "LICENSE", "644"],
     ],
@@ -221,6 +222,7 @@ t.test("program layout: every package.json bin is in the image, coil as the exec
     `${COIL_DIR}/coil-installer -> coil-installer.mjs`,
     `${COIL_DIR}/coil-ipam-controller -> coil-ipam-controller.mjs`,
     `${COIL_DIR}/coil-router -> coil-router.mjs`,
+    `${COIL_DIR}/coilctl -> coilctl.mjs`,
     `${COIL_DIR}/coild -> coild.mjs`,
   ]);
   t.throws(() => programLayout({ coild: "dist/bin/coild.mjs" }), /no coil entry/);

@@ -54,7 +54,7 @@ async function run(file: string, args: readonly string[], o: { env?: Record<stri
 }
 
 t.test("package.json bin entries are the built bundles", async (t) => {
-  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-egress", "coil-egress-controller", "coil-installer", "coil-ipam-controller", "coil-router", "coild"]);
+  t.same(Object.keys(pkg.bin).sort(), ["coil", "coil-egress", "coil-egress-controller", "coil-installer", "coil-ipam-controller", "coil-router", "coilctl", "coild"]);
   for (const [name, path] of Object.entries(pkg.bin)) {
     t.equal(path, `dist/bin/${name}.mjs`, name);
     t.match(readFileSync(join(ROOT, path), "utf8").slice(0, 40), /^#!\/usr\/bin\/env node\n/, `${name}: shebang`);
@@ -81,6 +81,7 @@ t.test("each bin runs from an empty directory", async (t) => {
     { name: "coil-installer", usage: /^coil-installer setup coil on each node[\s\S]*Environment:\n[\s\S]*CNI_NETCONF_FILE/ },
     { name: "coil-egress", usage: /^coil-egress manages Foo-over-UDP tunnels in pods created by Egress\.\n[\s\S]*--fou-port int +port number for foo-over-udp tunnels \(default 5555\)[\s\S]*COIL_EGRESS_NAME +\(required\)/ },
     { name: "coil-egress-controller", usage: /^coil-egress-controller is a Kubernetes controller for coil egress related custom resources\.\n[\s\S]*--egress-port int32 +UDP port number used by coil-egress \(default 5555\)[\s\S]*--webhook-addr string +bind address of admission webhook \(default ":9444"\)/ },
+    { name: "coilctl", usage: /^coilctl shows how Coil's address pools are used and checks them for leaks\.\n[\s\S]*\nUsage:\n {2}coilctl <command> \[flags\]\n[\s\S]*--grace-period duration +ipam check: [^\n]*\(default 5m0s\)/ },
   ];
   for (const c of cases) {
     const r = await run(join(dir, `${c.name}.mjs`), ["--help"]);
