@@ -77,7 +77,7 @@ async function main(t: Test): Promise<void> {
   const expectNodeRoutes = async (blocks: Map<string, string[]>): Promise<void> => {
     for (const n of mn.nodes) {
       const want = sorted(mn.nodes.filter((m) => m !== n).flatMap((m) => (blocks.get(m.name) ?? []).map((c) => `${c} via ${c.includes(":") ? n.torV6 : n.torV4}`)));
-      await waitFor(`${n.name}'s main table holds the other nodes' blocks via the ToR`, () => same(nodeRoutes(n), want), { timeoutMs: 30_000, describe: () => ({ got: nodeRoutes(n), want }) });
+      await waitFor(`${n.name}'s main table holds the other nodes' blocks via the ToR`, () => same(nodeRoutes(n), want), { timeoutMs: 90_000, describe: () => ({ got: nodeRoutes(n), want }) });
     }
   };
   const allBlocks = async (): Promise<Map<string, string[]>> => new Map(await Promise.all(mn.nodes.map(async (n) => [n.name, await blocksOf(a, n.name)] as const)));
@@ -88,7 +88,7 @@ async function main(t: Test): Promise<void> {
     const blocks = await allBlocks();
     const want = sorted([...blocks.values()].flat());
     t.equal(want.length, 6, "one dual-stack block per node");
-    await waitFor("the ToR holds exactly the blocks", () => same(torRoutes(), want), { timeoutMs: 30_000, describe: torRoutes });
+    await waitFor("the ToR holds exactly the blocks", () => same(torRoutes(), want), { timeoutMs: 90_000, describe: torRoutes });
     t.same(torRoutes(), want, "the ToR's BIRD routes are exactly the AddressBlocks (no per-pod /32 or /128)");
     t.notOk(torRoutes().some((d) => d.endsWith("/32") || d.endsWith("/128")), "never a host route");
     for (const n of mn.nodes) t.same(table119(n), blocks.get(n.name), `${n.name}: table 119 = its blocks`);
@@ -97,7 +97,7 @@ async function main(t: Test): Promise<void> {
     const [p1, p2, p3] = pods as [SimPod, SimPod, SimPod];
     for (const [from, to] of [[p1, p2], [p2, p3], [p3, p1]] as const) {
       for (const addr of [to.ipv4, to.ipv6]) {
-        await waitFor(`${from.id} (${from.node.name}) pings ${to.id} (${to.node.name}) at ${addr ?? "?"}`, () => mn.ping(from, addr ?? ""), { timeoutMs: 15_000 });
+        await waitFor(`${from.id} (${from.node.name}) pings ${to.id} (${to.node.name}) at ${addr ?? "?"}`, () => mn.ping(from, addr ?? ""), { timeoutMs: 60_000 });
       }
     }
     t.pass("cross-node pings over IPv4 and IPv6 (node1↔node2 eBGP, node3 iBGP through the route reflector)");
@@ -120,7 +120,7 @@ async function main(t: Test): Promise<void> {
       if (!seen.has("tor") && fresh.every((c) => torRoutes().includes(c))) seen.set("tor", now);
       for (const n of [n2, n3]) if (!seen.has(n.name) && fresh.every((c) => nodeRoutes(n).some((r) => r.startsWith(`${c} `)))) seen.set(n.name, now);
       return seen.size === 3;
-    }, { intervalMs: 10, timeoutMs: 30_000 });
+    }, { intervalMs: 10, timeoutMs: 90_000 });
     // The probes above spawn `ip` several times each (slow on a loaded machine): an upper bound.
     // BIRD's own route timestamps (ms) say when each daemon took the route.
     const [v4] = fresh;
@@ -138,7 +138,7 @@ async function main(t: Test): Promise<void> {
     t.comment(`  BIRD route timestamps: node1 (table t119_4) ${stamp(at.node1)}, ToR ${stamp(at.tor)}, node2 ${stamp(at.node2)}, node3 ${stamp(at.node3)}`);
     t.comment(`  propagation from node1's BIRD: ToR +${rel(at.tor, at.node1 ?? 0)}, node2 +${rel(at.node2, at.node1 ?? 0)}, node3 +${rel(at.node3, at.node1 ?? 0)}`);
     t.comment(`  seen in the kernel main tables by the test's probes (upper bound) after the ADD returned: ToR ${rel(seen.get("tor"), tReturned)}, node2 ${rel(seen.get("node2"), tReturned)}, node3 ${rel(seen.get("node3"), tReturned)}`);
-    for (const addr of [p1c.ipv4, p1c.ipv6]) await waitFor(`p2 pings p1c at ${addr ?? "?"}`, () => mn.ping(pods[1] as SimPod, addr ?? ""), { timeoutMs: 15_000 });
+    for (const addr of [p1c.ipv4, p1c.ipv6]) await waitFor(`p2 pings p1c at ${addr ?? "?"}`, () => mn.ping(pods[1] as SimPod, addr ?? ""), { timeoutMs: 60_000 });
     t.pass("a pod in the new block is reachable from node2");
 
     const tDel = Date.now();
@@ -147,7 +147,7 @@ async function main(t: Test): Promise<void> {
     t.same(table119(n1), before, "and removed from table 119");
     await waitFor("the block withdrawn at the ToR and on every node", () =>
       !fresh.some((c) => torRoutes().includes(c)) && [n2, n3].every((n) => !nodeRoutes(n).some((r) => fresh.some((c) => r.startsWith(`${c} `)))),
-    { intervalMs: 10, timeoutMs: 30_000 });
+    { intervalMs: 10, timeoutMs: 90_000 });
     t.comment(`returned block withdrawn everywhere ${Date.now() - tDel} ms after the DEL started (probe upper bound)`);
     await expectNodeRoutes(await allBlocks());
     t.pass("every node's routes match the blocks again");
@@ -173,7 +173,7 @@ async function main(t: Test): Promise<void> {
     const p2c = await mn.addPod(n2, "p2c");
     const grown = table119(n2).filter((c) => !b0.includes(c));
     t.equal(grown.length, 2, "node2 took a new block after the restart");
-    await waitFor("node2's new block at the ToR", () => grown.every((c) => torRoutes().includes(c)), { timeoutMs: 30_000 });
+    await waitFor("node2's new block at the ToR", () => grown.every((c) => torRoutes().includes(c)), { timeoutMs: 90_000 });
     t.same(withdraws(), w0, `no withdraw received from node2 (Import withdraws ${w0.join("/")})`);
     const kept = a0.split("\n").filter((l) => /^\S+\s+unicast/.test(l));
     t.ok(kept.length >= 2, "node2's routes were listed before");
@@ -185,14 +185,14 @@ async function main(t: Test): Promise<void> {
     const gone = await blocksOf(a, n3.name);
     t.equal(gone.length, 2, `node3 owns one dual-stack block: ${gone.join(" ")}`);
     await a.core.deleteNode({ name: n3.name });
-    await eventually("the controller collects node3's blocks", async () => ((await blocksOf(a, n3.name)).length === 0 ? true : undefined), { timeoutMs: 30_000 });
+    await eventually("the controller collects node3's blocks", async () => ((await blocksOf(a, n3.name)).length === 0 ? true : undefined), { timeoutMs: 90_000 });
     t.pass("node3's AddressBlocks are gone from the API");
     const tStop = performance.now();
     await mn.stopCoild(n3, "SIGTERM");
     t.same(table119(n3), [], "coild emptied table 119 on shutdown (Node NotFound)");
     await waitFor("node3's blocks withdrawn at the ToR and on node1/node2", () =>
       !gone.some((c) => torRoutes().includes(c)) && [n1, n2].every((n) => !nodeRoutes(n).some((r) => gone.some((c) => r.startsWith(`${c} `)))),
-    { intervalMs: 10, timeoutMs: 30_000, describe: () => ({ tor: torRoutes(), n1: nodeRoutes(n1) }) });
+    { intervalMs: 10, timeoutMs: 90_000, describe: () => ({ tor: torRoutes(), n1: nodeRoutes(n1) }) });
     t.comment(`node3's routes withdrawn everywhere ${(performance.now() - tStop).toFixed(0)} ms after SIGTERM`);
     const p1 = pods[0] as SimPod;
     const p3 = pods[2] as SimPod;

@@ -78,7 +78,7 @@ async function main(t: Test): Promise<void> {
   const converged = async (what: string): Promise<void> => {
     const bs = await blocks();
     for (const n of mn.nodes) {
-      await waitFor(`${what}: ${n.name}'s protocol-31 routes`, () => same(routerRoutes(n), want(n, bs)), { timeoutMs: 30_000, describe: () => ({ got: routerRoutes(n), want: want(n, bs) }) });
+      await waitFor(`${what}: ${n.name}'s protocol-31 routes`, () => same(routerRoutes(n), want(n, bs)), { timeoutMs: 90_000, describe: () => ({ got: routerRoutes(n), want: want(n, bs) }) });
     }
   };
 
@@ -91,7 +91,7 @@ async function main(t: Test): Promise<void> {
     const [p1, p2, p3] = pods as [SimPod, SimPod, SimPod];
     for (const [from, to] of [[p1, p2], [p2, p3], [p3, p1]] as const) {
       for (const addr of [to.ipv4, to.ipv6]) {
-        await waitFor(`${from.id} (${from.node.name}) pings ${to.id} (${to.node.name}) at ${addr ?? "?"}`, () => mn.ping(from, addr ?? ""), { timeoutMs: 15_000 });
+        await waitFor(`${from.id} (${from.node.name}) pings ${to.id} (${to.node.name}) at ${addr ?? "?"}`, () => mn.ping(from, addr ?? ""), { timeoutMs: 60_000 });
       }
     }
     t.pass("cross-node pings over IPv4 and IPv6 on the flat L2 network");
@@ -121,12 +121,12 @@ async function main(t: Test): Promise<void> {
         if (!seen.has(n.name) && moving.cidrs.every((c) => routerRoutes(n).includes(`${c} via ${c.includes(":") ? n2.v6 : n2.v4}`))) seen.set(n.name, Date.now());
       }
       return seen.size === 2;
-    }, { intervalMs: 10, timeoutMs: 30_000 });
+    }, { intervalMs: 10, timeoutMs: 90_000 });
     t.comment(`moved block routed via node2 on node1 ${(seen.get(n1.name) ?? 0) - tReturned} ms, node3 ${(seen.get(n3.name) ?? 0) - tReturned} ms after the ADD returned (the ADD took ${tReturned - tAdd} ms; probe upper bound)`);
     await converged("block moved");
     t.notOk(routerRoutes(n2).some((r) => moving.cidrs.some((c) => r.startsWith(`${c} `))), "node2 has no coil-router route for its own block");
     for (const addr of [p2c.ipv4, p2c.ipv6]) {
-      await waitFor(`p3 pings p2c at ${addr ?? "?"} (moved block)`, () => mn.ping(pods[2] as SimPod, addr ?? ""), { timeoutMs: 15_000 });
+      await waitFor(`p3 pings p2c at ${addr ?? "?"} (moved block)`, () => mn.ping(pods[2] as SimPod, addr ?? ""), { timeoutMs: 60_000 });
     }
     t.pass("a pod in the moved block is reachable from node3");
     for (const p of [p1b, p2b, p2c]) t.equal((await mn.delPod(p)).code, 0, `DEL ${p.id}`);

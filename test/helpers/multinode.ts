@@ -255,7 +255,7 @@ export async function startMultiNode(t: Test, o: MultiNodeOptions): Promise<Mult
     const birdc = (...args: string[]): string => run("birdc", ["-s", socket, ...args]);
     const readLog = (): string => (existsSync(logFile) ? execFileSync("cat", [logFile], { encoding: "utf8" }) : "");
     await eventually(`BIRD in ${ns.name} answering on its socket`, () => (birdc("show", "status").includes("Daemon is up and running") ? true : undefined), {
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       abortIf: () => (child.exitCode === null ? undefined : `bird exited ${String(child.exitCode)}: ${child.log()}`),
     });
     return { child, socket, birdc, log: readLog };

@@ -51,7 +51,7 @@ function fakeIpDir(): string {
 function startCoild(host: TestNetns, dir: string, env: Record<string, string> = {}): Promise<CoildProcess> {
   const flags = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
     "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false"];
-  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "interrupted", timeoutMs: 30_000, env });
+  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "interrupted", env });
 }
 
 type Reply = Record<string, unknown> & { readonly ok?: unknown; readonly result?: unknown; readonly error?: { readonly code?: number; readonly msg?: string; readonly details?: string } };
