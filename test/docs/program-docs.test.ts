@@ -19,6 +19,9 @@ import { DOCS_DIR, renderProgramDocs, stalePages } from "../../scripts/program-d
 import { sourceChildEnv } from "../helpers/child-env.js";
 
 const exec = promisify(execFile);
+// 17 Node processes compiling the programs from source under tsx, one after another: minutes on a
+// loaded 2-core machine (a run at load 30 passed 600 s), so this file gets more than .taprc's 600 s.
+t.setTimeout(30 * 60_000);
 const main = (dir: string): string => fileURLToPath(new URL(`../../adapters/${dir}/main.ts`, import.meta.url));
 
 t.test("the committed docs/programs pages are the generated ones (npm run docs:programs)", async (t) => {
