@@ -40,6 +40,8 @@ export interface CoildFlags {
   readonly addressBlockGcIntervalMs: number;
   readonly backend: "iptables" | "nftables";
   readonly enableOriginatingOnly: boolean;
+  /** `--tunnel`: the egress tunnel encapsulation, `fou` (Coil's) or `vxlan` (kernels without FoU). */
+  readonly tunnel: "fou" | "vxlan";
   readonly clearRoutesOnShutdown: boolean;
   /** `--store`; default `kubernetes` inside a cluster (`KUBERNETES_SERVICE_HOST` set), else `local`. */
   readonly store: "local" | "kubernetes";
@@ -78,6 +80,7 @@ coil CNI plugin.`,
     { name: "backend", type: "string", default: "iptables", description: "backend for egress NAT rules: iptables or nftables (default: iptables)", origin: "coil" },
     { name: "enable-originating-only", type: "bool", default: "false", description: "egress should be used only for connections originating in the pod (default: false)", origin: "coil" },
     { name: "clear-routes-on-shutdown", type: "bool", default: "false", description: "clear export routes when the node is deleted", origin: "coil" },
+    { name: "tunnel", type: "string", default: "fou", description: "egress tunnel encapsulation: fou (Coil's) or vxlan (for kernels without FoU; UDP port --egress-port); must match coil-egress's --tunnel", origin: "ours" },
     { name: "store", type: "string", description: "where address blocks come from: local (embedded, persisted under --state-dir, pools from --pools) or kubernetes (BlockRequests); default kubernetes inside a cluster (KUBERNETES_SERVICE_HOST set), else local", origin: "ours" },
     { name: "kubeconfig", type: "string", description: "path to a kubeconfig file (kubernetes store); default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
     { name: "pools", type: "string", description: "local store: file of AddressPool objects (YAML stream or JSON array); required with --store=local", origin: "ours" },
@@ -97,7 +100,7 @@ coil CNI plugin.`,
     { flag: "socket", protocol: "UNIX", description: "CNI requests from the coil executable (gRPC pkg.cnirpc.CNI, and the fast JSON-line protocol)" },
     { flag: "metrics-addr", protocol: "TCP", description: "Prometheus metrics (GET /metrics)" },
     { flag: "health-addr", protocol: "TCP", description: "health and readiness probes (GET /healthz, /readyz); read-only view of the node's allocations for coilctl (GET /allocations)" },
-    { flag: "egress-port", protocol: "UDP", description: "Foo-over-UDP tunnels to egress gateways" },
+    { flag: "egress-port", protocol: "UDP", description: "Foo-over-UDP (or, with --tunnel=vxlan, VXLAN) tunnels to egress gateways" },
   ],
 });
 
@@ -143,6 +146,8 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
     ]).andThen(([compatCalico, registerFromMain, enableIpam, enableEgress, enableOriginatingOnly, clearRoutesOnShutdown]) => {
       const backend = str("backend");
       if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `must be iptables or nftables, got ${JSON.stringify(backend)}`));
+      const tunnel = str("tunnel");
+      if (tunnel !== "fou" && tunnel !== "vxlan") return err(invalidFlagValue("tunnel", tunnel, `must be fou or vxlan, got ${JSON.stringify(tunnel)}`));
       const store = values["store"] ?? (env["KUBERNETES_SERVICE_HOST"] === undefined ? "local" : "kubernetes");
       if (store !== "local" && store !== "kubernetes") return err(invalidFlagValue("store", store, `must be local or kubernetes, got ${JSON.stringify(store)}`));
       if (!enableIpam && !enableEgress) {
@@ -165,6 +170,7 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
         addressBlockGcIntervalMs: gcMs,
         backend,
         enableOriginatingOnly,
+        tunnel,
         clearRoutesOnShutdown,
         store,
         kubeconfig: values["kubeconfig"],

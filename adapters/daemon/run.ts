@@ -25,6 +25,7 @@ import { prepareSocketPath, serveCni, type RunningServer, type ServeError } from
 import { ALLOCATIONS_PATH, serveAllocations, type AllocationsSource } from "./endpoint/allocations.js";
 import { LocalBlockStore } from "./store/local.js";
 import type { KubernetesSetupError } from "./store/kubernetes-cluster.js";
+import type { EgressHook } from "./egress/hook.js";
 import { lockNetns, lockStateDir, type HeldLock, type LockHolder, type NodeLockError } from "./node-lock.js";
 import type { ListenError } from "../common/http.js";
 import { poolFamilies, type BlockStore, type StoreError } from "../../lib/ipam/index.js";
@@ -137,6 +138,8 @@ interface OpenedStore {
   readonly startupPools: readonly string[];
   /** Whether the own Node object exists (Kubernetes store only). */
   readonly nodeExists?: (timeoutMs: number) => Promise<Result<boolean, { readonly message: string }>>;
+  /** The NAT hook of ADD (`--enable-egress`, Kubernetes store only). */
+  readonly egress?: EgressHook;
   readonly close?: () => Promise<void>;
 }
 
@@ -146,8 +149,17 @@ async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): 
     // Loaded only for this store: @kubernetes/client-node costs a --store=local coild ~25 MB of RSS.
     const { openKubernetesStore } = await import("./store/kubernetes-cluster.js");
     const k = await openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
-    return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] })).mapErr((cause) => ({ kind: "kubernetes-unavailable", cause }));
+    if (k.isErr() || !flags.enableEgress) return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] })).mapErr((cause) => ({ kind: "kubernetes-unavailable", cause }));
+    const { startEgress } = await import("./egress/setup.js");
+    const settings = { kernel: deps.kernel, port: flags.egressPort, tunnel: flags.tunnel, backend: flags.backend, originatingOnly: flags.enableOriginatingOnly };
+    const eg = startEgress({ clients: k.value.clients, settings, nodeName, podTable: flags.podTableId, log: deps.log });
+    const close = async (): Promise<void> => {
+      await eg.stop();
+      await k.value.close();
+    };
+    return ok({ ...k.value, startupPools: [DEFAULT_POOL], egress: eg.hook, close });
   }
+  if (flags.enableEgress) deps.log.warn("egress needs --store=kubernetes (Egress objects and Pod annotations are read from the API server); egress is disabled");
   if (flags.pools === undefined) return err({ kind: "pools-flag-missing" });
   const pools = await readPoolsFile(flags.pools);
   if (pools.isErr()) return err({ kind: "pools-file-invalid", cause: pools.error });
@@ -205,7 +217,6 @@ async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly F
 /** Start coild. Errors are start-up errors ({@link formatCoildStartError} for the operator). */
 export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<RunningCoild, CoildStartError>> {
   if (!flags.enableIpam) return err({ kind: "egress-only-unsupported" });
-  if (flags.enableEgress) deps.log.warn("egress (FoU/NAT) is not implemented in this coild; Egress objects are ignored");
   if (flags.clearRoutesOnShutdown && flags.store !== "kubernetes") return err({ kind: "clear-routes-needs-kubernetes" });
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
   // One coild per network namespace, checked before anything is touched (ports, socket, state dir, kernel).
@@ -368,6 +379,7 @@ async function startOverStore(
     randomHex: deps.randomHex,
     isReady: () => true,
     hostLinks,
+    ...(opened.egress === undefined ? {} : { egress: opened.egress }),
   }));
   const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: deps.log, metrics });
   if (server.isErr()) return err({ kind: "socket-unavailable", cause: server.error });

@@ -125,6 +125,12 @@ export interface LinkAddVxlanOp {
   readonly mtu?: number;
   /** Link-layer address (`address aa:bb:cc:dd:ee:ff`); omitted lets the kernel pick a random one. */
   readonly address?: string;
+  /**
+   * Outer UDP checksum; `false` renders `noudpcsum udp6zerocsumtx udp6zerocsumrx` (zero checksums
+   * sent over IPv4 and IPv6, zero checksums accepted over IPv6, as RFC 7348 and RFC 6935 allow for
+   * tunnels). Omitted keeps the kernel default.
+   */
+  readonly udpChecksum?: boolean;
 }
 
 /** Create an IPIP (`ipip`, IPv4 outer) or `ip6tnl` (IPv6 outer) tunnel, optionally FoU-encapsulated. */

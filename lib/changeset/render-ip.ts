@@ -120,6 +120,7 @@ function renderVxlan(op: Extract<NetlinkOp, { kind: "link.add-vxlan" }>): Args {
     opt(op.dev !== undefined, () => ifname(op.dev ?? "").map((d) => ["dev", d])),
     ok(op.learning === false ? ["nolearning"] : []),
     ok(op.external === true ? ["external"] : []),
+    ok(op.udpChecksum === false ? ["noudpcsum", "udp6zerocsumtx", "udp6zerocsumrx"] : op.udpChecksum === true ? ["udpcsum"] : []),
   ]);
 }
 

@@ -1,7 +1,9 @@
 /**
  * `@coil/core/egress`: the decisions of coil-egress-controller, pure. What an Egress (Coil v2's
  * `coil.cybozu.com/v2` kind) turns into — ServiceAccount, ClusterRoleBinding subjects, Deployment,
- * Service, PodDisruptionBudget, status — and the admission webhooks' validation and defaulting.
+ * Service, PodDisruptionBudget, status — and the admission webhooks' validation and defaulting;
+ * and coild's client side: the Egresses a pod's annotations name, their NAT gateways, the pods an
+ * Egress change concerns, the tunnel from a client pod to a gateway.
  *
  * @module egress
  */
@@ -31,3 +33,5 @@ export {
   egressStatusUpdate,
   jsonEqual,
 } from "./objects.js";
+export type { EgressRef, NatGateway, GatewayDecodeError, ClientTunnelSettings, ClientAddresses, WatchedPod, DuplicatePodIp } from "./client.js";
+export { egressKey, egressRefs, podUsesEgress, gatewaysOf, clientTunnel, podsToUpdate } from "./client.js";

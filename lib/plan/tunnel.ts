@@ -1,7 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
-import { diffSysctls, type LinkState, type NetlinkOp, type NetnsState } from "../changeset/index.js";
+import { diffSysctls, routeTable, type LinkState, type NetlinkOp, type NetnsState } from "../changeset/index.js";
 import { ipFamily, type Cidr, type Family, type Ip } from "../net/index.js";
-import { FOU_DUMMY_LINK, FOU_EXTERNAL_V4, FOU_EXTERNAL_V6, FOU_TTL } from "../constants.js";
+import { FOU_DUMMY_LINK, FOU_EXTERNAL_V4, FOU_EXTERNAL_V6, FOU_TTL, MAIN_TABLE } from "../constants.js";
 import { validateInt, type PlanError } from "./errors.js";
 import { fouLinkName, vxlanGatewayMac, vxlanLinkName } from "./names.js";
 import { forwardingSysctl } from "./host-init.js";
@@ -157,12 +157,32 @@ export function tunnelLinkOps(t: TunnelSpec, opts: TunnelLinkOptions): Result<Ne
   });
 }
 
+/** Bytes VXLAN adds over an IPv4 (outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14) or IPv6 (40 + 30) underlay. */
+export const VXLAN_OVERHEAD: Readonly<Record<Family, number>> = { 4: 50, 6: 70 };
+
+/** The MTU of the link the main table's default route of `family` goes out of (the tunnel's underlay), if observed. */
+export function underlayMtu(observed: NetnsState, family: Family): number | undefined {
+  const dflt = family === 4 ? "0.0.0.0/0" : "::/0";
+  const r = observed.routes.find((x) => x.family === family && x.dst === dflt && routeTable(x) === MAIN_TABLE && x.dev !== undefined);
+  return r === undefined ? undefined : findLink(observed, r.dev ?? "")?.mtu;
+}
+
+/**
+ * A new VXLAN device: no learning; the MTU of the underlay minus {@link VXLAN_OVERHEAD} (a device
+ * without `dev` gets 1500 from the kernel, so every full-size packet would be fragmented outside);
+ * zero outer UDP checksums: kube-proxy DNATs the outer packets to an egress pod, and the kernel
+ * then gets the outer checksum of offloaded inner TCP wrong (the egress pod counted
+ * `UdpInCsumErrors` and dropped them while ICMP passed).
+ */
 function vxlanLinkOps(t: VxlanTunnelSpec, name: string, local: Ip, observed: NetnsState): NetlinkOp[] {
   const end = t.end ?? "client";
   const ops: NetlinkOp[] = [];
   if (findLink(observed, name) === undefined) {
     const address = end === "gateway" ? { address: vxlanGatewayMac(t.peer) } : {};
-    ops.push({ kind: "link.add-vxlan", name, vni: t.vni, dstport: t.port, local, remote: t.peer, learning: false, ...address });
+    const family = ipFamily(t.peer);
+    const under = underlayMtu(observed, family);
+    const mtu = under === undefined || under - VXLAN_OVERHEAD[family] < 1280 ? {} : { mtu: under - VXLAN_OVERHEAD[family] };
+    ops.push({ kind: "link.add-vxlan", name, vni: t.vni, dstport: t.port, local, remote: t.peer, learning: false, udpChecksum: false, ...mtu, ...address });
   }
   if (ipFamily(t.peer) === 6) {
     const cidr = `${VXLAN_INNER_LL[end]}/64` as Cidr;

@@ -4,23 +4,15 @@
  * Egress Service ClusterIP (FoU as Coil, or VXLAN) with its table-117/118 routes, and
  * originating-only mode with connmark rules of the nftables or iptables backend. The same sync
  * (without the init) is what the EgressWatcher runs in a running pod when an Egress changes.
+ * lib/plan plans every step from the observed namespace; this file observes and applies.
  */
 import { err, ok, type Result } from "neverthrow";
-import { netnsPath as pathRef, type Changeset, type KernelApplyError, type KernelObserveError, type Kernel } from "../../../lib/changeset/index.js";
+import { netnsPath as pathRef, type Changeset, type KernelApplyError, type KernelObserveError, type Kernel, type NetnsState } from "../../../lib/changeset/index.js";
+import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE } from "../../../lib/constants.js";
+import { clientTunnel, type NatGateway } from "../../../lib/egress/index.js";
 import { ipFamily, type Family, type Ip } from "../../../lib/net/index.js";
-import {
-  originatingOnlyIptables,
-  originatingOnlyLinks,
-  planEgressClientInit,
-  planEgressClientSync,
-  tunnelLinkName,
-  tunnelLocal,
-  vxlanVniFor,
-  type PlanError,
-  type TunnelSpec,
-} from "../../../lib/plan/index.js";
-import { ensureIptablesRules, runInNetns, type ExecError } from "../../kernel/index.js";
-import type { NatGateway } from "./gateways.js";
+import { originatingOnlyIptables, originatingOnlyLinks, planEgressClientInit, planEgressClientSync, tunnelLinkName, tunnelLocal, type PlanError } from "../../../lib/plan/index.js";
+import { deleteIptablesRules, ensureIptablesRules, runInNetns, type ExecError } from "../../kernel/index.js";
 
 /** The node-wide NAT client settings (coild flags). */
 export interface NatClientSettings {
@@ -51,19 +43,11 @@ export type NatClientError =
   | { readonly kind: "plan-failed"; readonly cause: PlanError; readonly message: string }
   | { readonly kind: "observe-failed"; readonly cause: KernelObserveError; readonly message: string }
   | { readonly kind: "apply-failed"; readonly cause: KernelApplyError; readonly message: string }
-  | { readonly kind: "iptables-failed"; readonly cause: ExecError; readonly message: string };
+  | { readonly kind: "iptables-failed"; readonly cause: ExecError; readonly message: string }
+  | { readonly kind: "not-initialised"; readonly message: string };
 
 function families(p: NatClientPod): Family[] {
   return [...(p.ipv4 !== undefined ? [4 as const] : []), ...(p.ipv6 !== undefined ? [6 as const] : [])];
-}
-
-/** The tunnel from the pod to a gateway; VXLAN's VNI is derived from the pod's own address of the gateway's family (what the egress pod computes). */
-export function clientTunnel(s: Pick<NatClientSettings, "port" | "tunnel">, pod: NatClientPod, gw: NatGateway): TunnelSpec {
-  if (s.tunnel === "fou") {
-    return { kind: "fou", port: s.port, sportAuto: gw.sportAuto, peer: gw.gateway, ...(pod.ipv4 !== undefined ? { localIPv4: pod.ipv4 } : {}), ...(pod.ipv6 !== undefined ? { localIPv6: pod.ipv6 } : {}) };
-  }
-  const local = ipFamily(gw.gateway) === 4 ? pod.ipv4 : pod.ipv6;
-  return { kind: "vxlan", port: s.port, vni: vxlanVniFor(local ?? gw.gateway), peer: gw.gateway, local: local ?? gw.gateway };
 }
 
 const applyFailed = (e: KernelApplyError): NatClientError => ({
@@ -71,6 +55,8 @@ const applyFailed = (e: KernelApplyError): NatClientError => ({
   cause: e,
   message: `failed to set up the NAT client: ${e.kind === "apply-failed" ? e.stderr.trim() || e.reason : e.kind}`,
 });
+
+const observeFailed = (e: KernelObserveError): NatClientError => ({ kind: "observe-failed", cause: e, message: `cannot read the pod's network: ${e.kind}` });
 
 /** The encap source port of an existing FoU link (`ip -d -j link show`), when there is one. */
 async function observedSport(netns: string, link: string): Promise<number | undefined> {
@@ -85,25 +71,42 @@ async function observedSport(netns: string, link: string): Promise<number | unde
   }
 }
 
+/** Whether the NAT client's policy routing is there for `family` (Coil's `IsInitialized`: the rules to 117 and 118). */
+function initialised(observed: NetnsState, family: Family): boolean {
+  const has = (priority: number, table: number): boolean => observed.rules.some((r) => r.family === family && r.priority === priority && r.table === table);
+  return has(EGRESS_RULE_PRIO.narrow, EGRESS_TABLE_NARROW) && has(EGRESS_RULE_PRIO.wide, EGRESS_TABLE_WIDE);
+}
+
+async function iptablesConnmark(s: NatClientSettings, pod: NatClientPod, family: Family, observed: NetnsState, on: boolean): Promise<Result<void, NatClientError>> {
+  const rules = originatingOnlyLinks(family, observed).flatMap((l) => (l.index === undefined ? [] : originatingOnlyIptables(family, l.name, l.index)));
+  const ref = pathRef(pod.netns);
+  const r = on ? await ensureIptablesRules(ref, rules) : await deleteIptablesRules(ref, rules);
+  return r.isErr() ? err({ kind: "iptables-failed", cause: r.error, message: `iptables failed: ${r.error.kind === "exit-nonzero" ? r.error.stderr.trim() : r.error.kind}` }) : ok(undefined);
+}
+
 /**
- * Set up (`init`: at ADD) or update (the EgressWatcher) the NAT client of a pod for `gateways`.
- * Gateways of a family the pod lacks are skipped (Coil's `ErrIPFamilyMismatch`).
+ * Set up (`init`: at ADD, Coil's `NatClient.Init` first) or update (the EgressWatcher: the
+ * policy routing must already be there, else `not-initialised`) the NAT client of a pod for
+ * `gateways`. Gateways of a family the pod lacks are skipped (Coil's `ErrIPFamilyMismatch`).
  */
 export async function syncNatClient(s: NatClientSettings, pod: NatClientPod, gateways: readonly NatGateway[], o: { readonly init: boolean }): Promise<Result<void, NatClientError>> {
   const ref = pathRef(pod.netns);
+  const first = await s.kernel.observe(ref);
+  if (first.isErr()) return err(observeFailed(first.error));
   if (o.init) {
-    const observed = await s.kernel.observe(ref);
-    if (observed.isErr()) return err({ kind: "observe-failed", cause: observed.error, message: `cannot read the pod's network: ${observed.error.kind}` });
-    const plan = planEgressClientInit({ netnsPath: pod.netns, families: families(pod), observed: observed.value });
+    const plan = planEgressClientInit({ netnsPath: pod.netns, families: families(pod), observed: first.value });
     if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error, message: plan.error.message });
     const applied = await s.kernel.apply(plan.value);
     if (applied.isErr()) return err(applyFailed(applied.error));
+  } else {
+    const missing = families(pod).filter((f) => !initialised(first.value, f));
+    if (missing.length > 0) return err({ kind: "not-initialised", message: `the NAT client of ${pod.netns} is not initialised (no rules to tables 117/118 for IPv${missing.join(", IPv")})` });
   }
   for (const gw of gateways) {
     const tunnel = clientTunnel(s, pod, gw);
     if (tunnelLocal(tunnel).isErr()) continue;
     const observed = await s.kernel.observe(ref);
-    if (observed.isErr()) return err({ kind: "observe-failed", cause: observed.error, message: `cannot read the pod's network: ${observed.error.kind}` });
+    if (observed.isErr()) return err(observeFailed(observed.error));
     const nft = s.backend === "nftables" ? await s.kernel.observeNft(ref) : undefined;
     if (nft?.isErr() === true) return err({ kind: "observe-failed", cause: nft.error, message: `cannot list the pod's nftables: ${nft.error.kind}` });
     const link = tunnelLinkName(tunnel);
@@ -121,11 +124,9 @@ export async function syncNatClient(s: NatClientSettings, pod: NatClientPod, gat
     const cs: Changeset = s.backend === "nftables" ? plan.value : { steps: plan.value.steps.map((st) => ({ ...st, nft: [] })) };
     const applied = await s.kernel.apply(cs);
     if (applied.isErr()) return err(applyFailed(applied.error));
-    if (s.backend === "iptables" && s.originatingOnly && gw.destinations.length > 0) {
-      const family = ipFamily(gw.gateway);
-      const rules = originatingOnlyLinks(family, observed.value).flatMap((l) => (l.index === undefined ? [] : originatingOnlyIptables(family, l.name, l.index)));
-      const r = await ensureIptablesRules(ref, rules);
-      if (r.isErr()) return err({ kind: "iptables-failed", cause: r.error, message: `iptables failed: ${r.error.kind === "exit-nonzero" ? r.error.stderr.trim() : r.error.kind}` });
+    if (s.backend === "iptables") {
+      const r = await iptablesConnmark(s, pod, ipFamily(gw.gateway), observed.value, s.originatingOnly && gw.destinations.length > 0);
+      if (r.isErr()) return r;
     }
   }
   return ok(undefined);

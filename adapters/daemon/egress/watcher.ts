@@ -1,32 +1,28 @@
 /**
- * The EgressWatcher of coild (Coil §6.5) and the client pods it serves: pods set up at ADD are
- * registered here (namespace file, addresses, the Egresses their annotations name); when an
- * Egress is added or changed, the NAT client of every registered pod naming it is synced again
- * (destinations, `fouSourcePortAuto`) in place, without restarting the pod. Failures are retried
- * with backoff; a newer event of the same Egress replaces a pending retry.
+ * The EgressWatcher of coild (Coil §6.5): when an Egress is added or changed, every running pod of
+ * this node annotated for it gets its NAT client synced again in place (destinations, and
+ * `fouSourcePortAuto`, which recreates the tunnel with the other encap sport), without restarting
+ * the pod. As in Coil, the pods come from the API server (Pods with `spec.nodeName` = this node)
+ * and each pod's namespace is found from its address in the kernel (`pod-netns.ts`), so the
+ * watcher keeps no state and serves pods set up before a coild restart. Failures (a pod whose
+ * network is not ready yet, an API error) are retried with backoff; a newer event of the same
+ * Egress replaces a pending retry.
  */
 import type { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import { ok, type Result } from "neverthrow";
+import { err, ok, type Result } from "neverthrow";
+import { egressKey, podsToUpdate, type DuplicatePodIp, type EgressRef, type WatchedPod } from "../../../lib/egress/index.js";
+import { parseIp, ipFamily, type Ip } from "../../../lib/net/index.js";
 import { Informer, k8sCall, sleep, type KubeObject, type Logger, type ObjectList } from "../../k8s/index.js";
-import { resolveGateways, type EgressLookup, type EgressRef, type GatewayError, type Lookup } from "./gateways.js";
-import { syncNatClient, type NatClientError, type NatClientPod, type NatClientSettings } from "./nat-client.js";
-
-/** A client pod coild set up on this node. */
-export interface RegisteredPod extends NatClientPod {
-  /** `<namespace>/<name>`. */
-  readonly key: string;
-  /** The Egresses its annotations name. */
-  readonly egresses: readonly EgressRef[];
-}
-
-const refKey = (r: EgressRef): string => `${r.namespace}/${r.name}`;
+import { resolveGateways, type EgressLookup, type GatewayError, type Lookup } from "./gateways.js";
+import { syncNatClient, type NatClientError, type NatClientSettings } from "./nat-client.js";
+import { findPodNetns, type PodNetnsNotReady } from "./pod-netns.js";
 
 /** Egress and Service reads through the API server (Coil reads them through its cache). */
 export function apiEgressLookup(custom: CustomObjectsApi, core: CoreV1Api): EgressLookup {
   const get = async <T>(f: () => Promise<T>): Promise<Lookup<T>> => {
     const r = await k8sCall(f);
     if (r.isOk()) return ok(r.value);
-    return r.error.kind === "not-found" ? ok(undefined) : (r.mapErr((e) => e.message));
+    return r.error.kind === "not-found" ? ok(undefined) : r.mapErr((e) => e.message);
   };
   return {
     egress: (ref) => get(() => custom.getNamespacedCustomObject({ group: "coil.cybozu.com", version: "v2", plural: "egresses", namespace: ref.namespace, name: ref.name }) as Promise<unknown>),
@@ -37,8 +33,13 @@ export function apiEgressLookup(custom: CustomObjectsApi, core: CoreV1Api): Egre
   };
 }
 
-/** Why syncing one pod for one Egress failed. */
-export type EgressSyncError = GatewayError | NatClientError;
+/** Why syncing the pods of one Egress failed. */
+export type EgressSyncError =
+  | GatewayError
+  | NatClientError
+  | PodNetnsNotReady
+  | DuplicatePodIp
+  | { readonly kind: "pods-not-listed"; readonly message: string };
 
 /** Options of {@link EgressWatcher}. */
 export interface EgressWatcherOptions {
@@ -46,20 +47,47 @@ export interface EgressWatcherOptions {
   readonly kc: KubeConfig;
   /** Lists Egresses across namespaces. */
   readonly custom: CustomObjectsApi;
+  /** Lists the Pods of this node. */
+  readonly core: CoreV1Api;
   /** Reads Egresses and Services. */
   readonly lookup: EgressLookup;
   /** NAT client settings. */
   readonly settings: NatClientSettings;
+  /** This node's name (`spec.nodeName` of its Pods). */
+  readonly nodeName: string;
+  /** `--pod-table-id`: where the pods' host routes are (finding a pod's namespace). */
+  readonly podTable: number;
   /** Logger. */
   readonly log: Logger;
   /** Called after a pod was synced for an Egress (tests, metrics). */
-  readonly onSynced?: (pod: RegisteredPod, egress: EgressRef) => void;
+  readonly onSynced?: (pod: string, egress: EgressRef) => void;
 }
 
-/** coild's EgressWatcher plus the registry of client pods on this node. */
+/** A Pod reduced to what the watcher reads. */
+export function watchedPod(p: { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> }; spec?: { hostNetwork?: boolean }; status?: { phase?: string; podIPs?: ReadonlyArray<{ ip?: string }> } }): WatchedPod {
+  return {
+    key: `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`,
+    annotations: p.metadata?.annotations ?? {},
+    hostNetwork: p.spec?.hostNetwork === true,
+    phase: p.status?.phase ?? "",
+    ips: (p.status?.podIPs ?? []).flatMap((x) => (x.ip === undefined ? [] : [x.ip])),
+  };
+}
+
+function addresses(ips: readonly string[]): { ipv4?: Ip; ipv6?: Ip } {
+  const out: { ipv4?: Ip; ipv6?: Ip } = {};
+  for (const s of ips) {
+    const ip = parseIp(s);
+    if (ip.isErr()) continue;
+    if (ipFamily(ip.value) === 4) out.ipv4 ??= ip.value;
+    else out.ipv6 ??= ip.value;
+  }
+  return out;
+}
+
+/** coild's EgressWatcher. */
 export class EgressWatcher {
   readonly #o: EgressWatcherOptions;
-  readonly #pods = new Map<string, RegisteredPod>();
   readonly #informer: Informer<KubeObject>;
   readonly #pending = new Map<string, number>();
   #closed = false;
@@ -85,45 +113,44 @@ export class EgressWatcher {
     this.#informer.start();
   }
 
-  /** Stop watching. */
+  /** Resolves once the first LIST of Egresses has been applied. */
+  waitSynced(): Promise<void> {
+    return this.#informer.waitSynced();
+  }
+
+  /** Stop watching (pending retries end). */
   async stop(): Promise<void> {
     this.#closed = true;
     await this.#informer.stop();
   }
 
-  /** Remember a pod set up at ADD. */
-  register(pod: RegisteredPod): void {
-    this.#pods.set(pod.key, pod);
+  async #nodePods(): Promise<Result<WatchedPod[], EgressSyncError>> {
+    const r = await k8sCall(() => this.#o.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.#o.nodeName}` }));
+    return r.isErr() ? err({ kind: "pods-not-listed", message: `failed to list the node's pods: ${r.error.message}` }) : ok(r.value.items.map(watchedPod));
   }
 
-  /** Forget a pod (DEL). */
-  unregister(key: string): void {
-    this.#pods.delete(key);
-  }
-
-  /** The registered pods. */
-  pods(): RegisteredPod[] {
-    return [...this.#pods.values()];
-  }
-
-  /** Sync every registered pod naming `ref` with the Egress as it is now. */
-  async syncEgress(ref: EgressRef): Promise<Result<void, EgressSyncError>> {
-    const pods = this.pods().filter((p) => p.egresses.some((e) => refKey(e) === refKey(ref)));
-    if (pods.length === 0) return ok(undefined);
+  /** Sync every running pod of this node annotated for `ref` with the Egress as it is now. */
+  async syncEgress(ref: EgressRef): Promise<Result<number, EgressSyncError>> {
+    const all = await this.#nodePods();
+    if (all.isErr()) return err(all.error);
+    const pods = podsToUpdate(all.value, ref);
+    if (pods.isErr()) return err(pods.error);
+    if (pods.value.length === 0) return ok(0);
     const gws = await resolveGateways([ref], this.#o.lookup);
-    if (gws.isErr()) return gws.map(() => undefined);
-    for (const p of pods) {
-      if (this.#pods.get(p.key) !== p) continue; // deleted meanwhile
-      const r = await syncNatClient(this.#o.settings, p, gws.value, { init: false });
-      if (r.isErr()) return r;
-      this.#o.log.info("egress updated in a running pod", { pod: p.key, egress: refKey(ref) });
-      this.#o.onSynced?.(p, ref);
+    if (gws.isErr()) return err(gws.error);
+    for (const p of pods.value) {
+      const netns = await findPodNetns(this.#o.settings.kernel, this.#o.podTable, p.ips);
+      if (netns.isErr()) return err(netns.error);
+      const r = await syncNatClient(this.#o.settings, { netns: netns.value, ...addresses(p.ips) }, gws.value, { init: false });
+      if (r.isErr()) return err(r.error);
+      this.#o.log.info("egress updated in a running pod", { pod: p.key, egress: egressKey(ref) });
+      this.#o.onSynced?.(p.key, ref);
     }
-    return ok(undefined);
+    return ok(pods.value.length);
   }
 
   async #reconcile(ref: EgressRef): Promise<void> {
-    const key = refKey(ref);
+    const key = egressKey(ref);
     const gen = (this.#pending.get(key) ?? 0) + 1;
     this.#pending.set(key, gen);
     for (let failures = 0; !this.#closed && this.#pending.get(key) === gen; failures++) {

@@ -7,6 +7,7 @@
  */
 import { explain, type KernelApplyError } from "../../../lib/changeset/index.js";
 import { CNI_ERROR, cniError, type CniError } from "../../../lib/cni/index.js";
+import type { EgressHookError } from "../egress/hook.js";
 import type { AddError, AttachError, AttachmentKey, CheckError, GcError, StatusError } from "../node/cni.js";
 import type { ExportError } from "../node/route-export.js";
 import type { AllocateError } from "../node/state.js";
@@ -53,6 +54,25 @@ function attachFailure(msg: string, e: AttachError): CniError {
   }
 }
 
+/**
+ * The NAT hook's failure as Coil reports it (`getPodFromArgs`, `getHook`, `SetupEgress`); an API
+ * server that did not answer is worth a retry (11).
+ */
+function egressFailure(e: EgressHookError): CniError {
+  switch (e.kind) {
+    case "pod-name-missing":
+      return cniError(CNI_ERROR.INVALID_ENVIRONMENT_VARIABLES, "missing pod name/namespace");
+    case "pod-not-found":
+      return cniError(CNI_ERROR.UNKNOWN_CONTAINER, "pod not found", e.message);
+    case "pod-unreadable":
+      return cniError(TRY_AGAIN_LATER, "failed to get pod", e.message);
+    case "gateways-failed":
+      return cniError(e.cause.kind === "lookup-failed" ? TRY_AGAIN_LATER : INTERNAL, "failed to setup NAT hook", e.message);
+    case "nat-setup-failed":
+      return cniError(INTERNAL, "failed to setup pod network egress", e.message);
+  }
+}
+
 /** ADD's error as Coil reports it. */
 export function addFailure(e: AddError): CniError {
   switch (e.kind) {
@@ -60,6 +80,8 @@ export function addFailure(e: AddError): CniError {
       return cniError(INTERNAL, "coil must be called as the first plugin when IPAM related features are enabled");
     case "allocate-failed":
       return allocateFailure(e.cause);
+    case "egress-failed":
+      return egressFailure(e.cause);
     default:
       return attachFailure(SETUP_FAILED, e);
   }

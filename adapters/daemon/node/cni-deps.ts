@@ -9,6 +9,7 @@ import type { CniCall } from "../../../lib/cni/index.js";
 import type { Ip } from "../../../lib/net/index.js";
 import { hostVethName, type PlanError } from "../../../lib/plan/index.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
+import type { EgressHook } from "../egress/hook.js";
 import type { Logger } from "../log.js";
 import { HostLinkIndex } from "./host-links.js";
 import type { NodeState } from "./state.js";
@@ -103,6 +104,8 @@ export interface CniDeps {
   readonly poolFor: (namespace: string | undefined) => string;
   /** False until startup (host init, recovery) has finished. */
   readonly isReady: () => boolean;
+  /** The NAT hook of ADD (`--enable-egress` with the Kubernetes store); absent: Egress annotations are not read. */
+  readonly egress?: EgressHook;
 }
 
 /** Options of {@link cniDeps}: coild's settings and parts. */
@@ -123,6 +126,8 @@ export interface CniDepsOptions extends PodLayout {
   readonly isReady: () => boolean;
   /** coild's host veth index (recovery fills it); a new, dirty one when absent (refreshed on first use). */
   readonly hostLinks?: HostLinkIndex;
+  /** The NAT hook of ADD, if egress is served. */
+  readonly egress?: EgressHook;
 }
 
 /** Assemble the {@link CniDeps} from coild's options. */
@@ -144,5 +149,6 @@ export function cniDeps(o: CniDepsOptions): CniDeps {
     vethName: vethNamer({ compatCalico: o.compatCalico, randomHex: o.randomHex }),
     poolFor: o.poolFor,
     isReady: o.isReady,
+    ...(o.egress === undefined ? {} : { egress: o.egress }),
   };
 }

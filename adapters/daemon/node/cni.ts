@@ -12,6 +12,7 @@ import type { StoreError } from "../../../lib/ipam/index.js";
 import { parseLinkAlias } from "../../../lib/plan/index.js";
 import { observe, observeHost, ownedBy, planSetup, setUp, tearDown, tearDownObserved, type AttachError, type AttachmentKey } from "./attachment.js";
 import type { CniDeps } from "./cni-deps.js";
+import type { EgressHookError } from "../egress/hook.js";
 import type { ExportError } from "./route-export.js";
 import type { AllocateError } from "./state.js";
 
@@ -21,6 +22,7 @@ export type { AttachError, AttachmentKey } from "./attachment.js";
 export type AddError =
   | { readonly kind: "chained" }
   | { readonly kind: "allocate-failed"; readonly cause: AllocateError }
+  | { readonly kind: "egress-failed"; readonly cause: EgressHookError }
   | AttachError;
 
 /** Why a CHECK failed. */
@@ -45,10 +47,17 @@ export type GcError =
       readonly blocks?: StoreError;
     };
 
-/** ADD: addresses for the attachment, its pod network laid out; the CNI result. Coil refuses a chained call in IPAM mode. */
+/**
+ * ADD: addresses for the attachment, its pod network laid out, and for a pod annotated for Egresses
+ * the NAT client (Coil §6.4); the CNI result. Coil refuses a chained call in IPAM mode. The Egress
+ * gateways are resolved before anything is taken (a missing Egress fails with nothing to undo); a
+ * NAT set-up that fails tears the attachment down and frees its addresses.
+ */
 export async function add(d: CniDeps, call: CniSandboxCall): Promise<Result<CniResult, AddError>> {
   if (call.chained !== undefined) return err({ kind: "chained" });
   return d.locks.run(call, async (): Promise<Result<CniResult, AddError>> => {
+    const gateways = d.egress === undefined ? ok([]) : await d.egress.gateways(call.pod);
+    if (gateways.isErr()) return err({ kind: "egress-failed", cause: gateways.error });
     const pool = d.poolFor(call.pod.namespace === "" ? undefined : call.pod.namespace);
     const a = await d.node.allocate({ pool, containerId: call.containerId, ifname: call.ifname });
     if (a.isErr()) return err({ kind: "allocate-failed", cause: a.error });
@@ -58,6 +67,14 @@ export async function add(d: CniDeps, call: CniSandboxCall): Promise<Result<CniR
       return err(veth.error);
     }
     const { ipv4, ipv6 } = a.value;
+    if (d.egress !== undefined && gateways.value.length > 0) {
+      const nat = await d.egress.setUp({ netns: call.netns, ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) }, gateways.value);
+      if (nat.isErr()) {
+        const undone = await tearDown(d, call);
+        if (undone.isErr()) d.log.warn("tearing down after a failed NAT set-up failed", { "grpc.request.container_id": call.containerId, error: undone.error });
+        return err({ kind: "egress-failed", cause: nat.error });
+      }
+    }
     return ok(vethAttachmentResult({ ifname: call.ifname, sandbox: call.netns, hostIfname: veth.value, ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) }));
   });
 }

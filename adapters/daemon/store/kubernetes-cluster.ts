@@ -21,6 +21,7 @@ import {
   coilClient,
   sleep,
   type K8sError,
+  type KubeClients,
   type KubeConfigError,
   type KubeObject,
   type Logger,
@@ -59,6 +60,8 @@ export interface KubernetesSetup {
    * `--clear-routes-on-shutdown` asks it at shutdown (Coil #370).
    */
   readonly nodeExists: (timeoutMs: number) => Promise<Result<boolean, K8sError>>;
+  /** The API clients (coild's egress side reads Pods, Egresses and Services with them); destroyed by {@link close}. */
+  readonly clients: KubeClients;
   /** Stop watches and close connections. */
   close(): Promise<void>;
 }
@@ -171,6 +174,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
       if (r.isOk()) return ok(true);
       return r.error.kind === "not-found" ? ok(false) : err(r.error);
     },
+    clients: c,
     close: async () => {
       await Promise.all([namespaces.stop(), store.value.close()]);
       c.destroy();

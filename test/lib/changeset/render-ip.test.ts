@@ -46,6 +46,11 @@ const cases: { name: string; op: NetlinkOp; want: RenderedOp }[] = [
     op: { kind: "link.add-vxlan", name: "vx4_0a020005", vni: 7, dstport: 5555, address: "0a:6d:4e:3d:4d:c0", learning: false },
     want: { kind: "ip", family: null, args: "link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7 dstport 5555 nolearning".split(" ") },
   },
+  {
+    name: "vxlan with zero outer UDP checksums (egress tunnels behind kube-proxy's DNAT)",
+    op: { kind: "link.add-vxlan", name: "vx6_0a020005", vni: 7, dstport: 5555, mtu: 1430, learning: false, udpChecksum: false },
+    want: { kind: "ip", family: null, args: "link add name vx6_0a020005 mtu 1430 type vxlan id 7 dstport 5555 nolearning noudpcsum udp6zerocsumtx udp6zerocsumrx".split(" ") },
+  },
   { name: "dummy", op: { kind: "link.add-dummy", name: "fou-dummy" }, want: { kind: "ip", family: null, args: "link add name fou-dummy type dummy".split(" ") } },
   {
     name: "link set with spaced alias",

@@ -179,3 +179,22 @@ t.test("vxlan over IPv6: inner link-local ends, routes via the far end, the gate
   t.notOk((v4.find((o) => o.kind === "route.replace") as { route: { via?: string } }).route.via, "IPv4 routes go dev only (proxy_arp at the gateway end)");
   t.end();
 });
+
+t.test("VXLAN devices: MTU of the underlay (the default route's link) minus the overhead, zero outer UDP checksums", async (t) => {
+  const observed: NetnsState = {
+    links: [{ name: "eth0", kind: "veth", up: true, mtu: 1400, index: 2 }],
+    addrs: [],
+    routes: [
+      { family: 4, dst: cidr("0.0.0.0/0"), via: ip("10.20.30.41"), dev: "eth0" },
+      { family: 6, dst: cidr("::/0"), via: ip("fe80::1"), dev: "eth0" },
+    ],
+    rules: [],
+    sysctls: {},
+  };
+  for (const [peer, local, mtu] of [["10.96.0.10", "10.2.0.5", 1350], ["fd00::10", "fd02::5", 1330]] as const) {
+    const cs = planEgressClientSync({ tunnel: { kind: "vxlan", port: 5555, vni: 7, peer: ip(peer), local: ip(local) }, destinations: [cidr(peer.includes(":") ? "::/0" : "0.0.0.0/0")], observed })._unsafeUnwrap();
+    t.match(allOps(cs).find((o) => o.kind === "link.add-vxlan"), { mtu, udpChecksum: false, learning: false }, `IPv${peer.includes(":") ? 6 : 4}: mtu ${mtu}`);
+  }
+  const bare = planEgressClientSync({ tunnel: { kind: "vxlan", port: 5555, vni: 7, peer: ip("10.96.0.10"), local: ip("10.2.0.5") }, destinations: [cidr("0.0.0.0/0")] })._unsafeUnwrap();
+  t.equal((allOps(bare).find((o) => o.kind === "link.add-vxlan") as { mtu?: number } | undefined)?.mtu, undefined, "no underlay observed: the kernel's default");
+});

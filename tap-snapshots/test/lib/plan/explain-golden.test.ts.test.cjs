@@ -83,9 +83,9 @@ sysctl -w net.ipv4.conf.default.rp_filter=0
 sysctl -w net.ipv4.conf.all.rp_filter=0
 sysctl -w net.ipv4.ip_forward=1
 sysctl -w net.ipv6.conf.all.forwarding=1
-ip link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
+ip link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning noudpcsum udp6zerocsumtx udp6zerocsumrx
 ip link set dev vx4_0a020005 up
-ip link add name vx6_8591ada5 address 0a:85:91:ad:a5:72 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
+ip link add name vx6_8591ada5 address 0a:85:91:ad:a5:72 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning noudpcsum udp6zerocsumtx udp6zerocsumrx
 ip -6 address add fe80::1/64 dev vx6_8591ada5 nodad
 ip link set dev vx6_8591ada5 up
 sysctl -w net.ipv4.conf.vx4_0a020005.proxy_arp=1
@@ -213,7 +213,7 @@ ip rule add iif eth0 lookup 118 priority 2000
 sysctl -w net.ipv4.conf.default.rp_filter=0
 sysctl -w net.ipv4.conf.all.rp_filter=0
 sysctl -w net.ipv4.ip_forward=1
-ip link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning
+ip link add name vx4_0a020005 address 0a:6d:4e:3d:4d:c0 type vxlan id 7163453 dstport 4789 local 10.2.0.9 remote 10.2.0.5 nolearning noudpcsum udp6zerocsumtx udp6zerocsumrx
 ip link set dev vx4_0a020005 up
 sysctl -w net.ipv4.conf.vx4_0a020005.proxy_arp=1
 ip route replace 10.2.0.5/32 dev vx4_0a020005 table 118 proto 30 scope global
@@ -316,7 +316,7 @@ exports[`test/lib/plan/explain-golden.test.ts > TAP > golden explain, v6 > gatew
 # netns host
 ip -6 rule add iif eth0 lookup 118 priority 2000
 sysctl -w net.ipv6.conf.all.forwarding=1
-ip link add name vx6_8591ada5 address 0a:85:91:ad:a5:72 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning
+ip link add name vx6_8591ada5 address 0a:85:91:ad:a5:72 type vxlan id 8753581 dstport 4789 local fd02::9 remote fd02::5 nolearning noudpcsum udp6zerocsumtx udp6zerocsumrx
 ip -6 address add fe80::1/64 dev vx6_8591ada5 nodad
 ip link set dev vx6_8591ada5 up
 ip -6 route replace fd02::5/128 via fe80::2 dev vx6_8591ada5 table 118 proto 30 scope global
