@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { scaledTimeout } from "./wait.js";
 
 const execFileP = promisify(execFile);
 
@@ -238,8 +239,9 @@ interface WaitOptions {
 
 /** Polls `probe` every 200 ms; on timeout or early exit, rejects with the log's last lines. */
 async function waitFor(probe: () => Promise<boolean>, o: WaitOptions): Promise<void> {
-  const deadline = Date.now() + o.timeoutMs;
-  let why = `not ready after ${o.timeoutMs} ms`;
+  const timeoutMs = scaledTimeout(o.timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  let why = `not ready after ${timeoutMs} ms`;
   while (Date.now() < deadline) {
     if (await probe()) return;
     if (o.proc.exitCode !== null || o.proc.signalCode !== null) {

@@ -10,6 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sourceChildEnv } from "./child-env.js";
+import { scaledTimeout } from "./wait.js";
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -71,7 +72,7 @@ export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess
   });
   // Generous: coild from source compiles under tsx first, which takes tens of seconds on a loaded
   // 2-core machine; the wait ends as soon as coild serves.
-  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const timeoutMs = scaledTimeout(opts.timeoutMs ?? 120_000);
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const poll = setInterval(() => {

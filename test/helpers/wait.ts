@@ -4,9 +4,26 @@
  * long, the probe's last error and (with `describe`) what was seen instead.
  */
 
+/**
+ * How many times its nominal timeout a wait may run: `COIL_TEST_TIMEOUT_SCALE` (a positive number),
+ * else 3. A timeout is an upper bound for a condition that normally holds in a fraction of it; on a
+ * loaded 2-core machine (the suite must pass beside `stress-ng --cpu 2`) process start-ups take
+ * several times longer than on a quiet one. A wait ends as soon as its condition holds, so the
+ * scale changes nothing for a passing wait: a failing one only fails later.
+ */
+export const TIMEOUT_SCALE: number = ((): number => {
+  const v = Number(process.env["COIL_TEST_TIMEOUT_SCALE"]);
+  return Number.isFinite(v) && v > 0 ? v : 3;
+})();
+
+/** A nominal timeout scaled by {@link TIMEOUT_SCALE}. */
+export function scaledTimeout(nominalMs: number): number {
+  return Math.round(nominalMs * TIMEOUT_SCALE);
+}
+
 /** Options of {@link eventually} and {@link waitFor}. */
 export interface WaitOptions {
-  /** Give up after this long (default 20 000 ms). */
+  /** Give up after this long times {@link TIMEOUT_SCALE} (default 20 000 ms). */
   readonly timeoutMs?: number;
   /** Pause between probes (default 50 ms). */
   readonly intervalMs?: number;
@@ -22,7 +39,7 @@ export interface WaitOptions {
  * throws counts as "not yet"; its last error is reported.
  */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, opts: WaitOptions = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const timeoutMs = scaledTimeout(opts.timeoutMs ?? 20_000);
   const started = Date.now();
   let last: unknown;
   for (;;) {
