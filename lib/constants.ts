@@ -111,3 +111,21 @@ export const PORTS = {
 } as const;
 /** Version of Coil v2 this project is compatible with. */
 export const COIL_COMPAT_VERSION = "2.15.0";
+
+/**
+ * Prefix of the keys this project adds beyond Coil (docs/static-addresses.md). `coil-ts.cybozu.com`
+ * is a sibling of Coil's `coil.cybozu.com`, not a subdomain of it, so no key Coil defines can equal one.
+ */
+export const BEYOND_COIL_PREFIX = "coil-ts.cybozu.com/";
+/** Pod annotation: the static address(es) a pod asks for (one IPv4 and/or one IPv6, comma separated). */
+export const ANNOTATION_STATIC_IP = "coil-ts.cybozu.com/static-ip";
+/** AddressPool annotation: address ranges never handed out (CIDRs, addresses, `first-last`, comma separated). */
+export const ANNOTATION_RESERVED_RANGES = "coil-ts.cybozu.com/reserved-ranges";
+/** AddressPool annotation: address ranges handed out to static requests only (same syntax). */
+export const ANNOTATION_STATIC_RANGES = "coil-ts.cybozu.com/static-ranges";
+/** AddressPool annotation: how long a freed address is kept back (a Go duration, e.g. `30s`; at most 24h). */
+export const ANNOTATION_REUSE_QUARANTINE = "coil-ts.cybozu.com/reuse-quarantine";
+/** BlockRequest annotation: the block index a static request needs. */
+export const ANNOTATION_BLOCK_INDEX = "coil-ts.cybozu.com/block-index";
+/** Longest reuse quarantine accepted, in milliseconds (24 h). */
+export const MAX_REUSE_QUARANTINE_MS = 24 * 3600 * 1000;

@@ -2,6 +2,7 @@ import { err, ok, type Result } from "neverthrow";
 import { Bitset } from "./bitset.js";
 import { layoutBlockAt, poolLayout, type PoolLayout } from "./block.js";
 import type { BlockError } from "./errors.js";
+import { intervalHolding, mergeIntervals, type Interval } from "./intervals.js";
 import type { AddressPoolSpec } from "./pool.js";
 import type { Block } from "./subnet.js";
 import { subnetSetEqual } from "./subnet.js";
@@ -23,6 +24,8 @@ export class BlockAllocator {
   #layout: PoolLayout;
   #spec: AddressPoolSpec;
   #used: Bitset;
+  /** Sorted, merged block-index intervals dynamic allocation skips (beyond Coil). */
+  #excluded: readonly Interval[] = [];
 
   private constructor(spec: AddressPoolSpec, layout: PoolLayout) {
     this.#spec = spec;
@@ -84,9 +87,27 @@ export class BlockAllocator {
     });
   }
 
-  /** The index the next allocation would take (lowest free), or `pool-exhausted`. */
+  /**
+   * Exclude block indexes from {@link nextIndex}/{@link allocateBlock} (beyond Coil: blocks wholly
+   * inside a pool's reserved or static-only ranges, see `blockExclusions`). Replaces the previous
+   * set; used blocks stay used. {@link markUsed} (observed blocks, static requests) is not affected.
+   */
+  setExclusions(intervals: readonly (readonly [number, number])[]): void {
+    this.#excluded = mergeIntervals(intervals);
+  }
+
+  /** Whether block `index` is excluded from dynamic allocation. */
+  isExcluded(index: number): boolean {
+    return intervalHolding(this.#excluded, index) !== undefined;
+  }
+
+  /** The index the next allocation would take (lowest free, not excluded), or `pool-exhausted`. */
   nextIndex(): Result<number, BlockError> {
-    const i = this.#used.nextClear(0);
+    let i = this.#used.nextClear(0);
+    if (this.#excluded.length === 0) return i < 0 ? err(exhausted()) : ok(i);
+    for (let iv = i < 0 ? undefined : intervalHolding(this.#excluded, i); iv !== undefined; iv = i < 0 ? undefined : intervalHolding(this.#excluded, i)) {
+      i = this.#used.nextClear(iv[1] + 1);
+    }
     return i < 0 ? err(exhausted()) : ok(i);
   }
 

@@ -19,13 +19,15 @@ export type SubnetError =
  * One field error of an AddressPool, as the Kubernetes API reports it. `type` is the field error
  * type (`Invalid` or `Forbidden`), `field` the path (`spec.subnets[1]`), `detail` Coil's message.
  * `source` says who enforces it in Coil: the CRD schema or the validating webhook.
+ * `invalid-annotation` is beyond Coil: a bad pool annotation of docs/static-addresses.md.
  */
 export type PoolFieldError =
   | (SubnetError & FieldInfo<"Invalid">)
   | (ErrorOf<"invalid-block-size-bits"> & FieldInfo<"Invalid">)
   | (ErrorOf<"empty-subnets"> & FieldInfo<"Invalid">)
   | (ErrorOf<"unchangeable"> & FieldInfo<"Forbidden">)
-  | (ErrorOf<"unshrinkable"> & FieldInfo<"Forbidden">);
+  | (ErrorOf<"unshrinkable"> & FieldInfo<"Forbidden">)
+  | (ErrorOf<"invalid-annotation"> & FieldInfo<"Invalid">);
 
 /** Location and Kubernetes classification of a field error. */
 export interface FieldInfo<T extends "Invalid" | "Forbidden"> {
@@ -59,7 +61,8 @@ export type BlockError =
 export type AllocatorError =
   | ErrorOf<"invalid-block">
   | ErrorOf<"block-full">
-  | ErrorOf<"address-not-in-block">;
+  | ErrorOf<"address-not-in-block">
+  | ErrorOf<"address-in-use">;
 
 /** Errors of the node allocator. */
 export type NodeIpamError =
@@ -67,7 +70,11 @@ export type NodeIpamError =
   | (ErrorOf<"need-block"> & {
       /** The pool of which the node needs one more block. */
       readonly pool: string;
+      /** For a static allocation: the block index needed (a static BlockRequest). */
+      readonly index?: number;
     })
+  | ErrorOf<"address-reserved">
+  | ErrorOf<"allocation-mismatch">
   | ErrorOf<"block-not-found">
   | ErrorOf<"block-not-empty">
   | ErrorOf<"invalid-state">;

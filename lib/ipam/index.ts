@@ -1,6 +1,7 @@
 /**
  * IPAM core: AddressPool validation (Coil's webhook rules), splitting pools into blocks,
- * controller-side block allocation, the per-block address allocator and the node allocator.
+ * controller-side block allocation, the per-block address allocator and the node allocator; beyond
+ * Coil, pool policies (reserved and static-only ranges, reuse quarantine) and static addresses.
  * Pure and synchronous; fallible functions return neverthrow Results with `{ kind }` errors.
  * The block store port ({@link BlockStore}) is what a node's block source implements.
  *
@@ -33,9 +34,21 @@ export { parsePool, parseAddressBlock } from "./parse.js";
 export type { PoolLayout, PoolLayoutItem } from "./block.js";
 export { poolLayout, poolMaxBlocks, blockAt, layoutBlockAt, blockIndexOf, blockName } from "./block.js";
 export { BlockAllocator, MAX_BLOCK_INDEXES } from "./block-allocator.js";
-export type { BlockAddress, AllocatorState } from "./allocator.js";
+export type { BlockAddress, AllocatorState, AllocatorPolicy } from "./allocator.js";
 export { AddressAllocator, MAX_BLOCK_HOST_BITS } from "./allocator.js";
 export type { ObservedBlock, NodeBlockInfo, BlockRef, Allocation, FreeOutcome, NodeIpamState } from "./node-ipam.js";
 export { NodeIpam, allocationKey } from "./node-ipam.js";
 export { choosePool } from "./pool-choice.js";
+export type { AddressRange, PoolPolicy, PolicyParseError, StaticError, StaticSlot, Interval } from "./policy.js";
+export { intervalHolding } from "./intervals.js";
+export {
+  NO_POLICY,
+  parseAddressRanges,
+  parseDuration,
+  poolPolicy,
+  blockExclusions,
+  blockOffsetExclusions,
+  parseStaticIps,
+  staticSlot,
+} from "./policy.js";
 export type { BlockStore, StoredBlock, StorePool, StoreError } from "./store-port.js";

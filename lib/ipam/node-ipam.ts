@@ -2,6 +2,8 @@ import { err, ok, type Result } from "neverthrow";
 import type { Cidr, Ip } from "../net/index.js";
 import { AddressAllocator, type AllocatorState } from "./allocator.js";
 import type { NodeIpamError } from "./errors.js";
+import { intervalHolding, type Interval } from "./intervals.js";
+import { blockOffsetExclusions, type PoolPolicy } from "./policy.js";
 
 /** An AddressBlock as the node sees it: name, pool label, index, CIDRs and the `reserved` label. */
 export interface ObservedBlock {
@@ -90,6 +92,8 @@ interface NodeBlock {
   readonly index: number;
   readonly reserved: boolean;
   readonly alloc: AddressAllocator;
+  /** Offsets inside the pool's reserved ranges (refused to static requests too). */
+  reservedOffsets: readonly Interval[];
 }
 
 /** The allocation key Coil uses: `"<containerId>:<ifname>"`. */
@@ -114,6 +118,29 @@ export class NodeIpam {
   readonly #blocks = new Map<string, NodeBlock>();
   readonly #byPool = new Map<string, NodeBlock[]>();
   readonly #allocs = new Map<string, Allocation>();
+  readonly #policies = new Map<string, PoolPolicy>();
+
+  /**
+   * Set a pool's policy (beyond Coil, docs/static-addresses.md): its blocks, present and future,
+   * skip reserved and static-only offsets in {@link allocate}, refuse reserved ones in
+   * {@link allocateStatic}, and apply the reuse quarantine when calls carry `now`.
+   */
+  setPoolPolicy(pool: string, policy: PoolPolicy): void {
+    this.#policies.set(pool, policy);
+    for (const nb of this.#byPool.get(pool) ?? []) this.#applyPolicy(nb, policy);
+  }
+
+  /** The policy set for `pool`, if any. */
+  poolPolicy(pool: string): PoolPolicy | undefined {
+    return this.#policies.get(pool);
+  }
+
+  #applyPolicy(nb: NodeBlock, policy: PoolPolicy | undefined): void {
+    if (policy === undefined) return;
+    const cidrs = { ...(nb.alloc.ipv4 === undefined ? {} : { ipv4: nb.alloc.ipv4 }), ...(nb.alloc.ipv6 === undefined ? {} : { ipv6: nb.alloc.ipv6 }) };
+    nb.alloc.setPolicy({ excluded: blockOffsetExclusions(cidrs, [...policy.reserved, ...policy.staticOnly]), quarantineMs: policy.quarantineMs });
+    nb.reservedOffsets = blockOffsetExclusions(cidrs, policy.reserved);
+  }
 
   /**
    * Add a block the node owns (idempotent by name, like Coil's `syncBlock`). A reserved block is
@@ -125,7 +152,9 @@ export class NodeIpam {
     return AddressAllocator.create(b).map((alloc) => {
       const reserved = b.reserved === true;
       if (reserved) alloc.fill();
-      return info(this.#insert({ name: b.name, pool: b.pool, index: b.index, reserved, alloc }));
+      const nb: NodeBlock = { name: b.name, pool: b.pool, index: b.index, reserved, alloc, reservedOffsets: [] };
+      this.#applyPolicy(nb, this.#policies.get(b.pool));
+      return info(this.#insert(nb));
     });
   }
 
@@ -141,21 +170,80 @@ export class NodeIpam {
   /**
    * Addresses for `containerId:ifname` from `pool`. The same key always gets the same answer
    * (idempotent ADD). Dual-stack blocks give both families at one offset. `need-block` when no
-   * block of the pool owned by the node has a free address.
+   * block of the pool owned by the node has a free address. Given `now` (ms) and a pool policy
+   * with a reuse quarantine, a block with an address out of quarantine is preferred; a quarantined
+   * address is handed out only when no block of the pool has another one (no block is requested
+   * just to avoid reuse).
    */
-  allocate(req: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Result<Allocation, NodeIpamError> {
+  allocate(req: {
+    readonly pool: string;
+    readonly containerId: string;
+    readonly ifname: string;
+    /** Current time in ms, for the reuse quarantine. */
+    readonly now?: number;
+  }): Result<Allocation, NodeIpamError> {
     const key = allocationKey(req.containerId, req.ifname);
     const existing = this.#allocs.get(key);
     if (existing !== undefined) return ok(existing);
-    const nb = (this.#byPool.get(req.pool) ?? []).find((b) => !b.alloc.isFull());
+    const list = this.#byPool.get(req.pool) ?? [];
+    const now = req.now;
+    let nb: NodeBlock | undefined;
+    if (now !== undefined && (this.#policies.get(req.pool)?.quarantineMs ?? 0) > 0) nb = list.find((b) => b.alloc.hasFresh(now));
+    nb ??= list.find((b) => !b.alloc.isFull());
     if (nb === undefined) {
       return err({ kind: "need-block", pool: req.pool, message: `no free address in the blocks of pool ${req.pool}` });
     }
-    return nb.alloc.allocate().map((a) => this.#record(req, nb, a));
+    const chosen = nb;
+    return chosen.alloc.allocate(now).map((a) => this.#record(req, chosen, a));
+  }
+
+  /**
+   * A static address (beyond Coil): slot `offset` of the pool's block `index` (see `staticSlot`)
+   * for `containerId:ifname`. Checks before any change: the same key holding that slot gets it
+   * again (idempotent ADD); the key holding another address → `allocation-mismatch`; the node does
+   * not own the block → `need-block` with `index` (a static BlockRequest); a reserved block or a
+   * slot in the pool's reserved ranges → `address-reserved`; the slot held by another key →
+   * `address-in-use` naming it. Static-only ranges do not apply here.
+   */
+  allocateStatic(req: {
+    readonly pool: string;
+    readonly containerId: string;
+    readonly ifname: string;
+    /** Global block index in the pool. */
+    readonly index: number;
+    /** Offset in the block. */
+    readonly offset: number;
+  }): Result<Allocation, NodeIpamError> {
+    const key = allocationKey(req.containerId, req.ifname);
+    const nb = (this.#byPool.get(req.pool) ?? []).find((b) => b.index === req.index);
+    const existing = this.#allocs.get(key);
+    if (existing !== undefined) {
+      if (nb !== undefined && existing.block === nb.name && existing.index === req.offset) return ok(existing);
+      const held = [existing.ipv4, existing.ipv6].filter((x) => x !== undefined).join(", ");
+      return err({ kind: "allocation-mismatch", message: `${key} already holds ${held} (block ${existing.block}), not slot ${req.offset} of block ${req.index} of pool ${req.pool}` });
+    }
+    if (nb === undefined) {
+      return err({ kind: "need-block", pool: req.pool, index: req.index, message: `the node does not own block ${req.index} of pool ${req.pool}` });
+    }
+    const a = nb.alloc.addressesAt(req.offset);
+    const what = [a.ipv4, a.ipv6].filter((x) => x !== undefined).join(", ");
+    if (!Number.isInteger(req.offset) || req.offset < 0 || req.offset >= nb.alloc.size) {
+      return err({ kind: "address-not-in-block", message: `offset ${req.offset} is not in block ${nb.name}` });
+    }
+    if (nb.reserved) return err({ kind: "address-reserved", message: `${what} is in block ${nb.name}, which is reserved (label coil.cybozu.com/reserved)` });
+    if (intervalHolding(nb.reservedOffsets, req.offset) !== undefined) {
+      return err({ kind: "address-reserved", message: `${what} is reserved in pool ${req.pool}` });
+    }
+    if (nb.alloc.isUsed(req.offset)) {
+      const holder = [...this.#allocs.values()].find((x) => x.block === nb.name && x.index === req.offset);
+      const by = holder === undefined ? "an address registered on this node" : allocationKey(holder.containerId, holder.ifname);
+      return err({ kind: "address-in-use", message: `${what} is in use by ${by}` });
+    }
+    return nb.alloc.allocateAt(req.offset).map((got) => this.#record(req, nb, got));
   }
 
   #record(
-    req: { readonly pool: string; readonly containerId: string; readonly ifname: string },
+    req: { readonly containerId: string; readonly ifname: string },
     nb: NodeBlock,
     a: { readonly index: number; readonly ipv4?: Ip; readonly ipv6?: Ip },
   ): Allocation {
@@ -166,16 +254,17 @@ export class NodeIpam {
 
   /**
    * Release the addresses of `containerId:ifname`; unknown keys are a no-op. Reports the block
-   * when it became empty, so the adapter can return it to the controller.
+   * when it became empty, so the adapter can return it to the controller. Given `now` (ms), the
+   * release time feeds the pool's reuse quarantine.
    */
-  free(containerId: string, ifname: string): FreeOutcome {
+  free(containerId: string, ifname: string, now?: number): FreeOutcome {
     const key = allocationKey(containerId, ifname);
     const a = this.#allocs.get(key);
     if (a === undefined) return {};
     this.#allocs.delete(key);
     const nb = this.#blocks.get(a.block);
     if (nb === undefined) return { freed: a };
-    nb.alloc.free(a.index);
+    nb.alloc.free(a.index, now);
     return nb.alloc.isEmpty() ? { freed: a, emptyBlock: { pool: nb.pool, name: nb.name } } : { freed: a };
   }
 
@@ -265,7 +354,7 @@ export class NodeIpam {
       if (n.#blocks.has(b.name)) return err({ kind: "invalid-state", message: `duplicate block ${b.name}` });
       const alloc = AddressAllocator.fromJSON(b.allocator);
       if (alloc.isErr()) return err(alloc.error);
-      n.#insert({ name: b.name, pool: b.pool, index: b.index, reserved: b.reserved === true, alloc: alloc.value });
+      n.#insert({ name: b.name, pool: b.pool, index: b.index, reserved: b.reserved === true, alloc: alloc.value, reservedOffsets: [] });
     }
     for (const a of state.allocations) {
       const nb = n.#blocks.get(a.block);
