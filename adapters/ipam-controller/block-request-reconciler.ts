@@ -9,8 +9,12 @@
  * cannot be laid out into blocks — is a terminal failure (logged and counted, not requeued; Coil
  * retries it forever): coild gives up on it after its allocation timeout and creates a new
  * request, which is a new event, for its next attempt.
+ *
+ * Beyond Coil (docs/static-addresses.md): a request annotated `coil-ts.cybozu.com/block-index`
+ * is static — it gets the block of exactly that index, or a Failed condition saying why not
+ * (invalid index, reserved, owned by another node); the spec stays Coil's.
  */
-import { LABEL_REQUEST } from "../../lib/constants.js";
+import { ANNOTATION_BLOCK_INDEX, LABEL_REQUEST } from "../../lib/constants.js";
 import type {
   AddressBlockObject,
   BlockRequestCondition,
@@ -66,6 +70,24 @@ export function outOfBlocksStatus(pool: string, now: Date): BlockRequestStatus {
   };
 }
 
+/** The status written when a static request cannot be served (`reason` is what Coil's GetResult reports). */
+export function staticRefusedStatus(reason: string, message: string, now: Date): BlockRequestStatus {
+  const t = metaTime(now);
+  return {
+    conditions: [
+      { type: "Complete", status: "True", reason: "completed with failure", message: "completed with failure", lastProbeTime: t, lastTransitionTime: t },
+      { type: "Failed", status: "True", reason, message, lastProbeTime: t, lastTransitionTime: t },
+    ],
+  };
+}
+
+/** The block index a static request asks for: undefined when not static, NaN when the annotation is not a decimal index. */
+export function requestedBlockIndex(br: BlockRequestObject): number | undefined {
+  const v = br.metadata.annotations?.[ANNOTATION_BLOCK_INDEX];
+  if (v === undefined) return undefined;
+  return /^(0|[1-9]\d{0,15})$/.test(v.trim()) ? Number(v.trim()) : NaN;
+}
+
 /** Event filter: creations always, updates only when the new object has no conditions, never deletes. */
 export function wantsRequestEvent(type: "add" | "update" | "delete", obj: BlockRequestObject): boolean {
   if (type === "add") return true;
@@ -86,6 +108,8 @@ export function allocationRetryable(e: PoolError): boolean {
     case "no-block":
     case "name-taken":
       return true;
+    case "static-refused":
+      return false;
   }
 }
 
@@ -146,8 +170,18 @@ export class BlockRequestReconciler {
 
   async #allocate(br: BlockRequestObject): Promise<ReconcileOutcome> {
     const { poolName: pool, nodeName: node } = br.spec;
-    const r = await this.#d.pools.allocateBlock(pool, node, br.metadata.uid ?? "");
+    const index = requestedBlockIndex(br);
+    if (index !== undefined && Number.isNaN(index)) {
+      const v = br.metadata.annotations?.[ANNOTATION_BLOCK_INDEX] ?? "";
+      return this.#writeStatus(br, staticRefusedStatus("invalid block index", `annotation ${ANNOTATION_BLOCK_INDEX}: ${JSON.stringify(v)} is not a block index`, this.#d.now()));
+    }
+    const uid = br.metadata.uid ?? "";
+    const r = index === undefined ? await this.#d.pools.allocateBlock(pool, node, uid) : await this.#d.pools.allocateStaticBlock(pool, node, uid, index);
     if (r.isErr()) {
+      if (r.error.kind === "static-refused") {
+        this.#d.log.info("static request refused", { request: br.metadata.name, pool, node, index, reason: r.error.reason, message: r.error.message });
+        return this.#writeStatus(br, staticRefusedStatus(r.error.reason, r.error.message, this.#d.now()));
+      }
       if (r.error.kind === "no-block") {
         this.#d.log.error("out of blocks", { request: br.metadata.name, pool });
         return this.#writeStatus(br, outOfBlocksStatus(pool, this.#d.now()));

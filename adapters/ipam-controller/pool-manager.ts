@@ -3,10 +3,34 @@
  * bitset) rebuilt from an uncached LIST of the pool's AddressBlocks, and block allocation that
  * creates the AddressBlock `<pool>-<index>` at the lowest free index. All work on one pool is
  * serialised (Coil's pool mutex); pools are independent.
+ *
+ * Beyond Coil (docs/static-addresses.md): the pool annotations `coil-ts.cybozu.com/reserved-ranges`
+ * and `…/static-ranges` keep dynamic allocation off blocks wholly inside them (a bad annotation is
+ * logged and ignored: the pool then works as plain Coil), and {@link PoolManager.allocateStaticBlock}
+ * creates the block of one given index for a static BlockRequest.
  */
 import { err, ok, type Result } from "neverthrow";
-import { API_VERSION, FINALIZER, LABEL_NODE, LABEL_POOL, LABEL_REQUEST } from "../../lib/constants.js";
-import { BlockAllocator, blockName, type BlockError } from "../../lib/ipam/index.js";
+import {
+  ANNOTATION_RESERVED_RANGES,
+  ANNOTATION_STATIC_RANGES,
+  API_VERSION,
+  FINALIZER,
+  LABEL_NODE,
+  LABEL_POOL,
+  LABEL_REQUEST,
+} from "../../lib/constants.js";
+import {
+  BlockAllocator,
+  NO_POLICY,
+  blockExclusions,
+  blockName,
+  formatFieldError,
+  intervalHolding,
+  MAX_BLOCK_INDEXES,
+  poolPolicy,
+  type BlockError,
+  type Interval,
+} from "../../lib/ipam/index.js";
 import type { AddressBlockObject, AddressPoolObject, CoilClient, K8sError, Logger } from "../k8s/index.js";
 import { KeyedMutex } from "../common/key-mutex.js";
 import type { ControllerMetrics } from "./metrics.js";
@@ -16,7 +40,15 @@ export type PoolError =
   | { readonly kind: "no-block"; readonly pool: string; readonly message: string }
   | { readonly kind: "invalid-pool"; readonly pool: string; readonly message: string }
   | { readonly kind: "api"; readonly op: string; readonly error: K8sError }
-  | { readonly kind: "name-taken"; readonly pool: string; readonly message: string };
+  | { readonly kind: "name-taken"; readonly pool: string; readonly message: string }
+  | {
+      /** A static request that cannot be served: `reason` and `message` go to the request's Failed condition. */
+      readonly kind: "static-refused";
+      readonly pool: string;
+      /** Short reason: `invalid block index`, `reserved`, `block in use`. */
+      readonly reason: string;
+      readonly message: string;
+    };
 
 /** Dependencies of {@link PoolManager}. */
 export interface PoolManagerDeps {
@@ -32,7 +64,16 @@ export interface PoolManagerDeps {
 
 interface PoolState {
   allocator: BlockAllocator;
+  /** Spec and range annotations the state was built from (a change triggers a resync). */
   specJson: string;
+  /** Block indexes wholly inside the reserved ranges (refused to static requests too). */
+  reserved: readonly Interval[];
+}
+
+/** What the pool state depends on: the spec and the range annotations. */
+function stateKey(pool: AddressPoolObject): string {
+  const an = pool.metadata.annotations ?? {};
+  return JSON.stringify([pool.spec, an[ANNOTATION_RESERVED_RANGES] ?? null, an[ANNOTATION_STATIC_RANGES] ?? null]);
 }
 
 const MAX_NAME_RETRIES = 5;
@@ -77,7 +118,11 @@ export class PoolManager {
     const allocator = created.value;
     const outside = allocator.rebuild(listed.value.items.map((b) => b.index));
     if (outside.length > 0) this.#d.log.warn("blocks outside the pool", { pool: name, indexes: outside });
-    const state: PoolState = { allocator, specJson: JSON.stringify(pool.value.spec) };
+    const read = poolPolicy(pool.value.spec, pool.value.metadata.annotations);
+    if (read.isErr()) this.#d.log.warn("ignoring the pool's invalid coil-ts.cybozu.com annotations", { pool: name, errors: read.error.map(formatFieldError) });
+    const policy = read.unwrapOr(NO_POLICY);
+    allocator.setExclusions(blockExclusions(allocator.layout, [...policy.reserved, ...policy.staticOnly]));
+    const state: PoolState = { allocator, specJson: stateKey(pool.value), reserved: blockExclusions(allocator.layout, policy.reserved) };
     this.#pools.set(name, state);
     this.#d.metrics.setPool(name, Number(allocator.maxBlocks), allocator.allocatedCount);
     return ok(state);
@@ -121,7 +166,7 @@ export class PoolManager {
     const ap = await this.#getPool(pool);
     if (ap.isErr()) return err(ap.error);
     let state = this.#pools.get(pool);
-    if (state === undefined || state.specJson !== JSON.stringify(ap.value.spec)) {
+    if (state === undefined || state.specJson !== stateKey(ap.value)) {
       const synced = await this.#sync(pool);
       if (synced.isErr()) return err(synced.error);
       state = synced.value;
@@ -141,6 +186,61 @@ export class PoolManager {
         this.#d.log.info("block name already taken; resyncing", { pool, block: body.metadata.name });
         return "retry";
       }
+      return err({ kind: "api", op: "create block", error: created.error });
+    }
+    this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);
+    return ok(created.value);
+  }
+
+  /**
+   * A static BlockRequest (beyond Coil): the block of exactly `index` for `node`. Refusals
+   * (`static-refused`, nothing written): index not in the pool, block wholly reserved, block owned
+   * by another node (named). A block of that index already owned by `node` is the answer
+   * (idempotent). A pool being deleted gives `no-block`, as for dynamic requests.
+   */
+  allocateStaticBlock(pool: string, node: string, requestUid: string, index: number): Promise<Result<AddressBlockObject, PoolError>> {
+    return this.#locked(pool, async () => {
+      for (let attempt = 0; attempt < MAX_NAME_RETRIES; attempt++) {
+        const r = await this.#tryStatic(pool, node, requestUid, index);
+        if (r !== "retry") return r;
+        const synced = await this.#sync(pool);
+        if (synced.isErr()) return err(synced.error);
+      }
+      return err<AddressBlockObject, PoolError>({ kind: "name-taken", pool, message: "block names keep being taken; giving up for now" });
+    });
+  }
+
+  async #tryStatic(pool: string, node: string, uid: string, index: number): Promise<Result<AddressBlockObject, PoolError> | "retry"> {
+    const ap = await this.#getPool(pool);
+    if (ap.isErr()) return err(ap.error);
+    let state = this.#pools.get(pool);
+    if (state === undefined || state.specJson !== stateKey(ap.value)) {
+      const synced = await this.#sync(pool);
+      if (synced.isErr()) return err(synced.error);
+      state = synced.value;
+    }
+    if (ap.value.metadata.deletionTimestamp !== undefined) return err({ kind: "no-block", pool, message: "out of blocks" });
+    const refuse = (reason: string, message: string) => err<AddressBlockObject, PoolError>({ kind: "static-refused", pool, reason, message });
+    const name = blockName(pool, index);
+    if (!Number.isSafeInteger(index) || index < 0 || BigInt(index) >= state.allocator.maxBlocks || index >= MAX_BLOCK_INDEXES) {
+      return refuse("invalid block index", `block index ${index} is not in pool ${pool} (${state.allocator.maxBlocks} blocks)`);
+    }
+    if (intervalHolding(state.reserved, index) !== undefined) return refuse("reserved", `block ${name} is inside the reserved ranges of pool ${pool}`);
+    if (state.allocator.isUsed(index)) {
+      const got = await this.#d.coil.blocks.get(name);
+      if (got.isErr()) return got.error.kind === "not-found" ? "retry" : err({ kind: "api", op: "get block", error: got.error });
+      const owner = got.value.metadata.labels?.[LABEL_NODE];
+      if (owner === node && got.value.metadata.deletionTimestamp === undefined) return ok(got.value);
+      const cidrs = [got.value.ipv4, got.value.ipv6].filter((x) => x !== undefined).join(", ");
+      const what = got.value.metadata.deletionTimestamp === undefined ? `is owned by node ${owner ?? "(none)"}` : `is being deleted (node ${owner ?? "(none)"})`;
+      return refuse("block in use", `block ${name} (${cidrs}) ${what}`);
+    }
+    const block = state.allocator.markUsed(index);
+    if (block.isErr()) return refuse("invalid block index", `block index ${index} is not in pool ${pool}: ${block.error.message}`);
+    const created = await this.#d.coil.blocks.create(renderBlock(ap.value, { node, uid, ...block.value }));
+    if (created.isErr()) {
+      state.allocator.release(index);
+      if (created.error.kind === "already-exists") return "retry";
       return err({ kind: "api", op: "create block", error: created.error });
     }
     this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);

@@ -4,12 +4,17 @@
  * `validatePoolUpdate`, `withPoolDefaults`, `addPoolFinalizer`, `formatFieldError`). The wire
  * shapes, decoding, denials and routing are the shared ones of `adapters/k8s/admission.ts`; the
  * HTTPS server (`adapters/k8s/webhook-server.ts`) only moves bytes.
+ *
+ * Beyond Coil: the pool annotations of docs/static-addresses.md (`coil-ts.cybozu.com/reserved-ranges`,
+ * `…/static-ranges`, `…/reuse-quarantine`) are checked on CREATE and UPDATE by `poolPolicy`; their
+ * field errors follow Coil's (`metadata.annotations[<key>]: Invalid value: …`).
  */
 import { API_GROUP } from "../../lib/constants.js";
 import {
   addPoolFinalizer,
   formatFieldError,
   parsePool,
+  poolPolicy,
   validatePoolCreate,
   validatePoolUpdate,
   withPoolDefaults,
@@ -56,14 +61,22 @@ export function validateAddressPoolReview(req: ReviewRequest): AdmissionResponse
   const pool = poolOf(req, "object");
   if (!isPool(pool)) return pool;
   const name = pool.metadata.name || req.name;
+  const ours = poolPolicy(pool.spec, pool.metadata.annotations).match(
+    () => [],
+    (e) => e,
+  );
+  const answer = (coil: readonly PoolFieldError[]): AdmissionResponse => {
+    const all = [...coil, ...ours];
+    return all.length === 0 ? admissionAllowed(req.uid) : invalid(req.uid, name, all);
+  };
   if (req.operation === "CREATE") {
     const r = validatePoolCreate(pool.spec);
-    return r.isOk() ? admissionAllowed(req.uid) : invalid(req.uid, name, r.error);
+    return answer(r.isOk() ? [] : r.error);
   }
   const old = poolOf(req, "oldObject");
   if (!isPool(old)) return old;
   const r = validatePoolUpdate(old.spec, pool.spec);
-  return r.isOk() ? admissionAllowed(req.uid) : invalid(req.uid, name, r.error);
+  return answer(r.isOk() ? [] : r.error);
 }
 
 /** JSON patch turning `pool` (as received) into its defaulted form with Coil's finalizer. */

@@ -104,6 +104,41 @@ t.test("validating webhook: causes mirror apierrors.NewInvalid", async (t) => {
   });
 });
 
+t.test("validating webhook: the coil-ts.cybozu.com pool annotations (beyond Coil)", async (t) => {
+  const annotated = (annotations: Record<string, string>, spec: unknown = { blockSizeBits: 0, subnets: [{ ipv4: "10.100.0.0/24" }] }) => ({
+    ...pool("s", spec),
+    metadata: { name: "s", annotations },
+  });
+  const good = annotated({
+    "coil-ts.cybozu.com/reserved-ranges": "10.100.0.0/28, 10.100.0.255",
+    "coil-ts.cybozu.com/static-ranges": "10.100.0.100-10.100.0.199",
+    "coil-ts.cybozu.com/reuse-quarantine": "5m",
+  });
+  t.equal(response(VALIDATE_PATH, review("CREATE", good)).allowed, true, "valid annotations are admitted");
+  const bad = annotated({
+    "coil-ts.cybozu.com/reserved-ranges": "10.100.1.0/24",
+    "coil-ts.cybozu.com/static-ranges": "10.100.0.x",
+    "coil-ts.cybozu.com/reuse-quarantine": "-5m",
+  });
+  const r = response(VALIDATE_PATH, review("UPDATE", bad, good));
+  t.equal(r.allowed, false);
+  t.equal(
+    r.status?.message,
+    'AddressPool.coil.cybozu.com "s" is invalid: [' +
+      'metadata.annotations[coil-ts.cybozu.com/reserved-ranges]: Invalid value: "10.100.1.0/24": 10.100.1.0/24 is not inside one subnet of the pool (10.100.0.0/24), ' +
+      'metadata.annotations[coil-ts.cybozu.com/static-ranges]: Invalid value: "10.100.0.x": "10.100.0.x" is not an IP address, CIDR or first-last range, ' +
+      'metadata.annotations[coil-ts.cybozu.com/reuse-quarantine]: Invalid value: "-5m": "-5m" is negative]',
+  );
+  t.same(r.status?.details?.causes?.[0], {
+    type: "FieldValueInvalid",
+    message: 'Invalid value: "10.100.1.0/24": 10.100.1.0/24 is not inside one subnet of the pool (10.100.0.0/24)',
+    field: "metadata.annotations[coil-ts.cybozu.com/reserved-ranges]",
+  });
+  const both = response(VALIDATE_PATH, review("CREATE", annotated({ "coil-ts.cybozu.com/reuse-quarantine": "later" }, { subnets: [] })));
+  t.match(both.status?.message, /spec\.subnets: Invalid value: 0: .*metadata\.annotations\[coil-ts\.cybozu\.com\/reuse-quarantine\]/, "Coil's errors first, then ours");
+  t.equal(response(VALIDATE_PATH, review("CREATE", annotated({ "example.com/other": "x" }))).allowed, true, "other annotations are not ours to check");
+});
+
 t.test("mutating webhook: finalizer and blockSizeBits default as a JSONPatch", async (t) => {
   const patchOf = (r: ReturnType<typeof response>): unknown =>
     r.patch === undefined ? undefined : JSON.parse(Buffer.from(r.patch, "base64").toString("utf8"));
