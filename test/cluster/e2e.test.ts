@@ -332,7 +332,7 @@ if (cluster !== undefined) {
     t.same(await names(), ["default"], "only the default pool remains");
   });
 
-  t.test("8. controller: leader lease, invalid pool rejected, two replicas, metrics, orphan block collected within 20 s", async (t) => {
+  t.test("8. controller: leader lease, invalid pool rejected, two replicas, metrics, orphan block collected (within 20 s, scaled for load)", async (t) => {
     const lease = await c.kubectl(["-n", "kube-system", "get", "lease", "coil-ipam-leader", "-o", "jsonpath={.spec.holderIdentity}"]);
     t.equal(lease.code, 0, lease.stderr);
     t.ok(lease.stdout.length > 0, `lease kube-system/coil-ipam-leader held by ${lease.stdout}`);
