@@ -15,11 +15,13 @@ import {
   type NetnsRef,
   type NetnsState,
   type NftRuleset,
+  type Route,
+  type RouteQuery,
 } from "../../lib/changeset/index.js";
 import { isTransient, reasonOfErrno, reasonOfText } from "./failure.js";
 import { groupOps } from "./ip-batch.js";
 import type { AppliedOp, ApplyError, ApplyReport, FailedOp, Kernel, KernelFailureReason } from "./kernel.js";
-import type { NftQuery, ObserveError, ObserveOptions } from "./observer.js";
+import { routeInQuery, type NftQuery, type ObserveError, type ObserveOptions } from "./observer.js";
 import type { NftListing } from "./parse-nft.js";
 import { inverseRuns } from "./rollback.js";
 
@@ -133,6 +135,13 @@ export class FakeKernel implements Kernel {
       sysctls[k] = v;
     }
     return okAsync({ links: s.links, addrs: s.addrs, routes: s.routes, rules: s.rules, sysctls });
+  }
+
+  /** The modelled routes of one table (and protocol) of `ref`. */
+  observeRoutes(ref: NetnsRef, query: RouteQuery): ResultAsync<readonly Route[], ObserveError> {
+    const s = this.states[netnsKey(ref)];
+    if (s === undefined) return errAsync(missingNetns(ref));
+    return okAsync(s.routes.filter((r) => routeInQuery(r, query)));
   }
 
   /** The modelled ruleset (or one table) of `ref`, in the shape the real observer returns. */

@@ -8,10 +8,11 @@
 export type { Kernel, ApplyReport, ApplyError, AppliedOp, FailedOp, KernelFailureReason } from "./kernel.js";
 export { isTransient, reasonOfErrno, reasonOfExecError, reasonOfText } from "./failure.js";
 export { applyChangeset, planChangeset, defaultHostNetnsPath, NFT_ARG_MAX, type ExecutorOptions, type PlannedStep } from "./executor.js";
-export { observeNetns, observeNft, observeSysctls, netnsStateFromJson, splitJsonLines } from "./observer.js";
-export type { ObserveError, ObserveOptions, NftQuery } from "./observer.js";
+export { observeNetns, observeNft, observeRoutes, observeSysctls, netnsStateFromJson, splitJsonLines, parseRouteQueryJson, routeInQuery } from "./observer.js";
+export type { ObserveError, ObserveOptions, ObserveRoutesOptions, NftQuery } from "./observer.js";
+export { observeTableRoutes } from "./observe-routes.js";
 export { realKernel } from "./real-kernel.js";
-export { IpSession } from "./ip-session.js";
+export { IpSession, IP_SESSION_ARGV, IP_SESSION_MARKER, type IpSessionOptions, type IpSessionCallOptions } from "./ip-session.js";
 export { fuseSteps } from "./executor.js";
 export { FakeKernel, FAKE_SYSCTL_DEFAULTS, type Fault } from "./fake-kernel.js";
 export { runCommand, runInNetns, inNetns, validateNetnsPath, type ExecError, type ExecOutput, type RunOptions } from "./run.js";

@@ -64,22 +64,26 @@ export function batchFamily(op: NetlinkOp, rendered: Family | null): 6 | null {
  */
 export function groupOps(ops: readonly NetlinkOp[], ctx: RenderContext): Result<OpGroup[], RenderFailure> {
   const groups: OpGroup[] = [];
+  // The open batch's arrays grow in place (a copy per op made a 10,000-route batch quadratic).
+  let open: { readonly family: 6 | null; readonly lines: string[]; readonly ops: RenderedNetlinkOp[] } | undefined;
   for (const [index, op] of ops.entries()) {
     const r = ipArgv(op, ctx);
     if (r.isErr()) return err({ index, op, cause: r.error });
     const rendered = r.value;
     if (rendered.kind === "sysctl") {
       groups.push({ kind: "sysctl", write: rendered, op: { op, index } });
+      open = undefined;
       continue;
     }
     const line = batchLine(rendered.args);
     if (line.isErr()) return err({ index, op, cause: line.error });
     const family = batchFamily(op, rendered.family);
-    const last = groups.at(-1);
-    if (last?.kind === "ip-batch" && last.family === family) {
-      groups[groups.length - 1] = { kind: "ip-batch", family, lines: [...last.lines, line.value], ops: [...last.ops, { op, index }] };
+    if (open !== undefined && open.family === family) {
+      open.lines.push(line.value);
+      open.ops.push({ op, index });
     } else {
-      groups.push({ kind: "ip-batch", family, lines: [line.value], ops: [{ op, index }] });
+      open = { family, lines: [line.value], ops: [{ op, index }] };
+      groups.push({ kind: "ip-batch", ...open });
     }
   }
   return ok(groups);

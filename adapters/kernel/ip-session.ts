@@ -1,28 +1,34 @@
 /**
- * A long-lived `ip -force -batch -` co-process in the executor's own namespace, so that host-side
- * netlink lines (a pod's host batch, a DEL's `link del`) cost no process spawn.
+ * A long-lived `ip -j -N -d -batch -` co-process in the executor's own namespace, so that host-side
+ * netlink lines (a pod's host batch, a DEL's `link del`, a route table of thousands of lines) and
+ * route queries cost no process spawn.
  *
- * Protocol: lines are sent ONE at a time, each followed by a marker line (`-coilmark`, an unknown
- * object that `ip` rejects without touching the kernel). `ip` writes errors to stderr unbuffered and,
- * with `-force`, keeps reading after a failure, reporting `Command failed -:<line>` for every
- * failed line — so the marker's own failure report says that the line before it has finished,
- * and a `Command failed -:<n>` naming the line itself says it failed. On the first failed line the
- * remaining lines are not sent, so a call behaves exactly like a separate `ip -batch -` process
- * (stop at the first failure; stderr names the failed line, renumbered to the caller's lines).
- * Calls to one co-process are serialised; a session runs a few co-processes side by side (lanes)
- * so that one stalled line does not hold up every call. A timeout or an unexpected exit kills the
- * co-process; the next call starts a new one.
+ * Protocol: a call writes ALL its lines at once, followed by one marker line, `link show dev lo`
+ * (every namespace has `lo`; the command only reads). `ip` runs the lines in order and, in batch
+ * mode, flushes each command's JSON output as one line on stdout; change commands print nothing,
+ * `show` commands exactly one JSON line. So the marker's output line on stdout says that every line
+ * of the call has run, and the lines printed before it are the outputs of the call's `show` lines.
+ * The co-process runs WITHOUT `-force`: on the first failing line `ip` prints
+ * `Command failed -:<n>` on stderr and exits, and the lines after it (already in the pipe) never
+ * run — so a call behaves exactly like a separate `ip -batch -` process (stop at the first failure;
+ * stderr names the failed line, renumbered to the caller's lines). The next call starts a new
+ * co-process. Calls to one co-process are serialised; a session runs a few co-processes side by
+ * side (lanes) so that one stalled line does not hold up every call. A timeout or an unexpected
+ * exit kills the co-process; the next call starts a new one.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { err, ok, type Result } from "neverthrow";
 import type { ExecError, ExecOutput } from "./run.js";
 
-const MARKER = "-coilmark";
+/** The line written after a call's lines: reads only, always succeeds, prints one JSON line. */
+export const IP_SESSION_MARKER = "link show dev lo";
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** The default co-process: JSON output (flushed per command), numbers for names (`-N`), details (`-d`), no `-force`. */
+export const IP_SESSION_ARGV: readonly string[] = ["ip", "-j", "-N", "-d", "-batch", "-"];
 
-interface Waiter {
-  readonly line: number;
-  readonly resolve: (stderr: string | undefined) => void;
+/** Whether a stdout line is the marker's output (the JSON of link `lo`). */
+function isMarkerOutput(line: string): boolean {
+  return line.startsWith("[{") && line.includes('"ifname":"lo"');
 }
 
 /** Options of {@link IpSession}. */
@@ -31,21 +37,39 @@ export interface IpSessionOptions {
   readonly lanes?: number;
 }
 
+/** Options of one call. */
+export interface IpSessionCallOptions {
+  /** Kill the co-process and fail the call after this many milliseconds. Default 30 000. */
+  readonly timeoutMs?: number;
+}
+
 /** See the module comment. */
 export class IpSession {
   readonly #lanes: { readonly lane: IpLane; pending: number }[];
 
-  /** `argv` of each co-process; default `ip -force -batch -`. */
-  constructor(argv: readonly string[] = ["ip", "-force", "-batch", "-"], opts: IpSessionOptions = {}) {
+  /** `argv` of each co-process; default {@link IP_SESSION_ARGV}. It must print JSON (`-j`) and must not use `-force`. */
+  constructor(argv: readonly string[] = IP_SESSION_ARGV, opts: IpSessionOptions = {}) {
     this.#lanes = Array.from({ length: Math.max(1, opts.lanes ?? 2) }, () => ({ lane: new IpLane(argv), pending: 0 }));
   }
 
-  /** Run `lines` like `ip -batch -` would (see the module comment). */
-  async run(lines: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<Result<ExecOutput, ExecError>> {
+  /** Run change `lines` like `ip -batch -` would (see the module comment); stdout holds any lines they printed. */
+  async run(lines: readonly string[], opts: IpSessionCallOptions = {}): Promise<Result<ExecOutput, ExecError>> {
+    return (await this.#call(lines, undefined, opts)).map((r) => ({ stdout: r.outputs.map((l) => `${l}\n`).join(""), stderr: r.stderr }));
+  }
+
+  /**
+   * Run `show` lines, each of which prints exactly one JSON line (`route show table 119`, …), and
+   * return those lines in order. A failing line fails the call as {@link run} does.
+   */
+  async query(lines: readonly string[], opts: IpSessionCallOptions = {}): Promise<Result<string[], ExecError>> {
+    return (await this.#call(lines, lines.length, opts)).map((r) => r.outputs);
+  }
+
+  async #call(lines: readonly string[], outputs: number | undefined, opts: IpSessionCallOptions): Promise<Result<LaneResult, ExecError>> {
     const l = this.#lanes.reduce((a, b) => (b.pending < a.pending ? b : a));
     l.pending += 1;
     try {
-      return await l.lane.run(lines, opts);
+      return await l.lane.run(lines, outputs, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     } finally {
       l.pending -= 1;
     }
@@ -57,11 +81,30 @@ export class IpSession {
   }
 }
 
+/** What one call got: stdout lines before the marker's, and stderr (warnings of lines that succeeded). */
+interface LaneResult {
+  readonly outputs: string[];
+  readonly stderr: string;
+}
+
+/** The call in flight on a lane. */
+interface Waiter {
+  /** ip's number of the call's first line (ip counts every line it read, markers included). */
+  readonly first: number;
+  readonly count: number;
+  /** Outputs expected (`undefined`: change lines, any number is accepted). */
+  readonly outputs: number | undefined;
+  readonly resolve: (r: Result<LaneResult, ExecError>) => void;
+}
+
 /** One co-process and its serialised calls. */
 class IpLane {
   readonly #argv: readonly string[];
   #child: ChildProcessWithoutNullStreams | undefined;
+  /** Lines written to the current co-process (ip's line counter). */
   #sent = 0;
+  #stdout = "";
+  #lines: string[] = [];
   #stderr = "";
   #waiter: Waiter | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -70,8 +113,8 @@ class IpLane {
     this.#argv = argv;
   }
 
-  run(lines: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<Result<ExecOutput, ExecError>> {
-    const next = this.#queue.then(() => this.#runNow(lines, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+  run(lines: readonly string[], outputs: number | undefined, timeoutMs: number): Promise<Result<LaneResult, ExecError>> {
+    const next = this.#queue.then(() => this.#runNow(lines, outputs, timeoutMs));
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -84,15 +127,19 @@ class IpLane {
     const [file, ...args] = this.#argv;
     const child = spawn(file ?? "ip", args, { stdio: ["pipe", "pipe", "pipe"] });
     this.#sent = 0;
+    this.#stdout = "";
+    this.#lines = [];
     this.#stderr = "";
-    child.stdout.on("data", () => undefined);
-    child.stderr.on("data", (b: Buffer) => {
-      this.#stderr += b.toString("utf8");
-      this.#check();
+    child.stdout.on("data", (b: Buffer) => {
+      if (this.#child !== child) return;
+      this.#onStdout(b.toString("utf8"));
     });
-    child.stdin.on("error", () => undefined);
-    child.on("error", () => this.#gone(child));
-    child.on("close", () => this.#gone(child));
+    child.stderr.on("data", (b: Buffer) => {
+      if (this.#child === child) this.#stderr += b.toString("utf8");
+    });
+    child.stdin.on("error", () => undefined); // EPIPE after ip stopped at a failed line; the exit tells.
+    child.on("error", (e) => this.#gone(child, null, null, e.message));
+    child.on("close", (code, signal) => this.#gone(child, code, signal, undefined));
     // An idle co-process must not keep the daemon (or a test) alive.
     child.unref();
     for (const s of [child.stdin, child.stdout, child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
@@ -100,12 +147,55 @@ class IpLane {
     return child;
   }
 
-  #gone(child: ChildProcessWithoutNullStreams): void {
+  #onStdout(text: string): void {
+    this.#stdout += text;
+    let nl = this.#stdout.indexOf("\n");
+    while (nl >= 0) {
+      const line = this.#stdout.slice(0, nl);
+      this.#stdout = this.#stdout.slice(nl + 1);
+      this.#onLine(line);
+      nl = this.#stdout.indexOf("\n");
+    }
+  }
+
+  /** A whole stdout line: an output of the call, or the marker's (the call is done). */
+  #onLine(line: string): void {
+    const w = this.#waiter;
+    if (w === undefined) return; // nothing asked: a late line of a call that failed
+    if (!isMarkerOutput(line) || (w.outputs !== undefined && this.#lines.length < w.outputs)) {
+      this.#lines.push(line);
+      return;
+    }
+    const outputs = this.#lines;
+    const stderr = this.#stderr;
+    this.#lines = [];
+    this.#stderr = "";
+    this.#waiter = undefined;
+    if (w.outputs !== undefined && outputs.length !== w.outputs) {
+      this.#kill();
+      w.resolve(err({ kind: "exit-nonzero", argv: this.#argv, code: null, signal: null, stdout: outputs.join("\n"), stderr: `${stderr}expected ${w.outputs} output lines, got ${outputs.length}` }));
+      return;
+    }
+    w.resolve(ok({ outputs, stderr }));
+  }
+
+  /** The co-process ended (a failed line, a kill, a crash): fail the call in flight. */
+  #gone(child: ChildProcessWithoutNullStreams, code: number | null, signal: NodeJS.Signals | null, spawnError: string | undefined): void {
     if (this.#child !== child) return;
     this.#child = undefined;
     const w = this.#waiter;
     this.#waiter = undefined;
-    w?.resolve(undefined);
+    if (w === undefined) return;
+    const argv = [...this.#argv];
+    if (spawnError !== undefined) {
+      w.resolve(err({ kind: "spawn-failed", argv, message: spawnError }));
+      return;
+    }
+    // `ip -batch` (no -force) stops at the first failed line and names it; renumber it to the call's lines.
+    const m = /Command failed -:(\d+)\n/.exec(this.#stderr);
+    const n = m?.[1] === undefined ? undefined : Number(m[1]) - w.first + 1;
+    const stderr = n !== undefined && n >= 1 && n <= w.count && m !== null ? this.#stderr.replace(m[0], `Command failed -:${n}\n`) : `${this.#stderr}ip co-process exited (${String(code ?? signal)})`;
+    w.resolve(err({ kind: "exit-nonzero", argv, code, signal, stdout: this.#lines.join("\n"), stderr }));
   }
 
   #kill(): void {
@@ -114,58 +204,36 @@ class IpLane {
     c?.kill("SIGKILL");
     const w = this.#waiter;
     this.#waiter = undefined;
-    w?.resolve(undefined);
+    w?.resolve(err({ kind: "exit-nonzero", argv: [...this.#argv], code: null, signal: "SIGKILL", stdout: "", stderr: "ip co-process closed" }));
   }
 
-  /** Resolve the waiter once the marker after its line has been reported. */
-  #check(): void {
-    const w = this.#waiter;
-    if (w === undefined) return;
-    const done = `Command failed -:${w.line + 1}\n`;
-    const at = this.#stderr.indexOf(done);
-    if (at < 0) return;
-    const out = this.#stderr.slice(0, at);
-    this.#stderr = this.#stderr.slice(at + done.length);
-    this.#waiter = undefined;
-    w.resolve(out);
-  }
-
-  /** Send one line + marker; resolves to the stderr of the line (marker report removed), or undefined if the co-process died. */
-  #send(child: ChildProcessWithoutNullStreams, line: string): Promise<string | undefined> {
-    const n = this.#sent + 1;
-    this.#sent += 2;
-    return new Promise((resolve) => {
-      this.#waiter = { line: n, resolve: (s) => resolve(s?.replace(/Object "-coilmark" is unknown, try "ip help"\.\n$/, "")) };
-      child.stdin.write(`${line}\n${MARKER}\n`);
-    });
-  }
-
-  async #runNow(lines: readonly string[], timeoutMs: number): Promise<Result<ExecOutput, ExecError>> {
+  #runNow(lines: readonly string[], outputs: number | undefined, timeoutMs: number): Promise<Result<LaneResult, ExecError>> {
     const argv = [...this.#argv];
+    if (lines.some((l) => l.includes("\n"))) return Promise.resolve(err({ kind: "spawn-failed", argv, message: "newline inside a batch line" }));
+    if (lines.length === 0) return Promise.resolve(ok({ outputs: [], stderr: "" }));
     const child = this.#child ?? this.#start();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.#kill();
-    }, timeoutMs);
-    try {
-      for (const [i, line] of lines.entries()) {
-        if (line.includes("\n")) return err({ kind: "spawn-failed", argv, message: "newline inside a batch line" });
-        const lineNo = this.#sent + 1;
-        const stderr = await this.#send(child, line);
-        if (stderr === undefined) {
-          return timedOut
-            ? err({ kind: "timeout", argv, timeoutMs, stderr: "" })
-            : err({ kind: "exit-nonzero", argv, code: null, signal: null, stdout: "", stderr: "ip co-process exited" });
-        }
-        const failed = `Command failed -:${lineNo}\n`;
-        if (stderr.includes(failed)) {
-          return err({ kind: "exit-nonzero", argv, code: 1, signal: null, stdout: "", stderr: stderr.replace(failed, `Command failed -:${i + 1}\n`) });
-        }
-      }
-      return ok({ stdout: "", stderr: "" });
-    } finally {
-      clearTimeout(timer);
-    }
+    const first = this.#sent + 1;
+    this.#sent += lines.length + 1;
+    this.#lines = [];
+    this.#stderr = "";
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.#waiter !== waiter) return;
+        this.#waiter = undefined;
+        this.#kill();
+        resolve(err({ kind: "timeout", argv, timeoutMs, stderr: this.#stderr }));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        first,
+        count: lines.length,
+        outputs,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      };
+      this.#waiter = waiter;
+      child.stdin.write(`${lines.join("\n")}\n${IP_SESSION_MARKER}\n`);
+    });
   }
 }

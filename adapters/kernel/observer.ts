@@ -5,14 +5,15 @@
  * `/etc/iproute2` name files cannot change the result. nftables is read with `nft -j list`.
  */
 import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
-import type { KernelObserveError, NetnsRef, NetnsState, NftListing, NftQuery, ObserveOptions } from "../../lib/changeset/index.js";
+import { routeTable, type KernelObserveError, type NetnsRef, type NetnsState, type NftListing, type NftQuery, type ObserveOptions, type Route, type RouteQuery } from "../../lib/changeset/index.js";
 import type { Family } from "../../lib/net/index.js";
 import { parseJsonText, type ParseError } from "./json-shape.js";
 import { parseIpAddrs, parseIpLinks } from "./parse-ip-link.js";
 import { parseIpRoutes, parseIpRules } from "./parse-ip-route.js";
 import { parseNftListing } from "./parse-nft.js";
 import { reasonOfExecError } from "./failure.js";
-import { runInNetns } from "./run.js";
+import type { IpSession } from "./ip-session.js";
+import { runInNetns, type ExecError } from "./run.js";
 
 /** Why an observation failed: a command failed, or printed something the parsers refused (the kernel port's `KernelObserveError`). */
 export type ObserveError = KernelObserveError;
@@ -110,6 +111,75 @@ export function observeNetns(ref: NetnsRef, opts: ObserveOptions = {}): ResultAs
   ]).andThen(([v4, v6, sysctls]) =>
     netnsStateFromJson(v4, v6, sysctls).mapErr((cause): ObserveError => ({ kind: "unparsable-output", cause })),
   );
+}
+
+/** Options of {@link observeRoutes}. */
+export interface ObserveRoutesOptions {
+  /** Per-process (per-call) timeout in milliseconds. */
+  readonly timeoutMs?: number;
+  /** Co-process for the executor's own namespace that prints IPv4 routes for `route show table N` (no family flag: iproute2 then lists IPv4). */
+  readonly session4?: IpSession;
+  /** Co-process for the executor's own namespace started with `-6`. */
+  readonly session6?: IpSession;
+}
+
+/** The `ip route show` line of a query (numbers only: the query is validated by the caller). */
+function routeQueryLine(q: RouteQuery): string {
+  return `route show table ${q.table}${q.protocol === undefined ? "" : ` proto ${q.protocol}`}`;
+}
+
+/** Whether a route is one a query asks for. */
+export function routeInQuery(r: Route, q: RouteQuery): boolean {
+  return routeTable(r) === q.table && (q.protocol === undefined || r.protocol === q.protocol);
+}
+
+/**
+ * Parse one family's `ip -j -N route show table T [proto P]`: iproute2 leaves out the fields the
+ * filter fixes (`table`, `protocol`), so they are filled in from the query before the usual parse.
+ */
+export function parseRouteQueryJson(json: unknown, family: Family, q: RouteQuery, where: string): Result<Route[], ParseError> {
+  if (!Array.isArray(json)) return err({ kind: "unexpected-output", where, message: "expected a JSON array" });
+  const filled = json.map((x: unknown) =>
+    typeof x === "object" && x !== null && !Array.isArray(x)
+      ? { table: String(q.table), ...(q.protocol === undefined ? {} : { protocol: String(q.protocol) }), ...(x as Record<string, unknown>) }
+      : x,
+  );
+  return parseIpRoutes(filled, family).map((rs) => rs.filter((r) => routeInQuery(r, q)));
+}
+
+function validRouteQuery(q: RouteQuery): boolean {
+  const u8 = (n: number | undefined): boolean => n === undefined || (Number.isInteger(n) && n >= 0 && n <= 255);
+  return Number.isInteger(q.table) && q.table >= 1 && q.table <= 0xffffffff && u8(q.protocol);
+}
+
+/** One family's query output: one JSON line. */
+function routeQueryText(ref: NetnsRef, family: Family, line: string, opts: ObserveRoutesOptions): ResultAsync<string, ExecError> {
+  const session = ref.kind === "host" ? (family === 4 ? opts.session4 : opts.session6) : undefined;
+  const t = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {};
+  if (session !== undefined) return new ResultAsync(session.query([line], t)).map((out) => out[0] ?? "");
+  return runInNetns(ref, ["ip", `-${family}`, "-j", "-d", "-N", "-batch", "-"], { input: `${line}\n`, ...t }).map((out) => out.stdout);
+}
+
+/**
+ * The routes of one table (and protocol) of namespace `ref`, both families: what
+ * `observeNetns(ref).routes` holds of them, read with one `ip route show table T [proto P]` per
+ * family instead of every link, address, route and rule. In the executor's own namespace the
+ * lines go to co-processes when given (no process spawned).
+ */
+export function observeRoutes(ref: NetnsRef, q: RouteQuery, opts: ObserveRoutesOptions = {}): ResultAsync<Route[], ObserveError> {
+  if (!validRouteQuery(q)) {
+    return errAsync({ kind: "unparsable-output", cause: { kind: "unexpected-output", where: "route query", message: `invalid route query ${JSON.stringify(q)}` } });
+  }
+  const line = routeQueryLine(q);
+  const one = (family: Family): ResultAsync<Route[], ObserveError> =>
+    routeQueryText(ref, family, line, opts)
+      .mapErr((cause): ObserveError => ({ kind: "command-failed", cause }))
+      .andThen((text) =>
+        splitJsonLines(text, 1, `ip -${family} ${line}`)
+          .andThen(([json]) => parseRouteQueryJson(json, family, q, `ip -${family} ${line}`))
+          .mapErr((cause): ObserveError => ({ kind: "unparsable-output", cause })),
+      );
+  return ResultAsync.combine([one(4), one(6)]).map(([r4, r6]) => [...r4, ...r6]);
 }
 
 const NFT_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/;

@@ -93,6 +93,7 @@ export type {
   InvalidNetns,
   NftTooLarge,
   ObserveOptions,
+  RouteQuery,
   NftQuery,
   NftListing,
 } from "./kernel-port.js";

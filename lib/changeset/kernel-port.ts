@@ -7,7 +7,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { Changeset } from "./changeset.js";
 import type { RenderError } from "./names.js";
-import type { NetlinkOp, NetnsRef } from "./netlink.js";
+import type { NetlinkOp, NetnsRef, Route } from "./netlink.js";
 import type { NftChain, NftCommand, NftFamily, NftRule, NftSet, NftTable } from "./nft.js";
 import type { NetnsState } from "./state.js";
 
@@ -204,6 +204,17 @@ export interface ObserveOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * What {@link Kernel.observeRoutes} lists: the routes of one table, optionally only those of one
+ * protocol (both families).
+ */
+export interface RouteQuery {
+  /** Table number (`254` for main). */
+  readonly table: number;
+  /** Only routes of this protocol (`proto N`); all protocols when absent. */
+  readonly protocol?: number;
+}
+
 /** What {@link Kernel.observeNft} lists: one table (the whole ruleset when absent). */
 export interface NftQuery {
   /** Table family. */
@@ -236,6 +247,13 @@ export interface Kernel {
   apply(cs: Changeset): ResultAsync<KernelApplyReport, KernelApplyError>;
   /** The state of namespace `ref` (links, addresses, routes of every table, rules, requested sysctls). */
   observe(ref: NetnsRef, opts?: ObserveOptions): ResultAsync<NetnsState, KernelObserveError>;
+  /**
+   * The routes of one table (and protocol) of namespace `ref`: exactly the routes of
+   * `observe(ref).routes` that are in `query.table` (and of `query.protocol`), read without the rest
+   * of the namespace (a program that manages one table reads only that). Optional: a kernel without
+   * it is read through `observe` (the adapters' `observeTableRoutes` does that).
+   */
+  observeRoutes?(ref: NetnsRef, query: RouteQuery, opts?: Pick<ObserveOptions, "timeoutMs">): ResultAsync<readonly Route[], KernelObserveError>;
   /** The nftables ruleset (or one table) of namespace `ref`. */
   observeNft(ref: NetnsRef, query?: NftQuery): ResultAsync<NftListing, KernelObserveError>;
 }

@@ -56,9 +56,19 @@ function fromInt(family: Family, n: bigint): Ip {
   );
 }
 
+/** {@link cidrNetwork} of an IPv4 CIDR with 32-bit integers (no BigInt: planners call it per route). */
+function ipv4Network(c: Cidr, slash: number): Cidr {
+  const prefix = Number(c.slice(slash + 1));
+  const o = c.slice(0, slash).split(".").map(Number);
+  const n = ((((o[0] ?? 0) << 24) | ((o[1] ?? 0) << 16) | ((o[2] ?? 0) << 8) | (o[3] ?? 0)) & (prefix === 0 ? 0 : -1 << (32 - prefix))) >>> 0;
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${prefix}` as Cidr;
+}
+
 /** The CIDR with its host bits cleared, as Go's `net.ParseCIDR` returns the network. */
 export function cidrNetwork(c: Cidr): Cidr {
-  return `${fromInt(cidrFamily(c), networkBase(c))}/${cidrPrefix(c)}` as Cidr;
+  const slash = c.indexOf("/");
+  if (!c.includes(":")) return ipv4Network(c, slash);
+  return `${fromInt(6, networkBase(c))}/${cidrPrefix(c)}` as Cidr;
 }
 
 /** Whether `ip` lies inside the network `c`. Addresses of the other family are never inside. */

@@ -162,6 +162,47 @@ export function runExecutorConformance(t: Test, make: (t: Test) => ConformanceHa
     t.same(await observeBoth(t, kernel, [h, p]), before, "both namespaces exactly as before");
   });
 
+  t.test("observeRoutes lists one table (and protocol), both families, as observe does", async (t) => {
+    const { kernel, newNetns } = make(t);
+    const h = newNetns(t);
+    const r = (family: 4 | 6, dst: string, table: number | undefined, protocol: number): NetlinkOp => ({
+      kind: "route.replace",
+      route: { family, dst: cidr(dst), dev: "lo", ...(table === undefined ? {} : { table }), protocol, ...(family === 4 ? { scope: "link" as const } : {}) },
+    });
+    const cs: Changeset = {
+      steps: [
+        step(h, [
+          r(4, "10.119.0.0/24", 119, 30),
+          r(6, "fd19::/64", 119, 30),
+          r(4, "10.119.1.0/24", 119, 4),
+          r(4, "10.31.0.0/24", undefined, 31),
+          r(6, "fd31::/64", undefined, 31),
+          r(4, "10.32.0.0/24", undefined, 4),
+          r(4, "10.200.0.0/24", 200, 31),
+        ]),
+      ],
+    };
+    (await kernel.apply(cs))._unsafeUnwrap();
+    const all = (await kernel.observe(h))._unsafeUnwrap().routes;
+    const key = (x: Route): string => `${x.dst} ${x.table ?? 254} ${x.protocol ?? "-"}`;
+    const keys = (rs: readonly Route[]): string[] => rs.map(key).sort();
+    const query = async (q: { table: number; protocol?: number }): Promise<readonly Route[]> => {
+      if (kernel.observeRoutes === undefined) return t.fail("observeRoutes missing") ? [] : [];
+      return (await kernel.observeRoutes(h, q))._unsafeUnwrap();
+    };
+    const t119 = await query({ table: 119 });
+    t.same(keys(t119), ["10.119.0.0/24 119 30", "10.119.1.0/24 119 4", "fd19::/64 119 30"], "table 119, every protocol");
+    t.same(keys(t119), keys(all.filter((x) => x.table === 119)), "the same routes as observe");
+    t.same(
+      [...t119].sort((a, b) => key(a).localeCompare(key(b))),
+      all.filter((x) => x.table === 119).sort((a, b) => key(a).localeCompare(key(b))),
+      "field for field",
+    );
+    t.same(keys(await query({ table: 254, protocol: 31 })), ["10.31.0.0/24 254 31", "fd31::/64 254 31"], "main, protocol 31 only");
+    t.same(keys(await query({ table: 119, protocol: 4 })), ["10.119.1.0/24 119 4"]);
+    t.same(await query({ table: 77 }), [], "a table without routes is empty");
+  });
+
   t.test("refusals are classified the same way: exists, not-found", async (t) => {
     const { kernel, newNetns } = make(t);
     const h = newNetns(t);
