@@ -1,33 +1,108 @@
 /**
- * coil-ipam-controller throughput through a real kube-apiserver (a script, not a test):
- *   node --import tsx bench/ipam-controller.ts [--requests 1000] [--concurrency 1,4]
- * For each reconcile concurrency: a fresh control plane, N Nodes, one pool, the controller as a
- * child process (adapters/ipam-controller/main.ts through tsx), then N BlockRequests (one per node)
- * created 16 at a time; measures the time from the first create until every request is Complete
- * (seen through a watch), the controller's RSS (VmRSS / VmHWM) and CPU time.
- * Writes bench/RESULTS-ipam-controller.md.
+ * `npm run bench:ipam-controller -- [--requests=1000] [--rounds=3] [--ours=dist/bin/coil-ipam-controller.mjs]
+ * [--go=<path>] [--concurrency=1] [--only=ours|go] [--node-flags="<flags>"] [--label=<text>] [--load-note=<text>] [--out=<file>] [--no-write]`
+ *
+ * Issue 12 (parts 5 and 6): our bundled coil-ipam-controller against Coil v2.15.0's Go
+ * coil-ipam-controller (scripts/coil-v2/build.sh coil-ipam-controller) on ONE real kube-apiserver +
+ * etcd (test/helpers/coil-envtest.ts) holding the same objects: `requests` Nodes and one AddressPool
+ * `default` (10.64.0.0/16, blockSizeBits 5). Rounds are interleaved (ours, go; then go, ours; ...).
+ * Each run:
+ *   - the controller is started as its image starts it: ours by executing the bundle itself (its
+ *     `#!/usr/bin/env node` line, with this Node first in PATH), Go's binary directly; both with
+ *     `KUBECONFIG`, `--metrics-addr`/`--health-addr` on 127.0.0.1:0, `--webhook-addr` on a free 127.0.0.1 port
+ *     (Go's webhook server reads port 0 as its default 9443) and an empty
+ *     `--cert-dir` (both serve the webhook lazily; no certificates are needed to start), other flags
+ *     at their defaults (one BlockRequest worker, as Coil: controller-runtime's default);
+ *     `--node-flags` runs ours as `node <flags> <bundle>` instead (heap-flag experiments, --cpu-prof);
+ *   - ready = its log says the BlockRequest workers started (Go: controller-runtime's
+ *     `Starting workers` for `blockrequest`; ours: `starting controllers`); after 2 s more, the
+ *     idle RSS is read;
+ *   - `requests` BlockRequests `req-default-<node>` (one per Node) are created 16 at a time; time from
+ *     the first create until every request has its Complete condition (seen through a watch);
+ *     latency per request = create call start → Complete seen;
+ *   - checked: no Failed condition, exactly `requests` AddressBlocks, all names distinct;
+ *   - RSS (VmRSS idle and at the end, VmHWM = peak) and CPU (utime+stime) from /proc/<pid>;
+ *   - then the controller gets SIGTERM, its Lease is deleted, and the BlockRequests and
+ *     AddressBlocks are removed (finalizers patched off) so that the next run starts from the
+ *     same objects.
+ * Load is recorded (uptime, runnable tasks, stress-ng) before and after. Results: stdout and
+ * bench/RESULTS-ipam-controller.md between its `latest run` markers, the rest of the file kept (or `--out`;
+ * nothing with `--no-write`). Needs the envtest
+ * binaries (~/.cache/coil-envtest), the dist bundle (`npm run build`) and Go (for the Coil v2 build).
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { CoreV1Api } from "@kubernetes/client-node";
-import { Informer, coilClient, makeClients, type BlockRequestObject } from "../adapters/k8s/index.js";
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { Informer, coilClient, makeClients, type BlockRequestObject, type CoilClient } from "../adapters/k8s/index.js";
 import { startCoilControlPlane } from "../test/helpers/coil-envtest.js";
+import { terminateProcess } from "../test/helpers/test-host.js";
+import { waitFor } from "../test/helpers/wait.js";
 
-const MAIN = fileURLToPath(new URL("../adapters/ipam-controller/main.ts", import.meta.url));
-const { values } = parseArgs({ options: { requests: { type: "string", default: "1000" }, concurrency: { type: "string", default: "1,4" } } });
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "1000" },
+    rounds: { type: "string", default: "3" },
+    ours: { type: "string", default: join(ROOT, "dist/bin/coil-ipam-controller.mjs") },
+    go: { type: "string" },
+    concurrency: { type: "string", default: "1" },
+    only: { type: "string" },
+    "node-flags": { type: "string", default: "" },
+    label: { type: "string", default: "" },
+    "load-note": { type: "string", default: "" },
+    out: { type: "string", default: join(ROOT, "bench/RESULTS-ipam-controller.md") },
+    "no-write": { type: "boolean", default: false },
+  },
+});
 const N = Number(values.requests);
-const variants = (values.concurrency ?? "1").split(",").map(Number);
+const ROUNDS = Number(values.rounds);
+const CONCURRENCY = Number(values.concurrency);
+/** `--node-flags`: run ours as `node <flags> <bundle>` instead of through its `#!` line (experiments, profiles). */
+const NODE_FLAGS = (values["node-flags"] ?? "").split(" ").filter((f) => f !== "");
+type Impl = "ours" | "go";
+const IMPLS: Impl[] = values.only === "ours" ? ["ours"] : values.only === "go" ? ["go"] : ["ours", "go"];
 
-function procStats(pid: number): { rssMiB: number; hwmMiB: number; cpuS: number } {
+/** PATH with this Node first: the bundle's `#!/usr/bin/env node` finds it (the image's Node is on PATH too). */
+const NODE_PATH = `${dirname(process.execPath)}:${process.env["PATH"] ?? ""}`;
+const run = (cmd: string, args: readonly string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const uptime = (): string => run("uptime", []).trim();
+/** Other load on the machine: `stress-ng` processes and /proc/loadavg's runnable/total tasks. */
+function otherLoad(): { readonly stress: number; readonly runnable: string } {
+  let stress = 0;
+  try {
+    stress = run("pgrep", ["-x", "stress-ng"]).trim().split("\n").filter((l) => l !== "").length;
+  } catch {
+    // none (pgrep exits 1)
+  }
+  return { stress, runnable: readFileSync("/proc/loadavg", "utf8").split(" ")[3] ?? "?" };
+}
+
+/** Memory (MiB) and CPU (s) of one process from /proc. */
+interface ProcStats {
+  readonly rssMiB: number;
+  readonly hwmMiB: number;
+  readonly cpuS: number;
+}
+function procStats(pid: number): ProcStats {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  return { rssMiB: kb("VmRSS") / 1024, hwmMiB: kb("VmHWM") / 1024, cpuS: ticks / 100 };
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = s.slice(s.lastIndexOf(") ") + 2).split(" ");
+  return { rssMiB: kb("VmRSS") / 1024, hwmMiB: kb("VmHWM") / 1024, cpuS: (Number(f[11]) + Number(f[12])) / 100 };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 async function pool<T>(items: readonly T[], width: number, fn: (x: T) => Promise<unknown>): Promise<void> {
@@ -37,88 +112,245 @@ async function pool<T>(items: readonly T[], width: number, fn: (x: T) => Promise
   }));
 }
 
-interface Row { concurrency: number; seconds: number; perSec: number; idle: ReturnType<typeof procStats>; end: ReturnType<typeof procStats>; p50: number; p99: number }
+function goControllerPath(): string {
+  if (values.go !== undefined) return values.go;
+  const out = execFileSync("bash", [join(ROOT, "scripts/coil-v2/build.sh"), "coil-ipam-controller"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const path = /^COIL_V2_COIL_IPAM_CONTROLLER=(.+)$/m.exec(out)?.[1];
+  if (path === undefined) throw new Error(`scripts/coil-v2/build.sh coil-ipam-controller printed no path: ${out}`);
+  return path;
+}
 
-async function runOnce(concurrency: number): Promise<Row> {
+/** One controller run. */
+interface Run {
+  readonly impl: Impl;
+  readonly round: number;
+  /** Spawn → BlockRequest workers started (ms). */
+  readonly readyMs: number;
+  /** First create → all Complete (s). */
+  readonly seconds: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** 2 s after ready. */
+  readonly idle: ProcStats;
+  /** When the last request was seen Complete. */
+  readonly end: ProcStats;
+}
+
+const READY: Record<Impl, RegExp> = { ours: /"starting controllers"/, go: /Starting workers.*"controller":\s*"blockrequest"/ };
+
+async function clearRequestsAndBlocks(coil: CoilClient): Promise<void> {
+  const reqs = (await coil.requests.list())._unsafeUnwrap().items;
+  await pool(reqs, 16, async (r) => {
+    const d = await coil.requests.delete(r.metadata.name);
+    if (d.isErr() && d.error.kind !== "not-found") throw new Error(`delete request ${r.metadata.name}: ${JSON.stringify(d.error)}`);
+  });
+  const blocks = (await coil.blocks.list())._unsafeUnwrap().items;
+  await pool(blocks, 16, async (b) => {
+    const p = await coil.blocks.mergePatch(b.metadata.name, { metadata: { finalizers: null } });
+    if (p.isErr() && p.error.kind !== "not-found") throw new Error(`unfinalize block ${b.metadata.name}: ${JSON.stringify(p.error)}`);
+    const d = await coil.blocks.delete(b.metadata.name);
+    if (d.isErr() && d.error.kind !== "not-found") throw new Error(`delete block ${b.metadata.name}: ${JSON.stringify(d.error)}`);
+  });
+  await waitFor("no BlockRequests and no AddressBlocks left", async () =>
+    (await coil.requests.list())._unsafeUnwrap().items.length === 0 && (await coil.blocks.list())._unsafeUnwrap().items.length === 0,
+  { timeoutMs: 120_000, intervalMs: 200 });
+}
+
+async function runController(impl: Impl, argv: readonly string[], round: number, ctx: { kubeconfig: string; coil: CoilClient; coord: CoordinationV1Api; nodes: readonly string[]; kc: KubeConfig }): Promise<Run> {
+  const certDir = mkdtempSync(join(tmpdir(), "coil-bench-ctl-certs-"));
+  let child: ChildProcess | undefined;
+  let logs = "";
+  try {
+    const t0 = performance.now();
+    // Go's webhook server takes port 0 as "the default, 9443": give both a free port instead.
+    const webhookPort = await freePort();
+    child = spawn(argv[0] as string, [...argv.slice(1), "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", `--webhook-addr=127.0.0.1:${webhookPort}`, `--cert-dir=${certDir}`], {
+      env: { ...process.env, KUBECONFIG: ctx.kubeconfig, PATH: NODE_PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const c = child;
+    const onLog = (d: Buffer): void => void (logs = (logs + d.toString()).slice(-200_000));
+    c.stdout?.on("data", onLog);
+    c.stderr?.on("data", onLog);
+    const abortIf = (): string | undefined => (c.exitCode === null && c.signalCode === null ? undefined : `${impl} exited (${String(c.exitCode ?? c.signalCode)}): ${logs.slice(-3000)}`);
+    await waitFor(`${impl}: BlockRequest workers started`, () => READY[impl].test(logs), { timeoutMs: 120_000, intervalMs: 20, abortIf });
+    const readyMs = performance.now() - t0;
+    const pid = c.pid ?? 0;
+    await new Promise((r) => setTimeout(r, 2000)); // idle settle (what "idle" means here), not a wait for a condition
+    const idle = procStats(pid);
+
+    const createdAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let complete = 0;
+    let lastStats: ProcStats | undefined;
+    let resolveAll: () => void = () => undefined;
+    const all = new Promise<void>((r) => (resolveAll = r));
+    const inf = new Informer<BlockRequestObject>({ name: "bench", kc: ctx.kc, path: ctx.coil.requests.path, list: () => ctx.coil.requests.list() });
+    inf.on((e) => {
+      if (e.type === "delete" || (e.object.status?.conditions ?? []).length === 0) return;
+      if (e.type === "update" && (e.old.status?.conditions ?? []).length > 0) return;
+      complete++;
+      latencies.push(performance.now() - (createdAt.get(e.object.metadata.name) ?? 0));
+      if (complete === N) {
+        lastStats = procStats(pid);
+        resolveAll();
+      }
+    });
+    inf.start();
+    await inf.waitSynced();
+    const t1 = performance.now();
+    await pool(ctx.nodes, 16, async (node) => {
+      const name = `req-default-${node}`;
+      createdAt.set(name, performance.now());
+      (await ctx.coil.requests.create({ metadata: { name }, spec: { nodeName: node, poolName: "default" } }))._unsafeUnwrap();
+    });
+    await Promise.race([all, waitFor(`${impl}: controller alive`, () => false, { timeoutMs: 600_000, intervalMs: 200, abortIf })]);
+    const seconds = (performance.now() - t1) / 1000;
+    const end = lastStats ?? procStats(pid);
+    await inf.stop();
+    const failed = inf.items().filter((r) => r.status?.conditions?.some((x) => x.type === "Failed")).length;
+    const blocks = (await ctx.coil.blocks.list())._unsafeUnwrap().items;
+    const names = new Set(inf.items().map((r) => r.status?.addressBlockName));
+    if (failed !== 0 || blocks.length !== N || names.size !== N) throw new Error(`${impl}: ${failed} failed, ${blocks.length} blocks, ${names.size} distinct block names (expected ${N})`);
+    latencies.sort((x, y) => x - y);
+    const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+    return { impl, round, readyMs, seconds, p50: q(0.5), p99: q(0.99), idle, end };
+  } finally {
+    await terminateProcess(child, 25_000);
+    rmSync(certDir, { recursive: true, force: true });
+    await ctx.coord.deleteNamespacedLease({ name: "coil-ipam-leader", namespace: "kube-system" }).catch(() => undefined);
+    await clearRequestsAndBlocks(ctx.coil);
+  }
+}
+
+const BEGIN = "<!-- bench/ipam-controller.ts: latest run -->";
+const END = "<!-- /bench/ipam-controller.ts -->";
+/** Put `md` between the markers in `path` (appended with them when absent); the rest of the file is kept. */
+function writeSection(path: string, md: string): void {
+  let text = "";
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    text = "# coil-ipam-controller: ours vs Coil v2's Go controller\n\n";
+  }
+  const block = `${BEGIN}\n${md}${END}`;
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  writeFileSync(path, a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + END.length) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  const loadBefore = uptime();
+  const otherBefore = otherLoad();
+  process.stdout.write(`load before: ${loadBefore}\n`);
+  const goPath = IMPLS.includes("go") ? goControllerPath() : "";
+  const argvOf: Record<Impl, string[]> = {
+    ours: [...(NODE_FLAGS.length === 0 ? [] : [process.execPath, ...NODE_FLAGS]), values.ours, ...(CONCURRENCY === 1 ? [] : [`--max-concurrent-reconciles=${CONCURRENCY}`])],
+    go: [goPath],
+  };
+  const oursVersion = execFileSync(values.ours, ["--version"], { encoding: "utf8", env: { ...process.env, PATH: NODE_PATH } }).trim();
+  const oursBytes = readFileSync(values.ours).length;
+  const shebang = readFileSync(values.ours, "utf8").split("\n", 1)[0] ?? "";
   const started = await startCoilControlPlane();
   if (typeof started === "string") throw new Error(started);
   const { cp, kc } = started;
   const clients = makeClients(kc, { maxSockets: 32 });
   const coil = coilClient(clients.custom);
   const core = kc.makeApiClient(CoreV1Api);
+  const coord = kc.makeApiClient(CoordinationV1Api);
   try {
     const nodes = Array.from({ length: N }, (_, i) => `node-${String(i).padStart(4, "0")}`);
     await pool(nodes, 16, (name) => core.createNode({ body: { metadata: { name } } }));
     (await coil.pools.create({ metadata: { name: "default", finalizers: ["coil.cybozu.com"] }, spec: { blockSizeBits: 5, subnets: [{ ipv4: "10.64.0.0/16" }] } }))._unsafeUnwrap();
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, `--kubeconfig=${cp.kubeconfigPath}`, "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", `--max-concurrent-reconciles=${concurrency}`], { stdio: ["ignore", "ignore", "pipe"] });
-    let logs = "";
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => (logs = (logs + d).slice(-20_000)));
-    while (!logs.includes('"became leader"')) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500));
-    const idle = procStats(child.pid ?? 0);
-    const createdAt = new Map<string, number>();
-    const latencies: number[] = [];
-    let complete = 0;
-    let resolveAll: () => void = () => undefined;
-    const all = new Promise<void>((r) => (resolveAll = r));
-    const inf = new Informer<BlockRequestObject>({ name: "bench", kc, path: coil.requests.path, list: () => coil.requests.list() });
-    inf.on((e) => {
-      if (e.type === "delete" || (e.object.status?.conditions ?? []).length === 0) return;
-      if (e.type === "update" && (e.old.status?.conditions ?? []).length > 0) return;
-      complete++;
-      latencies.push(performance.now() - (createdAt.get(e.object.metadata.name) ?? 0));
-      if (complete === N) resolveAll();
-    });
-    inf.start();
-    await inf.waitSynced();
-    const t0 = performance.now();
-    await pool(nodes, 16, async (node) => {
-      const name = `req-default-${node}`;
-      createdAt.set(name, performance.now());
-      (await coil.requests.create({ metadata: { name }, spec: { nodeName: node, poolName: "default" } }))._unsafeUnwrap();
-    });
-    await all;
-    const seconds = (performance.now() - t0) / 1000;
-    const end = procStats(child.pid ?? 0);
-    await inf.stop();
-    const failed = inf.items().filter((r) => r.status?.conditions?.some((c) => c.type === "Failed")).length;
-    const blocks = (await coil.blocks.list())._unsafeUnwrap().items.length;
-    if (failed !== 0 || blocks !== N) throw new Error(`unexpected: ${failed} failed, ${blocks} blocks`);
-    child.kill("SIGTERM");
-    await once(child, "exit");
-    latencies.sort((x, y) => x - y);
-    const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-    return { concurrency, seconds, perSec: N / seconds, idle, end, p50: q(0.5), p99: q(0.99) };
+    const runs: Run[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const impl of round % 2 === 1 ? IMPLS : [...IMPLS].reverse()) {
+        const r = await runController(impl, argvOf[impl], round, { kubeconfig: cp.kubeconfigPath, coil, coord, nodes, kc });
+        runs.push(r);
+        process.stdout.write(
+          `round ${round} ${impl}: ready ${r.readyMs.toFixed(0)} ms; ${N} Complete in ${r.seconds.toFixed(2)} s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; ` +
+            `RSS idle ${r.idle.rssMiB.toFixed(1)} end ${r.end.rssMiB.toFixed(1)} peak ${r.end.hwmMiB.toFixed(1)} MiB; CPU start ${r.idle.cpuS.toFixed(2)} s, run ${(r.end.cpuS - r.idle.cpuS).toFixed(2)} s\n`,
+        );
+      }
+    }
+    const loadAfter = uptime();
+    const otherAfter = otherLoad();
+    process.stdout.write(`load after: ${loadAfter}\n`);
+    const md = report({ runs, loadBefore, loadAfter, otherBefore, otherAfter, oursVersion, oursBytes, shebang, goPath });
+    process.stdout.write(md);
+    if (values["no-write"] !== true) writeSection(values.out, md);
   } finally {
     clients.destroy();
     await cp.stop();
   }
 }
 
-const rows: Row[] = [];
-for (const c of variants) {
-  const row = await runOnce(c);
-  rows.push(row);
-  process.stdout.write(`concurrency ${c}: ${N} requests complete in ${row.seconds.toFixed(2)} s (${row.perSec.toFixed(0)}/s), p50 ${row.p50.toFixed(0)} ms, p99 ${row.p99.toFixed(0)} ms, RSS idle ${row.idle.rssMiB.toFixed(0)} MiB, end ${row.end.rssMiB.toFixed(0)} MiB, peak ${row.end.hwmMiB.toFixed(0)} MiB, CPU ${(row.end.cpuS - row.idle.cpuS).toFixed(1)} s\n`);
+interface ReportInput {
+  readonly runs: readonly Run[];
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+  readonly otherBefore: ReturnType<typeof otherLoad>;
+  readonly otherAfter: ReturnType<typeof otherLoad>;
+  readonly oursVersion: string;
+  readonly oursBytes: number;
+  readonly shebang: string;
+  readonly goPath: string;
 }
-const md = [
-  "# coil-ipam-controller benchmark",
-  "",
-  `Command: \`node --import tsx bench/ipam-controller.ts --requests ${N} --concurrency ${variants.join(",")}\``,
-  "",
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, shared with other jobs (load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}). ` +
-    "kube-apiserver v1.35.8 + etcd v3.6.16 (scripts/envtest) on the same machine; the controller runs as a child process through tsx.",
-  "",
-  `Workload: ${N} Nodes, one pool (\`10.64.0.0/16\`, blockSizeBits 5), ${N} BlockRequests \`req-default-<node>\` (one per node) created 16 at a time; ` +
-    "time from the first create until every request has its Complete condition (observed through a watch). Latency = create → Complete seen.",
-  "",
-  "| --max-concurrent-reconciles | total s | requests/s | p50 ms | p99 ms | RSS idle MiB | RSS at end MiB | peak RSS MiB | controller CPU s |",
-  "|---|---|---|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.concurrency} | ${r.seconds.toFixed(2)} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.idle.rssMiB.toFixed(0)} | ${r.end.rssMiB.toFixed(0)} | ${r.end.hwmMiB.toFixed(0)} | ${(r.end.cpuS - r.idle.cpuS).toFixed(1)} |`),
-  "",
-  "Per request the controller does 2 API calls: the AddressBlock CREATE and the status PUT (idempotency is an",
-  "in-memory request-UID index). Allocation within one pool is serialised (Coil's pool mutex), so more",
-  "workers only overlap the LIST and the status write with other requests' allocation.",
-  "",
-].join("\n");
-writeFileSync(fileURLToPath(new URL("./RESULTS-ipam-controller.md", import.meta.url)), md);
+
+/** The figures table (medians, ratio ours/Go) and the per-run rows. */
+function report(r: ReportInput): string {
+  const by = (impl: Impl): Run[] => r.runs.filter((x) => x.impl === impl);
+  const metrics: [string, (x: Run) => number, number][] = [
+    [`${N} BlockRequests: first create → all Complete (s)`, (x) => x.seconds, 2],
+    ["latency p50, create → Complete seen (ms)", (x) => x.p50, 0],
+    ["latency p99 (ms)", (x) => x.p99, 0],
+    ["CPU during the run, utime+stime (s)", (x) => x.end.cpuS - x.idle.cpuS, 2],
+    ["CPU from spawn to idle (s)", (x) => x.idle.cpuS, 2],
+    ["spawn → BlockRequest workers started (ms)", (x) => x.readyMs, 0],
+    ["RSS idle, 2 s after ready (MiB)", (x) => x.idle.rssMiB, 1],
+    [`RSS when the ${N}th request is Complete (MiB)`, (x) => x.end.rssMiB, 1],
+    ["peak RSS, VmHWM (MiB)", (x) => x.end.hwmMiB, 1],
+  ];
+  const both = IMPLS.length === 2;
+  const loaded = Number(/load average: ([\d.]+)/.exec(r.loadAfter)?.[1] ?? 0) > cpus().length;
+  const cmd = `npm run bench:ipam-controller -- --requests=${N} --rounds=${ROUNDS}${CONCURRENCY === 1 ? "" : ` --concurrency=${CONCURRENCY}`}${values.only === undefined ? "" : ` --only=${values.only}`}`;
+  const table = [
+    `| figure (median of ${ROUNDS}) | ${IMPLS.join(" | ")}${both ? " | ours/Go" : ""} |`,
+    `|---|${IMPLS.map(() => "---|").join("")}${both ? "---|" : ""}`,
+    ...metrics.map(([name, f, d]) => {
+      const meds = IMPLS.map((i) => median(by(i).map(f)));
+      const ratio = both ? ` ${((meds[0] as number) / (meds[1] as number)).toFixed(2)}× |` : "";
+      return `| ${name} | ${meds.map((m) => m.toFixed(d)).join(" | ")} |${ratio}`;
+    }),
+  ];
+  const rows = [
+    "| round | impl | ready ms | total s | p50 ms | p99 ms | RSS idle | RSS end | peak | CPU run s |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...r.runs.map((x) => `| ${x.round} | ${x.impl} | ${x.readyMs.toFixed(0)} | ${x.seconds.toFixed(2)} | ${x.p50.toFixed(0)} | ${x.p99.toFixed(0)} | ${x.idle.rssMiB.toFixed(1)} | ${x.end.rssMiB.toFixed(1)} | ${x.end.hwmMiB.toFixed(1)} | ${(x.end.cpuS - x.idle.cpuS).toFixed(2)} |`),
+  ];
+  return [
+    `## ${r.oursVersion}${values.label === "" ? "" : ` — ${values.label}`}`,
+    "",
+    `${new Date().toISOString()} · \`${cmd}\` (bench/ipam-controller.ts)`,
+    "",
+    `${loaded ? "**Loaded machine**" : "Machine"}: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, shared with other jobs. Compare the two columns (same run, interleaved rounds), not the absolute figures with an idle machine.`,
+    `- \`uptime\` before: \`${r.loadBefore}\`; runnable/total ${r.otherBefore.runnable}; stress-ng processes: ${r.otherBefore.stress}`,
+    `- \`uptime\` after: \`${r.loadAfter}\`; runnable/total ${r.otherAfter.runnable}; stress-ng processes: ${r.otherAfter.stress}`,
+    ...(values["load-note"] === "" ? [] : [`- ${values["load-note"]}`]),
+    `- ours: \`${values.ours.replace(ROOT, "")}\` (${(r.oursBytes / 1e6).toFixed(2)} MB) ${NODE_FLAGS.length === 0 ? `executed as the image does (\`${r.shebang}\`` : `run as \`node ${NODE_FLAGS.join(" ")}\` (NOT as the image does`}, Node ${process.version})${CONCURRENCY === 1 ? "" : `, --max-concurrent-reconciles=${CONCURRENCY}`}`,
+    ...(IMPLS.includes("go") ? [`- Go: Coil v2.15.0 \`coil-ipam-controller\` (${r.goPath.replace(process.env["HOME"] ?? "~", "~")}, scripts/coil-v2/build.sh)`] : []),
+    "",
+    ...table,
+    "",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+await main();

@@ -19,6 +19,9 @@
 # esbuild's metafiles go to dist/bin/meta/<name>.json (not published): test/package/bins.test.ts reads
 # them to check that nothing but Node built-ins (and guarded optional modules) is left to load at run time.
 #
+# Every bundle starts with `#!/usr/bin/env node`, or `#!/usr/bin/env -S node <options>` where the program
+# needs Node options (coil-ipam-controller: its heap settings).
+#
 # Every bundle embeds package.json's version and the git commit (scripts/lib/build-info.sh) for
 # `--version` (adapters/common/version.ts).
 #
@@ -41,17 +44,23 @@ const __filename = __coilFileURLToPath(import.meta.url);
 const __dirname = __coilDirname(__filename);'
 
 mkdir -p "$OUT/meta"
-bundle() { # <entry> <name>
+bundle() { # <entry> <name> [Node options for the #! line]
   tmp="$OUT/$2.mjs.tmp.$$"
+  banner="$BANNER"
+  # `env -S` splits the rest of the line, so the options apply wherever the file is executed (the
+  # image's PATH name, an npm bin); V8 heap limits cannot be changed once the process runs.
+  [ -z "${3:-}" ] || banner="#!/usr/bin/env -S node $3${BANNER#"#!/usr/bin/env node"}"
   "$ESBUILD" "$ROOT/$1" --bundle --minify --platform=node --target=node20 --format=esm \
-    --banner:js="$BANNER" \
+    --banner:js="$banner" \
     --define:__COIL_VERSION__="\"$COIL_VERSION\"" --define:__COIL_COMMIT__="\"$COIL_COMMIT\"" --outfile="$tmp" --metafile="$tmp.json" --log-level=warning
   chmod 755 "$tmp"
   mv -f "$tmp.json" "$OUT/meta/$2.json"
   mv -f "$tmp" "$OUT/$2.mjs" # rename: concurrent builds and running copies stay valid
 }
 bundle adapters/daemon/main.ts coild
-bundle adapters/ipam-controller/main.ts coil-ipam-controller
+# A 1 MiB young generation (V8's default grows to 16 MiB semi-spaces, ~30 MiB more RSS under a burst of
+# BlockRequests, same time and CPU: bench/RESULTS-ipam-controller.md).
+bundle adapters/ipam-controller/main.ts coil-ipam-controller "--max-semi-space-size=1"
 bundle adapters/installer/main.ts coil-installer
 bundle adapters/router/main.ts coil-router
 bundle adapters/egress-controller/main.ts coil-egress-controller

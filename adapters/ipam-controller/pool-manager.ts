@@ -84,6 +84,8 @@ export class PoolManager {
   readonly #pools = new Map<string, PoolState>();
   /** Per-pool locks (Coil's pool mutex). */
   readonly #locks = new KeyedMutex();
+  /** pool → block index → settles when that index's CREATE (run outside the lock) has answered. */
+  readonly #inFlight = new Map<string, Map<number, Promise<void>>>();
 
   /** @param d - see {@link PoolManagerDeps}. */
   constructor(d: PoolManagerDeps) {
@@ -102,9 +104,16 @@ export class PoolManager {
     return got.mapErr((error): PoolError => ({ kind: "api", op: "get pool", error }));
   }
 
-  /** Coil's `SyncBlocks`: re-read the pool, rebuild its bitset from an uncached LIST, set the gauges. */
+  /**
+   * Coil's `SyncBlocks`: re-read the pool, rebuild its bitset from an uncached LIST, set the gauges.
+   * Waits first for the dynamic allocations' CREATEs in flight, so that a LIST after this (the pool
+   * reconciler's "still used?") sees their blocks, as under Coil's mutex.
+   */
   syncPool(name: string): Promise<Result<void, PoolError>> {
-    return this.#locked(name, async () => (await this.#sync(name)).map(() => undefined));
+    return this.#locked(name, async () => {
+      await Promise.all([...(this.#inFlight.get(name)?.values() ?? [])]);
+      return (await this.#sync(name)).map(() => undefined);
+    });
   }
 
   /** Rebuild the pool's state (see {@link syncPool}) and return it. */
@@ -118,6 +127,9 @@ export class PoolManager {
     const allocator = created.value;
     const outside = allocator.rebuild(listed.value.items.map((b) => b.index));
     if (outside.length > 0) this.#d.log.warn("blocks outside the pool", { pool: name, indexes: outside });
+    // Indexes reserved for CREATEs still in flight stay reserved (their blocks may not be listed yet);
+    // one outside a changed layout cannot be marked, and its CREATE's block is listed by the next sync.
+    for (const i of this.#inFlight.get(name)?.keys() ?? []) void allocator.markUsed(i);
     const read = poolPolicy(pool.value.spec, pool.value.metadata.annotations);
     if (read.isErr()) this.#d.log.warn("ignoring the pool's invalid coil-ts.cybozu.com annotations", { pool: name, errors: read.error.map(formatFieldError) });
     const policy = read.unwrapOr(NO_POLICY);
@@ -148,21 +160,44 @@ export class PoolManager {
   /**
    * Coil's `AllocateBlock`: take the lowest free index, refuse when the pool is being deleted or
    * full (`no-block`), create the AddressBlock; when the name is taken by someone else, resync and
-   * try again.
+   * try again. The index is chosen and reserved under the pool lock, the CREATE runs after the lock
+   * is released (with `--max-concurrent-reconciles` > 1, workers overlap their round trips; Coil
+   * holds its mutex across the CREATE), and a failed CREATE gives the index back.
    */
-  allocateBlock(pool: string, node: string, requestUid: string): Promise<Result<AddressBlockObject, PoolError>> {
-    return this.#locked(pool, async () => {
-      for (let attempt = 0; attempt < MAX_NAME_RETRIES; attempt++) {
-        const r = await this.#tryAllocate(pool, node, requestUid);
-        if (r !== "retry") return r;
-        const synced = await this.#sync(pool);
-        if (synced.isErr()) return err(synced.error);
+  async allocateBlock(pool: string, node: string, requestUid: string): Promise<Result<AddressBlockObject, PoolError>> {
+    let resync = false;
+    for (let attempt = 0; attempt < MAX_NAME_RETRIES; attempt++) {
+      const reserved = await this.#locked(pool, () => this.#reserve(pool, node, requestUid, resync));
+      if (reserved.isErr()) return err(reserved.error);
+      const { body, index, settle } = reserved.value;
+      const created = await this.#d.coil.blocks.create(body);
+      // From here to the return nothing awaits, so no other allocation interleaves: no lock needed.
+      this.#inFlight.get(pool)?.delete(index);
+      settle();
+      const state = this.#pools.get(pool);
+      if (created.isOk()) {
+        if (state !== undefined) this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);
+        return ok(created.value);
       }
-      return err<AddressBlockObject, PoolError>({ kind: "name-taken", pool, message: "block names keep being taken; giving up for now" });
-    });
+      state?.allocator.release(index);
+      if (created.error.kind !== "already-exists") return err({ kind: "api", op: "create block", error: created.error });
+      this.#d.log.info("block name already taken; resyncing", { pool, block: body.metadata.name });
+      resync = true;
+    }
+    return err<AddressBlockObject, PoolError>({ kind: "name-taken", pool, message: "block names keep being taken; giving up for now" });
   }
 
-  async #tryAllocate(pool: string, node: string, uid: string): Promise<Result<AddressBlockObject, PoolError> | "retry"> {
+  /** Under the pool lock: resync when asked or needed, then refuse, or reserve the lowest free index and mark it in flight. */
+  async #reserve(
+    pool: string,
+    node: string,
+    uid: string,
+    resync: boolean,
+  ): Promise<Result<{ body: Omit<AddressBlockObject, "apiVersion" | "kind">; index: number; settle: () => void }, PoolError>> {
+    if (resync) {
+      const synced = await this.#sync(pool);
+      if (synced.isErr()) return err(synced.error);
+    }
     const ap = await this.#getPool(pool);
     if (ap.isErr()) return err(ap.error);
     let state = this.#pools.get(pool);
@@ -171,25 +206,18 @@ export class PoolManager {
       if (synced.isErr()) return err(synced.error);
       state = synced.value;
     }
-    const noBlock = err<AddressBlockObject, PoolError>({ kind: "no-block", pool, message: "out of blocks" });
+    const noBlock = err<never, PoolError>({ kind: "no-block", pool, message: "out of blocks" });
     if (ap.value.metadata.deletionTimestamp !== undefined) return noBlock;
     const next = state.allocator.nextIndex();
     if (next.isErr()) return noBlock;
-    // Reserve the index (under the pool lock); given back when the create fails.
     const block = state.allocator.markUsed(next.value);
     if (block.isErr()) return noBlock;
-    const body = renderBlock(ap.value, { node, uid, ...block.value });
-    const created = await this.#d.coil.blocks.create(body);
-    if (created.isErr()) {
-      state.allocator.release(next.value);
-      if (created.error.kind === "already-exists") {
-        this.#d.log.info("block name already taken; resyncing", { pool, block: body.metadata.name });
-        return "retry";
-      }
-      return err({ kind: "api", op: "create block", error: created.error });
-    }
-    this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);
-    return ok(created.value);
+    let settle!: () => void;
+    const done = new Promise<void>((r) => (settle = r));
+    const flights = this.#inFlight.get(pool) ?? new Map<number, Promise<void>>();
+    flights.set(next.value, done);
+    this.#inFlight.set(pool, flights);
+    return ok({ body: renderBlock(ap.value, { node, uid, ...block.value }), index: next.value, settle });
   }
 
   /**

@@ -4,16 +4,18 @@
 #   coild  the node daemon (cmd/coild): the daemon our coild is swapped with live (both ways)
 #   coil-router  the flat-L2 router (cmd/coil-router): compared with ours by bench/router-scale.ts
 #          (built only when asked for by name; not part of the default set)
+#   coil-ipam-controller  the IPAM controller (cmd/coil-ipam-controller): compared with ours by
+#          bench/ipam-controller.ts (built only when asked for by name; not part of the default set)
 # github.com/cybozu-go/coil/v2 has no replace directives, so a plain
 # `go install .../cmd/<name>@<version>` through the Go module proxy builds each of them.
 #
-# Usage:   build.sh [coil] [coild] [coil-router]   (no argument: coil and coild)
+# Usage:   build.sh [coil] [coild] [coil-router] [coil-ipam-controller]   (no argument: coil and coild)
 # Output:  ${COIL_V2_CACHE:-$HOME/.cache/coil-v2}/<version>/<name>
 # Reuse:   an existing binary in the cache is reused ("reusing ...").
-# Skip:    COIL_V2_COIL / COIL_V2_COILD / COIL_V2_COIL_ROUTER, when set, name an existing binary and
-#          nothing is built for that program.
+# Skip:    COIL_V2_COIL / COIL_V2_COILD / COIL_V2_COIL_ROUTER / COIL_V2_COIL_IPAM_CONTROLLER, when set,
+#          name an existing binary and nothing is built for that program.
 # Stdout:  only one line per program, in argument order: `COIL_V2_COIL=<path>`,
-#          `COIL_V2_COILD=<path>`, `COIL_V2_COIL_ROUTER=<path>` (everything else goes to stderr). With COIL_V2_NO_BUILD=1 and a
+#          `COIL_V2_COILD=<path>`, `COIL_V2_COIL_ROUTER=<path>`, `COIL_V2_COIL_IPAM_CONTROLLER=<path>` (everything else goes to stderr). With COIL_V2_NO_BUILD=1 and a
 #          program missing, the lines of the programs found are printed and the exit status is 1.
 #
 # Knobs:   COIL_V2_VERSION (default v2.15.0), COIL_V2_CACHE, GOCACHE/GOMODCACHE/GOPROXY
@@ -38,13 +40,14 @@ TARGETS=("$@")
 [[ ${#TARGETS[@]} -eq 0 ]] && TARGETS=(coil coild)
 for name in "${TARGETS[@]}"; do
   case "$name" in
-    coil | coild | coil-router) ;;
-    *) die "unknown program '$name' (expected: coil, coild, coil-router)" ;;
+    coil | coild | coil-router | coil-ipam-controller) ;;
+    *) die "unknown program '$name' (expected: coil, coild, coil-router, coil-ipam-controller)" ;;
   esac
 done
 
 # The environment variable that names a prebuilt binary and is printed on stdout: coil ->
-# COIL_V2_COIL, coild -> COIL_V2_COILD, coil-router -> COIL_V2_COIL_ROUTER.
+# COIL_V2_COIL, coild -> COIL_V2_COILD, coil-router -> COIL_V2_COIL_ROUTER, coil-ipam-controller ->
+# COIL_V2_COIL_IPAM_CONTROLLER.
 var_of() { printf 'COIL_V2_%s' "$(printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_')"; }
 
 # Phase 1: resolve what already exists (environment or cache) without touching Go.

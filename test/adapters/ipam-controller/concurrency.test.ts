@@ -1,0 +1,58 @@
+// coil-ipam-controller with several BlockRequest workers (--max-concurrent-reconciles=8) against a real
+// kube-apiserver: the AddressBlock CREATEs run outside the pool lock (pool-manager.ts), so a burst of
+// requests must still get exactly one block each, the lowest indexes, no index twice, and a pool
+// being deleted keeps its finalizer while blocks exist.
+import t from "tap";
+import { startCoilControlPlaneOrSkip, eventually, waitFor } from "../../helpers/coil-envtest.js";
+import { api, createNodes, createPool, createRequest, deleteBlock, startController, waitCompleted } from "./harness.js";
+
+const started = await startCoilControlPlaneOrSkip(t);
+if (started !== undefined) {
+  const { cp, kc } = started;
+  const a = api(kc);
+  const N = 48;
+  const nodes = Array.from({ length: N }, (_, i) => `node${i}`);
+  await createNodes(a, ...nodes);
+  // 64 blocks of one address each (blockSizeBits 0).
+  await createPool(a, "burst", 0, [{ ipv4: "10.50.0.0/26" }]);
+  const ctrl = await startController(kc, "workers", ["--max-concurrent-reconciles=8"]);
+  t.teardown(async () => {
+    await ctrl.close();
+    a.clients.destroy();
+    await cp.stop();
+  });
+  await eventually("leader", () => (ctrl.isLeader() ? true : undefined));
+
+  await t.test(`${N} requests at once: one block each, indexes 0..${N - 1}, none twice`, async (t) => {
+    const uids = await Promise.all(nodes.map((n, i) => createRequest(a, `r${i}`, "burst", n)));
+    const done = await Promise.all(nodes.map((_, i) => waitCompleted(a, `r${i}`, 60_000)));
+    t.same(done.filter((r) => r.status?.conditions?.[0]?.reason !== "allocated").map((r) => r.metadata.name), [], "every request allocated");
+    const blocks = (await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/pool=burst" }))._unsafeUnwrap().items;
+    t.equal(blocks.length, N, "exactly one block per request");
+    t.same(blocks.map((b) => b.index).sort((x, y) => x - y), Array.from({ length: N }, (_, i) => i), "the lowest indexes, each once");
+    for (const [i, r] of done.entries()) {
+      const b = blocks.find((x) => x.metadata.name === r.status?.addressBlockName);
+      t.equal(b?.metadata.labels?.["coil.cybozu.com/request"], uids[i], `r${i}'s block carries its request UID`);
+      t.equal(b?.metadata.labels?.["coil.cybozu.com/node"], nodes[i], `r${i}'s block is its node's`);
+    }
+    t.same(ctrl.pools.usedIndexes("burst"), Array.from({ length: N }, (_, i) => i), "the pool state holds exactly those");
+  });
+
+  await t.test("a freed index is taken again, and the pool is full after the remaining 16", async (t) => {
+    await deleteBlock(a, "burst-5");
+    await waitFor("block index 5 free in the pool state", () => !(ctrl.pools.usedIndexes("burst") ?? []).includes(5));
+    await Promise.all(Array.from({ length: 17 }, (_, i) => createRequest(a, `s${i}`, "burst", nodes[i] as string)));
+    const done = await Promise.all(Array.from({ length: 17 }, (_, i) => waitCompleted(a, `s${i}`, 60_000)));
+    const allocated = done.filter((r) => r.status?.conditions?.[0]?.reason === "allocated").map((r) => r.status?.addressBlockName);
+    const failed = done.filter((r) => r.status?.conditions?.some((c) => c.type === "Failed" && c.reason === "out of blocks"));
+    t.equal(allocated.length, 17 - failed.length);
+    t.equal(failed.length, 0, "64 blocks: 47 + 17 fit");
+    t.equal(new Set(allocated).size, 17, "distinct blocks");
+    t.ok(allocated.includes("burst-5"), "the freed index is reused");
+    const blocks = (await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/pool=burst" }))._unsafeUnwrap().items;
+    t.equal(blocks.length, 64);
+    await createRequest(a, "full", "burst", "node0");
+    const full = await waitCompleted(a, "full");
+    t.ok(full.status?.conditions?.some((c) => c.type === "Failed" && c.reason === "out of blocks"), "then out of blocks");
+  });
+}
