@@ -73,6 +73,8 @@ if (started !== undefined) {
           `--kubeconfig=${cp.kubeconfigPath}`,
           "--metrics-addr=127.0.0.1:0",
           "--health-addr=127.0.0.1:0",
+          // Its own port: the default :9443 may be held by another test's or program's webhook.
+          "--webhook-addr=127.0.0.1:0",
           "--leader-elect-lease-duration=3s",
           "--leader-elect-renew-deadline=2s",
           "--leader-elect-retry-period=500ms",
