@@ -103,7 +103,8 @@ class IpLane {
   #child: ChildProcessWithoutNullStreams | undefined;
   /** Lines written to the current co-process (ip's line counter). */
   #sent = 0;
-  #stdout = "";
+  /** Chunks of the stdout line not yet ended. */
+  #partial: string[] = [];
   #lines: string[] = [];
   #stderr = "";
   #waiter: Waiter | undefined;
@@ -127,12 +128,12 @@ class IpLane {
     const [file, ...args] = this.#argv;
     const child = spawn(file ?? "ip", args, { stdio: ["pipe", "pipe", "pipe"] });
     this.#sent = 0;
-    this.#stdout = "";
+    this.#partial = [];
     this.#lines = [];
     this.#stderr = "";
-    child.stdout.on("data", (b: Buffer) => {
-      if (this.#child !== child) return;
-      this.#onStdout(b.toString("utf8"));
+    child.stdout.setEncoding("utf8"); // a character split between two chunks is decoded whole
+    child.stdout.on("data", (text: string) => {
+      if (this.#child === child) this.#onStdout(text);
     });
     child.stderr.on("data", (b: Buffer) => {
       if (this.#child === child) this.#stderr += b.toString("utf8");
@@ -147,15 +148,17 @@ class IpLane {
     return child;
   }
 
+  /** Split stdout into lines, searching only the new chunk (a 10,000-route line arrives in hundreds of chunks). */
   #onStdout(text: string): void {
-    this.#stdout += text;
-    let nl = this.#stdout.indexOf("\n");
-    while (nl >= 0) {
-      const line = this.#stdout.slice(0, nl);
-      this.#stdout = this.#stdout.slice(nl + 1);
+    let from = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
+      const tail = text.slice(from, nl);
+      const line = this.#partial.length === 0 ? tail : [...this.#partial, tail].join("");
+      this.#partial = [];
+      from = nl + 1;
       this.#onLine(line);
-      nl = this.#stdout.indexOf("\n");
     }
+    if (from < text.length) this.#partial.push(text.slice(from));
   }
 
   /** A whole stdout line: an output of the call, or the marker's (the call is done). */

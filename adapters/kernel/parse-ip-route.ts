@@ -67,26 +67,33 @@ function optNumberOrName(v: JsonObject, key: string, names: Readonly<Record<stri
   return v[key] === undefined ? ok<number, ParseError>(dflt) : numberOrName(v[key], names, `${where}.${key}`);
 }
 
+/** The value of a field's Result; its error, if it is the first, goes to `bad` (no Result.combine per route). */
+function field<T>(r: Result<T, ParseError>, bad: { error?: ParseError }): T | undefined {
+  if (r.isOk()) return r.value;
+  bad.error ??= r.error;
+  return undefined;
+}
+
 function parseOneRoute(x: unknown, family: Family, where: string): Result<Route | undefined, ParseError> {
-  const o = asObject(x, where);
-  if (o.isErr()) return err(o.error);
-  const v = o.value;
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return asObject(x, where).map(() => undefined);
+  const v = x as JsonObject;
   const type = v["type"] ?? "unicast";
   if (typeof type !== "string") return err(parseError(`${where}.type`, "expected a string"));
   if (!UNICAST.has(type) || v["nexthops"] !== undefined) return ok(undefined);
-  const fields = Result.combine([
-    parseDst(v, family, where),
-    optString(v, "dev", where),
-    optIp(v, "gateway", where),
-    optIp(v, "prefsrc", where),
-    optNumberOrName(v, "table", TABLE_NAMES, MAIN_TABLE, where),
-    optNumberOrName(v, "protocol", PROTOCOL_NAMES, BOOT_PROTOCOL, where),
-    optNumberOrName(v, "scope", SCOPE_NAMES, 0, where),
-    optInt(v, "metric", where),
-    optStrings(v, "flags", where),
-  ]);
-  if (fields.isErr()) return err(fields.error);
-  const [dst, dev, via, src, table, protocol, scopeNum, metric, flags] = fields.value;
+  // Read in the order the combined parse used to, so that the first error reported is the same.
+  const bad: { error?: ParseError } = {};
+  const dst = field(parseDst(v, family, where), bad);
+  const devRaw = v["dev"];
+  const dev = devRaw === undefined || typeof devRaw === "string" ? devRaw : field(optString(v, "dev", where), bad);
+  const via = v["gateway"] === undefined ? undefined : field(optIp(v, "gateway", where), bad);
+  const src = v["prefsrc"] === undefined ? undefined : field(optIp(v, "prefsrc", where), bad);
+  const table = field(optNumberOrName(v, "table", TABLE_NAMES, MAIN_TABLE, where), bad);
+  const protocol = field(optNumberOrName(v, "protocol", PROTOCOL_NAMES, BOOT_PROTOCOL, where), bad);
+  const scopeNum = field(optNumberOrName(v, "scope", SCOPE_NAMES, 0, where), bad);
+  const metric = v["metric"] === undefined ? undefined : field(optInt(v, "metric", where), bad);
+  const flags = field(optStrings(v, "flags", where), bad);
+  if (bad.error !== undefined) return err(bad.error);
+  if (dst === undefined || table === undefined || protocol === undefined || scopeNum === undefined || flags === undefined) return ok(undefined);
   const scope = SCOPE_BY_NUMBER.get(scopeNum);
   if (scope === undefined) return ok(undefined);
   return ok({

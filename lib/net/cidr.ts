@@ -56,11 +56,26 @@ function fromInt(family: Family, n: bigint): Ip {
   );
 }
 
-/** {@link cidrNetwork} of an IPv4 CIDR with 32-bit integers (no BigInt: planners call it per route). */
+/**
+ * {@link cidrNetwork} of an IPv4 CIDR with 32-bit integers, reading the (already validated) text
+ * digit by digit: planners call it per route, thousands of times per sync. A CIDR without host
+ * bits is returned as it is.
+ */
 function ipv4Network(c: Cidr, slash: number): Cidr {
-  const prefix = Number(c.slice(slash + 1));
-  const o = c.slice(0, slash).split(".").map(Number);
-  const n = ((((o[0] ?? 0) << 24) | ((o[1] ?? 0) << 16) | ((o[2] ?? 0) << 8) | (o[3] ?? 0)) & (prefix === 0 ? 0 : -1 << (32 - prefix))) >>> 0;
+  let addr = 0;
+  let octet = 0;
+  for (let i = 0; i < slash; i++) {
+    const d = c.charCodeAt(i);
+    if (d === 46) {
+      addr = addr * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (d - 48);
+  }
+  addr = addr * 256 + octet;
+  let prefix = 0;
+  for (let i = slash + 1; i < c.length; i++) prefix = prefix * 10 + (c.charCodeAt(i) - 48);
+  const n = (addr & (prefix === 0 ? 0 : -1 << (32 - prefix))) >>> 0;
+  if (n === addr) return c;
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${prefix}` as Cidr;
 }
 

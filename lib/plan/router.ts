@@ -88,7 +88,8 @@ export function planRouterRoutes(opts: RouterRoutesOptions): Result<RouterPlan, 
   if (v.isErr()) return err(v.error);
   const desired = routerDesiredRoutes(opts);
   const key = (dst: Cidr, via: Ip | undefined): string => `${via ?? ""} ${cidrNetwork(dst)}`;
-  const missing = new Map(desired.map((r) => [key(r.dst, r.via), r] as const));
+  // Desired destinations are networks already (routerDesiredRoutes masks them).
+  const missing = new Map<string, Route>(desired.map((r) => [`${r.via ?? ""} ${r.dst}`, r] as const));
   const dels: NetlinkOp[] = [];
   for (const r of opts.observed) {
     if (routeTable(r) !== MAIN_TABLE || r.protocol !== protocol) continue;
@@ -98,5 +99,5 @@ export function planRouterRoutes(opts: RouterRoutesOptions): Result<RouterPlan, 
   }
   const adds = [...missing.values()].map((route): NetlinkOp => ({ kind: "route.replace", route }));
   const changeset = concatChangesets({ steps: [step(HOST_NETNS, [...dels, ...adds])] });
-  return ok({ changeset, desired, desiredCount: new Set(desired.map((r) => key(r.dst, r.via))).size });
+  return ok({ changeset, desired, desiredCount: new Set(desired.map((r) => `${r.via ?? ""} ${r.dst}`)).size });
 }
