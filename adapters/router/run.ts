@@ -1,18 +1,20 @@
 /**
  * coil-router's startup and wiring (Coil §5.2): an AddressBlock informer whose every event
- * notifies the coalescing {@link SyncLoop}, a ticker every `--update-interval`, the sync itself
- * ({@link syncRouterRoutes}), metrics and health endpoints. No leader election (one per node).
+ * notifies the coalescing {@link SyncLoop}, a Node informer (reduced to names and InternalIPs) whose
+ * changes of routing relevance notify it too, a ticker every `--update-interval`, the sync itself
+ * ({@link syncRouterRoutes}, run once both caches hold their first LIST), metrics and health
+ * endpoints. No leader election (one per node).
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
 import { HOST_NETNS, type NetnsRef } from "../../lib/changeset/index.js";
-import { Informer, coilClient, makeClients, type AddressBlockObject, type KubeClients, type Logger } from "../k8s/index.js";
+import { Informer, NODES_PATH, coilClient, makeClients, type AddressBlockObject, type KubeClients, type Logger } from "../k8s/index.js";
 import { realKernel, type Kernel } from "../kernel/index.js";
 import { serveHealth, serveMetrics, type ListenError } from "../common/http.js";
 import type { RouterFlags } from "./flags.js";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.js";
 import { REAL_CLOCK, SyncLoop, type RouterClock, type SyncOutcome } from "./sync-loop.js";
-import { syncRouterRoutes, type RouterSyncReport } from "./sync.js";
+import { listRouterNodeObjects, perObject, routerBlock, routerNode, routerNodeObject, sameRouterNode, syncRouterRoutes, type RouterNodeObject, type RouterSyncReport } from "./sync.js";
 
 /** Injected dependencies. */
 export interface RouterDeps {
@@ -57,12 +59,21 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
   const kernel = deps.kernel ?? realKernel();
   const metrics = createRouterMetrics({ node: flags.nodeName, processMetrics: deps.processMetrics ?? true });
   const blocks = new Informer<AddressBlockObject>({ name: "addressblocks", kc: clients.kc, path: coil.blocks.path, list: () => coil.blocks.list(), log });
+  const nodes = new Informer<RouterNodeObject>({ name: "nodes", kc: clients.kc, path: NODES_PATH, list: () => listRouterNodeObjects(clients.core), transform: routerNodeObject, log });
+  // Converted once per cached object (the caches replace an object when it changes).
+  const toNode = perObject((n: RouterNodeObject) => routerNode(n, log));
+  const toBlock = perObject(routerBlock);
+  const closing = new AbortController();
+  const bothSynced = Promise.all([blocks.waitSynced(), nodes.waitSynced()]);
   const sync = async (): Promise<SyncOutcome> => {
+    // The first sync waits for both caches: planning with an empty cache would delete every route.
+    const ready = await Promise.race([bothSynced.then(() => true), new Promise<false>((r) => closing.signal.addEventListener("abort", () => r(false), { once: true }))]);
+    if (!ready) return { kind: "done" };
     const r = await syncRouterRoutes({
       self: flags.nodeName,
       protocol: flags.protocolId,
-      core: clients.core,
-      blocks: () => blocks.items(),
+      nodes: () => nodes.items().map(toNode),
+      blocks: () => blocks.items().flatMap((b) => toBlock(b) ?? []),
       kernel,
       netns: deps.netns ?? HOST_NETNS,
       log,
@@ -79,6 +90,11 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
   };
   const loop = new SyncLoop({ sync, intervalMs: flags.updateIntervalMs, clock: deps.clock ?? REAL_CLOCK, log });
   blocks.on(() => loop.notify());
+  // Coil reads Nodes uncached at each sync; from a cache, a Node that appears, goes or changes its
+  // InternalIPs must trigger a sync itself (status heartbeats do not).
+  nodes.on((e) => {
+    if (e.type !== "update" || !sameRouterNode(e.old, e.object)) loop.notify();
+  });
 
   const servedMetrics = flags.metricsAddr === undefined ? ok(undefined) : await serveMetrics(flags.metricsAddr, metrics.registry);
   if (servedMetrics.isErr()) {
@@ -94,12 +110,14 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
   }
   const healthServer = servedHealth.value;
   blocks.start();
+  nodes.start();
   loop.start();
   log.info("started", { node: flags.nodeName, protocol: flags.protocolId, updateIntervalMs: flags.updateIntervalMs });
 
   let closed: Promise<void> | undefined;
   const close = async (): Promise<void> => {
-    await blocks.stop();
+    closing.abort();
+    await Promise.all([blocks.stop(), nodes.stop()]);
     await loop.stop();
     await Promise.all([metricsServer?.close(), healthServer?.close()]);
     if (ownClients) clients.destroy();

@@ -1,21 +1,20 @@
 /**
- * One coil-router sync (Coil §5.2): list Nodes (uncached), take the AddressBlocks from the
- * informer cache, observe the target namespace's routes, plan with the pure `planRouterRoutes`
- * and apply the changeset through the kernel port. Routes of other protocols are never touched
- * (the planner only deletes main-table routes of `protocol`).
+ * One coil-router sync (Coil §5.2): take the Nodes and AddressBlocks from the informer caches,
+ * read the target namespace's main-table routes of the router's protocol (only those: they are all
+ * the planner manages), plan with the pure `planRouterRoutes` and apply the changeset through the
+ * kernel port. Routes of other protocols and tables are never read nor touched.
  */
 import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Changeset, NetnsRef } from "../../lib/changeset/index.js";
-import { LABEL_NODE } from "../../lib/constants.js";
+import { LABEL_NODE, MAIN_TABLE } from "../../lib/constants.js";
 import { ipFamily, parseCidr, parseIp, type Ip } from "../../lib/net/index.js";
 import { planRouterRoutes, type PlanError, type RouterBlock, type RouterNode } from "../../lib/plan/index.js";
-import { k8sCall, type AddressBlockObject, type K8sError, type Logger } from "../k8s/index.js";
-import type { ApplyError, Kernel, ObserveError } from "../kernel/index.js";
+import { k8sCall, type AddressBlockObject, type K8sError, type KubeObject, type Logger, type ObjectList } from "../k8s/index.js";
+import { observeTableRoutes, type ApplyError, type Kernel, type ObserveError } from "../kernel/index.js";
 
 /** Why a sync failed (logged, then retried with backoff). */
 export type RouterSyncError =
-  | { readonly kind: "list-nodes-failed"; readonly cause: K8sError }
   | { readonly kind: "observe-failed"; readonly cause: ObserveError }
   | { readonly kind: "plan-failed"; readonly cause: PlanError }
   | { readonly kind: "apply-failed"; readonly cause: ApplyError };
@@ -36,10 +35,10 @@ export interface RouterSyncDeps {
   readonly self: string;
   /** `--protocol-id`. */
   readonly protocol: number;
-  /** Core API (Nodes are listed uncached, as Coil's API reader). */
-  readonly core: CoreV1Api;
-  /** The cached AddressBlocks. */
-  readonly blocks: () => readonly AddressBlockObject[];
+  /** The Nodes now (from the Node informer's cache). */
+  readonly nodes: () => readonly RouterNode[];
+  /** The AddressBlocks now (from the AddressBlock informer's cache). */
+  readonly blocks: () => readonly RouterBlock[];
   /** Kernel port. */
   readonly kernel: Kernel;
   /** The namespace whose main table is managed (the host's in production, a test netns in tests). */
@@ -48,17 +47,53 @@ export interface RouterSyncDeps {
   readonly log: Logger;
 }
 
+/** A Node as the router's informer keeps it: its name, resourceVersion and InternalIP addresses (status order, as text). */
+export interface RouterNodeObject extends KubeObject {
+  /** `status.addresses[type=InternalIP].address`, in order. */
+  readonly internalIPs: readonly string[];
+}
+
+/** Reduce a Node (a typed LIST item, a raw watch object, or one already reduced) to a {@link RouterNodeObject}. */
+export function routerNodeObject(n: V1Node | RouterNodeObject): RouterNodeObject {
+  if ("internalIPs" in n) return n;
+  const m = n.metadata ?? {};
+  return {
+    metadata: { name: m.name ?? "", ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }) },
+    internalIPs: (n.status?.addresses ?? []).filter((a) => a.type === "InternalIP").map((a) => a.address),
+  };
+}
+
+/** LIST every Node (pages of 500), reduced to {@link RouterNodeObject}s: the Node informer's list. */
+export function listRouterNodeObjects(core: CoreV1Api): ResultAsync<ObjectList<RouterNodeObject>, K8sError> {
+  return k8sCall(async () => {
+    const items: RouterNodeObject[] = [];
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const page = await core.listNode({ limit: 500, ...(cont === undefined ? {} : { _continue: cont }) });
+      for (const n of page.items) items.push(routerNodeObject(n));
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
+    } while (cont !== undefined);
+    return { items, resourceVersion: rv };
+  });
+}
+
 /** A Node's InternalIPs in status order; unparsable ones are logged and skipped. */
-export function routerNode(n: V1Node, log: Logger): RouterNode {
-  const name = n.metadata?.name ?? "";
+export function routerNode(n: RouterNodeObject, log: Logger): RouterNode {
+  const name = n.metadata.name;
   const internalIPs: Ip[] = [];
-  for (const a of n.status?.addresses ?? []) {
-    if (a.type !== "InternalIP") continue;
-    const ip = parseIp(a.address);
+  for (const a of n.internalIPs) {
+    const ip = parseIp(a);
     if (ip.isOk()) internalIPs.push(ip.value);
-    else log.warn("ignoring unparsable InternalIP", { node: name, address: a.address });
+    else log.warn("ignoring unparsable InternalIP", { node: name, address: a });
   }
   return { name, internalIPs };
+}
+
+/** Whether two reduced Nodes route alike (same InternalIPs in the same order): a change that matters to the router. */
+export function sameRouterNode(a: RouterNodeObject, b: RouterNodeObject): boolean {
+  return a.internalIPs.length === b.internalIPs.length && a.internalIPs.every((ip, i) => ip === b.internalIPs[i]);
 }
 
 /** An AddressBlock as the planner sees it; `undefined` without a node label. Bad CIDRs are dropped. */
@@ -70,18 +105,18 @@ export function routerBlock(b: AddressBlockObject): RouterBlock | undefined {
   return { node, ...(v4 === undefined ? {} : { ipv4: v4 }), ...(v6 === undefined ? {} : { ipv6: v6 }) };
 }
 
-/** LIST every Node (uncached, pages of 500). */
-export function listRouterNodes(core: CoreV1Api, log: Logger): ResultAsync<RouterNode[], K8sError> {
-  return k8sCall(async () => {
-    const out: RouterNode[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await core.listNode({ limit: 500, ...(cont === undefined ? {} : { _continue: cont }) });
-      for (const n of page.items) out.push(routerNode(n, log));
-      cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
-    } while (cont !== undefined);
-    return out;
-  });
+/**
+ * `fn` memoised per object: informer caches replace an object on every change, so a cached value
+ * is valid as long as its object is (a sync then converts only what changed since the last one).
+ */
+export function perObject<T extends object, U>(fn: (o: T) => U): (o: T) => U {
+  const memo = new WeakMap<T, U>();
+  return (o) => {
+    if (memo.has(o)) return memo.get(o) as U;
+    const v = fn(o);
+    memo.set(o, v);
+    return v;
+  };
 }
 
 /** Coil logs a block whose node lacks an InternalIP of the block's family (the route is skipped). */
@@ -103,16 +138,11 @@ function retarget(cs: Changeset, netns: NetnsRef): Changeset {
 
 /** Run one sync. */
 export function syncRouterRoutes(d: RouterSyncDeps): ResultAsync<RouterSyncReport, RouterSyncError> {
-  return listRouterNodes(d.core, d.log)
-    .mapErr((cause): RouterSyncError => ({ kind: "list-nodes-failed", cause }))
-    .andThen((nodes) =>
-      d.kernel
-        .observe(d.netns)
-        .mapErr((cause): RouterSyncError => ({ kind: "observe-failed", cause }))
-        .map((state) => ({ nodes, observed: state.routes })),
-    )
-    .andThen(({ nodes, observed }) => {
-      const blocks = d.blocks().flatMap((b) => routerBlock(b) ?? []);
+  return observeTableRoutes(d.kernel, d.netns, { table: MAIN_TABLE, protocol: d.protocol })
+    .mapErr((cause): RouterSyncError => ({ kind: "observe-failed", cause }))
+    .andThen((observed) => {
+      const nodes = d.nodes();
+      const blocks = d.blocks();
       logSkipped(d.self, nodes, blocks, d.log);
       const plan = planRouterRoutes({ self: d.self, nodes, blocks, observed, protocol: d.protocol });
       if (plan.isErr()) return errAsync<RouterSyncReport, RouterSyncError>({ kind: "plan-failed", cause: plan.error });

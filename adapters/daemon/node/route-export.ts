@@ -10,6 +10,7 @@ import { HOST_NETNS, type KernelObserveError } from "../../../lib/changeset/inde
 import type { Cidr } from "../../../lib/net/index.js";
 import { planRouteExport, type PlanError } from "../../../lib/plan/index.js";
 import type { ApplyError, Kernel } from "../../kernel/kernel.js";
+import { observeTableRoutes } from "../../kernel/observe-routes.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
 
@@ -93,15 +94,17 @@ export class RouteExport {
   }
 
   async #once(blocks: readonly Cidr[] = this.#o.blocks()): Promise<Result<void, ExportError>> {
-    const host = await this.#o.kernel.observe(HOST_NETNS);
-    if (host.isErr()) return err({ kind: "observe-failed", cause: host.error });
+    // Only the export table is read (not the whole namespace): it is all the plan looks at.
+    const observed = await observeTableRoutes(this.#o.kernel, HOST_NETNS, { table: this.#o.table });
+    if (observed.isErr()) return err({ kind: "observe-failed", cause: observed.error });
     const plan = planRouteExport({
       blocks,
-      observed: host.value.routes,
+      observed: observed.value,
       table: this.#o.table,
       protocol: this.#o.protocol,
     });
     if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error });
+    if (plan.value.steps.every((st) => st.netlink.length === 0 && st.nft.length === 0)) return ok(undefined);
     const applied = await this.#o.kernel.apply(plan.value);
     return applied.isErr() ? err({ kind: "apply-failed", cause: applied.error }) : ok(undefined);
   }

@@ -8,7 +8,7 @@
  * a BlockRequest carved into a block, a deleted Node's block collected because the Node WATCH
  * reports the deletion — the periodic GC is 1 h away —, an AddressPool's finalizer removed on
  * deletion); coild's Kubernetes store (open: Node, Namespaces, its blocks; pools listed; a block
- * requested through a BlockRequest and released); coil-router (Nodes listed, blocks watched);
+ * requested through a BlockRequest and released); coil-router (Nodes and blocks listed and watched);
  * coil-egress-controller (leader election, CA injection into the egress webhook configurations, its
  * own Pod read for the default image, an Egress made into a ServiceAccount, Deployment, Service and
  * PDB, the status written, and the subjects of ClusterRoleBinding `coil-egress` set — which the API
@@ -237,8 +237,9 @@ if (started !== undefined) {
     (await coil.blocks.create({ metadata: { name: "default-3", labels: { [LABEL_NODE]: "node-2", [LABEL_POOL]: "default" } }, index: 3, ipv4: "10.100.0.12/30" }))._unsafeUnwrap();
     const running = (await runRouter(flags, { kc: kcOf("coil-router"), log, kernel, processMetrics: false }))._unsafeUnwrap();
     t.teardown(() => running.close());
-    await eventually("the router listed Nodes and watches AddressBlocks", () =>
-      rec?.requests.some((r) => r.resource === "nodes" && r.verb === "list") === true && rec.requests.some((r) => r.resource === "addressblocks" && r.verb === "watch") ? true : undefined,
+    const did = (resource: string, verb: string): boolean => rec?.requests.some((r) => r.resource === resource && r.verb === verb) === true;
+    await eventually("the router listed and watches Nodes and AddressBlocks", () =>
+      did("nodes", "list") && did("nodes", "watch") && did("addressblocks", "watch") ? true : undefined,
     );
     t.pass("synced");
   });

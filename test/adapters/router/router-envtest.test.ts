@@ -185,6 +185,38 @@ if (requireRoot(t)) {
       t.ok((sample(m, "coil_router_syncs_total") ?? 0) > failing.syncs, "counted again after recovery");
     });
 
+    await t.test("a Node's new InternalIP re-routes its blocks without any block event (Nodes come from a watch)", async (t) => {
+      const n6 = await core.readNode({ name: "node6" });
+      const syncsBefore = syncs.length;
+      await core.replaceNodeStatus({ name: "node6", body: { ...n6, status: { ...n6.status, addresses: [{ type: "InternalIP", address: "10.20.30.56" }, { type: "InternalIP", address: "fd10::46" }] } } });
+      const want = await eventually("node6's v4 blocks via 10.20.30.56", () => {
+        const r = routes(ns.name, 31);
+        return r.includes("10.30.6.0/24 via 10.20.30.56") && r.includes("10.40.6.0/24 via 10.20.30.56") ? r : undefined;
+      });
+      t.notOk(want.some((r) => r.endsWith("via 10.20.30.46")), "no route left via the old address");
+      t.ok(want.includes("fd02::600/120 via fd10::46"), "the unchanged IPv6 address keeps its routes");
+      // The routes are visible a moment before the sync reports back: wait for the report.
+      t.ok(await eventually("the sync's report", () => (syncs.length > syncsBefore ? true : undefined)), "the Node update triggered a sync");
+    });
+
+    await t.test("restarted router: a route whose block was deleted while it was down is removed, others kept", async (t) => {
+      await running.close();
+      (await coil.blocks.delete("v4-0"))._unsafeUnwrap();
+      ip(["route", "add", "10.40.7.0/24", "via", "10.20.30.46", "proto", "4"]); // someone else's, another protocol
+      const before = routes(ns.name, 31);
+      t.ok(before.includes("10.40.6.0/24 via 10.20.30.56"), "the route of the deleted block is still there while the router is down");
+      const again = (await runRouter(flags, { kc, log, kernel: realKernel(), netns: ns.ref, processMetrics: false }))._unsafeUnwrap();
+      t.teardown(() => again.close());
+      const got = await eventually("10.40.6.0/24 gone", () => {
+        const r = routes(ns.name, 31);
+        return r.includes("10.40.6.0/24 via 10.20.30.56") ? undefined : r;
+      });
+      t.same(got, before.filter((r) => !r.startsWith("10.40.6.0/24 ")), "only that route removed");
+      t.same(others(), [...othersWant, "10.40.7.0/24 via 10.20.30.46"], "the other protocols' routes are untouched, the new one included");
+      t.same(routes(ns.name, 31, "200"), table200);
+      await again.close();
+    });
+
     t.test("the host's own main table was not touched", async (t) => {
       t.same(routes(undefined, 31), hostBefore);
       t.comment(`${syncs.length} syncs in ${Math.round(performance.now() - t0)} ms`);
