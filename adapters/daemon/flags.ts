@@ -43,6 +43,8 @@ export interface CoildFlags {
   /** `--tunnel`: the egress tunnel encapsulation, `fou` (Coil's) or `vxlan` (kernels without FoU). */
   readonly tunnel: "fou" | "vxlan";
   readonly clearRoutesOnShutdown: boolean;
+  /** `--enable-static-ip` (beyond Coil): serve the pod annotation `coil-ts.cybozu.com/static-ip` (Kubernetes store). */
+  readonly enableStaticIp: boolean;
   /** `--store`; default `kubernetes` inside a cluster (`KUBERNETES_SERVICE_HOST` set), else `local`. */
   readonly store: "local" | "kubernetes";
   /** `--kubeconfig` (Kubernetes store); else `$KUBECONFIG`, in-cluster config, `~/.kube/config`. */
@@ -80,6 +82,7 @@ coil CNI plugin.`,
     { name: "backend", type: "string", default: "iptables", description: "backend for egress NAT rules: iptables or nftables (default: iptables)", origin: "coil" },
     { name: "enable-originating-only", type: "bool", default: "false", description: "egress should be used only for connections originating in the pod (default: false)", origin: "coil" },
     { name: "clear-routes-on-shutdown", type: "bool", default: "false", description: "clear export routes when the node is deleted", origin: "coil" },
+    { name: "enable-static-ip", type: "bool", default: "true", description: "give pods annotated coil-ts.cybozu.com/static-ip that address (kubernetes store; docs/static-addresses.md); the Pod is then read at every ADD, which egress does anyway", origin: "ours" },
     { name: "tunnel", type: "string", default: "fou", description: "egress tunnel encapsulation: fou (Coil's) or vxlan (for kernels without FoU; UDP port --egress-port); must match coil-egress's --tunnel", origin: "ours" },
     { name: "store", type: "string", description: "where address blocks come from: local (embedded, persisted under --state-dir, pools from --pools) or kubernetes (BlockRequests); default kubernetes inside a cluster (KUBERNETES_SERVICE_HOST set), else local", origin: "ours" },
     { name: "kubeconfig", type: "string", description: "path to a kubeconfig file (kubernetes store); default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
@@ -143,7 +146,8 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
       bool("enable-egress", true),
       bool("enable-originating-only", false),
       bool("clear-routes-on-shutdown", false),
-    ]).andThen(([compatCalico, registerFromMain, enableIpam, enableEgress, enableOriginatingOnly, clearRoutesOnShutdown]) => {
+      bool("enable-static-ip", true),
+    ]).andThen(([compatCalico, registerFromMain, enableIpam, enableEgress, enableOriginatingOnly, clearRoutesOnShutdown, enableStaticIp]) => {
       const backend = str("backend");
       if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `must be iptables or nftables, got ${JSON.stringify(backend)}`));
       const tunnel = str("tunnel");
@@ -172,6 +176,7 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
         enableOriginatingOnly,
         tunnel,
         clearRoutesOnShutdown,
+        enableStaticIp,
         store,
         kubeconfig: values["kubeconfig"],
         pools: values["pools"],

@@ -26,6 +26,7 @@ import { ALLOCATIONS_PATH, serveAllocations, type AllocationsSource } from "./en
 import { LocalBlockStore } from "./store/local.js";
 import type { KubernetesSetupError } from "./store/kubernetes-cluster.js";
 import type { EgressHook } from "./egress/hook.js";
+import { staticAddressOf, type PodRead } from "./node/static-address.js";
 import { lockNetns, lockStateDir, type HeldLock, type LockHolder, type NodeLockError } from "./node-lock.js";
 import type { ListenError } from "../common/http.js";
 import { poolFamilies, type BlockStore, type StoreError } from "../../lib/ipam/index.js";
@@ -140,6 +141,8 @@ interface OpenedStore {
   readonly nodeExists?: (timeoutMs: number) => Promise<Result<boolean, { readonly message: string }>>;
   /** The NAT hook of ADD (`--enable-egress`, Kubernetes store only). */
   readonly egress?: EgressHook;
+  /** Beyond Coil: how ADD reads a Pod (Kubernetes store only), for static addresses. */
+  readonly readPod?: PodRead;
   readonly close?: () => Promise<void>;
 }
 
@@ -152,7 +155,7 @@ async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): 
     if (k.isErr() || !flags.enableEgress) return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] })).mapErr((cause) => ({ kind: "kubernetes-unavailable", cause }));
     const { startEgress } = await import("./egress/setup.js");
     const settings = { kernel: deps.kernel, port: flags.egressPort, tunnel: flags.tunnel, backend: flags.backend, originatingOnly: flags.enableOriginatingOnly };
-    const eg = startEgress({ clients: k.value.clients, settings, nodeName, podTable: flags.podTableId, log: deps.log });
+    const eg = startEgress({ clients: k.value.clients, settings, nodeName, podTable: flags.podTableId, log: deps.log, readPod: k.value.readPod });
     const close = async (): Promise<void> => {
       await eg.stop();
       await k.value.close();
@@ -380,6 +383,7 @@ async function startOverStore(
     isReady: () => true,
     hostLinks,
     ...(opened.egress === undefined ? {} : { egress: opened.egress }),
+    ...(opened.readPod === undefined || !flags.enableStaticIp ? {} : { staticAddress: staticAddressOf(opened.readPod) }),
   }));
   const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: deps.log, metrics });
   if (server.isErr()) return err({ kind: "socket-unavailable", cause: server.error });

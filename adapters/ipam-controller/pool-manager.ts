@@ -239,6 +239,9 @@ export class PoolManager {
   }
 
   async #tryStatic(pool: string, node: string, uid: string, index: number): Promise<Result<AddressBlockObject, PoolError> | "retry"> {
+    // A dynamic allocation's CREATE of this very index (run outside the lock) answers first: its
+    // block is then found below and named as the owner.
+    await this.#inFlight.get(pool)?.get(index);
     const ap = await this.#getPool(pool);
     if (ap.isErr()) return err(ap.error);
     let state = this.#pools.get(pool);

@@ -51,4 +51,4 @@ export {
   parseStaticIps,
   staticSlot,
 } from "./policy.js";
-export type { BlockStore, StoredBlock, StorePool, StoreError } from "./store-port.js";
+export type { BlockStore, StoredBlock, StorePool, StoreError, StorePoolDefinition } from "./store-port.js";

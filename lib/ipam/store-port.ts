@@ -7,6 +7,7 @@
  */
 import type { ResultAsync } from "neverthrow";
 import type { ObservedBlock } from "./node-ipam.js";
+import type { AddressPoolSpec } from "./pool.js";
 
 /** A block assigned to a node (Coil's AddressBlock: name `<pool>-<index>`, labels pool and node). */
 export interface StoredBlock extends ObservedBlock {
@@ -55,7 +56,21 @@ export type StoreError =
       readonly kind: "store-state-invalid";
       /** For people. */
       readonly message: string;
+    }
+  | {
+      /** Beyond Coil: a static block cannot be had (reserved, owned by another node, …); nothing changed. */
+      readonly kind: "static-refused";
+      /** For people: why, naming the owner where there is one. */
+      readonly message: string;
     };
+
+/** Beyond Coil: what a store knows of a pool for static addresses and pool policies. */
+export interface StorePoolDefinition {
+  /** `spec` of the AddressPool. */
+  readonly spec: AddressPoolSpec;
+  /** `metadata.annotations` of the AddressPool. */
+  readonly annotations: Readonly<Record<string, string>>;
+}
 
 /**
  * Where a node obtains address blocks. Contract: `acquireBlock` returns a block no other caller
@@ -71,4 +86,12 @@ export interface BlockStore {
   releaseBlock(pool: string, node: string, name: string): ResultAsync<void, StoreError>;
   /** The blocks assigned to `node`. */
   listBlocks(node: string): ResultAsync<readonly StoredBlock[], StoreError>;
+  /** Beyond Coil (optional): the pool's spec and annotations; undefined when there is no such pool. */
+  readPool?(pool: string): ResultAsync<StorePoolDefinition | undefined, StoreError>;
+  /**
+   * Beyond Coil (optional): assign block `index` of `pool` to `node` (a static address, named in
+   * `staticIp` for messages); `static-refused` when it cannot be had. A store without it serves no
+   * static address.
+   */
+  acquireStaticBlock?(pool: string, node: string, index: number, staticIp: string): ResultAsync<StoredBlock, StoreError>;
 }

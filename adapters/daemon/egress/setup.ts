@@ -7,7 +7,7 @@ import { err, ok } from "neverthrow";
 import type { KubeClients, Logger } from "../../k8s/index.js";
 import { k8sCall } from "../../k8s/index.js";
 import { boundedCall } from "../store/kubernetes-block-request.js";
-import { egressHook, type EgressHook } from "./hook.js";
+import { egressHook, type EgressHook, type EgressHookOptions } from "./hook.js";
 import type { NatClientSettings } from "./nat-client.js";
 import { apiEgressLookup, EgressWatcher } from "./watcher.js";
 
@@ -25,6 +25,8 @@ export interface EgressSetupOptions {
   readonly log: Logger;
   /** Bound on the Pod GET of an ADD (default 3 s). */
   readonly callTimeoutMs?: number;
+  /** How ADD reads the Pod (default: a GET of its own); coild shares one with static addresses. */
+  readonly readPod?: EgressHookOptions["readPod"];
 }
 
 /** The running egress side. */
@@ -45,11 +47,11 @@ export function startEgress(o: EgressSetupOptions): RunningEgressClient {
     settings: o.settings,
     log: o.log,
     // Coil reads the Pod with the API reader (no cache) at every ADD.
-    readPod: async (pod) => {
+    readPod: o.readPod ?? (async (pod) => {
       const r = await boundedCall(k8sCall(() => core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })), callMs);
       if (r.isOk()) return ok({ annotations: r.value.metadata?.annotations ?? {}, hostNetwork: r.value.spec?.hostNetwork === true });
       return r.error.kind === "not-found" ? ok(undefined) : err(r.error.message);
-    },
+    }),
   });
   const watcher = new EgressWatcher({ kc, custom, core, lookup, settings: o.settings, nodeName: o.nodeName, podTable: o.podTable, log: o.log });
   watcher.start();

@@ -30,12 +30,15 @@ function allocateFailure(e: AllocateError): CniError {
   if (e.kind === "ipam") return cniError(INTERNAL, msg, e.cause.message);
   // A configuration problem a retry cannot cure: nothing was taken.
   if (e.kind === "family-unavailable") return cniError(INTERNAL, msg, `${e.message}; no block was requested`);
+  // Beyond Coil: a static address that cannot be placed; nothing was taken.
+  if (e.kind === "static-address") return cniError(INTERNAL, msg, e.message);
   switch (e.cause.kind) {
     case "pool-exhausted":
     case "store-io":
       return cniError(TRY_AGAIN_LATER, msg, e.cause.message);
     case "pool-not-found":
     case "store-state-invalid":
+    case "static-refused":
       return cniError(INTERNAL, msg, e.cause.message);
   }
 }
@@ -82,6 +85,8 @@ export function addFailure(e: AddError): CniError {
       return allocateFailure(e.cause);
     case "egress-failed":
       return egressFailure(e.cause);
+    case "static-address-failed":
+      return cniError(e.cause.retryable ? TRY_AGAIN_LATER : INTERNAL, "failed to allocate address", e.cause.message);
     default:
       return attachFailure(SETUP_FAILED, e);
   }

@@ -13,6 +13,7 @@ import type { EgressHook } from "../egress/hook.js";
 import type { Logger } from "../log.js";
 import { HostLinkIndex } from "./host-links.js";
 import type { NodeState } from "./state.js";
+import type { StaticAddressOf } from "./static-address.js";
 
 /** How a pod's network is laid out on this node (the node-wide inputs of lib/plan's `planPodSetup`). */
 export interface PodLayout {
@@ -106,6 +107,8 @@ export interface CniDeps {
   readonly isReady: () => boolean;
   /** The NAT hook of ADD (`--enable-egress` with the Kubernetes store); absent: Egress annotations are not read. */
   readonly egress?: EgressHook;
+  /** Beyond Coil: the static address a pod asks for (Kubernetes store); absent: pods get dynamic addresses only. */
+  readonly staticAddress?: StaticAddressOf;
 }
 
 /** Options of {@link cniDeps}: coild's settings and parts. */
@@ -128,6 +131,8 @@ export interface CniDepsOptions extends PodLayout {
   readonly hostLinks?: HostLinkIndex;
   /** The NAT hook of ADD, if egress is served. */
   readonly egress?: EgressHook;
+  /** Beyond Coil: the static address a pod asks for, if served. */
+  readonly staticAddress?: StaticAddressOf;
 }
 
 /** Assemble the {@link CniDeps} from coild's options. */
@@ -150,5 +155,6 @@ export function cniDeps(o: CniDepsOptions): CniDeps {
     poolFor: o.poolFor,
     isReady: o.isReady,
     ...(o.egress === undefined ? {} : { egress: o.egress }),
+    ...(o.staticAddress === undefined ? {} : { staticAddress: o.staticAddress }),
   };
 }

@@ -15,6 +15,7 @@ import type { CniDeps } from "./cni-deps.js";
 import type { EgressHookError } from "../egress/hook.js";
 import type { ExportError } from "./route-export.js";
 import type { AllocateError } from "./state.js";
+import type { StaticAddressError } from "./static-address.js";
 
 export type { AttachError, AttachmentKey } from "./attachment.js";
 
@@ -23,6 +24,11 @@ export type AddError =
   | { readonly kind: "chained" }
   | { readonly kind: "allocate-failed"; readonly cause: AllocateError }
   | { readonly kind: "egress-failed"; readonly cause: EgressHookError }
+  | {
+      /** Beyond Coil: the pod's static-address annotation could not be read or is invalid; nothing was taken. */
+      readonly kind: "static-address-failed";
+      readonly cause: StaticAddressError;
+    }
   | AttachError;
 
 /** Why a CHECK failed. */
@@ -51,15 +57,19 @@ export type GcError =
  * ADD: addresses for the attachment, its pod network laid out, and for a pod annotated for Egresses
  * the NAT client (Coil §6.4); the CNI result. Coil refuses a chained call in IPAM mode. The Egress
  * gateways are resolved before anything is taken (a missing Egress fails with nothing to undo); a
- * NAT set-up that fails tears the attachment down and frees its addresses.
+ * NAT set-up that fails tears the attachment down and frees its addresses. Beyond Coil, a pod
+ * annotated `coil-ts.cybozu.com/static-ip` gets that address (docs/static-addresses.md).
  */
 export async function add(d: CniDeps, call: CniSandboxCall): Promise<Result<CniResult, AddError>> {
   if (call.chained !== undefined) return err({ kind: "chained" });
   return d.locks.run(call, async (): Promise<Result<CniResult, AddError>> => {
     const gateways = d.egress === undefined ? ok([]) : await d.egress.gateways(call.pod);
     if (gateways.isErr()) return err({ kind: "egress-failed", cause: gateways.error });
+    const fixed = d.staticAddress === undefined ? ok(undefined) : await d.staticAddress(call.pod);
+    if (fixed.isErr()) return err({ kind: "static-address-failed", cause: fixed.error });
     const pool = d.poolFor(call.pod.namespace === "" ? undefined : call.pod.namespace);
-    const a = await d.node.allocate({ pool, containerId: call.containerId, ifname: call.ifname });
+    const key = { pool, containerId: call.containerId, ifname: call.ifname };
+    const a = fixed.value === undefined ? await d.node.allocate(key) : await d.node.allocateStatic({ ...key, ...fixed.value });
     if (a.isErr()) return err({ kind: "allocate-failed", cause: a.error });
     const veth = await setUp(d, call, pool, a.value);
     if (veth.isErr()) {

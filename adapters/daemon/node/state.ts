@@ -6,9 +6,24 @@
  *
  * Locks: block acquisition and release are serialised per pool (Coil's per-pool BlockRequest
  * single flight); allocation itself never waits for a lock unless a new block is needed.
+ *
+ * Beyond Coil (docs/static-addresses.md): static addresses ({@link NodeState.allocateStatic}), and
+ * pool policies (reserved/static-only ranges, reuse quarantine) read from the store's AddressPool
+ * whenever the node takes a block of the pool and at every block GC; allocations and releases carry
+ * the clock's `now` for the quarantine.
  */
 import { err, ok, type Result } from "neverthrow";
-import { NodeIpam, type Allocation, type BlockRef, type NodeIpamError } from "../../../lib/ipam/index.js";
+import {
+  NO_POLICY,
+  NodeIpam,
+  formatFieldError,
+  poolPolicy,
+  staticSlot,
+  type Allocation,
+  type BlockRef,
+  type NodeIpamError,
+  type StorePoolDefinition,
+} from "../../../lib/ipam/index.js";
 import type { Family } from "../../../lib/net/index.js";
 import type { Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
@@ -21,6 +36,11 @@ import type { BlockStore, StoreError } from "../../../lib/ipam/index.js";
 export type AllocateError =
   | { readonly kind: "store"; readonly cause: StoreError }
   | { readonly kind: "ipam"; readonly cause: NodeIpamError }
+  | {
+      /** Beyond Coil: a static address that cannot be placed in its pool (outside, reserved, …); nothing changed. */
+      readonly kind: "static-address";
+      readonly message: string;
+    }
   | FamilyUnavailable;
 
 /** A pool needing address families (`missing`) the node has no address of: its pods could not be set up. */
@@ -65,6 +85,8 @@ export interface NodeStateOptions {
    * or a block is taken (its pods could not be set up; Coil churns a block per ADD).
    */
   readonly families?: NodeFamilies;
+  /** Clock in ms for the reuse quarantine (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /** See the module comment. */
@@ -93,7 +115,8 @@ export class NodeState {
   }
 
   /** Addresses for `containerId:ifname` from `pool` (idempotent), obtaining a block when needed. */
-  async allocate(req: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Promise<Result<Allocation, AllocateError>> {
+  async allocate(request: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Promise<Result<Allocation, AllocateError>> {
+    const req = { ...request, now: this.#now() };
     const owned = this.#ownedBlocksUnservable(req.pool);
     if (owned !== undefined) return err(owned);
     const first = this.ipam.allocate(req);
@@ -106,6 +129,7 @@ export class NodeState {
       const block = await this.#o.store.acquireBlock(req.pool, this.#o.node);
       if (block.isErr()) return err({ kind: "store", cause: block.error });
       this.#o.log.info("obtained a new block", { pool: req.pool, block: block.value.name, ipv4: block.value.ipv4, ipv6: block.value.ipv6 });
+      await this.refreshPoolPolicy(req.pool);
       const added = this.ipam.addBlock(block.value);
       if (added.isErr()) return err({ kind: "ipam", cause: added.error });
       this.#export.blocksChanged();
@@ -113,6 +137,81 @@ export class NodeState {
     });
     // Table 119 changes only with the block set: sync (or wait for the sync in flight) only when it
     // is behind — a new block, or a failed earlier sync — so that the pod is routable when ADD returns.
+    if (r.isOk() && this.#export.behind) await this.#syncExportOrCarryOn();
+    return r;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** Apply a pool definition's policy (a bad annotation is logged and ignored: the pool works as plain Coil). */
+  #applyPolicy(pool: string, def: StorePoolDefinition): void {
+    const p = poolPolicy(def.spec, def.annotations);
+    if (p.isErr()) this.#o.log.warn("ignoring the pool's invalid coil-ts.cybozu.com annotations", { pool, errors: p.error.map(formatFieldError) });
+    this.ipam.setPoolPolicy(pool, p.unwrapOr(NO_POLICY));
+  }
+
+  /**
+   * Read `pool` from the store (when it can tell) and apply its policy. A failed read keeps the
+   * policy in force (logged): allocation goes on.
+   */
+  async refreshPoolPolicy(pool: string): Promise<void> {
+    const store = this.#o.store;
+    if (store.readPool === undefined) return;
+    const def = await store.readPool(pool);
+    if (def.isErr()) this.#o.log.warn("could not read the pool's policy; keeping the one in force", { pool, error: def.error });
+    else if (def.value !== undefined) this.#applyPolicy(pool, def.value);
+  }
+
+  /**
+   * A static address (beyond Coil): the slot of `ipv4`/`ipv6` in `pool` for `containerId:ifname`,
+   * obtaining that very block (a static BlockRequest) when the node does not own it. Every refusal
+   * — outside the pool, reserved, families mismatch, in use here, block owned by another node —
+   * comes with a precise message and leaves the node's state as it was.
+   */
+  async allocateStatic(req: {
+    readonly pool: string;
+    readonly containerId: string;
+    readonly ifname: string;
+    readonly ipv4?: string;
+    readonly ipv6?: string;
+  }): Promise<Result<Allocation, AllocateError>> {
+    const store = this.#o.store;
+    const what = [req.ipv4, req.ipv6].filter((x) => x !== undefined).join(",");
+    const acquireStatic = store.acquireStaticBlock?.bind(store);
+    if (store.readPool === undefined || acquireStatic === undefined) {
+      return err({ kind: "static-address", message: `static address ${what}: this block store does not serve static addresses (use --store=kubernetes)` });
+    }
+    const def = await store.readPool(req.pool);
+    if (def.isErr()) return err({ kind: "store", cause: def.error });
+    if (def.value === undefined) return err({ kind: "store", cause: { kind: "pool-not-found", pool: req.pool, message: `pool ${req.pool} is not defined (no AddressPool ${req.pool})` } });
+    this.#applyPolicy(req.pool, def.value);
+    const slot = staticSlot(req.pool, def.value.spec, this.ipam.poolPolicy(req.pool) ?? NO_POLICY, req);
+    if (slot.isErr()) return err({ kind: "static-address", message: slot.error.message });
+    const owned = this.#ownedBlocksUnservable(req.pool);
+    if (owned !== undefined) return err(owned);
+    const at = { pool: req.pool, containerId: req.containerId, ifname: req.ifname, index: slot.value.index, offset: slot.value.offset };
+    const first = this.ipam.allocateStatic(at);
+    if (first.isOk() || first.error.kind !== "need-block") return first.mapErr((cause) => ({ kind: "ipam" as const, cause }));
+    const r = await this.#locks.run(`pool:${req.pool}`, async (): Promise<Result<Allocation, AllocateError>> => {
+      const again = this.ipam.allocateStatic(at);
+      if (again.isOk() || again.error.kind !== "need-block") return again.mapErr((cause) => ({ kind: "ipam" as const, cause }));
+      const unservable = await this.#poolUnservable(req.pool);
+      if (unservable !== undefined) return err(unservable);
+      const block = await acquireStatic(req.pool, this.#o.node, slot.value.index, what);
+      if (block.isErr()) return err({ kind: "store", cause: block.error });
+      this.#o.log.info("obtained a static block", { pool: req.pool, block: block.value.name, ipv4: block.value.ipv4, ipv6: block.value.ipv6 });
+      const added = this.ipam.addBlock(block.value);
+      if (added.isErr()) return err({ kind: "ipam", cause: added.error });
+      this.#export.blocksChanged();
+      return this.ipam.allocateStatic(at).mapErr((cause) => ({ kind: "ipam" as const, cause }));
+    });
+    if (r.isErr()) {
+      // A block obtained for a refused slot (e.g. registered meanwhile) must not stay behind empty.
+      const b = this.ipam.blocks(req.pool).find((x) => x.index === slot.value.index);
+      if (b !== undefined && b.used === 0) void (await this.releaseIfEmpty({ pool: req.pool, name: b.name }));
+    }
     if (r.isOk() && this.#export.behind) await this.#syncExportOrCarryOn();
     return r;
   }
@@ -136,7 +235,7 @@ export class NodeState {
 
   /** Release `containerId:ifname` (no-op if unknown); a block left empty is returned at once. */
   async free(containerId: string, ifname: string): Promise<Allocation | undefined> {
-    const out = this.ipam.free(containerId, ifname);
+    const out = this.ipam.free(containerId, ifname, this.#now());
     if (out.emptyBlock !== undefined) {
       const released = await this.releaseIfEmpty(out.emptyBlock);
       if (released.isErr()) this.#o.log.warn("failed to return an empty block", { block: out.emptyBlock.name, error: released.error });
@@ -210,6 +309,7 @@ export class NodeState {
       if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
     }
     if (this.ipam.blockCidrs().length !== before) this.#export.blocksChanged();
+    for (const pool of new Set(blocks.value.map((b) => b.pool))) await this.refreshPoolPolicy(pool);
     return ok(blocks.value.length);
   }
 

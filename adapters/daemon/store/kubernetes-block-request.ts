@@ -33,6 +33,10 @@ export interface RequestBlockOptions {
   readonly timeoutMs?: number;
   /** Bound on each single API call (default 3 s). */
   readonly callTimeoutMs?: number;
+  /** Request name (default Coil's {@link blockRequestName}); static requests use their own. */
+  readonly name?: string;
+  /** Annotations of the request (beyond Coil: a static request's block index). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** The deterministic request name Coil uses. */
@@ -100,7 +104,7 @@ class RequestWatch {
 
 /** Run the BlockRequest flow for (pool, node). Never throws. */
 export async function requestBlock(o: RequestBlockOptions): Promise<BlockRequestOutcome> {
-  const name = blockRequestName(o.pool, o.node);
+  const name = o.name ?? blockRequestName(o.pool, o.node);
   const deadline = Date.now() + (o.timeoutMs ?? DEFAULT_ALLOC_TIMEOUT_MS);
   const callMs = (): number => Math.max(1, Math.min(o.callTimeoutMs ?? 3000, deadline - Date.now()));
   const call = <T>(p: PromiseLike<Result<T, K8sError>>): Promise<Result<T, K8sError>> => boundedCall(p, callMs());
@@ -109,7 +113,10 @@ export async function requestBlock(o: RequestBlockOptions): Promise<BlockRequest
     const del = await call(o.coil.requests.delete(name));
     if (del.isErr() && del.error.kind !== "not-found") return { kind: "api", step: `delete BlockRequest ${name}`, error: del.error };
     const created = await call(
-      o.coil.requests.create({ metadata: { name, ownerReferences: [o.owner] }, spec: { nodeName: o.node, poolName: o.pool } }),
+      o.coil.requests.create({
+        metadata: { name, ownerReferences: [o.owner], ...(o.annotations === undefined ? {} : { annotations: o.annotations }) },
+        spec: { nodeName: o.node, poolName: o.pool },
+      }),
     );
     let uid: string | undefined;
     if (created.isOk()) uid = created.value.metadata.uid;

@@ -27,7 +27,8 @@ import {
   type Logger,
   type ObjectList,
 } from "../../k8s/index.js";
-import { within } from "./kubernetes-block-request.js";
+import { boundedCall, within } from "./kubernetes-block-request.js";
+import { sharedPodReader, type PodRead } from "../node/static-address.js";
 import { KubernetesBlockStore } from "./kubernetes.js";
 
 /** Options of {@link openKubernetesStore}. */
@@ -60,6 +61,11 @@ export interface KubernetesSetup {
    * `--clear-routes-on-shutdown` asks it at shutdown (Coil #370).
    */
   readonly nodeExists: (timeoutMs: number) => Promise<Result<boolean, K8sError>>;
+  /**
+   * GET a Pod (uncached, bounded like every call), the answer shared for 1 s so the readers of one
+   * ADD — the NAT hook and static addresses — cost one GET (Coil reads the Pod at every ADD).
+   */
+  readonly readPod: PodRead;
   /** The API clients (coild's egress side reads Pods, Egresses and Services with them); destroyed by {@link close}. */
   readonly clients: KubeClients;
   /** Stop watches and close connections. */
@@ -174,6 +180,11 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
       if (r.isOk()) return ok(true);
       return r.error.kind === "not-found" ? ok(false) : err(r.error);
     },
+    readPod: sharedPodReader(async (pod) => {
+      const r = await boundedCall(k8sCall(() => c.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })), callMs);
+      if (r.isOk()) return ok({ annotations: r.value.metadata?.annotations ?? {}, hostNetwork: r.value.spec?.hostNetwork === true });
+      return r.error.kind === "not-found" ? ok(undefined) : err(r.error.message);
+    }),
     clients: c,
     close: async () => {
       await Promise.all([namespaces.stop(), store.value.close()]);

@@ -12,14 +12,20 @@
  *   resourceVersion, retried on conflict; NotFound is success), then DELETE conditioned on the
  *   UID (NotFound is success).
  *
+ * - Beyond Coil (docs/static-addresses.md): `readPool` (GET of the AddressPool: spec and
+ *   annotations) and `acquireStaticBlock`: a BlockRequest `req-<pool>-<node>-static-<index>`
+ *   annotated `coil-ts.cybozu.com/block-index`; a controller that answers with another block (Go
+ *   Coil's ignores the annotation) gets that block returned at once and the ADD fails saying so.
+ *   The static request is deleted once answered.
+ *
  * Every API call is bounded (default 3 s), so when the API server is unreachable a call that
  * needs it fails fast with `store-io` (CNI TRY_AGAIN_LATER) naming the cause. Nothing here is
  * called on the path of an ADD that fits in a block the node already owns.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
-import { FINALIZER, LABEL_NODE, LABEL_POOL } from "../../../lib/constants.js";
-import { parseAddressBlock, poolFamilies, poolMaxBlocks } from "../../../lib/ipam/index.js";
+import { ANNOTATION_BLOCK_INDEX, ANNOTATION_STATIC_IP, FINALIZER, LABEL_NODE, LABEL_POOL } from "../../../lib/constants.js";
+import { blockName, parseAddressBlock, poolFamilies, poolMaxBlocks, type StorePoolDefinition } from "../../../lib/ipam/index.js";
 import type { Family } from "../../../lib/net/index.js";
 import {
   Informer,
@@ -63,6 +69,9 @@ function toStored(o: AddressBlockObject): StoredBlock | undefined {
   const { node, ...b } = p.value;
   return { ...b, node };
 }
+
+/** Beyond Coil: the name of a static BlockRequest (its own, so that it never deletes the dynamic one in flight). */
+export const staticRequestName = (pool: string, node: string, index: number): string => `req-${pool}-${node}-static-${index}`;
 
 /** See the module comment. */
 export class KubernetesBlockStore implements BlockStore {
@@ -152,8 +161,59 @@ export class KubernetesBlockStore implements BlockStore {
     return ok(b);
   }
 
-  async #outcomeError(pool: string, node: string, out: Exclude<BlockRequestOutcome, { kind: "allocated" }>): Promise<StoreError> {
-    const req = blockRequestName(pool, node);
+  readPool(pool: string): ResultAsync<StorePoolDefinition | undefined, StoreError> {
+    return new ResultAsync(
+      this.#call(this.#o.coil.pools.get(pool)).then((p) => {
+        if (p.isErr()) return p.error.kind === "not-found" ? ok(undefined) : err(apiStoreError(`get AddressPool ${pool}`, p.error));
+        return ok({ spec: p.value.spec, annotations: p.value.metadata.annotations ?? {} });
+      }),
+    );
+  }
+
+  acquireStaticBlock(pool: string, node: string, index: number, staticIp: string): ResultAsync<StoredBlock, StoreError> {
+    return new ResultAsync(this.#acquireStatic(pool, node, index, staticIp));
+  }
+
+  async #acquireStatic(pool: string, node: string, index: number, staticIp: string): Promise<Result<StoredBlock, StoreError>> {
+    const name = staticRequestName(pool, node, index);
+    const out = await requestBlock({
+      coil: this.#o.coil,
+      kc: this.#o.kc,
+      pool,
+      node,
+      owner: this.#o.nodeOwner,
+      name,
+      annotations: { [ANNOTATION_BLOCK_INDEX]: String(index), [ANNOTATION_STATIC_IP]: staticIp },
+      ...(this.#o.allocTimeoutMs === undefined ? {} : { timeoutMs: this.#o.allocTimeoutMs }),
+      ...(this.#o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.#o.callTimeoutMs }),
+    });
+    // Answered (or given up): the request has served its purpose.
+    const del = await this.#call(this.#o.coil.requests.delete(name));
+    if (del.isErr() && del.error.kind !== "not-found") this.#o.log.warn("could not delete a static BlockRequest", { request: name, error: del.error });
+    if (out.kind === "failed" && out.reason !== "out of blocks") {
+      return err({ kind: "static-refused", message: `static address ${staticIp} of pool ${pool}: ${out.message} (BlockRequest ${name}: ${out.reason})` });
+    }
+    if (out.kind !== "allocated") return err(await this.#outcomeError(pool, node, out, name));
+    const want = blockName(pool, index);
+    if (out.blockName !== want) {
+      const back = await this.#release(pool, node, out.blockName);
+      if (back.isErr()) this.#o.log.warn("could not return a block a static request got by mistake", { block: out.blockName, error: back.error });
+      return err({
+        kind: "static-refused",
+        message: `coil-ipam-controller answered static BlockRequest ${name} with block ${out.blockName} instead of ${want}: the controller does not support static addresses (Coil v2's does not); the block was returned`,
+      });
+    }
+    const got = await this.#call(this.#o.coil.blocks.get(want));
+    if (got.isErr()) return err(apiStoreError(`get AddressBlock ${want} of pool ${pool}`, got.error));
+    const b = toStored(got.value);
+    if (b === undefined || b.node !== node || b.pool !== pool) {
+      return err({ kind: "store-state-invalid", message: `AddressBlock ${want} named by BlockRequest ${name} is not a block of pool ${pool} for node ${node}` });
+    }
+    return ok(b);
+  }
+
+  async #outcomeError(pool: string, node: string, out: Exclude<BlockRequestOutcome, { kind: "allocated" }>, requestName?: string): Promise<StoreError> {
+    const req = requestName ?? blockRequestName(pool, node);
     switch (out.kind) {
       case "failed":
         return out.reason === "out of blocks"

@@ -16,6 +16,7 @@ t.test("defaults are Coil's", async (t) => {
     compatCalico: false,
     enableIpam: true,
     enableEgress: true,
+    enableStaticIp: true,
     addressBlockGcIntervalMs: 300_000,
     backend: "iptables",
     store: "local",
@@ -24,9 +25,9 @@ t.test("defaults are Coil's", async (t) => {
 });
 
 t.test("Go-style booleans, durations, addresses", async (t) => {
-  const f = parseCoildFlags(["--compat-calico", "--enable-egress=false", "--addressblock-gc-interval=1h30m", "--metrics-addr=127.0.0.1:0", "--health-addr", "[::1]:9999", "--node-ipv4=10.0.0.1", "--zap-stacktrace-level=panic"])._unsafeUnwrap();
+  const f = parseCoildFlags(["--compat-calico", "--enable-egress=false", "--enable-static-ip=false", "--addressblock-gc-interval=1h30m", "--metrics-addr=127.0.0.1:0", "--health-addr", "[::1]:9999", "--node-ipv4=10.0.0.1", "--zap-stacktrace-level=panic"])._unsafeUnwrap();
   if (typeof f === "string") return t.fail(f);
-  t.match(f, { compatCalico: true, enableEgress: false, addressBlockGcIntervalMs: 5_400_000, metricsAddr: { host: "127.0.0.1", port: 0 }, healthAddr: { host: "::1", port: 9999 }, nodeIPv4: "10.0.0.1" });
+  t.match(f, { compatCalico: true, enableEgress: false, enableStaticIp: false, addressBlockGcIntervalMs: 5_400_000, metricsAddr: { host: "127.0.0.1", port: 0 }, healthAddr: { host: "::1", port: 9999 }, nodeIPv4: "10.0.0.1" });
   t.same(parseDuration("500ms")._unsafeUnwrap(), 500);
   t.ok(parseDuration("5x").isErr());
   t.same(parseListenAddr("0")._unsafeUnwrap(), undefined);
