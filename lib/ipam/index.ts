@@ -39,7 +39,7 @@ export { AddressAllocator, MAX_BLOCK_HOST_BITS } from "./allocator.js";
 export type { ObservedBlock, NodeBlockInfo, BlockRef, Allocation, FreeOutcome, NodeIpamState } from "./node-ipam.js";
 export { NodeIpam, allocationKey } from "./node-ipam.js";
 export { choosePool } from "./pool-choice.js";
-export type { AddressRange, PoolPolicy, PolicyParseError, StaticError, StaticSlot, Interval } from "./policy.js";
+export type { AddressRange, PoolPolicy, PolicyParseError, StaticAddresses, StaticError, StaticSlot, Interval } from "./policy.js";
 export { intervalHolding } from "./intervals.js";
 export {
   NO_POLICY,

@@ -266,12 +266,20 @@ export function blockOffsetExclusions(block: { readonly ipv4?: string; readonly 
   return mergeIntervals(out);
 }
 
+/** The address(es) a pod asks for in `coil-ts.cybozu.com/static-ip`. */
+export interface StaticAddresses {
+  /** The IPv4 address, if one is asked for. */
+  readonly ipv4?: Ip;
+  /** The IPv6 address, if one is asked for. */
+  readonly ipv6?: Ip;
+}
+
 /**
  * Parse the pod annotation `coil-ts.cybozu.com/static-ip`: one IPv4 and/or one IPv6 address,
  * comma separated.
  */
-export function parseStaticIps(text: string): Result<{ readonly ipv4?: Ip; readonly ipv6?: Ip }, StaticError> {
-  const bad = (why: string): Result<{ ipv4?: Ip; ipv6?: Ip }, StaticError> =>
+export function parseStaticIps(text: string): Result<StaticAddresses, StaticError> {
+  const bad = (why: string): Result<StaticAddresses, StaticError> =>
     err({ kind: "invalid-static-ip", message: `${JSON.stringify(text)}: ${why}` });
   const out: { ipv4?: Ip; ipv6?: Ip } = {};
   for (const raw of text.split(",")) {
