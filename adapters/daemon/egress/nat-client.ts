@@ -58,17 +58,25 @@ const applyFailed = (e: KernelApplyError): NatClientError => ({
 
 const observeFailed = (e: KernelObserveError): NatClientError => ({ kind: "observe-failed", cause: e, message: `cannot read the pod's network: ${e.kind}` });
 
-/** The encap source port of an existing FoU link (`ip -d -j link show`), when there is one. */
-async function observedSport(netns: string, link: string): Promise<number | undefined> {
-  const r = await runInNetns(pathRef(netns), ["ip", "-d", "-j", "link", "show", "dev", link]);
-  if (r.isErr()) return undefined;
+/**
+ * The encap source port in `ip -d -j link show dev <link>` output, or undefined. iproute2 prints a
+ * tunnel's encapsulation as `linkinfo.info_data.encap: { type, sport, dport, … }` with `sport` 0
+ * for `encap-sport auto` (the text form's `encap-sport auto`), for ipip and ip6tnl alike.
+ */
+export function encapSportFromIpJson(stdout: string): number | undefined {
   try {
-    const [l] = JSON.parse(r.value.stdout) as Array<{ linkinfo?: { info_data?: { encap_sport?: number | string } } }>;
-    const v = l?.linkinfo?.info_data?.encap_sport;
-    return v === "auto" ? 0 : typeof v === "number" ? v : undefined;
+    const [l] = JSON.parse(stdout) as Array<{ linkinfo?: { info_data?: { encap?: { sport?: unknown } } } }>;
+    const v = l?.linkinfo?.info_data?.encap?.sport;
+    return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 65535 ? v : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The encap source port of an existing FoU link (`ip -d -j link show`), when there is one. */
+async function observedSport(netns: string, link: string): Promise<number | undefined> {
+  const r = await runInNetns(pathRef(netns), ["ip", "-d", "-j", "link", "show", "dev", link]);
+  return r.isErr() ? undefined : encapSportFromIpJson(r.value.stdout);
 }
 
 /** Whether the NAT client's policy routing is there for `family` (Coil's `IsInitialized`: the rules to 117 and 118). */
