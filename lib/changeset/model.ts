@@ -45,7 +45,30 @@ function dropLink(s: NetnsState, name: string): NetnsState {
   };
 }
 
-function linkSet(s: NetnsState, op: Extract<NetlinkOp, { kind: "link.set" }>): R {
+/** Rename a link with everything that names it (addresses, routes, per-device sysctls, a veth peer's `peer`). */
+function renameLink(s: NetnsState, from: string, to: string): R {
+  if (validateIfName(to).isErr()) return err(modelError("EINVAL", `invalid interface name ${JSON.stringify(to)}`));
+  if (s.links.some((l) => l.name === to)) return err(modelError("EEXIST", `link ${to} exists`));
+  if (s.links.some((l) => l.name === from && l.up)) return err(modelError("EBUSY", `cannot rename ${from} while it is up`));
+  const key = (k: string): string => {
+    for (const f of ["net.ipv4.conf.", "net.ipv6.conf."]) if (k.startsWith(`${f}${from}.`)) return `${f}${to}.${k.slice(f.length + from.length + 1)}`;
+    return k;
+  };
+  return ok({
+    ...s,
+    links: s.links.map((l) => (l.name === from ? { ...l, name: to } : l.peer === from ? { ...l, peer: to } : l)),
+    addrs: s.addrs.map((a) => (a.dev === from ? { ...a, dev: to } : a)),
+    routes: s.routes.map((r) => (r.dev === from ? { ...r, dev: to } : r)),
+    sysctls: Object.fromEntries(Object.entries(s.sysctls).map(([k, v]) => [key(k), v])),
+  });
+}
+
+function linkSet(s0: NetnsState, op0: Extract<NetlinkOp, { kind: "link.set" }>): R {
+  if (!s0.links.some((l) => l.name === op0.name)) return err(modelError("ENODEV", `cannot find device ${op0.name}`));
+  const renamed = op0.newName === undefined || op0.newName === op0.name ? ok(s0) : renameLink(s0, op0.name, op0.newName);
+  if (renamed.isErr()) return renamed;
+  const s = renamed.value;
+  const op = { ...op0, name: op0.newName ?? op0.name };
   const cur = s.links.find((l) => l.name === op.name);
   if (cur === undefined) return err(modelError("ENODEV", `cannot find device ${op.name}`));
   let next: LinkState = { ...cur, up: op.up ?? cur.up, mtu: op.mtu ?? cur.mtu };

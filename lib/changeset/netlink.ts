@@ -175,6 +175,11 @@ export interface LinkSetOp {
   readonly alias?: string;
   /** New MTU in bytes. */
   readonly mtu?: number;
+  /**
+   * Rename the link (`ip link set dev <name> name <newName>`); the kernel refuses it for a link that
+   * is up. Coil renames the kernel's fallback tunnel devices `tunl0`/`ip6tnl0` this way.
+   */
+  readonly newName?: string;
 }
 
 /** Delete a link (and, for a veth, its peer). */

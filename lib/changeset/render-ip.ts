@@ -149,6 +149,7 @@ function renderTunnel(op: Extract<NetlinkOp, { kind: "link.add-tunnel" }>): Args
 function renderLinkSet(op: Extract<NetlinkOp, { kind: "link.set" }>): Args {
   return concat([
     ifname(op.name).map((n) => ["link", "set", "dev", n]),
+    opt(op.newName !== undefined, () => ifname(op.newName ?? "").map((n) => ["name", n])),
     ok(op.up === undefined ? [] : [op.up ? "up" : "down"]),
     opt(op.alias !== undefined, () => validateAlias(op.alias ?? "").map((a) => ["alias", a])),
     mtu(op.mtu),

@@ -145,8 +145,10 @@ export function planEgressClientSync(opts: EgressClientSyncOptions): Result<Chan
   if (linkOps.isErr()) return err(linkOps.error);
   const routes = desiredNatRoutes(opts, family, link, tunnelVia(t));
   const owned = (r: Route): boolean => r.dev === link && (routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE);
-  const routeOps = diffRoutes(routes, observed.routes, owned);
   const recreated = linkOps.value.some((op) => op.kind === "link.add-tunnel" && op.name === link);
+  // A link deleted and added again (FoU sport change) loses its routes with it: plan them as absent.
+  const current = recreated ? observed.routes.filter((r) => r.dev !== link) : observed.routes;
+  const routeOps = diffRoutes(routes, current, owned);
   const up = routes.length > 0 ? linkUpOps(link, observed, recreated) : [];
   const orig = originatingOnlyPlan({
     family,

@@ -114,12 +114,30 @@ function findLink(observed: NetnsState, name: string): LinkState | undefined {
   return observed.links.find((l) => l.name === name);
 }
 
-/** The flow-based catch-all device of a family (`coil_ipip4`/`coil_ipip6`), created and set up when missing or down. */
+/**
+ * The kernel's fallback tunnel device of a family and the name Coil gives it: loading `ipip` /
+ * `ip6_tunnel` creates `tunl0` / `ip6tnl0` in every namespace (unless
+ * `net.core.fb_tunnels_only_for_init_net` says otherwise); Coil renames them `coil_tunl` /
+ * `coil_ip6tnl` to show that it owns the namespace's decapsulation (they stay down, unused).
+ */
+export const FOU_FALLBACK_RENAME: Readonly<Record<Family, { readonly from: string; readonly to: string }>> = {
+  4: { from: "tunl0", to: "coil_tunl" },
+  6: { from: "ip6tnl0", to: "coil_ip6tnl" },
+};
+
+/**
+ * The flow-based catch-all device of a family (`coil_ipip4`/`coil_ipip6`), created and set up when
+ * missing or down, and the fallback device renamed ({@link FOU_FALLBACK_RENAME}) when observed (a
+ * fallback device that appears only when this changeset loads the module is renamed at the next sync).
+ */
 function externalOps(family: Family, observed: NetnsState): NetlinkOp[] {
   const name = family === 4 ? FOU_EXTERNAL_V4 : FOU_EXTERNAL_V6;
   const cur = findLink(observed, name);
   const add: NetlinkOp[] = cur === undefined ? [{ kind: "link.add-tunnel", name, mode: family === 4 ? "ipip" : "ip6tnl", external: true }] : [];
-  return cur?.up === true ? add : [...add, { kind: "link.set", name, up: true }];
+  const fb = FOU_FALLBACK_RENAME[family];
+  const fallback = findLink(observed, fb.from);
+  const rename: NetlinkOp[] = fallback !== undefined && !fallback.up && findLink(observed, fb.to) === undefined ? [{ kind: "link.set", name: fb.from, newName: fb.to }] : [];
+  return [...(cur?.up === true ? add : [...add, { kind: "link.set", name, up: true } as const]), ...rename];
 }
 
 /** Options of {@link tunnelLinkOps}. */

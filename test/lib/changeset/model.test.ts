@@ -71,6 +71,24 @@ t.test("deleting a link takes addresses, routes, sysctls and the veth peer", asy
   t.same(d.sysctls, BASE.sysctls);
 });
 
+t.test("renaming a link (Coil's tunl0 -> coil_tunl) carries its addresses, sysctls and a veth peer's reference", async (t) => {
+  const s = run(BASE, [
+    { kind: "link.add-veth", name: "v0", peer: { name: "p0", netns: HOST_NETNS } },
+    { kind: "addr.add", dev: "v0", cidr: c("10.5.0.1/32") },
+    { kind: "sysctl.set", key: "net.ipv4.conf.v0.rp_filter", value: "0" },
+  ]);
+  // (A link being renamed is down, so no route goes through it.)
+  const r = applyOp(s, { kind: "link.set", name: "v0", newName: "v1" })._unsafeUnwrap();
+  t.same(r.links.map((l) => [l.name, l.peer]), [["eth0", undefined], ["v1", "p0"], ["p0", "v1"]]);
+  t.same(r.addrs.filter((x) => x.cidr === "10.5.0.1/32").map((x) => x.dev), ["v1"]);
+  t.equal(r.sysctls["net.ipv4.conf.v1.rp_filter"], "0");
+  t.equal(r.sysctls["net.ipv4.conf.v0.rp_filter"], undefined);
+  t.equal(errno(s, { kind: "link.set", name: "v0", newName: "p0" }), "EEXIST", "the new name is taken");
+  t.equal(errno(s, { kind: "link.set", name: "nope", newName: "x" }), "ENODEV");
+  t.equal(errno(s, { kind: "link.set", name: "eth0", newName: "eth9" }), "EBUSY", "the kernel refuses renaming a link that is up");
+  t.same(applyOp(s, { kind: "link.set", name: "v0", newName: "v1", up: true })._unsafeUnwrap().links.find((l) => l.name === "v1")?.up, true, "renamed, then set up");
+});
+
 t.test("link down flushes routes and IPv6 addresses", async (t) => {
   const s = run(BASE, [
     { kind: "route.add", route: { family: 6, dst: c("fd01::/64"), dev: "eth0" } },

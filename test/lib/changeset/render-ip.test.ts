@@ -58,6 +58,7 @@ const cases: { name: string; op: NetlinkOp; want: RenderedOp }[] = [
     want: { kind: "ip", family: null, args: ["link", "set", "dev", "veth1", "up", "alias", "COIL:default:abc def:eth0", "mtu", "1500"] },
   },
   { name: "link down", op: { kind: "link.set", name: "veth1", up: false }, want: { kind: "ip", family: null, args: "link set dev veth1 down".split(" ") } },
+  { name: "link rename (Coil's fallback device)", op: { kind: "link.set", name: "tunl0", newName: "coil_tunl" }, want: { kind: "ip", family: null, args: "link set dev tunl0 name coil_tunl".split(" ") } },
   { name: "link del", op: { kind: "link.del", name: "veth1" }, want: { kind: "ip", family: null, args: "link del dev veth1".split(" ") } },
   { name: "fou v4", op: { kind: "fou.add", family: 4, port: 5555, ipproto: 4 }, want: { kind: "ip", family: 4, args: "fou add port 5555 ipproto 4".split(" ") } },
   { name: "fou v6", op: { kind: "fou.add", family: 6, port: 5555, ipproto: 41 }, want: { kind: "ip", family: 6, args: "fou add port 5555 ipproto 41".split(" ") } },
@@ -149,6 +150,7 @@ t.test("hostile aliases, netns paths, sysctl keys and numbers", async (t) => {
   for (const k of ["net..ipv4", "net.ipv4.conf.//.x", "net/ipv4 x", "net.ipv4.conf.a;b.x", "."]) t.ok(sysctlPath(k).isErr(), `key ${k}`);
   t.ok(ipArgv({ kind: "sysctl.set", key: "net.ipv4.ip_forward", value: "1\nx" }).isErr(), "value with newline");
   for (const m of [-1, 1.5, Number.NaN, 70000, 10]) t.ok(ipArgv({ kind: "link.set", name: "eth0", mtu: m }).isErr(), `mtu ${m}`);
+  for (const n of ["", "a b", "x".repeat(16), "../x"]) t.ok(ipArgv({ kind: "link.set", name: "tunl0", newName: n }).isErr(), `new name ${JSON.stringify(n)}`);
   t.ok(ipArgv({ kind: "route.add", route: { family: 4, dst: c("10.0.0.0/8"), table: 0 } }).isErr(), "table 0");
   t.ok(ipArgv({ kind: "fou.add", family: 4, port: 0, ipproto: 4 }).isErr(), "port 0");
 });

@@ -98,7 +98,36 @@ t.test("client sync: destination diff, family mismatch, sport change", async (t)
   t.equal(planEgressClientSync({ ...opts, tunnel: fou("fd96::10", "10.2.0.5") })._unsafeUnwrapErr().kind, "family-mismatch");
   const resport = planEgressClientSync({ ...opts, tunnel: fou("10.96.0.10", "10.2.0.5", undefined, true), observed: after, observedSport: 5555 })._unsafeUnwrap();
   t.same(opKinds(resport).slice(0, 2), ["link.del", "link.add-tunnel"], "sport change recreates the link");
+  // The kernel deletes a link's routes with it: the recreated link gets them again, after it is up.
+  t.same(allOps(resport).slice(2).map((o) => (o.kind === "route.replace" ? `${o.kind} ${o.route.dst} ${o.route.table}` : o.kind)), [
+    "link.set", "route.replace 10.1.2.0/24 117", "route.replace 0.0.0.0/0 118",
+  ], "sport change: routes through the recreated link laid out again");
   t.equal(planEgressClientSync({ ...opts, tunnel: { kind: "vxlan", vni: 0, port: 4789, peer: ip("10.96.0.10"), local: ip("10.2.0.5") } })._unsafeUnwrapErr().kind, "invalid-number");
+});
+
+t.test("FoU: the kernel's fallback tunl0/ip6tnl0 renamed coil_tunl/coil_ip6tnl, as Coil does (§6.3)", async (t) => {
+  const fallbacks: NetnsState = {
+    ...EMPTY,
+    links: [
+      { name: "tunl0", kind: "ipip", up: false, mtu: 1480 },
+      { name: "ip6tnl0", kind: "ip6tnl", up: false, mtu: 1452 },
+    ],
+  };
+  const renames = (cs: Parameters<typeof allOps>[0]): string[] =>
+    allOps(cs).flatMap((o) => (o.kind === "link.set" && o.newName !== undefined ? [`${o.name}->${o.newName}`] : []));
+  for (const [peer, l4, l6, want] of [
+    ["10.96.0.10", "10.2.0.5", undefined, "tunl0->coil_tunl"],
+    ["fd96::10", undefined, "fd02::5", "ip6tnl0->coil_ip6tnl"],
+  ] as const) {
+    const opts = { netnsPath: NS, tunnel: fou(peer, l4, l6), destinations: [cidr(peer.includes(":") ? "::/0" : "0.0.0.0/0")], observed: fallbacks };
+    const cs = planEgressClientSync(opts)._unsafeUnwrap();
+    t.same(renames(cs), [want], `client ${peer}: ${want}`);
+    const after = applyModel({ [NS]: fallbacks }, cs)[NS] ?? EMPTY;
+    t.ok(isEmptyChangeset(planEgressClientSync({ ...opts, observed: after })._unsafeUnwrap()), "renamed once: the next sync plans nothing");
+  }
+  const up = { ...fallbacks, links: fallbacks.links.map((l) => ({ ...l, up: true })) };
+  t.same(renames(planEgressClientSync({ netnsPath: NS, tunnel: fou("10.96.0.10", "10.2.0.5"), destinations: [cidr("0.0.0.0/0")], observed: up })._unsafeUnwrap()), [], "a fallback device in use (up) is left alone");
+  t.same(renames(planEgressClientSync({ netnsPath: NS, tunnel: fou("10.96.0.10", "10.2.0.5"), destinations: [cidr("0.0.0.0/0")] })._unsafeUnwrap()), [], "no fallback device: nothing to rename");
 });
 
 t.test("client sync: originating-only mode (Coil §6.4, §9.6.4)", async (t) => {
