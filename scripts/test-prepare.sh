@@ -7,6 +7,7 @@
 #   1. root: the privileged tests (network namespaces, netlink, nftables) need it.
 #   2. Debian packages (iproute2, nftables, ...): installed with apt-get when missing (as root),
 #      as `npm run demo` does; otherwise the missing ones are listed with the install command.
+#      Then the VM of the kernel tests: qemu-system-x86 and Debian's kernel (scripts/vm/run-in-vm.sh --prepare).
 #   3. In parallel, each only when missing:
 #        - kube-apiserver + etcd, built from Go modules by scripts/envtest/build.sh
 #          (15-25 min cold on 2 cores; cached in ${COIL_ENVTEST_CACHE:-~/.cache/coil-envtest}),
@@ -68,6 +69,38 @@ if [[ ${#need[@]} -gt 0 ]]; then
   else
     die "missing Debian packages: ${need[*]}. Install them: apt-get install -y ${need[*]}"
   fi
+fi
+
+# 2b. The VM for the kernel tests (FoU, IPIP, ip6tnl: test/e2e/egress-fou-vm.test.ts; docs/vm-tests.md): qemu
+#     (installed without its recommends: no GUI or firmware bundles) and Debian's stock kernel package, fetched
+#     with `apt-get download` and unpacked into ${COIL_VM_CACHE:-~/.cache/coil-vm} by scripts/vm/run-in-vm.sh
+#     --prepare (~1 min cold, 70 MB; a --check of well under a second when cached).
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+  if [[ $IS_ROOT == 1 ]] && command -v apt-get >/dev/null; then
+    say "installing qemu-system-x86 for the VM tests (apt-get --no-install-recommends)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86; } >/dev/null \
+      || die "apt-get install qemu-system-x86 failed"
+  elif [[ $ALLOW_SKIP == 1 ]]; then
+    say "qemu-system-x86 is missing (apt-get install -y --no-install-recommends qemu-system-x86); the VM tests will fail"
+  else
+    die "qemu-system-x86 is missing. Install it: apt-get install -y --no-install-recommends qemu-system-x86"
+  fi
+fi
+if command -v qemu-system-x86_64 >/dev/null 2>&1; then
+  LOGS_VM=$(mktemp "${TMPDIR:-/tmp}/coil-test-prepare-vm.XXXXXX")
+  if vm_ready=$(bash scripts/vm/run-in-vm.sh --check 2>/dev/null); then
+    say "vm: cached ${vm_ready#run-in-vm: ready }"
+  else
+    say "vm: fetching Debian's kernel package and building the boot files (scripts/vm/run-in-vm.sh --prepare, ~1 min)"
+    if bash scripts/vm/run-in-vm.sh --prepare >"$LOGS_VM" 2>&1; then
+      say "vm: ready"
+    elif [[ $ALLOW_SKIP == 1 ]]; then
+      tail -5 "$LOGS_VM"; say "vm: could not be prepared; the VM tests will fail"
+    else
+      tail -20 "$LOGS_VM"; die "the VM could not be prepared (bash scripts/vm/run-in-vm.sh --prepare)"
+    fi
+  fi
+  rm -f "$LOGS_VM"
 fi
 
 # 3. Builds. Go builds run in the background (both are nice 19), the dist build in the foreground.
