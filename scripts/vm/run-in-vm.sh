@@ -168,10 +168,11 @@ fi
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/coil-vm-run.XXXXXX") || die "mktemp failed"
 SHARE=$RUN/share # the guest's writable share, mounted at the same path inside
 mkdir -p "$SHARE" || die "run dir set-up failed"
-QPID="" WPID=""
+QPID="" WPID="" TPID=""
 cleanup() {
   [[ -n $QPID ]] && kill "$QPID" 2>/dev/null
   [[ -n $WPID ]] && kill "$WPID" 2>/dev/null
+  [[ -n $TPID ]] && kill "$TPID" 2>/dev/null
   if [[ ${COIL_VM_KEEP:-0} == 1 ]]; then echo "run-in-vm: kept $RUN" >&2; else rm -rf "$RUN"; fi
 }
 trap cleanup EXIT
@@ -207,11 +208,15 @@ QPID=$!
 # Boot time: when the guest's command wrapper creates `started` (9p writes land on the host at once).
 (while kill -0 "$QPID" 2>/dev/null; do [[ -e $SHARE/started ]] && { now >"$RUN/tstart"; exit 0; }; sleep 0.05; done) &
 WPID=$!
-# Follow the output until qemu exits (tail --pid), then the last bytes.
-tail -c +1 -s 0.1 --pid="$QPID" -f "$SHARE/output"
+# Follow the output until qemu exits (tail --pid), then the last bytes. Both run in the background:
+# bash runs a trap (SIGTERM from a test's timeout) only between foreground commands, `wait` included.
+tail -c +1 -s 0.1 --pid="$QPID" -f "$SHARE/output" &
+TPID=$!
 wait "$QPID"
 QRC=$?
 QPID=""
+wait "$TPID"
+TPID=""
 TEND=$(now)
 wait "$WPID" 2>/dev/null
 WPID=""
