@@ -31,9 +31,16 @@ export interface NatGateway {
 }
 
 /** Why an Egress and its Service give no gateways (Coil's `getHook` errors). */
-export type GatewayDecodeError =
-  | { readonly kind: "invalid-cluster-ip"; readonly egress: EgressRef; readonly value: string; readonly message: string }
-  | { readonly kind: "invalid-destination"; readonly egress: EgressRef; readonly value: string; readonly message: string };
+export interface GatewayDecodeError {
+  /** Which text did not parse: the Service's ClusterIP or one of the Egress's destinations. */
+  readonly kind: "invalid-cluster-ip" | "invalid-destination";
+  /** The Egress whose gateways were being decoded. */
+  readonly egress: EgressRef;
+  /** The text that did not parse. */
+  readonly value: string;
+  /** Coil's wording, naming the Egress and quoting the value. */
+  readonly message: string;
+}
 
 /** `<namespace>/<name>` of an Egress. */
 export function egressKey(r: EgressRef): string {

@@ -30,7 +30,7 @@ export { planRouteExport, exportRoute } from "./route-export.js";
 export type { RouterNode, RouterBlock, RouterRoutesOptions, RouterPlan } from "./router.js";
 export { planRouterRoutes, routerDesiredRoutes } from "./router.js";
 export type { TunnelSpec, FouTunnelSpec, VxlanTunnelSpec, TunnelLinkOptions } from "./tunnel.js";
-export { tunnelLocal, tunnelLinkName, tunnelLinkOps, tunnelSysctls, tunnelVia, fouInitOps, FOU_FALLBACK_RENAME, VXLAN_INNER_LL } from "./tunnel.js";
+export { tunnelLocal, tunnelLinkName, tunnelLinkOps, tunnelSysctls, tunnelVia, fouInitOps, FOU_FALLBACK_RENAME, VXLAN_INNER_LL, type LinkRename } from "./tunnel.js";
 export type { EgressClientInitOptions, EgressClientSyncOptions } from "./egress-client.js";
 export {
   planEgressClientInit,

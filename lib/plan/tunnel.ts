@@ -114,13 +114,21 @@ function findLink(observed: NetnsState, name: string): LinkState | undefined {
   return observed.links.find((l) => l.name === name);
 }
 
+/** A link renamed from one name to another. */
+export interface LinkRename {
+  /** The kernel's name. */
+  readonly from: string;
+  /** Coil's name. */
+  readonly to: string;
+}
+
 /**
  * The kernel's fallback tunnel device of a family and the name Coil gives it: loading `ipip` /
  * `ip6_tunnel` creates `tunl0` / `ip6tnl0` in every namespace (unless
  * `net.core.fb_tunnels_only_for_init_net` says otherwise); Coil renames them `coil_tunl` /
  * `coil_ip6tnl` to show that it owns the namespace's decapsulation (they stay down, unused).
  */
-export const FOU_FALLBACK_RENAME: Readonly<Record<Family, { readonly from: string; readonly to: string }>> = {
+export const FOU_FALLBACK_RENAME: Readonly<Record<Family, LinkRename>> = {
   4: { from: "tunl0", to: "coil_tunl" },
   6: { from: "ip6tnl0", to: "coil_ip6tnl" },
 };
