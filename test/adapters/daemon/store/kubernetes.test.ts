@@ -64,8 +64,8 @@ if (started !== undefined) {
   const running = new Map<string, RunningCoild>();
   const sock = (n: string): string => join(dir, `${n}.sock`);
   let seq = 0;
-  const start = async (n: string): Promise<RunningCoild> => {
-    const flags = parseCoildFlags([`--store=kubernetes`, `--kubeconfig=${cp.kubeconfigPath}`, `--socket=${sock(n)}`, "--metrics-addr=0", "--health-addr=0"], {})._unsafeUnwrap() as CoildFlags;
+  const start = async (n: string, extra: readonly string[] = []): Promise<RunningCoild> => {
+    const flags = parseCoildFlags([`--store=kubernetes`, `--kubeconfig=${cp.kubeconfigPath}`, `--socket=${sock(n)}`, "--metrics-addr=0", "--health-addr=0", ...extra], {})._unsafeUnwrap() as CoildFlags;
     let kernel = kernels.get(n);
     if (kernel === undefined) {
       kernel = new FakeKernel();
@@ -87,7 +87,17 @@ if (started !== undefined) {
     running.set(n, r.value);
     return r.value;
   };
-  const add = (n: string, id: string, ns: string): Promise<CniReply> => {
+  // The Pod exists before the runtime calls ADD, as under a kubelet: coild reads it at ADD (egress
+  // annotations, static addresses) and, as Coil's coild, refuses the ADD of a pod it cannot find.
+  const pods = new Set<string>();
+  const ensurePod = async (n: string, id: string, ns: string): Promise<void> => {
+    const key = `${ns}/pod-${id}`;
+    if (pods.has(key)) return;
+    await a.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: `pod-${id}`, namespace: ns }, spec: { nodeName: n, containers: [{ name: "c", image: "pause" }] } } });
+    pods.add(key);
+  };
+  const add = async (n: string, id: string, ns: string): Promise<CniReply> => {
+    await ensurePod(n, id, ns);
     kernels.get(n)?.addNetns(netnsPath(`/run/netns/${id}`));
     return cni(sock(n), "Add", id, `/run/netns/${id}`, ns);
   };
@@ -230,11 +240,25 @@ if (started !== undefined) {
   });
 
   await t.test("API server gone: ADD into an owned block works, a new block fails fast with 11", async (t) => {
+    // coild reads the Pod at ADD (egress annotations, static addresses) and, as Coil's coild, fails
+    // the ADD when it cannot; with both features off it needs the API only for a new block. n1 is
+    // restarted that way, n2 keeps the defaults.
+    await running.get("n1")?.close();
+    await start("n1", ["--enable-egress=false", "--enable-static-ip=false"]);
     const r0 = await add("n1", "n1-d0", "plain");
     t.ok(r0.ok, "n1 owns a default block (4 addresses) with room");
+    await ensurePod("n1", "n1-d1", "plain");
+    await ensurePod("n1", "n1-o1", "team-other");
+    await ensurePod("n2", "n2-d9", "plain");
     await ctrl?.close();
     ctrl = undefined;
     await cp.stop();
+    const t0 = Date.now();
+    const r9 = await add("n2", "n2-d9", "plain");
+    const podFailMs = Date.now() - t0;
+    t.notOk(r9.ok, "a coild with egress or static addresses on cannot read the Pod: the ADD fails");
+    t.match(r9.error?.msg ?? "", /pod/i, JSON.stringify(r9.error));
+    t.ok(podFailMs < 9_000, `failed in ${podFailMs} ms`);
     const t1 = Date.now();
     const r1 = await add("n1", "n1-d1", "plain");
     const okMs = Date.now() - t1;
