@@ -117,6 +117,15 @@ export class PoolManager {
   }
 
   /** Rebuild the pool's state (see {@link syncPool}) and return it. */
+  /** The pool object and its state, re-synced when the pool's spec or policy annotations changed since the last sync. */
+  async #current(name: string): Promise<Result<{ ap: AddressPoolObject; state: PoolState }, PoolError>> {
+    const ap = await this.#getPool(name);
+    if (ap.isErr()) return err(ap.error);
+    const cached = this.#pools.get(name);
+    if (cached !== undefined && cached.specJson === stateKey(ap.value)) return ok({ ap: ap.value, state: cached });
+    return (await this.#sync(name)).map((state) => ({ ap: ap.value, state }));
+  }
+
   async #sync(name: string): Promise<Result<PoolState, PoolError>> {
     const pool = await this.#getPool(name);
     if (pool.isErr()) return err(pool.error);
@@ -198,16 +207,11 @@ export class PoolManager {
       const synced = await this.#sync(pool);
       if (synced.isErr()) return err(synced.error);
     }
-    const ap = await this.#getPool(pool);
-    if (ap.isErr()) return err(ap.error);
-    let state = this.#pools.get(pool);
-    if (state === undefined || state.specJson !== stateKey(ap.value)) {
-      const synced = await this.#sync(pool);
-      if (synced.isErr()) return err(synced.error);
-      state = synced.value;
-    }
+    const current = await this.#current(pool);
+    if (current.isErr()) return err(current.error);
+    const { ap, state } = current.value;
     const noBlock = err<never, PoolError>({ kind: "no-block", pool, message: "out of blocks" });
-    if (ap.value.metadata.deletionTimestamp !== undefined) return noBlock;
+    if (ap.metadata.deletionTimestamp !== undefined) return noBlock;
     const next = state.allocator.nextIndex();
     if (next.isErr()) return noBlock;
     const block = state.allocator.markUsed(next.value);
@@ -217,7 +221,7 @@ export class PoolManager {
     const flights = this.#inFlight.get(pool) ?? new Map<number, Promise<void>>();
     flights.set(next.value, done);
     this.#inFlight.set(pool, flights);
-    return ok({ body: renderBlock(ap.value, { node, uid, ...block.value }), index: next.value, settle });
+    return ok({ body: renderBlock(ap, { node, uid, ...block.value }), index: next.value, settle });
   }
 
   /**
@@ -242,15 +246,10 @@ export class PoolManager {
     // A dynamic allocation's CREATE of this very index (run outside the lock) answers first: its
     // block is then found below and named as the owner.
     await this.#inFlight.get(pool)?.get(index);
-    const ap = await this.#getPool(pool);
-    if (ap.isErr()) return err(ap.error);
-    let state = this.#pools.get(pool);
-    if (state === undefined || state.specJson !== stateKey(ap.value)) {
-      const synced = await this.#sync(pool);
-      if (synced.isErr()) return err(synced.error);
-      state = synced.value;
-    }
-    if (ap.value.metadata.deletionTimestamp !== undefined) return err({ kind: "no-block", pool, message: "out of blocks" });
+    const current = await this.#current(pool);
+    if (current.isErr()) return err(current.error);
+    const { ap, state } = current.value;
+    if (ap.metadata.deletionTimestamp !== undefined) return err({ kind: "no-block", pool, message: "out of blocks" });
     const refuse = (reason: string, message: string) => err<AddressBlockObject, PoolError>({ kind: "static-refused", pool, reason, message });
     const name = blockName(pool, index);
     if (!Number.isSafeInteger(index) || index < 0 || BigInt(index) >= state.allocator.maxBlocks || index >= MAX_BLOCK_INDEXES) {
@@ -268,7 +267,7 @@ export class PoolManager {
     }
     const block = state.allocator.markUsed(index);
     if (block.isErr()) return refuse("invalid block index", `block index ${index} is not in pool ${pool}: ${block.error.message}`);
-    const created = await this.#d.coil.blocks.create(renderBlock(ap.value, { node, uid, ...block.value }));
+    const created = await this.#d.coil.blocks.create(renderBlock(ap, { node, uid, ...block.value }));
     if (created.isErr()) {
       state.allocator.release(index);
       if (created.error.kind === "already-exists") return "retry";
