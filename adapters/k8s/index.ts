@@ -33,7 +33,7 @@ export { LeaderElector, microTime } from "./leader-elector.js";
 export type { ControllerExit, ControllerLifecycle, ControllerLifecycleOptions } from "./controller-lifecycle.js";
 export { startControllerLifecycle } from "./controller-lifecycle.js";
 export type { NodeMeta } from "./nodes.js";
-export { NODES_PATH, nodeMeta, listNodeMetas, listNodeNames, nodeInternalIps, getNode } from "./nodes.js";
+export { NODES_PATH, nodeMeta, listNodeMetas, listNodesAs, listNodeNames, nodeInternalIps, getNode } from "./nodes.js";
 export type { BackoffOptions } from "./backoff.js";
 export { backoffDelay, sleep } from "./backoff.js";
 export type { LogFields, Logger, JsonLoggerOptions } from "./log.js";

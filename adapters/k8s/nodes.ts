@@ -25,20 +25,25 @@ export function nodeMeta(n: V1Node | NodeMeta): NodeMeta {
   };
 }
 
-/** LIST Nodes (uncached) reduced to metadata; paginated by 500. */
-export function listNodeMetas(core: CoreV1Api): ResultAsync<ObjectList<NodeMeta>, K8sError> {
+/** LIST every Node (uncached, pages of 500), each reduced by `map` as it arrives (an informer's list). */
+export function listNodesAs<T>(core: CoreV1Api, map: (n: V1Node) => T): ResultAsync<ObjectList<T>, K8sError> {
   return k8sCall(async () => {
-    const items: NodeMeta[] = [];
+    const items: T[] = [];
     let cont: string | undefined;
     let rv = "";
     do {
       const page = await core.listNode({ limit: 500, ...(cont === undefined ? {} : { _continue: cont }) });
-      for (const n of page.items) items.push(nodeMeta(n));
+      for (const n of page.items) items.push(map(n));
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
     } while (cont !== undefined);
     return { items, resourceVersion: rv };
   });
+}
+
+/** LIST Nodes (uncached) reduced to metadata; paginated by 500. */
+export function listNodeMetas(core: CoreV1Api): ResultAsync<ObjectList<NodeMeta>, K8sError> {
+  return listNodesAs(core, nodeMeta);
 }
 
 /** The set of existing Node names (uncached). */

@@ -10,7 +10,7 @@ import type { Changeset, NetnsRef } from "../../lib/changeset/index.js";
 import { LABEL_NODE, MAIN_TABLE } from "../../lib/constants.js";
 import { ipFamily, parseCidr, parseIp, type Ip } from "../../lib/net/index.js";
 import { planRouterRoutes, type PlanError, type RouterBlock, type RouterNode } from "../../lib/plan/index.js";
-import { k8sCall, type AddressBlockObject, type K8sError, type KubeObject, type Logger, type ObjectList } from "../k8s/index.js";
+import { listNodesAs, type AddressBlockObject, type K8sError, type KubeObject, type Logger, type ObjectList } from "../k8s/index.js";
 import { observeTableRoutes, type ApplyError, type Kernel, type ObserveError } from "../kernel/index.js";
 
 /** Why a sync failed (logged, then retried with backoff). */
@@ -65,18 +65,7 @@ export function routerNodeObject(n: V1Node | RouterNodeObject): RouterNodeObject
 
 /** LIST every Node (pages of 500), reduced to {@link RouterNodeObject}s: the Node informer's list. */
 export function listRouterNodeObjects(core: CoreV1Api): ResultAsync<ObjectList<RouterNodeObject>, K8sError> {
-  return k8sCall(async () => {
-    const items: RouterNodeObject[] = [];
-    let cont: string | undefined;
-    let rv = "";
-    do {
-      const page = await core.listNode({ limit: 500, ...(cont === undefined ? {} : { _continue: cont }) });
-      for (const n of page.items) items.push(routerNodeObject(n));
-      rv = page.metadata?.resourceVersion ?? rv;
-      cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
-    } while (cont !== undefined);
-    return { items, resourceVersion: rv };
-  });
+  return listNodesAs(core, routerNodeObject);
 }
 
 /** A Node's InternalIPs in status order; unparsable ones are logged and skipped. */
