@@ -212,14 +212,14 @@ if (cluster !== undefined) {
 
   t.test("1. every Coil pod in kube-system becomes Ready", async (t) => {
     const pods = await eventually(
-      "every app.kubernetes.io/name=coil pod Ready (3 coild, 3 coil-router, 2 coil-ipam-controller)",
+      "every app.kubernetes.io/name=coil pod Ready (3 coild, 3 coil-router, 2 coil-ipam-controller, 2 coil-egress-controller)",
       async () => {
         const ps = await getJson<PodJson>(c, ["pods", "-n", "kube-system", "-l", "app.kubernetes.io/name=coil"]);
-        return ps.length === 8 && ps.every(podReady) ? ps : undefined;
+        return ps.length === 10 && ps.every(podReady) ? ps : undefined;
       },
       { timeoutMs: LONG, intervalMs: 1000 },
     );
-    t.equal(pods.length, 8, pods.map((p) => p.metadata.name).join(" "));
+    t.equal(pods.length, 10, pods.map((p) => p.metadata.name).join(" "));
   });
 
   t.test("2–6. pods on different nodes, coild restarts, table 119, metrics, release", async (t) => {
