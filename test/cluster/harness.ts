@@ -490,11 +490,20 @@ function cgroupProcs(name: string): number[] {
 }
 
 async function removeCgroupTree(d: string): Promise<void> {
-  if (!existsSync(d)) return;
-  for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) await removeCgroupTree(join(d, e.name));
+  let entries;
+  try {
+    entries = readdirSync(d, { withFileTypes: true });
+  } catch {
+    return; // already gone
+  }
+  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(d, e.name));
   // A cgroup whose last process has just exited can stay busy for a moment.
+  // Another remover (runc's, or the same hierarchy mounted under two controller names) may win the race:
+  // ENOENT means the goal holds.
   await until(`rmdir ${d}`, async () => {
-    await rmdir(d);
+    await rmdir(d).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
     return true;
   }, 10_000, undefined, 100);
 }
