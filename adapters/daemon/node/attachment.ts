@@ -161,7 +161,7 @@ async function deleteLinks(d: CniDeps, k: AttachmentKey, host: NetnsState, opts:
     return opts.retryIfGone && linkGone(applied.error) ? tearDownObserved(d, k) : err({ kind: "apply-failed", cause: applied.error });
   }
   for (const l of host.links) if (ownedBy(l, k)) d.links.delete(l.name);
-  await d.node.free(k.containerId, k.ifname);
+  d.node.free(k.containerId, k.ifname);
   return ok(undefined);
 }
 

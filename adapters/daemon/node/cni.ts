@@ -73,7 +73,7 @@ export async function add(d: CniDeps, call: CniSandboxCall): Promise<Result<CniR
     if (a.isErr()) return err({ kind: "allocate-failed", cause: a.error });
     const veth = await setUp(d, call, pool, a.value);
     if (veth.isErr()) {
-      await d.node.free(call.containerId, call.ifname);
+      await d.node.freeAndReturn(call.containerId, call.ifname);
       return err(veth.error);
     }
     const { ipv4, ipv6 } = a.value;

@@ -95,6 +95,8 @@ export class NodeState {
   readonly #o: NodeStateOptions;
   readonly #locks = new KeyedMutex();
   readonly #export: RouteExport;
+  /** Background work in flight ({@link NodeState.free}'s block returns). */
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(opts: NodeStateOptions) {
     this.#o = opts;
@@ -233,15 +235,46 @@ export class NodeState {
     return need.value === undefined ? undefined : familyUnavailable(pool, this.#o.node, need.value, f.have);
   }
 
-  /** Release `containerId:ifname` (no-op if unknown); a block left empty is returned at once. */
-  async free(containerId: string, ifname: string): Promise<Allocation | undefined> {
+  /**
+   * Release `containerId:ifname` (no-op if unknown). The addresses are free when this returns (the
+   * allocator is synchronous). A block left empty is returned to the store, and table 119 synced,
+   * in the background (beyond Coil, which does both inside DEL): the runtime does not wait for an
+   * API round trip and a route change it does not need. This is safe because the return re-checks
+   * under the pool's lock that the block is still empty (an ADD meanwhile simply keeps it), a
+   * failed return leaves the block recorded for the next GC, a crash before it leaves an empty
+   * block that the start-up GC returns, and {@link NodeState.settled} lets a clean stop finish it.
+   */
+  free(containerId: string, ifname: string): Allocation | undefined {
     const out = this.ipam.free(containerId, ifname, this.#now());
-    if (out.emptyBlock !== undefined) {
-      const released = await this.releaseIfEmpty(out.emptyBlock);
-      if (released.isErr()) this.#o.log.warn("failed to return an empty block", { block: out.emptyBlock.name, error: released.error });
-      else if (released.value) await this.#syncExportOrCarryOn();
-    }
+    if (out.emptyBlock !== undefined) this.#inBackground(this.#returnEmpty(out.emptyBlock));
     return out.freed;
+  }
+
+  /**
+   * {@link NodeState.free}, but a block left empty is returned before this resolves: for an ADD that
+   * failed after taking a block, whose error answer must leave the node as it was.
+   */
+  async freeAndReturn(containerId: string, ifname: string): Promise<Allocation | undefined> {
+    const out = this.ipam.free(containerId, ifname, this.#now());
+    if (out.emptyBlock !== undefined) await this.#returnEmpty(out.emptyBlock);
+    return out.freed;
+  }
+
+  /** Return an empty block and sync the export table; failures are logged (the next GC retries). */
+  async #returnEmpty(ref: BlockRef): Promise<void> {
+    const released = await this.releaseIfEmpty(ref);
+    if (released.isErr()) this.#o.log.warn("failed to return an empty block", { block: ref.name, error: released.error });
+    else if (released.value) await this.#syncExportOrCarryOn();
+  }
+
+  #inBackground(work: Promise<void>): void {
+    const tracked = work.finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
+  }
+
+  /** Resolves once the background work started so far (empty blocks being returned) has finished. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
   /**

@@ -27,6 +27,7 @@ t.test("ADD lays out the pod, exports the block; DEL undoes it and returns the b
   (await h.handlers.del(q))._unsafeUnwrap();
   t.notOk(host(h).links.some((l) => l.name === veth), "host veth gone");
   t.same(table(h, 116), []);
+  await h.node.settled(); // the empty block is returned after the DEL answered
   t.same(table(h, 119), [], "empty block returned, export table emptied");
   t.same(h.node.ipam.blocks(), []);
   (await h.handlers.del(q))._unsafeUnwrap();
@@ -57,6 +58,7 @@ t.test("DEL succeeds when the netns is already gone and after a restart", async 
   (await h2.handlers.del(q))._unsafeUnwrap();
   t.equal(h2.node.ipam.allocations().length, 0);
   t.same(table(h2, 116), []);
+  await h2.node.settled();
   t.same(table(h2, 119), []);
 });
 

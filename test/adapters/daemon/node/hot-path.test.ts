@@ -22,18 +22,20 @@ import { parsePools } from "../../../../adapters/daemon/store/pools-file.js";
 import { formatRecoveryError, recoverNodeState } from "../../../../adapters/daemon/node/recovery.js";
 import { LocalBlockStore } from "../../../../adapters/daemon/store/local.js";
 import { poolDoc } from "../harness.js";
+import type { BlockStore } from "../../../../lib/ipam/index.js";
 
 const POOL = poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.2.0.0/24", ipv6: "fd02::/120" }] });
 
 interface Rig {
   readonly fake: FakeKernel;
+  readonly node: NodeState;
   readonly handlers: CniCallHandlers;
   readonly hostObserves: () => number;
   readonly exportApplies: () => number;
   readonly names: string[];
 }
 
-async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promise<void> } = {}): Promise<Rig> {
+async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promise<void>; storeRelease?: () => Promise<void> } = {}): Promise<Rig> {
   const fake = new FakeKernel();
   fake.addNetns(HOST_NETNS);
   await opts.seed?.(fake);
@@ -51,7 +53,17 @@ async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promis
     },
     observeNft: (ref, q) => fake.observeNft(ref, q),
   };
-  const store = (await LocalBlockStore.open({ pools: parsePools(POOL, "pools")._unsafeUnwrap(), stateDir: mkdtempSync(join(tmpdir(), "coild-hot-")) }))._unsafeUnwrap();
+  const local = (await LocalBlockStore.open({ pools: parsePools(POOL, "pools")._unsafeUnwrap(), stateDir: mkdtempSync(join(tmpdir(), "coild-hot-")) }))._unsafeUnwrap();
+  const gate = opts.storeRelease;
+  const store: BlockStore = gate === undefined ? local : {
+    acquireBlock: (...a) => local.acquireBlock(...a),
+    listBlocks: (...a) => local.listBlocks(...a),
+    listPools: () => local.listPools(),
+    releaseBlock: async (...a) => {
+      await gate();
+      return local.releaseBlock(...a);
+    },
+  };
   const node = new NodeState({ node: "n1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
   const hostLinks = new HostLinkIndex();
   const rec = await recoverNodeState({ node, kernel, log: NULL_LOGGER, podTable: 116, hostLinks });
@@ -63,7 +75,7 @@ async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promis
     compatCalico: false, poolFor: poolForNamespace({}), isReady: () => true, hostLinks,
     randomHex: () => names.shift() ?? (++seq).toString(16).padStart(8, "0"),
   })));
-  return { fake, handlers, hostObserves: () => hostObserves, exportApplies: () => exportApplies, names };
+  return { fake, node, handlers, hostObserves: () => hostObserves, exportApplies: () => exportApplies, names };
 }
 
 function pod(r: Rig, id: string): CNIArgs {
@@ -87,6 +99,7 @@ t.test("ADD and DEL observe nothing on the host; table 119 is synced only when t
   for (const q of qs.slice(0, 7)) (await r.handlers.del(q))._unsafeUnwrap();
   t.equal(r.hostObserves() - base, 1, "DELs that leave the block in use observe nothing");
   (await r.handlers.del(qs[7] as CNIArgs))._unsafeUnwrap();
+  await r.node.settled(); // the empty block is returned after the DEL answered
   t.equal(r.exportApplies() - exp0, 2, "the last DEL returns the block and syncs table 119");
   t.same(host(r).routes.filter((x) => x.table === 119 || x.table === 116), []);
   t.same(host(r).links.map((l) => l.name), ["lo"], "no host veth left");
@@ -133,6 +146,7 @@ t.test("a host veth deleted behind coild's back: DEL still succeeds and frees th
   const veth = vethOf((await r.handlers.add(q))._unsafeUnwrap().result);
   (await r.fake.apply({ steps: [{ netns: HOST_NETNS, netlink: [{ kind: "link.del", name: veth }], nft: [] }] }))._unsafeUnwrap();
   (await r.handlers.del(q))._unsafeUnwrap();
+  await r.node.settled();
   t.same(host(r).routes.filter((x) => x.table === 119), [], "address freed, empty block returned");
   (await r.handlers.del(q))._unsafeUnwrap();
   t.pass("second DEL succeeds");
@@ -149,4 +163,34 @@ t.test("a failed apply marks the index dirty: the next ADD observes the host aga
   (await r.handlers.add(pod(r, "c3")))._unsafeUnwrap();
   t.equal(r.hostObserves() - base, 1, "then clean again");
   t.same(host(r).links.map((l) => l.name).length, 4, "lo + c0, c2, c3 veths; nothing of c1 left");
+});
+
+t.test("DEL answers before the empty block is returned; an ADD meanwhile waits for the return, then gets a block; settled() waits for the return", async (t) => {
+  let release: () => void = () => undefined;
+  let releases = 0;
+  const stalled = new Promise<void>((r) => (release = r));
+  const r = await rig({
+    storeRelease: async () => {
+      releases += 1;
+      await stalled;
+    },
+  });
+  const q1 = pod(r, "c1");
+  (await r.handlers.add(q1))._unsafeUnwrap();
+  // The store's release never finishes until `release()`: a DEL that waited for it would hang here.
+  (await r.handlers.del(q1))._unsafeUnwrap();
+  t.equal(releases, 1, "the block return started");
+  t.same(host(r).links.map((l) => l.name), ["lo"], "the host side is gone when DEL answers");
+  t.equal(r.node.ipam.allocations().length, 0, "the address is free when DEL answers");
+  let settled = false;
+  const done = r.node.settled().then(() => (settled = true));
+  const q2 = pod(r, "c2");
+  const add = r.handlers.add(q2); // waits for the pool's lock held by the stalled return
+  release();
+  await done;
+  t.ok(settled, "settled() resolves once the return finished");
+  (await add)._unsafeUnwrap();
+  t.equal(r.node.ipam.blocks().length, 1, "the ADD got a block");
+  t.same(host(r).routes.filter((x) => x.table === 119).map((x) => x.dst).sort(), ["10.2.0.0/29", "fd02::/125"], "table 119 holds the block the ADD got (the returned one, lowest free, taken again)");
+  t.equal(releases, 1, "no second return");
 });
