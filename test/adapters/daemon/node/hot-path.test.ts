@@ -23,6 +23,7 @@ import { formatRecoveryError, recoverNodeState } from "../../../../adapters/daem
 import { LocalBlockStore } from "../../../../adapters/daemon/store/local.js";
 import { poolDoc } from "../harness.js";
 import type { BlockStore } from "../../../../lib/ipam/index.js";
+import { ResultAsync } from "neverthrow";
 
 const POOL = poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.2.0.0/24", ipv6: "fd02::/120" }] });
 
@@ -59,10 +60,7 @@ async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promis
     acquireBlock: (...a) => local.acquireBlock(...a),
     listBlocks: (...a) => local.listBlocks(...a),
     listPools: () => local.listPools(),
-    releaseBlock: async (...a) => {
-      await gate();
-      return local.releaseBlock(...a);
-    },
+    releaseBlock: (...a) => new ResultAsync(gate().then(() => local.releaseBlock(...a))),
   };
   const node = new NodeState({ node: "n1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
   const hostLinks = new HostLinkIndex();
