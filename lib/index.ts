@@ -14,3 +14,4 @@ export * as constants from "./constants.js";
 export * as plan from "./plan/index.js";
 export * as egress from "./egress/index.js";
 export * as report from "./report/index.js";
+export * as util from "./util/index.js";

@@ -9,8 +9,9 @@
  * Syntax (pflag's): `--flag=value`, `--flag value`; booleans are `--flag` or `--flag=true|false`
  * (Go's ParseBool spellings); shorthands `-v 2`, `-v=2`, `-v2`, `-h`; `--` ends the flags. A
  * single-dash long name (`-metrics-addr`, Go's `flag` package style) is accepted too. Durations are
- * Go durations (`5m`, `1h30m`, `90s`, `500ms`), listen addresses are `host:port`, `:port` or
- * `[v6]:port` with `0` meaning disabled (as in controller-runtime).
+ * Go durations, all of `time.ParseDuration`'s syntax (`5m`, `1h30m`, `1.5s`, `300us`, `-1s`);
+ * listen addresses are `host:port`, `:port` or `[v6]:port` with `0` meaning disabled (as in
+ * controller-runtime).
  *
  * Adopting it in a program (see adapters/common/README.md):
  *
@@ -26,6 +27,7 @@
  */
 import { BUILD_INFO } from "./version.js";
 import { err, ok, Result } from "neverthrow";
+import { parseDuration as parseGoDuration } from "../../lib/util/index.js";
 
 /** A listen address; `undefined` (from `0`) means disabled. Port 0 = any free port. */
 export interface ListenAddr {
@@ -40,7 +42,7 @@ export interface ValueError {
   readonly kind: "invalid-duration" | "invalid-address" | "invalid-boolean" | "invalid-integer" | "invalid-ip";
   /** The rejected text. */
   readonly value: string;
-  /** What is wrong, e.g. `invalid duration "10"`. */
+  /** What is wrong, e.g. `missing unit in duration "10"`. */
   readonly message: string;
 }
 
@@ -74,17 +76,13 @@ export function parseIntFlag(flag: string, v: string, min: number, max: number):
   return /^\d+$/.test(v) && n >= min && n <= max ? ok(n) : err(invalidFlagValue(flag, v, `${JSON.stringify(v)} is not an integer in [${min}, ${max}]`));
 }
 
-/** Parse a Go duration such as `5m`, `1h30m`, `90s`, `500ms` into milliseconds. */
+/**
+ * Parse a Go duration into milliseconds, as pflag's duration flags do (`time.ParseDuration`: `5m`,
+ * `1h30m`, `1.5s`, `300us`, `-1s`, `0`); see lib's `util.parseDuration`. Whether a negative or zero
+ * value makes sense is the flag's business.
+ */
 export function parseDuration(s: string): Result<number, ValueError> {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
-    pos = re.lastIndex;
-  }
-  return s !== "" && pos === s.length ? ok(total) : err({ kind: "invalid-duration", value: s, message: `invalid duration ${JSON.stringify(s)}` });
+  return parseGoDuration(s);
 }
 
 /** Parse `host:port`, `:port`, `[v6]:port`; `0` disables. */

@@ -44,7 +44,6 @@ export { intervalHolding } from "./intervals.js";
 export {
   NO_POLICY,
   parseAddressRanges,
-  parseDuration,
   poolPolicy,
   blockExclusions,
   blockOffsetExclusions,

@@ -10,6 +10,7 @@ import { layoutBlockAt, poolLayout, type PoolLayout } from "./block.js";
 import { MAX_BLOCK_INDEXES } from "./block-allocator.js";
 import type { ErrorOf, PoolFieldError } from "./errors.js";
 import { mergeIntervals, type Interval } from "./intervals.js";
+import { parseDuration } from "../util/index.js";
 import type { AddressPoolSpec } from "./pool.js";
 import type { Block } from "./subnet.js";
 
@@ -43,8 +44,8 @@ export interface PoolPolicy {
 /** The policy of a pool without annotations: Coil's behaviour. */
 export const NO_POLICY: PoolPolicy = { reserved: [], staticOnly: [], quarantineMs: 0 };
 
-/** Why one range or duration text is invalid. */
-export type PolicyParseError = ErrorOf<"invalid-range"> | ErrorOf<"invalid-duration">;
+/** Why one range text is invalid. */
+export type PolicyParseError = ErrorOf<"invalid-range">;
 
 /** Why a static address request cannot be served (nothing was changed). */
 export type StaticError =
@@ -112,29 +113,6 @@ export function parseAddressRanges(text: string): Result<AddressRange[], PolicyP
   return ok(out);
 }
 
-const UNIT_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Parse a Go duration (`time.ParseDuration`: `300ms`, `1.5h`, `2h45m`, `0`) into milliseconds.
- * Negative durations are refused here (a quarantine cannot be negative).
- */
-export function parseDuration(text: string): Result<number, PolicyParseError> {
-  const s = text.trim();
-  const bad = err<number, PolicyParseError>({ kind: "invalid-duration", message: `${JSON.stringify(text)} is not a duration such as 30s, 5m or 1h30m` });
-  if (s === "0" || s === "+0") return ok(0);
-  if (s.startsWith("-")) return err({ kind: "invalid-duration", message: `${JSON.stringify(text)} is negative` });
-  const body = s.startsWith("+") ? s.slice(1) : s;
-  if (body === "") return bad;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
-  let total = 0;
-  let at = 0;
-  for (let m = re.exec(body); m !== null; m = re.exec(body)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? ""] ?? NaN);
-    at = re.lastIndex;
-  }
-  return at === body.length && Number.isFinite(total) ? ok(total) : bad;
-}
-
 /** Where an address lies in a pool: the layout item and its offset from the item's network. */
 function locate(layout: PoolLayout, family: Family, n: bigint): { first: bigint; offset: bigint } | undefined {
   for (const it of layout.items) {
@@ -191,8 +169,9 @@ export function poolPolicy(
   let quarantineMs = 0;
   const q = annotations?.[ANNOTATION_REUSE_QUARANTINE];
   if (q !== undefined) {
-    const d = parseDuration(q);
-    if (d.isErr()) errors.push(annotationError(ANNOTATION_REUSE_QUARANTINE, q, d.error.message));
+    const d = parseDuration(q.trim());
+    if (d.isErr()) errors.push(annotationError(ANNOTATION_REUSE_QUARANTINE, q, `${d.error.message}: a duration such as 30s, 5m or 1h30m`));
+    else if (d.value < 0) errors.push(annotationError(ANNOTATION_REUSE_QUARANTINE, q, `${JSON.stringify(q)} is negative`));
     else if (d.value > MAX_REUSE_QUARANTINE_MS) errors.push(annotationError(ANNOTATION_REUSE_QUARANTINE, q, `${q} is longer than 24h`));
     else quarantineMs = d.value;
   }

@@ -29,7 +29,7 @@ t.test("refused command lines", async (t) => {
   t.equal(refused(["pools", "-o", "yaml"]), '--output: must be table or json, got "yaml"');
   t.equal(refused(["pools", "--node-timeout", "0s"]), "--node-timeout: must be positive");
   t.match(refused(["pools", "--coild-port", "70000"]), /^--coild-port: "70000" is not an integer in \[1, 65535\]/);
-  t.equal(refused(["pools", "--grace-period", "5"]), '--grace-period: invalid duration "5"');
+  t.equal(refused(["pools", "--grace-period", "5"]), '--grace-period: missing unit in duration "5"');
   t.equal(refused(["pools", "--bogus"]), "unknown flag: --bogus");
 });
 

@@ -1,7 +1,7 @@
 // The shared command-line definition (adapters/common/flags.ts): pflag's syntax, typed values,
 // errors worded as pflag's, cobra's --help / --version.
 import t from "tap";
-import { KLOG_FLAGS, ZAP_FLAGS, cliOutcome, defineProgram, parseArgv, parseProgramArgv, renderHelp, versionText, type FlagDef } from "../../../adapters/common/flags.js";
+import { KLOG_FLAGS, ZAP_FLAGS, cliOutcome, defineProgram, parseArgv, parseDurationFlag, parseProgramArgv, renderHelp, versionText, type FlagDef } from "../../../adapters/common/flags.js";
 import { BUILD_INFO } from "../../../adapters/common/version.js";
 
 const P = defineProgram({
@@ -57,7 +57,9 @@ t.test("errors are pflag's wording and kinds", async (t) => {
     [["-v"], /^flag needs an argument: -v$/, "invalid-argv"],
     [["stray"], /^unexpected argument "stray"$/, "invalid-argv"],
     [["--count=x"], /^--count: "x" is not an integer$/, "invalid-value"],
-    [["--every=10"], /^--every: invalid duration "10"$/, "invalid-value"],
+    [["--every=10"], /^--every: missing unit in duration "10"$/, "invalid-value"],
+    [["--every=1d"], /^--every: unknown unit "d" in duration "1d"$/, "invalid-value"],
+    [["--every=1h 30m"], /^--every: unknown unit "h " in duration "1h 30m"$/, "invalid-value"],
     [["--addr=nope"], /^--addr: invalid address "nope"$/, "invalid-value"],
     [["--on=maybe"], /^--on: "maybe" is not a boolean$/, "invalid-value"],
     [["-hx"], /unknown shorthand flag: 'x' in -hx/, "invalid-argv"],
@@ -67,6 +69,14 @@ t.test("errors are pflag's wording and kinds", async (t) => {
     t.ok(r.isErr(), argv.join(" "));
     if (r.isErr()) t.match(r.error, { kind, message: msg }, argv.join(" "));
   }
+});
+
+t.test("duration flags take all of Go's time.ParseDuration syntax, as pflag's do", async (t) => {
+  for (const [text, ms] of [["1h30m", 5_400_000], ["1.5s", 1_500], ["300us", 0.3], ["-1s", -1_000], ["0", 0], ["+5m", 300_000], [".5s", 500], ["1h0m0s", 3_600_000], ["10\u00b5s", 0.01]] as const) {
+    t.equal(parse([`--every=${text}`])._unsafeUnwrap().str("every"), text, `${text} accepted`);
+    t.equal(parseDurationFlag("every", text)._unsafeUnwrap(), ms, `${text} = ${ms} ms`);
+  }
+  t.match(parseDurationFlag("every", "3000000h")._unsafeUnwrapErr(), { kind: "invalid-value", flag: "every", value: "3000000h", cause: { kind: "invalid-duration" }, message: '--every: invalid duration "3000000h"' }, "beyond Go's 2^63-1 ns");
 });
 
 t.test("positionals only when allowed; -- ends the flags", async (t) => {

@@ -37,7 +37,7 @@ t.test("errors", async (t) => {
     { argv: ["--protocol-id", "256"], want: /not an integer/ },
     { argv: ["--protocol-id", "3x"], want: /not an integer/ },
     { argv: ["--update-interval", "0s"], want: /must be positive/ },
-    { argv: ["--update-interval", "10"], want: /--update-interval: invalid duration/ },
+    { argv: ["--update-interval", "10"], want: /--update-interval: missing unit in duration "10"/ },
     { argv: ["--metrics-addr", "nope"], want: /invalid address/ },
     { argv: ["--no-such-flag"], want: /unknown flag: --/ },
   ];

@@ -7,7 +7,6 @@ import {
   blockOffsetExclusions,
   formatFieldError,
   parseAddressRanges,
-  parseDuration,
   parseStaticIps,
   poolLayout,
   poolPolicy,
@@ -43,18 +42,6 @@ t.test("parseAddressRanges: CIDRs, addresses and first-last ranges", async (t) =
   t.match(parseAddressRanges("10.0.0.0/33")._unsafeUnwrapErr().message, /is not a CIDR/);
 });
 
-t.test("parseDuration: Go durations in milliseconds", async (t) => {
-  t.equal(parseDuration("30s")._unsafeUnwrap(), 30_000);
-  t.equal(parseDuration("1h30m")._unsafeUnwrap(), 5_400_000);
-  t.equal(parseDuration("1.5h")._unsafeUnwrap(), 5_400_000);
-  t.equal(parseDuration("300ms")._unsafeUnwrap(), 300);
-  t.equal(parseDuration("2m0.5s")._unsafeUnwrap(), 120_500);
-  t.equal(parseDuration("0")._unsafeUnwrap(), 0);
-  t.equal(parseDuration("1500us")._unsafeUnwrap(), 1.5);
-  for (const bad of ["", "5", "1d", "s", "1h 30m", "abc"]) t.equal(parseDuration(bad)._unsafeUnwrapErr().kind, "invalid-duration", bad);
-  t.match(parseDuration("-1s")._unsafeUnwrapErr().message, /is negative/);
-});
-
 const dual: AddressPoolSpec = { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28", ipv6: "fd02::/124" }, { ipv4: "10.3.0.0/30", ipv6: "fd03::/126" }] };
 
 t.test("poolPolicy: reads and checks the pool annotations", async (t) => {
@@ -75,6 +62,18 @@ t.test("poolPolicy: reads and checks the pool annotations", async (t) => {
   );
   t.match(poolPolicy({ subnets: [{ ipv4: "10.0.0.0/24" }] }, { [R]: "fd00::1" })._unsafeUnwrapErr()[0]?.message, /fd00::1 is not inside one subnet/, "a family the pool lacks");
   t.match(poolPolicy(dual, { [Q]: "soon" })._unsafeUnwrapErr()[0], { kind: "invalid-annotation", type: "Invalid", field: `metadata.annotations[${Q}]` });
+});
+
+t.test("poolPolicy: the reuse quarantine is a Go duration (util.parseDuration), not negative, at most 24h", async (t) => {
+  const q = (text: string) => poolPolicy(dual, { [Q]: text });
+  for (const [text, ms] of [["30s", 30_000], ["1h30m", 5_400_000], ["1.5h", 5_400_000], ["2m0.5s", 120_500], ["0", 0], ["-0", 0], ["1500us", 1.5], [" 45s ", 45_000], ["24h", 86_400_000]] as const) {
+    t.equal(q(text)._unsafeUnwrap().quarantineMs, ms, text);
+  }
+  t.same(q("soon")._unsafeUnwrapErr().map(formatFieldError), [`metadata.annotations[${Q}]: Invalid value: "soon": invalid duration "soon": a duration such as 30s, 5m or 1h30m`]);
+  t.same(q("5")._unsafeUnwrapErr().map(formatFieldError), [`metadata.annotations[${Q}]: Invalid value: "5": missing unit in duration "5": a duration such as 30s, 5m or 1h30m`]);
+  t.same(q("1d")._unsafeUnwrapErr().map(formatFieldError), [`metadata.annotations[${Q}]: Invalid value: "1d": unknown unit "d" in duration "1d": a duration such as 30s, 5m or 1h30m`]);
+  t.same(q("-5m")._unsafeUnwrapErr().map(formatFieldError), [`metadata.annotations[${Q}]: Invalid value: "-5m": "-5m" is negative`]);
+  t.same(q("24h0m0.001s")._unsafeUnwrapErr().map(formatFieldError), [`metadata.annotations[${Q}]: Invalid value: "24h0m0.001s": 24h0m0.001s is longer than 24h`]);
 });
 
 t.test("blockExclusions: blocks wholly inside the ranges", async (t) => {
