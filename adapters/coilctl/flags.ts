@@ -5,7 +5,7 @@
  */
 import { err, ok, Result } from "neverthrow";
 import { PORTS } from "../../lib/constants.js";
-import { defineProgram, invalidFlagValue, parseDurationFlag, parseIntFlag, parseProgramArgv, type FlagError } from "../common/flags.js";
+import { defineProgram, invalidFlagValue, parseDurationFlag, parseIntFlag, parseIntervalFlag, parseProgramArgv, type FlagError } from "../common/flags.js";
 
 /** coilctl's definition. */
 export const COILCTL = defineProgram({
@@ -95,9 +95,10 @@ export function parseCoilctlArgv(argv: readonly string[]): Result<CoilctlConfig 
   const fromReport = v.given("from-report");
   if (command === "ipam-release" && (fromReport === undefined || fromReport === "")) return err({ kind: "invalid-argv", message: "ipam release needs --from-report FILE (a report of ipam check -o json)" });
   if (command !== "ipam-release" && fromReport !== undefined) return err({ kind: "conflicting-flags", flags: ["from-report"], message: "--from-report is for ipam release only" });
-  const positive = (flag: "node-timeout"): Result<number, FlagError> =>
-    parseDurationFlag(flag, v.str(flag)).andThen((ms) => (ms > 0 ? ok(ms) : err(invalidFlagValue(flag, v.str(flag), "must be positive"))));
-  return Result.combine([parseDurationFlag("grace-period", v.str("grace-period")), positive("node-timeout"), parseIntFlag("coild-port", v.str("coild-port"), 1, 65535)]).map(
+  const grace = parseDurationFlag("grace-period", v.str("grace-period")).andThen((ms) =>
+    ms >= 0 ? ok(ms) : err(invalidFlagValue("grace-period", v.str("grace-period"), "must not be negative")),
+  );
+  return Result.combine([grace, parseIntervalFlag("node-timeout", v.str("node-timeout")), parseIntFlag("coild-port", v.str("coild-port"), 1, 65535)]).map(
     ([gracePeriodMs, nodeTimeoutMs, coildPort]): CoilctlConfig => ({
       command,
       kubeconfig: v.given("kubeconfig"),

@@ -104,6 +104,24 @@ export function parseDurationFlag(flag: string, s: string): Result<number, FlagE
   return parseDuration(s).mapErr((e) => flagValueError(flag, e));
 }
 
+/**
+ * The longest delay Node's timers honour (2^31-1 ms, about 24.8 days): a longer one fires after
+ * 1 ms, so an interval flag beyond it would run its loop back to back.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `--flag`'s duration used as a timer's interval or timeout: positive and at most
+ * {@link MAX_TIMER_MS} (Go's tickers take any positive duration; Node's timers do not).
+ */
+export function parseIntervalFlag(flag: string, s: string): Result<number, FlagError> {
+  return parseDurationFlag(flag, s).andThen((ms) => {
+    if (!(ms > 0)) return err(invalidFlagValue(flag, s, "must be positive"));
+    if (ms > MAX_TIMER_MS) return err(invalidFlagValue(flag, s, `${JSON.stringify(s)} is longer than 596h31m23.647s, the longest timer Node.js can run`));
+    return ok(ms);
+  });
+}
+
 /** Go's strconv.ParseBool spellings. */
 const TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
 const FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
@@ -471,7 +489,7 @@ type LeaderFlagName = ReturnType<typeof leaderElectionFlags>[number]["name"];
  * retry-period < renew-deadline < lease-duration (else `conflicting-flags`).
  */
 export function parseLeaderElection(v: Pick<FlagValues<LeaderFlagName>, "str" | "given">): Result<LeaderElectionConfig, FlagError> {
-  const d = (k: "leader-elect-lease-duration" | "leader-elect-renew-deadline" | "leader-elect-retry-period"): Result<number, FlagError> => parseDurationFlag(k, v.str(k));
+  const d = (k: "leader-elect-lease-duration" | "leader-elect-renew-deadline" | "leader-elect-retry-period"): Result<number, FlagError> => parseIntervalFlag(k, v.str(k));
   return Result.combine([parseBoolFlag("leader-elect", v.given("leader-elect"), true), d("leader-elect-lease-duration"), d("leader-elect-renew-deadline"), d("leader-elect-retry-period")]).andThen(
     ([leaderElect, leaseDurationMs, renewDeadlineMs, retryPeriodMs]): Result<LeaderElectionConfig, FlagError> => {
       if (!(retryPeriodMs > 0 && retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {

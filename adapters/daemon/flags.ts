@@ -12,7 +12,7 @@ import {
   defineProgram,
   invalidFlagValue,
   parseBoolFlag,
-  parseDurationFlag,
+  parseIntervalFlag,
   parseIntFlag,
   parseListenAddrFlag,
   parseProgramArgv,
@@ -135,7 +135,7 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
     parseIntFlag("export-table-id", str("export-table-id"), 1, 2 ** 32 - 1),
     parseIntFlag("protocol-id", str("protocol-id"), 0, 255),
     parseIntFlag("egress-port", str("egress-port"), 1, 65535),
-    parseDurationFlag("addressblock-gc-interval", str("addressblock-gc-interval")),
+    parseIntervalFlag("addressblock-gc-interval", str("addressblock-gc-interval")),
     ipFlag("node-ipv4", values["node-ipv4"], 4),
     ipFlag("node-ipv6", values["node-ipv6"], 6),
   ]).andThen(([metricsAddr, healthAddr, podTableId, podRulePrio, exportTableId, protocolId, egressPort, gcMs, v4, v6]) =>

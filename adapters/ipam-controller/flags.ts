@@ -11,7 +11,7 @@ import {
   defineProgram,
   invalidFlagValue,
   parseBoolFlag,
-  parseDurationFlag,
+  parseIntervalFlag,
   leaderElectionFlags,
   parseIntFlag,
   parseLeaderElection,
@@ -95,9 +95,7 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
   const concurrency = parseIntFlag("max-concurrent-reconciles", str("max-concurrent-reconciles"), 1, 64);
   if (concurrency.isErr()) return err(concurrency.error);
   const addr = (k: "metrics-addr" | "health-addr" | "webhook-addr"): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, str(k));
-  const gcInterval = parseDurationFlag("gc-interval", str("gc-interval")).andThen((gc) =>
-    gc > 0 ? ok(gc) : err(invalidFlagValue("gc-interval", str("gc-interval"), "must be positive")),
-  );
+  const gcInterval = parseIntervalFlag("gc-interval", str("gc-interval"));
   return Result.combine([addr("metrics-addr"), addr("health-addr"), addr("webhook-addr")]).andThen(([metricsAddr, healthAddr, webhookAddr]) => {
     if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", str("webhook-addr"), "cannot be disabled"));
     return Result.combine([

@@ -10,7 +10,7 @@ import {
   ZAP_FLAGS,
   defineProgram,
   invalidFlagValue,
-  parseDurationFlag,
+  parseIntervalFlag,
   parseListenAddrFlag,
   parseProgramArgv,
   renderHelp,
@@ -92,9 +92,7 @@ export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<s
   const values = { kubeconfig: v.given("kubeconfig") };
   const nodeName = env["COIL_NODE_NAME"] ?? "";
   if (nodeName === "") return err({ kind: "missing-env", name: "COIL_NODE_NAME", message: "COIL_NODE_NAME environment variable should be set" });
-  const interval = parseDurationFlag("update-interval", str("update-interval")).andThen((ms) =>
-    ms > 0 ? ok(ms) : err(invalidFlagValue("update-interval", str("update-interval"), "must be positive")),
-  );
+  const interval = parseIntervalFlag("update-interval", str("update-interval"));
   return Result.combine([parseListenAddrFlag("metrics-addr", str("metrics-addr")), parseListenAddrFlag("health-addr", str("health-addr"))]).andThen(([metricsAddr, healthAddr]) =>
     Result.combine([parseProtocolId(str("protocol-id")), interval]).map(
       ([protocolId, updateIntervalMs]): RouterFlags => ({

@@ -30,6 +30,9 @@ t.test("refused command lines", async (t) => {
   t.equal(refused(["pools", "--node-timeout", "0s"]), "--node-timeout: must be positive");
   t.match(refused(["pools", "--coild-port", "70000"]), /^--coild-port: "70000" is not an integer in \[1, 65535\]/);
   t.equal(refused(["pools", "--grace-period", "5"]), '--grace-period: missing unit in duration "5"');
+  t.equal(refused(["pools", "--grace-period", "-1s"]), "--grace-period: must not be negative", "Go accepts -1s; a negative grace period means nothing");
+  t.equal(refused(["pools", "--node-timeout", "-1s"]), "--node-timeout: must be positive");
+  t.equal(refused(["pools", "--node-timeout", "720h"]), '--node-timeout: "720h" is longer than 596h31m23.647s, the longest timer Node.js can run');
   t.equal(refused(["pools", "--bogus"]), "unknown flag: --bogus");
 });
 

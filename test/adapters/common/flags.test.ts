@@ -1,7 +1,7 @@
 // The shared command-line definition (adapters/common/flags.ts): pflag's syntax, typed values,
 // errors worded as pflag's, cobra's --help / --version.
 import t from "tap";
-import { KLOG_FLAGS, ZAP_FLAGS, cliOutcome, defineProgram, parseArgv, parseDurationFlag, parseProgramArgv, renderHelp, versionText, type FlagDef } from "../../../adapters/common/flags.js";
+import { KLOG_FLAGS, MAX_TIMER_MS, ZAP_FLAGS, cliOutcome, defineProgram, parseArgv, parseDurationFlag, parseIntervalFlag, parseProgramArgv, renderHelp, versionText, type FlagDef } from "../../../adapters/common/flags.js";
 import { BUILD_INFO } from "../../../adapters/common/version.js";
 
 const P = defineProgram({
@@ -77,6 +77,15 @@ t.test("duration flags take all of Go's time.ParseDuration syntax, as pflag's do
     t.equal(parseDurationFlag("every", text)._unsafeUnwrap(), ms, `${text} = ${ms} ms`);
   }
   t.match(parseDurationFlag("every", "3000000h")._unsafeUnwrapErr(), { kind: "invalid-value", flag: "every", value: "3000000h", cause: { kind: "invalid-duration" }, message: '--every: invalid duration "3000000h"' }, "beyond Go's 2^63-1 ns");
+});
+
+t.test("interval flags: positive and within Node's timer range (a longer delay would fire after 1 ms)", async (t) => {
+  t.equal(parseIntervalFlag("every", "596h31m23.647s")._unsafeUnwrap(), MAX_TIMER_MS);
+  t.equal(parseIntervalFlag("every", "1h30m")._unsafeUnwrap(), 5_400_000);
+  t.match(parseIntervalFlag("every", "596h31m23.648s")._unsafeUnwrapErr(), { kind: "invalid-value", flag: "every", message: '--every: "596h31m23.648s" is longer than 596h31m23.647s, the longest timer Node.js can run' });
+  t.match(parseIntervalFlag("every", "720h")._unsafeUnwrapErr(), { kind: "invalid-value", flag: "every", value: "720h" });
+  for (const z of ["0", "0s", "-1s"]) t.match(parseIntervalFlag("every", z)._unsafeUnwrapErr(), { kind: "invalid-value", flag: "every", message: "--every: must be positive" }, z);
+  t.match(parseIntervalFlag("every", "soon")._unsafeUnwrapErr(), { kind: "invalid-value", flag: "every", message: '--every: invalid duration "soon"' });
 });
 
 t.test("positionals only when allowed; -- ends the flags", async (t) => {

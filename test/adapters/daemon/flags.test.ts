@@ -43,6 +43,10 @@ t.test("errors", async (t) => {
     [["--node-ipv4=fd00::1"], /--node-ipv4/],
     [["--nope"], /unknown flag: --/],
     [["--compat-calico=maybe"], /not a boolean/],
+    // Go's time.NewTicker refuses a non-positive interval; Node's setInterval would run GC every 1 ms.
+    [["--addressblock-gc-interval=0s"], /^--addressblock-gc-interval: must be positive$/],
+    [["--addressblock-gc-interval=-5m"], /^--addressblock-gc-interval: must be positive$/],
+    [["--addressblock-gc-interval=720h"], /^--addressblock-gc-interval: "720h" is longer than 596h31m23\.647s/],
   ];
   for (const [argv, want] of cases) {
     const r = parseCoildFlags(argv);

@@ -37,6 +37,9 @@ for (const c of cases) {
 const bad = [
   { argv: ["--gc-interval=soon"], why: /gc-interval/ },
   { argv: ["--gc-interval=0s"], why: /positive/ },
+  { argv: ["--gc-interval=-1h"], why: /positive/ },
+  { argv: ["--gc-interval=720h"], why: /--gc-interval: "720h" is longer than 596h31m23\.647s/ },
+  { argv: ["--leader-elect-lease-duration=720h"], why: /--leader-elect-lease-duration: "720h" is longer than/ },
   { argv: ["--leader-elect-renew-deadline=20s"], why: /retry-period < renew-deadline < lease-duration/ },
   { argv: ["--metrics-addr=9386"], why: /invalid address/ },
   { argv: ["--webhook-addr=0"], why: /cannot be disabled/ },

@@ -38,6 +38,8 @@ t.test("errors", async (t) => {
     { argv: ["--protocol-id", "3x"], want: /not an integer/ },
     { argv: ["--update-interval", "0s"], want: /must be positive/ },
     { argv: ["--update-interval", "10"], want: /--update-interval: missing unit in duration "10"/ },
+    { argv: ["--update-interval", "-10m"], want: /--update-interval: must be positive/ },
+    { argv: ["--update-interval", "720h"], want: /--update-interval: "720h" is longer than 596h31m23\.647s/ },
     { argv: ["--metrics-addr", "nope"], want: /invalid address/ },
     { argv: ["--no-such-flag"], want: /unknown flag: --/ },
   ];
