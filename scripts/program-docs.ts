@@ -18,6 +18,7 @@ import { COILCTL } from "../adapters/coilctl/flags.js";
 import { COILD } from "../adapters/daemon/flags.js";
 import { createDaemonMetrics } from "../adapters/daemon/metrics.js";
 import { EGRESS_CONTROLLER } from "../adapters/egress-controller/flags.js";
+import { createEgressControllerMetrics } from "../adapters/egress-controller/metrics.js";
 import { EGRESS } from "../adapters/egress/flags.js";
 import { createEgressMetrics } from "../adapters/egress/metrics.js";
 import { INSTALLER } from "../adapters/installer/flags.js";
@@ -46,12 +47,7 @@ const PROGRAMS: readonly Documented[] = [
   { def: ROUTER, registry: () => createRouterMetrics({ node: "node", processMetrics: false }).registry },
   { def: INSTALLER },
   { def: EGRESS, registry: () => createEgressMetrics({ namespace: "namespace", pod: "pod", egress: "egress" }, { processMetrics: false }).registry },
-  {
-    def: EGRESS_CONTROLLER,
-    // The registry is built inside adapters/egress-controller/run.ts (no exported factory yet).
-    metricsNote:
-      "controller-runtime's reconcile counters: `controller_runtime_reconcile_total` (counter; controller, result) and `controller_runtime_reconcile_errors_total` (counter; controller), plus Node.js's default process metrics (`process_*`, `nodejs_*`).",
-  },
+  { def: EGRESS_CONTROLLER, registry: () => createEgressControllerMetrics({ processMetrics: false }).registry },
   { def: COILCTL },
 ];
 

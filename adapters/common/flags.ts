@@ -28,6 +28,7 @@
 import { BUILD_INFO } from "./version.js";
 import { err, ok, Result } from "neverthrow";
 import { parseDuration as parseGoDuration } from "../../lib/util/index.js";
+import { DEVELOPMENT_LOG_OPTIONS, LOG_LEVELS, PRODUCTION_LOG_OPTIONS, type LogEncoder, type LogOptions, type TimeEncoding } from "./log.js";
 
 /** A listen address; `undefined` (from `0`) means disabled. Port 0 = any free port. */
 export interface ListenAddr {
@@ -255,16 +256,67 @@ export const KLOG_FLAGS: readonly FlagDef[] = [
 
 /**
  * controller-runtime's zap flags (zap.Options.BindFlags, v0.23.3), which the same Coil programs
- * register. `--zap-log-level=debug` turns debug lines on; the others are accepted without effect
- * (lines are always JSON with an ISO 8601 `ts`).
+ * register, with its semantics ({@link parseLogFlags}): `--zap-devel` switches the defaults to
+ * console lines, debug level and stack traces from warnings; the other four override one setting each.
  */
-export const ZAP_FLAGS: readonly FlagDef[] = [
-  { name: "zap-devel", type: "bool", default: "false", description: "Development Mode defaults(encoder=consoleEncoder,logLevel=Debug,stackTraceLevel=Warn). Production Mode defaults(encoder=jsonEncoder,logLevel=Info,stackTraceLevel=Error)", origin: "zap", ignored: "always production mode" },
-  { name: "zap-encoder", type: "string", description: "Zap log encoding (one of 'json' or 'console')", origin: "zap", ignored: "always json" },
+export const ZAP_FLAGS = [
+  { name: "zap-devel", type: "bool", default: "false", description: "Development Mode defaults(encoder=consoleEncoder,logLevel=Debug,stackTraceLevel=Warn). Production Mode defaults(encoder=jsonEncoder,logLevel=Info,stackTraceLevel=Error)", origin: "zap" },
+  { name: "zap-encoder", type: "string", description: "Zap log encoding (one of 'json' or 'console')", origin: "zap" },
   { name: "zap-log-level", type: "string", default: "info", description: "Zap Level to configure the verbosity of logging. Can be one of 'debug', 'info', 'error', 'panic'or any integer value > 0 which corresponds to custom debug levels of increasing verbosity", origin: "zap" },
-  { name: "zap-stacktrace-level", type: "string", description: "Zap Level at and above which stacktraces are captured (one of 'info', 'error', 'panic').", origin: "zap", ignored: "no stack traces in logs" },
-  { name: "zap-time-encoding", type: "string", description: "Zap time encoding (one of 'epoch', 'millis', 'nano', 'iso8601', 'rfc3339' or 'rfc3339nano'). Defaults to 'epoch'.", origin: "zap", ignored: "always ISO 8601" },
-];
+  { name: "zap-stacktrace-level", type: "string", description: "Zap Level at and above which stacktraces are captured (one of 'info', 'error', 'panic').", origin: "zap" },
+  { name: "zap-time-encoding", type: "string", description: "Zap time encoding (one of 'epoch', 'millis', 'nano', 'iso8601', 'rfc3339' or 'rfc3339nano'). Defaults to 'epoch'.", origin: "zap" },
+] as const satisfies readonly FlagDef[];
+
+/** The names of {@link ZAP_FLAGS}. */
+type ZapFlagName = (typeof ZAP_FLAGS)[number]["name"];
+
+/** zap's level names as `--zap-log-level` accepts them (controller-runtime's `levelStrings`). */
+const ZAP_LEVELS: Readonly<Record<string, number>> = { debug: LOG_LEVELS.debug, info: LOG_LEVELS.info, error: LOG_LEVELS.error, panic: LOG_LEVELS.panic };
+
+/** `--zap-stacktrace-level`'s names (controller-runtime's `stackLevelStrings`). */
+const ZAP_STACK_LEVELS: Readonly<Record<string, number>> = { info: LOG_LEVELS.info, error: LOG_LEVELS.error, panic: LOG_LEVELS.panic };
+
+/** `--zap-time-encoding`'s names; `nano` is the spelling the flag's help text uses for controller-runtime's `nanos`. */
+const ZAP_TIME_ENCODINGS: Readonly<Record<string, TimeEncoding>> = {
+  rfc3339nano: "rfc3339nano",
+  rfc3339: "rfc3339",
+  iso8601: "iso8601",
+  millis: "millis",
+  nanos: "nanos",
+  nano: "nanos",
+  epoch: "epoch",
+};
+
+/**
+ * The {@link LogOptions} of a parsed command line with {@link ZAP_FLAGS}, as controller-runtime's
+ * `zap.Options` reads them: production defaults ({@link PRODUCTION_LOG_OPTIONS}), or development ones
+ * with `--zap-devel`; `--zap-encoder` (json|console), `--zap-log-level` (debug|info|error|panic or an
+ * integer N > 0, i.e. debug lines of verbosity up to N), `--zap-stacktrace-level` (info|error|panic)
+ * and `--zap-time-encoding` override them, in any order. Names are case-insensitive; anything else
+ * is refused with controller-runtime's wording.
+ */
+export function parseLogFlags(v: Pick<FlagValues<ZapFlagName>, "given">): Result<LogOptions, FlagError> {
+  const devel = parseBoolFlag("zap-devel", v.given("zap-devel"), false);
+  if (devel.isErr()) return err(devel.error);
+  const d = devel.value ? DEVELOPMENT_LOG_OPTIONS : PRODUCTION_LOG_OPTIONS;
+  const pick = <T>(flag: ZapFlagName, what: string, read: (lower: string, raw: string) => T | undefined, def: T): Result<T, FlagError> => {
+    const raw = v.given(flag);
+    if (raw === undefined) return ok(def);
+    const got = read(raw.toLowerCase(), raw);
+    return got === undefined ? err(invalidFlagValue(flag, raw, `invalid ${what} "${raw}"`)) : ok(got);
+  };
+  const level = (lower: string, raw: string): number | undefined => {
+    const named = ZAP_LEVELS[lower];
+    if (named !== undefined) return named;
+    return /^[+-]?\d+$/.test(raw) && Number(raw) > 0 && Number(raw) <= 128 ? -Number(raw) : undefined;
+  };
+  return Result.combine([
+    pick<LogEncoder>("zap-encoder", "encoder value", (l) => (l === "json" || l === "console" ? l : undefined), d.encoder),
+    pick("zap-log-level", "log level", level, d.level),
+    pick("zap-stacktrace-level", "stacktrace level", (l) => ZAP_STACK_LEVELS[l], d.stacktraceLevel),
+    pick("zap-time-encoding", "time-encoding value", (l) => ZAP_TIME_ENCODINGS[l], d.timeEncoding),
+  ]).map(([encoder, level, stacktraceLevel, timeEncoding]) => ({ encoder, level, stacktraceLevel, timeEncoding }));
+}
 
 /** The parsed command line of a program: typed access to every flag's value. */
 export interface FlagValues<N extends string> {

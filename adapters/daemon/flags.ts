@@ -19,7 +19,9 @@ import {
   renderHelp,
   type FlagError,
   type ListenAddr,
+  parseLogFlags,
 } from "../common/flags.js";
+import type { LogOptions } from "../common/log.js";
 
 export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
@@ -54,7 +56,8 @@ export interface CoildFlags {
   readonly stateDir: string;
   readonly nodeIPv4: Ip | undefined;
   readonly nodeIPv6: Ip | undefined;
-  readonly debug: boolean;
+  /** How logs are written (`--zap-devel`, `--zap-encoder`, `--zap-log-level`, `--zap-stacktrace-level`, `--zap-time-encoding`). */
+  readonly log: LogOptions;
 }
 
 /** coild's command line, environment and ports: the one definition its parser, `--help` and docs/programs/coild.md use. */
@@ -124,6 +127,8 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
   if (parsed.isErr()) return err(parsed.error);
   const v = parsed.value;
   if (v.request !== undefined) return ok(v.request);
+  const log = parseLogFlags(v);
+  if (log.isErr()) return err(log.error);
   const str = v.str;
   const values = { store: v.given("store"), kubeconfig: v.given("kubeconfig"), pools: v.given("pools"), "namespace-pools": v.given("namespace-pools"), "node-ipv4": v.given("node-ipv4"), "node-ipv6": v.given("node-ipv6") };
   const bool = (k: Parameters<typeof str>[0], def: boolean): Result<boolean, FlagError> => parseBoolFlag(k, v.given(k), def);
@@ -184,7 +189,7 @@ export function parseCoildFlags(argv: readonly string[], env: Readonly<Record<st
         stateDir: str("state-dir"),
         nodeIPv4: v4,
         nodeIPv6: v6,
-        debug: str("zap-log-level") === "debug",
+        log: log.value,
       });
     }),
   );

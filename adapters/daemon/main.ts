@@ -10,7 +10,7 @@ import { NETNS_LOCK_NAME } from "./node-lock.js";
 import { formatCoildStartError, runCoild } from "./run.js";
 
 const flags = configOrExit(COILD, parseCoildFlags(process.argv.slice(2)));
-const log = createLogger({ write: (l) => process.stderr.write(l), debug: flags.debug });
+const log = createLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coild" });
 const detectMtu = async (): Promise<number | undefined> => {
   const d = await detectHostMtu();
   if (d.mtu === undefined) log.warn("MTU detection failed; veths get the kernel default", { error: d.error });

@@ -1,8 +1,11 @@
 /**
  * coild's Prometheus metrics: the go-grpc-prometheus server series Coil exports (same names and
- * labels, pre-initialised per method and code as `InitializeMetrics` does) and node IPAM gauges.
+ * labels, pre-initialised per method and code as `InitializeMetrics` does), node IPAM gauges and
+ * controller-runtime's `rest_client_requests_total` (the shared set, adapters/k8s/runtime-metrics.ts;
+ * its requests with the Kubernetes store).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { createRuntimeMetrics, type RuntimeMetrics } from "../k8s/runtime-metrics.js";
 
 /** The gRPC service name in the metric labels. */
 export const GRPC_SERVICE = "pkg.cnirpc.CNI";
@@ -43,6 +46,8 @@ export interface PoolUsage {
 /** coild's metric set. */
 export interface DaemonMetrics {
   readonly registry: Registry;
+  /** controller-runtime's metrics in the same registry (the Kubernetes store's API requests). */
+  readonly runtime: RuntimeMetrics;
   /** Count one finished unary call (started, received, sent when OK, handled). */
   observeCall(method: string, grpcCode: number, transport: "grpc" | "fast"): void;
   /**
@@ -57,6 +62,7 @@ export interface DaemonMetrics {
 export function createDaemonMetrics(): DaemonMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const runtime = createRuntimeMetrics(registry);
   const labels = ["grpc_type", "grpc_service", "grpc_method"] as const;
   const started = new Counter({ name: "grpc_server_started_total", help: "Total number of RPCs started on the server.", labelNames: labels, registers: [registry] });
   const handled = new Counter({
@@ -107,6 +113,7 @@ export function createDaemonMetrics(): DaemonMetrics {
   }
   return {
     registry,
+    runtime,
     observeCall(method, code, transport) {
       const l = { grpc_type: "unary", grpc_service: GRPC_SERVICE, grpc_method: method };
       started.inc(l);

@@ -17,6 +17,7 @@ import { cniDeps } from "./node/cni-deps.js";
 import { wireHandlers } from "./endpoint/cni-calls.js";
 import { HostLinkIndex } from "./node/host-links.js";
 import type { Logger } from "./log.js";
+import { named } from "../common/log.js";
 import { createDaemonMetrics, type DaemonMetrics } from "./metrics.js";
 import { familyUnavailable, NodeState, type FamilyUnavailable, type NodeFamilies } from "./node/state.js";
 import { formatPoolsFileError, parseNamespacePools, readPoolsFile, type PoolsFileError } from "./store/pools-file.js";
@@ -146,16 +147,16 @@ interface OpenedStore {
   readonly close?: () => Promise<void>;
 }
 
-async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string): Promise<Result<OpenedStore, CoildStartError>> {
+async function openStore(flags: CoildFlags, deps: CoildDeps, nodeName: string, metrics: DaemonMetrics): Promise<Result<OpenedStore, CoildStartError>> {
   if (flags.store === "kubernetes") {
     const kubeconfig = flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig };
     // Loaded only for this store: @kubernetes/client-node costs a --store=local coild ~25 MB of RSS.
     const { openKubernetesStore } = await import("./store/kubernetes-cluster.js");
-    const k = await openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: deps.log });
+    const k = await openKubernetesStore({ ...kubeconfig, env: deps.env, node: nodeName, log: named(deps.log, "node-ipam"), onRequest: metrics.runtime.request });
     if (k.isErr() || !flags.enableEgress) return k.map((o) => ({ ...o, startupPools: [DEFAULT_POOL] })).mapErr((cause) => ({ kind: "kubernetes-unavailable", cause }));
     const { startEgress } = await import("./egress/setup.js");
     const settings = { kernel: deps.kernel, port: flags.egressPort, tunnel: flags.tunnel, backend: flags.backend, originatingOnly: flags.enableOriginatingOnly };
-    const eg = startEgress({ clients: k.value.clients, settings, nodeName, podTable: flags.podTableId, log: deps.log, readPod: k.value.readPod });
+    const eg = startEgress({ clients: k.value.clients, settings, nodeName, podTable: flags.podTableId, log: named(deps.log, "egress"), readPod: k.value.readPod });
     const close = async (): Promise<void> => {
       await eg.stop();
       await k.value.close();
@@ -316,7 +317,7 @@ async function startIpam(
   const dirLock = flags.store === "local" ? await lockStateDir(flags.stateDir, holder) : undefined;
   if (dirLock?.isErr() === true) return err({ kind: "node-locked", cause: dirLock.error });
   const locked = dirLock?.isOk() === true ? dirLock.value : undefined;
-  const opened = await openStore(flags, deps, nodeName);
+  const opened = await openStore(flags, deps, nodeName, metrics);
   if (opened.isErr()) {
     await locked?.release();
     return err(opened.error);
@@ -352,7 +353,8 @@ async function startOverStore(
     node: nodeName,
     store: opened.store,
     kernel: deps.kernel,
-    log: deps.log,
+    // Coil's logger names: node-ipam (blocks, routes), pod-network (set-up, tear-down), grpc (the CNI server).
+    log: named(deps.log, "node-ipam"),
     metrics,
     exportTable: flags.exportTableId,
     protocol: flags.protocolId,
@@ -372,7 +374,7 @@ async function startOverStore(
   const ops = cniOperations(cniDeps({
     node,
     kernel: deps.kernel,
-    log: deps.log,
+    log: named(deps.log, "pod-network"),
     ...(hostIPv4 === undefined ? {} : { hostIPv4 }),
     ...(hostIPv6 === undefined ? {} : { hostIPv6 }),
     ...(mtu === undefined ? {} : { mtu }),
@@ -386,7 +388,7 @@ async function startOverStore(
     ...(opened.egress === undefined ? {} : { egress: opened.egress }),
     ...(opened.readPod === undefined || !flags.enableStaticIp ? {} : { staticAddress: staticAddressOf(opened.readPod) }),
   }));
-  const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: deps.log, metrics });
+  const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: named(deps.log, "grpc"), metrics });
   if (server.isErr()) return err({ kind: "socket-unavailable", cause: server.error });
   const timer = setInterval(() => {
     void node.gcBlocks().then((r) => deps.log.info("periodic address block GC", r.isOk() ? { released: r.value.released } : { error: r.error }));

@@ -20,7 +20,9 @@ import {
   type FlagError,
   type LeaderElectionConfig,
   type ListenAddr,
+  parseLogFlags,
 } from "../common/flags.js";
+import type { LogOptions } from "../common/log.js";
 
 /** Parsed configuration. */
 export interface EgressControllerFlags extends LeaderElectionConfig {
@@ -42,8 +44,8 @@ export interface EgressControllerFlags extends LeaderElectionConfig {
   readonly enableRestartOnCertRefresh: boolean;
   /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
   readonly kubeconfig: string | undefined;
-  /** `--zap-log-level=debug`. */
-  readonly debug: boolean;
+  /** How logs are written (`--zap-devel`, `--zap-encoder`, `--zap-log-level`, `--zap-stacktrace-level`, `--zap-time-encoding`). */
+  readonly log: LogOptions;
 }
 
 /** coil-egress-controller's command line and ports: the one definition its parser, `--help` and docs/programs/coil-egress-controller.md use. */
@@ -89,6 +91,8 @@ export function parseEgressControllerFlags(argv: readonly string[]): Result<Egre
   if (parsed.isErr()) return err(parsed.error);
   const v = parsed.value;
   if (v.request !== undefined) return ok(v.request);
+  const log = parseLogFlags(v);
+  if (log.isErr()) return err(log.error);
   const backend = v.str("backend");
   if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `invalid backend: ${backend}`));
   const addr = (k: "metrics-addr" | "health-addr" | "webhook-addr"): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, v.str(k));
@@ -102,7 +106,7 @@ export function parseEgressControllerFlags(argv: readonly string[]): Result<Egre
   ]).andThen(([egressPort, metricsAddr, healthAddr, webhookAddr, enableCertRotation, enableRestartOnCertRefresh]) =>
     parseLeaderElection(v).andThen((leader): Result<EgressControllerFlags, FlagError> => {
       if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", v.str("webhook-addr"), "cannot be disabled"));
-      return ok({ metricsAddr, healthAddr, webhookAddr, certDir: v.str("cert-dir"), egressPort, backend, enableCertRotation, enableRestartOnCertRefresh, kubeconfig: v.given("kubeconfig"), ...leader, debug: v.str("zap-log-level") === "debug" });
+      return ok({ metricsAddr, healthAddr, webhookAddr, certDir: v.str("cert-dir"), egressPort, backend, enableCertRotation, enableRestartOnCertRefresh, kubeconfig: v.given("kubeconfig"), ...leader, log: log.value });
     }),
   );
 }

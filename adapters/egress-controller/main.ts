@@ -8,7 +8,7 @@ import { runEgressController } from "./run.js";
 import { makeStartEgressWebhook } from "./webhook-start.js";
 
 const flags = configOrExit(EGRESS_CONTROLLER, parseEgressControllerFlags(process.argv.slice(2)));
-const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.debug, base: { logger: "coil-egress-controller" } });
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coil-egress-controller" });
 const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });

@@ -7,7 +7,7 @@
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { err, ok, type Result, type ResultAsync } from "neverthrow";
-import { Counter, Registry, collectDefaultMetrics } from "prom-client";
+import type { Registry } from "prom-client";
 import { CRB_EGRESS, CRB_EGRESS_PSP, type EgressControllerSettings } from "../../lib/egress/index.js";
 import { serveHealth, serveMetrics, type Listening, type ListenError, type ReadyCheck } from "../common/http.js";
 import {
@@ -23,8 +23,9 @@ import {
   type KubeClients,
   type Logger,
   type ObjectList,
-  type ReconcileOutcome,
 } from "../k8s/index.js";
+import type { RuntimeMetrics } from "../k8s/runtime-metrics.js";
+import { createEgressControllerMetrics } from "./metrics.js";
 import type { EgressControllerFlags } from "./flags.js";
 import { EgressReconciler, owningEgress } from "./reconciler.js";
 
@@ -120,6 +121,7 @@ interface Informers {
 function makeInformers(clients: KubeClients, egresses: NamespacedResource<EgressObject>, log: Logger): Informers {
   const kc = clients.kc;
   const labelSelector = OWNED_SELECTOR;
+  const onRequest = clients.onRequest;
   return {
     egresses: new Informer<Keyed>({
       name: "egresses",
@@ -128,6 +130,7 @@ function makeInformers(clients: KubeClients, egresses: NamespacedResource<Egress
       list: () => egresses.list().map((l) => ({ items: l.items.map((o) => keyed(o as unknown as KubernetesObject)), resourceVersion: l.resourceVersion })),
       transform: keyed,
       log,
+      onRequest,
     }),
     deployments: new Informer<Keyed>({
       name: "deployments",
@@ -137,8 +140,9 @@ function makeInformers(clients: KubeClients, egresses: NamespacedResource<Egress
       list: listOf(() => clients.apps.listDeploymentForAllNamespaces({ labelSelector })),
       transform: keyed,
       log,
+      onRequest,
     }),
-    services: new Informer<Keyed>({ name: "services", kc, path: "/api/v1/services", labelSelector, list: listOf(() => clients.core.listServiceForAllNamespaces({ labelSelector })), transform: keyed, log }),
+    services: new Informer<Keyed>({ name: "services", kc, path: "/api/v1/services", labelSelector, list: listOf(() => clients.core.listServiceForAllNamespaces({ labelSelector })), transform: keyed, log, onRequest }),
     pdbs: new Informer<Keyed>({
       name: "poddisruptionbudgets",
       kc,
@@ -147,29 +151,14 @@ function makeInformers(clients: KubeClients, egresses: NamespacedResource<Egress
       list: listOf(() => clients.policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector })),
       transform: keyed,
       log,
+      onRequest,
     }),
-    crbs: new Informer<Keyed>({ name: "clusterrolebindings", kc, path: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", list: listOf(() => clients.rbac.listClusterRoleBinding()), transform: keyed, log }),
+    crbs: new Informer<Keyed>({ name: "clusterrolebindings", kc, path: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", list: listOf(() => clients.rbac.listClusterRoleBinding()), transform: keyed, log, onRequest }),
   };
 }
 
 function allInformers(inf: Informers): ReadonlyArray<Informer<Keyed>> {
   return [inf.egresses, inf.deployments, inf.services, inf.pdbs, inf.crbs];
-}
-
-/** controller-runtime's reconcile counters. */
-function makeMetrics(processMetrics: boolean): { registry: Registry; reconciled: (controller: string, o: ReconcileOutcome["kind"]) => void } {
-  const registry = new Registry();
-  if (processMetrics) collectDefaultMetrics({ register: registry });
-  const total = new Counter({ name: "controller_runtime_reconcile_total", help: "Total number of reconciliations per controller", labelNames: ["controller", "result"], registers: [registry] });
-  const errors = new Counter({ name: "controller_runtime_reconcile_errors_total", help: "Total number of reconciliation errors per controller", labelNames: ["controller"], registers: [registry] });
-  const result: Record<ReconcileOutcome["kind"], string> = { done: "success", retry: "error", terminal: "error", "requeue-after": "requeue_after" };
-  return {
-    registry,
-    reconciled: (controller, o) => {
-      total.inc({ controller, result: result[o] });
-      if (o === "retry" || o === "terminal") errors.inc({ controller });
-    },
-  };
 }
 
 /** The default image: the first container's image of this controller's own Pod (Coil's `GetImage`). */
@@ -211,9 +200,10 @@ class Leadership {
   readonly egressQueue: WorkQueue;
   readonly crbQueue: WorkQueue;
 
-  constructor(inf: Informers, rec: EgressReconciler, log: Logger, reconciled: (c: string, o: ReconcileOutcome["kind"]) => void) {
-    this.egressQueue = new WorkQueue({ name: "egress", reconcile: (k) => rec.reconcile(k), log, onOutcome: (_k, o) => reconciled("egress", o.kind) });
-    this.crbQueue = new WorkQueue({ name: "clusterrolebinding", reconcile: (k) => rec.reconcileCrbKey(k), log, onOutcome: (_k, o) => reconciled("clusterrolebinding", o.kind) });
+  constructor(inf: Informers, rec: EgressReconciler, log: Logger, metrics: RuntimeMetrics) {
+    // Coil's controller names (controller-runtime names a controller after the kind it is For).
+    this.egressQueue = new WorkQueue({ name: "egress", reconcile: (k) => rec.reconcile(k), log, metrics: metrics.queue("egress") });
+    this.crbQueue = new WorkQueue({ name: "clusterrolebinding", reconcile: (k) => rec.reconcileCrbKey(k), log, metrics: metrics.queue("clusterrolebinding") });
     for (const e of inf.egresses.items()) this.egressQueue.add(e.metadata.name);
     for (const c of inf.crbs.items()) if (c.metadata.name === CRB_EGRESS || c.metadata.name === CRB_EGRESS_PSP) this.crbQueue.add(c.metadata.name);
   }
@@ -226,7 +216,8 @@ class Leadership {
 /** Start the controller. Fails when the image cannot be found, a listener or the webhook cannot start. */
 export async function runEgressController(flags: EgressControllerFlags, deps: EgressControllerDeps): Promise<Result<RunningEgressController, EgressControllerStartError>> {
   const { log } = deps;
-  const clients = makeClients(deps.kc);
+  const metrics = createEgressControllerMetrics({ processMetrics: deps.processMetrics ?? true });
+  const clients = makeClients(deps.kc, { onRequest: metrics.request });
   const image = deps.image !== undefined ? ok<string, EgressControllerStartError>(deps.image) : await ownImage(clients, deps.env ?? {});
   if (image.isErr()) {
     clients.destroy();
@@ -234,7 +225,6 @@ export async function runEgressController(flags: EgressControllerFlags, deps: Eg
   }
   const settings: EgressControllerSettings = { image: image.value, port: flags.egressPort, backend: flags.backend };
   const egresses = new NamespacedResource<EgressObject>(clients.custom, "Egress");
-  const metrics = makeMetrics(deps.processMetrics ?? true);
   const inf = makeInformers(clients, egresses, log);
   const rec = new EgressReconciler({ clients, egresses, settings, log });
   let leadership: Leadership | undefined;
@@ -273,7 +263,7 @@ export async function runEgressController(flags: EgressControllerFlags, deps: Eg
   const startLeading = (signal: AbortSignal): void => {
     if (signal.aborted) return;
     log.info("starting controllers", { identity: deps.identity });
-    leadership = new Leadership(inf, rec, log, metrics.reconciled);
+    leadership = new Leadership(inf, rec, log, metrics);
   };
   const stopLeading = async (): Promise<void> => {
     const l = leadership;
@@ -287,6 +277,7 @@ export async function runEgressController(flags: EgressControllerFlags, deps: Eg
     log,
     startLeading,
     stopLeading,
+    onLeading: metrics.leader,
     closers: [...allInformers(inf).map((i) => () => i.stop()), () => servers.metrics?.close(), () => servers.health?.close(), () => webhook?.close()],
   });
 

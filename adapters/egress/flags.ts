@@ -20,7 +20,9 @@ import {
   renderHelp,
   type FlagError,
   type ListenAddr,
+  parseLogFlags,
 } from "../common/flags.js";
+import type { LogOptions } from "../common/log.js";
 
 /** The tunnel encapsulation: Coil's FoU, or VXLAN (this project's addition). */
 export type TunnelKind = "fou" | "vxlan";
@@ -54,8 +56,8 @@ export interface EgressFlags {
   readonly tunnel: TunnelKind;
   /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
   readonly kubeconfig: string | undefined;
-  /** `--zap-log-level=debug`. */
-  readonly debug: boolean;
+  /** How logs are written (`--zap-devel`, `--zap-encoder`, `--zap-log-level`, `--zap-stacktrace-level`, `--zap-time-encoding`). */
+  readonly log: LogOptions;
 }
 
 /** coil-egress's command line, environment and ports: the one definition its parser, `--help` and docs/programs/coil-egress.md use. */
@@ -118,6 +120,8 @@ export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<s
   if (parsed.isErr()) return err(parsed.error);
   const v = parsed.value;
   if (v.request !== undefined) return ok(v.request);
+  const log = parseLogFlags(v);
+  if (log.isErr()) return err(log.error);
   const str = v.str;
   const backend = str("backend");
   if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `must be iptables or nftables, got ${JSON.stringify(backend)}`));
@@ -144,7 +148,7 @@ export function parseEgressFlags(argv: readonly string[], env: Readonly<Record<s
         backend,
         tunnel,
         kubeconfig: v.given("kubeconfig"),
-        debug: str("zap-log-level") === "debug",
+        log: log.value,
       }),
     ),
   );

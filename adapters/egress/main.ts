@@ -5,7 +5,7 @@ import { EGRESS, parseEgressFlags } from "./flags.js";
 import { runEgress } from "./run.js";
 
 const flags = configOrExit(EGRESS, parseEgressFlags(process.argv.slice(2), process.env));
-const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.debug, base: { logger: "coil-egress" } });
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coil-egress" });
 const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });

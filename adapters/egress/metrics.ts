@@ -6,16 +6,20 @@
  * `coil_egress_nftables_{masqueraded,invalid}_{packets,bytes}_total{namespace,pod,egress,protocol}`
  * (gauges, from the counter of the first rule of nftables `nat`/`POSTROUTING` and `filter`/`FORWARD`
  * of family `ip`/`ip6`). The kernel values are read at scrape time (Coil refreshes them every 30 s).
+ * Also controller-runtime's metric set (adapters/k8s/runtime-metrics.ts; the API requests show).
  */
 import { readFile } from "node:fs/promises";
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { runCommand } from "../kernel/index.js";
 import type { ClientAddress } from "./clients.js";
+import { createRuntimeMetrics, type RuntimeMetrics } from "../k8s/runtime-metrics.js";
 
 /** The egress metric set. */
 export interface EgressMetrics {
   /** The registry to serve. */
   readonly registry: Registry;
+  /** controller-runtime's metrics in the same registry (API requests). */
+  readonly runtime: RuntimeMetrics;
   /** Replace the client series with `clients` (served through `link(ip)`). */
   setClients(clients: readonly ClientAddress[], link: (ip: string) => string): void;
 }
@@ -57,6 +61,7 @@ export async function firstRuleCounter(family: "ip" | "ip6", table: string, chai
 export function createEgressMetrics(l: EgressMetricLabels, opts: { readonly processMetrics?: boolean } = {}): EgressMetrics {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const runtime = createRuntimeMetrics(registry);
   const r = [registry];
   const id = { namespace: l.namespace, pod: l.pod, egress: l.egress };
   const count = new Gauge({ name: "coil_egress_client_pod_count", help: "the number of client pods which use this egress", labelNames: ["namespace", "egress"], registers: r });
@@ -99,6 +104,7 @@ export function createEgressMetrics(l: EgressMetricLabels, opts: { readonly proc
   nftGauge("coil_egress_nftables_invalid_bytes_total", "the number of bytes dropped as invalid by nftables", "filter", "FORWARD", "bytes");
   return {
     registry,
+    runtime,
     setClients(clients, link) {
       info.reset();
       const pods = new Set<string>();

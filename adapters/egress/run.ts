@@ -129,12 +129,12 @@ export async function runEgress(flags: EgressFlags, deps: EgressDeps): Promise<R
   const init = await initNat(flags, kernel, iface);
   if (init.isErr()) return err(init.error);
   log.info("NAT server initialised", { backend: flags.backend, tunnel: flags.tunnel, iface });
-  const clients = deps.clients ?? makeClients(deps.kc);
-  const ownClients = deps.clients === undefined;
   const metrics = createEgressMetrics({ namespace: flags.namespace, egress: flags.egressName, pod: flags.podName }, { processMetrics: deps.processMetrics ?? true });
+  const clients = deps.clients ?? makeClients(deps.kc, { onRequest: metrics.runtime.request });
+  const ownClients = deps.clients === undefined;
   const fams = new Set(families(flags));
   const linkOf = (ip: string): string => (flags.tunnel === "fou" ? fouLinkName(ip as Ip) : vxlanLinkName(ip as Ip));
-  const pods = new Informer<ClientPod>({ name: "pods", kc: clients.kc, path: "/api/v1/pods", list: listClientPods(clients), transform: clientPod, log });
+  const pods = new Informer<ClientPod>({ name: "pods", kc: clients.kc, path: "/api/v1/pods", list: listClientPods(clients), transform: clientPod, log, onRequest: clients.onRequest });
 
   let initDone = false;
   let current: ClientAddress[] = [];

@@ -21,7 +21,9 @@ import {
   type FlagError,
   type LeaderElectionConfig,
   type ListenAddr,
+  parseLogFlags,
 } from "../common/flags.js";
+import type { LogOptions } from "../common/log.js";
 
 export { parseDuration, parseListenAddr, type ListenAddr } from "../common/flags.js";
 
@@ -45,8 +47,8 @@ export interface IpamControllerFlags extends LeaderElectionConfig {
   readonly kubeconfig: string | undefined;
   /** `--max-concurrent-reconciles` for BlockRequests (default 1, controller-runtime's). */
   readonly concurrency: number;
-  /** `--zap-log-level=debug`. */
-  readonly debug: boolean;
+  /** How logs are written (`--zap-devel`, `--zap-encoder`, `--zap-log-level`, `--zap-stacktrace-level`, `--zap-time-encoding`). */
+  readonly log: LogOptions;
 }
 
 /** coil-ipam-controller's command line and ports: the one definition its parser, `--help` and docs/programs/coil-ipam-controller.md use. */
@@ -90,6 +92,8 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
   if (parsed.isErr()) return err(parsed.error);
   const v = parsed.value;
   if (v.request !== undefined) return ok(v.request);
+  const log = parseLogFlags(v);
+  if (log.isErr()) return err(log.error);
   const str = v.str;
   const values = { "enable-cert-rotation": v.given("enable-cert-rotation"), "enable-restart-on-cert-refresh": v.given("enable-restart-on-cert-refresh"), kubeconfig: v.given("kubeconfig") };
   const concurrency = parseIntFlag("max-concurrent-reconciles", str("max-concurrent-reconciles"), 1, 64);
@@ -115,7 +119,7 @@ export function parseIpamControllerFlags(argv: readonly string[]): Result<IpamCo
         kubeconfig: values["kubeconfig"],
         ...election,
         concurrency: concurrency.value,
-        debug: str("zap-log-level") === "debug",
+        log: log.value,
       }),
     );
   });

@@ -8,7 +8,7 @@ import { runIpamController } from "./run.js";
 import { makeStartIpamWebhook } from "./webhook-start.js";
 
 const flags = configOrExit(IPAM_CONTROLLER, parseIpamControllerFlags(process.argv.slice(2)));
-const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.debug, base: { logger: "coil-ipam-controller" } });
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coil-ipam-controller" });
 const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });

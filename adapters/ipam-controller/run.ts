@@ -26,12 +26,12 @@ import {
   type Logger,
   type ObjectMetadata,
   type NodeMeta,
-  type ReconcileOutcome,
 } from "../k8s/index.js";
 import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
 import type { IpamControllerFlags } from "./flags.js";
 import { collectOrphanBlocks } from "./gc.js";
 import { serveHealth, serveMetrics, type Listening, type ListenError, type ReadyCheck } from "../common/http.js";
+import { named } from "../common/log.js";
 import { createControllerMetrics, type ControllerMetrics } from "./metrics.js";
 import { PoolManager } from "./pool-manager.js";
 import { PoolReconciler, owningPool } from "./pool-reconciler.js";
@@ -99,11 +99,12 @@ function makeInformers(clients: KubeClients, log: Logger): Informers {
   const coil = coilClient(clients.custom);
   const kc = clients.kc;
   const transform = withoutManagedFields;
+  const onRequest = clients.onRequest;
   return {
-    pools: new Informer({ name: "addresspools", kc, path: coil.pools.path, list: () => coil.pools.list(), transform, log }),
-    blocks: new Informer({ name: "addressblocks", kc, path: coil.blocks.path, list: () => coil.blocks.list(), transform, log }),
-    requests: new Informer({ name: "blockrequests", kc, path: coil.requests.path, list: () => coil.requests.list(), transform, log }),
-    nodes: new Informer<NodeMeta>({ name: "nodes", kc, path: NODES_PATH, list: () => listNodeMetas(clients.core), transform: nodeMeta, log }),
+    pools: new Informer({ name: "addresspools", kc, path: coil.pools.path, list: () => coil.pools.list(), transform, log, onRequest }),
+    blocks: new Informer({ name: "addressblocks", kc, path: coil.blocks.path, list: () => coil.blocks.list(), transform, log, onRequest }),
+    requests: new Informer({ name: "blockrequests", kc, path: coil.requests.path, list: () => coil.requests.list(), transform, log, onRequest }),
+    nodes: new Informer<NodeMeta>({ name: "nodes", kc, path: NODES_PATH, list: () => listNodeMetas(clients.core), transform: nodeMeta, log, onRequest }),
   };
 }
 
@@ -129,15 +130,15 @@ class Leadership {
     gc: () => Promise<Result<string[], unknown>>,
     o: { readonly concurrency: number; readonly gcIntervalMs: number; readonly log: Logger; readonly metrics: ControllerMetrics },
   ) {
-    const counted = (controller: string) => (_key: string, outcome: ReconcileOutcome) => o.metrics.reconciled(controller, outcome.kind);
+    // Coil's controller names (controller-runtime names a controller after the kind it is For).
     this.requestQueue = new WorkQueue({
       name: "blockrequest",
       concurrency: o.concurrency,
       reconcile: (k) => reqs.reconcile(k),
       log: o.log,
-      onOutcome: counted("blockrequest"),
+      metrics: o.metrics.runtime.queue("blockrequest", { concurrency: o.concurrency }),
     });
-    this.poolQueue = new WorkQueue({ name: "addresspool", concurrency: 1, reconcile: (k) => poolRec.reconcile(k), log: o.log, onOutcome: counted("addresspool") });
+    this.poolQueue = new WorkQueue({ name: "addresspool", concurrency: 1, reconcile: (k) => poolRec.reconcile(k), log: o.log, metrics: o.metrics.runtime.queue("addresspool") });
     this.gcQueue = new WorkQueue({
       name: "garbage-collector",
       reconcile: async () => {
@@ -209,14 +210,15 @@ async function startWebhook(start: StartWebhook | undefined, o: Parameters<Start
 /** Start the controller. Fails only when a listener or the webhook cannot start. */
 export async function runIpamController(flags: IpamControllerFlags, deps: IpamControllerDeps): Promise<Result<RunningController, ControllerStartError>> {
   const { log } = deps;
-  const clients = makeClients(deps.kc);
-  const coil = coilClient(clients.custom);
   const metrics = createControllerMetrics({ processMetrics: deps.processMetrics ?? true });
+  const clients = makeClients(deps.kc, { onRequest: metrics.runtime.request });
+  const coil = coilClient(clients.custom);
   const inf = makeInformers(clients, log);
-  const pools = new PoolManager({ coil, cachedPool: (n) => inf.pools.get(n), metrics, log });
+  // Coil's logger names: pool-manager, gc.
+  const pools = new PoolManager({ coil, cachedPool: (n) => inf.pools.get(n), metrics, log: named(log, "pool-manager") });
   const reqs = new BlockRequestReconciler({ coil, pools, cachedRequest: (n) => inf.requests.get(n), now: deps.now ?? (() => new Date()), log });
   const poolRec = new PoolReconciler({ coil, pools, cachedPool: (n) => inf.pools.get(n), log });
-  const gc = () => collectOrphanBlocks({ coil, core: clients.core, blocks: () => inf.blocks.items(), log });
+  const gc = () => collectOrphanBlocks({ coil, core: clients.core, blocks: () => inf.blocks.items(), log: named(log, "gc") });
   let leadership: Leadership | undefined;
   wireEvents(inf, () => leadership, reqs);
 
@@ -267,6 +269,7 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
     log,
     startLeading,
     stopLeading,
+    onLeading: metrics.runtime.leader,
     closers: [...allInformers(inf).map((i) => () => i.stop()), () => servers.metrics?.close(), () => servers.health?.close(), () => webhook?.close()],
   });
 

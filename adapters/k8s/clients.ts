@@ -22,6 +22,8 @@ import {
   RbacAuthorizationV1Api,
   ServerConfiguration,
   createConfiguration,
+  wrapHttpLibrary,
+  type HttpLibrary,
   type RequestContext,
   type SecurityAuthentication,
 } from "@kubernetes/client-node";
@@ -244,12 +246,59 @@ export interface KubeClients {
   readonly rbac: RbacAuthorizationV1Api;
   /** Close idle keep-alive sockets (call on shutdown). */
   destroy(): void;
+  /** The observer the clients report their requests to ({@link MakeClientsOptions.onRequest}); give it to informers for their watches. */
+  readonly onRequest?: RequestObserver;
 }
+
+/** One API request as `rest_client_requests_total` counts it. */
+export interface ApiRequest {
+  /** HTTP status code, or `<error>` when no answer came (client-go's label). */
+  readonly code: string;
+  /** HTTP method, e.g. `GET`. */
+  readonly method: string;
+  /** `host:port` of the API server. */
+  readonly host: string;
+}
+
+/** Told about every API request once it has been answered (or failed without an answer). */
+export type RequestObserver = (r: ApiRequest) => void;
 
 /** Options of {@link makeClients}. */
 export interface MakeClientsOptions {
   /** Upper bound on concurrent sockets to the API server. Default 16. */
   readonly maxSockets?: number;
+  /** Told about every request of the clients (metrics). */
+  readonly onRequest?: RequestObserver;
+}
+
+/** The `host:port` of a URL (`""` when it does not parse). */
+export function requestHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * client-node's HTTP layer with every request reported to `observe`: every call of the generated
+ * API classes goes through the configuration's `httpApi`, so this is the one place to count them.
+ */
+function observedHttpApi(inner: HttpLibrary, observe: RequestObserver): HttpLibrary {
+  return wrapHttpLibrary({
+    send: async (req) => {
+      const method = req.getHttpMethod().toString();
+      const host = requestHost(req.getUrl());
+      try {
+        const res = await inner.send(req).toPromise();
+        observe({ code: String(res.httpStatusCode), method, host });
+        return res;
+      } catch (e) {
+        observe({ code: "<error>", method, host });
+        throw e;
+      }
+    },
+  });
 }
 
 /** Build the clients over one keep-alive agent. */
@@ -265,12 +314,12 @@ export function makeClients(kc: KubeConfig, opts: MakeClientsOptions = {}): Kube
       ctx.setAgent(agent);
     },
   };
-  const config = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: auth },
-  });
+  const settings = { baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } };
+  const plain = createConfiguration(settings);
+  const config = opts.onRequest === undefined ? plain : createConfiguration({ ...settings, httpApi: observedHttpApi(plain.httpApi, opts.onRequest) });
   return {
     kc,
+    ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     custom: new CustomObjectsApi(config),
     core: new CoreV1Api(config),
     coordination: new CoordinationV1Api(config),

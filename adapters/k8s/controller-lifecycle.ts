@@ -30,6 +30,8 @@ export interface ControllerLifecycleOptions {
   readonly startLeading: (signal: AbortSignal) => void | Promise<void>;
   /** Stop acting as leader; called when leadership ends and first in shutdown. Must be idempotent. */
   readonly stopLeading: () => Promise<void>;
+  /** Told whether this replica leads (`leader_election_master_status`); only with leader election. */
+  readonly onLeading?: (lease: string, leading: boolean) => void;
   /** Stopped together after the Lease is handled: informers, metrics/health servers, webhook server. */
   readonly closers: ReadonlyArray<() => Promise<void> | undefined>;
 }
@@ -59,6 +61,7 @@ export function startControllerLifecycle(o: ControllerLifecycleOptions): Control
         renewDeadlineMs: e.renewDeadlineMs,
         retryPeriodMs: e.retryPeriodMs,
         log,
+        ...(o.onLeading === undefined ? {} : { onLeading: (leading: boolean) => o.onLeading?.(e.leaderElectId, leading) }),
       })
     : undefined;
 

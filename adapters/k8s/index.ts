@@ -5,8 +5,8 @@
  *
  * @module
  */
-export type { KubeConfigSource, KubeConfigError, KubeConfigErrorKind, KubeClients, MakeClientsOptions } from "./clients.js";
-export { formatKubeConfigError, loadKubeConfig, makeClients } from "./clients.js";
+export type { KubeConfigSource, KubeConfigError, KubeConfigErrorKind, KubeClients, MakeClientsOptions, ApiRequest, RequestObserver } from "./clients.js";
+export { formatKubeConfigError, loadKubeConfig, makeClients, requestHost } from "./clients.js";
 export type { K8sError, K8sErrorKind } from "./errors.js";
 export { toK8sError, k8sCall, isRetryable } from "./errors.js";
 export type {
@@ -26,8 +26,10 @@ export type { ListOptions, CoilClient } from "./coil-client.js";
 export { ClusterResource, NamespacedResource, coilClient, withStatus } from "./coil-client.js";
 export type { InformerEvent, InformerOptions } from "./informer.js";
 export { Informer } from "./informer.js";
-export type { ReconcileCounts, ReconcileOutcome, WorkQueueOptions } from "./work-queue.js";
+export type { ReconcileCounts, ReconcileOutcome, WorkQueueMetrics, WorkQueueOptions } from "./work-queue.js";
 export { WorkQueue } from "./work-queue.js";
+// controller-runtime's metrics (`./runtime-metrics.js`) are imported from their module, not from
+// here: they load prom-client, which coilctl and the other users of this index do not need.
 export type { LeaderElectorOptions, ElectionEnd } from "./leader-elector.js";
 export { LeaderElector, microTime } from "./leader-elector.js";
 export type { ControllerExit, ControllerLifecycle, ControllerLifecycleOptions } from "./controller-lifecycle.js";

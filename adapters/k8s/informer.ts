@@ -8,6 +8,7 @@
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import type { ResultAsync } from "neverthrow";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
+import { requestHost, type RequestObserver } from "./clients.js";
 import type { KubeObject, ObjectList } from "./coil-types.js";
 import type { K8sError } from "./errors.js";
 import { SILENT_LOGGER, type Logger } from "./log.js";
@@ -38,6 +39,11 @@ export interface InformerOptions<T extends KubeObject> {
   readonly backoff?: BackoffOptions;
   /** Logger. */
   readonly log?: Logger;
+  /**
+   * Told about every WATCH request (`rest_client_requests_total`; the LISTs go through `list`, i.e.
+   * the API clients, which count them). Code 200 when the stream opened, else the HTTP status or `<error>`.
+   */
+  readonly onRequest?: RequestObserver | undefined;
 }
 
 type Handler<T> = (e: InformerEvent<T>) => void;
@@ -203,12 +209,28 @@ export class Informer<T extends KubeObject> {
         if (result === "closed" && !sawEvent && !this.#stop.signal.aborted) result = "error";
         resolve(result);
       };
+      // Watch.watch resolves once the answer's headers are in; a refusal calls `done` before that.
+      let opened = false;
+      let refused: unknown;
+      const observed = (err: unknown): void => {
+        if (!opened) refused = err ?? refused;
+        done(err);
+      };
+      const report = (err: unknown): void => {
+        const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+        const code = err === undefined ? "200" : typeof status === "number" ? String(status) : "<error>";
+        this.#o.onRequest?.({ code, method: "GET", host: requestHost(this.#o.kc.getCurrentCluster()?.server ?? "") });
+      };
       const open = async (): Promise<void> => {
         try {
-          const ac = await new Watch(this.#o.kc).watch(this.#o.path, query, onEvent, done);
+          const ac = await new Watch(this.#o.kc).watch(this.#o.path, query, onEvent, observed);
+          opened = true;
+          report(refused);
           this.#watchAbort = ac;
           if (this.#stop.signal.aborted) ac.abort();
         } catch (err: unknown) {
+          opened = true;
+          report(err);
           done(err);
         }
       };

@@ -32,6 +32,11 @@ export interface LeaderElectorOptions {
   readonly now?: () => Date;
   /** Logger. */
   readonly log?: Logger;
+  /**
+   * Told whether this candidate leads: `false` at construction, `true` when elected, `false` when
+   * leadership ends (client-go's `leaderOn`/`leaderOff`, i.e. `leader_election_master_status`).
+   */
+  readonly onLeading?: (leading: boolean) => void;
 }
 
 /** How {@link LeaderElector.run} ended. */
@@ -58,6 +63,7 @@ export class LeaderElector {
   /** @param o - see {@link LeaderElectorOptions}. */
   constructor(o: LeaderElectorOptions) {
     this.#o = o;
+    o.onLeading?.(false);
   }
 
   get #leaseMs(): number {
@@ -98,11 +104,13 @@ export class LeaderElector {
     }
     if (stop.aborted) return "stopped";
     this.#leading = true;
+    this.#o.onLeading?.(true);
     this.#log().info("became leader", { lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity });
     const leadership = new AbortController();
     onStartedLeading(leadership.signal);
     const end = await this.#renewLoop();
     this.#leading = false;
+    this.#o.onLeading?.(false);
     leadership.abort();
     if (end === "lost") this.#log().error("leader election lost", { lease: this.#o.name, identity: this.#o.identity });
     return end;

@@ -26,6 +26,24 @@ export type ReconcileOutcome =
 /** How many reconciles ended in each {@link ReconcileOutcome} kind. */
 export type ReconcileCounts = Readonly<Record<ReconcileOutcome["kind"], number>>;
 
+/**
+ * What a {@link WorkQueue} tells its metrics (controller-runtime's queue and controller metrics,
+ * `adapters/k8s/runtime-metrics.ts`). Keys are counted as client-go counts items: an add of a key
+ * already waiting is no add; an add of a key being processed is one (it runs again afterwards).
+ */
+export interface WorkQueueMetrics {
+  /** `key` entered the queue (or was marked to run again after its reconcile). */
+  added(key: string): void;
+  /** A waiting `key` was discarded (the queue stopped). */
+  dropped(key: string): void;
+  /** A worker took `key`. */
+  started(key: string): void;
+  /** A worker finished `key` with this outcome. */
+  finished(key: string, outcome: ReconcileOutcome["kind"]): void;
+  /** `key` failed and was scheduled to run again after a backoff. */
+  retried(key: string): void;
+}
+
 /** Options of {@link WorkQueue}. */
 export interface WorkQueueOptions {
   /** Name for logs. */
@@ -38,8 +56,10 @@ export interface WorkQueueOptions {
   readonly backoff?: BackoffOptions;
   /** Logger. */
   readonly log?: Logger;
-  /** Told how every reconcile ended (metrics). */
+  /** Told how every reconcile ended. */
   readonly onOutcome?: (key: string, outcome: ReconcileOutcome) => void;
+  /** Queue and controller metrics (see {@link WorkQueueMetrics}). */
+  readonly metrics?: WorkQueueMetrics;
 }
 
 /** A de-duplicating, rate-limited queue of keys. */
@@ -65,10 +85,17 @@ export class WorkQueue {
   add(key: string): void {
     if (this.#stopped) return;
     if (this.#inFlight.has(key)) {
+      if (!this.#dirty.has(key)) this.#o.metrics?.added(key);
       this.#dirty.add(key);
       return;
     }
     if (this.#queued.has(key)) return;
+    this.#o.metrics?.added(key);
+    this.#enqueue(key);
+  }
+
+  /** Put `key` (counted as added already) in line and start workers. */
+  #enqueue(key: string): void {
     this.#queued.add(key);
     this.#queue.push(key);
     this.#pump();
@@ -99,6 +126,7 @@ export class WorkQueue {
   /** Stop: drop queued keys and timers; resolves when running reconciles have finished. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const key of this.#queue) this.#o.metrics?.dropped(key);
     this.#queue.length = 0;
     this.#queued.clear();
     for (const t of this.#timers.values()) clearTimeout(t);
@@ -119,6 +147,7 @@ export class WorkQueue {
       this.#queued.delete(key);
       this.#inFlight.add(key);
       this.#active++;
+      this.#o.metrics?.started(key);
       void this.#process(key);
     }
   }
@@ -132,8 +161,13 @@ export class WorkQueue {
     }
     this.#inFlight.delete(key);
     this.#active--;
+    this.#o.metrics?.finished(key, outcome.kind);
     this.#after(key, outcome);
-    if (this.#dirty.delete(key)) this.add(key);
+    if (this.#dirty.delete(key)) {
+      // Counted when it was marked; run it again unless the queue stopped meanwhile.
+      if (this.#stopped) this.#o.metrics?.dropped(key);
+      else this.#enqueue(key);
+    }
     this.#pump();
     if (this.#active === 0) for (const w of this.#idleWaiters.splice(0)) w();
   }
@@ -160,6 +194,7 @@ export class WorkQueue {
         this.#failures.set(key, n + 1);
         const delay = backoffDelay(n, { initialMs: 5, maxMs: 60_000, ...this.#o.backoff });
         log.warn("reconcile failed, retrying", { controller: this.#o.name, key, retryInMs: delay, error: describe(outcome.error) });
+        this.#o.metrics?.retried(key);
         if (!this.#dirty.has(key)) this.addAfter(key, delay);
         return;
       }

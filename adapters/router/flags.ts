@@ -16,7 +16,9 @@ import {
   renderHelp,
   type FlagError,
   type ListenAddr,
+  parseLogFlags,
 } from "../common/flags.js";
+import type { LogOptions } from "../common/log.js";
 
 /** Parsed configuration. */
 export interface RouterFlags {
@@ -32,8 +34,8 @@ export interface RouterFlags {
   readonly updateIntervalMs: number;
   /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
   readonly kubeconfig: string | undefined;
-  /** `--zap-log-level=debug`. */
-  readonly debug: boolean;
+  /** How logs are written (`--zap-devel`, `--zap-encoder`, `--zap-log-level`, `--zap-stacktrace-level`, `--zap-time-encoding`). */
+  readonly log: LogOptions;
 }
 
 /** coil-router's command line, environment and ports: the one definition its parser, `--help` and docs/programs/coil-router.md use. */
@@ -88,6 +90,8 @@ export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<s
   if (parsed.isErr()) return err(parsed.error);
   const v = parsed.value;
   if (v.request !== undefined) return ok(v.request);
+  const log = parseLogFlags(v);
+  if (log.isErr()) return err(log.error);
   const str = v.str;
   const values = { kubeconfig: v.given("kubeconfig") };
   const nodeName = env["COIL_NODE_NAME"] ?? "";
@@ -102,7 +106,7 @@ export function parseRouterFlags(argv: readonly string[], env: Readonly<Record<s
         protocolId,
         updateIntervalMs,
         kubeconfig: values["kubeconfig"],
-        debug: str("zap-log-level") === "debug",
+        log: log.value,
       }),
     ),
   );

@@ -5,7 +5,7 @@ import { ROUTER, parseRouterFlags } from "./flags.js";
 import { runRouter } from "./run.js";
 
 const flags = configOrExit(ROUTER, parseRouterFlags(process.argv.slice(2), process.env));
-const log = createJsonLogger({ write: (l) => process.stderr.write(l), debug: flags.debug, base: { logger: "coil-router" } });
+const log = createJsonLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coil-router" });
 const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });

@@ -11,6 +11,7 @@ import { HOST_NETNS, type NetnsRef } from "../../lib/changeset/index.js";
 import { Informer, NODES_PATH, coilClient, makeClients, type AddressBlockObject, type KubeClients, type Logger } from "../k8s/index.js";
 import { realKernel, type Kernel } from "../kernel/index.js";
 import { serveHealth, serveMetrics, type ListenError } from "../common/http.js";
+import { named } from "../common/log.js";
 import type { RouterFlags } from "./flags.js";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.js";
 import { REAL_CLOCK, SyncLoop, type RouterClock, type SyncOutcome } from "./sync-loop.js";
@@ -53,17 +54,19 @@ export interface RunningRouter {
 /** Start the router. Fails only when a listener cannot start. */
 export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<Result<RunningRouter, ListenError>> {
   const { log } = deps;
-  const clients = deps.clients ?? makeClients(deps.kc);
+  const metrics = createRouterMetrics({ node: flags.nodeName, processMetrics: deps.processMetrics ?? true });
+  const clients = deps.clients ?? makeClients(deps.kc, { onRequest: metrics.runtime.request });
   const ownClients = deps.clients === undefined;
   const coil = coilClient(clients.custom);
   const kernel = deps.kernel ?? realKernel();
-  const metrics = createRouterMetrics({ node: flags.nodeName, processMetrics: deps.processMetrics ?? true });
-  const blocks = new Informer<AddressBlockObject>({ name: "addressblocks", kc: clients.kc, path: coil.blocks.path, list: () => coil.blocks.list(), log });
-  const nodes = new Informer<RouterNodeObject>({ name: "nodes", kc: clients.kc, path: NODES_PATH, list: () => listRouterNodeObjects(clients.core), transform: routerNodeObject, log });
+  const onRequest = clients.onRequest;
+  const blocks = new Informer<AddressBlockObject>({ name: "addressblocks", kc: clients.kc, path: coil.blocks.path, list: () => coil.blocks.list(), log, onRequest });
+  const nodes = new Informer<RouterNodeObject>({ name: "nodes", kc: clients.kc, path: NODES_PATH, list: () => listRouterNodeObjects(clients.core), transform: routerNodeObject, log, onRequest });
   // Converted once per cached object (the caches replace an object when it changes).
   const toNode = perObject((n: RouterNodeObject) => routerNode(n, log));
   const toBlock = perObject(routerBlock);
   const closing = new AbortController();
+  const syncLog = named(log, "route-syncer"); // Coil's logger name
   const bothSynced = Promise.all([blocks.waitSynced(), nodes.waitSynced()]);
   const sync = async (): Promise<SyncOutcome> => {
     // The first sync waits for both caches: planning with an empty cache would delete every route.
@@ -76,7 +79,7 @@ export async function runRouter(flags: RouterFlags, deps: RouterDeps): Promise<R
       blocks: () => blocks.items().flatMap((b) => toBlock(b) ?? []),
       kernel,
       netns: deps.netns ?? HOST_NETNS,
-      log,
+      log: syncLog,
     });
     if (r.isErr()) {
       log.error("sync failed", { error: r.error });

@@ -53,7 +53,7 @@ export function startEgress(o: EgressSetupOptions): RunningEgressClient {
       return r.error.kind === "not-found" ? ok(undefined) : err(r.error.message);
     }),
   });
-  const watcher = new EgressWatcher({ kc, custom, core, lookup, settings: o.settings, nodeName: o.nodeName, podTable: o.podTable, log: o.log });
+  const watcher = new EgressWatcher({ kc, onRequest: o.clients.onRequest, custom, core, lookup, settings: o.settings, nodeName: o.nodeName, podTable: o.podTable, log: o.log });
   watcher.start();
   o.log.info("egress NAT client enabled", { tunnel: o.settings.tunnel, port: o.settings.port, backend: o.settings.backend, originatingOnly: o.settings.originatingOnly });
   return { hook, stop: () => watcher.stop() };

@@ -12,7 +12,7 @@ import type { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client
 import { err, ok, type Result } from "neverthrow";
 import { egressKey, podsToUpdate, type DuplicatePodIp, type EgressRef, type WatchedPod } from "../../../lib/egress/index.js";
 import { parseIp, ipFamily, type Ip } from "../../../lib/net/index.js";
-import { Informer, k8sCall, sleep, type KubeObject, type Logger, type ObjectList } from "../../k8s/index.js";
+import { Informer, k8sCall, sleep, type KubeObject, type Logger, type ObjectList, type RequestObserver } from "../../k8s/index.js";
 import { resolveGateways, type EgressLookup, type GatewayError, type Lookup } from "./gateways.js";
 import { syncNatClient, type NatClientError, type NatClientSettings } from "./nat-client.js";
 import { findPodNetns, type PodNetnsNotReady } from "./pod-netns.js";
@@ -58,6 +58,8 @@ export interface EgressWatcherOptions {
   /** `--pod-table-id`: where the pods' host routes are (finding a pod's namespace). */
   readonly podTable: number;
   /** Logger. */
+  /** Told about the Egress watch's requests (`rest_client_requests_total`). */
+  readonly onRequest?: RequestObserver | undefined;
   readonly log: Logger;
   /** Called after a pod was synced for an Egress (tests, metrics). */
   readonly onSynced?: (pod: string, egress: EgressRef) => void;
@@ -99,7 +101,7 @@ export class EgressWatcher {
         const res = (await o.custom.listClusterCustomObject({ group: "coil.cybozu.com", version: "v2", plural: "egresses" })) as { items?: KubeObject[]; metadata?: { resourceVersion?: string } };
         return { items: (res.items ?? []).map(keyed), resourceVersion: res.metadata?.resourceVersion ?? "" };
       });
-    this.#informer = new Informer<KubeObject>({ name: "egresses", kc: o.kc, path: "/apis/coil.cybozu.com/v2/egresses", list, transform: keyed, log: o.log });
+    this.#informer = new Informer<KubeObject>({ name: "egresses", kc: o.kc, path: "/apis/coil.cybozu.com/v2/egresses", list, transform: keyed, log: o.log, onRequest: o.onRequest });
     this.#informer.on((e) => {
       if (e.type === "delete") return;
       const m = e.object.metadata as { namespace?: string; egressName?: string; deletionTimestamp?: string };

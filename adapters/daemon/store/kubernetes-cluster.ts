@@ -26,6 +26,7 @@ import {
   type KubeObject,
   type Logger,
   type ObjectList,
+  type RequestObserver,
 } from "../../k8s/index.js";
 import { boundedCall, within } from "./kubernetes-block-request.js";
 import { sharedPodReader, type PodRead } from "../node/static-address.js";
@@ -45,6 +46,8 @@ export interface KubernetesSetupOptions {
   readonly allocTimeoutMs?: number;
   /** Bound on one API call (default 3 s). */
   readonly callTimeoutMs?: number;
+  /** Told about every API request (`rest_client_requests_total`). */
+  readonly onRequest?: RequestObserver;
 }
 
 /** What coild gets from the cluster. */
@@ -124,7 +127,7 @@ export type KubernetesSetupError = { readonly message: string } & (
 export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Result<KubernetesSetup, KubernetesSetupError>> {
   const kc = loadKubeConfig({ env: o.env, ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }) });
   if (kc.isErr()) return err({ kind: "kubeconfig-unusable", cause: kc.error, message: `--store=kubernetes: cannot load a kubeconfig: ${formatKubeConfigError(kc.error)}` });
-  const c = makeClients(kc.value);
+  const c = makeClients(kc.value, o.onRequest === undefined ? {} : { onRequest: o.onRequest });
   const t0 = Date.now();
   const startupMs = o.startupTimeoutMs ?? 30_000;
   const callMs = o.callTimeoutMs ?? 3000;
@@ -146,6 +149,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     transform: nsMeta,
     backoff: { initialMs: 200, maxMs: 5000 },
     log: o.log,
+    onRequest: c.onRequest,
   });
   namespaces.start();
   const store = await KubernetesBlockStore.open({
@@ -156,6 +160,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     log: o.log,
     startupTimeoutMs: startupMs,
     callTimeoutMs: callMs,
+    onRequest: c.onRequest,
     ...(o.allocTimeoutMs === undefined ? {} : { allocTimeoutMs: o.allocTimeoutMs }),
   });
   const nsSynced = store.isOk() && (await within(namespaces.waitSynced().then(() => true), startupMs, false));

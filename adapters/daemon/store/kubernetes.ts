@@ -35,6 +35,7 @@ import {
   type K8sError,
   type Logger,
   type OwnerReference,
+  type RequestObserver,
 } from "../../k8s/index.js";
 import { blockRequestName, boundedCall, requestBlock, within, type BlockRequestOutcome } from "./kubernetes-block-request.js";
 import type { BlockStore, StoredBlock, StoreError, StorePool } from "../../../lib/ipam/index.js";
@@ -54,6 +55,8 @@ export interface KubernetesStoreOptions {
   readonly callTimeoutMs?: number;
   /** How long `open` waits for the first LIST of the node's blocks (default 30 s). */
   readonly startupTimeoutMs?: number;
+  /** Told about the block watch's requests (`rest_client_requests_total`). */
+  readonly onRequest?: RequestObserver | undefined;
 }
 
 /** A K8sError as a store error: retryable ones are `store-io` (CNI 11), the rest `store-state-invalid` (999). */
@@ -99,6 +102,7 @@ export class KubernetesBlockStore implements BlockStore {
       list: () => o.coil.blocks.list({ labelSelector }),
       backoff: { initialMs: 200, maxMs: 5000 },
       log: o.log,
+      onRequest: o.onRequest,
     });
     inf.start();
     const ms = o.startupTimeoutMs ?? 30_000;

@@ -15,7 +15,7 @@ t.test("defaults are Coil's; the environment names the Egress and the pod", asyn
   const f = parsed([]);
   t.same([f.metricsAddr, f.healthAddr, f.fouPort, f.sportAuto, f.backend, f.tunnel], [{ host: "", port: 8080 }, { host: "", port: 8081 }, 5555, false, "iptables", "fou"]);
   t.same([f.namespace, f.egressName, f.podName, f.podIPv4 === undefined, f.podIPv6 === undefined], ["ns", "eg", "eg-abc", false, false]);
-  t.same([f.kubeconfig, f.debug], [undefined, false]);
+  t.same([f.kubeconfig, f.log.level], [undefined, 0]);
 });
 
 t.test("values given (as coil-egress-controller passes them)", async (t) => {

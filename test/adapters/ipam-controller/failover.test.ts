@@ -52,13 +52,17 @@ if (started !== undefined) {
     t.notOk(follower.isLeader(), "follower does not lead");
     t.equal(follower.pools.usedIndexes("default"), undefined, "follower never synced a pool");
     t.notMatch(await follower.metrics.registry.metrics(), /pool="default"/, "follower exports no pool series");
+    const status = async (r: typeof leader): Promise<string | undefined> => /^leader_election_master_status\{name="coil-ipam-leader"\} (\d)$/m.exec(await r.metrics.registry.metrics())?.[1];
+    t.same([await status(leader), await status(follower)], ["1", "0"], "leader_election_master_status: 1 on the leader, 0 on the follower");
     t.same(leader.pools.usedIndexes("default"), [0]);
     const lease = await a.clients.coordination.readNamespacedLease({ name: "coil-ipam-leader", namespace: "kube-system" });
     t.equal(lease.spec?.holderIdentity, leader === r1 ? "replica-1" : "replica-2", "Lease kube-system/coil-ipam-leader names the leader");
 
     await leader.close();
     t.equal(await leader.done, "stopped");
+    t.equal(await status(leader), "0", "a stopped leader reports 0");
     await eventually("follower leads", () => (follower.isLeader() ? true : undefined), { timeoutMs: 10_000 });
+    t.equal(await status(follower), "1", "the new leader reports 1");
     await createRequest(a, "a1", "default", "node2");
     t.equal((await waitCompleted(a, "a1")).status?.addressBlockName, "default-1", "new leader serves new requests");
     await follower.close();

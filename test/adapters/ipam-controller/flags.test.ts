@@ -24,7 +24,7 @@ const cases = [
   { name: "metrics disabled", argv: ["--metrics-addr=0"], pick: (f: IpamControllerFlags): unknown => f.metricsAddr, want: undefined },
   { name: "ipv6 listen", argv: ["--health-addr=[::1]:8080"], pick: (f: IpamControllerFlags): unknown => f.healthAddr, want: { host: "::1", port: 8080 } },
   { name: "kubeconfig", argv: ["--kubeconfig", "/tmp/kc"], pick: (f: IpamControllerFlags): unknown => f.kubeconfig, want: "/tmp/kc" },
-  { name: "zap flags accepted", argv: ["--zap-log-level=debug", "--zap-encoder=json"], pick: (f: IpamControllerFlags): unknown => f.debug, want: true },
+  { name: "zap flags accepted", argv: ["--zap-log-level=debug", "--zap-encoder=json"], pick: (f: IpamControllerFlags): unknown => [f.log.level, f.log.encoder], want: [-1, "json"] },
 ];
 for (const c of cases) {
   t.test(c.name, async (t) => {

@@ -1,5 +1,6 @@
 import t from "tap";
 import { parseProtocolId, parseRouterFlags, usage } from "../../../adapters/router/flags.js";
+import { PRODUCTION_LOG_OPTIONS } from "../../../adapters/common/log.js";
 
 const ENV = { COIL_NODE_NAME: "node1" };
 
@@ -11,7 +12,7 @@ t.test("defaults are Coil's (§1.7)", async (t) => {
     protocolId: 31,
     updateIntervalMs: 600_000,
     kubeconfig: undefined,
-    debug: false,
+    log: PRODUCTION_LOG_OPTIONS,
   });
 });
 
@@ -20,8 +21,8 @@ t.test("flags", async (t) => {
     { argv: ["--metrics-addr", "127.0.0.1:0", "--health-addr=0"], want: { metricsAddr: { host: "127.0.0.1", port: 0 }, healthAddr: undefined } },
     { argv: ["--protocol-id", "99"], want: { protocolId: 99 } },
     { argv: ["--update-interval", "1m30s"], want: { updateIntervalMs: 90_000 } },
-    { argv: ["--kubeconfig", "/tmp/kc", "--zap-log-level=debug"], want: { kubeconfig: "/tmp/kc", debug: true } },
-    { argv: ["--zap-stacktrace-level=panic"], want: { protocolId: 31 } },
+    { argv: ["--kubeconfig", "/tmp/kc", "--zap-log-level=debug"], want: { kubeconfig: "/tmp/kc", log: { level: -1 } } },
+    { argv: ["--zap-stacktrace-level=panic"], want: { protocolId: 31, log: { stacktraceLevel: 4 } } },
   ];
   for (const c of cases) t.match(parseRouterFlags(c.argv, ENV)._unsafeUnwrap(), c.want, c.argv.join(" "));
   t.equal(parseRouterFlags(["--help"], {})._unsafeUnwrap(), "help", "--help needs no env");
