@@ -129,6 +129,7 @@ if (started !== undefined) {
     const pod = kernels.get("n1")?.dump()["/run/netns/ip-probe"] as NetnsState;
     t.ok(pod.routes.some((x) => x.via === "10.20.30.41"), "default route via the last InternalIPv4");
     t.ok((await del("n1", "ip-probe", "plain")).ok);
+    await running.get("n1")?.node.settled(); // an emptied block is returned after the DEL answered
     t.same(names(await apiBlocks("coil.cybozu.com/node=n1")), [], "the emptied default block was returned");
   });
 
@@ -170,6 +171,7 @@ if (started !== undefined) {
     const mine = (running.get("n1")?.node.ipam.allocations() ?? []).filter((x) => x.pool === "small");
     t.ok(mine.length > 0);
     for (const x of mine) t.ok((await del("n1", x.containerId, "team-small")).ok);
+    await running.get("n1")?.node.settled(); // emptied blocks are returned after the DELs answered
     t.same(names(await apiBlocks("coil.cybozu.com/node=n1,coil.cybozu.com/pool=small")), [], "no small block left for n1");
     t.same(running.get("n1")?.node.ipam.blocks("small"), []);
     // The freed blocks serve the other node now.
