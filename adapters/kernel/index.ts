@@ -12,7 +12,7 @@ export { observeNetns, observeNft, observeRoutes, observeSysctls, netnsStateFrom
 export type { ObserveError, ObserveOptions, ObserveRoutesOptions, NftQuery } from "./observer.js";
 export { observeTableRoutes } from "./observe-routes.js";
 export { realKernel } from "./real-kernel.js";
-export { IpSession, IP_SESSION_ARGV, IP_SESSION_MARKER, type IpSessionOptions, type IpSessionCallOptions } from "./ip-session.js";
+export { IpSession, IP_SESSION_ARGV, IP_SESSION_CHANGE_VERBS, IP_SESSION_MARKER, type IpSessionOptions, type IpSessionCallOptions } from "./ip-session.js";
 export { fuseSteps } from "./executor.js";
 export { FakeKernel, FAKE_SYSCTL_DEFAULTS, type Fault } from "./fake-kernel.js";
 export { runCommand, runInNetns, inNetns, validateNetnsPath, type ExecError, type ExecOutput, type RunOptions } from "./run.js";

@@ -8,6 +8,11 @@
  * mode, flushes each command's JSON output as one line on stdout; change commands print nothing,
  * `show` commands exactly one JSON line. So the marker's output line on stdout says that every line
  * of the call has run, and the lines printed before it are the outputs of the call's `show` lines.
+ * That holds only if no line of the call can print what the marker prints (`link show`, `addr show
+ * dev lo`, … do): a call would then end at that line's output, and the next call at this call's
+ * marker, before its own lines ran. So {@link IpSession.run} takes change lines only (their verb is
+ * one of {@link IP_SESSION_CHANGE_VERBS}; they print nothing), and {@link IpSession.query} counts
+ * the one output line of each of its lines before it looks for the marker.
  * The co-process runs WITHOUT `-force`: on the first failing line `ip` prints
  * `Command failed -:<n>` on stderr and exits, and the lines after it (already in the pipe) never
  * run — so a call behaves exactly like a separate `ip -batch -` process (stop at the first failure;
@@ -25,6 +30,20 @@ export const IP_SESSION_MARKER = "link show dev lo";
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** The default co-process: JSON output (flushed per command), numbers for names (`-N`), details (`-d`), no `-force`. */
 export const IP_SESSION_ARGV: readonly string[] = ["ip", "-j", "-N", "-d", "-batch", "-"];
+
+/**
+ * The verbs a {@link IpSession.run} line may have (its second word, written in full): the ones that
+ * change state and print nothing. A read (`show`, `list`, `get`, an object without a verb) could
+ * print the marker's output; see the module comment.
+ */
+export const IP_SESSION_CHANGE_VERBS: ReadonlySet<string> = new Set(["add", "append", "change", "del", "delete", "prepend", "replace", "set"]);
+
+/** Why `line` (the call's line `n`) cannot go to {@link IpSession.run}, or undefined when it can. */
+function notAChangeLine(line: string, n: number): string | undefined {
+  const verb = line.trim().split(/\s+/)[1];
+  if (verb !== undefined && IP_SESSION_CHANGE_VERBS.has(verb)) return undefined;
+  return `line ${n} ${JSON.stringify(line)} is not a change command (its verb must be one of ${[...IP_SESSION_CHANGE_VERBS].join(", ")}); read lines go to query()`;
+}
 
 /** Whether a stdout line is the marker's output (the JSON of link `lo`). */
 function isMarkerOutput(line: string): boolean {
@@ -46,14 +65,22 @@ export interface IpSessionCallOptions {
 /** See the module comment. */
 export class IpSession {
   readonly #lanes: { readonly lane: IpLane; pending: number }[];
+  readonly #argv: readonly string[];
 
   /** `argv` of each co-process; default {@link IP_SESSION_ARGV}. It must print JSON (`-j`) and must not use `-force`. */
   constructor(argv: readonly string[] = IP_SESSION_ARGV, opts: IpSessionOptions = {}) {
+    this.#argv = argv;
     this.#lanes = Array.from({ length: Math.max(1, opts.lanes ?? 2) }, () => ({ lane: new IpLane(argv), pending: 0 }));
   }
 
-  /** Run change `lines` like `ip -batch -` would (see the module comment); stdout holds any lines they printed. */
+  /**
+   * Run change `lines` like `ip -batch -` would (see the module comment); stdout holds any lines they
+   * printed. A line whose verb is not one of {@link IP_SESSION_CHANGE_VERBS} fails the call before
+   * anything runs (`spawn-failed`, naming the line).
+   */
   async run(lines: readonly string[], opts: IpSessionCallOptions = {}): Promise<Result<ExecOutput, ExecError>> {
+    const bad = lines.map((l, i) => notAChangeLine(l, i + 1)).find((why) => why !== undefined);
+    if (bad !== undefined) return err({ kind: "spawn-failed", argv: [...this.#argv], message: bad });
     return (await this.#call(lines, undefined, opts)).map((r) => ({ stdout: r.outputs.map((l) => `${l}\n`).join(""), stderr: r.stderr }));
   }
 

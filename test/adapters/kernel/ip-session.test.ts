@@ -27,6 +27,28 @@ t.test("lines run in order; the first failure stops the call and is renumbered",
   t.same(links(ns.name), ["lo", "va1", "vb1"], "the session keeps working after a failure");
 });
 
+t.test("run() takes change lines only: a line that could print the marker's output never reaches ip", async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = withNetns(t);
+  const s = new IpSession(inNs(ns.path), { lanes: 1 });
+  t.teardown(() => s.close());
+  // `link show dev lo` prints what the marker prints. Before, the call ended at that output and
+  // reported success although its line 2 failed; the next call then ended at the stale marker
+  // and reported line 2's failure as its own, before its own line ran.
+  for (const read of ["link show dev lo", "addr show dev lo", "link show", "link", "route get 127.0.0.1", "", "link list"]) {
+    const r = await s.run(["link add name ve1 type veth peer name vf1", read, "link del nosuch0"]);
+    t.match(r, { error: { kind: "spawn-failed", message: `line 2 ${JSON.stringify(read)} is not a change command` } }, `refused: ${JSON.stringify(read)}`);
+  }
+  t.same(links(ns.name), ["lo"], "nothing of a refused call ran");
+  const r = await s.run(["link add name ve2 type veth peer name vf2"]);
+  t.ok(r.isOk(), "the next call reports its own result");
+  t.same(links(ns.name), ["lo", "ve2", "vf2"], "and its line ran");
+  const bad = await s.run(["link del nosuch0"]);
+  t.match(bad, { error: { kind: "exit-nonzero", stderr: /Cannot find device "nosuch0"\nCommand failed -:1\n$/ } }, "a failing change line fails its own call");
+  const q = await s.query(["link show dev lo", "addr show dev lo"]);
+  t.equal(q._unsafeUnwrap().length, 2, "reads go to query(), which counts their output lines");
+});
+
 t.test("concurrent calls are serialised; close() and the next call restart the co-process", async (t) => {
   if (!requireRoot(t)) return;
   const ns = withNetns(t);
@@ -43,26 +65,26 @@ t.test("concurrent calls are serialised; close() and the next call restart the c
 t.test("a co-process that does not answer times out and is replaced", async (t) => {
   const s = new IpSession(["sh", "-c", "cat >/dev/null"]);
   t.teardown(() => s.close());
-  const r = await s.run(["link show"], { timeoutMs: 200 });
+  const r = await s.run(["link set lo up"], { timeoutMs: 200 });
   t.match(r, { error: { kind: "timeout", timeoutMs: 200 } });
-  const r2 = await s.run(["link show"], { timeoutMs: 200 });
+  const r2 = await s.run(["link set lo up"], { timeoutMs: 200 });
   t.match(r2, { error: { kind: "timeout" } }, "a fresh co-process (still silent) after the kill");
 });
 
 t.test("a co-process that exits fails the call", async (t) => {
   const s = new IpSession(["sh", "-c", "exit 3"]);
-  const r = await s.run(["link show"], { timeoutMs: 5000 });
+  const r = await s.run(["link set lo up"], { timeoutMs: 5000 });
   t.match(r, { error: { kind: "exit-nonzero", stderr: /exited/ } });
 });
 
 t.test("a stalled lane does not hold up calls on the other lane", async (t) => {
   // A fake `ip`: answers every marker line at once, but goes silent on a line "stall".
-  const script = 'while read l; do [ "$l" = stall ] && exec cat >/dev/null; [ "$l" = "link show dev lo" ] && echo \'[{"ifindex":1,"ifname":"lo"}]\'; done';
+  const script = 'while read l; do [ "$l" = "link set stall" ] && exec cat >/dev/null; [ "$l" = "link show dev lo" ] && echo \'[{"ifindex":1,"ifname":"lo"}]\'; done';
   const s = new IpSession(["sh", "-c", script], { lanes: 2 });
   t.teardown(() => s.close());
-  const stalled = s.run(["stall"], { timeoutMs: 20_000 });
+  const stalled = s.run(["link set stall"], { timeoutMs: 20_000 });
   const t0 = performance.now();
-  const r = await s.run(["ok"], { timeoutMs: 3000 });
+  const r = await s.run(["link set ok"], { timeoutMs: 3000 });
   t.ok(r.isOk(), "the other lane answered");
   t.ok(performance.now() - t0 < 15_000, "without waiting for the stalled call's 20 s timeout");
   t.match(await stalled, { error: { kind: "timeout" } });
