@@ -6,7 +6,9 @@
  * and each pod's namespace is found from its address in the kernel (`pod-netns.ts`), so the
  * watcher keeps no state and serves pods set up before a coild restart. Failures (a pod whose
  * network is not ready yet, an API error) are retried with backoff; a newer event of the same
- * Egress replaces a pending retry.
+ * Egress replaces a pending retry. The syncs of one Egress never overlap (controller-runtime's
+ * per-key guarantee in Coil): an event during a sync makes the sync run again once it is done,
+ * with the Egress as it is then, so an older sync cannot finish after a newer one.
  */
 import type { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
@@ -63,6 +65,8 @@ export interface EgressWatcherOptions {
   readonly log: Logger;
   /** Called after a pod was synced for an Egress (tests, metrics). */
   readonly onSynced?: (pod: string, egress: EgressRef) => void;
+  /** Called when an added or changed Egress has been taken in (tests). */
+  readonly onEvent?: (egress: EgressRef) => void;
 }
 
 /** A Pod reduced to what the watcher reads. */
@@ -91,7 +95,8 @@ function addresses(ips: readonly string[]): { ipv4?: Ip; ipv6?: Ip } {
 export class EgressWatcher {
   readonly #o: EgressWatcherOptions;
   readonly #informer: Informer<KubeObject>;
-  readonly #pending = new Map<string, number>();
+  /** Per Egress with a sync running: the newest event's number, and how to cut a retry's backoff short. */
+  readonly #running = new Map<string, { gen: number; wake: AbortController | undefined }>();
   #closed = false;
 
   constructor(o: EgressWatcherOptions) {
@@ -106,7 +111,9 @@ export class EgressWatcher {
       if (e.type === "delete") return;
       const m = e.object.metadata as { namespace?: string; egressName?: string; deletionTimestamp?: string };
       if (m.deletionTimestamp !== undefined) return;
-      void this.#reconcile({ namespace: m.namespace ?? "", name: m.egressName ?? "" });
+      const ref = { namespace: m.namespace ?? "", name: m.egressName ?? "" };
+      this.#reconcile(ref);
+      this.#o.onEvent?.(ref);
     });
   }
 
@@ -120,9 +127,10 @@ export class EgressWatcher {
     return this.#informer.waitSynced();
   }
 
-  /** Stop watching (pending retries end). */
+  /** Stop watching (pending retries end; a sync in progress ends after its current attempt). */
   async stop(): Promise<void> {
     this.#closed = true;
+    for (const r of this.#running.values()) r.wake?.abort();
     await this.#informer.stop();
   }
 
@@ -151,15 +159,35 @@ export class EgressWatcher {
     return ok(pods.value.length);
   }
 
-  async #reconcile(ref: EgressRef): Promise<void> {
+  /** An event of `ref`: start its sync, or, when one is running, make it run again afterwards. */
+  #reconcile(ref: EgressRef): void {
     const key = egressKey(ref);
-    const gen = (this.#pending.get(key) ?? 0) + 1;
-    this.#pending.set(key, gen);
-    for (let failures = 0; !this.#closed && this.#pending.get(key) === gen; failures++) {
+    const running = this.#running.get(key);
+    if (running !== undefined) {
+      running.gen += 1;
+      running.wake?.abort(); // a newer event replaces a pending retry
+      return;
+    }
+    const state = { gen: 0, wake: undefined as AbortController | undefined };
+    this.#running.set(key, state);
+    void this.#syncLoop(key, ref, state).finally(() => this.#running.delete(key));
+  }
+
+  async #syncLoop(key: string, ref: EgressRef, state: { gen: number; wake: AbortController | undefined }): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      const gen = state.gen;
       const r = await this.syncEgress(ref);
+      if (state.gen !== gen) {
+        failures = 0; // changed meanwhile: sync again with the Egress as it is now
+        continue;
+      }
       if (r.isOk()) return;
       this.#o.log.info("egress sync failed; retrying", { egress: key, error: r.error.message });
-      await sleep(Math.min(30_000, 200 * 2 ** failures));
+      state.wake = new AbortController();
+      await sleep(Math.min(30_000, 200 * 2 ** failures), state.wake.signal);
+      state.wake = undefined;
+      failures = state.gen === gen ? failures + 1 : 0;
     }
   }
 }
