@@ -114,11 +114,20 @@ async function readViews(a: ClusterAccess, nodes: readonly string[]): Promise<No
   return out;
 }
 
-/** Take a snapshot; `viewsOf` limits the coild views read (default every Node). */
+/**
+ * Take a snapshot; `viewsOf` limits the coild views read (default every Node). The coild views are
+ * read BEFORE the AddressBlocks, BlockRequests and Pods are listed: coild allocates only for a pod
+ * the API server already has, in a block that already exists, so every allocation a view shows has
+ * its pod (live or gone) and block in the later lists. Listed the other way round, a pod started
+ * while the views were read (seconds on a large cluster) held an address no listed pod had, and
+ * was reported as `address-of-missing-pod`.
+ */
 export async function readSnapshot(a: ClusterAccess, viewsOf?: (node: string) => boolean): Promise<Result<ClusterSnapshot, ReadError>> {
   const fail = (what: string) => (cause: K8sError): ReadError => ({ kind: "api-failed", what, cause });
   const nodes = await listNodeNames(a.core);
   if (nodes.isErr()) return err(fail("list Nodes")(nodes.error));
+  const names = [...nodes.value].sort();
+  const views = await readViews(a, names.filter((n) => viewsOf?.(n) ?? true));
   const [pools, blocks, requests, pods] = await Promise.all([
     listAll((c) => a.coil.pools.list({ limit: PAGE, ...(c === undefined ? {} : { continue: c }) })),
     listAll((c) => a.coil.blocks.list({ limit: PAGE, ...(c === undefined ? {} : { continue: c }) })),
@@ -129,8 +138,6 @@ export async function readSnapshot(a: ClusterAccess, viewsOf?: (node: string) =>
   if (blocks.isErr()) return err(fail("list AddressBlocks")(blocks.error));
   if (requests.isErr()) return err(fail("list BlockRequests")(requests.error));
   if (pods.isErr()) return err(fail("list Pods")(pods.error));
-  const names = [...nodes.value].sort();
-  const views = await readViews(a, names.filter((n) => viewsOf?.(n) ?? true));
   return ok({
     nodes: names,
     pools: pools.value.map((p) => ({ name: p.metadata.name, spec: p.spec })),
