@@ -206,6 +206,8 @@ interface Ctx {
   /** Nodes with a live pod created within the grace period that has no address yet. */
   readonly waiting: ReadonlyMap<string, string>;
   readonly views: ClusterSnapshot["views"];
+  /** The views by node (the first one, should a node be listed twice). */
+  readonly viewsByNode: ReadonlyMap<string, ClusterSnapshot["views"][number]>;
 }
 
 const old = (c: Ctx, createdAtMs: number): boolean => c.o.nowMs - createdAtMs > c.o.gracePeriodMs;
@@ -230,7 +232,7 @@ function blocksWithoutPods(c: Ctx): Finding[] {
     if (b.node === undefined || !c.nodes.has(b.node) || b.reserved === true || !old(c, b.createdAtMs) || c.waiting.has(b.node)) continue;
     const pods = c.podsByNode.get(b.node) ?? [];
     if (pods.some((p) => p.ips.some((ip) => cidrs.some((cidr) => cidrContains(cidr, ip))))) continue;
-    const view = c.views.find((v) => v.node === b.node);
+    const view = c.viewsByNode.get(b.node);
     const held = view !== undefined && "view" in view ? view.view.addresses.filter((a) => a.block === b.name).length : undefined;
     const coild = held === undefined ? "" : held === 0 ? "; coild holds no address of it" : `; coild still holds ${held} address(es) of it for containers no live pod has`;
     out.push({
@@ -260,7 +262,7 @@ function addressesOfMissingPods(c: Ctx): Finding[] {
         node: v.node,
         pool: a.pool,
         addresses: ips,
-        evidence: `coild on ${v.node} holds ${ips.join(", ") || "no address"} (block ${a.block}) and no live pod on ${v.node} has ${ips.length > 1 ? "any of them" : "it"}`,
+        evidence: `coild on ${v.node} holds ${ips.join(", ") || "no address"} (block ${a.block}) and no live pod on ${v.node} has ${ips.length > 1 ? "any of them" : "it"}${a.pod === null || a.pod === undefined ? "" : `; coild set it up for pod ${a.pod.namespace}/${a.pod.name}`}`,
         action: { kind: "free-address", node: v.node, containerId: a.containerId, ifname: a.ifname },
       });
     }
@@ -360,6 +362,7 @@ function context(s: ClusterSnapshot, o: CheckOptions): Result<Ctx, SnapshotError
         podsByNode: groupBy(pods, (p) => p.node),
         waiting,
         views: s.views,
+        viewsByNode: new Map([...s.views].reverse().map((v) => [v.node, v])),
       };
     }),
   );

@@ -5,7 +5,7 @@
  *
  * @module report
  */
-export type { NodeAllocations, ViewBlock, ViewAddress, ViewHostVeth, ViewKernel, ViewPodRoute, ViewError } from "./view.js";
+export type { NodeAllocations, ViewBlock, ViewAddress, ViewPod, ViewHostVeth, ViewKernel, ViewPodRoute, ViewError } from "./view.js";
 export { parseNodeAllocations } from "./view.js";
 export type { ClusterSnapshot, SnapshotPool, SnapshotBlock, SnapshotBlockRequest, SnapshotPod, NodeViewSnapshot, NodeViewRead, NodeViewMissing } from "./snapshot.js";
 export type { LeakCategory, ReleaseAction, Finding, UncheckedNode, DeferredNode, LeakReport, CheckOptions, SnapshotError } from "./check.js";

@@ -78,8 +78,13 @@ export interface AddressRow {
   readonly ifname: string;
   /** Host veth, when the kernel shows one. */
   readonly hostVeth: string | null;
-  /** `namespace/name` of the live pod on that node with this address, or null. */
+  /** `namespace/name` of the live pod on that node with this address (matched by IP in `status.podIPs`), or null. */
   readonly pod: string | null;
+  /**
+   * `namespace/name` of the pod coild set the attachment up for (from the CNI ADD it saw), or null
+   * when coild does not know (set up before coild's last start, or no pod name in the ADD).
+   */
+  readonly coildPod: string | null;
 }
 
 /** Utilisation per pool and per node and pool. */
@@ -154,7 +159,8 @@ export function addressRows(s: ClusterSnapshot, node?: string): AddressRow[] {
     for (const p of s.pods) if (isLivePod(p) && p.node === v.node) for (const ip of p.ips) podOf.set(parseIp(ip).unwrapOr(ip as Ip), `${p.namespace}/${p.name}`);
     for (const a of v.view.addresses) {
       const pod = (a.ipv4 === null ? undefined : podOf.get(a.ipv4)) ?? (a.ipv6 === null ? undefined : podOf.get(a.ipv6)) ?? null;
-      out.push({ node: v.node, pool: a.pool, block: a.block, ipv4: a.ipv4, ipv6: a.ipv6, containerId: a.containerId, ifname: a.ifname, hostVeth: a.hostVeth, pod });
+      const coildPod = a.pod === null || a.pod === undefined ? null : `${a.pod.namespace}/${a.pod.name}`;
+      out.push({ node: v.node, pool: a.pool, block: a.block, ipv4: a.ipv4, ipv6: a.ipv6, containerId: a.containerId, ifname: a.ifname, hostVeth: a.hostVeth, pod, coildPod });
     }
   }
   return out.sort((a, b) => byName<AddressRow>((x) => x.node)(a, b) || byName<AddressRow>((x) => x.block)(a, b) || byName<AddressRow>((x) => x.containerId)(a, b));

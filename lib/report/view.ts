@@ -22,6 +22,17 @@ export interface ViewBlock {
   readonly size: number;
 }
 
+/**
+ * The pod an attachment was set up for, as coild saw it in the CNI ADD (`K8S_POD_NAMESPACE`,
+ * `K8S_POD_NAME` of CNI_ARGS).
+ */
+export interface ViewPod {
+  /** Namespace. */
+  readonly namespace: string;
+  /** Name. */
+  readonly name: string;
+}
+
 /** One pod interface's addresses as coild holds them. */
 export interface ViewAddress {
   /** Pool of the addresses. */
@@ -38,6 +49,13 @@ export interface ViewAddress {
   readonly ifname: string;
   /** The host veth whose alias names this attachment (from the kernel part), or null when none was seen. */
   readonly hostVeth: string | null;
+  /**
+   * The pod the ADD was for, when the coild process answering saw that ADD; null (or absent) when
+   * it did not: the attachment was set up before coild's last start (recovered from the kernel,
+   * whose alias `COIL:<pool>:<containerId>:<ifname>` records no pod), the runtime sent no pod
+   * name, or coild predates this field. {@link parseNodeAllocations} always sets it.
+   */
+  readonly pod?: ViewPod | null;
 }
 
 /** A Coil host veth as the kernel shows it (alias `COIL:<pool>:<containerId>:<ifname>`). */
@@ -137,9 +155,18 @@ function parseBlock(o: Obj, w: string): Result<ViewBlock, ViewError> {
     .map(([name, pool, ipv4, ipv6, used, size]) => ({ name, pool, ipv4, ipv6, used, size }));
 }
 
+/** `pod`: null or absent (unknown), or `{ namespace, name }` with a non-empty name. */
+function parsePod(o: Obj, w: string): Result<ViewPod | null, ViewError> {
+  const v = o["pod"];
+  if (v === null || v === undefined) return ok(null);
+  if (!isObj(v)) return err(bad(`${w}.pod`, "not an object or null"));
+  return Result.combine([str(v, "namespace", `${w}.pod`), str(v, "name", `${w}.pod`)]).andThen(([namespace, name]) =>
+    name === "" ? err(bad(`${w}.pod.name`, "empty")) : ok({ namespace, name }));
+}
+
 function parseAddress(o: Obj, w: string): Result<ViewAddress, ViewError> {
   return Result.combine([str(o, "pool", w), str(o, "block", w), nullable(o, "ipv4", w, parseIp), nullable(o, "ipv6", w, parseIp), str(o, "containerId", w), str(o, "ifname", w), nullable(o, "hostVeth", w, okStr)])
-    .map(([pool, block, ipv4, ipv6, containerId, ifname, hostVeth]) => ({ pool, block, ipv4, ipv6, containerId, ifname, hostVeth }));
+    .andThen(([pool, block, ipv4, ipv6, containerId, ifname, hostVeth]) => parsePod(o, w).map((pod) => ({ pool, block, ipv4, ipv6, containerId, ifname, hostVeth, pod })));
 }
 
 function parseKernel(v: unknown, w: string): Result<ViewKernel | null, ViewError> {

@@ -2,7 +2,10 @@
  * coild's read-only view of its allocations, `GET /allocations` on the health port (see
  * docs/coilctl.md): the blocks and allocations of the node's allocator (the in-memory state the
  * `coil_node_*` gauges read) and the kernel side — pod routes (table 116), exported blocks (table
- * 119), Coil host veths — read with the executor's observer. Nothing here changes any state.
+ * 119), Coil host veths — read with the executor's observer. Each address names the pod its ADD
+ * was for when this coild process saw that ADD (`NodeState.podOf`); after a restart the recovered
+ * ones have none (the kernel alias records only pool, container ID and interface). Nothing here
+ * changes any state.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HOST_NETNS } from "../../../lib/changeset/index.js";
@@ -62,6 +65,7 @@ export async function nodeAllocations(s: AllocationsSource): Promise<NodeAllocat
       containerId: a.containerId,
       ifname: a.ifname,
       hostVeth: veth.get(`${a.containerId}:${a.ifname}`) ?? null,
+      pod: s.node.podOf(a.containerId, a.ifname) ?? null,
     }))
     .sort((a, b) => (a.block === b.block ? (a.containerId < b.containerId ? -1 : 1) : a.block < b.block ? -1 : 1));
   return { node: s.nodeName, generatedAt, blocks, addresses, kernel, ...(kernelError === undefined ? {} : { kernelError }) };

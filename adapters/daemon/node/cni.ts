@@ -69,7 +69,8 @@ export async function add(d: CniDeps, call: CniSandboxCall): Promise<Result<CniR
     if (fixed.isErr()) return err({ kind: "static-address-failed", cause: fixed.error });
     const pool = d.poolFor(call.pod.namespace === "" ? undefined : call.pod.namespace);
     const key = { pool, containerId: call.containerId, ifname: call.ifname };
-    const a = fixed.value === undefined ? await d.node.allocate(key) : await d.node.allocateStatic({ ...key, ...fixed.value });
+    const pod = call.pod.name === "" ? undefined : call.pod;
+    const a = fixed.value === undefined ? await d.node.allocate({ ...key, pod }) : await d.node.allocateStatic({ ...key, ...fixed.value, pod });
     if (a.isErr()) return err({ kind: "allocate-failed", cause: a.error });
     const veth = await setUp(d, call, pool, a.value);
     if (veth.isErr()) {

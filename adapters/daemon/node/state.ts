@@ -16,6 +16,7 @@ import { err, ok, type Result } from "neverthrow";
 import {
   NO_POLICY,
   NodeIpam,
+  allocationKey,
   formatFieldError,
   poolPolicy,
   staticSlot,
@@ -24,6 +25,7 @@ import {
   type NodeIpamError,
   type StorePoolDefinition,
 } from "../../../lib/ipam/index.js";
+import type { PodRef } from "../../../lib/cni/index.js";
 import type { Family } from "../../../lib/net/index.js";
 import type { Kernel } from "../../kernel/kernel.js";
 import { KeyedMutex } from "../../common/key-mutex.js";
@@ -97,6 +99,11 @@ export class NodeState {
   readonly #export: RouteExport;
   /** Background work in flight ({@link NodeState.free}'s block returns). */
   readonly #pending = new Set<Promise<void>>();
+  /**
+   * The pod of each allocation this process made (`containerId:ifname` → pod of the ADD); kept
+   * only in memory, so allocations recovered from the kernel at start-up have none.
+   */
+  readonly #pods = new Map<string, PodRef>();
 
   constructor(opts: NodeStateOptions) {
     this.#o = opts;
@@ -116,8 +123,30 @@ export class NodeState {
     return this.#export.lastError;
   }
 
-  /** Addresses for `containerId:ifname` from `pool` (idempotent), obtaining a block when needed. */
-  async allocate(request: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Promise<Result<Allocation, AllocateError>> {
+  /**
+   * The pod `containerId:ifname` was allocated for, when this process made the allocation with a
+   * pod ({@link NodeState.allocate}); undefined for one recovered from the kernel after a restart
+   * (the host veth alias records no pod).
+   */
+  podOf(containerId: string, ifname: string): PodRef | undefined {
+    return this.#pods.get(allocationKey(containerId, ifname));
+  }
+
+  /** Remember the pod of a successful allocation (a pod with an empty name is not remembered). */
+  #notePod<T>(key: { readonly containerId: string; readonly ifname: string; readonly pod?: PodRef | undefined }, r: Result<T, AllocateError>): Result<T, AllocateError> {
+    if (r.isOk() && key.pod !== undefined && key.pod.name !== "") this.#pods.set(allocationKey(key.containerId, key.ifname), { namespace: key.pod.namespace, name: key.pod.name });
+    return r;
+  }
+
+  /**
+   * Addresses for `containerId:ifname` from `pool` (idempotent), obtaining a block when needed;
+   * `pod` (the ADD's) is remembered for {@link NodeState.podOf}.
+   */
+  async allocate(request: { readonly pool: string; readonly containerId: string; readonly ifname: string; readonly pod?: PodRef | undefined }): Promise<Result<Allocation, AllocateError>> {
+    return this.#notePod(request, await this.#allocate({ pool: request.pool, containerId: request.containerId, ifname: request.ifname }));
+  }
+
+  async #allocate(request: { readonly pool: string; readonly containerId: string; readonly ifname: string }): Promise<Result<Allocation, AllocateError>> {
     const req = { ...request, now: this.#now() };
     const owned = this.#ownedBlocksUnservable(req.pool);
     if (owned !== undefined) return err(owned);
@@ -178,7 +207,13 @@ export class NodeState {
     readonly ifname: string;
     readonly ipv4?: string;
     readonly ipv6?: string;
+    /** The ADD's pod, remembered for {@link NodeState.podOf}. */
+    readonly pod?: PodRef | undefined;
   }): Promise<Result<Allocation, AllocateError>> {
+    return this.#notePod(req, await this.#allocateStatic(req));
+  }
+
+  async #allocateStatic(req: { readonly pool: string; readonly containerId: string; readonly ifname: string; readonly ipv4?: string; readonly ipv6?: string }): Promise<Result<Allocation, AllocateError>> {
     const store = this.#o.store;
     const what = [req.ipv4, req.ipv6].filter((x) => x !== undefined).join(",");
     const acquireStatic = store.acquireStaticBlock?.bind(store);
@@ -245,6 +280,7 @@ export class NodeState {
    * block that the start-up GC returns, and {@link NodeState.settled} lets a clean stop finish it.
    */
   free(containerId: string, ifname: string): Allocation | undefined {
+    this.#pods.delete(allocationKey(containerId, ifname));
     const out = this.ipam.free(containerId, ifname, this.#now());
     if (out.emptyBlock !== undefined) this.#inBackground(this.#returnEmpty(out.emptyBlock));
     return out.freed;
@@ -255,6 +291,7 @@ export class NodeState {
    * failed after taking a block, whose error answer must leave the node as it was.
    */
   async freeAndReturn(containerId: string, ifname: string): Promise<Allocation | undefined> {
+    this.#pods.delete(allocationKey(containerId, ifname));
     const out = this.ipam.free(containerId, ifname, this.#now());
     if (out.emptyBlock !== undefined) await this.#returnEmpty(out.emptyBlock);
     return out.freed;

@@ -153,6 +153,8 @@ t.test("address-of-missing-pod: coild holds an address no live pod of the node h
   t.same(ipv6Holder, [], "a live pod with one of its addresses holds it");
   const finished = check({ ...s, views, pods: [...s.pods, pod("done", "n1", ["10.0.0.2"], { phase: "Failed" })] });
   t.same(brief(finished), ["address-of-missing-pod container gone:eth0"], "a finished pod does not hold it");
+  const named = check({ ...s, views: [{ node: "n1", view: view("n1", [addr("ca", "default-0", "10.0.0.1", "fd00::1"), { ...addr("gone", "default-0", "10.0.0.2"), pod: { namespace: "ns", name: "old" } }]) }, s.views[1] ?? { node: "n2", error: "" }] });
+  t.equal(named[0]?.evidence, "coild on n1 holds 10.0.0.2 (block default-0) and no live pod on n1 has it; coild set it up for pod ns/old", "the pod of the ADD, when coild knows it, is named");
 });
 
 t.test("a node with a new pod that has no address yet is deferred; an old one without address is not", async (t) => {

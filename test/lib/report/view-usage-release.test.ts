@@ -27,7 +27,7 @@ const wire = {
   generatedAt: "2027-01-15T08:00:00.000Z",
   blocks: [{ name: "default-0", pool: "default", ipv4: "10.0.0.0/30", ipv6: "fd00:0::/126", used: 2, size: 4 }],
   addresses: [
-    { pool: "default", block: "default-0", ipv4: "10.0.0.0", ipv6: "fd00::", containerId: "c1", ifname: "eth0", hostVeth: "veth1" },
+    { pool: "default", block: "default-0", ipv4: "10.0.0.0", ipv6: "fd00::", containerId: "c1", ifname: "eth0", hostVeth: "veth1", pod: { namespace: "ns", name: "p1" } },
     { pool: "default", block: "default-0", ipv4: "10.0.0.1", ipv6: "fd00::1", containerId: "c2", ifname: "eth0", hostVeth: null },
   ],
   kernel: { podRoutes: [{ dst: "10.0.0.0/32", dev: "veth1" }], exportedRoutes: ["10.0.0.0/30"], hostVeths: [{ name: "veth1", pool: "default", containerId: "c1", ifname: "eth0" }] },
@@ -37,6 +37,7 @@ t.test("parseNodeAllocations: canonical addresses; each malformed field named", 
   const v = parseNodeAllocations(wire)._unsafeUnwrap();
   t.equal(v.blocks[0]?.ipv6, "fd00::/126", "IPv6 CIDR canonical");
   t.equal(v.addresses[1]?.hostVeth, null);
+  t.same(v.addresses.map((a) => a.pod), [{ namespace: "ns", name: "p1" }, null], "the pod of the ADD; absent (an older coild) is null");
   t.same(v.kernel?.exportedRoutes, ["10.0.0.0/30"]);
   t.same(parseNodeAllocations({ ...wire, kernel: null, kernelError: "observe failed" })._unsafeUnwrap().kernelError, "observe failed");
   const bad = (x: unknown): string => parseNodeAllocations(x)._unsafeUnwrapErr().where;
@@ -45,6 +46,9 @@ t.test("parseNodeAllocations: canonical addresses; each malformed field named", 
   t.equal(bad({ ...wire, blocks: {} }), "$.blocks");
   t.equal(bad({ ...wire, blocks: [{ ...wire.blocks[0], used: -1 }] }), "$.blocks[0].used");
   t.equal(bad({ ...wire, addresses: [{ ...wire.addresses[0], ipv4: "10.0.0.256" }] }), "$.addresses[0].ipv4");
+  t.equal(bad({ ...wire, addresses: [{ ...wire.addresses[0], pod: "ns/p1" }] }), "$.addresses[0].pod");
+  t.equal(bad({ ...wire, addresses: [{ ...wire.addresses[0], pod: { namespace: "ns" } }] }), "$.addresses[0].pod.name");
+  t.equal(bad({ ...wire, addresses: [{ ...wire.addresses[0], pod: { namespace: "ns", name: "" } }] }), "$.addresses[0].pod.name");
   t.equal(bad({ ...wire, kernel: { ...wire.kernel, exportedRoutes: ["x"] } }), "$.kernel.exportedRoutes[0]");
   t.equal(bad({ ...wire, kernel: { ...wire.kernel, podRoutes: [{ dev: "x" }] } }), "$.kernel.podRoutes[0].dst");
 });
@@ -94,8 +98,8 @@ t.test("blockRows and addressRows", async (t) => {
   t.same(blockRows(s).map((b) => `${b.node} ${b.name} ${String(b.used)}/${String(b.size)}`), ["n1 default-0 2/4", "n1 v4-0 null/null", "n2 default-1 null/null"]);
   t.same(blockRows(s, "n2").map((b) => b.name), ["default-1"]);
   t.same(addressRows(s), [
-    { node: "n1", pool: "default", block: "default-0", ipv4: "10.0.0.0", ipv6: "fd00::", containerId: "c1", ifname: "eth0", hostVeth: "veth1", pod: "ns/p1" },
-    { node: "n1", pool: "default", block: "default-0", ipv4: "10.0.0.1", ipv6: "fd00::1", containerId: "c2", ifname: "eth0", hostVeth: null, pod: null },
+    { node: "n1", pool: "default", block: "default-0", ipv4: "10.0.0.0", ipv6: "fd00::", containerId: "c1", ifname: "eth0", hostVeth: "veth1", pod: "ns/p1", coildPod: "ns/p1" },
+    { node: "n1", pool: "default", block: "default-0", ipv4: "10.0.0.1", ipv6: "fd00::1", containerId: "c2", ifname: "eth0", hostVeth: null, pod: null, coildPod: null },
   ]);
   t.same(addressRows(s, "n2"), []);
 });

@@ -1,8 +1,9 @@
 /**
  * coild's `GET /allocations` on its health port, from a whole in-process coild (runCoild over a
  * FakeKernel and the local store): the allocator's blocks and addresses after ADDs and a DEL, the
- * kernel part (table 116 routes, table 119 exports, Coil host veths), a restart (recovered from
- * the kernel), and only GET/HEAD answered.
+ * kernel part (table 116 routes, table 119 exports, Coil host veths), the pod of each ADD (kept in
+ * memory only: after a restart the recovered allocations have none, a new ADD has its pod), a
+ * restart (recovered from the kernel), and only GET/HEAD answered.
  */
 import t from "tap";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -67,6 +68,7 @@ t.test("GET /allocations: the allocator's blocks and addresses and the kernel's 
   if (k === null) throw new Error(`no kernel part: ${v.kernelError ?? ""}`);
   t.same(k.hostVeths.map((h) => `${h.name} ${h.pool}:${h.containerId}:${h.ifname}`), ["veth00000001 default:c1:eth0", "veth00000002 default:c2:eth0", "veth00000003 default:c3:eth0"]);
   t.same(v.addresses.map((a) => a.hostVeth), ["veth00000001", "veth00000002", "veth00000003"], "each address names its host veth");
+  t.same(v.addresses.map((a) => a.pod), [{ namespace: "default", name: "c1" }, { namespace: "default", name: "c2" }, { namespace: "default", name: "c3" }], "each address names the pod of its ADD");
   t.same(k.podRoutes.map((r) => `${r.dst} ${r.dev ?? ""}`).sort(), [
     "10.2.0.0/32 veth00000001", "10.2.0.1/32 veth00000002", "10.2.0.2/32 veth00000003", "fd02::/128 veth00000001", "fd02::1/128 veth00000002", "fd02::2/128 veth00000003",
   ]);
@@ -76,12 +78,17 @@ t.test("GET /allocations: the allocator's blocks and addresses and the kernel's 
   const after = await view();
   t.same(after.blocks.map((b) => b.name), ["default-0"], "the emptied block is returned");
   t.same(after.addresses.map((a) => a.containerId), ["c1", "c2"]);
+  t.same(running.node.podOf("c3", "eth0"), undefined, "DEL forgets the pod");
   t.same(after.kernel?.hostVeths.map((h) => h.containerId), ["c1", "c2"]);
 
   await running.close();
   running = (await runCoild(flags, deps))._unsafeUnwrap();
   const recovered = await view();
   t.same(recovered.addresses.map((a) => `${a.containerId} ${a.ipv4 ?? ""} ${a.ipv6 ?? ""} ${a.hostVeth ?? ""}`), ["c1 10.2.0.0 fd02:: veth00000001", "c2 10.2.0.1 fd02::1 veth00000002"], "after a restart: recovered from the kernel");
+  t.same(recovered.addresses.map((a) => a.pod), [null, null], "after a restart the pods are unknown: the kernel alias records only pool, container ID and interface");
+  kernel.addNetns(netnsPath("/run/netns/c4"));
+  t.match(await call(sock, "Add", "c4"), { ok: true });
+  t.same((await view()).addresses.map((a) => `${a.containerId} ${a.pod === null || a.pod === undefined ? "-" : `${a.pod.namespace}/${a.pod.name}`}`), ["c1 -", "c2 -", "c4 default/c4"], "an ADD after the restart has its pod");
 
   const post = await fetch(url(), { method: "POST" });
   t.equal(post.status, 405, "POST refused");
