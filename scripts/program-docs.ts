@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { allFlags, defaultText, typeName, type FlagDef, type ProgramDef } from "../adapters/common/flags.js";
 import { COIL_CNI } from "../adapters/cni/flags.js";
-import { COILCTL } from "../adapters/coilctl/flags.js";
+import { COILCTL, COILCTL_COMMANDS, commandProgram, commandUsage } from "../adapters/coilctl/flags.js";
 import { COILD } from "../adapters/daemon/flags.js";
 import { createDaemonMetrics } from "../adapters/daemon/metrics.js";
 import { EGRESS_CONTROLLER } from "../adapters/egress-controller/flags.js";
@@ -37,6 +37,19 @@ interface Documented {
   readonly registry?: () => Registry;
   /** Said instead of the table when the program serves metrics from a registry no factory exposes. */
   readonly metricsNote?: string;
+  /** More sections (Markdown lines), after the examples: a program's sub-commands. */
+  readonly sections?: () => readonly string[];
+}
+
+/** coilctl's sub-commands, one section each: usage, what it does, the flags it reads, its examples (its `--help`). */
+function coilctlCommandSections(): string[] {
+  const out = ["## Commands", "", "`coilctl <command> --help` prints one command's part of this page."];
+  for (const c of COILCTL_COMMANDS) {
+    const def = commandProgram(c);
+    const flags = def.flags.map((f) => `${f.shorthand === undefined ? "" : `\`-${f.shorthand}\`/`}\`--${f.name}\``);
+    out.push("", `### \`coilctl ${c.words.join(" ")}\``, "", "```", `coilctl ${commandUsage(c)}`, "```", "", c.summary.join(" "), "", `Flags: ${flags.length === 0 ? "none (besides `--help`)" : flags.join(", ")}.`, "", "```", ...c.examples, "```");
+  }
+  return out;
 }
 
 /** Every program with a page. Add new programs here (and nowhere else). */
@@ -48,7 +61,7 @@ const PROGRAMS: readonly Documented[] = [
   { def: INSTALLER },
   { def: EGRESS, registry: () => createEgressMetrics({ namespace: "namespace", pod: "pod", egress: "egress" }, { processMetrics: false }).registry },
   { def: EGRESS_CONTROLLER, registry: () => createEgressControllerMetrics({ processMetrics: false }).registry },
-  { def: COILCTL },
+  { def: COILCTL, sections: coilctlCommandSections },
 ];
 
 /** Table cell text: pipes escaped, no line breaks. */
@@ -104,6 +117,7 @@ export function renderProgramPage(p: Documented): string {
     "`--help` prints this page's flags and environment; `--version` prints the version and the git commit of the build.",
   ];
   if (def.examples !== undefined && def.examples.length > 0) out.push("", "## Examples", "", "```", ...def.examples, "```");
+  if (p.sections !== undefined) out.push("", ...p.sections());
   out.push("", "## Flags", "");
   if (def.flags.length === 0) out.push("Only `--help` and `--version`.");
   else {

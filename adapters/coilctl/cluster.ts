@@ -1,13 +1,15 @@
 /**
  * coilctl's reads and writes of the cluster: one {@link ClusterSnapshot} (Nodes, Pods, AddressPools,
  * AddressBlocks, BlockRequests, paginated; each node's coild view through the API server's node
- * proxy, a few nodes at a time, each bounded by `--node-timeout`), and the deletions `release` makes.
+ * proxy, a few nodes at a time, each bounded by `--node-timeout`, or none with `--api-only`), and
+ * the deletions `release` makes. Each list and the node queries report their {@link Progress}.
  */
 import type { CoreV1Api, V1Pod } from "@kubernetes/client-node";
-import { err, ok, type Result } from "neverthrow";
+import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import { FINALIZER, LABEL_NODE, LABEL_POOL, LABEL_RESERVED } from "../../lib/constants.js";
 import { parseNodeAllocations, type ClusterSnapshot, type NodeViewSnapshot, type SnapshotBlockRequest, type SnapshotPod } from "../../lib/report/index.js";
-import { k8sCall, listNodeNames, type CoilClient, type K8sError, type KubeObject, type ObjectList } from "../k8s/index.js";
+import { k8sCall, type CoilClient, type K8sError, type ObjectList } from "../k8s/index.js";
+import { NO_PROGRESS, type Progress } from "./progress.js";
 
 /** What the reads need. */
 export interface ClusterAccess {
@@ -19,7 +21,14 @@ export interface ClusterAccess {
   readonly nodeTimeoutMs: number;
   /** Views read at once. */
   readonly concurrency?: number;
+  /** `--api-only`: read no coild view; every node's view is {@link API_ONLY_REASON}. */
+  readonly apiOnly?: boolean;
+  /** Progress of the lists and node queries; default none. */
+  readonly progress?: Progress;
 }
+
+/** The `error` of every node's view under `--api-only`. */
+export const API_ONLY_REASON = "coild's view not read (--api-only)";
 
 /** Why the snapshot could not be taken (an API call failed). */
 export interface ReadError {
@@ -38,17 +47,38 @@ function ms(t: Date | string | undefined): number {
   return Number.isNaN(n) ? 0 : n;
 }
 
-async function listAll<T extends KubeObject>(list: (cont: string | undefined) => PromiseLike<Result<ObjectList<T>, K8sError>>): Promise<Result<T[], K8sError>> {
+/** One page of a paginated LIST. */
+interface Page<T> {
+  readonly items: readonly T[];
+  /** Continue token; undefined on the last page. */
+  readonly continue: string | undefined;
+  /** `metadata.remainingItemCount`, when the API server says. */
+  readonly remaining: number | undefined;
+}
+
+/** Every page of a LIST (`limit` 500), reporting `phase` (`listing Pods: 1500/50000`) after each page. */
+async function listPaged<T>(phase: string, progress: Progress, page: (cont: string | undefined) => ResultAsync<Page<T>, K8sError>): Promise<Result<T[], K8sError>> {
   const out: T[] = [];
   let cont: string | undefined;
-  do {
-    const page = await list(cont);
-    if (page.isErr()) return err(page.error);
-    out.push(...page.value.items);
-    cont = page.value.continue;
-  } while (cont !== undefined);
-  return ok(out);
+  try {
+    do {
+      const r = await page(cont);
+      if (r.isErr()) return err(r.error);
+      for (const x of r.value.items) out.push(x);
+      cont = r.value.continue;
+      progress.update(phase, out.length, cont === undefined ? out.length : r.value.remaining === undefined ? undefined : out.length + r.value.remaining);
+    } while (cont !== undefined);
+    return ok(out);
+  } finally {
+    progress.end(phase);
+  }
 }
+
+/** A client-node list's continue token (`""` on the last page). */
+const next = (c: string | undefined): string | undefined => (c === undefined || c === "" ? undefined : c);
+
+/** A page of one of Coil's resources. */
+const coilPage = <T>(l: ObjectList<T>): Page<T> => ({ items: l.items, continue: l.continue, remaining: l.remainingItemCount });
 
 function podOf(p: V1Pod): SnapshotPod {
   const ips = (p.status?.podIPs ?? []).map((x) => x.ip).filter((x): x is string => typeof x === "string" && x !== "");
@@ -65,17 +95,24 @@ function podOf(p: V1Pod): SnapshotPod {
   };
 }
 
-function listPods(core: CoreV1Api): PromiseLike<Result<SnapshotPod[], K8sError>> {
-  return k8sCall(async () => {
-    const out: SnapshotPod[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await core.listPodForAllNamespaces({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) });
-      for (const p of page.items) out.push(podOf(p));
-      cont = page.metadata?._continue === undefined || page.metadata._continue === "" ? undefined : page.metadata._continue;
-    } while (cont !== undefined);
-    return out;
-  });
+function listPods(core: CoreV1Api, progress: Progress): Promise<Result<SnapshotPod[], K8sError>> {
+  return listPaged("listing Pods", progress, (cont) =>
+    k8sCall(() => core.listPodForAllNamespaces({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) })).map((l) => ({
+      items: l.items.map(podOf),
+      continue: next(l.metadata?._continue),
+      remaining: l.metadata?.remainingItemCount,
+    })),
+  );
+}
+
+function listNodes(core: CoreV1Api, progress: Progress): Promise<Result<string[], K8sError>> {
+  return listPaged("listing Nodes", progress, (cont) =>
+    k8sCall(() => core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) })).map((l) => ({
+      items: l.items.map((n) => n.metadata?.name ?? ""),
+      continue: next(l.metadata?._continue),
+      remaining: l.metadata?.remainingItemCount,
+    })),
+  );
 }
 
 /** One node's `/allocations` through the node proxy, bounded by `timeoutMs`. */
@@ -102,37 +139,45 @@ export async function readNodeView(core: CoreV1Api, node: string, port: number, 
 }
 
 async function readViews(a: ClusterAccess, nodes: readonly string[]): Promise<NodeViewSnapshot[]> {
+  const progress = a.progress ?? NO_PROGRESS;
   const out: NodeViewSnapshot[] = new Array<NodeViewSnapshot>(nodes.length);
   let next = 0;
+  let done = 0;
   const worker = async (): Promise<void> => {
     while (next < nodes.length) {
       const i = next++;
       out[i] = await readNodeView(a.core, nodes[i] ?? "", a.coildPort, a.nodeTimeoutMs);
+      progress.update("nodes queried", ++done, nodes.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(a.concurrency ?? 16, nodes.length) }, worker));
+  progress.end("nodes queried");
   return out;
 }
 
 /**
- * Take a snapshot; `viewsOf` limits the coild views read (default every Node). The coild views are
- * read BEFORE the AddressBlocks, BlockRequests and Pods are listed: coild allocates only for a pod
- * the API server already has, in a block that already exists, so every allocation a view shows has
- * its pod (live or gone) and block in the later lists. Listed the other way round, a pod started
- * while the views were read (seconds on a large cluster) held an address no listed pod had, and
- * was reported as `address-of-missing-pod`.
+ * Take a snapshot; `viewsOf` limits the coild views read (default every Node; none with `apiOnly`).
+ * The coild views are read BEFORE the AddressBlocks, BlockRequests and Pods are listed: coild
+ * allocates only for a pod the API server already has, in a block that already exists, so every
+ * allocation a view shows has its pod (live or gone) and block in the later lists. Listed the other
+ * way round, a pod started while the views were read (seconds on a large cluster) held an address
+ * no listed pod had, and was reported as `address-of-missing-pod`.
  */
 export async function readSnapshot(a: ClusterAccess, viewsOf?: (node: string) => boolean): Promise<Result<ClusterSnapshot, ReadError>> {
   const fail = (what: string) => (cause: K8sError): ReadError => ({ kind: "api-failed", what, cause });
-  const nodes = await listNodeNames(a.core);
+  const progress = a.progress ?? NO_PROGRESS;
+  const nodes = await listNodes(a.core, progress);
   if (nodes.isErr()) return err(fail("list Nodes")(nodes.error));
-  const names = [...nodes.value].sort();
-  const views = await readViews(a, names.filter((n) => viewsOf?.(n) ?? true));
+  // The views first: see the comment above.
+  const names = [...new Set(nodes.value)].sort();
+  const asked = names.filter((n) => viewsOf?.(n) ?? true);
+  const views = a.apiOnly === true ? asked.map((node) => ({ node, error: API_ONLY_REASON })) : await readViews(a, asked);
+  const page = { limit: PAGE };
   const [pools, blocks, requests, pods] = await Promise.all([
-    listAll((c) => a.coil.pools.list({ limit: PAGE, ...(c === undefined ? {} : { continue: c }) })),
-    listAll((c) => a.coil.blocks.list({ limit: PAGE, ...(c === undefined ? {} : { continue: c }) })),
-    listAll((c) => a.coil.requests.list({ limit: PAGE, ...(c === undefined ? {} : { continue: c }) })),
-    listPods(a.core),
+    listPaged("listing AddressPools", progress, (c) => a.coil.pools.list({ ...page, ...(c === undefined ? {} : { continue: c }) }).map(coilPage)),
+    listPaged("listing AddressBlocks", progress, (c) => a.coil.blocks.list({ ...page, ...(c === undefined ? {} : { continue: c }) }).map(coilPage)),
+    listPaged("listing BlockRequests", progress, (c) => a.coil.requests.list({ ...page, ...(c === undefined ? {} : { continue: c }) }).map(coilPage)),
+    listPods(a.core, progress),
   ]);
   if (pools.isErr()) return err(fail("list AddressPools")(pools.error));
   if (blocks.isErr()) return err(fail("list AddressBlocks")(blocks.error));

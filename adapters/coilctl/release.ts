@@ -11,6 +11,7 @@ import { checkLeaks, recheckFinding, releaseOrder, type ClusterSnapshot, type Fi
 import { encodeLine, parseResponseLine } from "../common/fast-protocol.js";
 import type { CoilClient } from "../k8s/index.js";
 import { deleteBlock, deleteBlockRequest, type ReadError } from "./cluster.js";
+import { NO_PROGRESS, type Progress } from "./progress.js";
 
 /** What happened to one finding. */
 export interface ReleaseItem {
@@ -35,7 +36,16 @@ export interface ReleaseDeps {
   readonly localNode: string | undefined;
   /** coild's socket on this node. */
   readonly socket: string;
+  /** Progress of each phase (`releasing addresses: 3/10`); default none. */
+  readonly progress?: Progress;
 }
+
+/** The progress phase of each release action. */
+const PHASE: Readonly<Record<ReleaseAction["kind"], string>> = {
+  "free-address": "releasing addresses",
+  "delete-block-request": "releasing BlockRequests",
+  "delete-block": "releasing AddressBlocks",
+};
 
 /** A CNI DEL of `containerId:ifname` on coild's socket (netns unknown: empty, as CNI allows for DEL). */
 export function cniDel(socket: string, containerId: string, ifname: string, timeoutMs = 30_000): Promise<Result<void, string>> {
@@ -82,21 +92,36 @@ export async function releaseFindings(d: ReleaseDeps, findings: readonly Finding
   const items: ReleaseItem[] = findings.filter((f) => f.action === null).map((f) => ({ category: f.category, subject: f.subject, outcome: "report-only" as const, reason: "report only: nothing to release" }));
   let phase: string | undefined;
   let fresh: ClusterSnapshot | undefined;
+  let report: ReturnType<typeof checkLeaks> | undefined;
+  const progress = d.progress ?? NO_PROGRESS;
+  const total = new Map<string, number>();
+  const done = new Map<string, number>();
+  for (const f of findings) if (f.action !== null) total.set(f.action.kind, (total.get(f.action.kind) ?? 0) + 1);
+  const step = (kind: ReleaseAction["kind"]): void => {
+    const n = (done.get(kind) ?? 0) + 1;
+    done.set(kind, n);
+    progress.update(PHASE[kind], n, total.get(kind));
+    if (n === total.get(kind)) progress.end(PHASE[kind]);
+  };
   for (const f of releaseOrder(findings)) {
     const a = f.action;
     if (a === null) continue;
-    const item = (outcome: ReleaseItem["outcome"], reason?: string): ReleaseItem => ({ category: f.category, subject: f.subject, outcome, ...(reason === undefined ? {} : { reason }) });
+    const item = (outcome: ReleaseItem["outcome"], reason?: string): ReleaseItem => {
+      step(a.kind);
+      return { category: f.category, subject: f.subject, outcome, ...(reason === undefined ? {} : { reason }) };
+    };
     if (a.kind === "free-address" && a.node !== d.localNode) {
       items.push(item("skipped", `on node ${a.node}: run the release there, with --node ${a.node} (addresses are freed through that node's coild socket)`));
       continue;
     }
-    if (phase !== a.kind || fresh === undefined) {
+    if (phase !== a.kind || fresh === undefined || report === undefined) {
       const s = await d.snapshot();
       if (s.isErr()) return err(s.error);
       fresh = s.value;
       phase = a.kind;
+      // One check per fresh snapshot (not per item: a phase of thousands of items would re-check the whole cluster each time).
+      report = checkLeaks(fresh, { nowMs: d.now(), gracePeriodMs: d.gracePeriodMs });
     }
-    const report = checkLeaks(fresh, { nowMs: d.now(), gracePeriodMs: d.gracePeriodMs });
     if (report.isErr()) {
       items.push(item("failed", `${report.error.where}: ${report.error.message}`));
       continue;
@@ -106,8 +131,8 @@ export async function releaseFindings(d: ReleaseDeps, findings: readonly Finding
     if (r.kind === "gone") items.push(item("gone", r.reason));
     else if (r.kind === "live" || r.kind === "refused") items.push(item("skipped", r.reason));
     else {
-      const done = await act(d, a);
-      items.push(item(done.outcome, done.reason));
+      const acted = await act(d, a);
+      items.push(item(acted.outcome, acted.reason));
     }
   }
   return ok(items);

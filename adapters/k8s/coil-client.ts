@@ -67,12 +67,14 @@ export class ClusterResource<T extends KubeObject> {
         ...(opts.labelSelector === undefined ? {} : { labelSelector: opts.labelSelector }),
         ...(opts.limit === undefined ? {} : { limit: opts.limit }),
         ...(opts.continue === undefined ? {} : { _continue: opts.continue }),
-      })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+      })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number } };
       const cont = res.metadata?.continue;
+      const remaining = res.metadata?.remainingItemCount;
       return {
         items: res.items ?? [],
         resourceVersion: res.metadata?.resourceVersion ?? "",
         ...(cont === undefined || cont === "" ? {} : { continue: cont }),
+        ...(typeof remaining === "number" ? { remainingItemCount: remaining } : {}),
       };
     });
   }

@@ -122,6 +122,8 @@ export interface ObjectList<T> {
   readonly resourceVersion: string;
   /** Continue token when the list was paginated with `limit`. */
   readonly continue?: string;
+  /** Objects after this page (`metadata.remainingItemCount`), when the API server says. */
+  readonly remainingItemCount?: number;
 }
 
 /** The plural resource names of Coil's cluster-scoped CRs. */

@@ -9,6 +9,8 @@
  * Seeded: one leak of every category (and a node whose coild cannot be read); each is found, a
  * clean cluster shows none, and `ipam release --from-report` frees exactly the releasable items,
  * skipping an address (and its block) that became live between the report and the release.
+ * `--progress` into a pipe puts progress lines on stderr and leaves stdout as it is without;
+ * `--api-only` reads no coild view; `addresses` names the pod coild set each address up for.
  */
 import t from "tap";
 import { execFile } from "node:child_process";
@@ -142,7 +144,28 @@ t.test("coilctl against a real API server and a real coild: every leak category 
   t.same(brief(JSON.parse(clean.stdout) as LeakReport), [], "clean: no finding");
   const addresses = await coilctl(["addresses", ...common]);
   t.equal(addresses.code, 0, addresses.stderr);
-  t.match(addresses.stdout, new RegExp(`^NODE +POOL +BLOCK +IPV4 +IPV6 +CONTAINER +IFNAME +HOST VETH +POD\\nnode-a +default +default-0 +${liveIps[0] ?? ""} +${liveIps[1] ?? ""} +c-live +eth0 +veth00000001 +default/live\\n$`), "addresses: the pod that has each");
+  t.match(addresses.stdout, new RegExp(`^NODE +POOL +BLOCK +IPV4 +IPV6 +CONTAINER +IFNAME +HOST VETH +POD +COILD POD\\nnode-a +default +default-0 +${liveIps[0] ?? ""} +${liveIps[1] ?? ""} +c-live +eth0 +veth00000001 +default/live +default/live\\n$`), "addresses: the pod that has each, and the pod coild set it up for");
+  const addressesJson = await coilctl(["addresses", "-o", "json", ...common]);
+  t.match(JSON.parse(addressesJson.stdout), [{ containerId: "c-live", pod: "default/live", coildPod: "default/live" }]);
+
+  // --progress into a pipe: progress lines on stderr, stdout as without progress.
+  const quiet = await coilctl(["ipam", "check", "-o", "json", "--no-progress", ...common]);
+  const loud = await coilctl(["ipam", "check", "-o", "json", "--progress", ...common]);
+  t.equal(loud.code, 0, loud.stderr);
+  const stable = (out: string): unknown => ({ ...(JSON.parse(out) as Record<string, unknown>), checkedAt: "-", checkedAtMs: 0 });
+  t.same(stable(loud.stdout), stable(quiet.stdout), "stdout is the same report with or without --progress (but for the time of the check)");
+  t.equal(quiet.stderr, "", "no progress without --progress when stderr is a pipe");
+  t.match(loud.stderr, /^coilctl: listing Nodes: 1\/1\n/, "the Node list first");
+  for (const line of ["coilctl: nodes queried: 1/1", "coilctl: listing AddressPools: 1/1", "coilctl: listing AddressBlocks: 1/1", "coilctl: listing BlockRequests: 1/1", "coilctl: listing Pods: 1/1"]) {
+    t.ok(loud.stderr.split("\n").includes(line), `stderr: ${line}`);
+  }
+  t.notMatch(loud.stdout, /coilctl: /, "no progress on stdout");
+
+  // --api-only: no coild view read; every node listed as unchecked, one note, exit 3.
+  const apiOnly = await coilctl(["ipam", "check", "-o", "json", "--api-only", ...common]);
+  t.equal(apiOnly.code, 3, "nothing leaks, but coild's addresses were not checked");
+  t.match(JSON.parse(apiOnly.stdout), { findings: [], uncheckedNodes: [{ node: "node-a", error: "coild's view not read (--api-only)" }] });
+  t.equal(apiOnly.stderr, "coilctl: note: --api-only: no node's coild view was read, so coild's addresses were not checked on any of 1 node(s) (uncheckedNodes)\n");
 
   // Seed one leak of each category (blockSizeBits 0: every ADD takes its own block).
   const ghostIps = await add("c-ghost", "ghost");
@@ -177,6 +200,7 @@ t.test("coilctl against a real API server and a real coild: every leak category 
     "stale-block-request BlockRequest br-stale",
   ], "one of each category found, nothing invented");
   t.same(report.findings.find((f) => f.subject === "container c-ghost:eth0")?.addresses, ghostIps, "dual-stack: both addresses of the attachment");
+  t.match(report.findings.find((f) => f.subject === "container c-ghost:eth0")?.evidence, /; coild set it up for pod default\/ghost$/, "the evidence names the pod coild set the address up for");
   t.same(report.uncheckedNodes.map((u) => u.node), ["node-b"], "node-b's coild cannot be read");
   t.match(checked.stderr, /warning: node node-b not checked for leaked addresses/);
   t.match(report.checkedAt, /^\d{4}-\d\d-\d\dT/);
@@ -189,8 +213,11 @@ t.test("coilctl against a real API server and a real coild: every leak category 
   await createPod(a, "late", "node-a", lateIps);
   const reportFile = join(dir, "report.json");
   writeFileSync(reportFile, checked.stdout);
-  const released = await coilctl(["ipam", "release", "--from-report", reportFile, "--node", "node-a", `--socket=${sock}`, "-o", "json", ...common]);
+  const released = await coilctl(["ipam", "release", "--from-report", reportFile, "--node", "node-a", `--socket=${sock}`, "-o", "json", "--progress", ...common]);
   t.equal(released.code, 1, `some items skipped: exit 1 (${released.stderr})`);
+  for (const line of ["coilctl: releasing addresses: 2/2", "coilctl: releasing BlockRequests: 1/1", "coilctl: releasing AddressBlocks: 5/5"]) {
+    t.ok(released.stderr.split("\n").includes(line), `release progress: ${line}`);
+  }
   const items = (JSON.parse(released.stdout) as { items: { category: string; subject: string; outcome: string; reason?: string }[] }).items;
   t.same(items.map((i) => `${i.outcome} ${i.subject}`).sort(), [
     "gone AddressBlock default-1",
