@@ -8,7 +8,7 @@
  */
 import t from "tap";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,7 @@ t.test("bash: the script printed by coilctl completes commands, flags and flag v
   t.equal(printed.stdout, completionScript("bash"), "coilctl completion bash prints the generated script (no cluster access)");
   t.equal(printed.stderr, "");
   const dir = mkdtempSync(join(tmpdir(), "coilctl-completion-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const script = join(dir, "coilctl.bash");
   writeFileSync(script, printed.stdout);
   writeFileSync(join(dir, "report.json"), "{}");
