@@ -32,7 +32,7 @@ import { KeyedMutex } from "../../common/key-mutex.js";
 import type { Logger } from "../log.js";
 import type { DaemonMetrics, PoolUsage } from "../metrics.js";
 import { RouteExport, type ExportError } from "./route-export.js";
-import type { BlockStore, StoreError } from "../../../lib/ipam/index.js";
+import type { BlockStore, StoreError, StoredBlock } from "../../../lib/ipam/index.js";
 
 /** Why no address could be allocated. `family-unavailable`: the pool needs a family the node has no address of. */
 export type AllocateError =
@@ -99,6 +99,10 @@ export class NodeState {
   readonly #export: RouteExport;
   /** Background work in flight ({@link NodeState.free}'s block returns). */
   readonly #pending = new Set<Promise<void>>();
+  /** Blocks left the allocator whose store return is in flight ({@link NodeState.releaseIfEmpty}). */
+  readonly #returning = new Set<string>();
+  /** Per store listing in flight ({@link NodeState.adoptStoreBlocks}): the blocks that left the allocator since it started. */
+  readonly #listings = new Set<Set<string>>();
   /**
    * The pod of each allocation this process made (`containerId:ifname` → pod of the ADD); kept
    * only in memory, so allocations recovered from the kernel at start-up have none.
@@ -324,9 +328,17 @@ export class NodeState {
       const removed = this.ipam.removeBlock(ref.name);
       if (removed.isErr()) return ok(false);
       this.#export.blocksChanged();
-      const r = await this.#o.store.releaseBlock(ref.pool, this.#o.node, ref.name);
-      if (r.isOk()) this.#o.log.info("returned an empty block", { pool: ref.pool, block: ref.name });
-      return r.map(() => true);
+      // A GC adopting the store's blocks meanwhile must not take this one back: the store still
+      // lists it until the return is done, and an ADD could take an address of a returned block.
+      this.#returning.add(ref.name);
+      for (const l of this.#listings) l.add(ref.name);
+      try {
+        const r = await this.#o.store.releaseBlock(ref.pool, this.#o.node, ref.name);
+        if (r.isOk()) this.#o.log.info("returned an empty block", { pool: ref.pool, block: ref.name });
+        return r.map(() => true);
+      } finally {
+        this.#returning.delete(ref.name);
+      }
     });
   }
 
@@ -369,12 +381,24 @@ export class NodeState {
     return ok({ released });
   }
 
-  /** Add every block the store assigns to this node to the allocator (idempotent); the number of blocks. */
+  /**
+   * Add every block the store assigns to this node to the allocator (idempotent); the number of
+   * blocks. A block being returned, or that left the allocator while the list was read, is not
+   * taken back (the list may predate its return); a failed return is retried by the next GC.
+   */
   async adoptStoreBlocks(): Promise<Result<number, StoreError>> {
-    const blocks = await this.#o.store.listBlocks(this.#o.node);
+    const leftMeanwhile = new Set<string>();
+    this.#listings.add(leftMeanwhile);
+    let blocks: Result<readonly StoredBlock[], StoreError>;
+    try {
+      blocks = await this.#o.store.listBlocks(this.#o.node);
+    } finally {
+      this.#listings.delete(leftMeanwhile);
+    }
     if (blocks.isErr()) return err(blocks.error);
     const before = this.ipam.blockCidrs().length;
     for (const b of blocks.value) {
+      if (this.#returning.has(b.name) || leftMeanwhile.has(b.name)) continue;
       const added = this.ipam.addBlock(b);
       if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
     }

@@ -30,13 +30,20 @@ const POOL = poolDoc("default", { blockSizeBits: 3, subnets: [{ ipv4: "10.2.0.0/
 interface Rig {
   readonly fake: FakeKernel;
   readonly node: NodeState;
+  readonly store: BlockStore;
   readonly handlers: CniCallHandlers;
   readonly hostObserves: () => number;
   readonly exportApplies: () => number;
   readonly names: string[];
 }
 
-async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promise<void>; storeRelease?: () => Promise<void> } = {}): Promise<Rig> {
+async function rig(opts: {
+  names?: string[];
+  seed?: (fake: FakeKernel) => Promise<void>;
+  storeRelease?: () => Promise<void>;
+  /** Runs after the store's block list is taken and before it is answered. */
+  storeList?: () => Promise<void>;
+} = {}): Promise<Rig> {
   const fake = new FakeKernel();
   fake.addNetns(HOST_NETNS);
   await opts.seed?.(fake);
@@ -56,11 +63,19 @@ async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promis
   };
   const local = (await LocalBlockStore.open({ pools: parsePools(POOL, "pools")._unsafeUnwrap(), stateDir: mkdtempSync(join(tmpdir(), "coild-hot-")) }))._unsafeUnwrap();
   const gate = opts.storeRelease;
-  const store: BlockStore = gate === undefined ? local : {
+  const listGate = opts.storeList;
+  const store: BlockStore = gate === undefined && listGate === undefined ? local : {
     acquireBlock: (...a) => local.acquireBlock(...a),
-    listBlocks: (...a) => local.listBlocks(...a),
+    listBlocks: (...a) => {
+      if (listGate === undefined) return local.listBlocks(...a);
+      const listed = local.listBlocks(...a); // taken now, answered after the gate
+      return new ResultAsync((async () => {
+        await listGate();
+        return await listed;
+      })());
+    },
     listPools: () => local.listPools(),
-    releaseBlock: (...a) => new ResultAsync(gate().then(() => local.releaseBlock(...a))),
+    releaseBlock: (...a) => gate === undefined ? local.releaseBlock(...a) : new ResultAsync(gate().then(() => local.releaseBlock(...a))),
   };
   const node = new NodeState({ node: "n1", store, kernel, log: NULL_LOGGER, exportTable: 119, protocol: 30 });
   const hostLinks = new HostLinkIndex();
@@ -73,7 +88,7 @@ async function rig(opts: { names?: string[]; seed?: (fake: FakeKernel) => Promis
     compatCalico: false, poolFor: poolForNamespace({}), isReady: () => true, hostLinks,
     randomHex: () => names.shift() ?? (++seq).toString(16).padStart(8, "0"),
   })));
-  return { fake, node, handlers, hostObserves: () => hostObserves, exportApplies: () => exportApplies, names };
+  return { fake, node, store, handlers, hostObserves: () => hostObserves, exportApplies: () => exportApplies, names };
 }
 
 function pod(r: Rig, id: string): CNIArgs {
@@ -191,4 +206,63 @@ t.test("DEL answers before the empty block is returned; an ADD meanwhile waits f
   t.equal(r.node.ipam.blocks().length, 1, "the ADD got a block");
   t.same(host(r).routes.filter((x) => x.table === 119).map((x) => x.dst).sort(), ["10.2.0.0/29", "fd02::/125"], "table 119 holds the block the ADD got (the returned one, lowest free, taken again)");
   t.equal(releases, 1, "no second return");
+});
+
+/** The allocator's blocks and the store's blocks of the node, by name: they must agree once all is settled. */
+async function blockSets(r: Rig): Promise<{ allocator: string[]; store: string[] }> {
+  const stored = (await r.store.listBlocks("n1"))._unsafeUnwrap();
+  return { allocator: r.node.ipam.blocks().map((b) => b.name).sort(), store: stored.map((b) => b.name).sort() };
+}
+
+t.test("a GC while a DEL's block return is in flight does not take the block back (an ADD could take an address of a returned block)", async (t) => {
+  let release: () => void = () => undefined;
+  const stalled = new Promise<void>((r) => (release = r));
+  const r = await rig({ storeRelease: () => stalled });
+  const q1 = pod(r, "c1");
+  (await r.handlers.add(q1))._unsafeUnwrap();
+  (await r.handlers.del(q1))._unsafeUnwrap(); // the block's return stalls in the store
+  (await r.node.adoptStoreBlocks())._unsafeUnwrap(); // the GC's first step, while the store still lists the block
+  t.same(r.node.ipam.blocks(), [], "the block being returned is not taken back");
+  const add = r.handlers.add(pod(r, "c2"));
+  release();
+  (await add)._unsafeUnwrap();
+  await r.node.settled();
+  (await r.node.gcBlocks())._unsafeUnwrap();
+  const sets = await blockSets(r);
+  t.equal(sets.allocator.length, 1, "c2's block");
+  t.same(sets.allocator, sets.store, "every block the node allocates from is the node's in the store");
+});
+
+t.test("a GC whose block list was taken before a DEL's return started does not take the block back", async (t) => {
+  let release: () => void = () => undefined;
+  const stalled = new Promise<void>((r) => (release = r));
+  let answerList: () => void = () => undefined;
+  let listed: () => void = () => undefined;
+  const listTaken = new Promise<void>((r) => (listed = r));
+  let gateList = false;
+  const r = await rig({
+    storeRelease: () => stalled,
+    storeList: async () => {
+      if (!gateList) return;
+      listed();
+      await new Promise<void>((r) => (answerList = r));
+    },
+  });
+  const q1 = pod(r, "c1");
+  (await r.handlers.add(q1))._unsafeUnwrap();
+  gateList = true;
+  const adopted = r.node.adoptStoreBlocks(); // lists the block, answer held back
+  await listTaken;
+  gateList = false;
+  (await r.handlers.del(q1))._unsafeUnwrap(); // the block's return starts and stalls in the store
+  answerList();
+  (await adopted)._unsafeUnwrap();
+  t.same(r.node.ipam.blocks(), [], "the block being returned is not taken back from the older list");
+  const add = r.handlers.add(pod(r, "c2"));
+  release();
+  (await add)._unsafeUnwrap();
+  await r.node.settled();
+  const sets = await blockSets(r);
+  t.equal(sets.allocator.length, 1, "c2's block");
+  t.same(sets.allocator, sets.store, "every block the node allocates from is the node's in the store");
 });
