@@ -30,6 +30,9 @@ export interface ClusterAccess {
 /** The `error` of every node's view under `--api-only`. */
 export const API_ONLY_REASON = "coild's view not read (--api-only)";
 
+/** The `error` of the view of a Node that was listed only after the coild views had been read. */
+export const JOINED_REASON = "coild's view not read: the Node appeared while the views were read";
+
 /** Why the snapshot could not be taken (an API call failed). */
 export interface ReadError {
   readonly kind: "api-failed";
@@ -161,7 +164,11 @@ async function readViews(a: ClusterAccess, nodes: readonly string[]): Promise<No
  * allocates only for a pod the API server already has, in a block that already exists, so every
  * allocation a view shows has its pod (live or gone) and block in the later lists. Listed the other
  * way round, a pod started while the views were read (seconds on a large cluster) held an address
- * no listed pod had, and was reported as `address-of-missing-pod`.
+ * no listed pod had, and was reported as `address-of-missing-pod`. The Nodes are listed again with
+ * those lists and the snapshot has every Node of either list: a node that joined while the views
+ * were read would otherwise have its first AddressBlock and BlockRequest reported as of a missing
+ * node (whatever their age) and deleted by `release`; its view is not read
+ * ({@link JOINED_REASON}).
  */
 export async function readSnapshot(a: ClusterAccess, viewsOf?: (node: string) => boolean): Promise<Result<ClusterSnapshot, ReadError>> {
   const fail = (what: string) => (cause: K8sError): ReadError => ({ kind: "api-failed", what, cause });
@@ -173,18 +180,21 @@ export async function readSnapshot(a: ClusterAccess, viewsOf?: (node: string) =>
   const asked = names.filter((n) => viewsOf?.(n) ?? true);
   const views = a.apiOnly === true ? asked.map((node) => ({ node, error: API_ONLY_REASON })) : await readViews(a, asked);
   const page = { limit: PAGE };
-  const [pools, blocks, requests, pods] = await Promise.all([
+  const [later, pools, blocks, requests, pods] = await Promise.all([
+    listNodes(a.core, progress),
     listPaged("listing AddressPools", progress, (c) => a.coil.pools.list({ ...page, ...(c === undefined ? {} : { continue: c }) }).map(coilPage)),
     listPaged("listing AddressBlocks", progress, (c) => a.coil.blocks.list({ ...page, ...(c === undefined ? {} : { continue: c }) }).map(coilPage)),
     listPaged("listing BlockRequests", progress, (c) => a.coil.requests.list({ ...page, ...(c === undefined ? {} : { continue: c }) }).map(coilPage)),
     listPods(a.core, progress),
   ]);
+  if (later.isErr()) return err(fail("list Nodes")(later.error));
   if (pools.isErr()) return err(fail("list AddressPools")(pools.error));
   if (blocks.isErr()) return err(fail("list AddressBlocks")(blocks.error));
   if (requests.isErr()) return err(fail("list BlockRequests")(requests.error));
   if (pods.isErr()) return err(fail("list Pods")(pods.error));
+  const joined = [...new Set(later.value)].filter((n) => !names.includes(n) && (viewsOf?.(n) ?? true)).sort();
   return ok({
-    nodes: names,
+    nodes: [...new Set([...names, ...later.value])].sort(),
     pools: pools.value.map((p) => ({ name: p.metadata.name, spec: p.spec })),
     blocks: blocks.value.map((b) => ({
       name: b.metadata.name,
@@ -206,7 +216,7 @@ export async function readSnapshot(a: ClusterAccess, viewsOf?: (node: string) =>
       createdAtMs: ms(r.metadata.creationTimestamp),
     })),
     pods: pods.value,
-    views,
+    views: [...views, ...joined.map((node) => ({ node, error: a.apiOnly === true ? API_ONLY_REASON : JOINED_REASON }))],
   });
 }
 

@@ -4,7 +4,7 @@
 // the e2e test (test/e2e/coilctl.test.ts) reads a real coild through the real node proxy.
 import t from "tap";
 import { checkLeaks, type NodeAllocations } from "../../../lib/report/index.js";
-import { readSnapshot } from "../../../adapters/coilctl/cluster.js";
+import { JOINED_REASON, readSnapshot } from "../../../adapters/coilctl/cluster.js";
 import { coilClient, makeClients } from "../../../adapters/k8s/index.js";
 import { startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 
@@ -51,5 +51,32 @@ if (started !== undefined) {
     );
     const report = checkLeaks(s, { nowMs: Date.now() + 3_600_000, gracePeriodMs: 300_000 })._unsafeUnwrap();
     t.equal(report.counts["address-of-missing-pod"], 0, "its address is not reported as leaked");
+  });
+
+  await t.test("a node that joins while the views are read: its first block and BlockRequest are not of a missing node", async (t) => {
+    const real = clients.core;
+    const coil = coilClient(clients.custom);
+    // While n1's coild answers, n2 joins and its coild asks for a block, which the controller makes.
+    let joined = 0;
+    const core = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop !== "connectGetNodeProxyWithPath") return Reflect.get(target, prop, receiver) as unknown;
+        return async (): Promise<string> => {
+          if (joined++ === 0) {
+            await real.createNode({ body: { metadata: { name: "n2" } } });
+            (await coil.requests.create({ metadata: { name: "req-default-n2" }, spec: { nodeName: "n2", poolName: "default" } }))._unsafeUnwrap();
+            const labels = { "coil.cybozu.com/node": "n2", "coil.cybozu.com/pool": "default" };
+            (await coil.blocks.create({ metadata: { name: "default-1", labels, finalizers: ["coil.cybozu.com"] }, index: 1, ipv4: "10.0.0.8/29" }))._unsafeUnwrap();
+          }
+          return JSON.stringify({ node: "n1", generatedAt: new Date().toISOString(), blocks: [], addresses: [], kernel: null } satisfies NodeAllocations);
+        };
+      },
+    });
+    const s = (await readSnapshot({ core, coil, coildPort: 9385, nodeTimeoutMs: 10_000 }))._unsafeUnwrap();
+    t.ok(s.blocks.some((b) => b.name === "default-1"), "n2's block is in the snapshot");
+    t.ok(s.nodes.includes("n2"), "so is n2");
+    t.same(s.views.map((v) => [v.node, "error" in v ? v.error : "read"]), [["n1", "read"], ["n2", JOINED_REASON]], "n2's view was not read, and the snapshot says so");
+    const report = checkLeaks(s, { nowMs: Date.now(), gracePeriodMs: 300_000 })._unsafeUnwrap();
+    t.same(report.findings.filter((f) => f.node === "n2").map((f) => `${f.category} ${f.subject}`), [], "nothing of n2 reported (a release would delete them)");
   });
 }
