@@ -292,7 +292,7 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
       clearInterval(timer);
       ready = false;
       await server.close();
-      await node.settled(); // empty blocks DELs left to return in the background
+      await node.settled(); // empty blocks DELs left to return in the background, a periodic GC in progress
       if (flags.clearRoutesOnShutdown && nodeExists !== undefined) await clearRoutesIfNodeGone(node, nodeExists, deps.log);
       await closeStore?.();
       await dirLock?.release();

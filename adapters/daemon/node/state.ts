@@ -313,7 +313,7 @@ export class NodeState {
     this.#pending.add(tracked);
   }
 
-  /** Resolves once the background work started so far (empty blocks being returned) has finished. */
+  /** Resolves once the background work started so far (empty blocks being returned, a GC) has finished. */
   async settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
@@ -366,9 +366,16 @@ export class NodeState {
 
   /**
    * Node-IPAM GC (Coil §3.5): take in every block the store assigns to this node (also pools with
-   * no live pod), return every empty one, then sync the export table.
+   * no live pod), return every empty one, then sync the export table. {@link NodeState.settled}
+   * waits for a GC in progress too (coild's periodic one must not outlive the store).
    */
-  async gcBlocks(): Promise<Result<{ readonly released: readonly string[] }, StoreError>> {
+  gcBlocks(): Promise<Result<{ readonly released: readonly string[] }, StoreError>> {
+    const gc = this.#gcBlocks();
+    this.#inBackground(gc.then(() => undefined));
+    return gc;
+  }
+
+  async #gcBlocks(): Promise<Result<{ readonly released: readonly string[] }, StoreError>> {
     const taken = await this.adoptStoreBlocks();
     if (taken.isErr()) return err(taken.error);
     const released: string[] = [];

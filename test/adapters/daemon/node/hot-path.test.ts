@@ -266,3 +266,21 @@ t.test("a GC whose block list was taken before a DEL's return started does not t
   t.equal(sets.allocator.length, 1, "c2's block");
   t.same(sets.allocator, sets.store, "every block the node allocates from is the node's in the store");
 });
+
+t.test("settled() also waits for a GC returning a block (coild's stop must not close the store under it)", async (t) => {
+  let release: () => void = () => undefined;
+  const stalled = new Promise<void>((r) => (release = r));
+  let gate = false;
+  const r = await rig({ storeRelease: () => (gate ? stalled : Promise.resolve()) });
+  (await r.store.acquireBlock("default", "n1"))._unsafeUnwrap(); // a block of n1 the allocator does not have: the GC returns it
+  gate = true;
+  let gcDone = false;
+  const gc = r.node.gcBlocks().then((x) => {
+    gcDone = true;
+    return x;
+  });
+  const settledAfterGc = r.node.settled().then(() => gcDone);
+  release();
+  t.ok(await settledAfterGc, "settled() resolved only once the GC had finished");
+  t.same((await gc)._unsafeUnwrap().released, ["default-0"]);
+});
