@@ -309,7 +309,11 @@ export class NodeState {
   }
 
   #inBackground(work: Promise<void>): void {
-    const tracked = work.finally(() => this.#pending.delete(tracked));
+    // The work returns Results; a throw would be a bug, logged here instead of crashing coild
+    // with an unhandled rejection (nothing waits on this promise but settled()).
+    const tracked = work
+      .catch((e: unknown) => this.#o.log.error("background work failed", { error: e instanceof Error ? e.message : String(e) }))
+      .finally(() => this.#pending.delete(tracked));
     this.#pending.add(tracked);
   }
 

@@ -284,3 +284,13 @@ t.test("settled() also waits for a GC returning a block (coild's stop must not c
   t.ok(await settledAfterGc, "settled() resolved only once the GC had finished");
   t.same((await gc)._unsafeUnwrap().released, ["default-0"]);
 });
+
+t.test("a block return that throws (a bug) is logged, not an unhandled rejection; settled() still resolves", async (t) => {
+  const r = await rig({ storeRelease: () => Promise.reject(new Error("store exploded")) });
+  const q = pod(r, "c1");
+  (await r.handlers.add(q))._unsafeUnwrap();
+  (await r.handlers.del(q))._unsafeUnwrap();
+  await r.node.settled();
+  t.equal(r.node.ipam.allocations().length, 0, "the address is free");
+  t.same(host(r).links.map((l) => l.name), ["lo"], "the host side is gone");
+});
