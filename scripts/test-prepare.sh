@@ -11,8 +11,8 @@
 #   3. In parallel, each only when missing:
 #        - kube-apiserver + etcd, built from Go modules by scripts/envtest/build.sh
 #          (15-25 min cold on 2 cores; cached in ${COIL_ENVTEST_CACHE:-~/.cache/coil-envtest}),
-#        - Coil v2's Go `coil`, built by scripts/coil-v2/build.sh
-#          and `coild` (~10 min cold for both on a loaded 2-core machine; cached in ${COIL_V2_CACHE:-~/.cache/coil-v2}),
+#        - Coil v2's Go `coil`, `coild` and `coil-egress`, built by scripts/coil-v2/build.sh
+#          (~10 min cold on a loaded 2-core machine; cached in ${COIL_V2_CACHE:-~/.cache/coil-v2}),
 #        - the cluster's kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl (one go build,
 #          scripts/cluster/build.sh, after kube-apiserver so it reuses its packages: ~16 min more cold) and test
 #          images, cached in ${COIL_CLUSTER_CACHE:-~/.cache/coil-cluster},
@@ -138,7 +138,7 @@ CLUSTER_CACHE="${COIL_CLUSTER_CACHE:-$HOME/.cache/coil-cluster}"
 # the Go build cache (built beside it, both would compile the shared packages at the same time).
 go_build kubernetes "building kube-apiserver + etcd (cached in $ENVTEST_CACHE), then kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl in one go build plus the cluster's test images (cached in $CLUSTER_CACHE), from Go modules: usually 15-25 min + ~16 min cold on 2 cores" \
   scripts/envtest/build.sh COIL_ENVTEST_NO_BUILD scripts/cluster/build.sh COIL_CLUSTER_NO_BUILD
-go_build coil-v2 "building Coil v2's Go executables for the interop tests, usually ~10 min cold (coil ~30 s, coild ~10 min: Kubernetes client libraries), cached afterwards in $COIL_V2_CACHE_DIR" \
+go_build coil-v2 "building Coil v2's Go executables for the interop tests, usually ~10 min cold (coil ~30 s, coild ~10 min: Kubernetes client libraries, then coil-egress ~20 s), cached afterwards in $COIL_V2_CACHE_DIR" \
   scripts/coil-v2/build.sh COIL_V2_NO_BUILD
 
 # dist/: what the tests run (dist/bin/*.mjs, the Bun-compiled dist/bin/coil, dist/lib for the pack test).

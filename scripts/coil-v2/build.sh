@@ -2,6 +2,8 @@
 # Build (or reuse) Coil v2's own Go programs that our adapters must interoperate with:
 #   coil   the CNI executable (cmd/coil): the wire peer of our coild
 #   coild  the node daemon (cmd/coild): the daemon our coild is swapped with live (both ways)
+#   coil-egress  the egress NAT server (cmd/coil-egress): serves a client pod set up by our coild
+#          over FoU, and Go coild's client pods are served by ours (test/e2e/egress-fou-interop-vm.test.ts)
 #   coil-router  the flat-L2 router (cmd/coil-router): compared with ours by bench/router-scale.ts
 #          (built only when asked for by name; not part of the default set)
 #   coil-ipam-controller  the IPAM controller (cmd/coil-ipam-controller): compared with ours by
@@ -9,13 +11,14 @@
 # github.com/cybozu-go/coil/v2 has no replace directives, so a plain
 # `go install .../cmd/<name>@<version>` through the Go module proxy builds each of them.
 #
-# Usage:   build.sh [coil] [coild] [coil-router] [coil-ipam-controller]   (no argument: coil and coild)
+# Usage:   build.sh [coil] [coild] [coil-egress] [coil-router] [coil-ipam-controller]
+#          (no argument: coil, coild and coil-egress, what the test suite needs)
 # Output:  ${COIL_V2_CACHE:-$HOME/.cache/coil-v2}/<version>/<name>
 # Reuse:   an existing binary in the cache is reused ("reusing ...").
-# Skip:    COIL_V2_COIL / COIL_V2_COILD / COIL_V2_COIL_ROUTER / COIL_V2_COIL_IPAM_CONTROLLER, when set,
+# Skip:    COIL_V2_COIL / COIL_V2_COILD / COIL_V2_COIL_EGRESS / COIL_V2_COIL_ROUTER / COIL_V2_COIL_IPAM_CONTROLLER, when set,
 #          name an existing binary and nothing is built for that program.
 # Stdout:  only one line per program, in argument order: `COIL_V2_COIL=<path>`,
-#          `COIL_V2_COILD=<path>`, `COIL_V2_COIL_ROUTER=<path>`, `COIL_V2_COIL_IPAM_CONTROLLER=<path>` (everything else goes to stderr). With COIL_V2_NO_BUILD=1 and a
+#          `COIL_V2_COILD=<path>`, `COIL_V2_COIL_EGRESS=<path>`, `COIL_V2_COIL_ROUTER=<path>`, `COIL_V2_COIL_IPAM_CONTROLLER=<path>` (everything else goes to stderr). With COIL_V2_NO_BUILD=1 and a
 #          program missing, the lines of the programs found are printed and the exit status is 1.
 #
 # Knobs:   COIL_V2_VERSION (default v2.15.0), COIL_V2_CACHE, GOCACHE/GOMODCACHE/GOPROXY
@@ -37,16 +40,16 @@ log() { printf '[coil-v2-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 TARGETS=("$@")
-[[ ${#TARGETS[@]} -eq 0 ]] && TARGETS=(coil coild)
+[[ ${#TARGETS[@]} -eq 0 ]] && TARGETS=(coil coild coil-egress)
 for name in "${TARGETS[@]}"; do
   case "$name" in
-    coil | coild | coil-router | coil-ipam-controller) ;;
-    *) die "unknown program '$name' (expected: coil, coild, coil-router, coil-ipam-controller)" ;;
+    coil | coild | coil-egress | coil-router | coil-ipam-controller) ;;
+    *) die "unknown program '$name' (expected: coil, coild, coil-egress, coil-router, coil-ipam-controller)" ;;
   esac
 done
 
 # The environment variable that names a prebuilt binary and is printed on stdout: coil ->
-# COIL_V2_COIL, coild -> COIL_V2_COILD, coil-router -> COIL_V2_COIL_ROUTER, coil-ipam-controller ->
+# COIL_V2_COIL, coild -> COIL_V2_COILD, coil-egress -> COIL_V2_COIL_EGRESS, coil-router -> COIL_V2_COIL_ROUTER, coil-ipam-controller ->
 # COIL_V2_COIL_IPAM_CONTROLLER.
 var_of() { printf 'COIL_V2_%s' "$(printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_')"; }
 
