@@ -5,6 +5,7 @@
  * tests that start a bare control plane themselves.
  */
 import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
@@ -96,13 +97,17 @@ export async function resolveControlPlaneBinaries(t: Test): Promise<ControlPlane
   }
 }
 
-/** Apply Coil's CRDs and wait for them to be Established. */
-export async function applyCoilCrds(kc: KubeConfig): Promise<void> {
+/**
+ * Apply Coil's CRDs (the `coil.cybozu.com_*.yaml` files of `crdDir`, default this checkout's
+ * config/crd/) and wait for them to be Established. A bundled program (a VM guest) passes the
+ * directory: its own location says nothing about the checkout's.
+ */
+export async function applyCoilCrds(kc: KubeConfig, crdDir: string = CRD_DIR): Promise<void> {
   const ext = kc.makeApiClient(ApiextensionsV1Api);
-  const files = (await readdir(CRD_DIR)).filter((f) => f.startsWith("coil.cybozu.com_") && f.endsWith(".yaml"));
+  const files = (await readdir(crdDir)).filter((f) => f.startsWith("coil.cybozu.com_") && f.endsWith(".yaml"));
   const names: string[] = [];
   for (const f of files) {
-    const body = loadYaml<V1CustomResourceDefinition>(await readFile(CRD_DIR + f, "utf8"));
+    const body = loadYaml<V1CustomResourceDefinition>(await readFile(join(crdDir, f), "utf8"));
     await ext.createCustomResourceDefinition({ body });
     names.push(body.metadata?.name ?? "");
   }

@@ -81,7 +81,30 @@ export interface ControlPlaneOptions {
   readonly readyTimeoutMs?: number;
   /** `--service-cluster-ip-range`; default `10.0.0.0/24`. Two ranges (`10.0.0.0/24,fd00:10:96::/112`) give dual-stack Services. */
   readonly serviceClusterIPRange?: string;
+  /**
+   * kube-apiserver flags (`--name=value`) that replace the defaults of the same name or are added,
+   * e.g. a lighter server under CPU emulation ({@link LIGHT_APISERVER_FLAGS}) or `--bind-address=0.0.0.0`.
+   */
+  readonly apiserverFlags?: readonly string[];
+  /** IP addresses the serving certificate is valid for besides 127.0.0.1 (to reach it at another address). */
+  readonly servingCertIPs?: readonly string[];
+  /** The service-account signing key: RSA 2048 (default) or ECDSA P-256 (generated in a fraction of the time). */
+  readonly serviceAccountKey?: "rsa" | "ecdsa";
 }
+
+/**
+ * kube-apiserver flags for a server that starts about three times faster where CPU is scarce (a
+ * VM under emulation): no RBAC (AlwaysAllow; the RBAC and flow-control APIs off, so their
+ * bootstrap of ~150 default objects does not run) and no API Priority and Fairness. Clients use
+ * the admin certificate as usual; anonymous requests are refused (AlwaysAllow turns anonymous
+ * authentication off).
+ */
+export const LIGHT_APISERVER_FLAGS: readonly string[] = [
+  "--authorization-mode=AlwaysAllow",
+  "--enable-priority-and-fairness=false",
+  "--runtime-config=rbac.authorization.k8s.io/v1=false,flowcontrol.apiserver.k8s.io/v1=false",
+  "--profiling=false",
+];
 
 /** A running control plane. */
 export interface ControlPlane {
@@ -130,14 +153,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const pki = await generatePki(join(dir, "pki"));
+    const pki = await generatePki(join(dir, "pki"), { ips: opts.servingCertIPs ?? [], saKey: opts.serviceAccountKey ?? "rsa" });
     const [etcdClient = 0, etcdPeer = 0, securePort = 0] = await freePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const etcd = launch(binaries.etcd, etcdArgs(dir, etcdClient, etcdPeer), join(dir, "etcd.log"));
     started.push(etcd);
     await waitFor(() => httpOk(`${etcdUrl}/health`), { timeoutMs: timeout, what: "etcd /health", proc: etcd, dir, log: "etcd.log" });
     const server = `https://127.0.0.1:${securePort}`;
-    const args = apiserverArgs({ dir, pki, etcdUrl, securePort, serviceRange: opts.serviceClusterIPRange ?? "10.0.0.0/24" });
+    const args = withFlags(apiserverArgs({ dir, pki, etcdUrl, securePort, serviceRange: opts.serviceClusterIPRange ?? "10.0.0.0/24" }), opts.apiserverFlags ?? []);
     const apiserver = launch(binaries.kubeApiserver, args, join(dir, "kube-apiserver.log"));
     started.push(apiserver);
     const what = "kube-apiserver /readyz";
@@ -198,6 +221,13 @@ function apiserverArgs(o: { dir: string; pki: Pki; etcdUrl: string; securePort: 
     `--service-account-signing-key-file=${o.pki.saKey}`,
     "--v=1",
   ];
+}
+
+/** `defaults` with every flag named in `flags` replaced by its entry there; the other entries of `flags` appended. */
+function withFlags(defaults: readonly string[], flags: readonly string[]): string[] {
+  const name = (f: string): string => f.split("=")[0] ?? f;
+  const given = new Set(flags.map(name));
+  return [...defaults.filter((f) => !given.has(name(f))), ...flags];
 }
 
 /** SIGTERM, then SIGKILL after 10 s; resolves when the process has exited. */
@@ -284,15 +314,15 @@ async function openssl(cwd: string, args: readonly string[]): Promise<void> {
   await execFileP("openssl", args, { cwd });
 }
 
-/** CA, serving cert (127.0.0.1/localhost), admin client cert (O=system:masters), SA RSA key pair. */
-async function generatePki(dir: string): Promise<Pki> {
+/** CA, serving cert (127.0.0.1/localhost and `o.ips`), admin client cert (O=system:masters), SA key pair (RSA or ECDSA). */
+async function generatePki(dir: string, o: { readonly ips: readonly string[]; readonly saKey: "rsa" | "ecdsa" }): Promise<Pki> {
   await mkdir(dir, { recursive: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await writeFile(join(dir, "ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n");
   await writeFile(
     join(dir, "serving.ext"),
     "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n" +
-      "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+      `subjectAltName=${["IP:127.0.0.1", ...o.ips.map((ip) => `IP:${ip}`), "DNS:localhost"].join(",")}\n`,
   );
   await writeFile(
     join(dir, "client.ext"),
@@ -311,7 +341,8 @@ async function generatePki(dir: string): Promise<Pki> {
   };
   await issue("serving", "/CN=kube-apiserver", "serving.ext");
   await issue("admin", "/O=system:masters/CN=coil-envtest-admin", "client.ext");
-  await openssl(dir, ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"]);
+  const saKeyArgs = o.saKey === "rsa" ? ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] : ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+  await openssl(dir, ["genpkey", ...saKeyArgs, "-out", "sa.key"]);
   await openssl(dir, ["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   const p = (f: string): string => join(dir, f);
   return {
