@@ -24,7 +24,7 @@
  * Prints one line `COIL-VM-RESULT <json>` ({@link GuestReport}); the host test asserts on it. Exits
  * non-zero (with the reason) only when the set-up itself fails.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { HOST_NETNS, netnsPath, type Changeset, type NetlinkOp } from "../../../lib/changeset/index.js";
 import { ok } from "neverthrow";
@@ -37,6 +37,9 @@ import { syncNatClient, type NatClientSettings } from "../../../adapters/daemon/
 import { findPodNetns } from "../../../adapters/daemon/egress/pod-netns.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
 import { realKernel } from "../../../adapters/kernel/index.js";
+import { ECHO_SRC, inNs, linkNames, linkViews, run, transfer as transferFrom, type LinkView, type Transfer } from "./guest-tools.js";
+
+export type { LinkView, Transfer } from "./guest-tools.js";
 
 const PORT = 5555;
 const POD_TABLE = 116;
@@ -46,36 +49,7 @@ const EGRESS_POD = { ns: "coilvm-egress", v4: "10.100.0.11" as Ip, v6: "fd10:100
 const INET = { ns: "coilvm-inet", v4: "203.0.113.2", v6: "2001:db8:1::2", target4: "9.9.9.9", target6: "2606:4700:4700::9999" };
 const CLUSTER_IPS = ["10.96.0.10", "fd00:10:96::10"] as const;
 const EGRESS_REF: EgressRef = { namespace: "internet", name: "egress" };
-const MIB = 1024 * 1024;
 const ROUNDS = Number(process.env["COIL_VM_FOU_ROUNDS"] ?? "10");
-
-/** A 1 MiB transfer series from the client pod (see {@link CLIENT_SRC}). */
-export interface Transfer {
-  /** Echoed bytes equal to the sent ones. */
-  readonly ok: number;
-  /** Transfers attempted. */
-  readonly rounds: number;
-  /** Wall time of the series. */
-  readonly seconds: number;
-  /** The source addresses the echo server saw. */
-  readonly sources: readonly string[];
-  /** Set when a transfer failed. */
-  readonly error?: string;
-}
-
-/** One FoU link as `ip -d -j link show` gives it. */
-export interface LinkView {
-  /** Link name. */
-  readonly name: string;
-  /** ifindex (changes when the link is recreated). */
-  readonly ifindex: number;
-  /** `linkinfo.info_kind`. */
-  readonly kind: string;
-  /** Whether the link is up. */
-  readonly up: boolean;
-  /** `ip -d link show` in text, for the record. */
-  readonly text: string;
-}
 
 /** What the guest reports. */
 export interface GuestReport {
@@ -100,11 +74,6 @@ export interface GuestReport {
   readonly timings: Readonly<Record<string, number>>;
 }
 
-function run(argv: readonly string[], input?: string): string {
-  const [cmd, ...args] = argv;
-  return execFileSync(cmd ?? "false", args, { encoding: "utf8", input: input ?? "", stdio: ["pipe", "pipe", "pipe"] });
-}
-const inNs = (ns: string, argv: readonly string[], input?: string): string => run(["ip", "netns", "exec", ns, ...argv], input);
 const path = (ns: string): string => `/var/run/netns/${ns}`;
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
@@ -238,34 +207,14 @@ function lookupOf(sportAuto: boolean): EgressLookup {
   };
 }
 
-function linkViews(ns: string, names: readonly string[]): LinkView[] {
-  return names.map((name) => {
-    const [l] = JSON.parse(inNs(ns, ["ip", "-d", "-j", "link", "show", "dev", name])) as Array<{ ifindex: number; flags: string[]; linkinfo?: { info_kind?: string } }>;
-    return { name, ifindex: l?.ifindex ?? -1, kind: l?.linkinfo?.info_kind ?? "", up: l?.flags.includes("UP") === true, text: inNs(ns, ["ip", "-d", "link", "show", "dev", name]) };
-  });
-}
 function rxPackets(ns: string, name: string): number {
   const [l] = JSON.parse(inNs(ns, ["ip", "-s", "-j", "link", "show", "dev", name])) as Array<{ stats64?: { rx?: { packets?: number } } }>;
   return l?.stats64?.rx?.packets ?? 0;
 }
 
-const ECHO_SRC = `const net=require("node:net");let n=0;const hosts=process.argv.slice(1);
-for (const host of hosts) net.createServer((c)=>{const b=[];c.on("data",(d)=>b.push(d));c.on("end",()=>{c.write(c.remoteAddress+"\\n");c.end(Buffer.concat(b));});c.on("error",()=>{});}).listen(80,host,()=>{if(++n===hosts.length)console.log("ready");});`;
-
-/** `rounds` sequential 1 MiB uploads echoed back, one TCP connection each; the first is retried until a deadline (the path may still be settling). */
-const CLIENT_SRC = `const net=require("node:net");const crypto=require("node:crypto");
-const [host,size,rounds]=[process.argv[1],Number(process.argv[2]),Number(process.argv[3])];
-const body=crypto.randomBytes(size);const sources=new Set();let ok=0;
-function one(){return new Promise((res,rej)=>{const c=net.connect({host,port:80});const b=[];c.on("data",(d)=>b.push(d));c.on("error",rej);
-c.setTimeout(20000,()=>{c.destroy();rej(new Error("timeout"));});
-c.on("end",()=>{const all=Buffer.concat(b);const nl=all.indexOf(10);sources.add(all.subarray(0,nl).toString());if(all.subarray(nl+1).equals(body))ok++;res();});c.end(body);});}
-(async()=>{const deadline=Date.now()+30000;for(;;){try{await one();break;}catch(e){if(Date.now()>deadline)throw e;await new Promise((r)=>setTimeout(r,200));}}
-ok=0;sources.clear();const t0=process.hrtime.bigint();for(let i=0;i<rounds;i++)await one();const s=Number(process.hrtime.bigint()-t0)/1e9;
-console.log(JSON.stringify({ok,rounds,seconds:s,sources:[...sources]}));})().catch((e)=>{console.log(JSON.stringify({ok:0,rounds,seconds:0,sources:[],error:String(e)}));});`;
-
+/** `rounds` 1 MiB echo transfers from the client pod to `host`. */
 async function transfer(host: string, rounds = ROUNDS): Promise<Transfer> {
-  const out = inNs(CLIENT.ns, [process.execPath, "-e", CLIENT_SRC, host, String(MIB), String(rounds)]);
-  return JSON.parse(out.trim().split("\n").pop() ?? "{}") as Transfer;
+  return transferFrom(CLIENT.ns, host, rounds);
 }
 
 const mark = (what: string): void => console.error(`egress-fou-guest: ${process.uptime().toFixed(1)}s ${what}`);
@@ -309,7 +258,7 @@ async function main(): Promise<GuestReport> {
   const tunnels = CLUSTER_IPS.map((c) => fouLinkName(c as Ip));
   const clientLinks = [...tunnels, "coil_ipip4", "coil_ipip6"];
   const before = linkViews(CLIENT.ns, clientLinks);
-  const allLinks = (JSON.parse(inNs(CLIENT.ns, ["ip", "-j", "link", "show"])) as Array<{ ifname: string }>).map((l) => l.ifname);
+  const allLinks = linkNames(CLIENT.ns);
   const rxAll = (): Record<string, number> => Object.fromEntries(clientLinks.map((l) => [l, rxPackets(CLIENT.ns, l)]));
   const rxStart = rxAll();
 
@@ -353,7 +302,7 @@ async function main(): Promise<GuestReport> {
       links: linkViews(EGRESS_POD.ns, egressTunnels),
       nft: inNs(EGRESS_POD.ns, ["nft", "list", "ruleset"]),
       fouPorts: inNs(EGRESS_POD.ns, ["ip", "fou", "show"]),
-      linkNames: (JSON.parse(inNs(EGRESS_POD.ns, ["ip", "-j", "link", "show"])) as Array<{ ifname: string }>).map((l) => l.ifname),
+      linkNames: linkNames(EGRESS_POD.ns),
     },
     transfers: { fou4, fou6, fou4Auto, fou6Auto, direct4, direct6 },
     rx: { start: rxStart, fixed: rxFixed, auto: rxAuto },
