@@ -106,6 +106,8 @@ async function main(t: Test): Promise<void> {
     await converged("node1's second block");
     t.ok(routerRoutes(n3).includes(`${moving.cidrs[0] ?? ""} via ${n1.v4}`), `node3 routes ${moving.cidrs[0] ?? ""} via node1`);
     t.equal((await mn.delPod(p1c)).code, 0, "DEL p1c: node1 returns the block");
+    // coild returns a block a DEL emptied right after the DEL answered (docs/differences.md).
+    await waitFor(`node1 returned ${moving.name}`, async () => !(await blocks()).some((b) => b.name === moving.name), { timeoutMs: 30_000 });
     await converged("block returned");
     t.notOk(routerRoutes(n3).some((r) => r.startsWith(`${moving.cidrs[0] ?? ""} `)), "no route left for the free block");
     const p2b = await mn.addPod(n2, "p2b"); // fills node2's first block
