@@ -37,7 +37,7 @@ import {
   type OwnerReference,
   type RequestObserver,
 } from "../../k8s/index.js";
-import { blockRequestName, boundedCall, requestBlock, within, type BlockRequestOutcome } from "./kubernetes-block-request.js";
+import { blockRequestName, boundedCall, requestBlock, within, type BlockRequestOutcome, type RequestBlockOptions } from "./kubernetes-block-request.js";
 import type { BlockStore, StoredBlock, StoreError, StorePool } from "../../../lib/ipam/index.js";
 
 /** Options of {@link KubernetesBlockStore.open}. */
@@ -141,12 +141,9 @@ export class KubernetesBlockStore implements BlockStore {
     return new ResultAsync(Promise.resolve(ok(this.listBlocksCached())));
   }
 
-  acquireBlock(pool: string, node: string): ResultAsync<StoredBlock, StoreError> {
-    return new ResultAsync(this.#acquire(pool, node));
-  }
-
-  async #acquire(pool: string, node: string): Promise<Result<StoredBlock, StoreError>> {
-    const out = await requestBlock({
+  /** The options every BlockRequest of this node shares (dynamic and static). */
+  #requestOptions(pool: string, node: string): RequestBlockOptions {
+    return {
       coil: this.#o.coil,
       kc: this.#o.kc,
       pool,
@@ -154,7 +151,15 @@ export class KubernetesBlockStore implements BlockStore {
       owner: this.#o.nodeOwner,
       ...(this.#o.allocTimeoutMs === undefined ? {} : { timeoutMs: this.#o.allocTimeoutMs }),
       ...(this.#o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.#o.callTimeoutMs }),
-    });
+    };
+  }
+
+  acquireBlock(pool: string, node: string): ResultAsync<StoredBlock, StoreError> {
+    return new ResultAsync(this.#acquire(pool, node));
+  }
+
+  async #acquire(pool: string, node: string): Promise<Result<StoredBlock, StoreError>> {
+    const out = await requestBlock(this.#requestOptions(pool, node));
     if (out.kind !== "allocated") return err(await this.#outcomeError(pool, node, out));
     const got = await this.#call(this.#o.coil.blocks.get(out.blockName));
     if (got.isErr()) return err(apiStoreError(`get AddressBlock ${out.blockName} of pool ${pool}`, got.error));
@@ -181,15 +186,9 @@ export class KubernetesBlockStore implements BlockStore {
   async #acquireStatic(pool: string, node: string, index: number, staticIp: string): Promise<Result<StoredBlock, StoreError>> {
     const name = staticRequestName(pool, node, index);
     const out = await requestBlock({
-      coil: this.#o.coil,
-      kc: this.#o.kc,
-      pool,
-      node,
-      owner: this.#o.nodeOwner,
+      ...this.#requestOptions(pool, node),
       name,
       annotations: { [ANNOTATION_BLOCK_INDEX]: String(index), [ANNOTATION_STATIC_IP]: staticIp },
-      ...(this.#o.allocTimeoutMs === undefined ? {} : { timeoutMs: this.#o.allocTimeoutMs }),
-      ...(this.#o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.#o.callTimeoutMs }),
     });
     // Answered (or given up): the request has served its purpose.
     const del = await this.#call(this.#o.coil.requests.delete(name));
