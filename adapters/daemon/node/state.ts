@@ -284,8 +284,7 @@ export class NodeState {
    * block that the start-up GC returns, and {@link NodeState.settled} lets a clean stop finish it.
    */
   free(containerId: string, ifname: string): Allocation | undefined {
-    this.#pods.delete(allocationKey(containerId, ifname));
-    const out = this.ipam.free(containerId, ifname, this.#now());
+    const out = this.#release(containerId, ifname);
     if (out.emptyBlock !== undefined) this.#inBackground(this.#returnEmpty(out.emptyBlock));
     return out.freed;
   }
@@ -295,10 +294,15 @@ export class NodeState {
    * failed after taking a block, whose error answer must leave the node as it was.
    */
   async freeAndReturn(containerId: string, ifname: string): Promise<Allocation | undefined> {
-    this.#pods.delete(allocationKey(containerId, ifname));
-    const out = this.ipam.free(containerId, ifname, this.#now());
+    const out = this.#release(containerId, ifname);
     if (out.emptyBlock !== undefined) await this.#returnEmpty(out.emptyBlock);
     return out.freed;
+  }
+
+  /** Free the addresses in the allocator and forget the pod; the block it left empty, if any. */
+  #release(containerId: string, ifname: string): ReturnType<NodeIpam["free"]> {
+    this.#pods.delete(allocationKey(containerId, ifname));
+    return this.ipam.free(containerId, ifname, this.#now());
   }
 
   /** Return an empty block and sync the export table; failures are logged (the next GC retries). */
