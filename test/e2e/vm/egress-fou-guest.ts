@@ -37,7 +37,7 @@ import { syncNatClient, type NatClientSettings } from "../../../adapters/daemon/
 import { findPodNetns } from "../../../adapters/daemon/egress/pod-netns.js";
 import { NULL_LOGGER } from "../../../adapters/daemon/log.js";
 import { realKernel } from "../../../adapters/kernel/index.js";
-import { ECHO_SRC, inNs, linkNames, linkViews, run, transfer as transferFrom, type LinkView, type Transfer } from "./guest-tools.js";
+import { addInternet, ECHO_SRC, inNs, linkNames, linkViews, run, transfer as transferFrom, type LinkView, type Transfer } from "./guest-tools.js";
 
 export type { LinkView, Transfer } from "./guest-tools.js";
 
@@ -107,32 +107,6 @@ async function addPod(p: { ns: string; v4: Ip; v6: Ip; veth: string }): Promise<
   });
   if (plan.isErr()) throw new Error(plan.error.message);
   await apply(plan.value, `pod ${p.ns}`);
-}
-
-/** The "internet": a netns behind node A holding the Egress destinations. */
-function addInternet(): void {
-  // One `ip -batch` per namespace: every process start is slow under emulation.
-  run(["ip", "netns", "add", INET.ns]);
-  run(["ip", "-batch", "-"], [
-    `link add vinet type veth peer name eth0 netns ${INET.ns}`,
-    "addr add 203.0.113.1/24 dev vinet",
-    "addr add 2001:db8:1::1/64 dev vinet nodad",
-    "link set vinet up",
-    `route add ${INET.target4}/32 via ${INET.v4}`,
-    `route add ${INET.target6}/128 via ${INET.v6}`,
-    "",
-  ].join("\n"));
-  run(["ip", "-n", INET.ns, "-batch", "-"], [
-    "link set lo up",
-    `addr add ${INET.v4}/24 dev eth0`,
-    `addr add ${INET.v6}/64 dev eth0 nodad`,
-    `addr add ${INET.target4}/32 dev lo`,
-    `addr add ${INET.target6}/128 dev lo`,
-    "link set eth0 up",
-    "route add default via 203.0.113.1",
-    "route add ::/0 via 2001:db8:1::1",
-    "",
-  ].join("\n"));
 }
 
 /**
@@ -230,7 +204,7 @@ async function main(): Promise<GuestReport> {
   run(["ip", "addr", "add", `${NODE.v6}/128`, "dev", "lo"]);
   await addPod(CLIENT);
   await addPod(EGRESS_POD);
-  addInternet();
+  addInternet(INET); // the "internet" behind node A, holding the Egress destinations
   nodeNft();
   mark("node, pods and internet laid out");
   await egressGateway();

@@ -41,7 +41,7 @@ import { api, createPool, testFlags, type Api } from "../../adapters/ipam-contro
 import { applyCoilCrds } from "../../helpers/coil-envtest.js";
 import { LIGHT_APISERVER_FLAGS, startControlPlane, type ControlPlane } from "../../helpers/envtest.js";
 import { waitFor } from "../../helpers/wait.js";
-import { ECHO_SRC, inNs, ipIn, linkNames, linkViews, run, transfer, type LinkView, type Transfer } from "./guest-tools.js";
+import { addInternet, ECHO_SRC, inNs, ipIn, linkNames, linkViews, run, transfer, type LinkView, type Transfer } from "./guest-tools.js";
 
 /** The programs, passed by the host test (paths valid in the VM: the host's filesystem is its root). */
 const BIN = {
@@ -182,27 +182,7 @@ async function stopDaemon(d: Daemon): Promise<void> {
 async function layOutNode(): Promise<ChildProcess> {
   run(["ip", "-batch", "-"], [`addr add ${NODE.v4}/32 dev lo`, `addr add ${NODE.v6}/128 dev lo`, ""].join("\n"));
   run(["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
-  run(["ip", "netns", "add", INET.ns]);
-  run(["ip", "-batch", "-"], [
-    `link add vinet type veth peer name eth0 netns ${INET.ns}`,
-    "addr add 203.0.113.1/24 dev vinet",
-    "addr add 2001:db8:1::1/64 dev vinet nodad",
-    "link set vinet up",
-    `route add ${INET.target4}/32 via ${INET.v4}`,
-    `route add ${INET.target6}/128 via ${INET.v6}`,
-    "",
-  ].join("\n"));
-  run(["ip", "-n", INET.ns, "-batch", "-"], [
-    "link set lo up",
-    `addr add ${INET.v4}/24 dev eth0`,
-    `addr add ${INET.v6}/64 dev eth0 nodad`,
-    `addr add ${INET.target4}/32 dev lo`,
-    `addr add ${INET.target6}/128 dev lo`,
-    "link set eth0 up",
-    "route add default via 203.0.113.1",
-    "route add ::/0 via 2001:db8:1::1",
-    "",
-  ].join("\n"));
+  addInternet(INET);
   // kube-proxy's part and the direct-path drop; rules are added as the pods get their addresses.
   run(["nft", "-f", "-"], ["ip", "ip6"].map((f) => `table ${f} kubeproxy {
   chain pre { type nat hook prerouting priority dstnat; policy accept; }

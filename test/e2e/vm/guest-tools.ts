@@ -100,3 +100,41 @@ export function transfer(ns: string, host: string, rounds: number): Transfer {
   const out = inNs(ns, [process.execPath, "-e", CLIENT_SRC, host, String(MIB), String(rounds)]);
   return JSON.parse(out.trim().split("\n").pop() ?? "{}") as Transfer;
 }
+
+/** The "internet" namespace behind a node: its address on the veth, and the fake external targets on its lo. */
+export interface Internet {
+  readonly ns: string;
+  readonly v4: string;
+  readonly v6: string;
+  readonly target4: string;
+  readonly target6: string;
+}
+
+/**
+ * Create the "internet" netns behind the current namespace (the node): a veth with 203.0.113.1 /
+ * 2001:db8:1::1 on the node side, the targets routed to it. One `ip -batch` per namespace: every
+ * process start is slow under emulation.
+ */
+export function addInternet(inet: Internet): void {
+  run(["ip", "netns", "add", inet.ns]);
+  run(["ip", "-batch", "-"], [
+    `link add vinet type veth peer name eth0 netns ${inet.ns}`,
+    "addr add 203.0.113.1/24 dev vinet",
+    "addr add 2001:db8:1::1/64 dev vinet nodad",
+    "link set vinet up",
+    `route add ${inet.target4}/32 via ${inet.v4}`,
+    `route add ${inet.target6}/128 via ${inet.v6}`,
+    "",
+  ].join("\n"));
+  run(["ip", "-n", inet.ns, "-batch", "-"], [
+    "link set lo up",
+    `addr add ${inet.v4}/24 dev eth0`,
+    `addr add ${inet.v6}/64 dev eth0 nodad`,
+    `addr add ${inet.target4}/32 dev lo`,
+    `addr add ${inet.target6}/128 dev lo`,
+    "link set eth0 up",
+    "route add default via 203.0.113.1",
+    "route add ::/0 via 2001:db8:1::1",
+    "",
+  ].join("\n"));
+}
