@@ -45,7 +45,7 @@ export { DEFAULT_SOCKET_PATH, MAX_NETCONF_BYTES, VALID_ATTACHMENTS_KEY, ATTACHME
 export type { CniResult, CniInterface, CniIpConfig, CniRoute, CniDns, ParseResultOptions, VethAttachment } from "./result.js";
 export { parseResult, vethAttachmentResult } from "./result.js";
 export type { PrevResultSummary } from "./prev-result.js";
-export { isV1Family, parsePrevResult, prevResultSummary } from "./prev-result.js";
+export { chainedHostInterfaces, chainedPodAddresses, isV1Family, parsePrevResult, prevResultSummary } from "./prev-result.js";
 export type { JsonValue } from "./convert.js";
 export { convertResult } from "./convert.js";
 export { decodeUtf8 } from "./utf8.js";

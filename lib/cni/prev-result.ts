@@ -3,7 +3,7 @@
  * Coil sends to coild (`CNIArgs.ips`, `CNIArgs.interfaces`).
  */
 import { err, ok, type Result } from "neverthrow";
-import { cidrAddress, type Ip } from "../net/index.js";
+import { cidrAddress, ipFamily, type Ip } from "../net/index.js";
 import { CNI_ERROR, cniError, type CniError } from "./errors.js";
 import { parseResult, type CniResult } from "./result.js";
 import type { CniVersion } from "./version.js";
@@ -50,4 +50,20 @@ export function prevResultSummary(r: CniResult): PrevResultSummary {
     ips: r.ips.map((ip) => cidrAddress(ip.address)),
     interfaces: Object.fromEntries(r.interfaces.map((i) => [i.name, (i.sandbox ?? "") !== ""])),
   };
+}
+
+/**
+ * The pod's addresses in a chained call, as Coil's egress-only coild takes them from prevResult:
+ * the first IPv4 and the first IPv6 address (Coil's `getPodIPs`, without its slip that makes a
+ * second IPv4 address the "IPv6" one when no IPv6 address came first).
+ */
+export function chainedPodAddresses(s: PrevResultSummary): { readonly ipv4?: Ip; readonly ipv6?: Ip } {
+  const ipv4 = s.ips.find((ip) => ipFamily(ip) === 4);
+  const ipv6 = s.ips.find((ip) => ipFamily(ip) === 6);
+  return { ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) };
+}
+
+/** prevResult's interfaces without a sandbox (the host side, e.g. ptp's host veth), in prevResult order. */
+export function chainedHostInterfaces(s: PrevResultSummary): string[] {
+  return Object.entries(s.interfaces).flatMap(([name, sandbox]) => (sandbox ? [] : [name]));
 }

@@ -133,6 +133,8 @@ export interface WatchedPod {
   readonly phase: string;
   /** `status.podIPs[].ip` (as given). */
   readonly ips: readonly string[];
+  /** `metadata.uid` (how egress-only mode finds the pod's host link: alias `COIL::<uid>:<ifname>`). */
+  readonly uid?: string;
 }
 
 /** Two running pods of this node claim one address (Coil's reconcile error). */

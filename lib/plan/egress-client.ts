@@ -12,12 +12,14 @@ import {
   type Changeset,
   type NetnsRef,
   type NetnsState,
+  type NetlinkOp,
+  type NftCommand,
   type NftRule,
   type Route,
   type Rule,
 } from "../changeset/index.js";
 import { cidrAddress, cidrContains, cidrFamily, cidrNetwork, ipFamily, parseCidr, type Cidr, type Family, type Ip } from "../net/index.js";
-import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE, MAIN_TABLE, PROTOCOL_COILD } from "../constants.js";
+import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE, FOU_DUMMY_LINK, FOU_EXTERNAL_V4, FOU_EXTERNAL_V6, MAIN_TABLE, PROTOCOL_COILD } from "../constants.js";
 import { validateNetnsPath, type PlanError } from "./errors.js";
 import { fouInitOps, linkUpOps, tunnelSysctls, tunnelLinkName, tunnelLinkOps, tunnelLocal, tunnelVia, validateTunnel, type TunnelSpec } from "./tunnel.js";
 import { originatingOnlyPlan } from "./originating-only.js";
@@ -171,4 +173,55 @@ function desiredNatRoutes(opts: EgressClientSyncOptions, family: Family, link: s
   return opts.destinations
     .filter((d) => cidrFamily(d) === family)
     .map((d): Route => ({ family, dst: cidrNetwork(d), dev: link, ...(via !== undefined ? { via } : {}), scope: "universe", protocol, table: natTableFor(d, inCluster) }));
+}
+
+/** Options of {@link planEgressClientTeardown}. */
+export interface EgressClientTeardownOptions {
+  /** The client pod's netns file; omitted = the namespace the changeset is applied in. */
+  readonly netnsPath?: string;
+  /** Observed pod netns (links, routes, rules). */
+  readonly observed: NetnsState;
+  /** Observed nftables rules of the pod netns (originating-only mode's `mangle` tables). */
+  readonly observedNft?: readonly NftRule[];
+  /** The FoU receive port (`--egress-port`), removed for `fouFamilies` when the FoU marker link is there. */
+  readonly fouPort: number;
+  /** The families whose FoU receive port the set-up opened (the pod's address families). */
+  readonly fouFamilies: readonly Family[];
+}
+
+/** Coil's client tunnel links: `fou4_<hex>`, `fou6_<hex>`, and this project's VXLAN `vx4_<hex>`, `vx6_<hex>`. */
+const CLIENT_TUNNEL_LINK = /^(fou|vx)[46]_[0-9a-f]+$/;
+
+/**
+ * Plan the removal of everything the NAT client set-up ({@link planEgressClientInit},
+ * {@link planEgressClientSync}) put into a client pod, leaving the rest of the namespace alone
+ * (egress-only mode: the pod network belongs to the plugin that ran first). Removed: originating-only
+ * mode's fwmark rules, their tables and `mangle` tables; the rules at priorities 1800-2100; the
+ * routes of tables 117/118; the client tunnel links and the flow-based `coil_ipip4`/`coil_ipip6`;
+ * with the `fou-dummy` marker, the FoU receive ports and the marker. Left: sysctls the tunnels
+ * needed, and the kernel's fallback tunnel devices renamed `coil_tunl`/`coil_ip6tnl` (the kernel
+ * cannot delete those). Nothing observed → an empty changeset.
+ */
+export function planEgressClientTeardown(o: EgressClientTeardownOptions): Result<Changeset, PlanError> {
+  const ns = netnsOf(o.netnsPath);
+  if (ns.isErr()) return err(ns.error);
+  const observed = o.observed;
+  const netlink: NetlinkOp[] = [];
+  const nft: NftCommand[] = [];
+  for (const family of [4, 6] as const) {
+    const orig = originatingOnlyPlan({ family, enabled: false, observed, observedNft: o.observedNft ?? [] });
+    if (orig.isErr()) return err(orig.error);
+    netlink.push(...orig.value.netlink);
+    nft.push(...orig.value.nft);
+  }
+  netlink.push(...diffRules([], observed.rules, (r) => r.priority >= EGRESS_RULE_PRIO.linkLocal && r.priority <= EGRESS_RULE_PRIO.wide));
+  netlink.push(...diffRoutes([], observed.routes, (r) => routeTable(r) === EGRESS_TABLE_NARROW || routeTable(r) === EGRESS_TABLE_WIDE));
+  for (const l of observed.links) {
+    if (CLIENT_TUNNEL_LINK.test(l.name) || l.name === FOU_EXTERNAL_V4 || l.name === FOU_EXTERNAL_V6) netlink.push({ kind: "link.del", name: l.name });
+  }
+  if (observed.links.some((l) => l.name === FOU_DUMMY_LINK)) {
+    for (const family of o.fouFamilies) netlink.push({ kind: "fou.del", family, port: o.fouPort });
+    netlink.push({ kind: "link.del", name: FOU_DUMMY_LINK });
+  }
+  return ok(concatChangesets({ steps: [step(ns.value, netlink, nft)] }));
 }

@@ -31,10 +31,11 @@ export type { RouterNode, RouterBlock, RouterRoutesOptions, RouterPlan } from ".
 export { planRouterRoutes, routerDesiredRoutes } from "./router.js";
 export type { TunnelSpec, FouTunnelSpec, VxlanTunnelSpec, TunnelLinkOptions } from "./tunnel.js";
 export { tunnelLocal, tunnelLinkName, tunnelLinkOps, tunnelSysctls, tunnelVia, fouInitOps, FOU_FALLBACK_RENAME, VXLAN_INNER_LL, type LinkRename } from "./tunnel.js";
-export type { EgressClientInitOptions, EgressClientSyncOptions } from "./egress-client.js";
+export type { EgressClientInitOptions, EgressClientSyncOptions, EgressClientTeardownOptions } from "./egress-client.js";
 export {
   planEgressClientInit,
   planEgressClientSync,
+  planEgressClientTeardown,
   egressClientRules,
   natTableFor,
   DEFAULT_IN_CLUSTER_NETWORKS,

@@ -8,6 +8,8 @@ import {
   parsePrevResult,
   parseResult,
   prevResultSummary,
+  chainedHostInterfaces,
+  chainedPodAddresses,
   type CniResult,
 } from "../../../lib/cni/index.js";
 import { parseCidr, parseIp } from "../../../lib/net/index.js";
@@ -95,6 +97,16 @@ t.test("parseResult / parsePrevResult", async (t) => {
   t.ok(parsePrevResult({ cniVersion: "0.3.1" }, "0.4.0").isOk(), "same family");
   t.match(parsePrevResult({ cniVersion: "1.0.0" }, "0.4.0")._unsafeUnwrapErr().details, /does not match config version/);
   t.same(prevResultSummary(full), { ips: ["10.100.0.5", "fd02::5"], interfaces: { veth1234: false, eth0: true } });
+});
+
+t.test("egress-only: the pod's addresses and host-side interfaces of a chained call", async (t) => {
+  const summary = (ips: string[], interfaces: Record<string, boolean>) => ({ ips: ips.map(ip), interfaces });
+  t.same(chainedPodAddresses(summary(["fd02::5", "10.100.0.5", "10.100.0.6", "fd02::6"], {})), { ipv4: "10.100.0.5", ipv6: "fd02::5" }, "first IPv4, first IPv6");
+  t.same(chainedPodAddresses(summary(["10.100.0.5", "10.100.0.6"], {})), { ipv4: "10.100.0.5" }, "a second IPv4 address is not taken for IPv6 (Coil's getPodIPs would)");
+  t.same(chainedPodAddresses(summary([], {})), {}, "none");
+  t.same(chainedHostInterfaces(summary([], { cni0: false, veth1: false, eth0: true })), ["cni0", "veth1"], "no-sandbox interfaces in prevResult order");
+  t.same(chainedHostInterfaces(prevResultSummary(full)), ["veth1234"]);
+  t.same(chainedHostInterfaces(summary([], { eth0: true })), [], "sandbox only");
 });
 
 t.test("property: convert → parse → convert is stable for every version", async () => {

@@ -3,6 +3,7 @@ import { isEmptyChangeset, type NetnsState } from "../../../lib/changeset/index.
 import {
   planEgressClientInit,
   planEgressClientSync,
+  planEgressClientTeardown,
   planEgressGateway,
   type EgressClientSyncOptions,
   type EgressGatewayOptions,
@@ -226,4 +227,35 @@ t.test("VXLAN devices: MTU of the underlay (the default route's link) minus the 
   }
   const bare = planEgressClientSync({ tunnel: { kind: "vxlan", port: 5555, vni: 7, peer: ip("10.96.0.10"), local: ip("10.2.0.5") }, destinations: [cidr("0.0.0.0/0")] })._unsafeUnwrap();
   t.equal((allOps(bare).find((o) => o.kind === "link.add-vxlan") as { mtu?: number } | undefined)?.mtu, undefined, "no underlay observed: the kernel's default");
+});
+
+t.test("client teardown (egress-only DEL): everything the NAT client added goes, the pod's own network stays", async (t) => {
+  const vxlan = (peer: string, local: string) => ({ kind: "vxlan" as const, vni: 4242, port: 5555, peer: ip(peer), local: ip(local) });
+  for (const [name, tunnels, oo] of [
+    ["FoU, dual stack", [fou("10.96.0.10", "10.2.0.5", "fd02::5"), fou("fd96::10", "10.2.0.5", "fd02::5")], false],
+    ["VXLAN, dual stack, originating-only", [vxlan("10.96.0.10", "10.2.0.5"), vxlan("fd96::10", "fd02::5")], true],
+  ] as const) {
+    const pod = { ...podState(true, true), links: [...podState(true, true).links, { name: "tunl0", kind: "ipip" as const, up: false, mtu: 1480 }] };
+    let state = applyModel({ [NS]: pod }, planEgressClientInit({ netnsPath: NS, families: [4, 6], observed: pod })._unsafeUnwrap())[NS] ?? EMPTY;
+    let nft: ReturnType<typeof addedNftRules> = [];
+    for (const tunnel of tunnels) {
+      const cs = planEgressClientSync({ netnsPath: NS, tunnel, destinations: [cidr("0.0.0.0/0"), cidr("::/0"), cidr("10.1.2.0/24")], originatingOnly: oo, observed: state, observedNft: nft })._unsafeUnwrap();
+      state = applyModel({ [NS]: state }, cs)[NS] ?? EMPTY;
+      nft = [...nft, ...addedNftRules(cs)];
+    }
+    t.ok(state.rules.length > 0 && state.routes.some((r) => r.table === 118), `${name}: the NAT client is there`);
+    const down = planEgressClientTeardown({ netnsPath: NS, observed: state, observedNft: nft, fouPort: 5555, fouFamilies: [4, 6] })._unsafeUnwrap();
+    const after = applyModel({ [NS]: state }, down)[NS] ?? EMPTY;
+    const fallback = tunnels[0].kind === "fou" ? "coil_tunl" : "tunl0";
+    t.same(after.links.map((l) => l.name).sort(), ["eth0", "lo", fallback].sort(), `${name}: only the pod's links (and the kernel's fallback device) remain`);
+    t.same(after.addrs, pod.addrs, `${name}: addresses untouched`);
+    t.same(after.routes, pod.routes, `${name}: the pod's routes untouched, tables 117/118 (and 1002) empty`);
+    t.same(after.rules, [], `${name}: rules 1000 and 1800-2100 gone`);
+    const kinds = opKinds(down);
+    t.equal(kinds.filter((k) => k === "fou.del").length, tunnels[0].kind === "fou" ? 2 : 0, `${name}: FoU receive ports closed only for FoU`);
+    t.same(down.steps.flatMap((s) => s.nft), oo ? [{ delete: { table: { family: "ip", name: "mangle" } } }, { delete: { table: { family: "ip6", name: "mangle" } } }] : [], `${name}: mangle tables deleted only when coil's rules are in them`);
+    t.ok(isEmptyChangeset(planEgressClientTeardown({ netnsPath: NS, observed: after, fouPort: 5555, fouFamilies: [4, 6] })._unsafeUnwrap()), `${name}: a second teardown plans nothing`);
+  }
+  t.ok(isEmptyChangeset(planEgressClientTeardown({ netnsPath: NS, observed: podState(true, true), fouPort: 5555, fouFamilies: [4] })._unsafeUnwrap()), "a pod without NAT client: nothing to do");
+  t.equal(planEgressClientTeardown({ netnsPath: "relative", observed: EMPTY, fouPort: 5555, fouFamilies: [] })._unsafeUnwrapErr().kind, "invalid-netns-path");
 });
