@@ -7,7 +7,7 @@ import { COILD, parseCoildFlags } from "./flags.js";
 import { detectHostMtu, detectNodeIps } from "./node/host-facts.js";
 import { createLogger } from "./log.js";
 import { NETNS_LOCK_NAME } from "./node-lock.js";
-import { formatCoildStartError, runCoild } from "./run.js";
+import { formatCoildStartError, startCoild } from "./run.js";
 
 const flags = configOrExit(COILD, parseCoildFlags(process.argv.slice(2)));
 const log = createLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coild" });
@@ -18,7 +18,7 @@ const detectMtu = async (): Promise<number | undefined> => {
 };
 const kernel = realKernel();
 const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu, netnsLockName: NETNS_LOCK_NAME };
-const running = await runCoild(flags, deps);
+const running = await startCoild(flags, deps);
 if (running.isErr()) {
   log.error("startup failed", { error: formatCoildStartError(running.error), reason: running.error.kind });
   process.exit(1);

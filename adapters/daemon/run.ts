@@ -7,13 +7,14 @@
 import { createServer, type Server } from "node:http";
 import { readFile } from "node:fs/promises";
 import { err, ok, type Result } from "neverthrow";
-import { HOST_NETNS } from "../../lib/changeset/index.js";
+import { diffSysctls, HOST_NETNS, step } from "../../lib/changeset/index.js";
 import type { Family, Ip } from "../../lib/net/index.js";
 import { forwardingSysctl, planHostInit } from "../../lib/plan/index.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { CoildFlags, ListenAddr } from "./flags.js";
 import { cniOperations, poolForNamespace } from "./node/cni.js";
-import { cniDeps } from "./node/cni-deps.js";
+import { AttachmentLocks, cniDeps } from "./node/cni-deps.js";
+import { egressOnlyOperations } from "./node/egress-only.js";
 import { wireHandlers } from "./endpoint/cni-calls.js";
 import { HostLinkIndex } from "./node/host-links.js";
 import type { Logger } from "./log.js";
@@ -52,9 +53,8 @@ export interface CoildDeps {
   readonly netnsLockName: string;
 }
 
-/** A running coild. */
-export interface RunningCoild {
-  readonly node: NodeState;
+/** A running coild, in either mode. */
+export interface CoildHandle {
   readonly metrics: DaemonMetrics;
   /** Bound ports (useful with port 0). */
   readonly metricsPort: number | undefined;
@@ -63,9 +63,15 @@ export interface RunningCoild {
   close(): Promise<void>;
 }
 
+/** A running coild in IPAM mode. */
+export interface RunningCoild extends CoildHandle {
+  readonly node: NodeState;
+}
+
 /** Why coild could not start; {@link formatCoildStartError} says it to the operator. */
 export type CoildStartError =
-  | { readonly kind: "egress-only-unsupported" }
+  | { readonly kind: "ipam-disabled" }
+  | { readonly kind: "egress-only-needs-kubernetes" }
   | { readonly kind: "clear-routes-needs-kubernetes" }
   | { readonly kind: "node-locked"; readonly cause: NodeLockError }
   | ListenError
@@ -82,8 +88,10 @@ export type CoildStartError =
 /** The operator's message for a start-up failure. */
 export function formatCoildStartError(e: CoildStartError): string {
   switch (e.kind) {
-    case "egress-only-unsupported":
-      return "egress-only mode (--enable-ipam=false) is not implemented in this coild";
+    case "ipam-disabled":
+      return "--enable-ipam=false is egress-only mode: start it with runEgressOnlyCoild (startCoild picks the mode)";
+    case "egress-only-needs-kubernetes":
+      return "egress-only mode (--enable-ipam=false) needs --store=kubernetes: it reads the Pod of every ADD (its UID, its Egress annotations) from the API server";
     case "clear-routes-needs-kubernetes":
       return "--clear-routes-on-shutdown needs --store=kubernetes: it clears the export table when the Node object is gone, and the local store has no Node object";
     case "node-locked":
@@ -218,9 +226,14 @@ async function hostInit(flags: CoildFlags, deps: CoildDeps, families: readonly F
   else deps.log.info("host initialised", { ops: r.value.ops, podTable: flags.podTableId, podRulePrio: flags.podRulePrio });
 }
 
-/** Start coild. Errors are start-up errors ({@link formatCoildStartError} for the operator). */
+/** Start coild in the mode its flags say: IPAM ({@link runCoild}) or egress-only ({@link runEgressOnlyCoild}). */
+export async function startCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<CoildHandle, CoildStartError>> {
+  return flags.enableIpam ? runCoild(flags, deps) : runEgressOnlyCoild(flags, deps);
+}
+
+/** Start coild in IPAM mode. Errors are start-up errors ({@link formatCoildStartError} for the operator). */
 export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<RunningCoild, CoildStartError>> {
-  if (!flags.enableIpam) return err({ kind: "egress-only-unsupported" });
+  if (!flags.enableIpam) return err({ kind: "ipam-disabled" });
   if (flags.clearRoutesOnShutdown && flags.store !== "kubernetes") return err({ kind: "clear-routes-needs-kubernetes" });
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
   // One coild per network namespace, checked before anything is touched (ports, socket, state dir, kernel).
@@ -256,10 +269,15 @@ async function clearRoutesIfNodeGone(node: NodeState, nodeExists: NonNullable<Op
   if (r.isErr()) log.error("failed to clear export routes on node deletion", { error: r.error });
 }
 
-async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, CoildStartError>> {
-  let ready = false;
-  const allocations: { source?: AllocationsSource } = {};
-  const metrics = createDaemonMetrics();
+/** What the health endpoint reports, filled in as coild starts. */
+interface EndpointState {
+  ready: boolean;
+  /** `/allocations` (IPAM mode); absent: 503. */
+  allocations?: AllocationsSource;
+}
+
+/** The metrics and health endpoints (`--metrics-addr`, `--health-addr`), up before anything else. */
+async function serveEndpoints(flags: CoildFlags, metrics: DaemonMetrics, state: EndpointState): Promise<Result<{ metricsPort: number | undefined; healthPort: number | undefined; close: () => Promise<unknown> }, CoildStartError>> {
   const m = await listenHttp(flags.metricsAddr, "metrics", (req, res) => {
     if (req.url !== "/metrics") return void res.writeHead(404).end();
     void metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text));
@@ -267,30 +285,39 @@ async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, h
   if (m.isErr()) return err(m.error);
   const h = await listenHttp(flags.healthAddr, "health", (req, res) => {
     if (req.url === "/healthz") return void res.writeHead(200).end("ok");
-    if (req.url === "/readyz") return void res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "not ready");
-    if (req.url?.split("?")[0] === ALLOCATIONS_PATH) return serveAllocations(req, res, allocations.source);
+    if (req.url === "/readyz") return void res.writeHead(state.ready ? 200 : 503).end(state.ready ? "ok" : "not ready");
+    if (req.url?.split("?")[0] === ALLOCATIONS_PATH) return serveAllocations(req, res, state.allocations);
     res.writeHead(404).end();
   });
-  const closeHttp = (): Promise<unknown> => Promise.all([m, h].map((s) => new Promise((r) => (s.isOk() && s.value ? s.value.close(r) : r(undefined)))));
+  const close = (): Promise<unknown> => Promise.all([m, h].map((s) => new Promise((r) => (s.isOk() && s.value ? s.value.close(r) : r(undefined)))));
   if (h.isErr()) {
-    await closeHttp();
+    await close();
     return err(h.error);
   }
-  const started = await startIpam(flags, deps, nodeName, holder, metrics, () => (ready = true));
+  return ok({ metricsPort: portOf(m.value), healthPort: portOf(h.value), close });
+}
+
+async function runLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string, holder: LockHolder): Promise<Result<RunningCoild, CoildStartError>> {
+  const state: EndpointState = { ready: false };
+  const metrics = createDaemonMetrics();
+  const http = await serveEndpoints(flags, metrics, state);
+  if (http.isErr()) return err(http.error);
+  const closeHttp = http.value.close;
+  const started = await startIpam(flags, deps, nodeName, holder, metrics, () => (state.ready = true));
   if (started.isErr()) {
     await closeHttp();
     return err(started.error);
   }
   const { node, server, timer, closeStore, dirLock, nodeExists } = started.value;
-  allocations.source = { node, nodeName, kernel: deps.kernel, podTable: flags.podTableId, exportTable: flags.exportTableId, now: () => new Date() };
+  state.allocations = { node, nodeName, kernel: deps.kernel, podTable: flags.podTableId, exportTable: flags.exportTableId, now: () => new Date() };
   return ok({
     node,
     metrics,
-    metricsPort: portOf(m.value),
-    healthPort: portOf(h.value),
+    metricsPort: http.value.metricsPort,
+    healthPort: http.value.healthPort,
     close: async () => {
       clearInterval(timer);
-      ready = false;
+      state.ready = false;
       await server.close();
       await node.settled(); // empty blocks DELs left to return in the background, a periodic GC in progress
       if (flags.clearRoutesOnShutdown && nodeExists !== undefined) await clearRoutesIfNodeGone(node, nodeExists, deps.log);
@@ -397,4 +424,93 @@ async function startOverStore(
   markReady();
   deps.log.info("serving CNI", { socket: flags.socket });
   return ok({ node, server: server.value, timer });
+}
+
+/**
+ * Start coild in egress-only mode (`--enable-ipam=false`, Coil §4.5): coil is chained after another
+ * plugin that owns the pod network. Started: the metrics and health endpoints, the API clients, the
+ * NAT hook and the EgressWatcher (pods found by the UID in their host link's alias), forwarding
+ * sysctls (as Coil's `PodNetwork.Init`), the CNI socket. Not started, as in Coil: no block store,
+ * BlockRequests, recovery, route export or block GC. Beyond that, no `lookup <pod-table> pref
+ * <pod-rule-prio>` rule either (Coil adds it; its egress-only manifests aim it at table 0 or 255 to
+ * neutralise it): this mode routes nothing through the pod table.
+ */
+export async function runEgressOnlyCoild(flags: CoildFlags, deps: CoildDeps): Promise<Result<CoildHandle, CoildStartError>> {
+  if (flags.store !== "kubernetes") return err({ kind: "egress-only-needs-kubernetes" });
+  if (flags.clearRoutesOnShutdown) deps.log.warn("--clear-routes-on-shutdown has no effect in egress-only mode (there is no export table)");
+  const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
+  const holder: LockHolder = { pid: process.pid, node: nodeName, socket: flags.socket, stateDir: flags.stateDir };
+  const netnsLock = await lockNetns(deps.netnsLockName, holder);
+  if (netnsLock.isErr()) return err({ kind: "node-locked", cause: netnsLock.error });
+  const running = await runEgressOnlyLocked(flags, deps, nodeName);
+  if (running.isErr()) await netnsLock.value.release();
+  return running.map((r) => ({
+    ...r,
+    close: async () => {
+      await r.close();
+      await netnsLock.value.release();
+    },
+  }));
+}
+
+/** Coil's `PodNetwork.Init` sysctls: IPv4 and IPv6 forwarding on (a failure is logged, as Coil does). */
+async function enableForwarding(deps: CoildDeps): Promise<void> {
+  const keys = ([4, 6] as const).map(forwardingSysctl);
+  const observed = await deps.kernel.observe(HOST_NETNS, { sysctls: keys });
+  if (observed.isErr()) return deps.log.warn("host init: observe failed", { error: observed.error });
+  const ops = diffSysctls(keys.map((k) => [k, "1"] as const), observed.value.sysctls);
+  if (ops.length === 0) return;
+  const r = await deps.kernel.apply({ steps: [step(HOST_NETNS, ops)] });
+  if (r.isErr()) deps.log.warn("enabling forwarding failed (continuing, as Coil does)", { error: r.error });
+}
+
+async function runEgressOnlyLocked(flags: CoildFlags, deps: CoildDeps, nodeName: string): Promise<Result<CoildHandle, CoildStartError>> {
+  const state: EndpointState = { ready: false };
+  const metrics = createDaemonMetrics();
+  const http = await serveEndpoints(flags, metrics, state);
+  if (http.isErr()) return err(http.error);
+  const free = await prepareSocketPath(flags.socket);
+  if (free.isErr()) {
+    await http.value.close();
+    return err({ kind: "socket-unavailable", cause: free.error });
+  }
+  // Loaded only here and for --store=kubernetes, as in IPAM mode.
+  const { formatKubeConfigError, loadKubeConfig, makeClients } = await import("../k8s/index.js");
+  const kc = loadKubeConfig({ env: deps.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
+  if (kc.isErr()) {
+    await http.value.close();
+    const message = `--store=kubernetes: cannot load a kubeconfig: ${formatKubeConfigError(kc.error)}`;
+    return err({ kind: "kubernetes-unavailable", cause: { kind: "kubeconfig-unusable", cause: kc.error, message } });
+  }
+  const clients = makeClients(kc.value, { onRequest: metrics.runtime.request });
+  const { startEgress } = await import("./egress/setup.js");
+  const settings = { kernel: deps.kernel, port: flags.egressPort, tunnel: flags.tunnel, backend: flags.backend, originatingOnly: flags.enableOriginatingOnly };
+  const eg = startEgress({ clients, settings, nodeName, podTable: flags.podTableId, log: named(deps.log, "egress"), egressOnly: true });
+  const closeEgress = async (): Promise<void> => {
+    await eg.stop();
+    clients.destroy();
+  };
+  await enableForwarding(deps);
+  deps.log.info("starting coild in egress-only mode", { node: nodeName, tunnel: flags.tunnel, backend: flags.backend, originatingOnly: flags.enableOriginatingOnly });
+  const ops = egressOnlyOperations({ kernel: deps.kernel, log: named(deps.log, "pod-network"), egress: eg.hook, locks: new AttachmentLocks(false), isReady: () => state.ready });
+  const server = await serveCni({ socketPath: flags.socket, handlers: wireHandlers(ops), log: named(deps.log, "grpc"), metrics });
+  if (server.isErr()) {
+    await closeEgress();
+    await http.value.close();
+    return err({ kind: "socket-unavailable", cause: server.error });
+  }
+  state.ready = true;
+  deps.log.info("serving CNI", { socket: flags.socket });
+  return ok({
+    metrics,
+    metricsPort: http.value.metricsPort,
+    healthPort: http.value.healthPort,
+    close: async () => {
+      state.ready = false;
+      await server.value.close();
+      await closeEgress();
+      await http.value.close();
+      deps.log.info("coild stopped");
+    },
+  });
 }

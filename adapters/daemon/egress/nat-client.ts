@@ -11,7 +11,7 @@ import { netnsPath as pathRef, type Changeset, type KernelApplyError, type Kerne
 import { EGRESS_RULE_PRIO, EGRESS_TABLE_NARROW, EGRESS_TABLE_WIDE } from "../../../lib/constants.js";
 import { clientTunnel, type NatGateway } from "../../../lib/egress/index.js";
 import { ipFamily, type Family, type Ip } from "../../../lib/net/index.js";
-import { originatingOnlyIptables, originatingOnlyLinks, planEgressClientInit, planEgressClientSync, tunnelLinkName, tunnelLocal, type PlanError } from "../../../lib/plan/index.js";
+import { originatingOnlyIptables, originatingOnlyLinks, planEgressClientInit, planEgressClientSync, planEgressClientTeardown, tunnelLinkName, tunnelLocal, type PlanError } from "../../../lib/plan/index.js";
 import { deleteIptablesRules, ensureIptablesRules, runInNetns, type ExecError } from "../../kernel/index.js";
 
 /** The node-wide NAT client settings (coild flags). */
@@ -50,10 +50,10 @@ function families(p: NatClientPod): Family[] {
   return [...(p.ipv4 !== undefined ? [4 as const] : []), ...(p.ipv6 !== undefined ? [6 as const] : [])];
 }
 
-const applyFailed = (e: KernelApplyError): NatClientError => ({
+const applyFailed = (e: KernelApplyError, what = "set up"): NatClientError => ({
   kind: "apply-failed",
   cause: e,
-  message: `failed to set up the NAT client: ${e.kind === "apply-failed" ? e.stderr.trim() || e.reason : e.kind}`,
+  message: `failed to ${what} the NAT client: ${e.kind === "apply-failed" ? e.stderr.trim() || e.reason : e.kind}`,
 });
 
 const observeFailed = (e: KernelObserveError): NatClientError => ({ kind: "observe-failed", cause: e, message: `cannot read the pod's network: ${e.kind}` });
@@ -134,6 +134,38 @@ export async function syncNatClient(s: NatClientSettings, pod: NatClientPod, gat
     if (applied.isErr()) return err(applyFailed(applied.error));
     if (s.backend === "iptables") {
       const r = await iptablesConnmark(s, pod, ipFamily(gw.gateway), observed.value, s.originatingOnly && gw.destinations.length > 0);
+      if (r.isErr()) return r;
+    }
+  }
+  return ok(undefined);
+}
+
+/**
+ * Remove the NAT client from a pod (egress-only mode: at DEL, and when an ADD fails after the NAT
+ * set-up began): lib/plan's `planEgressClientTeardown` over the observed namespace, then, with the
+ * iptables backend, originating-only mode's connmark rules. Nothing there is a success.
+ */
+export async function removeNatClient(s: NatClientSettings, pod: NatClientPod): Promise<Result<void, NatClientError>> {
+  const ref = pathRef(pod.netns);
+  const observed = await s.kernel.observe(ref);
+  if (observed.isErr()) return err(observeFailed(observed.error));
+  const nft = s.backend === "nftables" ? await s.kernel.observeNft(ref) : undefined;
+  if (nft?.isErr() === true) return err({ kind: "observe-failed", cause: nft.error, message: `cannot list the pod's nftables: ${nft.error.kind}` });
+  const plan = planEgressClientTeardown({
+    netnsPath: pod.netns,
+    observed: observed.value,
+    observedNft: nft?.isOk() === true ? nft.value.rules : [],
+    fouPort: s.port,
+    fouFamilies: families(pod),
+  });
+  if (plan.isErr()) return err({ kind: "plan-failed", cause: plan.error, message: plan.error.message });
+  if (plan.value.steps.length > 0) {
+    const applied = await s.kernel.apply(plan.value);
+    if (applied.isErr()) return err(applyFailed(applied.error, "remove"));
+  }
+  if (s.backend === "iptables" && s.originatingOnly) {
+    for (const family of families(pod)) {
+      const r = await iptablesConnmark(s, pod, family, observed.value, false);
       if (r.isErr()) return r;
     }
   }

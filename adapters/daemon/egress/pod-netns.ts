@@ -2,12 +2,14 @@
  * Where a running pod's network namespace is (Coil §4.4 `PodNetwork.Update`): the pod address →
  * its host veth (the `<ip> dev <veth>` route coild keeps in the pod table) → the veth's
  * `link_netnsid` (`ip -j link show`) → the named namespace with that id (`ip -j netns list-id`,
- * names under /var/run/netns, as container runtimes create them). Not found → the pod is not
+ * names under /var/run/netns, as container runtimes create them); in egress-only mode the host veth
+ * is the one whose alias names the pod's UID. Not found → the pod is not
  * (or no longer) set up here, which the EgressWatcher retries like Coil's `ErrPodNetConfNotReady`.
  */
 import { err, ok, type Result } from "neverthrow";
 import { HOST_NETNS, routeTable, type Kernel } from "../../../lib/changeset/index.js";
 import { hostCidr, ipFamily, parseIp } from "../../../lib/net/index.js";
+import { parseLinkAlias } from "../../../lib/plan/index.js";
 import { runInNetns } from "../../kernel/index.js";
 
 /** Where named network namespaces live (`ip netns`). */
@@ -44,6 +46,24 @@ export async function findPodNetns(kernel: Kernel, podTable: number, ips: readon
     if (veth !== undefined) break;
   }
   if (veth === undefined) return notReady(`no route to ${ips.join(", ")} in table ${podTable}`);
+  return netnsOfHostVeth(veth);
+}
+
+/**
+ * Egress-only mode (Coil's `findPodConf` by pod UID): the namespace file of the pod whose host link
+ * carries the alias `COIL::<uid>:<ifname>` (set at ADD on the other plugin's host veth).
+ */
+export async function findPodNetnsByAlias(kernel: Kernel, uid: string): Promise<Result<string, PodNetnsNotReady>> {
+  if (uid === "") return notReady("the pod has no UID");
+  const host = await kernel.observe(HOST_NETNS);
+  if (host.isErr()) return notReady(`cannot read the host's links: ${host.error.kind}`);
+  const link = host.value.links.find((l) => parseLinkAlias(l.alias ?? "").match((a) => a.pool === "" && a.containerId === uid, () => false));
+  if (link === undefined) return notReady(`no host link with alias COIL::${uid}:<ifname>`);
+  return netnsOfHostVeth(link.name);
+}
+
+/** The named namespace holding the peer of host veth `veth` (`link_netnsid` → `ip netns list-id`). */
+async function netnsOfHostVeth(veth: string): Promise<Result<string, PodNetnsNotReady>> {
   const link = await runInNetns(HOST_NETNS, ["ip", "-j", "link", "show", "dev", veth]);
   const nsid = link.isOk() ? parseJson<Array<{ link_netnsid?: number }>>(link.value.stdout)?.[0]?.link_netnsid : undefined;
   if (nsid === undefined) return notReady(`host veth ${veth} has no peer namespace`);

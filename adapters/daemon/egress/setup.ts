@@ -27,6 +27,8 @@ export interface EgressSetupOptions {
   readonly callTimeoutMs?: number;
   /** How ADD reads the Pod (default: a GET of its own); coild shares one with static addresses. */
   readonly readPod?: EgressHookOptions["readPod"];
+  /** Egress-only mode: the EgressWatcher finds pods by the UID in their host link's alias, not by the pod table. */
+  readonly egressOnly?: boolean;
 }
 
 /** The running egress side. */
@@ -49,11 +51,11 @@ export function startEgress(o: EgressSetupOptions): RunningEgressClient {
     // Coil reads the Pod with the API reader (no cache) at every ADD.
     readPod: o.readPod ?? (async (pod) => {
       const r = await boundedCall(k8sCall(() => core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })), callMs);
-      if (r.isOk()) return ok({ annotations: r.value.metadata?.annotations ?? {}, hostNetwork: r.value.spec?.hostNetwork === true });
+      if (r.isOk()) return ok({ annotations: r.value.metadata?.annotations ?? {}, hostNetwork: r.value.spec?.hostNetwork === true, ...(r.value.metadata?.uid === undefined ? {} : { uid: r.value.metadata.uid }) });
       return r.error.kind === "not-found" ? ok(undefined) : err(r.error.message);
     }),
   });
-  const watcher = new EgressWatcher({ kc, onRequest: o.clients.onRequest, custom, core, lookup, settings: o.settings, nodeName: o.nodeName, podTable: o.podTable, log: o.log });
+  const watcher = new EgressWatcher({ kc, onRequest: o.clients.onRequest, custom, core, lookup, settings: o.settings, nodeName: o.nodeName, podTable: o.podTable, log: o.log, locate: o.egressOnly === true ? "alias" : "pod-table" });
   watcher.start();
   o.log.info("egress NAT client enabled", { tunnel: o.settings.tunnel, port: o.settings.port, backend: o.settings.backend, originatingOnly: o.settings.originatingOnly });
   return { hook, stop: () => watcher.stop() };

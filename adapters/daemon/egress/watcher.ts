@@ -17,7 +17,7 @@ import { parseIp, ipFamily, type Ip } from "../../../lib/net/index.js";
 import { Informer, k8sCall, sleep, type KubeObject, type Logger, type ObjectList, type RequestObserver } from "../../k8s/index.js";
 import { resolveGateways, type EgressLookup, type GatewayError, type Lookup } from "./gateways.js";
 import { syncNatClient, type NatClientError, type NatClientSettings } from "./nat-client.js";
-import { findPodNetns, type PodNetnsNotReady } from "./pod-netns.js";
+import { findPodNetns, findPodNetnsByAlias, type PodNetnsNotReady } from "./pod-netns.js";
 
 /** Egress and Service reads through the API server (Coil reads them through its cache). */
 export function apiEgressLookup(custom: CustomObjectsApi, core: CoreV1Api): EgressLookup {
@@ -59,6 +59,11 @@ export interface EgressWatcherOptions {
   readonly nodeName: string;
   /** `--pod-table-id`: where the pods' host routes are (finding a pod's namespace). */
   readonly podTable: number;
+  /**
+   * How a pod's namespace is found: `pod-table` (IPAM mode: its address's route in the pod table,
+   * the default) or `alias` (egress-only mode: the host link whose alias names the pod's UID).
+   */
+  readonly locate?: "pod-table" | "alias";
   /** Logger. */
   /** Told about the Egress watch's requests (`rest_client_requests_total`). */
   readonly onRequest?: RequestObserver | undefined;
@@ -70,8 +75,9 @@ export interface EgressWatcherOptions {
 }
 
 /** A Pod reduced to what the watcher reads. */
-export function watchedPod(p: { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> }; spec?: { hostNetwork?: boolean }; status?: { phase?: string; podIPs?: ReadonlyArray<{ ip?: string }> } }): WatchedPod {
+export function watchedPod(p: { metadata?: { name?: string; namespace?: string; uid?: string; annotations?: Record<string, string> }; spec?: { hostNetwork?: boolean }; status?: { phase?: string; podIPs?: ReadonlyArray<{ ip?: string }> } }): WatchedPod {
   return {
+    ...(p.metadata?.uid === undefined ? {} : { uid: p.metadata.uid }),
     key: `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`,
     annotations: p.metadata?.annotations ?? {},
     hostNetwork: p.spec?.hostNetwork === true,
@@ -149,7 +155,7 @@ export class EgressWatcher {
     const gws = await resolveGateways([ref], this.#o.lookup);
     if (gws.isErr()) return err(gws.error);
     for (const p of pods.value) {
-      const netns = await findPodNetns(this.#o.settings.kernel, this.#o.podTable, p.ips);
+      const netns = this.#o.locate === "alias" ? await findPodNetnsByAlias(this.#o.settings.kernel, p.uid ?? "") : await findPodNetns(this.#o.settings.kernel, this.#o.podTable, p.ips);
       if (netns.isErr()) return err(netns.error);
       const r = await syncNatClient(this.#o.settings, { netns: netns.value, ...addresses(p.ips) }, gws.value, { init: false });
       if (r.isErr()) return err(r.error);

@@ -8,7 +8,7 @@
 import { explain, type KernelApplyError } from "../../../lib/changeset/index.js";
 import { CNI_ERROR, cniError, type CniError } from "../../../lib/cni/index.js";
 import type { EgressHookError } from "../egress/hook.js";
-import type { AddError, AttachError, AttachmentKey, CheckError, GcError, StatusError } from "../node/cni.js";
+import type { AddError, AttachError, AttachmentKey, CheckError, DelError, GcError, StatusError } from "../node/cni.js";
 import type { ExportError } from "../node/route-export.js";
 import type { AllocateError } from "../node/state.js";
 
@@ -73,6 +73,8 @@ function egressFailure(e: EgressHookError): CniError {
       return cniError(e.cause.kind === "lookup-failed" ? TRY_AGAIN_LATER : INTERNAL, "failed to setup NAT hook", e.message);
     case "nat-setup-failed":
       return cniError(INTERNAL, "failed to setup pod network egress", e.message);
+    case "nat-teardown-failed":
+      return cniError(INTERNAL, "failed to remove pod network egress", e.message);
   }
 }
 
@@ -81,6 +83,15 @@ export function addFailure(e: AddError): CniError {
   switch (e.kind) {
     case "chained":
       return cniError(INTERNAL, "coil must be called as the first plugin when IPAM related features are enabled");
+    // Egress-only mode: what prevResult must give is part of the network configuration (code 7).
+    case "not-chained":
+      return cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "coil must be chained after another plugin in egress-only mode", "no prevResult: coild runs with --enable-ipam=false, so the pod network and its addresses come from the plugin before coil");
+    case "prev-result-unusable":
+      return e.reason === "no-ip"
+        ? cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "invalid prevResult", "prevResult has no IP address for the pod")
+        : cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "invalid prevResult", "prevResult names no host-side interface (one without a sandbox) to tag with the pod's alias");
+    case "host-interface-missing":
+      return cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "invalid prevResult", `prevResult's host-side interface ${e.names.map((n) => JSON.stringify(n)).join(", ")} does not exist in coild's network namespace`);
     case "allocate-failed":
       return allocateFailure(e.cause);
     case "egress-failed":
@@ -93,8 +104,8 @@ export function addFailure(e: AddError): CniError {
 }
 
 /** DEL's error as Coil reports it. */
-export function delFailure(e: AttachError): CniError {
-  return attachFailure(DESTROY_FAILED, e);
+export function delFailure(e: DelError): CniError {
+  return e.kind === "egress-failed" ? egressFailure(e.cause) : attachFailure(DESTROY_FAILED, e);
 }
 
 /** CHECK's error as Coil reports it: always 999 "check failed", the reason in the details. */
@@ -107,6 +118,13 @@ export function checkFailure(k: AttachmentKey, e: CheckError): CniError {
       return failed(`no address allocated to ${k.containerId}:${k.ifname}`);
     case "drift":
       return failed(`pod network differs from the plan:\n${explain(e.drift)}`);
+    case "no-aliased-link":
+      return failed(`no host link with alias ${e.alias}`);
+    case "egress-failed": {
+      // Coil: "unable to get pod" with the Pod read's error.
+      const c = egressFailure(e.cause);
+      return cniError(c.code, "unable to get pod", c.details === "" ? c.msg : `${c.msg}: ${c.details}`);
+    }
     default:
       return failed(attachFailure("check failed", e).details);
   }

@@ -16,12 +16,14 @@ import type { EgressHookError } from "../egress/hook.js";
 import type { ExportError } from "./route-export.js";
 import type { AllocateError } from "./state.js";
 import type { StaticAddressError } from "./static-address.js";
+import type { EgressOnlyAddError, EgressOnlyCheckError } from "./egress-only.js";
 
 export type { AttachError, AttachmentKey } from "./attachment.js";
 
 /** Why an ADD failed. */
 export type AddError =
   | { readonly kind: "chained" }
+  | EgressOnlyAddError
   | { readonly kind: "allocate-failed"; readonly cause: AllocateError }
   | { readonly kind: "egress-failed"; readonly cause: EgressHookError }
   | {
@@ -31,9 +33,13 @@ export type AddError =
     }
   | AttachError;
 
+/** Why a DEL failed (egress-only mode adds the NAT client's removal). */
+export type DelError = AttachError | { readonly kind: "egress-failed"; readonly cause: EgressHookError };
+
 /** Why a CHECK failed. */
 export type CheckError =
   | AttachError
+  | EgressOnlyCheckError
   | { readonly kind: "no-host-link" }
   | { readonly kind: "no-allocation" }
   | { readonly kind: "drift"; readonly drift: Changeset };
@@ -156,7 +162,7 @@ export interface CniOperations {
   /** See {@link add}. */
   add(call: CniSandboxCall): Promise<Result<CniResult, AddError>>;
   /** See {@link del}. */
-  del(call: CniCall): Promise<Result<void, AttachError>>;
+  del(call: CniCall): Promise<Result<void, DelError>>;
   /** See {@link check}. */
   check(call: CniSandboxCall): Promise<Result<void, CheckError>>;
   /** See {@link status}. */

@@ -15,6 +15,8 @@ export interface PodView {
   readonly annotations: Readonly<Record<string, string>>;
   /** `spec.hostNetwork`. */
   readonly hostNetwork: boolean;
+  /** `metadata.uid`. */
+  readonly uid?: string;
 }
 
 /** GET a Pod: its view, undefined when it does not exist, or why it could not be read. */

@@ -187,7 +187,7 @@ export async function openKubernetesStore(o: KubernetesSetupOptions): Promise<Re
     },
     readPod: sharedPodReader(async (pod) => {
       const r = await boundedCall(k8sCall(() => c.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })), callMs);
-      if (r.isOk()) return ok({ annotations: r.value.metadata?.annotations ?? {}, hostNetwork: r.value.spec?.hostNetwork === true });
+      if (r.isOk()) return ok({ annotations: r.value.metadata?.annotations ?? {}, hostNetwork: r.value.spec?.hostNetwork === true, ...(r.value.metadata?.uid === undefined ? {} : { uid: r.value.metadata.uid }) });
       return r.error.kind === "not-found" ? ok(undefined) : err(r.error.message);
     }),
     clients: c,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { netnsPath, type NetnsState } from "../../../lib/changeset/index.js";
 import { CNIArgs, CNIClient, type AddResponse } from "../../../adapters/proto/gen/cni.js";
-import { formatCoildStartError, runCoild } from "../../../adapters/daemon/run.js";
+import { formatCoildStartError, runCoild, startCoild } from "../../../adapters/daemon/run.js";
 import { inProcessCoild, poolDoc } from "./harness.js";
 
 function setup(extra: string[] = [], poolsText = poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.2.0.0/28" }] })) {
@@ -53,7 +53,8 @@ t.test("startup errors are clear", async (t) => {
   const k = setup(["--store=kubernetes", "--kubeconfig=/nonexistent/kubeconfig"]);
   t.match(formatCoildStartError((await runCoild(k.flags, k.deps))._unsafeUnwrapErr()), /--store=kubernetes: cannot load a kubeconfig: .*nonexistent/);
   const e = setup(["--enable-ipam=false"]);
-  t.match(formatCoildStartError((await runCoild(e.flags, e.deps))._unsafeUnwrapErr()), /egress-only/);
+  t.match(formatCoildStartError((await startCoild(e.flags, e.deps))._unsafeUnwrapErr()), /egress-only mode \(--enable-ipam=false\) needs --store=kubernetes/, "egress-only mode needs the API server");
+  t.equal((await runCoild(e.flags, e.deps))._unsafeUnwrapErr().kind, "ipam-disabled", "runCoild starts IPAM mode only");
   const np = setup(["--namespace-pools=/dev/null"]);
   writeFileSync(join(np.dir, "ns.yaml"), "team-a: missing\n");
   const np2 = setup([`--namespace-pools=${join(np.dir, "ns.yaml")}`]);
