@@ -18,6 +18,11 @@ export interface InstallerConfig {
   readonly netconf: string | undefined;
   /** Path of a file holding the conflist (`CNI_NETCONF_FILE`). */
   readonly netconfFile: string | undefined;
+  /**
+   * `COIL_CHAINED` (ours): coil runs chained after the plugin that makes the pod network (coild's
+   * egress-only mode, `--enable-ipam=false`), so the conflist must name coil after its first plugin.
+   */
+  readonly chained: boolean;
 }
 
 /** Coil's defaults. */
@@ -32,11 +37,9 @@ export const INSTALLER_DEFAULTS = {
 export const COIL_BINARY_NAME = "coil";
 
 /** A configuration the installer refuses before doing anything. */
-export interface InvalidConfNameError {
-  readonly kind: "invalid-conf-name";
-  readonly name: string;
-  readonly reason: string;
-}
+export type InvalidConfNameError =
+  | { readonly kind: "invalid-conf-name"; readonly name: string; readonly reason: string }
+  | { readonly kind: "invalid-chained"; readonly value: string };
 
 /**
  * Read the installer's environment. Empty variables count as unset (as viper does). The conf name
@@ -51,7 +54,10 @@ export function parseInstallerEnv(env: Readonly<Record<string, string | undefine
   if (!confName.endsWith(".conflist")) {
     return err({ kind: "invalid-conf-name", name: confName, reason: "must end in .conflist" });
   }
+  const chained = get("COIL_CHAINED") ?? "false";
+  if (chained !== "true" && chained !== "false") return err({ kind: "invalid-chained", value: chained });
   return ok({
+    chained: chained === "true",
     confName,
     etcDir: get("CNI_ETC_DIR") ?? INSTALLER_DEFAULTS.CNI_ETC_DIR,
     binDir: get("CNI_BIN_DIR") ?? INSTALLER_DEFAULTS.CNI_BIN_DIR,

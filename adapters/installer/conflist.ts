@@ -1,6 +1,6 @@
 /**
  * Checks on CNI network configuration lists: the one to install must be valid JSON naming `coil` as
- * its first plugin, and other conflists are recognised as Coil's when any plugin has type `coil`.
+ * its first plugin (or, egress-only, after the first), and other conflists are recognised as Coil's when any plugin has type `coil`.
  */
 import { err, ok, type Result } from "neverthrow";
 import { isSupportedVersion, SUPPORTED_VERSIONS } from "../../lib/cni/index.js";
@@ -27,9 +27,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /**
  * Validate the conflist to install: a JSON object with a supported `cniVersion`, a non-empty
  * `name`, and a non-empty `plugins` array of objects with string `type`s, the first being `coil`
- * (Coil must run first when IPAM is enabled, spec §7.1).
+ * (Coil must run first when IPAM is enabled, spec §7.1). `chained` (egress-only mode): coil must be
+ * there but not first, after the plugin that makes the pod network.
  */
-export function validateConflist(text: string): Result<ValidConflist, InvalidNetconfError> {
+export function validateConflist(text: string, o: { readonly chained?: boolean } = {}): Result<ValidConflist, InvalidNetconfError> {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -50,7 +51,11 @@ export function validateConflist(text: string): Result<ValidConflist, InvalidNet
     }
     types.push(p["type"]);
   }
-  if (types[0] !== "coil") return invalid(`the first plugin must be coil, got ${JSON.stringify(types[0])}`);
+  if (o.chained === true) {
+    if (types[0] === "coil" || !types.includes("coil")) return invalid(`COIL_CHAINED=true: coil must come after the first plugin (the one that makes the pod network), got ${JSON.stringify(types)}`);
+  } else if (types[0] !== "coil") {
+    return invalid(`the first plugin must be coil, got ${JSON.stringify(types[0])}`);
+  }
   return ok({ cniVersion, name, pluginTypes: types });
 }
 

@@ -23,6 +23,7 @@ then waits 6 seconds so that kubelet sees the configuration before coild starts.
     { name: "COIL_PATH", description: "the coil CNI executable to install", default: INSTALLER_DEFAULTS.COIL_PATH },
     { name: "CNI_NETCONF", description: "the network configuration list (JSON) to install; wins over CNI_NETCONF_FILE" },
     { name: "CNI_NETCONF_FILE", description: "file holding the network configuration list, when CNI_NETCONF is empty" },
+    { name: "COIL_CHAINED", description: "true: coil runs chained after the plugin that makes the pod network (coild --enable-ipam=false), so the conflist must name coil after its first plugin", default: "false" },
   ],
   ports: [],
 });

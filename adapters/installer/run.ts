@@ -109,7 +109,7 @@ export async function runInstaller(deps: InstallerDeps): Promise<Result<InstallR
   const { etcDir, binDir, confName, coilPath } = cfg.value;
   const text = await readNetconf(cfg.value);
   if (text.isErr()) return err(text.error);
-  const conflist = validateConflist(text.value);
+  const conflist = validateConflist(text.value, { chained: cfg.value.chained });
   if (conflist.isErr()) return err(conflist.error);
   const bin = await checkBinary(coilPath);
   if (bin.isErr()) return err(bin.error);
@@ -137,6 +137,8 @@ export function describeInstallerError(e: InstallerError): string {
   switch (e.kind) {
     case "invalid-conf-name":
       return `CNI_CONF_NAME ${JSON.stringify(e.name)} ${e.reason}`;
+    case "invalid-chained":
+      return `COIL_CHAINED ${JSON.stringify(e.value)} must be true or false`;
     case "invalid-netconf":
       return `invalid CNI network configuration: ${e.reason}`;
     case "netconf-missing":

@@ -117,7 +117,17 @@ const invalidCases: ReadonlyArray<{ name: string; env: Record<string, string | u
   { name: "unreadable file", env: { CNI_NETCONF: "", CNI_NETCONF_FILE: "/nonexistent/netconf.json" }, kind: "netconf-unreadable", text: /cannot read CNI_NETCONF_FILE \/nonexistent/ },
   { name: "conf name is a path", env: { CNI_CONF_NAME: "../10-coil.conflist" }, kind: "invalid-conf-name", text: /must be a file name/ },
   { name: "conf name not .conflist", env: { CNI_CONF_NAME: "10-coil.conf" }, kind: "invalid-conf-name", text: /must end in .conflist/ },
+  { name: "COIL_CHAINED not a boolean", env: { COIL_CHAINED: "yes" }, kind: "invalid-chained", text: /COIL_CHAINED "yes" must be true or false/ },
+  { name: "chained, coil first", env: { COIL_CHAINED: "true" }, kind: "invalid-netconf", text: /COIL_CHAINED=true: coil must come after the first plugin/ },
+  { name: "chained, no coil", env: { COIL_CHAINED: "true", CNI_NETCONF: JSON.stringify({ cniVersion: "0.4.0", name: "n", plugins: [{ type: "ptp" }, { type: "portmap" }] }) }, kind: "invalid-netconf", text: /coil must come after the first plugin \(the one that makes the pod network\), got \["ptp","portmap"\]/ },
 ];
+
+t.test("COIL_CHAINED=true (egress-only mode): a conflist with coil after the first plugin is installed", async (t) => {
+  const s = await sandbox(t);
+  const chained = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", plugins: [{ type: "ptp", ipam: { type: "host-local", ranges: [[{ subnet: "10.244.0.0/24" }]] } }, { type: "coil" }, { type: "portmap", capabilities: { portMappings: true } }] });
+  const r = (await run(s.env({ COIL_CHAINED: "true", CNI_NETCONF: chained })))._unsafeUnwrap();
+  t.equal(await readFile(r.conflistPath, "utf8"), chained);
+});
 
 for (const c of invalidCases) {
   t.test(`refused before writing anything: ${c.name}`, async (t) => {
