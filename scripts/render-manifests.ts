@@ -18,7 +18,9 @@
  * - `patches` holding JSON 6902 operations (`add`, `replace`, `remove`), inline (`patch`) or in a file
  *   (`path`), applied to the objects a `target` (`kind`, optional `name`, `namespace`, `group`,
  *   `version`) selects; a target that selects nothing is an error (kustomize ignores it silently, which
- *   hides a renamed object). Strategic merge patches are refused. As in kustomize, the patches of a
+ *   hides a renamed object). The one strategic merge patch supported is `$patch: delete` (the whole
+ *   patch: `$patch`, `apiVersion`, `kind`, `metadata`), which removes the objects its `target`
+ *   selects; other strategic merge patches are refused. As in kustomize, the patches of a
  *   kustomization apply before its `namespace` and `commonLabels`.
  * Output objects are ordered as kustomize's legacy order (CRDs and RBAC first, webhooks last),
  * then by kind, namespace and name; duplicates (same apiVersion group, kind, namespace, name) are errors.
@@ -60,6 +62,19 @@ export const RENDER_TARGETS: ReadonlyArray<{ readonly kustomization: string; rea
  */
 export const VARIANTS: readonly string[] = ["config/variants/originatingonly", "config/variants/nftables", "config/variants/nftables-originatingonly"];
 
+/**
+ * Coil's egress-only variants (`config/default/egress/*`): overlays of `config/default` without the
+ * IPAM parts (ipam controller, its CRDs, roles and webhooks, the IPAM conflist) and coild with
+ * `--enable-ipam=false`, for clusters where coil runs chained after another CNI. Not rendered; the
+ * tests render them with this script and with kubectl's kustomize and compare.
+ */
+export const EGRESS_ONLY_VARIANTS: readonly string[] = [
+  "config/variants/egress-only",
+  "config/variants/egress-only-nftables",
+  "config/variants/egress-only-originatingonly",
+  "config/variants/egress-only-nftables-originatingonly",
+];
+
 const SUPPORTED_KEYS = new Set(["apiVersion", "kind", "resources", "namespace", "commonLabels", "configMapGenerator", "generatorOptions", "patches"]);
 const CLUSTER_SCOPED = new Set([
   "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
@@ -92,6 +107,9 @@ type Patch = {
 
 /** One JSON 6902 operation (what `patches` support). */
 export type PatchOp = { op: "add" | "replace" | "remove"; path: string; value?: unknown };
+
+/** What a patch entry does: JSON 6902 operations, or a strategic merge `$patch: delete` of its target. */
+type PatchAction = { readonly kind: "json6902"; readonly ops: PatchOp[] } | { readonly kind: "delete" };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -189,20 +207,21 @@ function setCommonLabels(o: K8sObject, labels: Record<string, string>): void {
   if (o.kind === "Service") addLabels(spec, "selector", labels);
 }
 
-/** The JSON 6902 operations of a patch entry, or an error naming the kustomization. */
-async function patchOps(dir: string, p: Patch, where: string): Promise<PatchOp[]> {
+/** What a patch entry does, or an error naming the kustomization. */
+async function patchAction(dir: string, p: Patch, where: string): Promise<PatchAction> {
   if ((p.patch === undefined) === (p.path === undefined)) throw new Error(`${where}: a patch needs exactly one of patch and path`);
   const text = p.patch ?? (await readFile(join(dir, p.path ?? ""), "utf8"));
   const [doc, ...more] = parseAllDocuments(text);
   const ops: unknown = doc?.toJS();
-  if (more.length > 0 || !Array.isArray(ops)) throw new Error(`${where}: only JSON 6902 patches (a list of operations) are supported, not strategic merge`);
-  return ops.map((o, i) => {
+  if (more.length === 0 && isRecord(ops) && ops["$patch"] === "delete" && Object.keys(ops).every((k) => ["$patch", "apiVersion", "kind", "metadata"].includes(k))) return { kind: "delete" };
+  if (more.length > 0 || !Array.isArray(ops)) throw new Error(`${where}: only JSON 6902 patches (a list of operations) and $patch: delete are supported, not other strategic merge patches`);
+  return { kind: "json6902", ops: ops.map((o, i) => {
     if (!isRecord(o) || (o["op"] !== "add" && o["op"] !== "replace" && o["op"] !== "remove") || typeof o["path"] !== "string" || !o["path"].startsWith("/")) {
       throw new Error(`${where}: operation ${i}: only add, replace and remove with a JSON pointer path are supported`);
     }
     if (o["op"] !== "remove" && !("value" in o)) throw new Error(`${where}: operation ${i} (${o["op"]} ${o["path"]}) has no value`);
     return o as PatchOp;
-  });
+  }) };
 }
 
 /** Apply one JSON 6902 operation to `obj` in place (RFC 6902 semantics for add/replace/remove). */
@@ -231,20 +250,24 @@ export function applyPatchOp(obj: Record<string, unknown>, op: PatchOp): void {
   }
 }
 
-/** Apply the kustomization's `patches` to `objects` (in place). */
-async function applyPatches(dir: string, k: Kustomization, objects: readonly K8sObject[]): Promise<void> {
+/** Apply the kustomization's `patches` to `objects` (in place; deleted objects are taken out). */
+async function applyPatches(dir: string, k: Kustomization, objects: K8sObject[]): Promise<void> {
   for (const [i, p] of (k.patches ?? []).entries()) {
     const where = `${join(dir, "kustomization.yaml")}: patches[${i}]`;
     const t = p.target;
     if (t?.kind === undefined) throw new Error(`${where}: a target with at least a kind is required`);
-    const ops = await patchOps(dir, p, where);
+    const action = await patchAction(dir, p, where);
     const selected = objects.filter((o) => {
       const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
       return o.kind === t.kind && (t.name === undefined || o.metadata.name === t.name) && (t.namespace === undefined || o.metadata.namespace === t.namespace) && (t.group === undefined || group === t.group) && (t.version === undefined || version === t.version);
     });
     if (selected.length === 0) throw new Error(`${where}: the target ${JSON.stringify(t)} selects no object`);
+    if (action.kind === "delete") {
+      for (const o of selected) objects.splice(objects.indexOf(o), 1);
+      continue;
+    }
     for (const o of selected) {
-      for (const op of ops) {
+      for (const op of action.ops) {
         try {
           applyPatchOp(o, op);
         } catch (e) {

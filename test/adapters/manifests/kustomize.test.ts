@@ -19,7 +19,7 @@ import { isDeepStrictEqual } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { startControlPlane } from "../../helpers/envtest.js";
 import { resolveControlPlaneBinaries, skipOrFail } from "../../helpers/coil-envtest.js";
-import { REPO_ROOT, VARIANTS, orderObjects, renderKustomization, type K8sObject } from "../../../scripts/render-manifests.js";
+import { EGRESS_ONLY_VARIANTS, REPO_ROOT, VARIANTS, orderObjects, renderKustomization, type K8sObject } from "../../../scripts/render-manifests.js";
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -105,6 +105,34 @@ if (kubectl === undefined) {
       t.same(argsOf(real, "DaemonSet", "coild"), [...argsOf(base, "DaemonSet", "coild"), ...f.coild], `${dir}: coild args`);
       t.same(argsOf(real, "Deployment", "coil-egress-controller"), [...argsOf(base, "Deployment", "coil-egress-controller"), ...f.controller], `${dir}: coil-egress-controller args`);
       t.equal(graceOf(real), f.grace, `${dir}: coild terminationGracePeriodSeconds`);
+    }
+  });
+
+  t.test("egress-only variants: kubectl kustomize renders what scripts/render-manifests.ts renders ($patch: delete included)", async (t) => {
+    for (const dir of EGRESS_ONLY_VARIANTS) {
+      const real = load((await exec(kubectl, ["kustomize", join(ROOT, dir)], { maxBuffer: 64 << 20 })).stdout);
+      const ours = orderObjects((await renderKustomization(join(REPO_ROOT, dir))).objects) as unknown as Obj[];
+      t.same(real.map(id), ours.map(id), `${dir}: same objects in the same order`);
+      const ourById = new Map(ours.map((o) => [id(o), o as unknown as K8sObject]));
+      t.same(real.filter((o) => !isDeepStrictEqual(o, ourById.get(id(o)))).map(id), [], `${dir}: every object identical`);
+      t.notOk(real.some((o) => o.kind === "Deployment" && o.metadata.name === "coil-ipam-controller"), `${dir}: no ipam controller`);
+      t.ok(argsOf(real, "DaemonSet", "coild").includes("--enable-ipam=false"), `${dir}: coild --enable-ipam=false`);
+    }
+  });
+
+  t.test("kubectl apply -k of each egress-only variant on its own control plane, then diff-clean", async (t) => {
+    const bins = await resolveControlPlaneBinaries(t);
+    if (typeof bins === "string") return skipOrFail(t, `control plane unavailable: ${bins}`);
+    const cp = await startControlPlane({ binaries: bins });
+    t.teardown(() => cp.stop());
+    for (const dir of EGRESS_ONLY_VARIANTS) {
+      const applied = await exec(kubectl, ["--kubeconfig", cp.kubeconfigPath, "apply", "-k", join(ROOT, dir)], { maxBuffer: 16 << 20 });
+      t.match(applied.stdout, /daemonset.apps\/coild (created|configured)/, `${dir}: applied`);
+      const diff = await exec(kubectl, ["--kubeconfig", cp.kubeconfigPath, "diff", "-k", join(ROOT, dir)], { maxBuffer: 16 << 20 }).then(
+        (r) => ({ code: 0, out: r.stdout }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` }),
+      );
+      t.same(diff, { code: 0, out: "" }, `${dir}: kubectl diff -k is then empty`);
     }
   });
 

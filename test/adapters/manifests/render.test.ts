@@ -10,6 +10,7 @@ import {
   REPO_ROOT,
   RENDER_TARGETS,
   VARIANTS,
+  EGRESS_ONLY_VARIANTS,
   applyPatchOp,
   orderObjects,
   parseObjects,
@@ -193,6 +194,69 @@ t.test("variants (config/variants): config/default with only their coild/control
     const want = [...(e.coild.length > 0 ? ["DaemonSet/kube-system/coild"] : []), ...(e.controller.length > 0 ? ["Deployment/kube-system/coil-egress-controller"] : [])];
     t.same(changed.sort(), want.sort(), `${dir}: no other object changed`);
   }
+});
+
+t.test("egress-only variants (config/variants/egress-only*): config/default without the IPAM parts, coild --enable-ipam=false", async (t) => {
+  type Expect = { coild: string[]; controller: string[] };
+  const expected: Record<string, Expect> = {
+    "config/variants/egress-only": { coild: [], controller: [] },
+    "config/variants/egress-only-nftables": { coild: ["--backend=nftables"], controller: ["--backend=nftables"] },
+    "config/variants/egress-only-originatingonly": { coild: ["--enable-originating-only=true"], controller: [] },
+    "config/variants/egress-only-nftables-originatingonly": { coild: ["--backend=nftables", "--enable-originating-only=true"], controller: ["--backend=nftables"] },
+  };
+  t.same([...EGRESS_ONLY_VARIANTS].sort(), Object.keys(expected).sort(), "every egress-only variant is checked");
+  // What Coil's egress-only kustomization leaves out (config/default/egress/*: crd/egress, rbac/egress, pod/egress, webhook/egress).
+  const removed = [
+    "CustomResourceDefinition//addressblocks.coil.cybozu.com", "CustomResourceDefinition//addresspools.coil.cybozu.com", "CustomResourceDefinition//blockrequests.coil.cybozu.com",
+    "ClusterRole//coil-ipam-controller", "ClusterRole//coil-router", "ClusterRole//coilv2-addressblock-viewer-role", "ClusterRole//coilv2-addresspool-viewer-role", "ClusterRole//coilv2-blockrequest-viewer-role",
+    "Deployment/kube-system/coil-ipam-controller", "Service/kube-system/coilv2-ipam-webhook-service",
+    "MutatingWebhookConfiguration//coilv2-mutating-ipam-webhook-configuration", "ValidatingWebhookConfiguration//coilv2-validating-ipam-webhook-configuration",
+    "ConfigMap/kube-system/coil-config",
+  ];
+  const id = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+  const base = orderObjects((await renderKustomization(join(REPO_ROOT, "config/default"))).objects);
+  const at = (objs: K8sObject[], kind: string, name: string): K8sObject | undefined => objs.find((o) => o.kind === kind && o.metadata.name === name);
+  const args = (o: K8sObject | undefined): string[] => (o === undefined ? [] : podSpec(o).containers[0]?.args ?? []);
+  for (const [dir, e] of Object.entries(expected)) {
+    const r = await renderKustomization(join(REPO_ROOT, dir));
+    t.same(r.skipped, [], `${dir}: nothing skipped`);
+    const objs = orderObjects(r.objects);
+    t.same(objs.map(id), base.map(id).filter((x) => !removed.includes(x)), `${dir}: config/default's objects but the IPAM ones`);
+    const coild = at(objs, "DaemonSet", "coild");
+    const baseArgs = args(at(base, "DaemonSet", "coild"));
+    t.ok(baseArgs.includes("--enable-ipam=true"), "config/default's coild has --enable-ipam=true");
+    t.same(args(coild), [...baseArgs.map((a) => (a === "--enable-ipam=true" ? "--enable-ipam=false" : a)), ...e.coild], `${dir}: coild args`);
+    t.same(args(at(objs, "Deployment", "coil-egress-controller")), [...args(at(base, "Deployment", "coil-egress-controller")), ...e.controller], `${dir}: coil-egress-controller args`);
+    const s = coild === undefined ? undefined : podSpec(coild);
+    t.equal(s?.["terminationGracePeriodSeconds"], 1, `${dir}: coild grace period 1 s (Coil's egress variants)`);
+    const installer = s?.initContainers?.find((c) => c.name === "coil-installer");
+    t.same(installer?.env, [{ name: "CNI_NETCONF", valueFrom: { configMapKeyRef: { name: "coil-config", key: "cni_netconf" } } }, { name: "COIL_CHAINED", value: "true" }], `${dir}: the installer expects a chained conflist`);
+    for (const w of objs.filter((o) => o.kind === "DaemonSet" || o.kind === "Deployment")) {
+      for (const c of [...(podSpec(w).initContainers ?? []), ...podSpec(w).containers]) t.equal(c.image, "localhost/coil-ts:0.1.0", `${dir}: ${w.metadata.name}/${c.name} image is the one the image script builds`);
+    }
+    const changed = objs.filter((o) => JSON.stringify(o) !== JSON.stringify(at(base, o.kind, o.metadata.name))).map(id);
+    t.same(changed.sort(), ["DaemonSet/kube-system/coild", ...(e.controller.length > 0 ? ["Deployment/kube-system/coil-egress-controller"] : [])].sort(), `${dir}: no other object changed`);
+  }
+  const chained = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", plugins: [{ type: "ptp", ipam: { type: "host-local" } }, { type: "coil", socket: "/run/coild.sock" }, { type: "portmap" }] });
+  t.ok(validateConflist(chained, { chained: true }).isOk(), "the README's chained conflist shape passes the installer with COIL_CHAINED=true");
+});
+
+t.test("kustomize subset: $patch: delete removes its target; other strategic merge patches are refused", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), "coil-render-del-"));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const write = async (rel: string, text: string): Promise<void> => {
+    await mkdir(join(root, rel, ".."), { recursive: true });
+    await writeFile(join(root, rel), text);
+  };
+  await write("base/kustomization.yaml", "resources: [objs.yaml]\n");
+  await write("base/objs.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n");
+  const del = (name: string): string => `resources: [../base]\npatches:\n- target: {kind: Service, name: ${name}}\n  patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Service\n    metadata:\n      name: ${name}\n`;
+  await write("del/kustomization.yaml", del("a"));
+  t.same((await renderKustomization(join(root, "del"))).objects.map((o) => o.metadata.name), ["b"], "Service a deleted");
+  await write("none/kustomization.yaml", del("c"));
+  await t.rejects(renderKustomization(join(root, "none")), /selects no object/, "a delete that selects nothing is an error");
+  await write("smp/kustomization.yaml", "resources: [../base]\npatches:\n- target: {kind: Service, name: a}\n  patch: |-\n    apiVersion: v1\n    kind: Service\n    metadata: {name: a, labels: {x: y}}\n");
+  await t.rejects(renderKustomization(join(root, "smp")), /not other strategic merge patches/, "a merging strategic merge patch is refused");
 });
 
 t.test("coil-router DaemonSet (config/rendered/coil-router.yaml)", async (t) => {
