@@ -34,7 +34,7 @@ export function makeStartEgressWebhook(opts: StartEgressWebhookOptions = {}): St
             certRotation: {
               hosts: [...EGRESS_WEBHOOK_DNS_NAMES, ...(opts.extraHosts ?? [])],
               caName: "coil-egress-ca",
-              injectCaBundle: webhookCaBundleInjector(o.clients.kc, { validating: [EGRESS_WEBHOOK_CONFIGURATIONS.validating], mutating: [EGRESS_WEBHOOK_CONFIGURATIONS.mutating] }),
+              injectCaBundle: webhookCaBundleInjector(o.clients.admission, { validating: [EGRESS_WEBHOOK_CONFIGURATIONS.validating], mutating: [EGRESS_WEBHOOK_CONFIGURATIONS.mutating] }),
               onEvent: (msg: string, fields: Readonly<Record<string, unknown>>) => o.log.info(msg, fields),
             },
           }

@@ -33,7 +33,7 @@ export function makeStartIpamWebhook(opts: StartIpamWebhookOptions = {}): StartW
         ? {
             certRotation: {
               hosts: [...IPAM_WEBHOOK_DNS_NAMES, ...(opts.extraHosts ?? [])],
-              injectCaBundle: webhookCaBundleInjector(o.clients.kc),
+              injectCaBundle: webhookCaBundleInjector(o.clients.admission),
               onEvent: (msg: string, fields: Readonly<Record<string, unknown>>) => o.log.info(msg, fields),
             },
           }

@@ -10,7 +10,7 @@
  * merges again, so two replicas injecting at the same time both end up in the bundle.
  */
 import { X509Certificate } from "node:crypto";
-import { AdmissionregistrationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { WebhookConfigurationCalls } from "./api-calls.js";
 
 /** Names of the ipam webhook configurations as Coil deploys them. */
 export const IPAM_WEBHOOK_CONFIGURATIONS = {
@@ -152,9 +152,8 @@ export function caBundleInjector(store: WebhookConfigurationStore, opts: CaInjec
   };
 }
 
-/** The API server of `kc` as a {@link WebhookConfigurationStore}. */
-export function apiWebhookConfigurationStore(kc: KubeConfig): WebhookConfigurationStore {
-  const api = kc.makeApiClient(AdmissionregistrationV1Api);
+/** The API server as a {@link WebhookConfigurationStore} (`api`: client-node's `AdmissionregistrationV1Api` or rest-apis.ts'). */
+export function apiWebhookConfigurationStore(api: WebhookConfigurationCalls): WebhookConfigurationStore {
   return {
     read: (kind, name) => (kind === "validating" ? api.readValidatingWebhookConfiguration({ name }) : api.readMutatingWebhookConfiguration({ name })),
     replace: async (kind, name, body) => {
@@ -165,7 +164,7 @@ export function apiWebhookConfigurationStore(kc: KubeConfig): WebhookConfigurati
   };
 }
 
-/** An `injectCaBundle` function for `startCertRotation` that talks to the API server of `kc`. */
-export function webhookCaBundleInjector(kc: KubeConfig, opts: CaInjectorOptions = {}): (caBundlePem: string) => Promise<void> {
-  return caBundleInjector(apiWebhookConfigurationStore(kc), opts);
+/** An `injectCaBundle` function for `startCertRotation` that talks to the API server through `api`. */
+export function webhookCaBundleInjector(api: WebhookConfigurationCalls, opts: CaInjectorOptions = {}): (caBundlePem: string) => Promise<void> {
+  return caBundleInjector(apiWebhookConfigurationStore(api), opts);
 }

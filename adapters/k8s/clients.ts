@@ -12,89 +12,29 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
+import { SERVICE_ACCOUNT_DIR, fsCause, readable, type KubeConfigError, type KubeConfigSource } from "./kubeconfig.js";
 import {
+  AdmissionregistrationV1Api,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  PatchStrategy,
   PolicyV1Api,
   RbacAuthorizationV1Api,
   ServerConfiguration,
   createConfiguration,
+  setHeaderOptions,
   wrapHttpLibrary,
+  type ConfigurationOptions,
   type HttpLibrary,
   type RequestContext,
   type SecurityAuthentication,
 } from "@kubernetes/client-node";
 
-/** Where to read cluster credentials from. */
-export interface KubeConfigSource {
-  /** Path of a kubeconfig file (`--kubeconfig`). Wins over everything else. */
-  readonly kubeconfig?: string;
-  /**
-   * Environment: `KUBECONFIG`, the in-cluster `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`,
-   * and `HOME` (for `~/.kube/config`; default: the user's home directory).
-   */
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Prefix of the in-cluster service-account files (tests); default none, i.e. `/var/run/secrets/...`. */
-  readonly serviceAccountPrefix?: string;
-}
-
-/** Why no usable kubeconfig could be loaded. */
-export type KubeConfigErrorKind =
-  /** The file (or a file it names: CA, client certificate/key, token) cannot be read. */
-  | "unreadable"
-  /** Not YAML, not a kubeconfig, or no usable current context/cluster/server. */
-  | "invalid"
-  /** No `--kubeconfig`, no `$KUBECONFIG`, not in a cluster and no `~/.kube/config`. */
-  | "none-found"
-  /** `KUBERNETES_SERVICE_HOST` is set but the in-cluster configuration is incomplete. */
-  | "in-cluster-unavailable";
-
-/** A kubeconfig that cannot be used, as a value. `source` names where it came from, `message` the cause. */
-export interface KubeConfigError {
-  /** Classification. */
-  readonly kind: KubeConfigErrorKind;
-  /** E.g. `kubeconfig /etc/kc (--kubeconfig)`, `in-cluster configuration`. */
-  readonly source: string;
-  /** The cause, e.g. `cannot read: no such file or directory`. */
-  readonly message: string;
-}
-
-/** One line for the operator: `<source>: <cause>`. */
-export function formatKubeConfigError(e: KubeConfigError): string {
-  return `${e.source}: ${e.message}`;
-}
-
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/** A file-system error as a short cause (`no such file or directory`), the path left to the caller. */
-function fsCause(e: unknown): string {
-  const x = e as { code?: unknown; message?: unknown };
-  switch (x?.code) {
-    case "ENOENT":
-      return "no such file or directory";
-    case "EISDIR":
-      return "is a directory";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "ENOTDIR":
-      return "a path component is not a directory";
-    default:
-      return typeof x?.message === "string" ? x.message : String(e);
-  }
-}
-
-function readable(path: string): string | undefined {
-  try {
-    readFileSync(path);
-    return undefined;
-  } catch (e) {
-    return fsCause(e);
-  }
-}
+export type { KubeConfigSource, KubeConfigErrorKind, KubeConfigError } from "./kubeconfig.js";
+export { formatKubeConfigError } from "./kubeconfig.js";
 
 /**
  * Check what client-node would otherwise only find out on every request (and so retry forever):
@@ -244,6 +184,8 @@ export interface KubeClients {
   readonly policy: PolicyV1Api;
   /** ClusterRoleBindings (coil-egress-controller). */
   readonly rbac: RbacAuthorizationV1Api;
+  /** Webhook configurations (CA injection under `--enable-cert-rotation`). */
+  readonly admission: AdmissionregistrationV1Api;
   /** Close idle keep-alive sockets (call on shutdown). */
   destroy(): void;
   /** The observer the clients report their requests to ({@link MakeClientsOptions.onRequest}); give it to informers for their watches. */
@@ -301,6 +243,22 @@ function observedHttpApi(inner: HttpLibrary, observe: RequestObserver): HttpLibr
   });
 }
 
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * client-node's `CustomObjectsApi` whose patches are JSON merge patches unless options say otherwise
+ * (coil-client.ts sends only merge patches and passes no options, so that the REST client of
+ * rest-apis.ts can serve it too).
+ */
+class MergePatchCustomObjectsApi extends CustomObjectsApi {
+  override patchClusterCustomObject(param: Parameters<CustomObjectsApi["patchClusterCustomObject"]>[0], options: ConfigurationOptions = MERGE_PATCH): ReturnType<CustomObjectsApi["patchClusterCustomObject"]> {
+    return super.patchClusterCustomObject(param, options);
+  }
+  override patchClusterCustomObjectStatus(param: Parameters<CustomObjectsApi["patchClusterCustomObjectStatus"]>[0], options: ConfigurationOptions = MERGE_PATCH): ReturnType<CustomObjectsApi["patchClusterCustomObjectStatus"]> {
+    return super.patchClusterCustomObjectStatus(param, options);
+  }
+}
+
 /** Build the clients over one keep-alive agent. */
 export function makeClients(kc: KubeConfig, opts: MakeClientsOptions = {}): KubeClients {
   const cluster = kc.getCurrentCluster();
@@ -320,12 +278,13 @@ export function makeClients(kc: KubeConfig, opts: MakeClientsOptions = {}): Kube
   return {
     kc,
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
-    custom: new CustomObjectsApi(config),
+    custom: new MergePatchCustomObjectsApi(config),
     core: new CoreV1Api(config),
     coordination: new CoordinationV1Api(config),
     apps: new AppsV1Api(config),
     policy: new PolicyV1Api(config),
     rbac: new RbacAuthorizationV1Api(config),
+    admission: new AdmissionregistrationV1Api(config),
     destroy: () => agent?.destroy(),
   };
 }

@@ -2,10 +2,11 @@
  * Typed access to Coil's cluster-scoped custom resources over `CustomObjectsApi`: get, list (with
  * label selectors, uncached), create, delete, JSON merge patch (optionally with a resourceVersion
  * precondition, so a concurrent change fails with `conflict`), and status subresource writes.
- * Every call returns a `ResultAsync` with a {@link K8sError}.
+ * Every call returns a `ResultAsync` with a {@link K8sError}. Over client-node's `CustomObjectsApi`
+ * as `makeClients` builds it (its patches default to merge patches) or the REST one of rest-apis.ts.
  */
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from "@kubernetes/client-node";
 import type { ResultAsync } from "neverthrow";
+import type { ClusterCustomObjectsCalls, NamespacedCustomObjectsCalls } from "./api-calls.js";
 import { API_GROUP } from "../../lib/constants.js";
 import {
   COIL_NAMESPACED_PLURALS,
@@ -29,17 +30,16 @@ export interface ListOptions {
   readonly continue?: string;
 }
 
-const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const VERSION = "v2";
 
 /** Operations on one cluster-scoped Coil resource kind. */
 export class ClusterResource<T extends KubeObject> {
-  readonly #api: CustomObjectsApi;
+  readonly #api: ClusterCustomObjectsCalls;
   readonly #plural: string;
   readonly #kind: string;
 
-  /** @param api - the CustomObjectsApi client; `kind` is e.g. `AddressBlock`. */
-  constructor(api: CustomObjectsApi, kind: keyof typeof COIL_PLURALS) {
+  /** @param api - the custom-objects calls, sending merge patches (see {@link coilClient}); `kind` is e.g. `AddressBlock`. */
+  constructor(api: ClusterCustomObjectsCalls, kind: keyof typeof COIL_PLURALS) {
     this.#api = api;
     this.#kind = kind;
     this.#plural = COIL_PLURALS[kind];
@@ -102,7 +102,7 @@ export class ClusterResource<T extends KubeObject> {
    */
   mergePatch(name: string, patch: Record<string, unknown>): ResultAsync<T, K8sError> {
     return k8sCall(
-      async () => (await this.#api.patchClusterCustomObject({ ...this.#base(), name, body: patch }, MERGE_PATCH)) as T,
+      async () => (await this.#api.patchClusterCustomObject({ ...this.#base(), name, body: patch })) as T,
     );
   }
 
@@ -110,7 +110,7 @@ export class ClusterResource<T extends KubeObject> {
   mergePatchStatus(name: string, patch: Record<string, unknown>): ResultAsync<T, K8sError> {
     return k8sCall(
       async () =>
-        (await this.#api.patchClusterCustomObjectStatus({ ...this.#base(), name, body: patch }, MERGE_PATCH)) as T,
+        (await this.#api.patchClusterCustomObjectStatus({ ...this.#base(), name, body: patch })) as T,
     );
   }
 
@@ -138,11 +138,11 @@ export class ClusterResource<T extends KubeObject> {
 
 /** Operations on one namespaced Coil resource kind (Egress): list across namespaces, get, status writes. */
 export class NamespacedResource<T extends KubeObject> {
-  readonly #api: CustomObjectsApi;
+  readonly #api: NamespacedCustomObjectsCalls;
   readonly #plural: string;
 
-  /** @param api - the CustomObjectsApi client; `kind` is e.g. `Egress`. */
-  constructor(api: CustomObjectsApi, kind: keyof typeof COIL_NAMESPACED_PLURALS) {
+  /** @param api - the custom-objects calls; `kind` is e.g. `Egress`. */
+  constructor(api: NamespacedCustomObjectsCalls, kind: keyof typeof COIL_NAMESPACED_PLURALS) {
     this.#api = api;
     this.#plural = COIL_NAMESPACED_PLURALS[kind];
   }
@@ -188,8 +188,12 @@ export interface CoilClient {
   readonly requests: ClusterResource<BlockRequestObject>;
 }
 
-/** Build the typed clients. */
-export function coilClient(api: CustomObjectsApi): CoilClient {
+/**
+ * Build the typed clients over `api`, whose patch calls must send JSON merge patches when given no
+ * options: `makeClients`' `custom` and `makeRestClients`' do (a bare client-node `CustomObjectsApi`
+ * sends JSON patches, which `mergePatch` and `removeFinalizer` would get wrong).
+ */
+export function coilClient(api: ClusterCustomObjectsCalls): CoilClient {
   return {
     pools: new ClusterResource<AddressPoolObject>(api, "AddressPool"),
     blocks: new ClusterResource<AddressBlockObject>(api, "AddressBlock"),

@@ -6,7 +6,7 @@
  * destroys the API clients.
  */
 import type { LeaderElectionConfig } from "../common/flags.js";
-import type { KubeClients } from "./clients.js";
+import type { LeaseCalls } from "./api-calls.js";
 import { LeaderElector } from "./leader-elector.js";
 import type { Logger } from "./log.js";
 
@@ -18,7 +18,7 @@ export interface ControllerLifecycleOptions {
   /** Leader-election settings: the shared `--leader-elect*` flags (the controller's parsed flags will do). */
   readonly election: LeaderElectionConfig;
   /** The controller's API clients: the Lease goes through `coordination`; `destroy()` ends the shutdown. */
-  readonly clients: KubeClients;
+  readonly clients: { readonly coordination: LeaseCalls; destroy(): void };
   /** This candidate's identity. */
   readonly identity: string;
   /** Logger (the elector's too); shutdown logs `stopped` with the reason. */

@@ -3,12 +3,14 @@
  * keep a local cache keyed by name, and call handlers for adds, updates and deletes. When the
  * watch ends it is resumed from the last seen resourceVersion; when the API server answers
  * `410 Gone` (the version was compacted) it re-LISTs and reconciles the cache (emitting the
- * differences as events). Failures back off exponentially.
+ * differences as events). Failures back off exponentially. The watch goes through rest.ts's
+ * `RestClient` (not client-node's `Watch`, so that a program without client-node can watch too).
  */
-import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { ResultAsync } from "neverthrow";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
-import { requestHost, type RequestObserver } from "./clients.js";
+import type { RequestObserver } from "./clients.js";
+import { RestClient, connectionFromKubeConfig } from "./rest.js";
 import type { KubeObject, ObjectList } from "./coil-types.js";
 import type { K8sError } from "./errors.js";
 import { SILENT_LOGGER, type Logger } from "./log.js";
@@ -23,8 +25,13 @@ export type InformerEvent<T> =
 export interface InformerOptions<T extends KubeObject> {
   /** Name for logs. */
   readonly name: string;
-  /** Configuration for the watch connection. */
-  readonly kc: KubeConfig;
+  /**
+   * Where to watch: the program's {@link RestClient} (its keep-alive agent), or a client-node
+   * `KubeConfig` (the informer then opens its own connections with the config's credentials).
+   */
+  readonly kc: KubeConfig | RestClient;
+  /** `Accept` of the watch, e.g. rest-apis.ts' `METADATA_WATCH_ACCEPT`; default `application/json`. */
+  readonly accept?: string;
   /** REST path of the collection, e.g. `/api/v1/nodes`. */
   readonly path: string;
   /** LIST the collection (uncached). */
@@ -59,6 +66,9 @@ export class Informer<T extends KubeObject> {
   #syncWaiters: Array<() => void> = [];
   #watchAbort: AbortController | undefined;
   #loop: Promise<void> | undefined;
+  /** Made from a `KubeConfig` option (destroyed on stop); the given client otherwise. */
+  #rest: RestClient | undefined;
+  #ownsRest = false;
   /** Number of LISTs done (1 + re-lists after 410 Gone or failures); for tests and metrics. */
   lists = 0;
 
@@ -82,6 +92,18 @@ export class Informer<T extends KubeObject> {
     this.#stop.abort();
     this.#watchAbort?.abort();
     await this.#loop;
+    if (this.#ownsRest) this.#rest?.destroy();
+  }
+
+  #client(): RestClient {
+    if (this.#rest !== undefined) return this.#rest;
+    const kc = this.#o.kc;
+    if (kc instanceof RestClient) this.#rest = kc;
+    else {
+      this.#rest = new RestClient(connectionFromKubeConfig(kc));
+      this.#ownsRest = true;
+    }
+    return this.#rest;
   }
 
   /** Whether the first LIST has been applied. */
@@ -209,7 +231,7 @@ export class Informer<T extends KubeObject> {
         if (result === "closed" && !sawEvent && !this.#stop.signal.aborted) result = "error";
         resolve(result);
       };
-      // Watch.watch resolves once the answer's headers are in; a refusal calls `done` before that.
+      // watch() resolves once the answer's headers are in; a refusal calls `done` before that.
       let opened = false;
       let refused: unknown;
       const observed = (err: unknown): void => {
@@ -219,11 +241,11 @@ export class Informer<T extends KubeObject> {
       const report = (err: unknown): void => {
         const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
         const code = err === undefined ? "200" : typeof status === "number" ? String(status) : "<error>";
-        this.#o.onRequest?.({ code, method: "GET", host: requestHost(this.#o.kc.getCurrentCluster()?.server ?? "") });
+        this.#o.onRequest?.({ code, method: "GET", host: this.#client().host });
       };
       const open = async (): Promise<void> => {
         try {
-          const ac = await new Watch(this.#o.kc).watch(this.#o.path, query, onEvent, observed);
+          const ac = await this.#client().watch(this.#o.path, query, onEvent, observed, this.#o.accept);
           opened = true;
           report(refused);
           this.#watchAbort = ac;

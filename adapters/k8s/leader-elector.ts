@@ -5,15 +5,16 @@
  * the renew deadline. Every write carries the read resourceVersion, so two candidates never both
  * win one round. Defaults are controller-runtime's: lease 15 s, renew deadline 10 s, retry 2 s.
  */
-import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import type { V1Lease } from "@kubernetes/client-node";
+import type { LeaseCalls } from "./api-calls.js";
 import { sleep } from "./backoff.js";
 import { k8sCall } from "./errors.js";
 import { SILENT_LOGGER, type Logger } from "./log.js";
 
 /** Options of {@link LeaderElector}. */
 export interface LeaderElectorOptions {
-  /** Leases client. */
-  readonly coordination: CoordinationV1Api;
+  /** Leases client (client-node's `CoordinationV1Api` or rest-apis.ts'). */
+  readonly coordination: LeaseCalls;
   /** Lease namespace, e.g. `kube-system`. */
   readonly namespace: string;
   /** Lease name, e.g. `coil-ipam-leader`. */

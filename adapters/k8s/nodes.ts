@@ -4,6 +4,7 @@
  */
 import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
 import type { ResultAsync } from "neverthrow";
+import type { NodeListCalls } from "./api-calls.js";
 import type { KubeObject, ObjectList } from "./coil-types.js";
 import { k8sCall, type K8sError } from "./errors.js";
 
@@ -26,7 +27,7 @@ export function nodeMeta(n: V1Node | NodeMeta): NodeMeta {
 }
 
 /** LIST every Node (uncached, pages of 500), each reduced by `map` as it arrives (an informer's list). */
-export function listNodesAs<T>(core: CoreV1Api, map: (n: V1Node) => T): ResultAsync<ObjectList<T>, K8sError> {
+export function listNodesAs<T>(core: NodeListCalls, map: (n: V1Node) => T): ResultAsync<ObjectList<T>, K8sError> {
   return k8sCall(async () => {
     const items: T[] = [];
     let cont: string | undefined;
@@ -42,12 +43,12 @@ export function listNodesAs<T>(core: CoreV1Api, map: (n: V1Node) => T): ResultAs
 }
 
 /** LIST Nodes (uncached) reduced to metadata; paginated by 500. */
-export function listNodeMetas(core: CoreV1Api): ResultAsync<ObjectList<NodeMeta>, K8sError> {
+export function listNodeMetas(core: NodeListCalls): ResultAsync<ObjectList<NodeMeta>, K8sError> {
   return listNodesAs(core, nodeMeta);
 }
 
 /** The set of existing Node names (uncached). */
-export function listNodeNames(core: CoreV1Api): ResultAsync<Set<string>, K8sError> {
+export function listNodeNames(core: NodeListCalls): ResultAsync<Set<string>, K8sError> {
   return listNodeMetas(core).map((l) => new Set(l.items.map((n) => n.metadata.name)));
 }
 

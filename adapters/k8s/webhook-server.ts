@@ -15,7 +15,7 @@ import { CertReloader, certDirFiles } from "./certs-reloader.js";
 import { startCertRotation, type CertRotation, type CertRotationOptions } from "./certs-rotation.js";
 import type { WebhookHandler } from "./admission.js";
 import type { ListenAddr } from "../common/flags.js";
-import type { KubeClients } from "./clients.js";
+import type { WebhookConfigurationCalls } from "./api-calls.js";
 import type { Logger } from "./log.js";
 
 /** Minimal logger the server writes to. */
@@ -186,6 +186,7 @@ export type StartWebhook = (o: {
   readonly certDir: string;
   readonly enableCertRotation: boolean;
   readonly enableRestartOnCertRefresh: boolean;
-  readonly clients: KubeClients;
+  /** The controller's API clients: `admission` injects the CA under `--enable-cert-rotation`. */
+  readonly clients: { readonly admission: WebhookConfigurationCalls };
   readonly log: Logger;
 }) => Promise<WebhookHandle>;

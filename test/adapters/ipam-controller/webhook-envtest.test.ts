@@ -29,7 +29,7 @@ import { webhookCaBundleInjector } from "../../../adapters/k8s/certs-inject.js";
 import { startWebhookServer } from "../../../adapters/k8s/webhook-server.js";
 import { handleWebhookRequest } from "../../../adapters/ipam-controller/webhook-review.js";
 import { makeStartIpamWebhook } from "../../../adapters/ipam-controller/webhook-start.js";
-import { SILENT_LOGGER, type KubeClients } from "../../../adapters/k8s/index.js";
+import { SILENT_LOGGER } from "../../../adapters/k8s/index.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const GROUP = "coil.cybozu.com";
@@ -119,7 +119,7 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
     certDir,
     certRotation: {
       hosts: ["127.0.0.1", ...IPAM_WEBHOOK_DNS_NAMES],
-      injectCaBundle: webhookCaBundleInjector(kc),
+      injectCaBundle: webhookCaBundleInjector(kc.makeApiClient(AdmissionregistrationV1Api)),
       now: () => new Date(Date.now() + skewMs),
       validityMs: 2 * 3600_000,
       lookaheadMs: 75 * 60_000,
@@ -283,7 +283,7 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
       certDir: dir2,
       enableCertRotation: true,
       enableRestartOnCertRefresh: false,
-      clients: { kc } as KubeClients,
+      clients: { admission: kc.makeApiClient(AdmissionregistrationV1Api) },
       log: SILENT_LOGGER,
     });
     t.teardown(() => h.close());
@@ -321,7 +321,7 @@ async function run(t: Test, bins: ControlPlaneBinaries): Promise<void> {
           host: "127.0.0.1",
           port: p,
           certDir: dirs[i]!,
-          certRotation: { hosts: ["127.0.0.1", ...IPAM_WEBHOOK_DNS_NAMES], injectCaBundle: webhookCaBundleInjector(kc) },
+          certRotation: { hosts: ["127.0.0.1", ...IPAM_WEBHOOK_DNS_NAMES], injectCaBundle: webhookCaBundleInjector(kc.makeApiClient(AdmissionregistrationV1Api)) },
         }),
       ),
     );

@@ -18,10 +18,10 @@
  * - a direct `CustomObjectsApi` call whose argument is an object literal naming `group` and `plural`
  *   as constant strings (`getNamespacedCustomObject({ group: "coil.cybozu.com", plural: "egresses", … })`):
  *   that group and resource, the verb from the method name;
- * - a watch: client-node's `Watch` takes a REST path, and raw collection paths exist only for
+ * - a watch: the informers' `RestClient.watch` (adapters/k8s/rest.ts) takes a REST path, and raw collection paths exist only for
  *   watches (typed APIs build their own), so a reachable collection path — a string such as
  *   `/api/v1/nodes` (literal or constant) or the `path` of a `ClusterResource<T>`/`NamespacedResource<T>` — is a `watch`
- *   of that resource. A program with such paths must also reach `Watch.watch` (checked).
+ *   of that resource. A program with such paths must also reach `RestClient.watch` (checked).
  *
  * Any other use of `CustomObjectsApi` (a computed group or plural) or an API class the table below does not know fails the scan,
  * so a new kind of call cannot slip past the comparison.
@@ -64,6 +64,8 @@ const ADAPTERS = join(ROOT, "adapters") + "/";
 const FOLLOWED = [ADAPTERS, join(ROOT, "lib") + "/"];
 const followed = (n: ts.Node): boolean => FOLLOWED.some((dir) => n.getSourceFile().fileName.startsWith(dir));
 const CLIENT_NODE = "/node_modules/@kubernetes/client-node/";
+/** The informers' watch (`RestClient.watch`). */
+const REST_CLIENT = join(ADAPTERS, "k8s/rest.ts");
 
 /** API group of a client-node API class (`ObjectCoordinationV1Api` → coordination.k8s.io). */
 const GROUPS: Readonly<Record<string, string>> = {
@@ -290,6 +292,8 @@ export class ApiUsageScanner {
         const u = typedApiUse(cls, name);
         if (typeof u === "string") errors.push(`${this.#where(n)}: ${u}`);
         else if (u !== undefined) add(u.group, u.resource, u.verb, n);
+      } else if (file === REST_CLIENT && cls === "RestClient" && name === "watch") {
+        watchReachable = true;
       } else if (this.#isClusterResourceMember(d) && ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression)) {
         const plural = this.#clusterResourcePlural(recv ?? this.#checker.getTypeAtLocation(n.expression.expression));
         if (plural === undefined) errors.push(`${this.#where(n)}: ClusterResource call on an unknown receiver`);
@@ -347,7 +351,7 @@ export class ApiUsageScanner {
       } else visit(b);
     }
     const list = [...uses.values()];
-    if (list.some((u) => u.verb === "watch") && !watchReachable) errors.push(`${program}: collection paths found but Watch.watch is not reachable (a path used for something else?)`);
+    if (list.some((u) => u.verb === "watch") && !watchReachable) errors.push(`${program}: collection paths found but RestClient.watch is not reachable (a path used for something else?)`);
     if (errors.length > 0) throw new Error(`API usage scan of ${program} failed:\n${errors.join("\n")}`);
     return list.sort((a, b) => `${a.group}/${a.resource}/${a.verb}`.localeCompare(`${b.group}/${b.resource}/${b.verb}`));
   }

@@ -1,0 +1,306 @@
+/**
+ * Loading a kubeconfig (or the in-cluster service account) into an {@link ApiConnection} without
+ * client-node: what coil-ipam-controller starts with, so that its bundle leaves client-node out
+ * (rest.ts says why: memory). Same sources, order and start-up errors as clients.ts'
+ * `loadKubeConfig` (controller-runtime's order: `--kubeconfig`, `$KUBECONFIG`, in-cluster,
+ * `~/.kube/config`; checked before the first request; errors are {@link KubeConfigError} values).
+ *
+ * Supported: cluster `server` (https or http), `certificate-authority(-data)`,
+ * `insecure-skip-tls-verify`, `tls-server-name`; user `client-certificate(-data)`/`client-key(-data)`,
+ * `token`, `tokenFile`, `username`/`password`, `as` (impersonation), and `exec` credential plugins
+ * that answer a token (`client.authentication.k8s.io` v1 and v1beta1, cached until it expires).
+ * Refused with a clear start-up error: `auth-provider` (removed from client-go; use an exec plugin),
+ * `proxy-url`, exec plugins that answer client certificates.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { err, ok, type Result } from "neverthrow";
+import { parse as parseYaml } from "yaml";
+import type { ApiConnection, TlsSettings } from "./rest.js";
+
+/** Where to read cluster credentials from. */
+export interface KubeConfigSource {
+  /** Path of a kubeconfig file (`--kubeconfig`). Wins over everything else. */
+  readonly kubeconfig?: string;
+  /**
+   * Environment: `KUBECONFIG`, the in-cluster `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`,
+   * and `HOME` (for `~/.kube/config`; default: the user's home directory).
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Prefix of the in-cluster service-account files (tests); default none, i.e. `/var/run/secrets/...`. */
+  readonly serviceAccountPrefix?: string;
+}
+
+/** Why no usable kubeconfig could be loaded. */
+export type KubeConfigErrorKind =
+  /** The file (or a file it names: CA, client certificate/key, token) cannot be read. */
+  | "unreadable"
+  /** Not YAML, not a kubeconfig, or no usable current context/cluster/server. */
+  | "invalid"
+  /** No `--kubeconfig`, no `$KUBECONFIG`, not in a cluster and no `~/.kube/config`. */
+  | "none-found"
+  /** `KUBERNETES_SERVICE_HOST` is set but the in-cluster configuration is incomplete. */
+  | "in-cluster-unavailable";
+
+/** A kubeconfig that cannot be used, as a value. `source` names where it came from, `message` the cause. */
+export interface KubeConfigError {
+  /** Classification. */
+  readonly kind: KubeConfigErrorKind;
+  /** E.g. `kubeconfig /etc/kc (--kubeconfig)`, `in-cluster configuration`. */
+  readonly source: string;
+  /** The cause, e.g. `cannot read: no such file or directory`. */
+  readonly message: string;
+}
+
+/** One line for the operator: `<source>: <cause>`. */
+export function formatKubeConfigError(e: KubeConfigError): string {
+  return `${e.source}: ${e.message}`;
+}
+
+/** Where a pod's service-account token and CA are mounted. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** How long a token read from a file is used before it is read again (client-go: 1 minute). */
+const TOKEN_FILE_TTL_MS = 60_000;
+
+type Yaml = Record<string, unknown>;
+const isMap = (v: unknown): v is Yaml => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (m: Yaml, k: string): string | undefined => (typeof m[k] === "string" && m[k] !== "" ? m[k] : undefined);
+
+/** A file-system error as a short cause (`no such file or directory`), the path left to the caller. */
+export function fsCause(e: unknown): string {
+  const x = e as { code?: unknown; message?: unknown };
+  switch (x?.code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "EISDIR":
+      return "is a directory";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "ENOTDIR":
+      return "a path component is not a directory";
+    default:
+      return typeof x?.message === "string" ? x.message : String(e);
+  }
+}
+
+/** Why `path` cannot be read (a short cause), or undefined when it can. */
+export function readable(path: string): string | undefined {
+  try {
+    readFileSync(path);
+    return undefined;
+  } catch (e) {
+    return fsCause(e);
+  }
+}
+
+/** A named entry list of a kubeconfig (`clusters`, `users`, `contexts`) as name → body; the first of a name wins (client-go). */
+function entries(doc: Yaml, list: string, body: string, into: Map<string, Yaml>, base: string): void {
+  const items = doc[list];
+  if (!Array.isArray(items)) return;
+  for (const it of items) {
+    if (!isMap(it) || typeof it["name"] !== "string" || into.has(it["name"])) continue;
+    const b = isMap(it[body]) ? { ...it[body] } : {};
+    // Relative file paths are relative to the kubeconfig that names them.
+    for (const k of ["certificate-authority", "client-certificate", "client-key", "tokenFile", "token-file"]) {
+      const v = b[k];
+      if (typeof v === "string" && v !== "" && !isAbsolute(v)) b[k] = join(base, v);
+    }
+    const exec = b["exec"];
+    if (isMap(exec) && typeof exec["command"] === "string" && exec["command"].includes("/") && !isAbsolute(exec["command"])) {
+      b["exec"] = { ...exec, command: join(base, exec["command"]) };
+    }
+    into.set(it["name"], b);
+  }
+}
+
+interface Merged {
+  readonly clusters: Map<string, Yaml>;
+  readonly users: Map<string, Yaml>;
+  readonly contexts: Map<string, Yaml>;
+  current: string | undefined;
+}
+
+/** Parse and merge kubeconfig files (a `$KUBECONFIG` list: the first file setting a current context wins). */
+function loadFiles(paths: readonly string[], origin: string): Result<ApiConnection, KubeConfigError> {
+  const source = paths.length === 1 ? `kubeconfig ${paths[0]} (${origin})` : `kubeconfig ${paths.join(delimiter)} (${origin})`;
+  const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map(), current: undefined };
+  for (const path of paths) {
+    const at = paths.length === 1 ? "" : `${path}: `;
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      return err({ kind: "unreadable", source, message: `${at}cannot read: ${fsCause(e)}` });
+    }
+    let doc: unknown;
+    try {
+      // YAML 1.1, as client-go's sigs.k8s.io/yaml reads kubeconfigs (`yes`/`no` are booleans).
+      doc = parseYaml(text, { prettyErrors: false, version: "1.1" });
+    } catch (e) {
+      const first = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+      return err({ kind: "invalid", source, message: `${at}not valid YAML: ${first}` });
+    }
+    if (!isMap(doc)) return err({ kind: "invalid", source, message: `${at}not a kubeconfig (empty, or not a YAML mapping)` });
+    const base = dirname(path);
+    entries(doc, "clusters", "cluster", m.clusters, base);
+    entries(doc, "users", "user", m.users, base);
+    entries(doc, "contexts", "context", m.contexts, base);
+    m.current ??= str(doc, "current-context");
+  }
+  const conn = connection(m);
+  return conn.isErr() ? err({ kind: "invalid", source, message: conn.error }) : ok(conn.value);
+}
+
+/** The current context's cluster and user as a connection, or why not. */
+function connection(m: Merged): Result<ApiConnection, string> {
+  const name = m.current;
+  if (name === undefined) return err("no current context (current-context is not set)");
+  const ctx = m.contexts.get(name);
+  if (ctx === undefined) return err(`current context ${JSON.stringify(name)} is not defined under contexts`);
+  const clusterName = str(ctx, "cluster") ?? "";
+  const cluster = m.clusters.get(clusterName);
+  if (cluster === undefined) return err(`context ${JSON.stringify(name)} names cluster ${JSON.stringify(clusterName)}, which is not defined under clusters`);
+  const userName = str(ctx, "user");
+  const user = userName === undefined ? {} : m.users.get(userName);
+  if (user === undefined) return err(`context ${JSON.stringify(name)} names user ${JSON.stringify(userName)}, which is not defined under users`);
+  const server = str(cluster, "server");
+  const cn = JSON.stringify(clusterName);
+  if (server === undefined) return err(`cluster ${cn} has no server`);
+  if (!URL.canParse(server)) return err(`cluster ${cn}: server ${JSON.stringify(server)} is not a URL`);
+  const protocol = new URL(server).protocol;
+  if (protocol !== "https:" && protocol !== "http:") return err(`cluster ${cn}: server ${server} is not http(s)`);
+  if (str(cluster, "proxy-url") !== undefined) return err(`cluster ${cn}: proxy-url is not supported by this program`);
+  if (user["auth-provider"] !== undefined) return err(`user ${JSON.stringify(userName)}: auth-provider is not supported (client-go dropped it too); use an exec credential plugin`);
+  for (const [what, key, m2] of [
+    ["certificate-authority", "certificate-authority", cluster],
+    ["client-certificate", "client-certificate", user],
+    ["client-key", "client-key", user],
+    ["token file", "tokenFile", user],
+    ["token-file", "token-file", user],
+  ] as const) {
+    const path = str(m2, key);
+    if (path === undefined) continue;
+    const cause = readable(path);
+    if (cause !== undefined) return err(`${what} ${path}: ${cause}`);
+  }
+  const fileOrData = (m2: Yaml, key: string): Buffer | undefined => {
+    const path = str(m2, key);
+    if (path !== undefined) return readFileSync(path);
+    const data = str(m2, `${key}-data`);
+    return data === undefined ? undefined : Buffer.from(data, "base64");
+  };
+  const ca = fileOrData(cluster, "certificate-authority");
+  const cert = fileOrData(user, "client-certificate");
+  const key = fileOrData(user, "client-key");
+  const servername = str(cluster, "tls-server-name");
+  const tls: TlsSettings = {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(cluster["insecure-skip-tls-verify"] === true ? { rejectUnauthorized: false } : {}),
+    ...(servername === undefined ? {} : { servername }),
+  };
+  const extra: Record<string, string> = {};
+  const as = str(user, "as");
+  if (as !== undefined) extra["Impersonate-User"] = as;
+  const exec = user["exec"];
+  let bearer: () => Promise<string | undefined>;
+  if (isMap(exec)) {
+    const plugin = execPlugin(exec);
+    if (plugin.isErr()) return err(`user ${JSON.stringify(userName)}: ${plugin.error}`);
+    bearer = plugin.value;
+  } else bearer = staticBearer(str(user, "token"), str(user, "tokenFile") ?? str(user, "token-file"));
+  const username = str(user, "username");
+  const basic = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${str(user, "password") ?? ""}`).toString("base64")}`;
+  return ok({
+    server,
+    tls: () => Promise.resolve(tls),
+    headers: async () => {
+      const token = await bearer();
+      const auth = token !== undefined ? `Bearer ${token}` : basic;
+      return auth === undefined ? extra : { ...extra, Authorization: auth };
+    },
+  });
+}
+
+/** A fixed token, or one read from a file and read again after {@link TOKEN_FILE_TTL_MS} (tokens are rotated on disk). */
+function staticBearer(token: string | undefined, file: string | undefined): () => Promise<string | undefined> {
+  if (file === undefined) return () => Promise.resolve(token);
+  let cached: { value: string; at: number } | undefined;
+  return () => {
+    if (cached === undefined || Date.now() - cached.at > TOKEN_FILE_TTL_MS) cached = { value: readFileSync(file, "utf8").trim(), at: Date.now() };
+    return Promise.resolve(cached.value);
+  };
+}
+
+/** An exec credential plugin (client-go's `ExecCredential`): run it, use its token until `expirationTimestamp`. */
+function execPlugin(exec: Yaml): Result<() => Promise<string | undefined>, string> {
+  const command = str(exec, "command");
+  const apiVersion = str(exec, "apiVersion") ?? "client.authentication.k8s.io/v1";
+  if (command === undefined) return err("exec has no command");
+  const args = Array.isArray(exec["args"]) ? exec["args"].map(String) : [];
+  const env: Record<string, string> = { ...(process.env as Record<string, string>) };
+  if (Array.isArray(exec["env"])) for (const e of exec["env"]) if (isMap(e) && typeof e["name"] === "string") env[e["name"]] = typeof e["value"] === "string" ? e["value"] : "";
+  env["KUBERNETES_EXEC_INFO"] = JSON.stringify({ apiVersion, kind: "ExecCredential", spec: { interactive: false } });
+  let cached: { token: string; until: number } | undefined;
+  return ok(async () => {
+    if (cached !== undefined && Date.now() < cached.until) return cached.token;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(command, args, { env, maxBuffer: 1 << 20 }, (e, out) => (e === null ? resolve(out) : reject(new Error(`exec credential plugin ${command}: ${e.message}`)))),
+    );
+    const cred = JSON.parse(stdout) as { status?: { token?: unknown; expirationTimestamp?: unknown; clientCertificateData?: unknown } };
+    const token = cred.status?.token;
+    if (typeof token !== "string" || token === "") {
+      throw new Error(`exec credential plugin ${command}: no token in its answer${cred.status?.clientCertificateData === undefined ? "" : " (client certificates from exec plugins are not supported)"}`);
+    }
+    const exp = typeof cred.status?.expirationTimestamp === "string" ? Date.parse(cred.status.expirationTimestamp) : NaN;
+    cached = { token, until: Number.isNaN(exp) ? Number.POSITIVE_INFINITY : exp };
+    return token;
+  });
+}
+
+function loadInCluster(src: KubeConfigSource): Result<ApiConnection, KubeConfigError> {
+  const host = src.env["KUBERNETES_SERVICE_HOST"] ?? "";
+  const port = src.env["KUBERNETES_SERVICE_PORT"] ?? "";
+  const source = `in-cluster configuration (KUBERNETES_SERVICE_HOST=${host})`;
+  if (port === "") return err({ kind: "in-cluster-unavailable", source, message: "KUBERNETES_SERVICE_PORT is not set" });
+  const prefix = src.serviceAccountPrefix ?? "";
+  const token = `${prefix}${SERVICE_ACCOUNT_DIR}/token`;
+  const caFile = `${prefix}${SERVICE_ACCOUNT_DIR}/ca.crt`;
+  for (const [what, path] of [["token", token], ["CA", caFile]] as const) {
+    const cause = readable(path);
+    if (cause !== undefined) return err({ kind: "in-cluster-unavailable", source, message: `service-account ${what} ${path}: ${cause}` });
+  }
+  // client-go's InClusterConfig: always https to KUBERNETES_SERVICE_HOST:PORT.
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (!URL.canParse(server)) return err({ kind: "in-cluster-unavailable", source, message: `${server} is not a URL` });
+  const ca = readFileSync(caFile);
+  const bearer = staticBearer(undefined, token);
+  return ok({ server, tls: () => Promise.resolve({ ca }), headers: async () => ({ Authorization: `Bearer ${await bearer()}` }) });
+}
+
+/**
+ * clients.ts' `loadKubeConfig` without client-node: the same sources in the same order, the same
+ * checks and error values, but an {@link ApiConnection} for rest.ts' `RestClient`. Synchronous
+ * (start-up only); exec plugins run at the first request.
+ */
+export function loadApiConnection(src: KubeConfigSource): Result<ApiConnection, KubeConfigError> {
+  if (src.kubeconfig !== undefined) {
+    if (src.kubeconfig === "") return err({ kind: "invalid", source: "--kubeconfig", message: "empty path" });
+    return loadFiles([src.kubeconfig], "--kubeconfig");
+  }
+  const list = (src.env["KUBECONFIG"] ?? "").split(delimiter).filter((f) => f !== "");
+  if (list.length > 0) return loadFiles(list, "$KUBECONFIG");
+  if ((src.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") return loadInCluster(src);
+  const home = src.env["HOME"] ?? homedir();
+  const file = join(home, ".kube", "config");
+  if (existsSync(file)) return loadFiles([file], "~/.kube/config");
+  return err({
+    kind: "none-found",
+    source: "no kubeconfig",
+    message: `--kubeconfig is not given, $KUBECONFIG is not set, KUBERNETES_SERVICE_HOST is not set (not in a cluster) and ${file} does not exist`,
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * The REST client coil-ipam-controller runs on (adapters/k8s/rest.ts, rest-apis.ts), connected by
+ * loadApiConnection from a real kubeconfig (client certificates) to a real kube-apiserver: Coil's
+ * resources through `coilClient` (create, get, list with selectors and paging, merge patches with
+ * and without a resourceVersion precondition, status PUT, delete with a uid precondition), API
+ * errors as `K8sError` kinds, Nodes listed and watched as metadata only, Leases, webhook
+ * configurations, the request observer, and watch refusals and transport failures.
+ */
+import t from "tap";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { Informer, coilClient, k8sCall, type ApiRequest, type BlockRequestObject, type KubeObject } from "../../../adapters/k8s/index.js";
+import { loadApiConnection } from "../../../adapters/k8s/kubeconfig.js";
+import { RestClient } from "../../../adapters/k8s/rest.js";
+import { METADATA_WATCH_ACCEPT, makeRestClients } from "../../../adapters/k8s/rest-apis.js";
+import { startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
+
+const started = await startCoilControlPlaneOrSkip(t);
+if (started !== undefined) {
+  const { cp, kc } = started;
+  const seen: ApiRequest[] = [];
+  const conn = loadApiConnection({ kubeconfig: cp.kubeconfigPath, env: {} })._unsafeUnwrap();
+  const clients = makeRestClients(conn, { onRequest: (r) => void seen.push(r), nodeMetadataOnly: true });
+  const coil = coilClient(clients.custom);
+  const core = kc.makeApiClient(CoreV1Api);
+  t.teardown(async () => {
+    clients.destroy();
+    await cp.stop();
+  });
+
+  await t.test("Coil resources: create, get, list, merge patches, status PUT, delete, and their errors", async (t) => {
+    const pool = (await coil.pools.create({ metadata: { name: "p", labels: { team: "a" }, finalizers: ["coil.cybozu.com"] }, spec: { blockSizeBits: 5, subnets: [{ ipv4: "10.9.0.0/24" }] } }))._unsafeUnwrap();
+    t.equal(pool.apiVersion, "coil.cybozu.com/v2");
+    t.equal(pool.kind, "AddressPool");
+    t.equal((await coil.pools.get("p"))._unsafeUnwrap().metadata.uid, pool.metadata.uid);
+    t.equal((await coil.pools.get("nope"))._unsafeUnwrapErr().kind, "not-found");
+    t.equal((await coil.pools.create({ metadata: { name: "p" }, spec: { blockSizeBits: 5, subnets: [{ ipv4: "10.9.0.0/24" }] } }))._unsafeUnwrapErr().kind, "already-exists");
+    t.equal((await coil.pools.create({ metadata: { name: "Bad_Name" }, spec: { blockSizeBits: 5, subnets: [] } }))._unsafeUnwrapErr().kind, "invalid");
+    (await coil.pools.create({ metadata: { name: "q", labels: { team: "b" } }, spec: { blockSizeBits: 5, subnets: [{ ipv4: "10.10.0.0/24" }] } }))._unsafeUnwrap();
+    t.same((await coil.pools.list({ labelSelector: "team=a" }))._unsafeUnwrap().items.map((p) => p.metadata.name), ["p"], "label selector");
+    const page = (await coil.pools.list({ limit: 1 }))._unsafeUnwrap();
+    t.equal(page.items.length, 1);
+    t.type(page.continue, "string", "a continue token");
+    const rest = (await coil.pools.list({ limit: 1, continue: page.continue ?? "" }))._unsafeUnwrap();
+    t.same([...page.items, ...rest.items].map((p) => p.metadata.name), ["p", "q"], "paging");
+
+    const patched = (await coil.pools.mergePatch("p", { metadata: { labels: { team: "c" }, resourceVersion: pool.metadata.resourceVersion } }))._unsafeUnwrap();
+    t.equal(patched.metadata.labels?.["team"], "c", "merge patch with the current resourceVersion");
+    t.equal((await coil.pools.mergePatch("p", { metadata: { labels: { team: "d" }, resourceVersion: pool.metadata.resourceVersion } }))._unsafeUnwrapErr().kind, "conflict", "a stale one conflicts");
+    t.same((await coil.pools.removeFinalizer(patched, "coil.cybozu.com"))?._unsafeUnwrap().metadata.finalizers, undefined, "finalizer removed");
+
+    const req = (await coil.requests.create({ metadata: { name: "r" }, spec: { nodeName: "n", poolName: "p" } }))._unsafeUnwrap();
+    const status = { addressBlockName: "p-0", conditions: [{ type: "Complete", status: "True", reason: "allocated", message: "x", lastProbeTime: "2026-01-01T00:00:00Z", lastTransitionTime: "2026-01-01T00:00:00Z" }] } as BlockRequestObject["status"];
+    const written = (await coil.requests.replaceStatus({ ...req, ...(status === undefined ? {} : { status }) }))._unsafeUnwrap();
+    t.equal(written.status?.addressBlockName, "p-0", "status PUT");
+    t.equal((await coil.requests.replaceStatus({ ...req, ...(status === undefined ? {} : { status }) }))._unsafeUnwrapErr().kind, "conflict", "status PUT over a stale resourceVersion");
+    t.equal((await coil.requests.mergePatchStatus("r", { status: { addressBlockName: "p-1" } }))._unsafeUnwrap().status?.addressBlockName, "p-1", "status merge patch");
+    t.equal((await coil.requests.delete("r", { uid: "00000000-0000-0000-0000-000000000000" }))._unsafeUnwrapErr().kind, "conflict", "delete with another uid");
+    t.ok((await coil.requests.delete("r", { uid: req.metadata.uid ?? "" })).isOk(), "delete with its uid");
+    t.equal((await coil.requests.get("r"))._unsafeUnwrapErr().kind, "not-found");
+  });
+
+  await t.test("Nodes as metadata only: list and watch", async (t) => {
+    await core.createNode({ body: { metadata: { name: "n1", labels: { a: "b" } }, spec: { podCIDR: "10.1.0.0/24" } } });
+    const listed = (await k8sCall(() => clients.core.listNode({ limit: 500 })))._unsafeUnwrap();
+    const n1 = listed.items.find((n) => n.metadata?.name === "n1") as (KubeObject & { spec?: unknown }) | undefined;
+    t.equal(n1?.kind, "PartialObjectMetadata", "a PartialObjectMetadataList");
+    t.same(n1?.metadata.labels, { a: "b" }, "metadata kept");
+    t.equal(n1?.spec, undefined, "no spec");
+    const events: Array<{ type: string; object: KubeObject & { spec?: unknown } }> = [];
+    const inf = new Informer<KubeObject & { spec?: unknown }>({
+      name: "nodes",
+      kc: clients.rest,
+      path: "/api/v1/nodes",
+      accept: METADATA_WATCH_ACCEPT,
+      list: () =>
+        k8sCall(async () => {
+          const l = await clients.core.listNode();
+          return { items: l.items as unknown as Array<KubeObject & { spec?: unknown }>, resourceVersion: l.metadata?.resourceVersion ?? "" };
+        }),
+    });
+    inf.on((e) => events.push(e));
+    inf.start();
+    await inf.waitSynced();
+    await core.createNode({ body: { metadata: { name: "n2" }, spec: { podCIDR: "10.2.0.0/24" } } });
+    await waitFor("n2 added through the watch", () => events.some((e) => e.type === "add" && e.object.metadata.name === "n2"));
+    const added = events.find((e) => e.type === "add" && e.object.metadata.name === "n2");
+    t.equal(added?.object.kind, "PartialObjectMetadata", "watch events carry PartialObjectMetadata");
+    t.equal(added?.object.spec, undefined);
+    await core.deleteNode({ name: "n2" });
+    await waitFor("n2 deleted through the watch", () => events.some((e) => e.type === "delete" && e.object.metadata.name === "n2"));
+    await inf.stop();
+    t.pass("watch stopped");
+  });
+
+  await t.test("Leases and webhook configurations", async (t) => {
+    const created = (await k8sCall(() => clients.coordination.createNamespacedLease({ namespace: "kube-system", body: { metadata: { name: "l", namespace: "kube-system" }, spec: { holderIdentity: "me" } } })))._unsafeUnwrap();
+    const got = (await k8sCall(() => clients.coordination.readNamespacedLease({ namespace: "kube-system", name: "l" })))._unsafeUnwrap();
+    t.equal(got.spec?.holderIdentity, "me");
+    const renewed = (await k8sCall(() => clients.coordination.replaceNamespacedLease({ namespace: "kube-system", name: "l", body: { ...got, spec: { holderIdentity: "you" } } })))._unsafeUnwrap();
+    t.equal(renewed.spec?.holderIdentity, "you");
+    const stale = await k8sCall(() => clients.coordination.replaceNamespacedLease({ namespace: "kube-system", name: "l", body: { ...created, spec: { holderIdentity: "late" } } }));
+    t.equal(stale._unsafeUnwrapErr().kind, "conflict", "a stale resourceVersion conflicts");
+    t.equal((await k8sCall(() => clients.admission.readValidatingWebhookConfiguration({ name: "none" })))._unsafeUnwrapErr().kind, "not-found");
+  });
+
+  await t.test("every request is reported with its code, method and host", async (t) => {
+    const host = new URL(cp.server).host;
+    t.ok(seen.some((r) => r.code === "201" && r.method === "POST" && r.host === host), "a CREATE");
+    t.ok(seen.some((r) => r.code === "404" && r.method === "GET"), "a GET of a missing object");
+    t.ok(seen.some((r) => r.code === "409" && r.method === "PUT"), "a conflict");
+  });
+
+  await t.test("a refused watch and an unreachable server", async (t) => {
+    const done = await new Promise<unknown>((resolve) => void clients.rest.watch("/apis/coil.cybozu.com/v2/nothings", {}, () => undefined, resolve));
+    t.equal((done as { statusCode?: number }).statusCode, 404, "done() with the status of a refused watch");
+    const gone = new RestClient({ server: "https://127.0.0.1:1", tls: () => Promise.resolve({}), headers: () => Promise.resolve({}) }, { onRequest: (r) => void seen.push(r) });
+    const e = await k8sCall(() => gone.request({ method: "GET", path: "/api/v1/nodes" }));
+    t.equal(e._unsafeUnwrapErr().kind, "network", "no answer: a network error");
+    t.ok(seen.some((r) => r.code === "<error>" && r.host === "127.0.0.1:1"), "reported as <error>");
+    const bad = new RestClient({ server: "not a url", tls: () => Promise.resolve({}), headers: () => Promise.resolve({}) });
+    t.match((await k8sCall(() => bad.request({ method: "GET", path: "/" })))._unsafeUnwrapErr().message, /does not parse/);
+    gone.destroy();
+  });
+}
