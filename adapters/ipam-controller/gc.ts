@@ -4,14 +4,15 @@
  */
 import { err, ok, type Result } from "neverthrow";
 import { FINALIZER, LABEL_NODE } from "../../lib/constants.js";
-import { listNodeNames, type AddressBlockObject, type CoilClient, type K8sError, type KubeClients, type Logger } from "../k8s/index.js";
+import { listNodeNames, type AddressBlockObject, type CoilClient, type K8sError, type Logger } from "../k8s/index.js";
+import type { NodeListCalls } from "../k8s/api-calls.js";
 
 /** Dependencies of {@link collectOrphanBlocks}. */
 export interface GcDeps {
   /** Typed API clients. */
   readonly coil: CoilClient;
-  /** Core API (Nodes, uncached). */
-  readonly core: KubeClients["core"];
+  /** Node listing (uncached). */
+  readonly core: NodeListCalls;
   /** All AddressBlocks (informer cache). */
   readonly blocks: () => AddressBlockObject[];
   /** Logger. */

@@ -1,7 +1,8 @@
 /** coil-ipam-controller entry point: parse flags, wire real dependencies (webhook included), run until SIGTERM/SIGINT. */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { createJsonLogger, formatKubeConfigError, loadKubeConfig } from "../k8s/index.js";
+import { createJsonLogger } from "../k8s/index.js";
+import { formatKubeConfigError, loadApiConnection } from "../k8s/kubeconfig.js";
 import { configOrExit } from "../common/flags.js";
 import { IPAM_CONTROLLER, parseIpamControllerFlags } from "./flags.js";
 import { runIpamController } from "./run.js";
@@ -9,7 +10,7 @@ import { makeStartIpamWebhook } from "./webhook-start.js";
 
 const flags = configOrExit(IPAM_CONTROLLER, parseIpamControllerFlags(process.argv.slice(2)));
 const log = createJsonLogger({ write: (l) => process.stderr.write(l), ...flags.log, name: "coil-ipam-controller" });
-const loaded = loadKubeConfig({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
+const loaded = loadApiConnection({ env: process.env, ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) });
 if (loaded.isErr()) {
   log.error("startup failed", { error: formatKubeConfigError(loaded.error) });
   process.exit(1);

@@ -3,6 +3,11 @@
  * AddressBlocks, BlockRequests, Node metadata), the PoolManager, the AddressPool and BlockRequest
  * reconcilers and the orphan-block GC (leader only), metrics and health endpoints, Lease leader
  * election, and — when provided — the admission webhook server (all replicas).
+ *
+ * All API traffic goes through the small REST client of adapters/k8s/rest.ts, not client-node
+ * (the bundle then leaves client-node out: ~20 MiB less RSS, bench/RESULTS-ipam-controller.md).
+ * Nothing here may import client-node at run time (`import type` only); test/package/bins.test.ts
+ * checks the bundle.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { err, ok, type Result } from "neverthrow";
@@ -14,19 +19,19 @@ import {
   coilClient,
   sleep,
   listNodeMetas,
-  makeClients,
   startControllerLifecycle,
   type ControllerExit,
   nodeMeta,
   type AddressBlockObject,
   type AddressPoolObject,
   type BlockRequestObject,
-  type KubeClients,
   type KubeObject,
   type Logger,
   type ObjectMetadata,
   type NodeMeta,
 } from "../k8s/index.js";
+import { connectionFromKubeConfig, type ApiConnection } from "../k8s/rest.js";
+import { METADATA_WATCH_ACCEPT, makeRestClients, type RestClients } from "../k8s/rest-apis.js";
 import { BlockRequestReconciler, wantsRequestEvent } from "./block-request-reconciler.js";
 import type { IpamControllerFlags } from "./flags.js";
 import { collectOrphanBlocks } from "./gc.js";
@@ -41,8 +46,8 @@ export type { StartWebhook, WebhookHandle } from "../k8s/webhook-server.js";
 
 /** Injected dependencies. */
 export interface IpamControllerDeps {
-  /** Loaded kubeconfig. */
-  readonly kc: KubeConfig;
+  /** The API server: from adapters/k8s/kubeconfig.ts' `loadApiConnection`, or a client-node `KubeConfig` (tests). */
+  readonly kc: ApiConnection | KubeConfig;
   /** Logger. */
   readonly log: Logger;
   /** Leader-election identity (unique per process). */
@@ -95,16 +100,36 @@ export function withoutManagedFields<T extends KubeObject>(o: T): T {
   return { ...o, metadata };
 }
 
-function makeInformers(clients: KubeClients, log: Logger): Informers {
+/**
+ * What the AddressBlock cache keeps: the metadata the controller reads of a cached block — name,
+ * labels (request, node, pool), finalizers and resourceVersion (the GC's finalizer removal), owner
+ * references (the pool of a deleted block), deletion time — and the index. Addresses, uid and
+ * timestamps go (about a third of a block's JSON once managedFields are gone).
+ */
+export function blockForCache(b: AddressBlockObject): AddressBlockObject {
+  const m = b.metadata;
+  const metadata: ObjectMetadata = {
+    name: m.name,
+    ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
+    ...(m.labels === undefined ? {} : { labels: m.labels }),
+    ...(m.finalizers === undefined ? {} : { finalizers: m.finalizers }),
+    ...(m.ownerReferences === undefined ? {} : { ownerReferences: m.ownerReferences }),
+    ...(m.deletionTimestamp === undefined ? {} : { deletionTimestamp: m.deletionTimestamp }),
+  };
+  return { ...(b.apiVersion === undefined ? {} : { apiVersion: b.apiVersion }), ...(b.kind === undefined ? {} : { kind: b.kind }), metadata, index: b.index };
+}
+
+function makeInformers(clients: RestClients, log: Logger): Informers {
   const coil = coilClient(clients.custom);
-  const kc = clients.kc;
+  const kc = clients.rest;
   const transform = withoutManagedFields;
   const onRequest = clients.onRequest;
   return {
     pools: new Informer({ name: "addresspools", kc, path: coil.pools.path, list: () => coil.pools.list(), transform, log, onRequest }),
-    blocks: new Informer({ name: "addressblocks", kc, path: coil.blocks.path, list: () => coil.blocks.list(), transform, log, onRequest }),
+    blocks: new Informer({ name: "addressblocks", kc, path: coil.blocks.path, list: () => coil.blocks.list(), transform: blockForCache, log, onRequest }),
     requests: new Informer({ name: "blockrequests", kc, path: coil.requests.path, list: () => coil.requests.list(), transform, log, onRequest }),
-    nodes: new Informer<NodeMeta>({ name: "nodes", kc, path: NODES_PATH, list: () => listNodeMetas(clients.core), transform: nodeMeta, log, onRequest }),
+    // Only the names of Nodes are used: list and watch their metadata (clients.core lists metadata only).
+    nodes: new Informer<NodeMeta>({ name: "nodes", kc, path: NODES_PATH, accept: METADATA_WATCH_ACCEPT, list: () => listNodeMetas(clients.core), transform: nodeMeta, log, onRequest }),
   };
 }
 
@@ -211,7 +236,8 @@ async function startWebhook(start: StartWebhook | undefined, o: Parameters<Start
 export async function runIpamController(flags: IpamControllerFlags, deps: IpamControllerDeps): Promise<Result<RunningController, ControllerStartError>> {
   const { log } = deps;
   const metrics = createControllerMetrics({ processMetrics: deps.processMetrics ?? true });
-  const clients = makeClients(deps.kc, { onRequest: metrics.runtime.request });
+  const conn = "getCurrentCluster" in deps.kc ? connectionFromKubeConfig(deps.kc) : deps.kc;
+  const clients = makeRestClients(conn, { onRequest: metrics.runtime.request, nodeMetadataOnly: true });
   const coil = coilClient(clients.custom);
   const inf = makeInformers(clients, log);
   // Coil's logger names: pool-manager, gc.

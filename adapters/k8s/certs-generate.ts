@@ -5,12 +5,26 @@
  * `coil`, serving SANs = the webhook Service DNS names. Keys are ECDSA P-256 (fast to generate, accepted
  * by kube-apiserver and every TLS stack in the path); Coil's gencert uses RSA-4096.
  */
-import "reflect-metadata"; // tsyringe (a dependency of @peculiar/x509) needs the Reflect metadata polyfill first
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from "node:crypto";
 import { isIP } from "node:net";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let x509Loaded: Promise<typeof X509> | undefined;
+
+/**
+ * `@peculiar/x509`, loaded at the first generation: only `--enable-cert-rotation` generates, and
+ * evaluating it (with tsyringe, reflect-metadata and the asn1 schemas) costs a controller ~7 MiB of
+ * RSS for nothing otherwise (bench/RESULTS-ipam-controller.md).
+ */
+function loadX509(): Promise<typeof X509> {
+  x509Loaded ??= (async () => {
+    await import("reflect-metadata"); // tsyringe (a dependency of @peculiar/x509) needs the Reflect metadata polyfill first
+    const x509 = await import("@peculiar/x509");
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  })();
+  return x509Loaded;
+}
 
 /** The Service DNS names Coil's rotator puts in the ipam webhook's serving certificate. */
 export const IPAM_WEBHOOK_DNS_NAMES: readonly string[] = [
@@ -65,6 +79,7 @@ async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
 export async function generateWebhookCerts(opts: GenerateCertsOptions): Promise<WebhookCerts> {
   const notBefore = new Date(opts.now.getTime() - 3600_000);
   const notAfter = new Date(opts.now.getTime() + (opts.validityMs ?? TEN_YEARS_MS));
+  const x509 = await loadX509();
   const caKeys = await newKeys();
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),

@@ -77,6 +77,13 @@ t.test("nothing but Node built-ins is loaded at run time (esbuild metafiles)", a
   }
 });
 
+t.test("coil-ipam-controller's bundle leaves client-node out (its memory: adapters/k8s/rest.ts)", async (t) => {
+  const meta = JSON.parse(readFileSync(join(BIN, "meta", "coil-ipam-controller.json"), "utf8")) as { inputs: Record<string, unknown> };
+  const inputs = Object.keys(meta.inputs);
+  t.same(inputs.filter((i) => i.includes("node_modules/@kubernetes/client-node/")), [], "no client-node module bundled");
+  t.ok(inputs.some((i) => i.endsWith("adapters/k8s/rest.ts")), "the REST client is");
+});
+
 t.test("each bin runs from an empty directory", async (t) => {
   const cases = [
     { name: "coild", usage: /^coild is a gRPC server running on each node\.\n[\s\S]*\nUsage:\n {2}coild \[flags\]\n[\s\S]*--compat-calico +make veth name compatible with Calico\n/ },
