@@ -55,4 +55,29 @@ if (started !== undefined) {
     const full = await waitCompleted(a, "full");
     t.ok(full.status?.conditions?.some((c) => c.type === "Failed" && c.reason === "out of blocks"), "then out of blocks");
   });
+
+  await t.test("CREATEs that fail (names taken behind the pool state's back) are retried: every request Complete, no index twice", async (t) => {
+    await createPool(a, "taken", 0, [{ ipv4: "10.51.0.0/26" }]);
+    await waitFor("pool taken synced", () => ctrl.pools.usedIndexes("taken") !== undefined);
+    // Blocks the controller's pool state does not know: its CREATEs of these names answer AlreadyExists.
+    const taken = [0, 2, 4, 6, 8, 10, 12, 14];
+    for (const i of taken) {
+      (await a.coil.blocks.create({ metadata: { name: `taken-${i}`, labels: { "coil.cybozu.com/pool": "taken", "coil.cybozu.com/node": "elsewhere", "coil.cybozu.com/request": `outside-${i}` } }, index: i, ipv4: `10.51.0.${i}/32` }))._unsafeUnwrap();
+    }
+    t.same(ctrl.pools.usedIndexes("taken"), [], "the pool state has not seen them (block additions do not resync a pool)");
+    const n = 24;
+    const uids = await Promise.all(Array.from({ length: n }, (_, i) => createRequest(a, `t${i}`, "taken", nodes[i] as string)));
+    const done = await Promise.all(Array.from({ length: n }, (_, i) => waitCompleted(a, `t${i}`, 60_000)));
+    t.same(done.filter((r) => r.status?.conditions?.[0]?.reason !== "allocated").map((r) => r.metadata.name), [], "every request Complete and allocated");
+    const blocks = (await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/pool=taken" }))._unsafeUnwrap().items;
+    const ours = blocks.filter((b) => !taken.includes(b.index));
+    t.equal(blocks.length, n + taken.length, "one block per request, the others untouched");
+    const free = Array.from({ length: 64 }, (_, i) => i).filter((i) => !taken.includes(i));
+    t.same(ours.map((b) => b.index).sort((x, y) => x - y), free.slice(0, n), "the lowest free indexes, each once");
+    t.same(new Set(done.map((r) => r.status?.addressBlockName)).size, n, "distinct blocks");
+    for (const [i, r] of done.entries()) {
+      const b = blocks.find((x) => x.metadata.name === r.status?.addressBlockName);
+      t.equal(b?.metadata.labels?.["coil.cybozu.com/request"], uids[i], `t${i}'s block carries its request UID`);
+    }
+  });
 }
