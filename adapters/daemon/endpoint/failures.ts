@@ -90,6 +90,9 @@ export function addFailure(e: AddError): CniError {
       return e.reason === "no-ip"
         ? cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "invalid prevResult", "prevResult has no IP address for the pod")
         : cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "invalid prevResult", "prevResult names no host-side interface (one without a sandbox) to tag with the pod's alias");
+    case "alias-failed":
+      // Coil: "failed to set interface alias: …".
+      return attachFailure("failed to set interface alias", e.cause);
     case "host-interface-missing":
       return cniError(CNI_ERROR.INVALID_NETWORK_CONFIG, "invalid prevResult", `prevResult's host-side interface ${e.names.map((n) => JSON.stringify(n)).join(", ")} does not exist in coild's network namespace`);
     case "allocate-failed":

@@ -35,6 +35,11 @@ export type EgressOnlyAddError =
       /** None of prevResult's host-side interfaces exists in coild's network namespace. */
       readonly kind: "host-interface-missing";
       readonly names: readonly string[];
+    }
+  | {
+      /** The alias could not be formed (the Pod has no usable UID) or set. */
+      readonly kind: "alias-failed";
+      readonly cause: AttachError;
     };
 
 /** Why an egress-only CHECK failed. */
@@ -111,13 +116,13 @@ export async function addChained(d: EgressOnlyDeps, call: CniSandboxCall): Promi
     const pod = await d.egress.resolve(call.pod);
     if (pod.isErr()) return err({ kind: "egress-failed", cause: pod.error });
     const alias = formatLinkAlias({ pool: "", containerId: pod.value.uid, ifname: call.ifname });
-    if (alias.isErr()) return err({ kind: "plan-failed", cause: alias.error });
+    if (alias.isErr()) return err({ kind: "alias-failed", cause: { kind: "plan-failed", cause: alias.error } });
     const host = await observe(d, "host");
     if (host.isErr()) return err(host.error);
     const link = hostLinkOf(host.value.links, names);
     if (link === undefined) return err({ kind: "host-interface-missing", names });
     const tagged = await setAlias(d, link.name, alias.value);
-    if (tagged.isErr()) return err(tagged.error);
+    if (tagged.isErr()) return err({ kind: "alias-failed", cause: tagged.error });
     if (pod.value.gateways.length === 0) return ok(EMPTY_RESULT);
     const target = { netns: call.netns, ...addrs };
     const nat = await d.egress.setUp(target, pod.value.gateways);

@@ -129,6 +129,12 @@ t.test("bad prevResults: precise codes, nothing read or changed", async (t) => {
   const noPod = await handlers(k, scriptedHook({ resolveError: { kind: "pod-not-found", message: 'pods "p1" not found' } }).hook).add(args());
   t.match(noPod.isErr() && noPod.error, { code: 3, msg: "pod not found" }, "an unknown Pod: Coil's code 3");
   t.equal(hostAlias(k), undefined, "no alias");
+  const noUid = await handlers(k, scriptedHook({ uid: "" }).hook).add(args());
+  t.match(noUid.isErr() && noUid.error, { code: 999, msg: "failed to set interface alias", details: /invalid alias fields/ }, "a Pod without UID: no alias can be formed");
+  k.injectFault({ op: 1, stderr: "RTNETLINK answers: Operation not permitted" });
+  const denied = await handlers(k, scriptedHook({}).hook).add(args());
+  t.match(denied.isErr() && denied.error, { msg: "failed to set interface alias", details: /Operation not permitted/ }, "the alias cannot be set: Coil's message");
+  t.equal(hostAlias(k), undefined, "still no alias");
 });
 
 t.test("a NAT set-up that fails: the NAT client removed, the previous alias put back", async (t) => {
