@@ -60,7 +60,7 @@ export const RENDER_TARGETS: ReadonlyArray<{ readonly kustomization: string; rea
  * the whole system); installed with `kubectl apply -k <dir>`. The tests render them with this script
  * and with kubectl's kustomize and compare.
  */
-export const VARIANTS: readonly string[] = ["config/variants/originatingonly", "config/variants/nftables", "config/variants/nftables-originatingonly"];
+export const VARIANTS: readonly string[] = ["config/variants/originatingonly", "config/variants/nftables", "config/variants/nftables-originatingonly", "config/variants/vxlan"];
 
 /**
  * Coil's egress-only variants (`config/default/egress/*`): overlays of `config/default` without the

@@ -38,6 +38,8 @@ export interface EgressControllerFlags extends LeaderElectionConfig {
   readonly egressPort: number;
   /** `--backend` (default `iptables`): passed to the egress pods. */
   readonly backend: "iptables" | "nftables";
+  /** `--tunnel` (default `fou`, ours): the egress pods' encapsulation; `vxlan` is passed to them as `--tunnel=vxlan`. */
+  readonly tunnel: "fou" | "vxlan";
   /** `--enable-cert-rotation`. */
   readonly enableCertRotation: boolean;
   /** `--enable-restart-on-cert-refresh`. */
@@ -63,6 +65,7 @@ export const EGRESS_CONTROLLER = defineProgram({
     { name: "enable-cert-rotation", type: "bool", default: "false", description: "enables webhook's certificate generation", origin: "coil" },
     { name: "enable-restart-on-cert-refresh", type: "bool", default: "false", description: "enables pod's restart on webhook certificate refresh", origin: "coil" },
     { name: "kubeconfig", type: "string", description: "path to a kubeconfig file; default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
+    { name: "tunnel", type: "string", default: "fou", description: "egress tunnel encapsulation of the egress pods: fou (Coil's) or vxlan (for kernels without FoU; passed to them as --tunnel=vxlan); must match coild's --tunnel", origin: "ours" },
     ...leaderElectionFlags("coil-egress-leader"),
     ...KLOG_FLAGS,
     ...ZAP_FLAGS,
@@ -95,6 +98,8 @@ export function parseEgressControllerFlags(argv: readonly string[]): Result<Egre
   if (log.isErr()) return err(log.error);
   const backend = v.str("backend");
   if (backend !== "iptables" && backend !== "nftables") return err(invalidFlagValue("backend", backend, `invalid backend: ${backend}`));
+  const tunnel = v.str("tunnel");
+  if (tunnel !== "fou" && tunnel !== "vxlan") return err(invalidFlagValue("tunnel", tunnel, `must be fou or vxlan, got ${JSON.stringify(tunnel)}`));
   const addr = (k: "metrics-addr" | "health-addr" | "webhook-addr"): Result<ListenAddr | undefined, FlagError> => parseListenAddrFlag(k, v.str(k));
   return Result.combine([
     parseIntFlag("egress-port", v.str("egress-port"), 1, 65535),
@@ -106,7 +111,7 @@ export function parseEgressControllerFlags(argv: readonly string[]): Result<Egre
   ]).andThen(([egressPort, metricsAddr, healthAddr, webhookAddr, enableCertRotation, enableRestartOnCertRefresh]) =>
     parseLeaderElection(v).andThen((leader): Result<EgressControllerFlags, FlagError> => {
       if (webhookAddr === undefined) return err(invalidFlagValue("webhook-addr", v.str("webhook-addr"), "cannot be disabled"));
-      return ok({ metricsAddr, healthAddr, webhookAddr, certDir: v.str("cert-dir"), egressPort, backend, enableCertRotation, enableRestartOnCertRefresh, kubeconfig: v.given("kubeconfig"), ...leader, log: log.value });
+      return ok({ metricsAddr, healthAddr, webhookAddr, certDir: v.str("cert-dir"), egressPort, backend, tunnel, enableCertRotation, enableRestartOnCertRefresh, kubeconfig: v.given("kubeconfig"), ...leader, log: log.value });
     }),
   );
 }

@@ -223,7 +223,7 @@ export async function runEgressController(flags: EgressControllerFlags, deps: Eg
     clients.destroy();
     return err(image.error);
   }
-  const settings: EgressControllerSettings = { image: image.value, port: flags.egressPort, backend: flags.backend };
+  const settings: EgressControllerSettings = { image: image.value, port: flags.egressPort, backend: flags.backend, tunnel: flags.tunnel };
   const egresses = new NamespacedResource<EgressObject>(clients.custom, "Egress");
   const inf = makeInformers(clients, egresses, log);
   const rec = new EgressReconciler({ clients, egresses, settings, log });

@@ -34,6 +34,12 @@ export interface EgressControllerSettings {
   readonly port: number;
   /** `--backend`: passed to coil-egress as `--backend=<backend>`. */
   readonly backend: "iptables" | "nftables";
+  /**
+   * `--tunnel` (this project's): the encapsulation of the egress pods. `vxlan` is passed to coil-egress
+   * as `--tunnel=vxlan` (for kernels without FoU; coild's `--tunnel` must say the same); `fou`, Coil's
+   * only one, adds nothing, so the default arguments stay Coil's.
+   */
+  readonly tunnel: "fou" | "vxlan";
 }
 
 /** `app.kubernetes.io/{name,instance,component}` of an Egress's objects and pods. */
@@ -118,7 +124,12 @@ export function egressPodSpec(eg: Egress, s: EgressControllerSettings): JsonObje
   if (typeof c["image"] !== "string" || c["image"] === "") c["image"] = s.image;
   if (!nonEmptyList(c["command"])) c["command"] = [EGRESS_COMMAND];
   if (!nonEmptyList(c["args"])) {
-    c["args"] = ["--zap-stacktrace-level=panic", ...(eg.spec.fouSourcePortAuto === true ? ["--enable-sport-auto=true"] : []), `--backend=${s.backend}`];
+    c["args"] = [
+      "--zap-stacktrace-level=panic",
+      ...(eg.spec.fouSourcePortAuto === true ? ["--enable-sport-auto=true"] : []),
+      `--backend=${s.backend}`,
+      ...(s.tunnel === "vxlan" ? ["--tunnel=vxlan"] : []),
+    ];
   }
   c["env"] = [
     ...(Array.isArray(c["env"]) ? c["env"] : []),

@@ -215,13 +215,13 @@ if (started !== undefined) {
     t.pass("kubectl scale through the scale subresource reaches the Deployment");
   });
 
-  await t.test("--backend=nftables and fouSourcePortAuto reach the egress container's args", async (t) => {
+  await t.test("--backend=nftables, --tunnel=vxlan and fouSourcePortAuto reach the egress container's args", async (t) => {
     await run.close();
-    const nft = (await runEgressController(flags(["--backend=nftables", "--egress-port=5566"]), { kc, log: SILENT_LOGGER, identity: "test2", image: "coil:dev", processMetrics: false }))._unsafeUnwrap();
+    const nft = (await runEgressController(flags(["--backend=nftables", "--egress-port=5566", "--tunnel=vxlan"]), { kc, log: SILENT_LOGGER, identity: "test2", image: "coil:dev", processMetrics: false }))._unsafeUnwrap();
     t.teardown(() => nft.close());
     await createEgress("nftest", "eg", { destinations: ["0.0.0.0/0"], fouSourcePortAuto: true });
     const d = await deployment("nftest", "eg", () => true);
-    t.same(d.spec?.template.spec?.containers[0]?.args, ["--zap-stacktrace-level=panic", "--enable-sport-auto=true", "--backend=nftables"]);
+    t.same(d.spec?.template.spec?.containers[0]?.args, ["--zap-stacktrace-level=panic", "--enable-sport-auto=true", "--backend=nftables", "--tunnel=vxlan"]);
     const svc = await eventually("service", () => core.readNamespacedService({ name: "eg", namespace: "nftest" }).catch(() => undefined));
     t.equal(svc.spec?.ports?.[0]?.port, 5566, "--egress-port sets the Service port");
   });

@@ -12,15 +12,15 @@ function parsed(argv: readonly string[]): EgressControllerFlags {
 t.test("defaults are Coil's", async (t) => {
   const f = parsed([]);
   t.same([f.metricsAddr, f.healthAddr, f.webhookAddr], [{ host: "", port: 9396 }, { host: "", port: 9397 }, { host: "", port: 9444 }]);
-  t.same([f.certDir, f.egressPort, f.backend], ["/certs", 5555, "iptables"]);
+  t.same([f.certDir, f.egressPort, f.backend, f.tunnel], ["/certs", 5555, "iptables", "fou"]);
   t.same([f.enableCertRotation, f.enableRestartOnCertRefresh, f.kubeconfig, f.log.level], [false, false, undefined, 0]);
   t.same([f.leaderElect, f.leaderElectNamespace, f.leaderElectId], [true, "kube-system", "coil-egress-leader"]);
   t.same([f.leaseDurationMs, f.renewDeadlineMs, f.retryPeriodMs], [15_000, 10_000, 2_000]);
 });
 
 t.test("values given", async (t) => {
-  const f = parsed(["--egress-port", "5566", "--backend=nftables", "--enable-cert-rotation", "--leader-elect=false", "--leader-elect-id=x", "--leader-elect-retry-period=1s", "--kubeconfig", "/kc", "--zap-log-level=debug", "-v", "2"]);
-  t.same([f.egressPort, f.backend, f.enableCertRotation, f.leaderElect, f.leaderElectId, f.retryPeriodMs, f.kubeconfig, f.log.level], [5566, "nftables", true, false, "x", 1000, "/kc", -1]);
+  const f = parsed(["--egress-port", "5566", "--backend=nftables", "--tunnel=vxlan", "--enable-cert-rotation", "--leader-elect=false", "--leader-elect-id=x", "--leader-elect-retry-period=1s", "--kubeconfig", "/kc", "--zap-log-level=debug", "-v", "2"]);
+  t.same([f.egressPort, f.backend, f.tunnel, f.enableCertRotation, f.leaderElect, f.leaderElectId, f.retryPeriodMs, f.kubeconfig, f.log.level], [5566, "nftables", "vxlan", true, false, "x", 1000, "/kc", -1]);
   t.equal(parseEgressControllerFlags(["--help"])._unsafeUnwrap(), "help");
   t.equal(parseEgressControllerFlags(["--version"])._unsafeUnwrap(), "version");
 });
@@ -28,6 +28,7 @@ t.test("values given", async (t) => {
 t.test("refused", async (t) => {
   const bad: Array<[string[], string, RegExp]> = [
     [["--backend=ipvs"], "invalid-value", /--backend: invalid backend: ipvs/],
+    [["--tunnel=ipip"], "invalid-value", /--tunnel: must be fou or vxlan, got "ipip"/],
     [["--egress-port=x"], "invalid-value", /--egress-port: "x" is not an integer/],
     [["--egress-port=70000"], "invalid-value", /--egress-port: "70000" is not an integer in \[1, 65535\]/],
     [["--webhook-addr=0"], "invalid-value", /--webhook-addr: cannot be disabled/],

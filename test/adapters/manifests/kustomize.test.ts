@@ -2,7 +2,7 @@
 // built into kubectl) instead of scripts/render-manifests.ts's subset: its output is object for object
 // the committed config/rendered/*.yaml (same objects, same order), and `kubectl apply -k` of both
 // layouts succeeds against a real kube-apiserver, after which `kubectl diff -k` finds nothing to change.
-// The variants (config/variants: originating-only, nftables; not rendered into config/rendered) are
+// The variants (config/variants: originating-only, nftables, vxlan; not rendered into config/rendered) are
 // rendered by both and compared the same way, their flags checked in kubectl's output, and applied
 // one after the other over config/default (each then diff-clean).
 //
@@ -90,6 +90,7 @@ if (kubectl === undefined) {
       "config/variants/originatingonly": { coild: ["--enable-originating-only=true"], controller: [], grace: 1 },
       "config/variants/nftables": { coild: ["--backend=nftables"], controller: ["--backend=nftables"], grace: 30 },
       "config/variants/nftables-originatingonly": { coild: ["--backend=nftables", "--enable-originating-only=true"], controller: ["--backend=nftables"], grace: 1 },
+      "config/variants/vxlan": { coild: ["--tunnel=vxlan"], controller: ["--tunnel=vxlan"], grace: 30 },
     };
     const base = load((await exec(kubectl, ["kustomize", join(ROOT, "config/default")], { maxBuffer: 64 << 20 })).stdout);
     for (const dir of VARIANTS) {

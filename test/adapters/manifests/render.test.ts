@@ -171,6 +171,7 @@ t.test("variants (config/variants): config/default with only their coild/control
     "config/variants/originatingonly": { coild: ["--enable-originating-only=true"], controller: [], grace: 1 },
     "config/variants/nftables": { coild: ["--backend=nftables"], controller: ["--backend=nftables"], grace: 30 },
     "config/variants/nftables-originatingonly": { coild: ["--backend=nftables", "--enable-originating-only=true"], controller: ["--backend=nftables"], grace: 1 },
+    "config/variants/vxlan": { coild: ["--tunnel=vxlan"], controller: ["--tunnel=vxlan"], grace: 30 },
   };
   t.same([...VARIANTS].sort(), Object.keys(expected).sort(), "every variant is checked");
   const base = orderObjects((await renderKustomization(join(REPO_ROOT, "config/default"))).objects);

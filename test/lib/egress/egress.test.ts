@@ -19,7 +19,7 @@ import {
   type JsonObject,
 } from "../../../lib/egress/index.js";
 
-const settings = { image: "coil:dev", port: 5555, backend: "iptables" as const };
+const settings = { image: "coil:dev", port: 5555, backend: "iptables" as const, tunnel: "fou" as const };
 const eg = (spec: Partial<EgressSpec>, name = "eg", namespace = "internet"): Egress => ({
   metadata: { name, namespace, uid: "u-1" },
   spec: { destinations: ["10.2.0.0/16"], replicas: 1, sessionAffinity: "ClientIP", ...spec },
@@ -105,6 +105,11 @@ t.test("Deployment: defaults of Coil's egress container (§9.9.5)", async (t) =>
   t.same(c["readinessProbe"], { httpGet: { path: "/readyz", port: "health", scheme: "HTTP" } });
   const auto = podSpec(mutateEgressDeployment(undefined, eg({ fouSourcePortAuto: true }), { ...settings, backend: "nftables" })).containers[0];
   t.same(auto?.args, ["--zap-stacktrace-level=panic", "--enable-sport-auto=true", "--backend=nftables"]);
+  // The controller's --tunnel=vxlan (ours) reaches the egress pods; with fou (Coil's only tunnel) the args stay Coil's.
+  const vxlan = podSpec(mutateEgressDeployment(undefined, eg({ fouSourcePortAuto: true }), { ...settings, tunnel: "vxlan" })).containers[0];
+  t.same(vxlan?.args, ["--zap-stacktrace-level=panic", "--enable-sport-auto=true", "--backend=iptables", "--tunnel=vxlan"]);
+  const userArgs = podSpec(mutateEgressDeployment(undefined, eg({ template: { spec: { containers: [{ name: "egress", args: ["--fou-port=6000"] }] } } }), { ...settings, tunnel: "vxlan" })).containers[0];
+  t.same(userArgs?.args, ["--fou-port=6000"], "the user's args replace every default, --tunnel included (as Coil's --backend)");
 });
 
 t.test("Deployment: customisation and the template merge (§9.9.5)", async (t) => {
