@@ -1,5 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
-import type { Cidr, Ip } from "../net/index.js";
+import { cidrAddress, cidrPrefix, familyBits, ipFamily, ipToBigInt, parseIp, type Cidr, type Family, type Ip } from "../net/index.js";
 import { AddressAllocator, type AllocatorState } from "./allocator.js";
 import type { NodeIpamError } from "./errors.js";
 import { intervalHolding, type Interval } from "./intervals.js";
@@ -96,6 +96,19 @@ interface NodeBlock {
   reservedOffsets: readonly Interval[];
 }
 
+/** The order of a pool's blocks: ascending block index, then name. */
+const blockOrder = (a: NodeBlock, b: NodeBlock): number => a.index - b.index || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Index key of a network of `pool`: family, network address as an integer, prefix length. */
+const networkKey = (pool: string, family: Family, base: bigint, prefix: number): string => `${pool}|${family}|${base}/${prefix}`;
+
+/** Whether two policies set the same ranges and quarantine (their texts aside). */
+function samePolicy(a: PoolPolicy | undefined, b: PoolPolicy): boolean {
+  const sameRanges = (x: PoolPolicy["reserved"], y: PoolPolicy["reserved"]): boolean =>
+    x.length === y.length && x.every((r, i) => y[i]?.family === r.family && y[i]?.first === r.first && y[i]?.last === r.last);
+  return a !== undefined && a.quarantineMs === b.quarantineMs && sameRanges(a.reserved, b.reserved) && sameRanges(a.staticOnly, b.staticOnly);
+}
+
 /** The allocation key Coil uses: `"<containerId>:<ifname>"`. */
 export function allocationKey(containerId: string, ifname: string): string {
   return `${containerId}:${ifname}`;
@@ -119,6 +132,14 @@ export class NodeIpam {
   readonly #byPool = new Map<string, NodeBlock[]>();
   readonly #allocs = new Map<string, Allocation>();
   readonly #policies = new Map<string, PoolPolicy>();
+  /**
+   * The blocks by network ({@link networkKey}), and per `pool|family` the prefix lengths in use
+   * with their block counts: {@link NodeIpam.register} finds the block holding an address by
+   * lookups instead of trying every block (a node with thousands of blocks registers thousands of
+   * pods at start-up).
+   */
+  readonly #byNetwork = new Map<string, NodeBlock[]>();
+  readonly #prefixes = new Map<string, Map<number, number>>();
 
   /**
    * Set a pool's policy (beyond Coil, docs/static-addresses.md): its blocks, present and future,
@@ -126,7 +147,11 @@ export class NodeIpam {
    * {@link allocateStatic}, and apply the reuse quarantine when calls carry `now`.
    */
   setPoolPolicy(pool: string, policy: PoolPolicy): void {
+    // coild reads the pool again at every new block: the same policy changes no block (each block
+    // got the policy in force when it was added), so it is not applied to every block again.
+    const unchanged = samePolicy(this.#policies.get(pool), policy);
     this.#policies.set(pool, policy);
+    if (unchanged) return;
     for (const nb of this.#byPool.get(pool) ?? []) this.#applyPolicy(nb, policy);
   }
 
@@ -161,10 +186,54 @@ export class NodeIpam {
   #insert(nb: NodeBlock): NodeBlock {
     this.#blocks.set(nb.name, nb);
     const list = this.#byPool.get(nb.pool) ?? [];
-    list.push(nb);
-    list.sort((a, b) => a.index - b.index || (a.name < b.name ? -1 : 1));
+    // Binary search for the place in block order (the list is kept sorted; blocks arrive mostly in order).
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (blockOrder(list[mid] as NodeBlock, nb) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, nb);
     this.#byPool.set(nb.pool, list);
+    this.#indexNetworks(nb, +1);
     return nb;
+  }
+
+  /** Add (`+1`) or remove (`-1`) a block's networks in the lookup index. */
+  #indexNetworks(nb: NodeBlock, delta: 1 | -1): void {
+    for (const c of [nb.alloc.ipv4, nb.alloc.ipv6]) {
+      if (c === undefined) continue;
+      const family = ipFamily(cidrAddress(c));
+      const prefix = cidrPrefix(c);
+      const key = networkKey(nb.pool, family, ipToBigInt(cidrAddress(c)), prefix);
+      const same = (this.#byNetwork.get(key) ?? []).filter((b) => b !== nb);
+      if (delta > 0) same.push(nb);
+      if (same.length > 0) this.#byNetwork.set(key, same);
+      else this.#byNetwork.delete(key);
+      const fk = `${nb.pool}|${family}`;
+      const counts = this.#prefixes.get(fk) ?? new Map<number, number>();
+      const n = (counts.get(prefix) ?? 0) + delta;
+      if (n > 0) counts.set(prefix, n);
+      else counts.delete(prefix);
+      if (counts.size > 0) this.#prefixes.set(fk, counts);
+      else this.#prefixes.delete(fk);
+    }
+  }
+
+  /** The pool's blocks whose `family` network holds `text` (an address of that family), by lookups. */
+  #holding(pool: string, family: Family, text: string | undefined): NodeBlock[] {
+    if (text === undefined) return [];
+    const ip = parseIp(text);
+    if (ip.isErr() || ipFamily(ip.value) !== family) return [];
+    const n = ipToBigInt(ip.value);
+    const bits = familyBits(family);
+    const out: NodeBlock[] = [];
+    for (const prefix of this.#prefixes.get(`${pool}|${family}`)?.keys() ?? []) {
+      const hb = BigInt(bits - prefix);
+      out.push(...(this.#byNetwork.get(networkKey(pool, family, (n >> hb) << hb, prefix)) ?? []));
+    }
+    return out;
   }
 
   /**
@@ -283,9 +352,12 @@ export class NodeIpam {
   }): Result<Allocation, NodeIpamError> {
     const old = this.#allocs.get(allocationKey(req.containerId, req.ifname));
     if (old !== undefined && old.ipv4 === req.ipv4 && old.ipv6 === req.ipv6) return ok(old);
-    for (const nb of this.#byPool.get(req.pool) ?? []) {
-      const idx = nb.alloc.register(req);
-      if (idx.isErr()) continue;
+    // The first block in block order whose IPv4 network holds the IPv4 address or whose IPv6
+    // network holds the IPv6 one: what trying each block in turn finds, found by lookups.
+    const holding = [...this.#holding(req.pool, 4, req.ipv4), ...this.#holding(req.pool, 6, req.ipv6)];
+    const nb = holding.reduce<NodeBlock | undefined>((first, b) => (first === undefined || blockOrder(b, first) < 0 ? b : first), undefined);
+    const idx = nb?.alloc.register(req);
+    if (nb !== undefined && idx !== undefined && idx.isOk()) {
       if (old !== undefined && (old.block !== nb.name || old.index !== idx.value)) this.#blocks.get(old.block)?.alloc.free(old.index);
       return ok(this.#record(req, nb, nb.alloc.addressesAt(idx.value)));
     }
@@ -299,6 +371,7 @@ export class NodeIpam {
     if (nb === undefined) return err(notFound(name));
     if (!nb.alloc.isEmpty()) return err({ kind: "block-not-empty", message: `block ${name} has addresses in use` });
     this.#blocks.delete(name);
+    this.#indexNetworks(nb, -1);
     const rest = (this.#byPool.get(nb.pool) ?? []).filter((b) => b !== nb);
     if (rest.length > 0) this.#byPool.set(nb.pool, rest);
     else this.#byPool.delete(nb.pool);

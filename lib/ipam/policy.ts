@@ -227,6 +227,9 @@ function mergeSpans(spans: readonly { first: bigint; last: bigint }[]): { first:
 
 /** The offsets of a block (CIDRs per family) covered by `ranges`: sorted, merged, inclusive. */
 export function blockOffsetExclusions(block: { readonly ipv4?: string; readonly ipv6?: string }, ranges: readonly AddressRange[]): Interval[] {
+  // No ranges (a pool without the annotations, Coil's case): nothing to parse. Applied to every
+  // block of a pool each time the pool's policy is read, so this matters on a node with many blocks.
+  if (ranges.length === 0) return [];
   const out: Interval[] = [];
   for (const text of [block.ipv4, block.ipv6]) {
     if (text === undefined) continue;

@@ -170,6 +170,76 @@ t.test("register: re-registering a key with another address moves it", async (t)
   t.equal(n.blocks("p")[0]?.used, 1, "old offset released");
 });
 
+t.test("register: the first block in block order whose network holds either address, whatever the block sizes", async (t) => {
+  const n = new NodeIpam();
+  // Added out of order, two sizes of IPv4 block, IPv6 in other blocks than the IPv4 addresses.
+  n.addBlock({ name: "p-5", pool: "p", index: 5, ipv4: "10.0.0.8/29" })._unsafeUnwrap();
+  n.addBlock({ name: "p-2", pool: "p", index: 2, ipv6: "fd00::10/126" })._unsafeUnwrap();
+  n.addBlock({ name: "p-7", pool: "p", index: 7, ipv4: "10.0.1.0/30", ipv6: "fd00::20/126" })._unsafeUnwrap();
+  n.addBlock({ name: "q-0", pool: "q", index: 0, ipv4: "10.0.0.8/29" })._unsafeUnwrap();
+  const both = n.register({ pool: "p", containerId: "a", ifname: "eth0", ipv4: "10.0.0.13", ipv6: "fd00::12" })._unsafeUnwrap();
+  t.same([both.block, both.index, both.ipv6], ["p-2", 2, "fd00::12"], "block 2 holds the IPv6 address and comes before block 5, which holds the IPv4 one");
+  const v4 = n.register({ pool: "p", containerId: "b", ifname: "eth0", ipv4: "10.0.0.13" })._unsafeUnwrap();
+  t.same([v4.block, v4.index], ["p-5", 5], "the /29 holds 10.0.0.13 at offset 5");
+  const small = n.register({ pool: "p", containerId: "c", ifname: "eth0", ipv4: "10.0.1.3", ipv6: "fd00::99" })._unsafeUnwrap();
+  t.same([small.block, small.index, small.ipv6], ["p-7", 3, "fd00::23"], "the /30 holds 10.0.1.3; its IPv6 pair is registered with it");
+  const other = n.register({ pool: "q", containerId: "d", ifname: "eth0", ipv4: "10.0.0.9" })._unsafeUnwrap();
+  t.equal(other.block, "q-0", "only the request's pool is looked at");
+  t.equal(n.register({ pool: "p", containerId: "e", ifname: "eth0", ipv4: "fd00::11" }).isErr(), true, "an IPv6 address given as IPv4 is in no IPv4 network");
+  t.equal(n.register({ pool: "p", containerId: "e", ifname: "eth0", ipv4: "10.0.2.1" }).isErr(), true, "no block holds it");
+  n.free("d", "eth0");
+  n.removeBlock("q-0")._unsafeUnwrap();
+  t.equal(n.register({ pool: "q", containerId: "d", ifname: "eth0", ipv4: "10.0.0.9" }).isErr(), true, "a removed block holds nothing");
+  n.addBlock({ name: "q-0", pool: "q", index: 0, ipv4: "10.0.0.8/29" })._unsafeUnwrap();
+  t.equal(n.register({ pool: "q", containerId: "d", ifname: "eth0", ipv4: "10.0.0.9" })._unsafeUnwrap().block, "q-0", "added again, it holds it again");
+  t.same(n.blocks("p").map((b) => b.name), ["p-2", "p-5", "p-7"], "blocks in index order");
+});
+
+t.test("register: 5,000 blocks of one address each (blockSizeBits 0), one pod in each, registered in linear time", async (t) => {
+  // coild registers every pod found on the host at start-up. Trying every block of the pool for
+  // every pod (parsing the address each time) took minutes here for 5,000 (and ~2 s of coild's
+  // start-up with 1,000: bench/coild-export.ts); with lookups it takes well under a second. The
+  // budget is generous (a loaded 2-core machine) yet far below the quadratic time.
+  const count = 5000;
+  const n = new NodeIpam();
+  const v4 = (k: number): string => `10.100.${k >> 8}.${k & 255}`;
+  for (let k = 0; k < count; k++) n.addBlock({ name: `p-${k}`, pool: "p", index: k, ipv4: `${v4(k)}/32` })._unsafeUnwrap();
+  const t0 = performance.now();
+  for (let k = count - 1; k >= 0; k--) {
+    const a = n.register({ pool: "p", containerId: `c${k}`, ifname: "eth0", ipv4: v4(k) });
+    if (a.isErr() || a.value.block !== `p-${k}`) return t.fail(`pod ${k}: ${JSON.stringify(a)}`);
+  }
+  const ms = performance.now() - t0;
+  t.ok(ms < 30_000, `${count} registrations took ${ms.toFixed(0)} ms`);
+  t.equal(n.emptyBlocks().length, 0, "every block holds its pod");
+});
+
+t.test("setPoolPolicy: the policy in force set again is not applied to every block again (5,000 blocks, read at every new block)", async (t) => {
+  // coild reads the pool (and sets its policy) each time it takes a block: applying it to every
+  // block each time made taking N blocks quadratic (16 s of coild's CPU for 1,000 pods in
+  // bench/coild-export.ts; here about a minute before). A changed policy still reaches every block.
+  const count = 5000;
+  const n = new NodeIpam();
+  const v4 = (k: number): string => `10.100.${k >> 8}.${k & 255}`;
+  const none = { reserved: [], staticOnly: [], quarantineMs: 0 };
+  const t0 = performance.now();
+  for (let k = 0; k < count; k++) {
+    n.addBlock({ name: `p-${k}`, pool: "p", index: k, ipv4: `${v4(k)}/32` })._unsafeUnwrap();
+    n.setPoolPolicy("p", { ...none });
+  }
+  const ms = performance.now() - t0;
+  t.ok(ms < 30_000, `${count} blocks taken, the policy set after each, in ${ms.toFixed(0)} ms`);
+  const reserved = { family: 4 as const, first: 0x0a640005n, last: 0x0a640005n, text: "10.100.0.5" };
+  n.setPoolPolicy("p", { ...none, reserved: [reserved] });
+  t.equal(n.allocate({ pool: "p", containerId: "a", ifname: "eth0" })._unsafeUnwrap().ipv4, "10.100.0.0", "first free address");
+  for (let k = 1; k < 5; k++) n.allocate({ pool: "p", containerId: `a${k}`, ifname: "eth0" })._unsafeUnwrap();
+  t.equal(n.allocate({ pool: "p", containerId: "b", ifname: "eth0" })._unsafeUnwrap().ipv4, "10.100.0.6", "the changed policy (10.100.0.5 reserved) reached the existing blocks");
+  n.setPoolPolicy("p", { ...none, reserved: [{ ...reserved, text: "10.100.0.5/32" }] });
+  t.equal(n.poolPolicy("p")?.reserved[0]?.text, "10.100.0.5/32", "the policy set is the one in force, even when it changes nothing");
+  n.setPoolPolicy("p", { ...none });
+  t.equal(n.allocateStatic({ pool: "p", containerId: "s", ifname: "eth0", index: 5, offset: 0 }).isOk(), true, "policy lifted: 10.100.0.5 can be taken");
+});
+
 t.test("JSON round trip", async (t) => {
   const ctrl = new FakeController(specs);
   const n = new NodeIpam();
