@@ -92,10 +92,12 @@ export class RestCoreV1Api implements NodeListCalls {
     this.#o = o;
   }
 
-  /** LIST Nodes (label/field selector, paging). */
-  listNode(p: Param<NodeListCalls, "listNode"> = {}): Promise<V1NodeList> {
+  /** LIST Nodes (label/field selector, paging). `items` is always an array. */
+  async listNode(p: Param<NodeListCalls, "listNode"> = {}): Promise<V1NodeList> {
     const query = { labelSelector: p.labelSelector, fieldSelector: p.fieldSelector, limit: p.limit, continue: p._continue, resourceVersion: p.resourceVersion, resourceVersionMatch: p.resourceVersionMatch };
-    return this.#rest.request({ method: "GET", path: "/api/v1/nodes", query, ...(this.#o.nodeMetadataOnly === true ? { accept: METADATA_LIST_ACCEPT } : {}) });
+    const list = await this.#rest.request<V1NodeList>({ method: "GET", path: "/api/v1/nodes", query, ...(this.#o.nodeMetadataOnly === true ? { accept: METADATA_LIST_ACCEPT } : {}) });
+    // An empty PartialObjectMetadataList comes with `items: null` (a nil Go slice), a NodeList with `[]`.
+    return { ...list, items: list.items ?? [] };
   }
 }
 

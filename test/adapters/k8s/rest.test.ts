@@ -66,6 +66,8 @@ if (started !== undefined) {
     t.equal(n1?.kind, "PartialObjectMetadata", "a PartialObjectMetadataList");
     t.same(n1?.metadata.labels, { a: "b" }, "metadata kept");
     t.equal(n1?.spec, undefined, "no spec");
+    // The API server answers an empty PartialObjectMetadataList with `items: null`.
+    t.same((await k8sCall(() => clients.core.listNode({ labelSelector: "no-such=label" })))._unsafeUnwrap().items, [], "an empty list has items []");
     const events: Array<{ type: string; object: KubeObject & { spec?: unknown } }> = [];
     const inf = new Informer<KubeObject & { spec?: unknown }>({
       name: "nodes",
