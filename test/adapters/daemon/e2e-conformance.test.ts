@@ -172,7 +172,7 @@ t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil", a
   writeFileSync(join(dir, "ns-pools.yaml"), "tiny: tiny\n");
   const flags = [`--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, `--namespace-pools=${join(dir, "ns-pools.yaml")}`,
     "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false"];
-  const start = async (): Promise<ChildProcess> => (await startCoildInNetns({ netnsPath: host.path, flags, nodeName: "conf", timeoutMs: 30_000 })).child;
+  const start = async (): Promise<ChildProcess> => (await startCoildInNetns({ netnsPath: host.path, flags, nodeName: "conf" })).child;
   let coild = await start();
   t.teardown(() => stopProcess(coild, "SIGKILL"));
   const conf = (v: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ cniVersion: v, name: "k8s-pod-network", type: "coil", socket: sock, ...extra });

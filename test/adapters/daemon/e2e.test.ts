@@ -19,7 +19,7 @@ const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip
 function startCoild(host: TestNetns, dir: string): Promise<ChildProcess> {
   const flags = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
     "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false"];
-  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e", timeoutMs: 20_000 }).then((c) => c.child);
+  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e" }).then((c) => c.child);
 }
 
 function fastCall(sock: string, method: "Add" | "Del", id: string, netns: string): Promise<Record<string, unknown>> {

@@ -91,7 +91,7 @@ t.test("Coil v2's Go coil executable against our coild", async (t) => {
   writeFileSync(join(dir, "pools.yaml"), poolDoc("default", { blockSizeBits: 2, subnets: [{ ipv4: "10.100.0.0/30", ipv6: "fd02::/126" }] }));
   const flags = [`--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, "--metrics-addr=127.0.0.1:9384",
     "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false"];
-  const coild = await startCoildInNetns({ netnsPath: host.path, flags, nodeName: "interop", timeoutMs: 20_000 });
+  const coild = await startCoildInNetns({ netnsPath: host.path, flags, nodeName: "interop" });
   t.teardown(() => terminateProcess(coild.child));
 
   const pods = [withNetns(t, "coiltest-pod"), withNetns(t, "coiltest-pod"), withNetns(t, "coiltest-pod"), withNetns(t, "coiltest-pod"), withNetns(t, "coiltest-pod")] as const;

@@ -22,7 +22,7 @@ const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip
 function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<CoildProcess> {
   const flags = ["--store=kubernetes", `--kubeconfig=${kubeconfig}`, `--socket=${join(dir, "coild.sock")}`,
     "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--enable-egress=false"];
-  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e", timeoutMs: 40_000 });
+  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "e2e" });
 }
 
 function coil(cmd: string, id: string, netns: string, podNs: string, sock: string, rpc: "fast" | "grpc"): Promise<CniRun> {

@@ -30,7 +30,7 @@ const ip = (ns: string, args: readonly string[]): void => void execFileSync("ip"
 function startCoild(host: TestNetns, dir: string, extra: readonly string[]): Promise<CoildProcess> {
   const flags = [`--socket=${join(dir, "coild.sock")}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`,
     "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false", ...extra];
-  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "rfm", timeoutMs: 120_000 });
+  return startCoildInNetns({ netnsPath: host.path, flags, nodeName: "rfm" });
 }
 
 /** Move the pod's table-116 routes into the main table with protocol `proto` (Coil 2.0.1's layout). */

@@ -82,7 +82,7 @@ t.test("a static address: refused precisely, honoured on whichever node the pod 
     const d = mkdtempSync(join(dir, `${k}-`));
     relays.push(await relayApiIntoNetns(host, cp.server, d));
     const flags = ["--store=kubernetes", `--kubeconfig=${cp.kubeconfigPath}`, `--socket=${join(d, "coild.sock")}`, "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385"];
-    const c = await startCoildInNetns({ netnsPath: host.path, flags, nodeName: name, timeoutMs: 40_000 });
+    const c = await startCoildInNetns({ netnsPath: host.path, flags, nodeName: name });
     procs.push(c.child);
     nodes[k] = { host, sock: join(d, "coild.sock") };
   }
