@@ -125,8 +125,12 @@ export interface CoilRunOptions {
   readonly netns: string;
   readonly socket: string;
   readonly rpc: "fast" | "grpc";
-  /** `K8S_POD_NAMESPACE` in CNI_ARGS (default `default`); the pod name is the container id. */
+  /** `K8S_POD_NAMESPACE` in CNI_ARGS (default `default`). */
   readonly podNamespace?: string;
+  /** `K8S_POD_NAME` in CNI_ARGS (default: the container id). */
+  readonly podName?: string;
+  /** The netconf on stdin (default: CNI 1.0.0, type `coil`, `socket` and `rpc` from these options), e.g. with a `prevResult`. */
+  readonly conf?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -134,7 +138,7 @@ export interface CoilRunOptions {
  * runtime does: `CNI_*` environment, a CNI 1.0.0 netconf on stdin.
  */
 export function runCoilFromSource(o: CoilRunOptions): Promise<CniRun> {
-  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: o.socket, rpc: o.rpc });
+  const conf = JSON.stringify(o.conf ?? { cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: o.socket, rpc: o.rpc });
   const t0 = performance.now();
   const env = {
     ...sourceChildEnv(),
@@ -143,7 +147,7 @@ export function runCoilFromSource(o: CoilRunOptions): Promise<CniRun> {
     CNI_NETNS: o.netns,
     CNI_IFNAME: "eth0",
     CNI_PATH: "/opt/cni/bin",
-    CNI_ARGS: `K8S_POD_NAMESPACE=${o.podNamespace ?? "default"};K8S_POD_NAME=${o.containerId}`,
+    CNI_ARGS: `K8S_POD_NAMESPACE=${o.podNamespace ?? "default"};K8S_POD_NAME=${o.podName ?? o.containerId}`,
   };
   const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "adapters/cni/main.ts")], { env, stdio: ["pipe", "pipe", "inherit"], cwd: REPO_ROOT });
   let out = "";
