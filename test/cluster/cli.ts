@@ -1,8 +1,10 @@
 /**
  * `npm run cluster -- <command>`: the local multi-node cluster for people (docs/cluster.md).
  *
- *   up [--nodes N] [--cni ptp|coil]  build what is missing, start the control plane and N nodes (default 3),
- *                                wait until every node is Ready, print how to use kubectl
+ *   up [--nodes N] [--cni ptp|coil] [--variant NAME]
+ *                                build what is missing, start the control plane and N nodes (default 3),
+ *                                wait until every node is Ready, print how to use kubectl; with --cni coil,
+ *                                --variant deploys config/variants/NAME (e.g. vxlan) instead of config/rendered
  *   down                         stop and remove everything, then check nothing is left
  *   status                       processes, nodes and pods of the running cluster
  *   check                        a test-image pod on each of two nodes: time to Ready, addresses, HTTP
@@ -100,9 +102,10 @@ async function main(argv: string[]): Promise<void> {
       const nodes = flag(args, "--nodes");
       const cni = flag(args, "--cni") ?? "ptp";
       if (cni !== "ptp" && cni !== "coil") throw new Error(`--cni must be ptp or coil, got ${cni}`);
+      const variant = flag(args, "--variant");
       let c: Cluster;
       try {
-        c = await clusterUp({ nodes: nodes === undefined ? 3 : Number(nodes), cni, log });
+        c = await clusterUp({ nodes: nodes === undefined ? 3 : Number(nodes), cni, ...(variant === undefined ? {} : { variant }), log });
       } catch (e) {
         log(`up failed: ${e instanceof Error ? e.message : String(e)}`);
         log("run `npm run cluster -- down` to remove what was started (logs stay in the state directory)");
@@ -111,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
       }
       process.stdout.write(
         [
-          `cluster up in ${c.state.upMs} ms: ${c.nodeNames.join(", ")} (CNI ${c.state.cni}), state in ${c.state.dir}`,
+          `cluster up in ${c.state.upMs} ms: ${c.nodeNames.join(", ")} (CNI ${c.state.cni}${c.state.variant === undefined ? "" : `, config/variants/${c.state.variant}`}), state in ${c.state.dir}`,
           "The API server (https://10.20.30.1:6443) is reachable from the cluster's namespaces only. Use kubectl as:",
           `  ${c.kubectlScript} get nodes -o wide`,
           "  npm run cluster -- kubectl get pods -A",
@@ -163,7 +166,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      process.stderr.write("usage: npm run cluster -- up [--nodes N] [--cni ptp|coil] | down | status | check | kubectl ARGS... | snapshot FILE\n");
+      process.stderr.write("usage: npm run cluster -- up [--nodes N] [--cni ptp|coil] [--variant NAME] | down | status | check | kubectl ARGS... | snapshot FILE\n");
       process.exitCode = 2;
   }
 }

@@ -11,7 +11,11 @@ t.test("kube-proxy: every conntrack setting is zero (nothing written to the host
   const c = parse(kubeProxyConfig(s, 2)) as Record<string, unknown>;
   t.same(c.conntrack, { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s", udpTimeout: "0s", udpStreamTimeout: "0s" });
   t.equal(c.hostnameOverride, "cctest-n2");
-  t.same(c.iptables, { localhostNodePorts: false });
+  // masqueradeAll is a field of the iptables section (kube-proxy's KubeProxyIPTablesConfiguration): at the top
+  // level kube-proxy ignores it ("unknown field", lenient decoding) and pods on the pod network cannot reach the
+  // API server through the kubernetes Service (the control plane has no route back to them).
+  t.same(c.iptables, { masqueradeAll: true, localhostNodePorts: false });
+  t.notOk("masqueradeAll" in c, "no top-level masqueradeAll (an unknown field kube-proxy ignores)");
 });
 
 t.test("kubelet: protectKernelDefaults, per-node cgroup root and directories", async (t) => {
@@ -30,5 +34,9 @@ t.test("defaults and bad input", async (t) => {
   t.throws(() => clusterDefaults({ nodes: 0 }), /nodes must be 1\.\.9/);
   t.throws(() => clusterDefaults({ nodes: 10 }), /nodes must be 1\.\.9/);
   t.throws(() => clusterDefaults({ prefix: "Bad-Prefix" }), /prefix/);
+  t.match(clusterDefaults({ dir: "/x", cni: "coil", variant: "vxlan" }), { cni: "coil", variant: "vxlan" });
+  t.throws(() => clusterDefaults({ variant: "vxlan" }), /needs cni coil/);
+  t.throws(() => clusterDefaults({ cni: "coil", variant: "nosuch" }), /variant must name a directory of config\/variants/);
+  t.throws(() => clusterDefaults({ cni: "coil", variant: "../default" }), /variant must name a directory of config\/variants/);
   t.equal(ptpSubnet(2), "10.244.2.0/24");
 });

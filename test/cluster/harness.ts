@@ -25,6 +25,7 @@ import { copyFile, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { renderKustomization, toYamlStream } from "../../scripts/render-manifests.js";
 import { eventually } from "../helpers/wait.js";
 
 /** The repository root. */
@@ -43,6 +44,11 @@ export interface ClusterOptions {
   readonly nodes?: number;
   /** Pod network: Debian's ptp + host-local, or Coil deployed from its image and manifests (default ptp). */
   readonly cni?: ClusterCni;
+  /**
+   * With `cni: "coil"`: a directory of `config/variants` (e.g. `vxlan`) rendered and applied instead of
+   * `config/rendered/coil.yaml` (default: none, the rendered default manifests).
+   */
+  readonly variant?: string;
   /** Progress messages. */
   readonly log?: (msg: string) => void;
 }
@@ -62,6 +68,8 @@ export interface ClusterState {
   readonly prefix: string;
   readonly nodes: number;
   readonly cni: ClusterCni;
+  /** The `config/variants` directory Coil was deployed from, if any. */
+  readonly variant?: string;
   procs: ProcRecord[];
   /** Milliseconds `up` took, once it finished. */
   upMs?: number;
@@ -85,7 +93,8 @@ export interface ClusterBinaries {
 const CP_IP = "10.20.30.1";
 const CP_IP6 = "fd10:20:30::1";
 const BRIDGE_MAC = "02:00:0a:14:1e:01";
-const SERVICE_CIDR = "10.96.0.0/16";
+/** Dual stack, so a Service with `ipFamilyPolicy: PreferDualStack` (an Egress's) gets an IPv6 ClusterIP too. */
+const SERVICE_CIDRS = "10.96.0.0/16,fd00:10:96::/112";
 const SERVICE_IP = "10.96.0.1";
 /** The kernel settings kubelet checks with protectKernelDefaults (shadowed per node, never written). */
 const KUBELET_SYSCTLS: ReadonlyArray<readonly [string, string]> = [
@@ -106,12 +115,20 @@ export const nodeIp6 = (n: number): string => `fd10:20:30::${10 + n}`;
 export const ptpSubnet = (n: number): string => `10.244.${n}.0/24`;
 
 /** Resolved defaults of {@link ClusterOptions}. */
-export function clusterDefaults(opts: ClusterOptions = {}): { dir: string; prefix: string; nodes: number; cni: ClusterCni } {
+export function clusterDefaults(opts: ClusterOptions = {}): { dir: string; prefix: string; nodes: number; cni: ClusterCni; variant?: string } {
   const nodes = opts.nodes ?? 3;
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) throw new Error(`nodes must be 1..9, got ${nodes}`);
   const prefix = opts.prefix ?? "coilcl";
   if (!/^[a-z][a-z0-9]{1,10}$/.test(prefix)) throw new Error(`prefix must be 2-11 lower-case letters/digits, got ${prefix}`);
-  return { dir: opts.dir ?? process.env.COIL_CLUSTER_DIR ?? join(tmpdir(), "coil-cluster"), prefix, nodes, cni: opts.cni ?? "ptp" };
+  const cni = opts.cni ?? "ptp";
+  const variant = opts.variant;
+  if (variant !== undefined) {
+    if (cni !== "coil") throw new Error(`a variant (${variant}) needs cni coil, got ${cni}`);
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(variant) || !existsSync(join(REPO_ROOT, "config", "variants", variant, "kustomization.yaml"))) {
+      throw new Error(`variant must name a directory of config/variants, got ${JSON.stringify(variant)}`);
+    }
+  }
+  return { dir: opts.dir ?? process.env.COIL_CLUSTER_DIR ?? join(tmpdir(), "coil-cluster"), prefix, nodes, cni, ...(variant === undefined ? {} : { variant }) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -409,7 +426,7 @@ async function controlPlaneUp(s: ClusterState, bins: ClusterBinaries, log: (m: s
       "--secure-port=6443",
       `--bind-address=${CP_IP}`,
       `--advertise-address=${CP_IP}`,
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--service-cluster-ip-range=${SERVICE_CIDRS}`,
       "--allow-privileged=true",
       "--authorization-mode=Node,RBAC",
       `--service-account-issuer=https://${CP_IP}:6443/`,
@@ -445,7 +462,7 @@ async function controlPlaneUp(s: ClusterState, bins: ClusterBinaries, log: (m: s
       `--cluster-signing-cert-file=${join(pki, "ca.crt")}`,
       `--cluster-signing-key-file=${join(pki, "ca.key")}`,
       "--use-service-account-credentials=true",
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--service-cluster-ip-range=${SERVICE_CIDRS}`,
       "--cluster-name=coil-cluster",
       "--v=1",
     ]),
@@ -543,9 +560,10 @@ async function nodeMountNs(s: ClusterState, n: number, populate: (etcUpper: stri
 
 /**
  * containerd's configuration for the node directory `d`. Its state directory is `/run/containerd`, which
- * is the node's own `/run` inside its mount namespace: the pods' network namespaces are mounted there
- * (`netns_mounts_under_state_dir`), where coild (hostPath /run, HostToContainer) can open them, as on a
- * real node.
+ * is the node's own `/run` inside its mount namespace. The pods' network namespaces are mounted where
+ * containerd mounts them by default, `/var/run/netns/cni-<id>` — the node's own `/run/netns` — where
+ * coild (hostPath /run, HostToContainer) opens them at ADD and, by name through `ip netns list-id`, when
+ * its EgressWatcher updates a running pod (Coil's `getNetNsPath` looks only there too), as on a real node.
  */
 function containerdConfig(d: string, pauseImageName: string): string {
   return `version = 2
@@ -560,7 +578,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   sandbox_image = "${pauseImageName}"
   disable_apparmor = true
   restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -610,15 +627,18 @@ registerNode: true
 `;
 }
 
-/** The kube-proxy configuration of node `n`: conntrack settings zero, so it writes no global sysctl. */
+/**
+ * The kube-proxy configuration of node `n`: conntrack settings zero, so it writes no global sysctl;
+ * `iptables.masqueradeAll`, so traffic to a Service leaves the node from the node's address (pods on
+ * the pod network reach the API server, whose namespace has no route to them).
+ */
 export function kubeProxyConfig(s: { dir: string; prefix: string }, n: number): string {
   return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: ${join(s.dir, "kubeconfig")}}
 hostnameOverride: ${s.prefix}-n${n}
 mode: iptables
-masqueradeAll: true
-iptables: {localhostNodePorts: false}
+iptables: {masqueradeAll: true, localhostNodePorts: false}
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s, udpTimeout: 0s, udpStreamTimeout: 0s}
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
@@ -740,7 +760,8 @@ async function kubectlOk(c: Cluster, args: readonly string[], input?: string): P
 
 /**
  * Deploy Coil as users do: the image is in every node's containerd already; apply the rendered manifests
- * (CRDs, RBAC, coil-ipam-controller with its webhooks, the coild DaemonSet whose init container
+ * (or the state's `config/variants` directory, rendered) (CRDs, RBAC, coil-ipam-controller with its
+ * webhooks, coil-egress-controller, the coild DaemonSet whose init container
  * coil-installer writes the conflist into the node's /etc/cni/net.d, coil-router for this flat L2
  * network), wait until the controller and every coild and coil-router are Ready, then create the default
  * AddressPool through the webhook.
@@ -755,10 +776,19 @@ export async function deployCoil(c: Cluster, log: (m: string) => void): Promise<
   }
 }
 
+/** The manifests of Coil itself: config/rendered/coil.yaml, or the variant's kustomization rendered as the tests render it. */
+async function coilManifests(variant: string | undefined): Promise<{ source: string; text: string }> {
+  if (variant === undefined) return { source: "config/rendered/coil.yaml", text: await readFile(join(REPO_ROOT, "config", "rendered", "coil.yaml"), "utf8") };
+  const source = `config/variants/${variant}`;
+  return { source, text: toYamlStream(await renderKustomization(join(REPO_ROOT, source)), source) };
+}
+
 async function deployCoilSteps(c: Cluster, log: (m: string) => void): Promise<void> {
   const t0 = Date.now();
-  for (const f of ["coil.yaml", "coil-router.yaml"]) await kubectlOk(c, ["apply", "--server-side", "-f", join(REPO_ROOT, "config", "rendered", f)]);
-  log(`applied config/rendered/coil.yaml and coil-router.yaml`);
+  const coil = await coilManifests(c.state.variant);
+  await kubectlOk(c, ["apply", "--server-side", "-f", "-"], coil.text);
+  await kubectlOk(c, ["apply", "--server-side", "-f", join(REPO_ROOT, "config", "rendered", "coil-router.yaml")]);
+  log(`applied ${coil.source} and config/rendered/coil-router.yaml`);
   const n = c.nodeNames.length;
   // Give up early when a Coil container keeps failing (crash loop, or a container that cannot be created).
   let failing: string | undefined;
