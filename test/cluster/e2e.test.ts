@@ -1,9 +1,12 @@
-// Coil's end-to-end suite (coil-v2-behaviour.md §9.11 items 1–8) in a real cluster on this machine: the
-// harness's three kubelet + containerd nodes with Coil deployed as users deploy it (its image imported
-// into every node's containerd, `kubectl apply` of config/rendered, the default dual-stack AddressPool
-// through the webhook). Plus: a node drained and deleted has its blocks collected; a rolling update of
-// the coild DaemonSet with pods running loses no pod address and no more than one second of traffic;
-// and the host's sysctls, routes, rules, ruleset and cgroup tree are the same before and after.
+// Coil's end-to-end suite (coil-v2-behaviour.md §9.11 items 1–8, the egress controller and items 9–13)
+// in a real cluster on this machine: the harness's three kubelet + containerd nodes with Coil deployed as
+// users deploy it (its image imported into every node's containerd, `kubectl apply` of the manifests, the
+// default dual-stack AddressPool through the webhook). The manifests are config/variants/vxlan (the
+// default ones plus `--tunnel=vxlan` on coild and the egress controller): this kernel has no FoU/IPIP, so
+// egress runs over VXLAN; nothing else differs. The egress scenario is in ./egress.ts. Plus: a node
+// drained and deleted has its blocks collected; a rolling update of the coild DaemonSet with pods running
+// loses no pod address and no more than one second of traffic; and the host's sysctls, routes, rules,
+// ruleset and cgroup tree are the same before and after.
 //
 // One cluster for the whole file (its own name prefix and state directory, so it never meets a cluster a
 // person started with `npm run cluster`); each test deletes what it created. Families: the default pool
@@ -24,35 +27,29 @@ import { isRoot } from "../helpers/netns.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
 import { eventually } from "../helpers/wait.js";
 import { clusterDown, clusterUp, cmd, coilImage, findClusterBinaries, hostSnapshot, leftovers, type Cluster, type ClusterOptions } from "./harness.js";
+import { egressTests } from "./egress.js";
+import { coilPods, getJson, ipFamily, ok, podIps, podMetrics, podReady, type Meta, type PodJson } from "./kube.js";
 
 /** Everything here waits for a condition; these bound the waits on a loaded 2-core machine. */
 const LONG = 300_000;
 const MEDIUM = 120_000;
 
-// The whole file: start-up (1–3 min, much longer under load), the tests, and down.
-t.setTimeout(60 * 60_000);
+// The whole file: start-up (1–3 min, much longer under load), the tests (22 min beside a full-suite run, 12 of
+// them the egress tests), and down.
+t.setTimeout(90 * 60_000);
 
 const opts: ClusterOptions = {
   prefix: `e2e${randomBytes(3).toString("hex").slice(0, 5)}`,
   dir: mkdtempSync(join(tmpdir(), "coil-e2e-cluster-")),
   nodes: 3,
   cni: "coil",
+  variant: "vxlan",
   log: (m) => t.comment(`[cluster ${new Date().toISOString().slice(11, 23)}] ${m}`),
 };
 
 // ---------------------------------------------------------------------------------------------------
 // kubectl helpers
 
-interface Meta {
-  name: string;
-  uid: string;
-  labels?: Record<string, string>;
-}
-interface PodJson {
-  metadata: Meta;
-  spec: { nodeName?: string };
-  status: { podIPs?: { ip: string }[]; conditions?: { type: string; status: string }[] };
-}
 interface BlockJson {
   metadata: Meta;
   index: number;
@@ -60,18 +57,6 @@ interface BlockJson {
   ipv6?: string;
 }
 
-async function ok(c: Cluster, args: readonly string[], input?: string): Promise<string> {
-  const r = await c.kubectl(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-async function getJson<T>(c: Cluster, args: readonly string[]): Promise<T[]> {
-  return (JSON.parse(await ok(c, ["get", ...args, "-o", "json"])) as { items: T[] }).items;
-}
-
-const podReady = (p: PodJson): boolean => p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True") === true;
-const podIps = (p: PodJson): string[] => (p.status.podIPs ?? []).map((x) => x.ip);
 const blockNode = (b: BlockJson): string => b.metadata.labels?.["coil.cybozu.com/node"] ?? "";
 const blocks = (c: Cluster): Promise<BlockJson[]> => getJson<BlockJson>(c, ["addressblocks"]);
 
@@ -136,17 +121,6 @@ async function checkHttp(t: Test, c: Cluster, from: string, to: PodJson, namespa
     t.match(body, new RegExp(`^${to.metadata.name} GET /e2e from `), `HTTP ${from} -> ${to.metadata.name} at ${ip}`);
   }
 }
-
-/** Metrics of a host-network Coil pod, through the API server's pod proxy. */
-async function metrics(c: Cluster, pod: string, port: number): Promise<string> {
-  return ok(c, ["get", "--raw", `/api/v1/namespaces/kube-system/pods/${pod}:${port}/proxy/metrics`]);
-}
-
-async function coilPods(c: Cluster, component: string): Promise<PodJson[]> {
-  return getJson<PodJson>(c, ["pods", "-n", "kube-system", "-l", `app.kubernetes.io/component=${component}`]);
-}
-
-const ipFamily = (ip: string): 4 | 6 => (ip.includes(":") ? 6 : 4);
 
 /** Whether `ip` lies in `cidr` (IPv4 dotted or IPv6; enough for the pools used here). */
 function inCidr(ip: string, cidr: string): boolean {
@@ -277,9 +251,9 @@ if (cluster !== undefined) {
 
     await t.test("6. coild and coil-router metrics on a node are non-empty", async (t) => {
       const onN1 = async (component: string): Promise<string> => (await coilPods(c, component)).find((p) => p.spec.nodeName === n1)!.metadata.name;
-      const coild = await metrics(c, await onN1("coild"), 9384);
+      const coild = await podMetrics(c, "kube-system", await onN1("coild"), 9384);
       t.match(coild, /^# (HELP|TYPE) /m, "coild :9384/metrics");
-      const router = await metrics(c, await onN1("coil-router"), 9388);
+      const router = await podMetrics(c, "kube-system", await onN1("coil-router"), 9388);
       t.match(router, /^# (HELP|TYPE) /m, "coil-router :9388/metrics");
     });
 
@@ -344,7 +318,7 @@ if (cluster !== undefined) {
 
     const ctrl = (await coilPods(c, "coil-ipam-controller")).filter(podReady);
     t.equal(ctrl.length, 2, "two coil-ipam-controller replicas Ready");
-    for (const p of ctrl) t.match(await metrics(c, p.metadata.name, 9386), /^# (HELP|TYPE) /m, `${p.metadata.name} :9386/metrics`);
+    for (const p of ctrl) t.match(await podMetrics(c, "kube-system", p.metadata.name, 9386), /^# (HELP|TYPE) /m, `${p.metadata.name} :9386/metrics`);
 
     t.teardown(async () => {
       // Only when the test failed does the block outlive it: drop the finalizer so it can go.
@@ -406,6 +380,8 @@ if (cluster !== undefined) {
     }
     await checkHttp(t, c, "pinger", target);
   });
+
+  egressTests(t, c, (m) => t.comment(`[egress ${new Date().toISOString().slice(11, 23)}] ${m}`));
 
   t.test(`a drained and deleted node (${n3}) has its blocks collected`, async (t) => {
     // A DaemonSet pod on the pod network keeps the node's block through the drain (drain leaves
