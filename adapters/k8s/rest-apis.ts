@@ -97,7 +97,11 @@ export class RestCoreV1Api implements NodeListCalls {
     const query = { labelSelector: p.labelSelector, fieldSelector: p.fieldSelector, limit: p.limit, continue: p._continue, resourceVersion: p.resourceVersion, resourceVersionMatch: p.resourceVersionMatch };
     const list = await this.#rest.request<V1NodeList>({ method: "GET", path: "/api/v1/nodes", query, ...(this.#o.nodeMetadataOnly === true ? { accept: METADATA_LIST_ACCEPT } : {}) });
     // An empty PartialObjectMetadataList comes with `items: null` (a nil Go slice), a NodeList with `[]`.
-    return { ...list, items: list.items ?? [] };
+    // The wire's `metadata.continue` is `_continue` in client-node's V1ListMeta, which callers page by
+    // (listNodesAs): without the rename only the first page is ever read.
+    const wire = (list.metadata ?? {}) as NonNullable<V1NodeList["metadata"]> & { continue?: string };
+    const { continue: cont, ...meta } = wire;
+    return { ...list, metadata: { ...meta, ...(cont === undefined ? {} : { _continue: cont }) }, items: list.items ?? [] };
   }
 }
 

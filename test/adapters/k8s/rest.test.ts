@@ -10,6 +10,7 @@ import t from "tap";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { Informer, coilClient, k8sCall, type ApiRequest, type BlockRequestObject, type KubeObject } from "../../../adapters/k8s/index.js";
 import { loadApiConnection } from "../../../adapters/k8s/kubeconfig.js";
+import { listNodeNames } from "../../../adapters/k8s/nodes.js";
 import { RestClient } from "../../../adapters/k8s/rest.js";
 import { METADATA_WATCH_ACCEPT, makeRestClients } from "../../../adapters/k8s/rest-apis.js";
 import { startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
@@ -68,6 +69,15 @@ if (started !== undefined) {
     t.equal(n1?.spec, undefined, "no spec");
     // The API server answers an empty PartialObjectMetadataList with `items: null`.
     t.same((await k8sCall(() => clients.core.listNode({ labelSelector: "no-such=label" })))._unsafeUnwrap().items, [], "an empty list has items []");
+    // Paging: the continue token must reach the caller (a block GC that saw only the first page of
+    // Nodes would collect the blocks of every Node past it).
+    await core.createNode({ body: { metadata: { name: "n0-paging" } } });
+    const page1 = (await k8sCall(() => clients.core.listNode({ limit: 1 })))._unsafeUnwrap();
+    t.ok((page1.metadata?._continue ?? "") !== "", "a page of 1 of 2 Nodes carries the continue token as _continue");
+    const pagedByOne = { listNode: (p: Parameters<typeof clients.core.listNode>[0] = {}) => clients.core.listNode({ ...p, limit: 1 }) };
+    const names = (await listNodeNames(pagedByOne))._unsafeUnwrap();
+    t.ok(names.has("n1") && names.has("n0-paging"), `listNodeNames pages through every Node (saw ${[...names].join(", ")})`);
+    await core.deleteNode({ name: "n0-paging" });
     const events: Array<{ type: string; object: KubeObject & { spec?: unknown } }> = [];
     const inf = new Informer<KubeObject & { spec?: unknown }>({
       name: "nodes",
