@@ -346,6 +346,9 @@ export class NodeState {
         return r.map(() => true);
       } finally {
         this.#returning.delete(ref.name);
+        // A listing that started while the return was in flight (and waits for this pool's lock) may
+        // still hold the block: it left the allocator during that listing too.
+        for (const l of this.#listings) l.add(ref.name);
       }
     });
   }
@@ -398,28 +401,42 @@ export class NodeState {
 
   /**
    * Add every block the store assigns to this node to the allocator (idempotent); the number of
-   * blocks. A block being returned, or that left the allocator while the list was read, is not
-   * taken back (the list may predate its return); a failed return is retried by the next GC.
+   * blocks. A block being returned, or that left the allocator while the list was read or while
+   * waiting for its pool's lock, is not taken back (the list may predate its return); a failed
+   * return is retried by the next GC. A pool's blocks are added under the pool's lock, as an ADD
+   * takes a block (Coil's GC holds the pool's mutex too): a listed block may be the one an ADD is
+   * obtaining right now (its BlockRequest done, the ADD not yet back); adopted meanwhile, another
+   * ADD could take its address first, and the ADD that obtained it would fail for want of one.
    */
   async adoptStoreBlocks(): Promise<Result<number, StoreError>> {
     const leftMeanwhile = new Set<string>();
     this.#listings.add(leftMeanwhile);
-    let blocks: Result<readonly StoredBlock[], StoreError>;
     try {
-      blocks = await this.#o.store.listBlocks(this.#o.node);
+      const blocks = await this.#o.store.listBlocks(this.#o.node);
+      if (blocks.isErr()) return err(blocks.error);
+      const byPool = new Map<string, StoredBlock[]>();
+      for (const b of blocks.value) {
+        const list = byPool.get(b.pool);
+        if (list === undefined) byPool.set(b.pool, [b]);
+        else list.push(b);
+      }
+      for (const [pool, listed] of byPool) {
+        await this.#locks.run(`pool:${pool}`, () => {
+          const before = this.ipam.blocks(pool).length;
+          for (const b of listed) {
+            if (this.#returning.has(b.name) || leftMeanwhile.has(b.name)) continue;
+            const added = this.ipam.addBlock(b);
+            if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
+          }
+          if (this.ipam.blocks(pool).length !== before) this.#export.blocksChanged();
+          return Promise.resolve();
+        });
+        await this.refreshPoolPolicy(pool);
+      }
+      return ok(blocks.value.length);
     } finally {
       this.#listings.delete(leftMeanwhile);
     }
-    if (blocks.isErr()) return err(blocks.error);
-    const before = this.ipam.blockCidrs().length;
-    for (const b of blocks.value) {
-      if (this.#returning.has(b.name) || leftMeanwhile.has(b.name)) continue;
-      const added = this.ipam.addBlock(b);
-      if (added.isErr()) this.#o.log.warn("ignoring a block the allocator refuses", { block: b.name, error: added.error });
-    }
-    if (this.ipam.blockCidrs().length !== before) this.#export.blocksChanged();
-    for (const pool of new Set(blocks.value.map((b) => b.pool))) await this.refreshPoolPolicy(pool);
-    return ok(blocks.value.length);
   }
 
   /** Whether `pool` can serve no further address: every node block full and the store has no free block. */

@@ -43,6 +43,10 @@ async function rig(opts: {
   storeRelease?: () => Promise<void>;
   /** Runs after the store's block list is taken and before it is answered. */
   storeList?: () => Promise<void>;
+  /** Runs after the store gave a block to the node and before the answer reaches it. */
+  storeAcquire?: () => Promise<void>;
+  /** The pools file (default {@link POOL}). */
+  pools?: string;
 } = {}): Promise<Rig> {
   const fake = new FakeKernel();
   fake.addNetns(HOST_NETNS);
@@ -61,11 +65,20 @@ async function rig(opts: {
     },
     observeNft: (ref, q) => fake.observeNft(ref, q),
   };
-  const local = (await LocalBlockStore.open({ pools: parsePools(POOL, "pools")._unsafeUnwrap(), stateDir: mkdtempSync(join(tmpdir(), "coild-hot-")) }))._unsafeUnwrap();
+  const local = (await LocalBlockStore.open({ pools: parsePools(opts.pools ?? POOL, "pools")._unsafeUnwrap(), stateDir: mkdtempSync(join(tmpdir(), "coild-hot-")) }))._unsafeUnwrap();
   const gate = opts.storeRelease;
   const listGate = opts.storeList;
-  const store: BlockStore = gate === undefined && listGate === undefined ? local : {
-    acquireBlock: (...a) => local.acquireBlock(...a),
+  const acquireGate = opts.storeAcquire;
+  const store: BlockStore = gate === undefined && listGate === undefined && acquireGate === undefined ? local : {
+    acquireBlock: (...a) => {
+      if (acquireGate === undefined) return local.acquireBlock(...a);
+      const got = local.acquireBlock(...a); // the block is the node's in the store now; the answer comes after the gate
+      return new ResultAsync((async () => {
+        const r = await got;
+        await acquireGate();
+        return r;
+      })());
+    },
     listBlocks: (...a) => {
       if (listGate === undefined) return local.listBlocks(...a);
       const listed = local.listBlocks(...a); // taken now, answered after the gate
@@ -217,14 +230,26 @@ async function blockSets(r: Rig): Promise<{ allocator: string[]; store: string[]
 t.test("a GC while a DEL's block return is in flight does not take the block back (an ADD could take an address of a returned block)", async (t) => {
   let release: () => void = () => undefined;
   const stalled = new Promise<void>((r) => (release = r));
-  const r = await rig({ storeRelease: () => stalled });
+  let listed: () => void = () => undefined;
+  const listTaken = new Promise<void>((r) => (listed = r));
+  let watchList = false;
+  const r = await rig({
+    storeRelease: () => stalled,
+    storeList: () => {
+      if (watchList) listed();
+      return Promise.resolve();
+    },
+  });
   const q1 = pod(r, "c1");
   (await r.handlers.add(q1))._unsafeUnwrap();
   (await r.handlers.del(q1))._unsafeUnwrap(); // the block's return stalls in the store
-  (await r.node.adoptStoreBlocks())._unsafeUnwrap(); // the GC's first step, while the store still lists the block
+  watchList = true;
+  const adopted = r.node.adoptStoreBlocks(); // the GC's first step, while the store still lists the block
+  await listTaken; // the list holds the block; adding waits for the pool's lock, held by the return
+  release();
+  (await adopted)._unsafeUnwrap();
   t.same(r.node.ipam.blocks(), [], "the block being returned is not taken back");
   const add = r.handlers.add(pod(r, "c2"));
-  release();
   (await add)._unsafeUnwrap();
   await r.node.settled();
   (await r.node.gcBlocks())._unsafeUnwrap();
@@ -255,15 +280,58 @@ t.test("a GC whose block list was taken before a DEL's return started does not t
   await listTaken;
   gateList = false;
   (await r.handlers.del(q1))._unsafeUnwrap(); // the block's return starts and stalls in the store
-  answerList();
+  answerList(); // adding waits for the pool's lock, held by the return
+  release();
   (await adopted)._unsafeUnwrap();
   t.same(r.node.ipam.blocks(), [], "the block being returned is not taken back from the older list");
   const add = r.handlers.add(pod(r, "c2"));
-  release();
   (await add)._unsafeUnwrap();
   await r.node.settled();
   const sets = await blockSets(r);
   t.equal(sets.allocator.length, 1, "c2's block");
+  t.same(sets.allocator, sets.store, "every block the node allocates from is the node's in the store");
+});
+
+t.test("a GC while an ADD is obtaining a block does not hand that block to another ADD (one address per block)", async (t) => {
+  // Seen in bench/coild-export.ts (blockSizeBits 0, the 5-minute GC during 1,000 ADDs): the GC listed
+  // the block an ADD was obtaining and added it to the allocator; another ADD took its only address
+  // without waiting for the pool's lock, and the ADD that had obtained the block failed with
+  // "no free address in the blocks of pool default".
+  let acquiring: () => void = () => undefined;
+  const atGate = new Promise<void>((r) => (acquiring = r));
+  let answer: () => void = () => undefined;
+  const answered = new Promise<void>((r) => (answer = r));
+  let gated = true;
+  let listAnswered: () => void = () => undefined;
+  const listedNow = new Promise<void>((r) => (listAnswered = r));
+  const r = await rig({
+    pools: poolDoc("default", { blockSizeBits: 0, subnets: [{ ipv4: "10.2.0.0/24", ipv6: "fd02::/120" }] }),
+    storeAcquire: async () => {
+      if (!gated) return;
+      gated = false;
+      acquiring();
+      await answered;
+    },
+    storeList: () => {
+      listAnswered();
+      return Promise.resolve();
+    },
+  });
+  const first = r.handlers.add(pod(r, "c1")); // takes block default-0 in the store; its answer is held back
+  await atGate;
+  const gc = r.node.gcBlocks(); // lists default-0
+  await listedNow;
+  await new Promise((done) => setImmediate(done)); // one turn: the GC adds what it may add now
+  const second = r.handlers.add(pod(r, "c2"));
+  answer();
+  const [a1, a2, g] = await Promise.all([first, second, gc]);
+  t.ok(a1.isOk(), `the ADD that obtained default-0 got an address: ${a1.isErr() ? JSON.stringify(a1.error) : "ok"}`);
+  t.ok(a2.isOk(), "the other ADD got one too");
+  t.same(g.isOk() ? g.value.released : g.error, [], "the GC returned nothing");
+  await r.node.settled();
+  const addrs = r.node.ipam.allocations().map((x) => `${x.block} ${x.ipv4 ?? ""}`).sort();
+  t.same(addrs, ["default-0 10.2.0.0", "default-1 10.2.0.1"], "one block each");
+  const sets = await blockSets(r);
   t.same(sets.allocator, sets.store, "every block the node allocates from is the node's in the store");
 });
 
