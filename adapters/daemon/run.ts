@@ -238,9 +238,21 @@ export async function runCoild(flags: CoildFlags, deps: CoildDeps): Promise<Resu
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
   // One coild per network namespace, checked before anything is touched (ports, socket, state dir, kernel).
   const holder: LockHolder = { pid: process.pid, node: nodeName, socket: flags.socket, stateDir: flags.stateDir };
+  return withNetnsLock(deps, holder, () => runLocked(flags, deps, nodeName, holder));
+}
+
+/**
+ * Run `start` holding the one-coild-per-network-namespace lock (taken before anything is touched:
+ * ports, socket, state dir, kernel). The lock is released if `start` fails, else by the handle's `close`.
+ */
+async function withNetnsLock<T extends { close(): Promise<void> }>(
+  deps: CoildDeps,
+  holder: LockHolder,
+  start: () => Promise<Result<T, CoildStartError>>,
+): Promise<Result<T, CoildStartError>> {
   const netnsLock = await lockNetns(deps.netnsLockName, holder);
   if (netnsLock.isErr()) return err({ kind: "node-locked", cause: netnsLock.error });
-  const running = await runLocked(flags, deps, nodeName, holder);
+  const running = await start();
   if (running.isErr()) await netnsLock.value.release();
   return running.map((r) => ({
     ...r,
@@ -440,17 +452,7 @@ export async function runEgressOnlyCoild(flags: CoildFlags, deps: CoildDeps): Pr
   if (flags.clearRoutesOnShutdown) deps.log.warn("--clear-routes-on-shutdown has no effect in egress-only mode (there is no export table)");
   const nodeName = deps.env["COIL_NODE_NAME"] ?? deps.hostname();
   const holder: LockHolder = { pid: process.pid, node: nodeName, socket: flags.socket, stateDir: flags.stateDir };
-  const netnsLock = await lockNetns(deps.netnsLockName, holder);
-  if (netnsLock.isErr()) return err({ kind: "node-locked", cause: netnsLock.error });
-  const running = await runEgressOnlyLocked(flags, deps, nodeName);
-  if (running.isErr()) await netnsLock.value.release();
-  return running.map((r) => ({
-    ...r,
-    close: async () => {
-      await r.close();
-      await netnsLock.value.release();
-    },
-  }));
+  return withNetnsLock(deps, holder, () => runEgressOnlyLocked(flags, deps, nodeName));
 }
 
 /** Coil's `PodNetwork.Init` sysctls: IPv4 and IPv6 forwarding on (a failure is logged, as Coil does). */

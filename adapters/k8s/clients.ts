@@ -8,11 +8,10 @@
  */
 import { Agent as HttpsAgent, type AgentOptions, type RequestOptions } from "node:https";
 import { Agent as HttpAgent } from "node:http";
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { delimiter, dirname } from "node:path";
 import { err, ok, type Result } from "neverthrow";
-import { SERVICE_ACCOUNT_DIR, fsCause, readable, type KubeConfigError, type KubeConfigSource } from "./kubeconfig.js";
+import { SERVICE_ACCOUNT_DIR, chooseKubeConfig, fsCause, readable, type KubeConfigError, type KubeConfigSource } from "./kubeconfig.js";
 import {
   AdmissionregistrationV1Api,
   AppsV1Api,
@@ -151,21 +150,7 @@ function loadInCluster(src: KubeConfigSource): Result<KubeConfig, KubeConfigErro
  * the certificate/key/token files it names readable. Synchronous (start-up only).
  */
 export function loadKubeConfig(src: KubeConfigSource): Result<KubeConfig, KubeConfigError> {
-  if (src.kubeconfig !== undefined) {
-    if (src.kubeconfig === "") return err({ kind: "invalid", source: "--kubeconfig", message: "empty path" });
-    return loadFiles([src.kubeconfig], "--kubeconfig");
-  }
-  const list = (src.env["KUBECONFIG"] ?? "").split(delimiter).filter((f) => f !== "");
-  if (list.length > 0) return loadFiles(list, "$KUBECONFIG");
-  if ((src.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") return loadInCluster(src);
-  const home = src.env["HOME"] ?? homedir();
-  const file = join(home, ".kube", "config");
-  if (existsSync(file)) return loadFiles([file], "~/.kube/config");
-  return err({
-    kind: "none-found",
-    source: "no kubeconfig",
-    message: `--kubeconfig is not given, $KUBECONFIG is not set, KUBERNETES_SERVICE_HOST is not set (not in a cluster) and ${file} does not exist`,
-  });
+  return chooseKubeConfig(src).andThen((c) => (c.kind === "in-cluster" ? loadInCluster(src) : loadFiles(c.paths, c.origin)));
 }
 
 /** The API clients the Coil adapters use. */

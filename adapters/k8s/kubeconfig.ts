@@ -288,16 +288,28 @@ function loadInCluster(src: KubeConfigSource): Result<ApiConnection, KubeConfigE
  * (start-up only); exec plugins run at the first request.
  */
 export function loadApiConnection(src: KubeConfigSource): Result<ApiConnection, KubeConfigError> {
+  return chooseKubeConfig(src).andThen((c) => (c.kind === "in-cluster" ? loadInCluster(src) : loadFiles(c.paths, c.origin)));
+}
+
+/** Where a program's API configuration comes from: kubeconfig files (and which flag or variable named them), or the pod's service account. */
+export type KubeConfigChoice = { readonly kind: "files"; readonly paths: readonly string[]; readonly origin: string } | { readonly kind: "in-cluster" };
+
+/**
+ * The configuration source both loaders (this module's and clients.ts' client-node one) use, in
+ * client-go's order: `--kubeconfig`, `$KUBECONFIG` (a path list), in-cluster
+ * (`KUBERNETES_SERVICE_HOST`), `~/.kube/config`; finding none is an error.
+ */
+export function chooseKubeConfig(src: KubeConfigSource): Result<KubeConfigChoice, KubeConfigError> {
   if (src.kubeconfig !== undefined) {
     if (src.kubeconfig === "") return err({ kind: "invalid", source: "--kubeconfig", message: "empty path" });
-    return loadFiles([src.kubeconfig], "--kubeconfig");
+    return ok({ kind: "files", paths: [src.kubeconfig], origin: "--kubeconfig" });
   }
   const list = (src.env["KUBECONFIG"] ?? "").split(delimiter).filter((f) => f !== "");
-  if (list.length > 0) return loadFiles(list, "$KUBECONFIG");
-  if ((src.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") return loadInCluster(src);
+  if (list.length > 0) return ok({ kind: "files", paths: list, origin: "$KUBECONFIG" });
+  if ((src.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") return ok({ kind: "in-cluster" });
   const home = src.env["HOME"] ?? homedir();
   const file = join(home, ".kube", "config");
-  if (existsSync(file)) return loadFiles([file], "~/.kube/config");
+  if (existsSync(file)) return ok({ kind: "files", paths: [file], origin: "~/.kube/config" });
   return err({
     kind: "none-found",
     source: "no kubeconfig",
