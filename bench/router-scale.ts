@@ -19,14 +19,15 @@
  * Then coild's table-119 export: `export-blocks` block routes put into table 119 by the module coild
  * uses (adapters/daemon/node/route-export.ts, `RouteExport` with the real kernel executor), run in a
  * child process inside a fresh namespace (RouteExport works on its own process's namespace), next to
- * Coil v2's `RouteExporter` (bench/go/route_export_test.go, `go test -c`); the full coild is not
- * started because its startup GC returns blocks that hold no pods. Results: stdout and
+ * Coil v2's `RouteExporter` (bench/go/route_export_test.go, `go test -c`): the code path alone (the
+ * whole coild with 1,000 pods is bench/coild-export.ts, whose section of the results file a run of
+ * this script keeps). Results: stdout and
  * bench/RESULTS-router-scale.md (unless `--no-write`). Needs root, iproute2, the envtest binaries
  * (~/.cache/coil-envtest), the dist bundle (`npm run build`) and Go (for the Coil v2 build).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,6 +40,8 @@ import type { TestNetns } from "../test/helpers/netns.js";
 import { terminateProcess } from "../test/helpers/test-host.js";
 import { waitFor } from "../test/helpers/wait.js";
 import { netnsPath } from "../lib/changeset/index.js";
+import { median, otherLoad, procStats, uptime, type ProcStats } from "./proc-stats.js";
+import { COILD_EXPORT_MARKERS, markedSection } from "./results-section.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -59,87 +62,6 @@ const { values } = parseArgs({
 const run = (cmd: string, args: readonly string[], input?: string): string =>
   execFileSync(cmd, args, { encoding: "utf8", maxBuffer: 256 << 20, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], ...(input === undefined ? {} : { input }) });
 const ms = (t0: number): number => performance.now() - t0;
-const uptime = (): string => run("uptime", []).trim();
-/** Other load on the machine: `stress-ng` command lines (pgrep) and /proc/loadavg's running/total. */
-function otherLoad(): { readonly stress: string[]; readonly runnable: string } {
-  let stress: string[] = [];
-  try {
-    stress = run("pgrep", ["-a", "-x", "stress-ng"]).trim().split("\n").filter((l) => l !== "");
-  } catch {
-    // none (pgrep exits 1)
-  }
-  return { stress, runnable: readFileSync("/proc/loadavg", "utf8").split(" ")[3] ?? "?" };
-}
-
-/** One process's memory and CPU from /proc, and those of its descendants. */
-interface ProcStats {
-  readonly rssMiB: number;
-  readonly hwmMiB: number;
-  /** utime + stime of the process, seconds. */
-  readonly cpuS: number;
-  /**
-   * CPU of its children: cutime + cstime (children it has waited for) plus utime + stime of its
-   * live descendants (our executor keeps `ip -batch` co-processes running), seconds.
-   */
-  readonly childCpuS: number;
-  /** VmRSS of its live descendants (MiB). */
-  readonly childRssMiB: number;
-}
-
-/** Fields of /proc/<pid>/stat after "(comm) ": index 0 is field 3 (state). */
-function statFields(pid: number): string[] {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return s.slice(s.lastIndexOf(") ") + 2).split(" ");
-}
-const field = (f: readonly string[], n: number): number => Number(f[n - 3]);
-const rssKiB = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-
-/** Live descendants of `pid` (by ppid, read from /proc). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const ppid = field(statFields(Number(e)), 4);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const todo = [pid];
-  while (todo.length > 0) {
-    for (const c of children.get(todo.pop() as number) ?? []) {
-      out.push(c);
-      todo.push(c);
-    }
-  }
-  return out;
-}
-
-function procStats(pid: number): ProcStats {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-  const f = statFields(pid);
-  let liveCpu = 0;
-  let liveRss = 0;
-  for (const d of descendants(pid)) {
-    try {
-      const df = statFields(d);
-      liveCpu += field(df, 14) + field(df, 15);
-      liveRss += rssKiB(d);
-    } catch {
-      // exited meanwhile (its CPU is then in cutime/cstime)
-    }
-  }
-  return {
-    rssMiB: kb("VmRSS") / 1024,
-    hwmMiB: kb("VmHWM") / 1024,
-    cpuS: (field(f, 14) + field(f, 15)) / 100,
-    childCpuS: (field(f, 16) + field(f, 17) + liveCpu) / 100,
-    childRssMiB: liveRss / 1024,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child mode: coild's table-119 export inside the namespace this process was started in.
@@ -195,6 +117,9 @@ if (values["export-child"] !== undefined) {
 
 // ---------------------------------------------------------------------------------------------
 // Parent mode.
+
+/** Title of bench/coild-export.ts's section of the results file (referred to from this script's). */
+const COILD_SECTION_TITLE = "coild as deployed: 1,000 of its own blocks, each holding a pod";
 
 const NODES = Number(values.nodes);
 const PER_NODE = Number(values["blocks-per-node"]);
@@ -372,12 +297,6 @@ async function runExport(impl: "ours" | "go", round: number, goBin: string): Pro
   }
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
 async function main(): Promise<void> {
   const loadBefore = uptime();
   const otherBefore = otherLoad();
@@ -443,7 +362,12 @@ async function main(): Promise<void> {
     process.stdout.write(`load after: ${loadAfter}\n`);
     const md = report({ nodesMs, blocksMs, runs, exports, loadBefore, loadAfter, otherBefore, otherAfter, oursVersion, goVersion, goPath });
     process.stdout.write(md);
-    if (values["no-write"] !== true) writeFileSync(join(ROOT, "bench/RESULTS-router-scale.md"), md);
+    if (values["no-write"] !== true) {
+      // The whole-coild section (bench/coild-export.ts) is that script's: kept as it is.
+      const path = join(ROOT, "bench/RESULTS-router-scale.md");
+      const kept = existsSync(path) ? markedSection(readFileSync(path, "utf8"), COILD_EXPORT_MARKERS) : undefined;
+      writeFileSync(path, kept === undefined ? md : `${md}\n${kept}\n`);
+    }
   } finally {
     clients.destroy();
     await cp.stop();
@@ -545,13 +469,13 @@ function report(r: ReportInput): string {
     "",
     `## coild: ${EXPORT_BLOCKS} of its own blocks into table 119`,
     "",
-    "Measured on the code path coild uses, not the whole coild. Ours: `RouteExport` (adapters/daemon/node/route-export.ts) with",
-    "the real kernel executor (`realKernel()`: `ip -j` observe, `ip -batch` co-processes), table 119, protocol 30, in a child",
-    "process (`node --import tsx bench/router-scale.ts --export-child=N`). Go: Coil v2.15.0's `pkg/nodenet.RouteExporter`",
-    "(netlink), what Coil's coild calls, in bench/go's `TestRouteExportTiming` (`go test -c`, linked from the module cache).",
-    "Each run in a fresh namespace, interleaved. A full coild started with",
-    `${EXPORT_BLOCKS} blocks in the API server would return them at once (its startup GC releases blocks that hold no pod), and`,
-    `${EXPORT_BLOCKS} pods are beyond this machine. Clock: around one sync call (observe the namespace, plan, apply): empty table`,
+    "The code path coild uses, side by side with Go's, on its own; the whole coild (1,000 pods, each its own block, restarts",
+    `with and without table 119) is in "${COILD_SECTION_TITLE}" below (bench/coild-export.ts). Ours: \`RouteExport\``,
+    "(adapters/daemon/node/route-export.ts) with the real kernel executor (`realKernel()`: `ip -j` observe, `ip -batch`",
+    "co-processes), table 119, protocol 30, in a child process (`node --import tsx bench/router-scale.ts --export-child=N`).",
+    "Go: Coil v2.15.0's `pkg/nodenet.RouteExporter` (netlink), what Coil's coild calls, in bench/go's `TestRouteExportTiming`",
+    "(`go test -c`, linked from the module cache). Each run in a fresh namespace, interleaved. Clock: around one sync call",
+    "(observe the table, plan, apply): empty table",
     "→ N routes, then N+1 blocks (one added), then a sync with nothing to do; the parent then checks that table 119 holds N+1",
     "`proto 30` routes. CPU: the three syncs only (not the process start); ours + its `ip` co-processes. RSS: the whole",
     "child at the end, not comparable with coild's (ours is a tsx-loaded Node; Go's is the max RSS of a test binary that links",

@@ -1,0 +1,31 @@
+/**
+ * A section of a results file that belongs to one script while another script writes the rest:
+ * it sits between two marker comments, and whichever script rewrites the file keeps it.
+ */
+
+/** The two marker lines around a section. */
+export interface SectionMarkers {
+  readonly begin: string;
+  readonly end: string;
+}
+
+/** bench/coild-export.ts's section of bench/RESULTS-router-scale.md (bench/router-scale.ts writes the rest). */
+export const COILD_EXPORT_MARKERS: SectionMarkers = {
+  begin: "<!-- bench/coild-export.ts: latest run -->",
+  end: "<!-- /bench/coild-export.ts -->",
+};
+
+/** The section of `text`, markers included; undefined when the markers are absent or out of order. */
+export function markedSection(text: string, m: SectionMarkers): string | undefined {
+  const a = text.indexOf(m.begin);
+  const b = text.indexOf(m.end, a < 0 ? 0 : a);
+  return a < 0 || b < 0 ? undefined : text.slice(a, b + m.end.length);
+}
+
+/** `text` with its section replaced by `body` (markers added), or with it appended when there is none. */
+export function withSection(text: string, m: SectionMarkers, body: string): string {
+  const section = `${m.begin}\n${body.trimEnd()}\n${m.end}`;
+  const old = markedSection(text, m);
+  if (old !== undefined) return text.replace(old, () => section);
+  return `${text.trimEnd()}${text === "" ? "" : "\n\n"}${section}\n`;
+}
