@@ -39,7 +39,7 @@ export interface CoildStartOptions {
   readonly nodeName: string;
   /** Node arguments before the flags (default {@link COILD_FROM_SOURCE}). */
   readonly command?: readonly string[];
-  /** Give up when coild does not serve within this time (default 30 s). */
+  /** Give up when coild does not serve within this time (default 120 s nominal, times the test timeout scale). */
   readonly timeoutMs?: number;
   /** Keep only the last N characters of coild's stderr (default: all). */
   readonly keepLogChars?: number;
