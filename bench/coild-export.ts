@@ -443,7 +443,6 @@ interface CreateRun {
   readonly netnsMs: number;
   readonly netnsMemMiB: number;
   readonly netnsSlabMiB: number;
-  readonly podsMemMiB: number;
   readonly addWallS: number;
   readonly addP50: number;
   readonly addP90: number;
@@ -562,7 +561,7 @@ async function createPods(r: Round, impl: Impl): Promise<CreateRun> {
   const n = exportedCount(r.host.name);
   if (n !== r.pods.length) throw new Error(`round ${r.n}: table 119 holds ${n} proto ${PROTO} routes, expected ${r.pods.length}`);
   return {
-    impl: impl.id, round: r.n, load, failures, netnsMs, netnsMemMiB: mem0 - mem1, netnsSlabMiB: slab1 - slab0, podsMemMiB: mem1 - memAvailableMiB(), addWallS,
+    impl: impl.id, round: r.n, load, failures, netnsMs, netnsMemMiB: mem0 - mem1, netnsSlabMiB: slab1 - slab0, addWallS,
     addP50: pct(adds, 50), addP90: pct(adds, 90), exportMs, deletes, stats,
   };
 }
@@ -848,10 +847,10 @@ function report(r: ReportInput): string {
     `| ${PODS} ADDs, wall (s), median of runs | ${aIds.map((id) => f1(median(r.creates.filter((c) => c.impl === id).map((c) => c.addWallS)))).join(" | ")} |`,
     `| coild CPU for them, process + children (s), median | ${aIds.map((id) => f1(median(r.creates.filter((c) => c.impl === id).map((c) => c.stats.cpuS + c.stats.childCpuS)))).join(" | ")} |`,
     "",
-    "| round | impl | load | block → route p50 ms | p90 ms | max ms | route deletes | failed ADDs (retried) | ADDs (wall s) | ADD p50 / p90 ms | netns: create s, MemAvailable −MiB (Slab +MiB) | pods' veths etc. −MiB | coild CPU s (+children), RSS MiB |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| round | impl | load | block → route p50 ms | p90 ms | max ms | route deletes | failed ADDs (retried) | ADDs (wall s) | ADD p50 / p90 ms | netns: create s, Slab +MiB (MemAvailable −MiB) | coild CPU s (+children), RSS MiB |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...r.creates.map((c) =>
-      `| ${c.round} | ${c.impl} | ${f1(c.load)} | ${f1(pct(c.exportMs, 50))} | ${f1(pct(c.exportMs, 90))} | ${f1(Math.max(...c.exportMs))} | ${c.deletes} | ${c.failures.length} | ${f1(c.addWallS)} | ${f0(c.addP50)} / ${f0(c.addP90)} | ${f1(c.netnsMs / 1000)}, ${f0(c.netnsMemMiB)} (${f0(c.netnsSlabMiB)}) | ${f0(c.podsMemMiB)} | ${f2(c.stats.cpuS)} (+${f2(c.stats.childCpuS)}), ${f0(c.stats.rssMiB)} |`),
+      `| ${c.round} | ${c.impl} | ${f1(c.load)} | ${f1(pct(c.exportMs, 50))} | ${f1(pct(c.exportMs, 90))} | ${f1(Math.max(...c.exportMs))} | ${c.deletes} | ${c.failures.length} | ${f1(c.addWallS)} | ${f0(c.addP50)} / ${f0(c.addP90)} | ${f1(c.netnsMs / 1000)}, ${f0(c.netnsSlabMiB)} (${f0(c.netnsMemMiB)}) | ${f2(c.stats.cpuS)} (+${f2(c.stats.childCpuS)}), ${f0(c.stats.rssMiB)} |`),
     ...r.creates.flatMap((c) => (c.failures.length === 0 ? [] : ["", `Failed ADDs, round ${c.round}, ${c.impl} (each retried): ${[...new Set(c.failures)].map((f) => `\`${f.slice(0, 300)}\``).join("; ")}`])),
     "",
     `### (b) restart with the ${PODS} pods alive, table 119 left as it is (Coil's default): medians`,
