@@ -32,13 +32,15 @@
  * `--before` adds another coild bundle (e.g. of the commit before a change), for a before/after in
  * the same run: each round then does (a) once with each of our two bundles (fresh namespaces, pods
  * and blocks each time; the order alternates), and (b) and (c) with all three daemons on the pods
- * of the second. `--log-dir` keeps every daemon's log there; `--node-flags` passes Node options to
- * our coild(s) (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+ * of the second; use an even `--rounds` then, as the first (a) after the API server and the
+ * controller started is slower whichever bundle runs it. `--log-dir` keeps every daemon's log there;
+ * `--node-flags` passes Node options to our coild(s) (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  *
  * Everything created is removed at the end, also on failure or SIGINT/SIGTERM: the daemons and the
  * controller (by their PIDs), the pod and host namespaces (their veths go with them). Results: stdout
  * and bench/RESULTS-router-scale.md's section between the `bench/coild-export.ts` markers (unless
- * `--no-write`). Needs root, iproute2, the envtest binaries (~/.cache/coil-envtest), the dist bundles
+ * `--no-write`; notes written by hand at the end of the section, after `<!-- notes: kept by a new
+ * run -->`, are kept). Needs root, iproute2, the envtest binaries (~/.cache/coil-envtest), the dist bundles
  * (`npm run build`) and, unless `--no-go`, Go coild (built by scripts/coil-v2/build.sh when missing).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";

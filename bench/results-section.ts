@@ -15,6 +15,9 @@ export const COILD_EXPORT_MARKERS: SectionMarkers = {
   end: "<!-- /bench/coild-export.ts -->",
 };
 
+/** Inside a section, the hand-written notes start at this line; a new run keeps them. */
+export const NOTES_MARKER = "<!-- notes: kept by a new run -->";
+
 /** The section of `text`, markers included; undefined when the markers are absent or out of order. */
 export function markedSection(text: string, m: SectionMarkers): string | undefined {
   const a = text.indexOf(m.begin);
@@ -22,9 +25,15 @@ export function markedSection(text: string, m: SectionMarkers): string | undefin
   return a < 0 || b < 0 ? undefined : text.slice(a, b + m.end.length);
 }
 
-/** `text` with its section replaced by `body` (markers added), or with it appended when there is none. */
+/**
+ * `text` with its section replaced by `body` (markers added), or with it appended when there is none.
+ * Notes of the old section (from {@link NOTES_MARKER} to its end) follow the new body.
+ */
 export function withSection(text: string, m: SectionMarkers, body: string): string {
-  const section = `${m.begin}\n${body.trimEnd()}\n${m.end}`;
+  const kept = markedSection(text, m);
+  const at = kept === undefined ? -1 : kept.indexOf(NOTES_MARKER);
+  const notes = kept === undefined || at < 0 ? "" : `\n\n${kept.slice(at, kept.length - m.end.length).trimEnd()}`;
+  const section = `${m.begin}\n${body.trimEnd()}${notes}\n${m.end}`;
   const old = markedSection(text, m);
   if (old !== undefined) return text.replace(old, () => section);
   return `${text.trimEnd()}${text === "" ? "" : "\n\n"}${section}\n`;

@@ -5,7 +5,7 @@ import t from "tap";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { COILD_EXPORT_MARKERS, markedSection, withSection } from "../../bench/results-section.js";
+import { COILD_EXPORT_MARKERS, markedSection, NOTES_MARKER, withSection } from "../../bench/results-section.js";
 import { sourceChildEnv } from "../helpers/child-env.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -18,6 +18,11 @@ t.test("a section is appended when absent, replaced when present, and the rest i
   t.equal(second, `# Results\n\nrouter figures\n\n${m.begin}\n## coild\n\nrun 2 with $& and $1\n${m.end}\n\nhand notes\n`, "replaced in place, `$` patterns taken literally");
   t.equal(markedSection(second, m), `${m.begin}\n## coild\n\nrun 2 with $& and $1\n${m.end}`);
   t.equal(withSection("", m, "x"), `${m.begin}\nx\n${m.end}\n`, "an empty file gets the section alone");
+});
+
+t.test("hand-written notes at the end of a section survive a new run", async (t) => {
+  const withNotes = `# R\n\n${m.begin}\n## coild\n\nrun 1\n\n${NOTES_MARKER}\nwhy it is slow\n${m.end}\n`;
+  t.equal(withSection(withNotes, m, "## coild\n\nrun 2\n"), `# R\n\n${m.begin}\n## coild\n\nrun 2\n\n${NOTES_MARKER}\nwhy it is slow\n${m.end}\n`);
 });
 
 t.test("no section: markers missing or out of order", async (t) => {
