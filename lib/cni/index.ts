@@ -44,7 +44,7 @@ export type { NetConf, GcAttachment } from "./netconf.js";
 export { DEFAULT_SOCKET_PATH, MAX_NETCONF_BYTES, VALID_ATTACHMENTS_KEY, ATTACHMENTS_KEY, checkNetConfSize, parseNetConf } from "./netconf.js";
 export type { CniResult, CniInterface, CniIpConfig, CniRoute, CniDns, ParseResultOptions, VethAttachment } from "./result.js";
 export { parseResult, vethAttachmentResult } from "./result.js";
-export type { PrevResultSummary } from "./prev-result.js";
+export type { ChainedPodAddresses, PrevResultSummary } from "./prev-result.js";
 export { chainedHostInterfaces, chainedPodAddresses, isV1Family, parsePrevResult, prevResultSummary } from "./prev-result.js";
 export type { JsonValue } from "./convert.js";
 export { convertResult } from "./convert.js";

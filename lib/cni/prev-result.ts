@@ -52,12 +52,20 @@ export function prevResultSummary(r: CniResult): PrevResultSummary {
   };
 }
 
+/** A chained pod's addresses: at most one per family. */
+export interface ChainedPodAddresses {
+  /** The first IPv4 address in prevResult, if any. */
+  readonly ipv4?: Ip;
+  /** The first IPv6 address in prevResult, if any. */
+  readonly ipv6?: Ip;
+}
+
 /**
  * The pod's addresses in a chained call, as Coil's egress-only coild takes them from prevResult:
  * the first IPv4 and the first IPv6 address (Coil's `getPodIPs`, without its slip that makes a
  * second IPv4 address the "IPv6" one when no IPv6 address came first).
  */
-export function chainedPodAddresses(s: PrevResultSummary): { readonly ipv4?: Ip; readonly ipv6?: Ip } {
+export function chainedPodAddresses(s: PrevResultSummary): ChainedPodAddresses {
   const ipv4 = s.ips.find((ip) => ipFamily(ip) === 4);
   const ipv6 = s.ips.find((ip) => ipFamily(ip) === 6);
   return { ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) };
