@@ -60,8 +60,8 @@ export const DEVELOPMENT_LOG_OPTIONS: LogOptions = { encoder: "console", level: 
 export interface JsonLoggerOptions extends Partial<LogOptions> {
   /** Receives each line, newline included. */
   readonly write: (line: string) => void;
-  /** Clock for the `ts` field. */
-  readonly now?: () => Date;
+  /** Clock for the `ts` field: a `Date`, or Unix nanoseconds; default {@link preciseClock}. */
+  readonly now?: () => Date | bigint;
   /** Emit `debug` lines (the same as `level: -1`; `level` wins when both are given). */
   readonly debug?: boolean;
   /** The logger's name, written as `logger` (e.g. `coild`; children are `coild.<name>`). */
@@ -93,31 +93,60 @@ function zone(offset: number, colon: boolean): string {
   return `${offset < 0 ? "-" : "+"}${pad(Math.floor(a / 60))}${colon ? ":" : ""}${pad(a % 60)}`;
 }
 
+/** Nanoseconds in a millisecond. */
+const NS_PER_MS = 1_000_000n;
+
 /**
- * A time as zap's time encoders write it, as a JSON value: `epoch` seconds and `millis` as numbers,
- * `nanos` as an integer (this clock has millisecond resolution), the others as strings in the zone
- * `utcOffsetMinutes` east of UTC (Go's layouts: `iso8601` `2006-01-02T15:04:05.000Z0700`, `rfc3339`
- * `2006-01-02T15:04:05Z07:00`, `rfc3339nano` with the fraction's trailing zeros dropped).
+ * A clock of Unix time in nanoseconds (Go's `time.Now().UnixNano()`) with the monotonic clock's
+ * resolution: `Date.now()` has only milliseconds, which orders nothing in a burst of lines. The
+ * monotonic clock is anchored to the wall clock and re-anchored whenever the two disagree by a
+ * millisecond or more (the first call, the wall clock stepped, drift), so a time is never outside the
+ * millisecond `Date.now()` gives and never goes back unless the wall clock itself did.
  */
-export function encodeTime(d: Date, enc: TimeEncoding, utcOffsetMinutes = -d.getTimezoneOffset()): string {
-  const ms = d.getTime();
+export function preciseClock(): () => bigint {
+  let anchor: bigint | undefined; // wall ns minus monotonic ns
+  return () => {
+    const mono = process.hrtime.bigint();
+    const wall = BigInt(Date.now()) * NS_PER_MS;
+    const t = anchor === undefined ? wall - 1n : anchor + mono;
+    if (t >= wall && t < wall + NS_PER_MS) return t;
+    anchor = wall - mono;
+    return wall;
+  };
+}
+
+/** The clock of every logger not given one: one anchor for the process. */
+const DEFAULT_CLOCK = preciseClock();
+
+/**
+ * A time as zap's time encoders write it, as a JSON value: `epoch` seconds and `millis` as numbers
+ * (Go's `float64(nanos) / unit`, shortest form), `nanos` as an integer, the others as strings in the
+ * zone `utcOffsetMinutes` east of UTC (Go's layouts: `iso8601` `2006-01-02T15:04:05.000Z0700`,
+ * `rfc3339` `2006-01-02T15:04:05Z07:00`, `rfc3339nano` with the fraction's trailing zeros dropped).
+ * `t` is a `Date` (millisecond resolution) or Unix nanoseconds.
+ */
+export function encodeTime(t: Date | bigint, enc: TimeEncoding, utcOffsetMinutes?: number): string {
+  const nanos = typeof t === "bigint" ? t : BigInt(t.getTime()) * NS_PER_MS;
+  const ms = Number(nanos / NS_PER_MS - (nanos % NS_PER_MS < 0n ? 1n : 0n)); // floor, also before 1970
+  const subMs = Number(nanos - BigInt(ms) * NS_PER_MS); // 0 ≤ subMs < 1e6
+  const offset = utcOffsetMinutes ?? -new Date(ms).getTimezoneOffset();
   switch (enc) {
     case "epoch":
-      return String(ms / 1000);
+      return String(Number(nanos) / 1e9);
     case "millis":
-      return String(ms);
+      return String(Number(nanos) / 1e6);
     case "nanos":
-      return (BigInt(ms) * 1_000_000n).toString();
+      return nanos.toString();
     default: {
-      const l = new Date(ms + utcOffsetMinutes * 60_000);
+      const l = new Date(ms + offset * 60_000);
       const base = `${pad(l.getUTCFullYear(), 4)}-${pad(l.getUTCMonth() + 1)}-${pad(l.getUTCDate())}T${pad(l.getUTCHours())}:${pad(l.getUTCMinutes())}:${pad(l.getUTCSeconds())}`;
-      const frac = pad(l.getUTCMilliseconds(), 3);
+      const frac9 = `${pad(l.getUTCMilliseconds(), 3)}${pad(subMs, 6)}`;
       const text =
         enc === "iso8601"
-          ? `${base}.${frac}${zone(utcOffsetMinutes, false)}`
+          ? `${base}.${frac9.slice(0, 3)}${zone(offset, false)}`
           : enc === "rfc3339"
-            ? `${base}${zone(utcOffsetMinutes, true)}`
-            : `${base}${frac === "000" ? "" : `.${frac.replace(/0+$/, "")}`}${zone(utcOffsetMinutes, true)}`;
+            ? `${base}${zone(offset, true)}`
+            : `${base}${/^0+$/.test(frac9) ? "" : `.${frac9.replace(/0+$/, "")}`}${zone(offset, true)}`;
       return JSON.stringify(text);
     }
   }
@@ -144,7 +173,7 @@ const LEVEL_NAMES: Readonly<Record<"debug" | "info" | "warn" | "error", number>>
  * fields are kept. Without options: JSON, info and above, RFC 3339 times, no stack traces.
  */
 export function createJsonLogger(opts: JsonLoggerOptions): Logger {
-  const now = opts.now ?? (() => new Date());
+  const now = opts.now ?? DEFAULT_CLOCK;
   const base = opts.base ?? {};
   const encoder = opts.encoder ?? "json";
   const level = opts.level ?? (opts.debug === true ? LOG_LEVELS.debug : LOG_LEVELS.info);
@@ -153,8 +182,7 @@ export function createJsonLogger(opts: JsonLoggerOptions): Logger {
   const emit = (name: keyof typeof LEVEL_NAMES, msg: string, fields: LogFields = {}): void => {
     const n = LEVEL_NAMES[name];
     if (n < level) return;
-    const d = now();
-    const ts = encodeTime(d, timeEncoding, opts.utcOffsetMinutes ?? -d.getTimezoneOffset());
+    const ts = encodeTime(now(), timeEncoding, opts.utcOffsetMinutes);
     const all = Object.entries({ ...base, ...fields });
     const stack = n >= stackLevel ? stackHere() : undefined;
     let line: string;

@@ -1,5 +1,5 @@
 import t from "tap";
-import { createJsonLogger, encodeTime, named, SILENT_LOGGER, type JsonLoggerOptions, type TimeEncoding } from "../../../adapters/common/log.js";
+import { createJsonLogger, encodeTime, named, preciseClock, SILENT_LOGGER, type JsonLoggerOptions, type TimeEncoding } from "../../../adapters/common/log.js";
 
 const at = new Date("2024-01-02T03:04:05.000Z");
 
@@ -108,6 +108,43 @@ t.test("time encodings are zap's", async (t) => {
     log.info("x");
     t.same(lines[0]?.["ts"], JSON.parse(encodeTime(at, enc, 0)), `a JSON line carries ts as ${enc}`);
   }
+  const ns = 1704164645_123456789n; // 2024-01-02T03:04:05.123456789Z
+  const nsCases: Array<[TimeEncoding, string]> = [
+    ["epoch", String(Number(ns) / 1e9)],
+    ["millis", "1704164645123.4568"],
+    ["nanos", "1704164645123456789"],
+    ["iso8601", '"2024-01-02T03:04:05.123Z"'],
+    ["rfc3339", '"2024-01-02T03:04:05Z"'],
+    ["rfc3339nano", '"2024-01-02T03:04:05.123456789Z"'],
+  ];
+  for (const [enc, want] of nsCases) t.equal(encodeTime(ns, enc, 0), want, `${enc} of a nanosecond time`);
+  t.equal(encodeTime(1704164645_000001000n, "rfc3339nano", 0), '"2024-01-02T03:04:05.000001Z"', "a microsecond past the second");
+  t.equal(encodeTime(-1n, "rfc3339nano", 0), '"1969-12-31T23:59:59.999999999Z"', "before 1970 the fraction counts forward from the earlier second");
   const local = encodeTime(d, "rfc3339");
   t.equal(new Date(JSON.parse(local) as string).getTime(), new Date("2024-01-02T03:04:05Z").getTime(), "the default zone is the local one and names its offset");
+});
+
+t.test("the default clock has sub-millisecond resolution and stays within Date.now()'s millisecond", async (t) => {
+  const clock = preciseClock();
+  const samples: Array<[number, bigint, number]> = [];
+  for (let i = 0; i < 2000; i++) {
+    const before = Date.now();
+    const v = clock();
+    samples.push([before, v, Date.now()]);
+  }
+  let backwards = 0;
+  let outside = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const [before, v, after] = samples[i] as [number, bigint, number];
+    if (v < BigInt(before) * 1_000_000n || v >= BigInt(after + 1) * 1_000_000n) outside++;
+    if (i > 0 && v < (samples[i - 1] as [number, bigint, number])[1]) backwards++;
+  }
+  t.equal(outside, 0, "every time falls within the milliseconds Date.now() gave around it");
+  t.equal(backwards, 0, "never goes back (the wall clock did not step)");
+  t.ok(samples.some(([, v]) => v % 1_000_000n !== 0n), "times carry fractions of a millisecond");
+  const lines: string[] = [];
+  const log = createJsonLogger({ write: (l) => lines.push(l), timeEncoding: "nanos" });
+  for (let i = 0; i < 50; i++) log.info("x");
+  const stamps = lines.map((l) => BigInt(/"ts":(\d+)/.exec(l)?.[1] ?? "0")); // from the text: a 19-digit number is past a double's precision
+  t.ok(stamps.some((s) => s % 1_000_000n !== 0n), "a logger without a clock writes sub-millisecond times");
 });
