@@ -58,6 +58,8 @@ export interface IpamControllerDeps {
   readonly now?: () => Date;
   /** Export prom-client's process metrics (default true). */
   readonly processMetrics?: boolean;
+  /** Deadline of each API request (ms); default adapters/k8s/rest.ts' `DEFAULT_REQUEST_TIMEOUT_MS` (60 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Why the controller stopped (defined with the shared lifecycle in adapters/k8s). */
@@ -237,7 +239,7 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
   const { log } = deps;
   const metrics = createControllerMetrics({ processMetrics: deps.processMetrics ?? true });
   const conn = "getCurrentCluster" in deps.kc ? connectionFromKubeConfig(deps.kc) : deps.kc;
-  const clients = makeRestClients(conn, { onRequest: metrics.runtime.request, nodeMetadataOnly: true });
+  const clients = makeRestClients(conn, { onRequest: metrics.runtime.request, nodeMetadataOnly: true, ...(deps.requestTimeoutMs === undefined ? {} : { timeoutMs: deps.requestTimeoutMs }) });
   const coil = coilClient(clients.custom);
   const inf = makeInformers(clients, log);
   // Coil's logger names: pool-manager, gc.

@@ -16,6 +16,10 @@ export type K8sErrorKind =
   | "too-many-requests"
   | "server-error"
   | "network"
+  /** No answer within the request's deadline (rest.ts' `RestClientError`). */
+  | "timeout"
+  /** The caller gave up on the request (its `AbortSignal` fired) before an answer. */
+  | "aborted"
   | "other";
 
 /** A failed API call. `status` is the HTTP code (0 when no response arrived). */
@@ -24,7 +28,7 @@ export interface K8sError {
   readonly kind: K8sErrorKind;
   /** HTTP status code; 0 for transport failures. */
   readonly status: number;
-  /** `Status.reason` from the API server (e.g. `AlreadyExists`, `Conflict`), if any. */
+  /** `Status.reason` from the API server (e.g. `AlreadyExists`, `Conflict`), if any; for a client-side failure, its cause when it names one. */
   readonly reason?: string;
   /** `Status.message`, or the transport error's message. */
   readonly message: string;
@@ -59,9 +63,20 @@ function classify(status: number, reason: string | undefined): K8sErrorKind {
   return status === 0 ? "network" : "other";
 }
 
-/** Convert anything a client-node call throws (ApiException, fetch errors) into a {@link K8sError}. */
+/** The kinds a client-side failure (no answer) may carry itself: rest.ts' `RestClientError`, kubeconfig.ts' plugin errors. */
+const CLIENT_KINDS: ReadonlySet<string> = new Set<K8sErrorKind>(["timeout", "aborted"]);
+
+/**
+ * Convert anything a call throws (client-node's ApiException, fetch errors, rest.ts' `ApiStatusError`
+ * and `RestClientError`) into a {@link K8sError}. An error with a `kind` of its own (`timeout`,
+ * `aborted`) keeps it, with status 0.
+ */
 export function toK8sError(e: unknown): K8sError {
-  const x = e as { code?: unknown; body?: unknown; statusCode?: unknown; message?: unknown };
+  const x = e as { code?: unknown; body?: unknown; statusCode?: unknown; message?: unknown; kind?: unknown; reason?: unknown };
+  if (typeof x?.kind === "string" && CLIENT_KINDS.has(x.kind)) {
+    const reason = typeof x.reason === "string" ? x.reason : undefined;
+    return { kind: x.kind as K8sErrorKind, status: 0, ...(reason === undefined ? {} : { reason }), message: typeof x.message === "string" ? x.message : String(e) };
+  }
   const status = typeof x?.code === "number" ? x.code : typeof x?.statusCode === "number" ? x.statusCode : 0;
   const body = parseBody(x?.body);
   const reason = typeof body.reason === "string" ? body.reason : undefined;

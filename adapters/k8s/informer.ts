@@ -3,7 +3,8 @@
  * keep a local cache keyed by name, and call handlers for adds, updates and deletes. When the
  * watch ends it is resumed from the last seen resourceVersion; when the API server answers
  * `410 Gone` (the version was compacted) it re-LISTs and reconciles the cache (emitting the
- * differences as events). Failures back off exponentially. The watch goes through rest.ts's
+ * differences as events). Failures back off exponentially. A watch that stays silent past
+ * {@link DEFAULT_WATCH_IDLE_TIMEOUT_MS} (no event, no bookmark) is taken as dead and re-opened. The watch goes through rest.ts's
  * `RestClient` (not client-node's `Watch`, so that a program without client-node can watch too).
  */
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -42,6 +43,12 @@ export interface InformerOptions<T extends KubeObject> {
   readonly transform?: (o: T) => T;
   /** Server-side watch timeout; a random value in [min, 2·min) like client-go. Default 300 s. */
   readonly watchTimeoutSeconds?: number;
+  /**
+   * Client-side idle guard: a watch that received nothing (no event, no bookmark) for this long is
+   * taken as dead, ended and opened again from the last resourceVersion. Default
+   * {@link DEFAULT_WATCH_IDLE_TIMEOUT_MS}; 0 = none.
+   */
+  readonly watchIdleTimeoutMs?: number;
   /** Backoff after failures. */
   readonly backoff?: BackoffOptions;
   /** Logger. */
@@ -52,6 +59,16 @@ export interface InformerOptions<T extends KubeObject> {
    */
   readonly onRequest?: RequestObserver | undefined;
 }
+
+/**
+ * The informers' watch idle guard: 120 s. The API server sends a watch that allows bookmarks one
+ * about every minute (and one 2 s before its `timeoutSeconds`), so two missing bookmarks mean the
+ * connection is dead — one that died silently (a hung peer or network, no RST) would otherwise hold
+ * the watch until the server's timeout that will never come. client-go notices such a connection by
+ * its HTTP/2 health check (~45 s); this client speaks HTTP/1.1, which has no ping. On a server
+ * without bookmarks a quiet watch is merely re-opened (no re-list) every two minutes.
+ */
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 120_000;
 
 type Handler<T> = (e: InformerEvent<T>) => void;
 
@@ -245,7 +262,8 @@ export class Informer<T extends KubeObject> {
       };
       const open = async (): Promise<void> => {
         try {
-          const ac = await this.#client().watch(this.#o.path, query, onEvent, observed, this.#o.accept);
+          const idleTimeoutMs = this.#o.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
+          const ac = await this.#client().watch(this.#o.path, query, onEvent, observed, { ...(this.#o.accept === undefined ? {} : { accept: this.#o.accept }), idleTimeoutMs });
           opened = true;
           report(refused);
           this.#watchAbort = ac;

@@ -186,13 +186,15 @@ export interface RestClients {
 export interface MakeRestClientsOptions extends RestCoreV1ApiOptions {
   /** Upper bound on concurrent sockets to the API server. Default 16. */
   readonly maxSockets?: number;
+  /** Deadline of each request (ms; 0 = none); default rest.ts' `DEFAULT_REQUEST_TIMEOUT_MS` (60 s). */
+  readonly timeoutMs?: number;
   /** Told about every request (`rest_client_requests_total`). */
   readonly onRequest?: RequestObserver;
 }
 
 /** Build the clients over one keep-alive agent. */
 export function makeRestClients(conn: ApiConnection, o: MakeRestClientsOptions = {}): RestClients {
-  const rest = new RestClient(conn, { ...(o.maxSockets === undefined ? {} : { maxSockets: o.maxSockets }), onRequest: o.onRequest });
+  const rest = new RestClient(conn, { ...(o.maxSockets === undefined ? {} : { maxSockets: o.maxSockets }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), onRequest: o.onRequest });
   return {
     rest,
     custom: new RestCustomObjectsApi(rest),

@@ -3,6 +3,12 @@
  * requests that resolve with the parsed answer (or throw what {@link toK8sError} classifies), and
  * watches that stream newline-delimited events with the contract of client-node's `Watch.watch`.
  *
+ * Every request has a deadline ({@link DEFAULT_REQUEST_TIMEOUT_MS} unless told otherwise): a connection
+ * that hangs (accepted, never answered, or stalled mid-body) fails the request with a
+ * {@link RestClientError} of kind `timeout` instead of holding it forever. Watches are long-lived:
+ * no total deadline, the server's `timeoutSeconds` ends them, and an idle guard (no byte for
+ * `idleTimeoutMs`) notices one that died silently.
+ *
  * Hand-written because of memory (issue 12): every module of `@kubernetes/client-node` reaches its
  * generated models (its `ObjectSerializer` type map keeps all ~800 of them), node-fetch and tr46's
  * Unicode table, so a program that loads any of it — even only `KubeConfig` — carries ~3.5 MB of code
@@ -76,6 +82,34 @@ export function connectionFromKubeConfig(kc: KubeConfig): ApiConnection {
   };
 }
 
+/**
+ * The deadline of a request when the client is not told another: 60 s. client-go sets no total
+ * timeout (`rest.Config.Timeout` 0) but notices a dead connection within ~45 s (HTTP/2 health check:
+ * 30 s without a frame, then a 15 s ping) and the API server ends every request that is not a watch
+ * at 60 s itself (`--request-timeout`, answering 504). This client speaks HTTP/1.1 (no ping), so the
+ * bound is the server's own: an answer a healthy server would still give is never cut off.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** Why a request or watch ended without an answer, from the client's side. */
+export type RestClientErrorKind =
+  /** Its deadline passed (a request), no answer to a watch in time, or a watch was idle too long. */
+  | "timeout"
+  /** The caller's `AbortSignal` fired. */
+  | "aborted";
+
+/** A request or watch the client gave up on ({@link RestClientErrorKind}); `toK8sError` keeps its kind. */
+export class RestClientError extends Error {
+  /** Classification. */
+  readonly kind: RestClientErrorKind;
+  /** @param kind - why; `message` says what and after how long. */
+  constructor(kind: RestClientErrorKind, message: string) {
+    super(message);
+    this.name = kind === "aborted" ? "AbortError" : "TimeoutError";
+    this.kind = kind;
+  }
+}
+
 /** Query parameters; `undefined` values are left out. */
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
@@ -93,6 +127,23 @@ export interface RestRequest {
   readonly contentType?: string;
   /** `Accept`; default `application/json`. */
   readonly accept?: string;
+  /** This request's deadline (ms; 0 = none); default the client's {@link RestClientOptions.timeoutMs}. */
+  readonly timeoutMs?: number;
+  /** Abort the request when this fires (it fails with kind `aborted`, or `timeout` for an `AbortSignal.timeout`). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link RestClient.watch}. */
+export interface WatchOptions {
+  /** `Accept`, e.g. rest-apis.ts' `METADATA_WATCH_ACCEPT`; default `application/json`. */
+  readonly accept?: string;
+  /**
+   * End the watch with a `timeout` {@link RestClientError} when no byte arrived for this long (ms; 0 =
+   * never). The API server sends a bookmark about every minute to a watch that asked for them
+   * (`allowWatchBookmarks`), so a guard of a few minutes notices a dead connection without cutting a
+   * quiet one. Default 0: the caller knows whether its watch gets bookmarks.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 /** A watch event's handler: `type` is `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`. */
@@ -118,18 +169,50 @@ export class ApiStatusError extends Error {
   }
 }
 
-function abortError(): Error {
-  const e = new Error("The watch was aborted");
-  e.name = "AbortError";
-  return e;
+/** What a request aborted by its caller fails with: a `timeout` when the caller's reason is one (`AbortSignal.timeout`), else `aborted`. */
+function callerReason(what: string, reason: unknown): RestClientError {
+  if (reason instanceof RestClientError) return reason;
+  const timedOut = (reason as { name?: unknown } | undefined)?.name === "TimeoutError";
+  return new RestClientError(timedOut ? "timeout" : "aborted", `${what}: ${timedOut ? "the caller's deadline passed" : "aborted by the caller"}`);
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: Error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** Options of {@link RestClient}. */
 export interface RestClientOptions {
   /** Upper bound on concurrent sockets to the API server (watches included). Default 16. */
   readonly maxSockets?: number;
+  /**
+   * Deadline of each request (ms; 0 = none), from the call to the last byte of the answer, and of
+   * each watch until the API server answers it. Default {@link DEFAULT_REQUEST_TIMEOUT_MS}.
+   */
+  readonly timeoutMs?: number;
   /** Told about every request (not the watches: informers report those) once answered. */
   readonly onRequest?: RequestObserver | undefined;
+}
+
+interface Deadline {
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+  clearTimer(): void;
+  dispose(): void;
 }
 
 /** JSON requests and watches against one API server over one keep-alive agent. */
@@ -171,16 +254,42 @@ export class RestClient {
     return this.#agent;
   }
 
-  async #open(method: string, url: URL, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
-    const agent = await this.#getAgent();
-    const auth = await this.#conn.headers();
+  get #timeoutMs(): number {
+    return this.#o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
+  /** Send; `signal` aborts everything (the credentials' lookup included) and destroys the socket. */
+  async #open(method: string, url: URL, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+    const agent = await untilAborted(this.#getAgent(), signal);
+    const auth = await untilAborted(this.#conn.headers(), signal);
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
-      const req = send(url, { method, agent, headers: { ...auth, ...headers, ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }) }, ...(signal === undefined ? {} : { signal }) });
+      const req = send(url, { method, agent, headers: { ...auth, ...headers, ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }) }, signal });
       req.on("response", resolve);
       req.on("error", reject);
       req.end(body);
     });
+  }
+
+  /**
+   * The signal of one request: aborted by its deadline (reason a `timeout` {@link RestClientError}),
+   * by the caller's signal, or by `abort`; `clearTimer` ends the deadline only, `dispose` both.
+   */
+  #deadline(what: string, timeoutMs: number, caller: AbortSignal | undefined): Deadline {
+    const ac = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => ac.abort(new RestClientError("timeout", `${what}: no complete answer from the API server within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    const onAbort = (): void => ac.abort(callerReason(what, caller?.reason));
+    if (caller?.aborted === true) onAbort();
+    else caller?.addEventListener("abort", onAbort, { once: true });
+    return {
+      signal: ac.signal,
+      abort: (reason) => ac.abort(reason),
+      clearTimer: () => clearTimeout(timer),
+      dispose: () => {
+        clearTimeout(timer);
+        caller?.removeEventListener("abort", onAbort);
+      },
+    };
   }
 
   /**
@@ -193,17 +302,23 @@ export class RestClient {
     const body = r.body === undefined ? undefined : JSON.stringify(r.body);
     const headers: Record<string, string> = { Accept: r.accept ?? "application/json" };
     if (body !== undefined) headers["Content-Type"] = r.contentType ?? "application/json";
-    let res: IncomingMessage;
+    const d = this.#deadline(`${r.method} ${r.path}`, r.timeoutMs ?? this.#timeoutMs, r.signal);
+    let status: number;
+    let text: string;
     try {
-      res = await this.#open(r.method, url, headers, body);
+      const res = await this.#open(r.method, url, headers, body, d.signal);
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      // A destroyed answer can end its iteration without an error: only a complete one counts.
+      if (!res.complete) throw new Error("the answer was cut off");
+      text = Buffer.concat(chunks).toString("utf8");
+      status = res.statusCode ?? 0;
     } catch (e) {
       this.#o.onRequest?.({ code: "<error>", method: r.method, host: this.host });
-      throw e;
+      throw d.signal.aborted ? (d.signal.reason as unknown) : e;
+    } finally {
+      d.dispose();
     }
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
-    const status = res.statusCode ?? 0;
     this.#o.onRequest?.({ code: String(status), method: r.method, host: this.host });
     if (status < 200 || status > 299) throw new ApiStatusError(status, text);
     return (text === "" ? undefined : JSON.parse(text)) as T;
@@ -214,20 +329,31 @@ export class RestClient {
    * with an `AbortController` that ends the watch once the request is sent; every event goes to
    * `onEvent` (lines that are not JSON are skipped); `done` is called exactly once — `null` when the
    * server ends the stream, an `Error` with `statusCode` when it refuses the watch, the transport
-   * error, or an `AbortError` after `abort()`. `accept` e.g. asks for `PartialObjectMetadata`.
+   * error, a `timeout` {@link RestClientError} when the server did not answer within the client's
+   * deadline or the stream stayed idle past `idleTimeoutMs`, or an `AbortError` after `abort()`.
+   * `o` may be the `Accept` alone (e.g. for `PartialObjectMetadata`) or {@link WatchOptions}.
    */
-  async watch(path: string, query: Query, onEvent: WatchHandler, done: WatchDone, accept = "application/json"): Promise<AbortController> {
+  async watch(path: string, query: Query, onEvent: WatchHandler, done: WatchDone, o: string | WatchOptions = {}): Promise<AbortController> {
+    const { accept = "application/json", idleTimeoutMs = 0 } = typeof o === "string" ? { accept: o } : o;
     const ac = new AbortController();
+    const d = this.#deadline(`WATCH ${path}`, this.#timeoutMs, ac.signal);
+    let idle: NodeJS.Timeout | undefined;
     let finished = false;
     const finish = (e: unknown): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(idle);
+      // Destroys the request (an idle or timed-out watch's socket) if it is still open.
+      d.abort(e ?? new RestClientError("aborted", `WATCH ${path}: ended`));
+      d.dispose();
       ac.abort();
       done(e);
     };
+    // After abort(): an AbortError; after the deadline or the idle guard: that timeout.
+    const why = (e: unknown): unknown => (d.signal.aborted ? (d.signal.reason as unknown) : e);
     try {
       const url = this.#url(path, { ...query, watch: true });
-      const res = await this.#open("GET", url, { Accept: accept }, undefined, ac.signal);
+      const res = await this.#open("GET", url, { Accept: accept }, undefined, d.signal);
       if (res.statusCode !== 200) {
         res.resume();
         const e = new Error(res.statusMessage ?? STATUS_CODES[res.statusCode ?? 0] ?? "watch refused") as Error & { statusCode?: number };
@@ -235,10 +361,19 @@ export class RestClient {
         finish(e);
         return ac;
       }
+      // Answered: no total deadline from here on (the server's timeoutSeconds ends the watch), only the idle guard.
+      d.clearTimer();
+      const guard = (): void => {
+        if (idleTimeoutMs <= 0) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => finish(new RestClientError("timeout", `WATCH ${path}: nothing received for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+      };
+      guard();
       res.socket?.setKeepAlive(true, 30_000);
       res.setEncoding("utf8");
       let partial = "";
       res.on("data", (chunk: string) => {
+        guard();
         const lines = (partial + chunk).split("\n");
         partial = lines.pop() ?? "";
         for (const line of lines) {
@@ -253,10 +388,10 @@ export class RestClient {
         }
       });
       res.on("end", () => finish(null));
-      res.on("error", (e) => finish(ac.signal.aborted ? abortError() : e));
-      res.on("close", () => finish(ac.signal.aborted ? abortError() : null));
+      res.on("error", (e) => finish(why(e)));
+      res.on("close", () => finish(why(null)));
     } catch (e) {
-      finish(ac.signal.aborted ? abortError() : e);
+      finish(why(e));
     }
     return ac;
   }

@@ -4,9 +4,15 @@
  * resources through `coilClient` (create, get, list with selectors and paging, merge patches with
  * and without a resourceVersion precondition, status PUT, delete with a uid precondition), API
  * errors as `K8sError` kinds, Nodes listed and watched as metadata only, Leases, webhook
- * configurations, the request observer, and watch refusals and transport failures.
+ * configurations, the request observer, and watch refusals and transport failures. Robustness:
+ * a request on a hung connection (accepted and never answered, stalled mid-body, or a frozen TCP
+ * proxy in front of the API server) fails at its deadline with kind `timeout`; a watch that is never
+ * answered ends at the deadline, and one that went silent is noticed by the idle guard and opened
+ * again.
  */
 import t from "tap";
+import { createServer as createHttpServer, type ServerResponse } from "node:http";
+import { createServer, type Server, type Socket } from "node:net";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { Informer, coilClient, k8sCall, type ApiRequest, type BlockRequestObject, type KubeObject } from "../../../adapters/k8s/index.js";
 import { loadApiConnection } from "../../../adapters/k8s/kubeconfig.js";
@@ -14,6 +20,18 @@ import { listNodeNames } from "../../../adapters/k8s/nodes.js";
 import { RestClient } from "../../../adapters/k8s/rest.js";
 import { METADATA_WATCH_ACCEPT, makeRestClients } from "../../../adapters/k8s/rest-apis.js";
 import { startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
+import { startTcpProxy } from "../../helpers/tcp-proxy.js";
+import { scaledTimeout } from "../../helpers/wait.js";
+
+/** Listen on 127.0.0.1:<ephemeral>; the port. */
+async function listen(s: Server | ReturnType<typeof createHttpServer>): Promise<number> {
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const a = s.address();
+  if (a === null || typeof a === "string") throw new Error("no port");
+  return a.port;
+}
+
+const NO_AUTH = { tls: () => Promise.resolve({}), headers: () => Promise.resolve({}) };
 
 const started = await startCoilControlPlaneOrSkip(t);
 if (started !== undefined) {
@@ -132,5 +150,103 @@ if (started !== undefined) {
     const bad = new RestClient({ server: "not a url", tls: () => Promise.resolve({}), headers: () => Promise.resolve({}) });
     t.match((await k8sCall(() => bad.request({ method: "GET", path: "/" })))._unsafeUnwrapErr().message, /does not parse/);
     gone.destroy();
+  });
+
+  await t.test("a request on a hung connection fails at its deadline with kind timeout", async (t) => {
+    // Accepts, never answers.
+    const held: Socket[] = [];
+    const silent = createServer((c) => void held.push(c));
+    // Answers the headers and part of the body, then nothing.
+    const stalling: ServerResponse[] = [];
+    const stalled = createHttpServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": "100" });
+      res.write('{"items": [');
+      stalling.push(res);
+    });
+    const [silentPort, stalledPort] = [await listen(silent), await listen(stalled)];
+    t.teardown(() => {
+      for (const c of held) c.destroy();
+      for (const r of stalling) r.destroy();
+      silent.close();
+      stalled.close();
+    });
+    const observed: ApiRequest[] = [];
+    for (const [what, port] of [["accepted, never answered", silentPort], ["stalled mid-body", stalledPort]] as const) {
+      const c = new RestClient({ server: `http://127.0.0.1:${port}`, ...NO_AUTH }, { timeoutMs: 300, onRequest: (r) => void observed.push(r) });
+      const t0 = Date.now();
+      const e = (await k8sCall(() => c.request({ method: "GET", path: "/api/v1/nodes" })))._unsafeUnwrapErr();
+      const took = Date.now() - t0;
+      t.equal(e.kind, "timeout", `${what}: kind timeout (${e.message})`);
+      t.match(e.message, /GET \/api\/v1\/nodes: no complete answer from the API server within 300 ms/);
+      t.ok(took >= 290 && took < scaledTimeout(3_000), `${what}: failed at its deadline (${took} ms)`);
+      // A deadline of the request's own wins over the client's; the caller's signal aborts it.
+      const own = Date.now();
+      t.equal((await k8sCall(() => c.request({ method: "GET", path: "/x", timeoutMs: 100 })))._unsafeUnwrapErr().kind, "timeout");
+      t.ok(Date.now() - own < 290, "the request's own, shorter deadline");
+      const ac = new AbortController();
+      setImmediate(() => ac.abort());
+      t.equal((await k8sCall(() => c.request({ method: "GET", path: "/x", signal: ac.signal, timeoutMs: 0 })))._unsafeUnwrapErr().kind, "aborted", "the caller's abort");
+      t.equal((await k8sCall(() => c.request({ method: "GET", path: "/x", signal: AbortSignal.timeout(50), timeoutMs: 0 })))._unsafeUnwrapErr().kind, "timeout", "the caller's AbortSignal.timeout");
+      c.destroy();
+    }
+    t.same(new Set(observed.map((r) => r.code)), new Set(["<error>"]), "each reported as <error>");
+
+    // The real API server behind a TCP proxy that freezes: the open keep-alive socket and new ones hang.
+    const proxy = await startTcpProxy("127.0.0.1", Number(new URL(cp.server).port));
+    t.teardown(() => proxy.close());
+    const viaProxy = new RestClient({ ...conn, server: `https://127.0.0.1:${proxy.port}` }, { timeoutMs: 1_000 });
+    t.teardown(() => viaProxy.destroy());
+    const custom = coilClient(makeRestClients({ ...conn, server: `https://127.0.0.1:${proxy.port}` }, { timeoutMs: 1_000 }).custom);
+    t.ok((await k8sCall(() => viaProxy.request({ method: "GET", path: "/api/v1/namespaces/kube-system" }))).isOk(), "through the proxy");
+    proxy.freeze();
+    const e = (await k8sCall(() => viaProxy.request({ method: "GET", path: "/api/v1/namespaces/kube-system" })))._unsafeUnwrapErr();
+    t.equal(e.kind, "timeout", "frozen: timeout");
+    t.equal((await custom.pools.list())._unsafeUnwrapErr().kind, "timeout", "the typed clients too (makeRestClients' timeoutMs)");
+    proxy.thaw();
+    t.ok((await k8sCall(() => viaProxy.request({ method: "GET", path: "/api/v1/namespaces/kube-system" }))).isOk(), "thawed: answered again");
+  });
+
+  await t.test("watches: no answer ends at the deadline; a silent one is noticed by the idle guard and re-opened", async (t) => {
+    const proxy = await startTcpProxy("127.0.0.1", Number(new URL(cp.server).port));
+    t.teardown(() => proxy.close());
+    const proxied = makeRestClients({ ...conn, server: `https://127.0.0.1:${proxy.port}` }, { timeoutMs: 1_500 });
+    t.teardown(() => proxied.destroy());
+
+    proxy.freeze();
+    const t0 = Date.now();
+    const refused = await new Promise<unknown>((resolve) => void proxied.rest.watch("/api/v1/nodes", {}, () => undefined, resolve));
+    t.equal((refused as { kind?: string }).kind, "timeout", `an unanswered watch ends with a timeout (${String(refused)})`);
+    t.ok(Date.now() - t0 < scaledTimeout(5_000), "at the deadline");
+    proxy.thaw();
+
+    // An answered watch has no total deadline: it outlives the request deadline while events flow.
+    const events: Array<{ type: string; name: string }> = [];
+    const watches: string[] = [];
+    const inf = new Informer<KubeObject>({
+      name: "nodes-idle",
+      kc: proxied.rest,
+      path: "/api/v1/nodes",
+      watchIdleTimeoutMs: 1_000,
+      onRequest: (r) => void watches.push(r.code),
+      list: () =>
+        k8sCall(async () => {
+          const l = await proxied.core.listNode();
+          return { items: l.items as unknown as KubeObject[], resourceVersion: l.metadata?.resourceVersion ?? "" };
+        }),
+    });
+    inf.on((e) => events.push({ type: e.type, name: e.object.metadata.name }));
+    inf.start();
+    t.teardown(() => inf.stop());
+    await inf.waitSynced();
+    // The watch (and every other open connection) goes silent, as behind a dead peer; new
+    // connections still pass. Only the idle guard can tell.
+    await waitFor("the watch open", () => watches.includes("200"));
+    proxy.freezeOpen();
+    await core.createNode({ body: { metadata: { name: "after-freeze" } } });
+    await waitFor("the Node created after the freeze seen through a re-opened watch", () => events.some((e) => e.type === "add" && e.name === "after-freeze"), {
+      describe: () => ({ events, accepted: proxy.accepted() }),
+    });
+    t.pass("re-opened");
+    await core.deleteNode({ name: "after-freeze" });
   });
 }
