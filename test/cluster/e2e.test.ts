@@ -5,8 +5,9 @@
 // default ones plus `--tunnel=vxlan` on coild and the egress controller): this kernel has no FoU/IPIP, so
 // egress runs over VXLAN; nothing else differs. The egress scenario is in ./egress.ts. Plus: a node
 // drained and deleted has its blocks collected; a rolling update of the coild DaemonSet with pods running
-// loses no pod address and no more than one second of traffic; and the host's sysctls, routes, rules,
-// ruleset and cgroup tree are the same before and after.
+// loses no pod address and no more than one second of traffic; a static address (beyond Coil,
+// docs/static-addresses.md) follows its pod from one node to another and is refused to other pods while
+// held; and the host's sysctls, routes, rules, ruleset and cgroup tree are the same before and after.
 //
 // One cluster for the whole file (its own name prefix and state directory, so it never meets a cluster a
 // person started with `npm run cluster`); each test deletes what it created. Families: the default pool
@@ -26,7 +27,7 @@ import { TEST_IMAGE_HTTP_PORT, TEST_IMAGE_NAME } from "../../scripts/cluster/ima
 import { isRoot } from "../helpers/netns.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
 import { eventually } from "../helpers/wait.js";
-import { clusterDown, clusterUp, cmd, coilImage, findClusterBinaries, hostSnapshot, leftovers, type Cluster, type ClusterOptions } from "./harness.js";
+import { clusterDown, clusterUp, cmd, coilImage, findClusterBinaries, hostSnapshot, leftovers, must, nodeIp, nodeIp6, type Cluster, type ClusterOptions } from "./harness.js";
 import { egressTests } from "./egress.js";
 import { coilPods, getJson, ipFamily, ok, podIps, podMetrics, podReady, type Meta, type PodJson } from "./kube.js";
 
@@ -61,11 +62,11 @@ const blockNode = (b: BlockJson): string => b.metadata.labels?.["coil.cybozu.com
 const blocks = (c: Cluster): Promise<BlockJson[]> => getJson<BlockJson>(c, ["addressblocks"]);
 
 /** A pod of the test image (HTTP echo on :8080, busybox) pinned to `node` through the scheduler. */
-function podManifest(name: string, node: string, namespace = "default", labels: Record<string, string> = {}): string {
+function podManifest(name: string, node: string, namespace = "default", labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string {
   return JSON.stringify({
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace, labels: { "e2e.coil": "1", ...labels } },
+    metadata: { name, namespace, labels: { "e2e.coil": "1", ...labels }, annotations },
     spec: {
       nodeSelector: { "kubernetes.io/hostname": node },
       automountServiceAccountToken: false,
@@ -83,8 +84,8 @@ function podManifest(name: string, node: string, namespace = "default", labels: 
 }
 
 /** Create pods and wait until all are Ready; return them by name. */
-async function runPods(c: Cluster, specs: readonly { name: string; node: string; namespace?: string }[]): Promise<Map<string, PodJson>> {
-  for (const s of specs) await ok(c, ["apply", "-f", "-"], podManifest(s.name, s.node, s.namespace));
+async function runPods(c: Cluster, specs: readonly { name: string; node: string; namespace?: string; annotations?: Record<string, string> }[]): Promise<Map<string, PodJson>> {
+  for (const s of specs) await ok(c, ["apply", "-f", "-"], podManifest(s.name, s.node, s.namespace, {}, s.annotations));
   const out = new Map<string, PodJson>();
   for (const s of specs) {
     const p = await eventually(
@@ -296,6 +297,175 @@ if (cluster !== undefined) {
       await checkHttp(t, c, "client", httpd, p.ns);
       await deletePods(c, p.ns);
     }
+  });
+
+  t.test(`static address (beyond Coil, docs/static-addresses.md): kept when its pod moves from ${n1} to ${n2}; refused to other pods while held`, async (t) => {
+    // A dedicated blockSizeBits: 0 pool (the design's recommended set-up): the static address is a block
+    // of its own, which coild on the pod's node asks the controller for by index and returns when the
+    // pod goes. Dual stack, as the cluster is: the pod names both families, a second pod one.
+    const pool = "e2e-static";
+    const ns = "e2e-static";
+    const want = ["10.102.0.9", "fd00:10:102::9"] as const;
+    const blockName = `${pool}-9`;
+    const log = (m: string): void => t.comment(`[static ${new Date().toISOString().slice(11, 23)}] ${m}`);
+    t.teardown(async () => {
+      await c.kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=300s"]);
+      await deletePods(c);
+      await c.kubectl(["delete", "addresspool", pool, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    });
+    const poolBlocks = async (): Promise<string[]> =>
+      (await getJson<BlockJson>(c, ["addressblocks", "-l", `coil.cybozu.com/pool=${pool}`])).map((b) => `${b.metadata.name}@${blockNode(b)}`).sort();
+    const staticRequests = async (): Promise<string[]> =>
+      (await getJson<{ metadata: Meta }>(c, ["blockrequests"])).map((r) => r.metadata.name).filter((n) => n.includes("-static-")).sort();
+    const nodeNs = (node: string): string => `${c.state.prefix}-n${c.nodeNames.indexOf(node) + 1}`;
+    /** Every route to `ip` in every table of the node, as `table <t> <type> via <gw> | dev <dev> proto <p>`. */
+    const routesTo = async (node: string, ip: string): Promise<string[]> => {
+      const r = await cmd(["ip", "-n", nodeNs(node), "-j", ipFamily(ip) === 4 ? "-4" : "-6", "route", "show", "table", "all"]);
+      if (r.code !== 0) throw new Error(`ip route on ${node}: ${r.stderr}`);
+      const rs = JSON.parse(r.stdout === "" ? "[]" : r.stdout) as { dst: string; type?: string; gateway?: string; dev?: string; protocol?: string | number; table?: string }[];
+      return rs
+        .filter((x) => x.dst === ip || x.dst === `${ip}/${ipFamily(ip) === 4 ? 32 : 128}`)
+        .map((x) => `table ${x.table ?? "main"}${x.type === undefined || x.type === "unicast" ? "" : ` ${x.type}`} ${x.gateway === undefined ? `dev ${x.dev ?? "-"}` : `via ${x.gateway}`} proto ${String(x.protocol ?? "-")}`)
+        .sort();
+    };
+    const neighbours = async (node: string): Promise<string[]> => {
+      const r = await cmd(["ip", "-n", nodeNs(node), "-j", "neigh", "show"]);
+      if (r.code !== 0) throw new Error(`ip neigh on ${node}: ${r.stderr}`);
+      return (JSON.parse(r.stdout === "" ? "[]" : r.stdout) as { dst: string; dev: string }[]).filter((x) => (want as readonly string[]).includes(x.dst)).map((x) => `${x.dst} dev ${x.dev}`);
+    };
+    const links = async (node: string): Promise<string[]> => (JSON.parse(await must(["ip", "-n", nodeNs(node), "-j", "link", "show"])) as { ifname: string }[]).map((l) => l.ifname);
+    /** The route coil-router puts on every other node: the block via its owner's address of the family. */
+    const viaOwner = (owner: string, ip: string): string => {
+      const n = c.nodeNames.indexOf(owner) + 1;
+      return `table main via ${ipFamily(ip) === 4 ? nodeIp(n) : nodeIp6(n)} proto 31`;
+    };
+    /**
+     * The kernel of every node agrees that `owner` holds the addresses: on `owner` coild's route to the
+     * pod's host veth in table 116 (Coil's pod table) and the block in table 119 (its export), nothing
+     * else; on every other node only coil-router's main-table route via `owner`. Returns the host veth.
+     */
+    const routedTo = async (owner: string): Promise<string> =>
+      eventually(`every node routes ${want.join(" and ")} to ${owner}`, async () => {
+        let veth: string | undefined;
+        for (const node of c.nodeNames) {
+          for (const ip of want) {
+            const rs = await routesTo(node, ip);
+            if (node === owner) {
+              const m = rs.length === 2 && rs[1] === "table 119 dev lo proto 30" ? /^table 116 dev (\S+) proto 30$/.exec(rs[0]!) : null;
+              if (m === null || (veth !== undefined && veth !== m[1])) return undefined;
+              veth = m[1];
+            } else if (rs.join(",") !== viaOwner(owner, ip)) return undefined;
+          }
+        }
+        return veth;
+      }, { timeoutMs: MEDIUM, intervalMs: 500 });
+    const inPod = async (name: string): Promise<string[]> => {
+      const out = await ok(c, ["exec", "-n", ns, name, "--", "ip", "addr", "show", "dev", "eth0"]);
+      return [...out.matchAll(/inet6? (\S+) scope global/g)].map((m) => m[1]!).sort();
+    };
+    const podNow = async (name: string): Promise<PodJson | undefined> => (await getJson<PodJson>(c, ["pod", "-n", ns, "--field-selector", `metadata.name=${name}`]))[0];
+
+    await ok(c, ["apply", "-f", "-"], JSON.stringify({
+      apiVersion: "coil.cybozu.com/v2",
+      kind: "AddressPool",
+      metadata: { name: pool, annotations: { "coil-ts.cybozu.com/static-ranges": "10.102.0.8-10.102.0.15,fd00:10:102::8-fd00:10:102::f" } },
+      spec: { blockSizeBits: 0, subnets: [{ ipv4: "10.102.0.0/28", ipv6: "fd00:10:102::/124" }] },
+    }));
+    await ok(c, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, annotations: { "coil.cybozu.com/pool": pool } } }));
+    const clients = await runPods(c, [
+      { name: "sclient-1", node: n1 },
+      { name: "sclient-2", node: n2 },
+    ]);
+    t.ok(clients.size === 2, "client pods (default pool) on both nodes");
+    const annotations = { "coil-ts.cybozu.com/static-ip": want.join(",") };
+
+    // 2. On node A.
+    let t0 = Date.now();
+    const webA = (await runPods(c, [{ name: "web", node: n1, namespace: ns, annotations }])).get("web")!;
+    log(`web Ready on ${n1} ${Date.now() - t0} ms after it was created`);
+    t.equal(webA.spec.nodeName, n1, `web runs on ${n1}`);
+    t.same(podIps(webA), [...want], `status.podIPs is the annotated address: ${podIps(webA).join(" ")}`);
+    t.same(await inPod("web"), [`${want[0]}/32`, `${want[1]}/128`], "eth0 in the pod's network namespace holds it");
+    t.same(await poolBlocks(), [`${blockName}@${n1}`], `its one-address block ${blockName} belongs to ${n1}`);
+    const vethA = await routedTo(n1);
+    t.pass(`routed: on ${n1} to ${vethA} (table 116) and exported (table 119); on ${n2} and ${n3} via ${n1} (coil-router)`);
+
+    // 3. Reachable from another node.
+    await checkHttp(t, c, "sclient-2", webA);
+
+    // 5. Pods asking for the same address while web holds it: on a third node (IPv4 only: the IPv6 half is
+    // the same slot) the controller refuses the block, naming its owner; on web's own node (IPv6 only) coild
+    // refuses the slot, naming its holder. Both sandboxes fail, and the DEL that follows each failed ADD must
+    // not free web's address.
+    const blockBefore = await ok(c, ["get", "addressblock", blockName, "-o", "jsonpath={.metadata.resourceVersion}"]);
+    const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const dups = [
+      { name: "web-dup", node: n3, ask: want[0], expected: new RegExp(esc(`static address ${want[0]} of pool ${pool}: block ${blockName} (${want[0]}/32, ${want[1]}/128) is owned by node ${n1} (BlockRequest req-${pool}-${n3}-static-9: block in use)`)) },
+      { name: "web-dup-a", node: n1, ask: want[1], expected: new RegExp(`${esc(`${want[0]}, ${want[1]} is in use by `)}[0-9a-f]{64}:eth0$`) },
+    ] as const;
+    t0 = Date.now();
+    for (const d of dups) await ok(c, ["apply", "-f", "-"], podManifest(d.name, d.node, ns, {}, { "coil-ts.cybozu.com/static-ip": d.ask }));
+    for (const d of dups) {
+      const event = await eventually(
+        `${d.name}'s FailedCreatePodSandBox event`,
+        async () => {
+          const evs = await getJson<{ message: string }>(c, ["events", "-n", ns, "--field-selector", `involvedObject.name=${d.name},reason=FailedCreatePodSandBox`]);
+          return evs.find((e) => d.expected.test(e.message))?.message;
+        },
+        { timeoutMs: MEDIUM, intervalMs: 1000 },
+      );
+      log(`${d.name} on ${d.node} refused ${Date.now() - t0} ms after it was created: ${event}`);
+      t.match(event, /^Failed to create pod sandbox: .*plugin type="coil" failed \(add\): failed to allocate address; /, `${d.name}: kubelet's sandbox error carries coild's CNI error`);
+      t.match(event, d.expected, `${d.name} on ${d.node}: the design's message`);
+      const dup = await podNow(d.name);
+      t.same(dup === undefined ? ["gone"] : podIps(dup), [], `${d.name} has no address`);
+      t.notOk(dup !== undefined && podReady(dup), `${d.name} is not Ready`);
+    }
+    await ok(c, ["delete", "pod", "-n", ns, ...dups.map((d) => d.name), "--wait=true", "--timeout=300s"]);
+    await eventually("no static BlockRequest left", async () => ((await staticRequests()).length === 0 ? true : undefined), { timeoutMs: MEDIUM, intervalMs: 500 });
+    const webStill = (await podNow("web"))!;
+    t.equal(webStill.metadata.uid, webA.metadata.uid, "web is the same pod");
+    t.same(podIps(webStill), podIps(webA), "web kept its addresses");
+    t.same(webStill.status.containerStatuses?.map((s) => [s.containerID, s.restartCount]), webA.status.containerStatuses?.map((s) => [s.containerID, s.restartCount]), "web's container is the same, not restarted");
+    t.equal(await ok(c, ["get", "addressblock", blockName, "-o", "jsonpath={.metadata.resourceVersion}"]), blockBefore, `block ${blockName} unchanged (resourceVersion)`);
+    t.same(await poolBlocks(), [`${blockName}@${n1}`], `no other block of ${pool}`);
+    t.equal(await routedTo(n1), vethA, "routes unchanged");
+    await checkHttp(t, c, "sclient-2", webA);
+
+    // 4. Moved to node B.
+    t0 = Date.now();
+    await ok(c, ["delete", "pod", "-n", ns, "web", "--wait=true", "--timeout=300s"]);
+    log(`web on ${n1} deleted in ${Date.now() - t0} ms`);
+    t0 = Date.now();
+    const webB = (await runPods(c, [{ name: "web", node: n2, namespace: ns, annotations }])).get("web")!;
+    const refusedB = await getJson<{ message: string }>(c, ["events", "-n", ns, "--field-selector", `involvedObject.uid=${webB.metadata.uid},reason=FailedCreatePodSandBox`]);
+    log(`web Ready on ${n2} ${Date.now() - t0} ms after it was created (${refusedB.length} sandbox failures first${refusedB.length === 0 ? "" : `: ${refusedB[0]!.message}`})`);
+    t.equal(webB.spec.nodeName, n2, `web runs on ${n2}`);
+    t.same(podIps(webB), [...want], `the same addresses on ${n2}`);
+    t.same(await inPod("web"), [`${want[0]}/32`, `${want[1]}/128`], "eth0 in the new pod's network namespace holds them");
+    t.same(await poolBlocks(), [`${blockName}@${n2}`], `block ${blockName} now belongs to ${n2}, none left on ${n1}`);
+    const vethB = await routedTo(n2);
+    t.pass(`routed: on ${n2} to ${vethB} (table 116) and exported (table 119); on ${n1} and ${n3} via ${n2} (coil-router); nothing else on ${n1}`);
+    t.same(await neighbours(n1), [], `${n1} has no neighbour entry for the addresses`);
+    if (vethA !== vethB) t.notOk((await links(n1)).includes(vethA), `${n1}'s host veth ${vethA} is gone`);
+    else t.notOk((await links(n1)).includes(vethA), `${n1} has no host veth ${vethA} (the name is the pod's, the same on ${n2})`);
+    await checkHttp(t, c, "sclient-1", webB);
+
+    // 6. Clean up and wait for it.
+    t0 = Date.now();
+    await ok(c, ["delete", "namespace", ns, "--wait=true", "--timeout=300s"]);
+    await eventually(`no block of ${pool} left`, async () => ((await poolBlocks()).length === 0 ? true : undefined), { timeoutMs: MEDIUM, intervalMs: 500 });
+    await ok(c, ["delete", "addresspool", pool, "--wait=true", "--timeout=120s"]);
+    await deletePods(c);
+    t.equal((await c.kubectl(["get", "addresspool", pool])).code, 1, `pool ${pool} gone`);
+    t.same(await staticRequests(), [], "no static BlockRequest");
+    const routed = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const node of c.nodeNames) for (const ip of want) out.push(...(await routesTo(node, ip)).map((r) => `${node}: ${ip} ${r}`));
+      return out;
+    };
+    t.same(await eventually("no node routes the addresses any more", async () => ((await routed()).length === 0 ? [] : undefined), { timeoutMs: MEDIUM, intervalMs: 500 }), [], "no route to them on any node");
+    log(`cleaned up in ${Date.now() - t0} ms`);
   });
 
   t.test("7. a pool is created and deleted", async (t) => {
