@@ -4,17 +4,34 @@
  * observed locally; renew every retry period; give up leadership when no renewal succeeded within
  * the renew deadline. Every write carries the read resourceVersion, so two candidates never both
  * win one round. Defaults are controller-runtime's: lease 15 s, renew deadline 10 s, retry 2 s.
+ *
+ * No request may outlive the renew deadline (client-go runs each renewal under a context with the
+ * renew deadline; controller-runtime gives the election's client a timeout of max(1 s, renew
+ * deadline / 2)): every Lease request is bounded by both, so a leader whose API connection hangs
+ * gives up its leadership when the deadline passes — before its Lease can expire and another
+ * candidate take it — instead of acting on while a renewal waits for an answer.
  */
 import type { V1Lease } from "@kubernetes/client-node";
+import { err, type Result } from "neverthrow";
 import type { LeaseCalls } from "./api-calls.js";
 import { sleep } from "./backoff.js";
-import { k8sCall } from "./errors.js";
+import { k8sCall, type K8sError } from "./errors.js";
 import { SILENT_LOGGER, type Logger } from "./log.js";
+
+/**
+ * Lease calls whose requests can be cancelled: `withSignal(signal)` gives calls that abort their
+ * request when `signal` fires (rest-apis.ts' `RestCoordinationV1Api`). The elector gives up on a
+ * call at its bound either way; with these the hung request is also closed, not left behind.
+ */
+export interface CancellableLeaseCalls extends LeaseCalls {
+  /** The same calls, each aborted when `signal` fires. */
+  withSignal(signal: AbortSignal): LeaseCalls;
+}
 
 /** Options of {@link LeaderElector}. */
 export interface LeaderElectorOptions {
   /** Leases client (client-node's `CoordinationV1Api` or rest-apis.ts'). */
-  readonly coordination: LeaseCalls;
+  readonly coordination: LeaseCalls | CancellableLeaseCalls;
   /** Lease namespace, e.g. `kube-system`. */
   readonly namespace: string;
   /** Lease name, e.g. `coil-ipam-leader`. */
@@ -23,7 +40,10 @@ export interface LeaderElectorOptions {
   readonly identity: string;
   /** How long others wait after the last observed renewal. Default 15 000 ms. */
   readonly leaseDurationMs?: number;
-  /** The leader gives up when it could not renew for this long. Default 10 000 ms. */
+  /**
+   * The leader gives up when it could not renew for this long. Default 10 000 ms. Each Lease request
+   * is bounded by max(1 s, this / 2) and, while leading, by what remains of this deadline.
+   */
   readonly renewDeadlineMs?: number;
   /** Interval between attempts. Default 2 000 ms. */
   readonly retryPeriodMs?: number;
@@ -98,9 +118,45 @@ export class LeaderElector {
     return this.#running;
   }
 
+  /** controller-runtime's timeout of the election's client: max(1 s, renew deadline / 2). */
+  get #requestMs(): number {
+    return Math.max(1_000, this.#renewMs / 2);
+  }
+
+  /**
+   * One Lease request, given up at max(1 s, renew deadline / 2), at `deadline` (ms since the epoch)
+   * when sooner, or on stop (unless `untilStop` is false: the release after it): the answer, or a
+   * `timeout` (`aborted` on stop) error. The request itself is aborted too when the calls can be
+   * cancelled.
+   */
+  async #call<T>(deadline: number, f: (api: LeaseCalls) => Promise<T>, untilStop = true): Promise<Result<T, K8sError>> {
+    const ms = Math.min(this.#requestMs, deadline - Date.now());
+    if (ms <= 0) return err({ kind: "timeout", status: 0, message: "the renew deadline has passed" });
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(Object.assign(new Error(`no answer to a Lease request within ${Math.round(ms)} ms`), { kind: "timeout" })), ms);
+    const stop = this.#stop.signal;
+    const onStop = (): void => ac.abort(Object.assign(new Error("leader election stopped"), { kind: "aborted" }));
+    if (untilStop && stop.aborted) onStop();
+    else if (untilStop) stop.addEventListener("abort", onStop, { once: true });
+    const api = this.#o.coordination;
+    const calls = "withSignal" in api ? api.withSignal(ac.signal) : api;
+    try {
+      return await k8sCall(() => {
+        if (ac.signal.aborted) return Promise.reject(ac.signal.reason as Error);
+        // Given up at the bound even when the call itself does not honour the signal.
+        const given = new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(ac.signal.reason as Error), { once: true }));
+        return Promise.race([f(calls), given]);
+      });
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", onStop);
+      ac.abort();
+    }
+  }
+
   async #campaign(onStartedLeading: (signal: AbortSignal) => void): Promise<ElectionEnd> {
     const stop = this.#stop.signal;
-    while (!stop.aborted && !(await this.#tryAcquireOrRenew())) {
+    while (!stop.aborted && !(await this.#tryAcquireOrRenew(Number.POSITIVE_INFINITY))) {
       await sleep(this.#retryMs * (1 + Math.random() * 0.2), stop);
     }
     if (stop.aborted) return "stopped";
@@ -123,7 +179,8 @@ export class LeaderElector {
       const deadline = Date.now() + this.#renewMs;
       let renewed = false;
       while (!stop.aborted && Date.now() < deadline) {
-        if (await this.#tryAcquireOrRenew()) {
+        // Bounded by the deadline: a hung renewal cannot keep this leader acting past it.
+        if (await this.#tryAcquireOrRenew(deadline)) {
           renewed = true;
           break;
         }
@@ -151,15 +208,16 @@ export class LeaderElector {
     return lease?.spec ?? {};
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
-    const { coordination: api, namespace, name, identity } = this.#o;
+  /** One round of client-go's `tryAcquireOrRenew`; every request given up by `deadline` (ms since the epoch). */
+  async #tryAcquireOrRenew(deadline: number): Promise<boolean> {
+    const { namespace, name, identity } = this.#o;
     const now = this.#now();
     const seconds = Math.max(1, Math.ceil(this.#leaseMs / 1000));
-    const got = await k8sCall(() => api.readNamespacedLease({ name, namespace }));
+    const got = await this.#call(deadline, (api) => api.readNamespacedLease({ name, namespace }));
     if (got.isErr()) {
       if (got.error.kind !== "not-found") return false;
       const spec = { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
-      const created = await k8sCall(() => api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec as never } }));
+      const created = await this.#call(deadline, (api) => api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec as never } }));
       if (created.isErr()) return false;
       this.#observe(created.value, now);
       return true;
@@ -179,7 +237,7 @@ export class LeaderElector {
       leaseTransitions: (old.leaseTransitions ?? 0) + (mine ? 0 : 1),
     };
     const body = { ...lease, spec: spec as never };
-    const updated = await k8sCall(() => api.replaceNamespacedLease({ name, namespace, body }));
+    const updated = await this.#call(deadline, (api) => api.replaceNamespacedLease({ name, namespace, body }));
     if (updated.isErr()) return false;
     this.#observe(updated.value, now);
     return true;
@@ -189,13 +247,16 @@ export class LeaderElector {
     this.#observed = { record: JSON.stringify(this.#spec(lease)), at: at.getTime() };
   }
 
+  /** Clear the holder (client-go's `release`, bounded by the renew deadline as there). */
   async #release(): Promise<void> {
-    const { coordination: api, namespace, name, identity } = this.#o;
-    const got = await k8sCall(() => api.readNamespacedLease({ name, namespace }));
+    const { namespace, name, identity } = this.#o;
+    const deadline = Date.now() + this.#renewMs;
+    const bounded = <T>(f: (a: LeaseCalls) => Promise<T>): Promise<Result<T, K8sError>> => this.#call(deadline, f, false);
+    const got = await bounded((a) => a.readNamespacedLease({ name, namespace }));
     if (got.isErr() || got.value.spec?.holderIdentity !== identity) return;
     const now = microTime(this.#now());
     const spec = { ...got.value.spec, holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
-    const r = await k8sCall(() => api.replaceNamespacedLease({ name, namespace, body: { ...got.value, spec: spec as never } }));
+    const r = await bounded((a) => a.replaceNamespacedLease({ name, namespace, body: { ...got.value, spec: spec as never } }));
     if (r.isErr()) this.#log().warn("failed to release lease", { error: r.error });
     else this.#log().info("released lease", { lease: name, identity });
   }

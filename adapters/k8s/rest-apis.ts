@@ -8,7 +8,8 @@
 import type { V1Lease, V1MutatingWebhookConfiguration, V1NodeList, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
 import type { ClusterCustomObjectsCalls, LeaseCalls, NodeListCalls, WebhookConfigurationCalls } from "./api-calls.js";
 import type { RequestObserver } from "./clients.js";
-import { RestClient, type ApiConnection } from "./rest.js";
+import type { CancellableLeaseCalls } from "./leader-elector.js";
+import { RestClient, type ApiConnection, type RestRequest } from "./rest.js";
 
 type Param<T, K extends keyof T> = T[K] extends (p: infer P, ...rest: never[]) => unknown ? NonNullable<P> : never;
 type CustomParam<K extends keyof ClusterCustomObjectsCalls> = Param<ClusterCustomObjectsCalls, K>;
@@ -105,13 +106,24 @@ export class RestCoreV1Api implements NodeListCalls {
   }
 }
 
-/** Leases. */
-export class RestCoordinationV1Api implements LeaseCalls {
+/** Leases; {@link RestCoordinationV1Api.withSignal} makes them cancellable (leader-elector.ts' `CancellableLeaseCalls`). */
+export class RestCoordinationV1Api implements CancellableLeaseCalls {
   readonly #rest: RestClient;
+  readonly #signal: AbortSignal | undefined;
 
-  /** @param rest - the client to send through. */
-  constructor(rest: RestClient) {
+  /** @param rest - the client to send through; `signal` aborts every request (see {@link withSignal}). */
+  constructor(rest: RestClient, signal?: AbortSignal) {
     this.#rest = rest;
+    this.#signal = signal;
+  }
+
+  /** The same calls, each request aborted when `signal` fires (the leader elector's bound). */
+  withSignal(signal: AbortSignal): RestCoordinationV1Api {
+    return new RestCoordinationV1Api(this.#rest, signal);
+  }
+
+  #req<T>(r: RestRequest): Promise<T> {
+    return this.#rest.request<T>(this.#signal === undefined ? r : { ...r, signal: this.#signal });
   }
 
   #path(namespace: string, name?: string): string {
@@ -120,17 +132,17 @@ export class RestCoordinationV1Api implements LeaseCalls {
 
   /** GET a Lease. */
   readNamespacedLease(p: Param<LeaseCalls, "readNamespacedLease">): Promise<V1Lease> {
-    return this.#rest.request({ method: "GET", path: this.#path(p.namespace, p.name) });
+    return this.#req({ method: "GET", path: this.#path(p.namespace, p.name) });
   }
 
   /** CREATE a Lease. */
   createNamespacedLease(p: Param<LeaseCalls, "createNamespacedLease">): Promise<V1Lease> {
-    return this.#rest.request({ method: "POST", path: this.#path(p.namespace), body: p.body });
+    return this.#req({ method: "POST", path: this.#path(p.namespace), body: p.body });
   }
 
   /** PUT a Lease (its `metadata.resourceVersion` is the precondition). */
   replaceNamespacedLease(p: Param<LeaseCalls, "replaceNamespacedLease">): Promise<V1Lease> {
-    return this.#rest.request({ method: "PUT", path: this.#path(p.namespace, p.name), body: p.body });
+    return this.#req({ method: "PUT", path: this.#path(p.namespace, p.name), body: p.body });
   }
 }
 

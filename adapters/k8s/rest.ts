@@ -169,10 +169,11 @@ export class ApiStatusError extends Error {
   }
 }
 
-/** What a request aborted by its caller fails with: a `timeout` when the caller's reason is one (`AbortSignal.timeout`), else `aborted`. */
+/** What a request aborted by its caller fails with: a `timeout` when the caller's reason is one (`AbortSignal.timeout`, a `kind: "timeout"` error), else `aborted`. */
 function callerReason(what: string, reason: unknown): RestClientError {
   if (reason instanceof RestClientError) return reason;
-  const timedOut = (reason as { name?: unknown } | undefined)?.name === "TimeoutError";
+  const r = reason as { name?: unknown; kind?: unknown } | undefined;
+  const timedOut = r?.name === "TimeoutError" || r?.kind === "timeout";
   return new RestClientError(timedOut ? "timeout" : "aborted", `${what}: ${timedOut ? "the caller's deadline passed" : "aborted by the caller"}`);
 }
 
