@@ -37,6 +37,9 @@ t.test("defaults and bad input", async (t) => {
   t.match(clusterDefaults({ dir: "/x", cni: "coil", variant: "vxlan" }), { cni: "coil", variant: "vxlan" });
   t.throws(() => clusterDefaults({ variant: "vxlan" }), /needs cni coil/);
   t.throws(() => clusterDefaults({ cni: "coil", variant: "nosuch" }), /variant must name a directory of config\/variants/);
+  t.throws(() => clusterDefaults({ dir: "/var/lib/coil-cluster" }), /must not be under \/var\/lib/, "a directory the nodes' /var/lib overlay would contain");
+  t.throws(() => clusterDefaults({ dir: "/etc" }), /must not be under \/etc/);
+  t.match(clusterDefaults({ dir: "/var/library" }), { dir: "/var/library" }, "a sibling that only shares the prefix is fine");
   t.throws(() => clusterDefaults({ cni: "coil", variant: "../default" }), /variant must name a directory of config\/variants/);
   t.equal(ptpSubnet(2), "10.244.2.0/24");
 });

@@ -23,7 +23,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderKustomization, toYamlStream } from "../../scripts/render-manifests.js";
 import { eventually } from "../helpers/wait.js";
@@ -128,7 +128,13 @@ export function clusterDefaults(opts: ClusterOptions = {}): { dir: string; prefi
       throw new Error(`variant must name a directory of config/variants, got ${JSON.stringify(variant)}`);
     }
   }
-  return { dir: opts.dir ?? process.env.COIL_CLUSTER_DIR ?? join(tmpdir(), "coil-cluster"), prefix, nodes, cni, ...(variant === undefined ? {} : { variant }) };
+  const dir = resolve(opts.dir ?? process.env.COIL_CLUSTER_DIR ?? join(tmpdir(), "coil-cluster"));
+  // Each node overlays /etc, /opt and /var/lib with upper layers in this directory: overlayfs refuses an
+  // upper layer inside its own lower one.
+  for (const top of ["/etc", "/opt", "/var/lib"]) {
+    if (dir === top || dir.startsWith(`${top}/`)) throw new Error(`the cluster directory ${dir} must not be under ${top} (the nodes overlay ${top} with layers kept in it)`);
+  }
+  return { dir, prefix, nodes, cni, ...(variant === undefined ? {} : { variant }) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -531,11 +537,13 @@ async function removeCgroupTree(d: string): Promise<void> {
  * coild's socket), `/var/log` (kubelet writes /var/log/containers regardless of podLogsDir); and `/etc`
  * and `/opt` as overlays whose upper layers are in the node's directory, so the usual CNI directories
  * `/etc/cni/net.d` and `/opt/cni/bin` (the hostPaths of Coil's DaemonSet) exist per node and the host's
- * /etc and /opt are never written. `populate` fills the upper layers before they are mounted.
+ * /etc and /opt are never written; `/var/lib` likewise, for the CNI result cache containerd's libcni
+ * writes to `/var/lib/cni` (not configurable) and the plugins' own state there. `populate` fills the
+ * upper layers before they are mounted.
  */
 async function nodeMountNs(s: ClusterState, n: number, populate: (etcUpper: string, optUpper: string) => Promise<void>): Promise<void> {
   const d = nodeDir(s, n);
-  for (const sub of ["fake-sysctl", "run", "varlog", "etc/upper/cni/net.d", "etc/work", "opt/upper/cni/bin", "opt/work", "containerd/root", "kubelet", "pod-logs", "volume-plugins"]) {
+  for (const sub of ["fake-sysctl", "run", "varlog", "etc/upper/cni/net.d", "etc/work", "opt/upper/cni/bin", "opt/work", "var/lib/upper", "var/lib/work", "containerd/root", "kubelet", "pod-logs", "volume-plugins"]) {
     await mkdir(join(d, sub), { recursive: true });
   }
   await populate(join(d, "etc", "upper"), join(d, "opt", "upper"));
@@ -552,9 +560,9 @@ async function nodeMountNs(s: ClusterState, n: number, populate: (etcUpper: stri
   // makes a peer group inside the node's namespace only (the namespace itself is private to the host).
   await must(inMnt(["mount", "--make-shared", "/run"]));
   await must(inMnt(["mount", "--bind", join(d, "varlog"), "/var/log"]));
-  for (const top of ["etc", "opt"]) {
+  for (const top of ["etc", "opt", "var/lib"]) {
     const o = `lowerdir=/${top},upperdir=${join(d, top, "upper")},workdir=${join(d, top, "work")}`;
-    await must(inMnt(["mount", "-t", "overlay", `${s.prefix}-n${n}-${top}`, "-o", o, `/${top}`]));
+    await must(inMnt(["mount", "-t", "overlay", `${s.prefix}-n${n}-${top.replaceAll("/", "-")}`, "-o", o, `/${top}`]));
   }
 }
 
@@ -1012,5 +1020,8 @@ export async function hostSnapshot(): Promise<string> {
     for (const e of readdirSync(c, { withFileTypes: true })) if (e.isDirectory()) dirs.push(join(c, e.name));
   }
   parts.push(`## cgroups\n${dirs.sort().join("\n")}\n`);
+  // The CNI result cache a containerd on the host would write (the nodes' go to their /var/lib overlays).
+  const cniCache = "/var/lib/cni/results";
+  parts.push(`## ${cniCache}\n${existsSync(cniCache) ? readdirSync(cniCache).sort().join("\n") : "(none)"}\n`);
   return parts.join("\n");
 }
