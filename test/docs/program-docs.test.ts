@@ -1,12 +1,12 @@
 // docs/programs/*.md are generated from the programs' own definitions (scripts/program-docs.ts): the
 // committed pages must equal what the generator writes now, and each program's --help (run as a
-// process from source) must be the text rendered from the same definition.
+// process: the built bundle, kept current by test/helpers/bundles.ts, or from source with
+// COIL_TEST_FROM_SOURCE=1) must be the text rendered from the same definition.
 import t from "tap";
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { renderHelp, versionText, type ProgramDef } from "../../adapters/common/flags.js";
+import { renderHelp, type ProgramDef } from "../../adapters/common/flags.js";
 import { COIL_CNI } from "../../adapters/cni/flags.js";
 import { COILCTL } from "../../adapters/coilctl/flags.js";
 import { COILD } from "../../adapters/daemon/flags.js";
@@ -16,13 +16,13 @@ import { INSTALLER } from "../../adapters/installer/flags.js";
 import { IPAM_CONTROLLER } from "../../adapters/ipam-controller/flags.js";
 import { ROUTER } from "../../adapters/router/flags.js";
 import { DOCS_DIR, renderProgramDocs, stalePages } from "../../scripts/program-docs.js";
+import { expectedVersionLine, programArgs, versionPattern, type CoilProgram } from "../helpers/bundles.js";
 import { sourceChildEnv } from "../helpers/child-env.js";
 
 const exec = promisify(execFile);
-// 17 Node processes compiling the programs from source under tsx, one after another: minutes on a
+// 17 Node processes, one after another: from source under tsx (COIL_TEST_FROM_SOURCE=1) minutes on a
 // loaded 2-core machine (a run at load 30 passed 600 s), so this file gets more than .taprc's 600 s.
 t.setTimeout(30 * 60_000);
-const main = (dir: string): string => fileURLToPath(new URL(`../../adapters/${dir}/main.ts`, import.meta.url));
 
 t.test("the committed docs/programs pages are the generated ones (npm run docs:programs)", async (t) => {
   t.same(await stalePages(), [], "no page differs");
@@ -41,24 +41,26 @@ t.test("each page lists every flag, variable and port of its program", async (t)
   t.match(pages.get("coil-router.md"), /\| `coil_router_syncs_total` \| counter \| node \|/);
 });
 
-t.test("every program's --help and --version, run from source, come from its definition", async (t) => {
-  const cases: Array<[ProgramDef, string]> = [
-    [COILD, "daemon"],
-    [IPAM_CONTROLLER, "ipam-controller"],
-    [ROUTER, "router"],
-    [INSTALLER, "installer"],
-    [COIL_CNI, "cni"],
-    [EGRESS, "egress"],
-    [EGRESS_CONTROLLER, "egress-controller"],
+t.test("every program's --help and --version, run as a process, come from its definition", async (t) => {
+  const cases: Array<[ProgramDef, CoilProgram]> = [
+    [COILD, "coild"],
+    [IPAM_CONTROLLER, "coil-ipam-controller"],
+    [ROUTER, "coil-router"],
+    [INSTALLER, "coil-installer"],
+    [COIL_CNI, "coil"],
+    [EGRESS, "coil-egress"],
+    [EGRESS_CONTROLLER, "coil-egress-controller"],
     [COILCTL, "coilctl"],
   ];
-  for (const [def, dir] of cases) {
+  for (const [def, program] of cases) {
     const env = sourceChildEnv({ CNI_COMMAND: "" });
-    const help = await exec(process.execPath, ["--import", "tsx", main(dir), "--help"], { env });
+    const help = await exec(process.execPath, [...programArgs(program), "--help"], { env });
     t.equal(help.stdout, renderHelp(def), `${def.name} --help`);
-    const version = await exec(process.execPath, ["--import", "tsx", main(dir), "--version"], { env });
-    t.equal(version.stdout, versionText(def.name), `${def.name} --version`);
+    const version = await exec(process.execPath, [...programArgs(program), "--version"], { env });
+    // From source `(devel) (commit unknown)` (versionText in this process); a bundle embeds package.json's
+    // version and its build's commit (test/package/bins.test.ts checks those against HEAD).
+    t.match(version.stdout, expectedVersionLine(def.name), `${def.name} --version`);
   }
-  const about = await exec(process.execPath, ["--import", "tsx", main("cni")], { env: sourceChildEnv({ CNI_COMMAND: "" }) });
-  t.match(about.stderr, /^coil \(devel\) \(commit unknown\)\nCNI protocol versions supported: 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0\n$/, "coil without CNI_COMMAND: the about line, stdin not read");
+  const about = await exec(process.execPath, programArgs("coil"), { env: sourceChildEnv({ CNI_COMMAND: "" }) });
+  t.match(about.stderr, new RegExp(`^coil ${versionPattern()}\nCNI protocol versions supported: 0\\.3\\.1, 0\\.4\\.0, 1\\.0\\.0, 1\\.1\\.0\n$`), "coil without CNI_COMMAND: the about line, stdin not read");
 });

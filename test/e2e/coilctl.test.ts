@@ -1,7 +1,7 @@
 /**
  * coilctl end to end against a REAL kube-apiserver + etcd: the real coil-ipam-controller
  * (in-process) answers coild's BlockRequests, a whole in-process coild (runCoild, Kubernetes store,
- * FakeKernel) serves node-a, and coilctl runs as a process (from source) reading the API and
+ * FakeKernel) serves node-a, and coilctl runs as a process (the built bundle) reading the API and
  * coild's `/allocations` through the API server's node proxy — so node-a's InternalIP is an address
  * of this machine the API server may proxy to (a global unicast one: the node proxy refuses
  * loopback), and coild's health port listens there.
@@ -17,7 +17,6 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { connect } from "node:net";
 import { HOST_NETNS, netnsPath } from "../../lib/changeset/index.js";
 import type { LeakReport } from "../../lib/report/index.js";
@@ -27,11 +26,11 @@ import { NULL_LOGGER } from "../../adapters/daemon/log.js";
 import { parseCoildFlags, type CoildFlags } from "../../adapters/daemon/flags.js";
 import { runCoild, type RunningCoild } from "../../adapters/daemon/run.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../helpers/coil-envtest.js";
+import { programArgs } from "../helpers/bundles.js";
 import { sourceChildEnv } from "../helpers/child-env.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
 import { api, createPool, startController, type Api } from "../adapters/ipam-controller/harness.js";
 
-const COILCTL = fileURLToPath(new URL("../../adapters/coilctl/main.ts", import.meta.url));
 
 /** A global unicast address of this machine (the node proxy refuses loopback and link-local ones). */
 function machineAddress(family: "IPv4" | "IPv6"): string | undefined {
@@ -53,7 +52,7 @@ interface Ran {
 
 function coilctl(args: readonly string[]): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", COILCTL, ...args], { env: sourceChildEnv(), timeout: 120_000 }, (e, stdout, stderr) => {
+    execFile(process.execPath, [...programArgs("coilctl"), ...args], { env: sourceChildEnv(), timeout: 120_000 }, (e, stdout, stderr) => {
       const code = e === null ? 0 : typeof (e as { code?: unknown }).code === "number" ? (e as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });

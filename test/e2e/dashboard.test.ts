@@ -23,7 +23,7 @@ import { runEgressController } from "../../adapters/egress-controller/run.js";
 import { relayApiIntoNetns, type ApiRelay } from "../helpers/api-relay.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../helpers/coil-envtest.js";
 import { requireRoot, withNetns } from "../helpers/netns.js";
-import { REPO_ROOT, addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, type CoildProcess } from "../helpers/test-host.js";
+import { REPO_ROOT, addNodeAddresses, runCoil, startCoildInNetns, stopProcess, type CoildProcess } from "../helpers/test-host.js";
 import { api, createPool, createRequest, testFlags, waitCompleted } from "../adapters/ipam-controller/harness.js";
 
 const run = promisify(execFile);
@@ -138,7 +138,7 @@ t.test("every panel of config/dashboard/coil.json has data when the programs are
     flags: ["--store=kubernetes", `--kubeconfig=${cp.kubeconfigPath}`, `--socket=${sock}`, "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", "--enable-egress=false", "--enable-static-ip=false"],
   });
   const pod = withNetns(t, "coiltest-pod");
-  const added = await runCoilFromSource({ cmd: "ADD", containerId: "dash-c1", netns: pod.path, socket: sock, rpc: "grpc" });
+  const added = await runCoil({ cmd: "ADD", containerId: "dash-c1", netns: pod.path, socket: sock, rpc: "grpc" });
   t.equal(added.code, 0, added.stdout);
 
   // coild's metrics listen inside the host netns: fetch them from there.

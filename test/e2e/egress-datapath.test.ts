@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { startCoilControlPlaneOrSkip, eventually, waitFor } from "../helpers/coil-envtest.js";
 import { requireRoot, withNetns, type TestNetns } from "../helpers/netns.js";
 import { relayApiIntoNetns } from "../helpers/api-relay.js";
-import { runCoilFromSource, startCoildInNetns, stopProcess, terminateProcess, type CoildProcess } from "../helpers/test-host.js";
+import { runCoil, startCoildInNetns, stopProcess, terminateProcess, type CoildProcess } from "../helpers/test-host.js";
 import { api, createPool, startController, type Api } from "../adapters/ipam-controller/harness.js";
 import {
   ANNOTATION,
@@ -66,7 +66,7 @@ async function addClient(t: Test, h: Harness, socket: string, name: string, anno
   const netns = withNetns(t, "egc");
   await h.a.core.createNamespacedPod({ namespace: "default", body: { metadata: { name, annotations }, spec: { nodeName: NODE_A.name, containers: [{ name: "c", image: "x" }] } } });
   t.teardown(() => h.a.core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }).then(() => undefined, () => undefined));
-  const r = await runCoilFromSource({ cmd: "ADD", containerId: name, netns: netns.path, socket, rpc: "fast", podNamespace: "default" });
+  const r = await runCoil({ cmd: "ADD", containerId: name, netns: netns.path, socket, rpc: "fast", podNamespace: "default" });
   if (r.code !== 0) throw new Error(`ADD ${name} failed (${r.code}): ${r.stdout}`);
   const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map((x) => x.address.split("/")[0] ?? "");
   const v4 = ips.find((x) => !x.includes(":")) ?? "";
@@ -121,7 +121,7 @@ async function backendCase(t: Test, h: Harness, backend: "nftables" | "iptables"
     const pod = "missing-egress";
     await h.a.core.createNamespacedPod({ namespace: "default", body: { metadata: { name: pod, annotations: { "egress.coil.cybozu.com/internet": "nope" } }, spec: { nodeName: NODE_A.name, containers: [{ name: "c", image: "x" }] } } });
     t.teardown(() => h.a.core.deleteNamespacedPod({ namespace: "default", name: pod, gracePeriodSeconds: 0 }).then(() => undefined, () => undefined));
-    const r = await runCoilFromSource({ cmd: "ADD", containerId: pod, netns: bad.path, socket, rpc: "fast", podNamespace: "default" });
+    const r = await runCoil({ cmd: "ADD", containerId: pod, netns: bad.path, socket, rpc: "fast", podNamespace: "default" });
     t.not(r.code, 0, "ADD of a pod annotated for a missing Egress fails");
     t.match(JSON.parse(r.stdout), { code: 999, msg: "failed to setup NAT hook", details: /failed to get Egress internet\/nope: .*"nope" not found/ }, "with Coil's message naming the Egress");
     t.equal(ip(topo.nodeA, "-o", "link"), links, "no host link left behind");

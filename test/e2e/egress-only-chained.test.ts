@@ -25,7 +25,7 @@ import type { Ip } from "../../lib/net/index.js";
 import { eventually, startCoilControlPlaneOrSkip, skipOrFail, waitFor } from "../helpers/coil-envtest.js";
 import { requireRoot, withNetns, type TestNetns } from "../helpers/netns.js";
 import { relayApiIntoNetns } from "../helpers/api-relay.js";
-import { runCoilFromSource, startCoildInNetns, terminateProcess, type CniRun } from "../helpers/test-host.js";
+import { runCoil, startCoildInNetns, terminateProcess, type CniRun } from "../helpers/test-host.js";
 import { api, type Api } from "../adapters/ipam-controller/harness.js";
 import {
   ANNOTATION,
@@ -87,7 +87,7 @@ function ptp(w: World, cmd: "ADD" | "DEL" | "CHECK", id: string, netns: TestNetn
 /** Run our `coil` executable chained (prevResult given unless `null`), in node A's namespace like ptp. */
 function coil(w: World, cmd: "ADD" | "DEL" | "CHECK", pod: string, netns: TestNetns, cniVersion: string, prevResult: Json | null, rpc: "fast" | "grpc" = "fast"): Promise<CniRun> {
   const conf = { cniVersion, name: "egress-only", type: "coil", socket: w.socket, rpc, ...(prevResult === null ? {} : { prevResult }) };
-  return runCoilFromSource({ cmd, containerId: `sandbox-${pod}`, podName: pod, netns: netns.path, socket: w.socket, rpc, conf });
+  return runCoil({ cmd, containerId: `sandbox-${pod}`, podName: pod, netns: netns.path, socket: w.socket, rpc, conf });
 }
 
 /**

@@ -6,10 +6,10 @@
  */
 import type { Test } from "tap";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { waitFor } from "./coil-envtest.js";
 import { withNetns, type TestNetns } from "./netns.js";
+import { programArgs } from "./bundles.js";
 import { sourceChildEnv } from "./child-env.js";
 import { REPO_ROOT, terminateProcess } from "./test-host.js";
 import type { Api } from "../adapters/ipam-controller/harness.js";
@@ -159,10 +159,10 @@ export interface EgressPod {
   log(): string;
 }
 
-/** Start coil-egress from source in egress pod namespace `ns` (VXLAN), ready; stopped by `t`'s teardown. */
+/** Start coil-egress (dist/bin/coil-egress.mjs, kept current by ./bundles.ts) in egress pod namespace `ns` (VXLAN), ready; stopped by `t`'s teardown. */
 export async function startCoilEgress(t: Test, ns: TestNetns, o: { kubeconfig: string; podIPs: string; name: string; backend: string }): Promise<EgressPod> {
   const env = sourceChildEnv({ KUBECONFIG: o.kubeconfig, COIL_POD_NAMESPACE: "internet", COIL_EGRESS_NAME: "egress", COIL_POD_ADDRESSES: o.podIPs, HOSTNAME: o.name });
-  const args = ["--import", "tsx", join(REPO_ROOT, "adapters/egress/main.ts"), "--tunnel=vxlan", `--backend=${o.backend}`, "--metrics-addr=127.0.0.1:8080", "--health-addr=127.0.0.1:8081"];
+  const args = [...programArgs("coil-egress"), "--tunnel=vxlan", `--backend=${o.backend}`, "--metrics-addr=127.0.0.1:8080", "--health-addr=127.0.0.1:8081"];
   const child = spawn("nsenter", [`--net=${ns.path}`, "--", process.execPath, ...args], { env, cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr?.on("data", (b: Buffer) => (log += b.toString()));

@@ -7,8 +7,8 @@
  * coild there, waits until it serves CNI, and stops it.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { programArgs } from "./bundles.js";
 import { sourceChildEnv } from "./child-env.js";
 import { scaledTimeout } from "./wait.js";
 
@@ -19,9 +19,6 @@ export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const TEST_NODE_V4 = "10.20.30.41";
 /** The test node's IPv6 address (`--node-ipv6`, on the host netns' `lo`). */
 export const TEST_NODE_V6 = "fd10::41";
-
-/** Node arguments that run coild from source (tsx loader); the default {@link CoildStartOptions.command}. */
-export const COILD_FROM_SOURCE: readonly string[] = ["--import", "tsx", join(REPO_ROOT, "adapters/daemon/main.ts")];
 
 /** Put the node addresses (`<v4>/32`, `<v6>/128`) on `lo` of the netns named `netns`. */
 export function addNodeAddresses(netns: string, addrs: { readonly v4?: string; readonly v6?: string } = {}): void {
@@ -37,7 +34,7 @@ export interface CoildStartOptions {
   readonly flags: readonly string[];
   /** `COIL_NODE_NAME` of the process. */
   readonly nodeName: string;
-  /** Node arguments before the flags (default {@link COILD_FROM_SOURCE}). */
+  /** Node arguments before the flags (default `programArgs("coild")`: dist/bin/coild.mjs, kept current; test/helpers/bundles.ts). */
   readonly command?: readonly string[];
   /** Give up when coild does not serve within this time (default 120 s nominal, times the test timeout scale). */
   readonly timeoutMs?: number;
@@ -59,7 +56,7 @@ export interface CoildProcess {
  * it exits first or does not serve within the timeout.
  */
 export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess> {
-  const child = spawn("nsenter", [`--net=${opts.netnsPath}`, "--", process.execPath, ...(opts.command ?? COILD_FROM_SOURCE), ...opts.flags], {
+  const child = spawn("nsenter", [`--net=${opts.netnsPath}`, "--", process.execPath, ...(opts.command ?? programArgs("coild")), ...opts.flags], {
     env: sourceChildEnv({ ...opts.env, COIL_NODE_NAME: opts.nodeName }),
     stdio: ["ignore", "ignore", "pipe"],
     cwd: REPO_ROOT,
@@ -70,8 +67,8 @@ export function startCoildInNetns(opts: CoildStartOptions): Promise<CoildProcess
     log += b.toString();
     if (keep !== undefined) log = log.slice(-keep);
   });
-  // Generous: coild from source compiles under tsx first, which takes tens of seconds on a loaded
-  // 2-core machine; the wait ends as soon as coild serves.
+  // Generous: coild takes seconds to start on a loaded 2-core machine (tens of seconds from source,
+  // COIL_TEST_FROM_SOURCE=1, compiling under tsx); the wait ends as soon as coild serves.
   const timeoutMs = scaledTimeout(opts.timeoutMs ?? 120_000);
   return new Promise((resolve, reject) => {
     const started = Date.now();
@@ -118,7 +115,7 @@ export interface CniRun {
   readonly ms: number;
 }
 
-/** What {@link runCoilFromSource} passes to the executable. */
+/** What {@link runCoil} passes to the executable. */
 export interface CoilRunOptions {
   readonly cmd: string;
   readonly containerId: string;
@@ -134,10 +131,12 @@ export interface CoilRunOptions {
 }
 
 /**
- * Run the `coil` CNI executable from source (`adapters/cni/main.ts` under tsx) as a container
- * runtime does: `CNI_*` environment, a CNI 1.0.0 netconf on stdin.
+ * Run the `coil` CNI executable as a container runtime does: `CNI_*` environment, a CNI 1.0.0 netconf
+ * on stdin. The Node bundle dist/bin/coil.mjs, kept current by test/helpers/bundles.ts (from source
+ * under tsx with `COIL_TEST_FROM_SOURCE=1`); the Bun-compiled dist/bin/coil has tests of its own
+ * (test/adapters/cni/executable.test.ts, test/adapters/daemon/e2e-conformance.test.ts).
  */
-export function runCoilFromSource(o: CoilRunOptions): Promise<CniRun> {
+export function runCoil(o: CoilRunOptions): Promise<CniRun> {
   const conf = JSON.stringify(o.conf ?? { cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: o.socket, rpc: o.rpc });
   const t0 = performance.now();
   const env = {
@@ -149,7 +148,7 @@ export function runCoilFromSource(o: CoilRunOptions): Promise<CniRun> {
     CNI_PATH: "/opt/cni/bin",
     CNI_ARGS: `K8S_POD_NAMESPACE=${o.podNamespace ?? "default"};K8S_POD_NAME=${o.podName ?? o.containerId}`,
   };
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "adapters/cni/main.ts")], { env, stdio: ["pipe", "pipe", "inherit"], cwd: REPO_ROOT });
+  const child = spawn(process.execPath, programArgs("coil"), { env, stdio: ["pipe", "pipe", "inherit"], cwd: REPO_ROOT });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
   child.stdin.end(conf);

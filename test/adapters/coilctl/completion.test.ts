@@ -1,6 +1,6 @@
 /**
  * `coilctl completion bash|zsh|fish`: the scripts come from the same command and flag definitions
- * as `--help`. The bash script runs for real: `coilctl completion bash` is spawned from source, its
+ * as `--help`. The bash script runs for real: `coilctl completion bash` is spawned (the built bundle, test/helpers/bundles.ts), its
  * output sourced in a bash subprocess (a fixed script; the words to complete are passed as
  * arguments, never interpolated), and `_coilctl` is called with COMP_WORDS/COMP_CWORD as bash's
  * programmable completion sets them. zsh and fish are not installed here: their scripts are checked
@@ -11,20 +11,19 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { completionScript, isPlainWord } from "../../../adapters/coilctl/completion.js";
 import { COILCTL, COILCTL_COMMANDS, COMPLETION_SHELLS, FLAG_VALUES } from "../../../adapters/coilctl/flags.js";
+import { programArgs } from "../../helpers/bundles.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
 
 const exec = promisify(execFile);
-const MAIN = fileURLToPath(new URL("../../../adapters/coilctl/main.ts", import.meta.url));
 
 /** Source the script, set COMP_WORDS to the arguments (the last one is the word under the cursor), print COMPREPLY one per line. */
 const COMPLETE = 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); _coilctl; printf "%s\\n" "${COMPREPLY[@]}"';
 
 t.test("bash: the script printed by coilctl completes commands, flags and flag values", async (t) => {
-  const printed = await exec(process.execPath, ["--import", "tsx", MAIN, "completion", "bash"], { env: sourceChildEnv() });
+  const printed = await exec(process.execPath, [...programArgs("coilctl"), "completion", "bash"], { env: sourceChildEnv() });
   t.equal(printed.stdout, completionScript("bash"), "coilctl completion bash prints the generated script (no cluster access)");
   t.equal(printed.stderr, "");
   const dir = mkdtempSync(join(tmpdir(), "coilctl-completion-"));

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { connect } from "node:net";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { waitFor } from "../../helpers/wait.js";
-import { addNodeAddresses, COILD_FROM_SOURCE, REPO_ROOT, stopProcess, TEST_NODE_V4 } from "../../helpers/test-host.js";
+import { programArgs } from "../../helpers/bundles.js";
+import { addNodeAddresses, REPO_ROOT, stopProcess, TEST_NODE_V4 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
 
@@ -29,7 +30,7 @@ interface Coild {
 }
 
 function spawnCoild(host: TestNetns, flags: readonly string[]): Coild {
-  const child = spawn("nsenter", [`--net=${host.path}`, "--", process.execPath, ...COILD_FROM_SOURCE, ...flags], {
+  const child = spawn("nsenter", [`--net=${host.path}`, "--", process.execPath, ...programArgs("coild"), ...flags], {
     env: sourceChildEnv({ COIL_NODE_NAME: "lock" }),
     stdio: ["ignore", "ignore", "pipe"],
     cwd: REPO_ROOT,

@@ -1,8 +1,9 @@
 /**
- * Privileged end-to-end: the real coild process (adapters/daemon/main.ts) runs inside a test
- * "host" netns (spawned through `nsenter --net=`), so its rules and tables 116/119 live there and
- * the machine's own routing is never touched. Pods are further test netns; the real `coil` CNI
- * executable (adapters/cni/main.ts) drives ADD/CHECK/DEL over the fast path and over gRPC.
+ * Privileged end-to-end: the real coild process (dist/bin/coild.mjs, built from adapters/daemon/main.ts
+ * and kept current by test/helpers/bundles.ts) runs inside a test "host" netns (spawned through
+ * `nsenter --net=`), so its rules and tables 116/119 live there and the machine's own routing is never
+ * touched. Pods are further test netns; the real `coil` CNI executable (dist/bin/coil.mjs, from
+ * adapters/cni/main.ts) drives ADD/CHECK/DEL over the fast path and over gRPC.
  */
 import t from "tap";
 import { execFileSync, type ChildProcess } from "node:child_process";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
-import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6, type CniRun } from "../../helpers/test-host.js";
+import { addNodeAddresses, runCoil, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6, type CniRun } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
@@ -41,7 +42,7 @@ function fastCall(sock: string, method: "Add" | "Del", id: string, netns: string
 }
 
 function coil(cmd: string, id: string, netns: string, sock: string, rpc: "fast" | "grpc"): Promise<CniRun> {
-  return runCoilFromSource({ cmd, containerId: id, netns, socket: sock, rpc });
+  return runCoil({ cmd, containerId: id, netns, socket: sock, rpc });
 }
 
 const stop = stopProcess;
@@ -134,7 +135,7 @@ t.test("real coild in a test host netns with the real coil executable", async (t
   t.same(ipj(host.name, ["route", "show", "table", "119"]), [], "table 119 empty after the last DEL");
   t.same(ipj(host.name, ["route", "show", "table", "116"]), []);
   const timings = [a1.ms, a2.ms].map((x) => x.toFixed(0)).join(", ");
-  t.comment(`coil executable ADD wall times (node+tsx start-up included): ${timings} ms`);
+  t.comment(`coil executable ADD wall times (node start-up included): ${timings} ms`);
   await stop(coild, "SIGTERM");
   t.notOk(existsSync(sock), "socket removed on SIGTERM");
 });

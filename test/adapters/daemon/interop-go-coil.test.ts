@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
+import { programArgv } from "../../helpers/bundles.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, terminateProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
@@ -66,7 +67,8 @@ function runCni(argv: readonly string[], host: TestNetns, sock: string, c: Call)
   return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
 
-const OUR_COIL = [process.execPath, "--import", "tsx", join(REPO_ROOT, "adapters/cni/main.ts")];
+/** Our `coil` CNI executable: the Node bundle dist/bin/coil.mjs, kept current (test/helpers/bundles.ts). */
+const OUR_COIL = programArgv("coil");
 const ipj = <T>(ns: string, args: readonly string[]): T[] => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]") as T[];
 const hostVethOf = (r: { interfaces?: { name: string; sandbox?: string }[] }): string | undefined => r.interfaces?.find((i) => i.sandbox === undefined || i.sandbox === "")?.name;
 

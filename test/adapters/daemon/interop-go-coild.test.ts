@@ -24,6 +24,7 @@ import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
 import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
+import { programArgv } from "../../helpers/bundles.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { api, createPool, startController, type Api } from "../ipam-controller/harness.js";
 import { cidrContains, parseCidr, parseIp } from "../../../lib/net/index.js";
@@ -89,7 +90,8 @@ interface Run {
   readonly stderr: string;
 }
 
-const OUR_COIL = [process.execPath, "--import", "tsx", join(REPO_ROOT, "adapters/cni/main.ts")];
+/** Our `coil` CNI executable: the Node bundle dist/bin/coil.mjs, kept current (test/helpers/bundles.ts). */
+const OUR_COIL = programArgv("coil");
 
 /** Run a CNI executable as a runtime does: env, netconf on stdin, inside the test host netns. */
 function runCni(argv: readonly string[], host: TestNetns, sock: string, cmd: "ADD" | "DEL" | "CHECK", id: string, pod: TestNetns): Promise<Run> {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
-import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, type CniRun, type CoildProcess } from "../../helpers/test-host.js";
+import { addNodeAddresses, runCoil, startCoildInNetns, stopProcess, type CniRun, type CoildProcess } from "../../helpers/test-host.js";
 import { api, createPool, startController } from "../ipam-controller/harness.js";
 
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
@@ -26,7 +26,7 @@ function startCoild(host: TestNetns, dir: string, kubeconfig: string): Promise<C
 }
 
 function coil(cmd: string, id: string, netns: string, podNs: string, sock: string, rpc: "fast" | "grpc"): Promise<CniRun> {
-  return runCoilFromSource({ cmd, containerId: id, netns, socket: sock, rpc, podNamespace: podNs });
+  return runCoil({ cmd, containerId: id, netns, socket: sock, rpc, podNamespace: podNs });
 }
 
 const stop = stopProcess;
@@ -96,6 +96,6 @@ t.test("real coild on the Kubernetes store, real coil executable, real API serve
     (await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/node=e2e" }))._unsafeUnwrap().items.length === 0 ? true : undefined);
   await eventually("table 119 empty", () => ((ipj(host.name, ["route", "show", "table", "119"]) as unknown[]).length === 0 ? true : undefined));
   t.pass("every emptied block returned to the API, table 119 empty");
-  t.comment(`coil executable ADD wall times (node+tsx start-up, first ones include BlockRequests): ${[a1, a2, a3].map((x) => x.ms.toFixed(0)).join(", ")} ms`);
+  t.comment(`coil executable ADD wall times (node start-up, first ones include BlockRequests): ${[a1, a2, a3].map((x) => x.ms.toFixed(0)).join(", ")} ms`);
   await stop(coild.child, "SIGTERM");
 });

@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
-import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6, type CoildProcess } from "../../helpers/test-host.js";
+import { addNodeAddresses, runCoil, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6, type CoildProcess } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 
 interface IpRoute {
@@ -58,7 +58,7 @@ t.test("--register-from-main registers pods whose routes are in the main table",
       let coild = await startCoild(host, dir, []);
       t.teardown(() => stopProcess(coild.child, "SIGKILL"));
       const pod = withNetns(t, "coiltest-rfm-pod");
-      const add = await runCoilFromSource({ cmd: "ADD", containerId: "c1", netns: pod.path, socket: sock, rpc: "fast" });
+      const add = await runCoil({ cmd: "ADD", containerId: "c1", netns: pod.path, socket: sock, rpc: "fast" });
       t.equal(add.code, 0, add.stdout);
       t.same(routes(host.name, 4, "119").map((r) => r.dst), ["10.100.0.0/30"], "the pod's block is exported");
       await stopProcess(coild.child, "SIGTERM");
@@ -73,7 +73,7 @@ t.test("--register-from-main registers pods whose routes are in the main table",
         t.same(routes(host.name, 4, "119").map((r) => r.dst), ["10.100.0.0/30"], "the block stays (its pod is live)");
         // The next pod gets the next address: 10.100.0.0 is taken.
         const pod2 = withNetns(t, "coiltest-rfm-pod");
-        const add2 = await runCoilFromSource({ cmd: "ADD", containerId: "c2", netns: pod2.path, socket: sock, rpc: "fast" });
+        const add2 = await runCoil({ cmd: "ADD", containerId: "c2", netns: pod2.path, socket: sock, rpc: "fast" });
         t.equal(add2.code, 0, add2.stdout);
         t.match(add2.stdout, /"address":"10\.100\.0\.1\/32"/, "the recovered address is not handed out again");
       } else {

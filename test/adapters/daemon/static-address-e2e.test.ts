@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
-import { addNodeAddresses, runCoilFromSource, startCoildInNetns, stopProcess, type CniRun } from "../../helpers/test-host.js";
+import { addNodeAddresses, runCoil, startCoildInNetns, stopProcess, type CniRun } from "../../helpers/test-host.js";
 import { api, startController } from "../ipam-controller/harness.js";
 
 const NS = "stat";
@@ -87,7 +87,7 @@ t.test("a static address: refused precisely, honoured on whichever node the pod 
     nodes[k] = { host, sock: join(d, "coild.sock") };
   }
   const cni = (cmd: string, id: string, on: "a" | "b", netns: TestNetns): Promise<CniRun> =>
-    runCoilFromSource({ cmd, containerId: id, netns: netns.path, socket: nodes[on].sock, rpc: "fast", podNamespace: NS });
+    runCoil({ cmd, containerId: id, netns: netns.path, socket: nodes[on].sock, rpc: "fast", podNamespace: NS });
   const blocks = async (): Promise<string[]> =>
     (await a.coil.blocks.list({ labelSelector: "coil.cybozu.com/pool=st" }))._unsafeUnwrap().items.map((b) => `${b.metadata.name}@${b.metadata.labels?.["coil.cybozu.com/node"]}`).sort();
   const requests = async (): Promise<string[]> => (await a.coil.requests.list())._unsafeUnwrap().items.map((r) => r.metadata.name).filter((n) => n.includes("static")).sort();

@@ -1,15 +1,15 @@
-// The coil-installer entry point as a process: a full install (with Coil's 6 s settle wait) and a
-// refused configuration (exit 1, message on stderr, nothing written).
+// The coil-installer entry point as a process (the built bundle, test/helpers/bundles.ts): a full
+// install (with Coil's 6 s settle wait) and a refused configuration (exit 1, message on stderr,
+// nothing written).
 import t from "tap";
 import { execFile } from "node:child_process";
 import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { programArgs } from "../../helpers/bundles.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
 
-const MAIN = fileURLToPath(new URL("../../../adapters/installer/main.ts", import.meta.url));
 const exec = promisify(execFile);
 const NETCONF = JSON.stringify({ cniVersion: "0.4.0", name: "k8s-pod-network", plugins: [{ type: "coil" }] });
 
@@ -25,7 +25,7 @@ async function dirs(t: { teardown(f: () => unknown): void }): Promise<Record<str
 t.test("installs, waits about 6 s, exits 0", async (t) => {
   const d = await dirs(t);
   const started = Date.now();
-  const r = await exec(process.execPath, ["--import", "tsx", MAIN], { env: sourceChildEnv({ ...d, CNI_NETCONF: NETCONF }) });
+  const r = await exec(process.execPath, programArgs("coil-installer"), { env: sourceChildEnv({ ...d, CNI_NETCONF: NETCONF }) });
   const took = Date.now() - started;
   t.match(r.stderr, /installed .*bin\/coil/);
   t.ok(took >= 6000, `took ${took} ms (settle wait 6000 ms)`);
@@ -36,7 +36,7 @@ t.test("installs, waits about 6 s, exits 0", async (t) => {
 t.test("invalid CNI_NETCONF: exit 1 with a clear message, nothing written", async (t) => {
   const d = await dirs(t);
   const bad = JSON.stringify({ cniVersion: "0.4.0", name: "n", plugins: [{ type: "bridge" }] });
-  const r = await exec(process.execPath, ["--import", "tsx", MAIN], { env: sourceChildEnv({ ...d, CNI_NETCONF: bad }) }).then(
+  const r = await exec(process.execPath, programArgs("coil-installer"), { env: sourceChildEnv({ ...d, CNI_NETCONF: bad }) }).then(
     () => ({ code: 0, stderr: "" }),
     (e: { code: number; stderr: string }) => e,
   );
