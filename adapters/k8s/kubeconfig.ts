@@ -9,8 +9,9 @@
  * `insecure-skip-tls-verify`, `tls-server-name`; user `client-certificate(-data)`/`client-key(-data)`,
  * `token`, `tokenFile`, `username`/`password`, `as` (impersonation), and `exec` credential plugins
  * that answer a token (`client.authentication.k8s.io` v1 and v1beta1, cached until it expires).
+ * `proxy-url` (an `http://` or `https://` proxy: requests and watches alike go through it).
  * Refused with a clear start-up error: `auth-provider` (removed from client-go; use an exec plugin),
- * `proxy-url`, exec plugins that answer client certificates.
+ * a `socks5://` `proxy-url`; exec plugins that answer client certificates fail the requests.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -172,7 +173,13 @@ function connection(m: Merged): Result<ApiConnection, string> {
   if (!URL.canParse(server)) return err(`cluster ${cn}: server ${JSON.stringify(server)} is not a URL`);
   const protocol = new URL(server).protocol;
   if (protocol !== "https:" && protocol !== "http:") return err(`cluster ${cn}: server ${server} is not http(s)`);
-  if (str(cluster, "proxy-url") !== undefined) return err(`cluster ${cn}: proxy-url is not supported by this program`);
+  const proxy = str(cluster, "proxy-url");
+  if (proxy !== undefined) {
+    if (!URL.canParse(proxy)) return err(`cluster ${cn}: proxy-url ${JSON.stringify(proxy)} is not a URL`);
+    const pp = new URL(proxy).protocol;
+    if (pp !== "http:" && pp !== "https:") return err(`cluster ${cn}: proxy-url ${pp}// is not supported (http:// and https:// proxies are; client-go also takes socks5://)`);
+    if (pp === "https:" && protocol === "http:") return err(`cluster ${cn}: a plain-HTTP server through an https proxy-url is not supported`);
+  }
   if (user["auth-provider"] !== undefined) return err(`user ${JSON.stringify(userName)}: auth-provider is not supported (client-go dropped it too); use an exec credential plugin`);
   for (const [what, key, m2] of [
     ["certificate-authority", "certificate-authority", cluster],
@@ -217,6 +224,7 @@ function connection(m: Merged): Result<ApiConnection, string> {
   const basic = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${str(user, "password") ?? ""}`).toString("base64")}`;
   return ok({
     server,
+    ...(proxy === undefined ? {} : { proxy }),
     tls: () => Promise.resolve(tls),
     headers: async () => {
       const token = await bearer();

@@ -16,8 +16,11 @@
  * dozen requests on five resources; those go through here (rest-apis.ts) and the bundle leaves
  * client-node out. Informers of every program watch through here too (the watch needs no more).
  */
-import { Agent as HttpAgent, STATUS_CODES, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpAgent, STATUS_CODES, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import type { Duplex } from "node:stream";
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from "node:https";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { RequestObserver } from "./clients.js";
 
@@ -43,6 +46,12 @@ export interface ApiConnection {
   tls(): Promise<TlsSettings>;
   /** Headers of one request (`Authorization`, `Impersonate-User`); asked per request, as tokens rotate. */
   headers(): Promise<Readonly<Record<string, string>>>;
+  /**
+   * The cluster's `proxy-url`: an `http://` or `https://` proxy (user info as `Proxy-Authorization`)
+   * every request and watch goes through — a `CONNECT` tunnel to an https server, absolute-form
+   * requests to a plain-HTTP one, as Go's `http.Transport` does. Other schemes fail every request.
+   */
+  readonly proxy?: string;
 }
 
 /**
@@ -52,8 +61,10 @@ export interface ApiConnection {
  */
 export function connectionFromKubeConfig(kc: KubeConfig): ApiConnection {
   const server = kc.getCurrentCluster()?.server ?? "";
+  const proxy = kc.getCurrentCluster()?.proxyUrl;
   return {
     server,
+    ...(proxy === undefined || proxy === "" ? {} : { proxy }),
     tls: async () => {
       const o: Record<string, unknown> = {};
       await kc.applyToHTTPSOptions(o);
@@ -209,6 +220,77 @@ export interface RestClientOptions {
   readonly onRequest?: RequestObserver | undefined;
 }
 
+/** `Proxy-Authorization` from a proxy URL's user info (`Basic`, percent-decoded, as Go's transport sends it). */
+function proxyAuthorization(proxy: URL): string | undefined {
+  if (proxy.username === "" && proxy.password === "") return undefined;
+  return `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}`;
+}
+
+/**
+ * An https agent whose connections are `CONNECT` tunnels through an HTTP(S) proxy: the agent's
+ * TLS session to the API server runs inside the tunnel (keep-alive and pooling as usual). The
+ * tunnel's set-up is bounded by `handshakeMs` (a hung proxy fails the request instead of holding a
+ * socket slot).
+ */
+class TunnelingAgent extends HttpsAgent {
+  readonly #proxy: URL;
+  readonly #handshakeMs: number;
+
+  constructor(o: AgentOptions, proxy: URL, handshakeMs: number) {
+    super(o);
+    this.#proxy = proxy;
+    this.#handshakeMs = handshakeMs;
+  }
+
+  /** Node's Agent calls this with the target's options and takes the socket through `cb`. */
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const cb = callback ?? ((): void => undefined);
+    const host = options.host ?? "";
+    const target = `${host.includes(":") ? `[${host}]` : host}:${options.port ?? 443}`;
+    const p = this.#proxy;
+    const proxyPort = Number(p.port === "" ? (p.protocol === "https:" ? 443 : 80) : p.port);
+    const proxyHost = p.hostname.replace(/^\[|\]$/g, "");
+    const raw: Socket = p.protocol === "https:" ? tlsConnect({ host: proxyHost, port: proxyPort, servername: proxyHost }) : netConnect({ host: proxyHost, port: proxyPort });
+    let answered = false;
+    const fail = (e: Error): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      raw.destroy();
+      cb(e, raw);
+    };
+    const timer = setTimeout(() => fail(new Error(`proxy ${p.host}: no answer to CONNECT ${target} within ${this.#handshakeMs} ms`)), this.#handshakeMs);
+    raw.once("error", (e) => fail(new Error(`proxy ${p.host}: ${e.message}`)));
+    raw.once("close", () => fail(new Error(`proxy ${p.host} closed the connection before answering CONNECT ${target}`)));
+    const pa = proxyAuthorization(p);
+    raw.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${pa === undefined ? "" : `Proxy-Authorization: ${pa}\r\n`}\r\n`);
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (head.length > 16_384) fail(new Error(`proxy ${p.host}: answer to CONNECT too long`));
+        return;
+      }
+      raw.off("data", onData);
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString("latin1"))?.[1];
+      if (status !== "200") return fail(new Error(`proxy ${p.host} refused CONNECT ${target}: ${head.subarray(0, head.indexOf("\r\n")).toString("latin1")}`));
+      // Bytes past the header belong to the tunnel (the server speaks after the client's hello: none expected).
+      if (head.length > end + 4) raw.unshift(head.subarray(end + 4));
+      answered = true;
+      clearTimeout(timer);
+      raw.removeAllListeners("error");
+      raw.removeAllListeners("close");
+      // The TLS socket on top reports the tunnel's failures; an unheard error here would throw.
+      raw.on("error", () => undefined);
+      const tls = tlsConnect({ ...(options as ConnectionOptions), socket: raw });
+      cb(null, tls);
+    };
+    raw.on("data", onData);
+    return undefined;
+  }
+}
+
 interface Deadline {
   readonly signal: AbortSignal;
   abort(reason: unknown): void;
@@ -247,12 +329,26 @@ export class RestClient {
   #getAgent(): Promise<HttpAgent | HttpsAgent> {
     this.#agent ??= (async () => {
       const maxSockets = this.#o.maxSockets ?? 16;
+      const proxy = this.#proxy();
+      // Through a proxy, a plain-HTTP server's requests go to the proxy in absolute form (see #open).
       if (this.#base?.protocol === "http:") return new HttpAgent({ keepAlive: true, maxSockets });
       const tls = await this.#conn.tls();
       const a: AgentOptions = { keepAlive: true, maxSockets, ...tls };
-      return new HttpsAgent(a);
+      if (proxy === undefined) return new HttpsAgent(a);
+      return new TunnelingAgent(a, proxy, this.#timeoutMs > 0 ? this.#timeoutMs : DEFAULT_REQUEST_TIMEOUT_MS);
     })();
     return this.#agent;
+  }
+
+  /** The proxy's URL, or undefined for none; throws for one this client cannot use. */
+  #proxy(): URL | undefined {
+    const p = this.#conn.proxy;
+    if (p === undefined) return undefined;
+    if (!URL.canParse(p)) throw new Error(`proxy URL ${JSON.stringify(p)} does not parse`);
+    const u = new URL(p);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`proxy ${u.protocol}// is not supported (http and https proxies are)`);
+    if (u.protocol === "https:" && this.#base?.protocol === "http:") throw new Error("a plain-HTTP server through an https proxy is not supported");
+    return u;
   }
 
   get #timeoutMs(): number {
@@ -264,8 +360,17 @@ export class RestClient {
     const agent = await untilAborted(this.#getAgent(), signal);
     const auth = await untilAborted(this.#conn.headers(), signal);
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
+    const all: Record<string, string> = { ...auth, ...headers, ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }) };
+    // A plain-HTTP server behind a proxy: the request goes to the proxy, its target in absolute form.
+    const proxy = url.protocol === "http:" ? this.#proxy() : undefined;
+    const target: URL | string = proxy === undefined ? url : new URL(url.pathname + url.search, proxy.origin).href;
+    if (proxy !== undefined) {
+      all["Host"] = url.host;
+      const pa = proxyAuthorization(proxy);
+      if (pa !== undefined) all["Proxy-Authorization"] = pa;
+    }
     return new Promise((resolve, reject) => {
-      const req = send(url, { method, agent, headers: { ...auth, ...headers, ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }) }, signal });
+      const req = send(target, { method, agent, headers: all, signal, ...(proxy === undefined ? {} : { path: url.href }) });
       req.on("response", resolve);
       req.on("error", reject);
       req.end(body);

@@ -124,14 +124,17 @@ export interface ConnectProxy {
 
 /**
  * An HTTP proxy on 127.0.0.1: `CONNECT` tunnels to any host:port, plain requests in absolute form
- * forwarded. With `auth` (`user:password`) it answers 407 to requests without that
- * `Proxy-Authorization: Basic …`.
+ * forwarded. With `auth` (`user:password`, percent-encoded as in a URL) it answers 407 to requests without that
+ * `Proxy-Authorization: Basic …`. `hosts` maps names only the proxy knows to addresses (a server
+ * clients can reach through the proxy only).
  */
-export async function startConnectProxy(o: { readonly auth?: string } = {}): Promise<ConnectProxy> {
+export async function startConnectProxy(o: { readonly auth?: string; readonly hosts?: Readonly<Record<string, string>> } = {}): Promise<ConnectProxy> {
+  const lookup = (h: string): string => o.hosts?.[h] ?? h;
   const requests: string[] = [];
   const authorizations: string[] = [];
   const sockets = new Set<Socket>();
-  const expected = o.auth === undefined ? undefined : `Basic ${Buffer.from(o.auth).toString("base64")}`;
+  // The user info as a URL carries it (percent-encoded); the header has it decoded.
+  const expected = o.auth === undefined ? undefined : `Basic ${Buffer.from(o.auth.split(":").map(decodeURIComponent).join(":")).toString("base64")}`;
   const allowed = (h: string | undefined): boolean => {
     authorizations.push(h ?? "");
     return expected === undefined || h === expected;
@@ -145,7 +148,7 @@ export async function startConnectProxy(o: { readonly auth?: string } = {}): Pro
     const target = new URL(req.url ?? "");
     const headers = { ...req.headers };
     delete headers["proxy-authorization"];
-    const up = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method ?? "GET", headers }, (ur) => {
+    const up = httpRequest({ host: lookup(target.hostname), port: target.port, path: target.pathname + target.search, method: req.method ?? "GET", headers }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);
     });
@@ -163,7 +166,7 @@ export async function startConnectProxy(o: { readonly auth?: string } = {}): Pro
       return;
     }
     const [host = "", port = ""] = (req.url ?? "").split(/:(?=\d+$)/);
-    const up = connect({ host: host.replace(/^\[|\]$/g, ""), port: Number(port), noDelay: true }, () => {
+    const up = connect({ host: lookup(host.replace(/^\[|\]$/g, "")), port: Number(port), noDelay: true }, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) up.write(head);
       client.pipe(up);

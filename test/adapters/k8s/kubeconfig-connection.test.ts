@@ -165,7 +165,8 @@ const invalid: ReadonlyArray<readonly [name: string, text: string, want: RegExp]
   ["a missing client-key", config({ userBody: "{client-certificate-data: eA==, client-key: /nonexistent/key.pem}" }), /client-key \/nonexistent\/key\.pem: no such file or directory/],
   ["a missing token-file", config({ userBody: "{token-file: /nonexistent/token}" }), /token-file \/nonexistent\/token: no such file or directory/],
   ["an auth-provider", config({ userBody: "{auth-provider: {name: oidc, config: {}}}" }), /auth-provider is not supported .*exec credential plugin/],
-  ["a proxy-url", config({ extraCluster: "proxy-url: http://proxy:3128" }), /proxy-url is not supported/],
+  ["a socks5 proxy-url", config({ extraCluster: "proxy-url: socks5://proxy:1080" }), /proxy-url socks5:\/\/ is not supported \(http:\/\/ and https:\/\/ proxies are/],
+  ["a proxy-url that is not a URL", config({ extraCluster: "proxy-url: not a url" }), /proxy-url "not a url" is not a URL/],
   ["an exec plugin without a command", config({ userBody: "{exec: {apiVersion: client.authentication.k8s.io/v1}}" }), /exec has no command/],
 ];
 for (const [name, text, want] of invalid) {
@@ -177,6 +178,11 @@ for (const [name, text, want] of invalid) {
     t.notMatch(e.message, /\n/, "one line");
   });
 }
+
+t.test("an http(s) proxy-url is kept for every request and watch (rest.test.ts goes through one)", async (t) => {
+  t.equal(loadApiConnection({ kubeconfig: file("proxy.yaml", config({ extraCluster: "proxy-url: http://u:p@proxy:3128" })), env: {} })._unsafeUnwrap().proxy, "http://u:p@proxy:3128");
+  t.equal(loadApiConnection({ kubeconfig: file("noproxy.yaml", config()), env: {} })._unsafeUnwrap().proxy, undefined);
+});
 
 t.test("plain HTTP is accepted (client-go allows it; the REST client speaks it)", async (t) => {
   t.equal(loadApiConnection({ kubeconfig: file("http.yaml", config({ server: "http://127.0.0.1:8080" })), env: {} })._unsafeUnwrap().server, "http://127.0.0.1:8080");

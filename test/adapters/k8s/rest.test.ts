@@ -8,19 +8,23 @@
  * a request on a hung connection (accepted and never answered, stalled mid-body, or a frozen TCP
  * proxy in front of the API server) fails at its deadline with kind `timeout`; a watch that is never
  * answered ends at the deadline, and one that went silent is noticed by the idle guard and opened
- * again.
+ * again. A kubeconfig `proxy-url`: requests and watches (of loadApiConnection's connection and of a
+ * client-node KubeConfig's informer) through an HTTP CONNECT proxy, to a server only it can reach.
  */
-import t from "tap";
+import t, { type Test } from "tap";
 import { createServer as createHttpServer, type ServerResponse } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { Informer, coilClient, k8sCall, type ApiRequest, type BlockRequestObject, type KubeObject } from "../../../adapters/k8s/index.js";
 import { loadApiConnection } from "../../../adapters/k8s/kubeconfig.js";
 import { listNodeNames } from "../../../adapters/k8s/nodes.js";
 import { RestClient } from "../../../adapters/k8s/rest.js";
 import { METADATA_WATCH_ACCEPT, makeRestClients } from "../../../adapters/k8s/rest-apis.js";
 import { startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
-import { startTcpProxy } from "../../helpers/tcp-proxy.js";
+import { startConnectProxy, startTcpProxy } from "../../helpers/tcp-proxy.js";
 import { scaledTimeout } from "../../helpers/wait.js";
 
 /** Listen on 127.0.0.1:<ephemeral>; the port. */
@@ -248,5 +252,54 @@ if (started !== undefined) {
     });
     t.pass("re-opened");
     await core.deleteNode({ name: "after-freeze" });
+  });
+
+  await t.test("kubeconfig proxy-url: requests and watches through an HTTP CONNECT proxy", async (t) => {
+    const port = new URL(cp.server).port;
+    // api.coil.test resolves nowhere but in the proxy: only what goes through it reaches the server.
+    const proxy = await startConnectProxy({ auth: "coil:s3cr%40t", hosts: { "api.coil.test": "127.0.0.1" } });
+    const dir = mkdtempSync(join(tmpdir(), "coil-rest-proxy-"));
+    t.teardown(async () => {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const path = join(dir, "kubeconfig");
+    writeFileSync(path, readFileSync(cp.kubeconfigPath, "utf8").replace(/^ {4}server: .*$/m, `    server: https://api.coil.test:${port}\n    tls-server-name: localhost\n    proxy-url: ${proxy.url}`));
+    const listWatch = async (t: Test, name: string, kc: RestClient | KubeConfig, listNodes: () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>): Promise<void> => {
+      const seen: string[] = [];
+      const inf = new Informer<KubeObject>({
+        name,
+        kc,
+        path: "/api/v1/nodes",
+        list: () =>
+          k8sCall(async () => {
+            const l = await listNodes();
+            return { items: l.items as KubeObject[], resourceVersion: l.metadata?.resourceVersion ?? "" };
+          }),
+      });
+      inf.on((e) => void (e.type === "add" && seen.push(e.object.metadata.name)));
+      inf.start();
+      t.teardown(() => inf.stop());
+      await waitFor(`${name}: listed through the proxy`, () => inf.hasSynced, { describe: () => ({ proxied: proxy.requests }) });
+      await core.createNode({ body: { metadata: { name } } });
+      await waitFor(`${name} added, seen through the proxied watch`, () => seen.includes(name), { describe: () => ({ seen, proxied: proxy.requests }) });
+      await core.deleteNode({ name });
+      t.ok(proxy.requests.includes(`CONNECT api.coil.test:${port}`), "tunnelled through the proxy");
+      t.same(new Set(proxy.authorizations), new Set([`Basic ${Buffer.from("coil:s3cr@t").toString("base64")}`]), "with the proxy credentials of the URL's user info (percent-decoded)");
+    };
+
+    await t.test("loadApiConnection's connection (coil-ipam-controller)", async (t) => {
+      const conn = loadApiConnection({ kubeconfig: path, env: {} })._unsafeUnwrap();
+      const proxied = makeRestClients(conn, { nodeMetadataOnly: true });
+      t.teardown(() => proxied.destroy());
+      await listWatch(t, "via-proxy-rest", proxied.rest, () => proxied.core.listNode());
+    });
+
+    await t.test("a client-node KubeConfig's informer (the other programs): its watch too, not only its requests", async (t) => {
+      const kc2 = new KubeConfig();
+      kc2.loadFromFile(path);
+      const core2 = kc2.makeApiClient(CoreV1Api);
+      await listWatch(t, "via-proxy-kubeconfig", kc2, () => core2.listNode());
+    });
   });
 }
