@@ -43,7 +43,7 @@ export const PROGRAM_SOURCES = {
 /** A program tests start: a key of {@link PROGRAM_SOURCES}. */
 export type CoilProgram = keyof typeof PROGRAM_SOURCES;
 
-/** True when `COIL_TEST_FROM_SOURCE=1`: programs run from source under tsx, no bundle is checked or built. */
+/** True when `COIL_TEST_FROM_SOURCE=1`: {@link programArgs} runs programs from source under tsx (no bundle checked or built for them). */
 export const FROM_SOURCE: boolean = process.env["COIL_TEST_FROM_SOURCE"] === "1";
 
 /** Directories whose files the bundles are built from (walked recursively; `*.md` skipped). */
@@ -113,10 +113,10 @@ const current = new Set<string>();
 /**
  * Make the bundles current (see the module comment): `ok("up to date")` when they already were,
  * `ok("rebuilt")` when this process built them or waited for another one that did. Checked once per
- * process; with {@link FROM_SOURCE} nothing is checked.
+ * process (and regardless of {@link FROM_SOURCE}: a test whose point is the bundle calls it directly).
  */
 export function ensureBundles(set: BundleSet = REPO_BUNDLES): Result<"up to date" | "rebuilt", BundleError> {
-  if (current.has(set.root) || (FROM_SOURCE && set === REPO_BUNDLES)) return ok("up to date");
+  if (current.has(set.root)) return ok("up to date");
   let why = staleReason(set);
   if (why === undefined) {
     current.add(set.root);
