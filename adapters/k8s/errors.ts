@@ -20,6 +20,8 @@ export type K8sErrorKind =
   | "timeout"
   /** The caller gave up on the request (its `AbortSignal` fired) before an answer. */
   | "aborted"
+  /** No credentials to send: an exec plugin failed, timed out or gave no token (`reason` says which). */
+  | "credentials"
   | "other";
 
 /** A failed API call. `status` is the HTTP code (0 when no response arrived). */
@@ -64,12 +66,12 @@ function classify(status: number, reason: string | undefined): K8sErrorKind {
 }
 
 /** The kinds a client-side failure (no answer) may carry itself: rest.ts' `RestClientError`, kubeconfig.ts' plugin errors. */
-const CLIENT_KINDS: ReadonlySet<string> = new Set<K8sErrorKind>(["timeout", "aborted"]);
+const CLIENT_KINDS: ReadonlySet<string> = new Set<K8sErrorKind>(["timeout", "aborted", "credentials"]);
 
 /**
  * Convert anything a call throws (client-node's ApiException, fetch errors, rest.ts' `ApiStatusError`
- * and `RestClientError`) into a {@link K8sError}. An error with a `kind` of its own (`timeout`,
- * `aborted`) keeps it, with status 0.
+ * and `RestClientError`, kubeconfig.ts' `ExecPluginError`) into a {@link K8sError}. An error with a
+ * `kind` of its own (`timeout`, `aborted`, `credentials`) keeps it and its `reason`, with status 0.
  */
 export function toK8sError(e: unknown): K8sError {
   const x = e as { code?: unknown; body?: unknown; statusCode?: unknown; message?: unknown; kind?: unknown; reason?: unknown };

@@ -8,12 +8,13 @@
  * Supported: cluster `server` (https or http), `certificate-authority(-data)`,
  * `insecure-skip-tls-verify`, `tls-server-name`; user `client-certificate(-data)`/`client-key(-data)`,
  * `token`, `tokenFile`, `username`/`password`, `as` (impersonation), and `exec` credential plugins
- * that answer a token (`client.authentication.k8s.io` v1 and v1beta1, cached until it expires).
+ * that answer a token (`client.authentication.k8s.io` v1 and v1beta1; renewed 10 s before it
+ * expires and after a 401, the request then retried once; a run bounded, 30 s by default).
  * `proxy-url` (an `http://` or `https://` proxy: requests and watches alike go through it).
  * Refused with a clear start-up error: `auth-provider` (removed from client-go; use an exec plugin),
  * a `socks5://` `proxy-url`; exec plugins that answer client certificates fail the requests.
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
@@ -32,6 +33,8 @@ export interface KubeConfigSource {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Prefix of the in-cluster service-account files (tests); default none, i.e. `/var/run/secrets/...`. */
   readonly serviceAccountPrefix?: string;
+  /** How long an exec credential plugin may run before it is killed; default {@link DEFAULT_EXEC_PLUGIN_TIMEOUT_MS}. */
+  readonly execPluginTimeoutMs?: number;
 }
 
 /** Why no usable kubeconfig could be loaded. */
@@ -58,6 +61,42 @@ export interface KubeConfigError {
 /** One line for the operator: `<source>: <cause>`. */
 export function formatKubeConfigError(e: KubeConfigError): string {
   return `${e.source}: ${e.message}`;
+}
+
+/**
+ * How long an exec credential plugin may run: 30 s, then it is killed (its whole process group)
+ * and the request fails with an {@link ExecPluginError}. client-go waits for ever; a plugin that
+ * hangs (a network call with no timeout of its own) would hold every request of the program.
+ */
+export const DEFAULT_EXEC_PLUGIN_TIMEOUT_MS = 30_000;
+/**
+ * A plugin's token is renewed this long before its `expirationTimestamp` (client-go's token sources
+ * and oauth2's `expiryDelta`: 10 s), so that a request never leaves with a token that expires on
+ * the way.
+ */
+export const EXEC_TOKEN_EXPIRY_LEEWAY_MS = 10_000;
+
+/** Why an exec credential plugin gave no token. */
+export type ExecPluginErrorReason =
+  /** It ran past its time bound and was killed. */
+  | "exec-plugin-timeout"
+  /** It could not be started, or exited with a failure (or was killed by a signal). */
+  | "exec-plugin-failed"
+  /** Its answer is not an `ExecCredential` with a token. */
+  | "exec-plugin-bad-answer";
+
+/** An exec credential plugin gave no token: the request fails with it (`toK8sError`: kind `credentials`, this `reason`). */
+export class ExecPluginError extends Error {
+  /** The `K8sError` kind it becomes. */
+  readonly kind = "credentials";
+  /** Classification. */
+  readonly reason: ExecPluginErrorReason;
+  /** @param reason - why; `message` names the plugin and the cause. */
+  constructor(reason: ExecPluginErrorReason, message: string) {
+    super(message);
+    this.name = "ExecPluginError";
+    this.reason = reason;
+  }
 }
 
 /** Where a pod's service-account token and CA are mounted. */
@@ -125,7 +164,7 @@ interface Merged {
 }
 
 /** Parse and merge kubeconfig files (a `$KUBECONFIG` list: the first file setting a current context wins). */
-function loadFiles(paths: readonly string[], origin: string): Result<ApiConnection, KubeConfigError> {
+function loadFiles(paths: readonly string[], origin: string, execTimeoutMs: number): Result<ApiConnection, KubeConfigError> {
   const source = paths.length === 1 ? `kubeconfig ${paths[0]} (${origin})` : `kubeconfig ${paths.join(delimiter)} (${origin})`;
   const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map(), current: undefined };
   for (const path of paths) {
@@ -151,12 +190,12 @@ function loadFiles(paths: readonly string[], origin: string): Result<ApiConnecti
     entries(doc, "contexts", "context", m.contexts, base);
     m.current ??= str(doc, "current-context");
   }
-  const conn = connection(m);
+  const conn = connection(m, execTimeoutMs);
   return conn.isErr() ? err({ kind: "invalid", source, message: conn.error }) : ok(conn.value);
 }
 
 /** The current context's cluster and user as a connection, or why not. */
-function connection(m: Merged): Result<ApiConnection, string> {
+function connection(m: Merged, execTimeoutMs: number): Result<ApiConnection, string> {
   const name = m.current;
   if (name === undefined) return err("no current context (current-context is not set)");
   const ctx = m.contexts.get(name);
@@ -215,16 +254,19 @@ function connection(m: Merged): Result<ApiConnection, string> {
   if (as !== undefined) extra["Impersonate-User"] = as;
   const exec = user["exec"];
   let bearer: () => Promise<string | undefined>;
+  let unauthorized: ((sent: Readonly<Record<string, string>>) => Promise<boolean>) | undefined;
   if (isMap(exec)) {
-    const plugin = execPlugin(exec);
+    const plugin = execPlugin(exec, execTimeoutMs);
     if (plugin.isErr()) return err(`user ${JSON.stringify(userName)}: ${plugin.error}`);
-    bearer = plugin.value;
+    bearer = plugin.value.token;
+    unauthorized = async (sent) => plugin.value.rejected(sent["Authorization"]);
   } else bearer = staticBearer(str(user, "token"), str(user, "tokenFile") ?? str(user, "token-file"));
   const username = str(user, "username");
   const basic = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${str(user, "password") ?? ""}`).toString("base64")}`;
   return ok({
     server,
     ...(proxy === undefined ? {} : { proxy }),
+    ...(unauthorized === undefined ? {} : { unauthorized }),
     tls: () => Promise.resolve(tls),
     headers: async () => {
       const token = await bearer();
@@ -244,8 +286,20 @@ function staticBearer(token: string | undefined, file: string | undefined): () =
   };
 }
 
-/** An exec credential plugin (client-go's `ExecCredential`): run it, use its token until `expirationTimestamp`. */
-function execPlugin(exec: Yaml): Result<() => Promise<string | undefined>, string> {
+/** An exec plugin's token source: `token()` for each request, `rejected(authorization)` after a 401. */
+interface ExecTokens {
+  readonly token: () => Promise<string>;
+  /** The API server refused `authorization`: forget that token and get a new one; true when it differs. */
+  readonly rejected: (authorization: string | undefined) => Promise<boolean>;
+}
+
+/**
+ * An exec credential plugin (client-go's `ExecCredential`): run it (argv, no shell), use its token
+ * until {@link EXEC_TOKEN_EXPIRY_LEEWAY_MS} before its `expirationTimestamp`, once for all the
+ * requests that wait for it; after a 401 run it again (client-go's `maybeRefreshCreds`) so that the
+ * request can be retried once. A run is bounded by `timeoutMs` (killed, {@link ExecPluginError}).
+ */
+function execPlugin(exec: Yaml, timeoutMs: number): Result<ExecTokens, string> {
   const command = str(exec, "command");
   const apiVersion = str(exec, "apiVersion") ?? "client.authentication.k8s.io/v1";
   if (command === undefined) return err("exec has no command");
@@ -254,19 +308,82 @@ function execPlugin(exec: Yaml): Result<() => Promise<string | undefined>, strin
   if (Array.isArray(exec["env"])) for (const e of exec["env"]) if (isMap(e) && typeof e["name"] === "string") env[e["name"]] = typeof e["value"] === "string" ? e["value"] : "";
   env["KUBERNETES_EXEC_INFO"] = JSON.stringify({ apiVersion, kind: "ExecCredential", spec: { interactive: false } });
   let cached: { token: string; until: number } | undefined;
-  return ok(async () => {
-    if (cached !== undefined && Date.now() < cached.until) return cached.token;
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(command, args, { env, maxBuffer: 1 << 20 }, (e, out) => (e === null ? resolve(out) : reject(new Error(`exec credential plugin ${command}: ${e.message}`)))),
+  let running: Promise<string> | undefined;
+  const run = (): Promise<string> => {
+    running ??= runPlugin(command, args, env, timeoutMs)
+      .then((cred) => {
+        cached = cred;
+        return cred.token;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+  return ok({
+    token: () => (cached !== undefined && Date.now() < cached.until - EXEC_TOKEN_EXPIRY_LEEWAY_MS ? Promise.resolve(cached.token) : run()),
+    rejected: async (authorization) => {
+      const refused = authorization?.replace(/^Bearer /, "");
+      // Already replaced (another request got the 401 first): use the new one.
+      if (running === undefined && cached !== undefined && cached.token !== refused) return true;
+      if (running === undefined) cached = undefined;
+      return (await run()) !== refused;
+    },
+  });
+}
+
+/** Run a plugin once, its process group killed at `timeoutMs`: the token and until when it may be used. */
+function runPlugin(command: string, args: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<{ token: string; until: number }> {
+  const name = `exec credential plugin ${command}`;
+  return new Promise((resolve, reject) => {
+    // Its own process group: a timeout kills what it started too (a shell script's children).
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let errTail = "";
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      f();
+    };
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(() => {
+      killGroup();
+      settle(() => reject(new ExecPluginError("exec-plugin-timeout", `${name}: no answer within ${timeoutMs} ms (killed)`)));
+    }, timeoutMs);
+    child.stdout.on("data", (d: Buffer) => {
+      outBytes += d.length;
+      if (outBytes > 1 << 20) {
+        killGroup();
+        settle(() => reject(new ExecPluginError("exec-plugin-bad-answer", `${name}: answer larger than 1 MiB`)));
+      } else out.push(d);
+    });
+    child.stderr.on("data", (d: Buffer) => void (errTail = (errTail + d.toString("utf8")).slice(-500)));
+    child.on("error", (e) => settle(() => reject(new ExecPluginError("exec-plugin-failed", `${name}: ${e.message}`))));
+    child.on("close", (code, signal) =>
+      settle(() => {
+        const why = errTail.trim().split("\n").pop() ?? "";
+        if (code !== 0) return reject(new ExecPluginError("exec-plugin-failed", `${name}: ${signal === null ? `exit code ${String(code)}` : `killed by ${signal}`}${why === "" ? "" : `: ${why}`}`));
+        let cred: { status?: { token?: unknown; expirationTimestamp?: unknown; clientCertificateData?: unknown } };
+        try {
+          cred = JSON.parse(Buffer.concat(out).toString("utf8")) as typeof cred;
+        } catch {
+          return reject(new ExecPluginError("exec-plugin-bad-answer", `${name}: its answer is not JSON`));
+        }
+        const token = cred?.status?.token;
+        if (typeof token !== "string" || token === "") {
+          return reject(new ExecPluginError("exec-plugin-bad-answer", `${name}: no token in its answer${cred?.status?.clientCertificateData === undefined ? "" : " (client certificates from exec plugins are not supported)"}`));
+        }
+        const exp = typeof cred.status?.expirationTimestamp === "string" ? Date.parse(cred.status.expirationTimestamp) : NaN;
+        resolve({ token, until: Number.isNaN(exp) ? Number.POSITIVE_INFINITY : exp });
+      }),
     );
-    const cred = JSON.parse(stdout) as { status?: { token?: unknown; expirationTimestamp?: unknown; clientCertificateData?: unknown } };
-    const token = cred.status?.token;
-    if (typeof token !== "string" || token === "") {
-      throw new Error(`exec credential plugin ${command}: no token in its answer${cred.status?.clientCertificateData === undefined ? "" : " (client certificates from exec plugins are not supported)"}`);
-    }
-    const exp = typeof cred.status?.expirationTimestamp === "string" ? Date.parse(cred.status.expirationTimestamp) : NaN;
-    cached = { token, until: Number.isNaN(exp) ? Number.POSITIVE_INFINITY : exp };
-    return token;
   });
 }
 
@@ -296,7 +413,7 @@ function loadInCluster(src: KubeConfigSource): Result<ApiConnection, KubeConfigE
  * (start-up only); exec plugins run at the first request.
  */
 export function loadApiConnection(src: KubeConfigSource): Result<ApiConnection, KubeConfigError> {
-  return chooseKubeConfig(src).andThen((c) => (c.kind === "in-cluster" ? loadInCluster(src) : loadFiles(c.paths, c.origin)));
+  return chooseKubeConfig(src).andThen((c) => (c.kind === "in-cluster" ? loadInCluster(src) : loadFiles(c.paths, c.origin, src.execPluginTimeoutMs ?? DEFAULT_EXEC_PLUGIN_TIMEOUT_MS)));
 }
 
 /** Where a program's API configuration comes from: kubeconfig files (and which flag or variable named them), or the pod's service account. */

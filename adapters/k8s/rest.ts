@@ -52,6 +52,12 @@ export interface ApiConnection {
    * requests to a plain-HTTP one, as Go's `http.Transport` does. Other schemes fail every request.
    */
   readonly proxy?: string;
+  /**
+   * The API server answered 401 to a request sent with `sent` (its headers from {@link headers}):
+   * renew the credentials if they can be (an exec plugin runs again) and resolve true when the
+   * request should be sent once more with new headers. Absent: a 401 is the answer.
+   */
+  readonly unauthorized?: (sent: Readonly<Record<string, string>>) => Promise<boolean>;
 }
 
 /**
@@ -355,10 +361,30 @@ export class RestClient {
     return this.#o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
-  /** Send; `signal` aborts everything (the credentials' lookup included) and destroys the socket. */
+  /**
+   * Send; `signal` aborts everything (the credentials' lookup included) and destroys the socket. A
+   * 401 is told to the connection's `unauthorized`, and when it renewed the credentials the request
+   * is sent once more with them (client-go's exec authenticator refreshes on a 401; the retry is ours).
+   */
   async #open(method: string, url: URL, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-    const agent = await untilAborted(this.#getAgent(), signal);
     const auth = await untilAborted(this.#conn.headers(), signal);
+    const res = await this.#send(method, url, auth, headers, body, signal);
+    const unauthorized = this.#conn.unauthorized;
+    if (res.statusCode !== 401 || unauthorized === undefined) return res;
+    let retry: boolean;
+    try {
+      retry = await untilAborted(unauthorized(auth), signal);
+    } catch (e) {
+      res.resume();
+      throw e;
+    }
+    if (!retry) return res;
+    res.resume();
+    return this.#send(method, url, await untilAborted(this.#conn.headers(), signal), headers, body, signal);
+  }
+
+  async #send(method: string, url: URL, auth: Readonly<Record<string, string>>, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+    const agent = await untilAborted(this.#getAgent(), signal);
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
     const all: Record<string, string> = { ...auth, ...headers, ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }) };
     // A plain-HTTP server behind a proxy: the request goes to the proxy, its target in absolute form.

@@ -36,7 +36,7 @@ export interface CoilControlPlane {
  * `default`/`x-kubernetes-*` survive), wait until Established, create `kube-system`. Returns a
  * string (the reason) when the binaries are unavailable and may not be built.
  */
-export async function startCoilControlPlane(opts: Pick<ControlPlaneOptions, "serviceClusterIPRange"> = {}): Promise<CoilControlPlane | string> {
+export async function startCoilControlPlane(opts: Pick<ControlPlaneOptions, "serviceClusterIPRange" | "apiserverFlags"> = {}): Promise<CoilControlPlane | string> {
   let binaries;
   try {
     binaries = await findControlPlaneBinaries({ build: process.env["COIL_ENVTEST_BUILD"] === "1" });
@@ -74,7 +74,7 @@ export function skipOrFail(t: Test, reason: string): void {
  * {@link startCoilControlPlane}, or, when the control plane is unavailable, {@link skipOrFail}
  * `t` (`control plane unavailable: <reason>`) and return `undefined`.
  */
-export async function startCoilControlPlaneOrSkip(t: Test, opts: Pick<ControlPlaneOptions, "serviceClusterIPRange"> = {}): Promise<CoilControlPlane | undefined> {
+export async function startCoilControlPlaneOrSkip(t: Test, opts: Pick<ControlPlaneOptions, "serviceClusterIPRange" | "apiserverFlags"> = {}): Promise<CoilControlPlane | undefined> {
   const started = await startCoilControlPlane(opts);
   if (typeof started !== "string") return started;
   skipOrFail(t, `control plane unavailable: ${started}`);

@@ -10,11 +10,15 @@
  * answered ends at the deadline, and one that went silent is noticed by the idle guard and opened
  * again. A kubeconfig `proxy-url`: requests and watches (of loadApiConnection's connection and of a
  * client-node KubeConfig's informer) through an HTTP CONNECT proxy, to a server only it can reach.
+ * Exec credential plugins (a script written here; the API server takes their tokens from a token
+ * auth file): on a 401 the plugin runs again and the request is retried once; a token is renewed
+ * 10 s before it expires; concurrent requests share one run; a plugin that hangs is killed at its
+ * bound and the request fails with kind `credentials`.
  */
 import t, { type Test } from "tap";
 import { createServer as createHttpServer, type ServerResponse } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -37,7 +41,13 @@ async function listen(s: Server | ReturnType<typeof createHttpServer>): Promise<
 
 const NO_AUTH = { tls: () => Promise.resolve({}), headers: () => Promise.resolve({}) };
 
-const started = await startCoilControlPlaneOrSkip(t);
+// Tokens the API server accepts (system:masters), for the exec plugin's tests.
+const authDir = mkdtempSync(join(tmpdir(), "coil-rest-auth-"));
+t.teardown(() => rmSync(authDir, { recursive: true, force: true }));
+const tokenFile = join(authDir, "tokens.csv");
+writeFileSync(tokenFile, ["good-1", "good-2", "good-3"].map((tok, i) => `${tok},exec-user-${i},uid-${i},"system:masters"`).join("\n") + "\n");
+
+const started = await startCoilControlPlaneOrSkip(t, { apiserverFlags: [`--token-auth-file=${tokenFile}`] });
 if (started !== undefined) {
   const { cp, kc } = started;
   const seen: ApiRequest[] = [];
@@ -300,6 +310,96 @@ if (started !== undefined) {
       kc2.loadFromFile(path);
       const core2 = kc2.makeApiClient(CoreV1Api);
       await listWatch(t, "via-proxy-kubeconfig", kc2, () => core2.listNode());
+    });
+  });
+
+  await t.test("exec credential plugin against a token-authenticating API server", async (t) => {
+    // The plugin answers the n-th token of $TOKENS on its n-th run (the last one after that);
+    // `hang` starts a child and waits for it (the kill must reach the whole process group).
+    const plugin = join(authDir, "plugin.sh");
+    writeFileSync(
+      plugin,
+      [
+        "#!/bin/sh",
+        'n=$(( $(cat "$COUNT" 2>/dev/null || echo 0) + 1 ))',
+        'echo "$n" > "$COUNT"',
+        'tok=$(echo "$TOKENS" | cut -d, -f"$n")',
+        '[ -z "$tok" ] && tok=$(echo "$TOKENS" | awk -F, \'{print $NF}\')',
+        'if [ "$tok" = hang ]; then sleep 600 & echo $! > "$COUNT.sleep"; wait; fi',
+        'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}\' "$tok" "$EXPIRES"',
+        "",
+      ].join("\n"),
+    );
+    chmodSync(plugin, 0o755);
+    let cases = 0;
+    /** A kubeconfig of the test API server whose user is the plugin with these tokens; its run counter. */
+    const withPlugin = (tokens: string, expiresInMs: number, o: { execPluginTimeoutMs?: number } = {}): { conn: ReturnType<typeof loadApiConnection>; runs: () => number; count: string } => {
+      const count = join(authDir, `count-${++cases}`);
+      const expires = new Date(Date.now() + expiresInMs).toISOString();
+      const exec = [
+        "    exec:",
+        "      apiVersion: client.authentication.k8s.io/v1",
+        `      command: ${plugin}`,
+        `      env: [{name: TOKENS, value: "${tokens}"}, {name: COUNT, value: "${count}"}, {name: EXPIRES, value: "${expires}"}]`,
+        "      interactiveMode: Never",
+      ].join("\n");
+      const text = readFileSync(cp.kubeconfigPath, "utf8").replace(/^ {4}client-certificate-data: .*\n {4}client-key-data: .*$/m, exec);
+      const path = join(authDir, `kubeconfig-${cases}`);
+      writeFileSync(path, text);
+      return { conn: loadApiConnection({ kubeconfig: path, env: {}, ...o }), runs: () => (existsSync(count) ? Number(readFileSync(count, "utf8").trim()) : 0), count };
+    };
+    const list = (c: ReturnType<typeof makeRestClients>) => k8sCall(() => c.custom.listClusterCustomObject({ group: "coil.cybozu.com", version: "v2", plural: "addresspools" }));
+
+    await t.test("a 401: the plugin runs again and the request is retried once", async (t) => {
+      const p = withPlugin("rejected-token,good-1", 3_600_000);
+      const c = makeRestClients(p.conn._unsafeUnwrap());
+      t.teardown(() => c.destroy());
+      t.ok((await list(c)).isOk(), "answered after the retry with the new token");
+      t.equal(p.runs(), 2, "the plugin ran twice (the first token was refused)");
+      t.ok((await list(c)).isOk());
+      t.equal(p.runs(), 2, "the new token is kept");
+      const never = withPlugin("rejected-token", 3_600_000);
+      const c2 = makeRestClients(never.conn._unsafeUnwrap());
+      t.teardown(() => c2.destroy());
+      t.equal((await list(c2))._unsafeUnwrapErr().kind, "unauthorized", "a token refused again: the 401 is the answer");
+      t.equal(never.runs(), 2, "retried once, not more");
+    });
+
+    await t.test("a token is renewed 10 s before it expires; concurrent requests share one run", async (t) => {
+      const p = withPlugin("good-1,good-2,good-3", 5_000);
+      const c = makeRestClients(p.conn._unsafeUnwrap());
+      t.teardown(() => c.destroy());
+      t.ok((await list(c)).isOk());
+      t.ok((await list(c)).isOk());
+      t.equal(p.runs(), 2, "a token 5 s from expiry is not used again");
+      const q = withPlugin("good-1", 3_600_000);
+      const c2 = makeRestClients(q.conn._unsafeUnwrap());
+      t.teardown(() => c2.destroy());
+      const all = await Promise.all([list(c2), list(c2), list(c2)]);
+      t.ok(all.every((r) => r.isOk()), "three requests at once answered");
+      t.equal(q.runs(), 1, "with one run of the plugin");
+    });
+
+    await t.test("a plugin that hangs is killed at its bound; the request fails with kind credentials", async (t) => {
+      const p = withPlugin("hang", 3_600_000, { execPluginTimeoutMs: 500 });
+      const c = makeRestClients(p.conn._unsafeUnwrap());
+      t.teardown(() => c.destroy());
+      const t0 = Date.now();
+      const e = (await list(c))._unsafeUnwrapErr();
+      const took = Date.now() - t0;
+      t.same([e.kind, e.reason], ["credentials", "exec-plugin-timeout"], `kind credentials, reason exec-plugin-timeout (${e.message})`);
+      t.match(e.message, /exec credential plugin .*plugin\.sh: no answer within 500 ms \(killed\)/);
+      t.ok(took < scaledTimeout(3_000), `at its bound (${took} ms)`);
+      const child = Number(readFileSync(`${p.count}.sleep`, "utf8").trim());
+      // Gone, or a zombie no one has reaped yet (its parent, the plugin, was killed too).
+      await waitFor("the plugin's own child killed with it", () => {
+        try {
+          return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${child}/stat`, "utf8"));
+        } catch {
+          return true;
+        }
+      });
+      t.pass("the plugin's process group is gone");
     });
   });
 }
