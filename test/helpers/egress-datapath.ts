@@ -240,7 +240,18 @@ export async function createInternetEgress(a: Api): Promise<void> {
   });
 }
 
-/** Patch the Egress's destinations (its EgressWatchers update running client pods). */
+/**
+ * Patch the Egress's destinations (its EgressWatchers update running client pods). The patch is
+ * idempotent (a `replace`), so a request the API server dropped without an answer (ECONNRESET, "socket
+ * hang up": seen once on a kept-alive connection in a loaded run) is sent again, at most twice more.
+ */
 export async function patchDestinations(a: Api, destinations: string[]): Promise<void> {
-  await a.clients.custom.patchNamespacedCustomObject({ ...EGRESS, body: [{ op: "replace", path: "/spec/destinations", value: destinations }] });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await a.clients.custom.patchNamespacedCustomObject({ ...EGRESS, body: [{ op: "replace", path: "/spec/destinations", value: destinations }] });
+      return;
+    } catch (e) {
+      if (attempt >= 3 || (e as { code?: unknown }).code !== "ECONNRESET") throw e;
+    }
+  }
 }
