@@ -184,7 +184,7 @@ export interface RestClients {
   readonly custom: RestCustomObjectsApi;
   /** Nodes. */
   readonly core: RestCoreV1Api;
-  /** Leases (leader election). */
+  /** Leases (leader election), over a keep-alive agent of their own (at most 2 sockets). */
   readonly coordination: RestCoordinationV1Api;
   /** Webhook configurations (CA injection). */
   readonly admission: RestAdmissionregistrationV1Api;
@@ -206,14 +206,22 @@ export interface MakeRestClientsOptions extends RestCoreV1ApiOptions {
 
 /** Build the clients over one keep-alive agent. */
 export function makeRestClients(conn: ApiConnection, o: MakeRestClientsOptions = {}): RestClients {
-  const rest = new RestClient(conn, { ...(o.maxSockets === undefined ? {} : { maxSockets: o.maxSockets }), ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), onRequest: o.onRequest });
+  const timeout = o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
+  const rest = new RestClient(conn, { ...(o.maxSockets === undefined ? {} : { maxSockets: o.maxSockets }), ...timeout, onRequest: o.onRequest });
+  // Leases on a connection of their own (controller-runtime gives leader election its own client): a
+  // renewal must finish within the renew deadline, so it may not wait for one of the shared sockets
+  // behind a burst of the controller's requests. Opened at the first Lease request.
+  const election = new RestClient(conn, { maxSockets: 2, ...timeout, onRequest: o.onRequest });
   return {
     rest,
     custom: new RestCustomObjectsApi(rest),
     core: new RestCoreV1Api(rest, o),
-    coordination: new RestCoordinationV1Api(rest),
+    coordination: new RestCoordinationV1Api(election),
     admission: new RestAdmissionregistrationV1Api(rest),
     ...(o.onRequest === undefined ? {} : { onRequest: o.onRequest }),
-    destroy: () => rest.destroy(),
+    destroy: () => {
+      rest.destroy();
+      election.destroy();
+    },
   };
 }
