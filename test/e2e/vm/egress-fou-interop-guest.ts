@@ -287,12 +287,16 @@ async function addPod(a: Api, cni: readonly string[], socket: string, namespace:
   run(["ip", "-n", pod, "link", "set", "lo", "up"]); // the runtime's loopback plugin
   // As a runtime does: an ADD answered with CNI code 11 ("try again later": here coild did not answer
   // within the executable's 1-minute deadline, which this emulated guest on a loaded host can exceed)
-  // is torn down with DEL and tried again; any other failure, or a third 11, fails the test.
+  // is torn down with DEL, its network namespace removed, and tried again in a new one (the kubelet's
+  // next sandbox); any other failure, or a third 11, fails the test.
   let r = await cniCall("ADD", cni, socket, namespace, pod);
   for (let attempt = 2; attempt <= 3 && r.code !== 0 && cniCode(r.stdout) === 11; attempt++) {
     mark(`CNI ADD ${namespace}/${pod} answered code 11 (${r.stdout.trim()}); DEL and ADD again (attempt ${attempt})`);
     const del = await cniCall("DEL", cni, socket, namespace, pod);
     if (del.code !== 0) throw new Error(`CNI DEL ${namespace}/${pod} after a failed ADD failed (${del.code}): ${del.stdout}${del.stderr}`);
+    run(["ip", "netns", "del", pod]);
+    run(["ip", "netns", "add", pod]);
+    run(["ip", "-n", pod, "link", "set", "lo", "up"]);
     r = await cniCall("ADD", cni, socket, namespace, pod);
   }
   if (r.code !== 0) throw new Error(`CNI ADD ${namespace}/${pod} failed (${r.code}): ${r.stdout}${r.stderr}`);
