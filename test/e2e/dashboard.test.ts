@@ -98,7 +98,7 @@ t.test("every panel of config/dashboard/coil.json has data when the programs are
   const dir = mkdtempSync(join(tmpdir(), "coil-dashboard-"));
   const held: { relay?: ApiRelay; coild?: CoildProcess } = {};
   const ipam = (await runIpamController(testFlags(), { kc, log: SILENT_LOGGER, identity: "dash-ipam", processMetrics: true }))._unsafeUnwrap();
-  const egressFlags = parseEgressControllerFlags(["--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--leader-elect-lease-duration=3s", "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=200ms"])._unsafeUnwrap();
+  const egressFlags = parseEgressControllerFlags(["--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--leader-elect-lease-duration=10s", "--leader-elect-renew-deadline=6s", "--leader-elect-retry-period=300ms"])._unsafeUnwrap();
   if (typeof egressFlags === "string") throw new Error(egressFlags);
   const egress = (await runEgressController(egressFlags, { kc, log: SILENT_LOGGER, identity: "dash-egress", image: "coil:dev", processMetrics: true }))._unsafeUnwrap();
   t.teardown(async () => {

@@ -79,8 +79,10 @@ if (started !== undefined) {
           "--health-addr=127.0.0.1:0",
           // Its own port: the default :9443 may be held by another test's or program's webhook.
           "--webhook-addr=127.0.0.1:0",
-          "--leader-elect-lease-duration=3s",
-          "--leader-elect-renew-deadline=2s",
+          // Each Lease request gets half the renew deadline (2 s) before the leader gives up: a
+          // loaded machine must not make the first process step down before it is killed.
+          "--leader-elect-lease-duration=6s",
+          "--leader-elect-renew-deadline=4s",
           "--leader-elect-retry-period=500ms",
         ],
         { stdio: ["ignore", "ignore", "pipe"], env: sourceChildEnv() },

@@ -10,9 +10,11 @@ export function testFlags(extra: readonly string[] = []): IpamControllerFlags {
   const f = parseIpamControllerFlags([
     "--metrics-addr=127.0.0.1:0",
     "--health-addr=127.0.0.1:0",
-    "--leader-elect-lease-duration=3s",
-    "--leader-elect-renew-deadline=2s",
-    "--leader-elect-retry-period=200ms",
+    // Short enough that a take-over is quick, long enough that a Lease request on a loaded machine is
+    // not cut off: each is bounded by half the renew deadline (client-go's rule), 3 s here.
+    "--leader-elect-lease-duration=10s",
+    "--leader-elect-renew-deadline=6s",
+    "--leader-elect-retry-period=300ms",
     ...extra,
   ])._unsafeUnwrap();
   if (typeof f === "string") throw new Error(`unexpected ${f}`);

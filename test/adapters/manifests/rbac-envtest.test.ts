@@ -161,9 +161,9 @@ if (started !== undefined) {
       "--enable-cert-rotation",
       `--cert-dir=${join(dir, "certs")}`,
       "--gc-interval=1h",
-      "--leader-elect-lease-duration=3s",
-      "--leader-elect-renew-deadline=2s",
-      "--leader-elect-retry-period=200ms",
+      "--leader-elect-lease-duration=10s",
+      "--leader-elect-renew-deadline=6s",
+      "--leader-elect-retry-period=300ms",
     ])._unsafeUnwrap();
     if (typeof flags === "string") throw new Error(flags);
     const running = (await runIpamController(flags, { kc: kcOf("coil-ipam-controller"), log, identity: "rbac-envtest", startWebhook: makeStartIpamWebhook(), processMetrics: false }))._unsafeUnwrap();
@@ -255,9 +255,9 @@ if (started !== undefined) {
       "--webhook-addr=127.0.0.1:0",
       "--enable-cert-rotation",
       `--cert-dir=${join(dir, "egress-certs")}`,
-      "--leader-elect-lease-duration=3s",
-      "--leader-elect-renew-deadline=2s",
-      "--leader-elect-retry-period=200ms",
+      "--leader-elect-lease-duration=10s",
+      "--leader-elect-renew-deadline=6s",
+      "--leader-elect-retry-period=300ms",
     ])._unsafeUnwrap();
     if (typeof flags === "string") throw new Error(flags);
     const started = await runEgressController(flags, {
