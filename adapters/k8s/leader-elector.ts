@@ -219,12 +219,14 @@ export class LeaderElector {
       const spec = { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
       const created = await this.#call(deadline, (api) => api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec as never } }));
       if (created.isErr()) return false;
-      this.#observe(created.value, now);
+      this.#observe(created.value, this.#now());
       return true;
     }
     const lease = got.value;
     const old = this.#spec(lease);
-    if (this.#observed?.record !== JSON.stringify(old)) this.#observe(lease, now);
+    // Observed when the answer came (client-go's setObservedRecord), not when the GET was sent: a slow
+    // GET must not make the holder's lease look older than it is.
+    if (this.#observed?.record !== JSON.stringify(old)) this.#observe(lease, this.#now());
     const holder = old.holderIdentity ?? "";
     const validFor = (old.leaseDurationSeconds ?? 0) * 1000;
     if (holder !== "" && holder !== identity && (this.#observed?.at ?? 0) + validFor > now.getTime()) return false;
@@ -239,7 +241,7 @@ export class LeaderElector {
     const body = { ...lease, spec: spec as never };
     const updated = await this.#call(deadline, (api) => api.replaceNamespacedLease({ name, namespace, body }));
     if (updated.isErr()) return false;
-    this.#observe(updated.value, now);
+    this.#observe(updated.value, this.#now());
     return true;
   }
 
