@@ -67,10 +67,14 @@ export interface ApiConnection {
  */
 export function connectionFromKubeConfig(kc: KubeConfig): ApiConnection {
   const server = kc.getCurrentCluster()?.server ?? "";
-  const proxy = kc.getCurrentCluster()?.proxyUrl;
+  // Only the proxies this client can speak (http, https); client-node's own requests handle socks5
+  // themselves, and the watches built here connect directly then, as they did before proxies were
+  // honoured here (a socks5 proxy-url must not leave every informer failing forever).
+  const configured = kc.getCurrentCluster()?.proxyUrl ?? "";
+  const proxy = /^https?:\/\//i.test(configured) ? configured : undefined;
   return {
     server,
-    ...(proxy === undefined || proxy === "" ? {} : { proxy }),
+    ...(proxy === undefined ? {} : { proxy }),
     tls: async () => {
       const o: Record<string, unknown> = {};
       await kc.applyToHTTPSOptions(o);

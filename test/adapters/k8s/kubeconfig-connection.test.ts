@@ -197,3 +197,22 @@ t.test("nothing configured", async (t) => {
   mkdirSync(d);
   t.match(failure(loadApiConnection({ kubeconfig: d, env: {} })).message, /cannot read: is a directory/);
 });
+
+t.test("connectionFromKubeConfig passes on only the proxies the REST client speaks", async (t) => {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const { connectionFromKubeConfig } = await import("../../../adapters/k8s/rest.js");
+  const proxyOf = (proxyUrl: string | undefined): string | undefined => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: "https://127.0.0.1:6443", skipTLSVerify: true, ...(proxyUrl === undefined ? {} : { proxyUrl }) }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x",
+    });
+    return connectionFromKubeConfig(kc).proxy;
+  };
+  t.equal(proxyOf("http://proxy:3128"), "http://proxy:3128", "http");
+  t.equal(proxyOf("HTTPS://proxy:3129"), "HTTPS://proxy:3129", "https, any case");
+  t.equal(proxyOf("socks5://proxy:1080"), undefined, "socks5: client-node's requests use it, the watches built here connect directly instead of failing forever");
+  t.equal(proxyOf(undefined), undefined, "none");
+});
