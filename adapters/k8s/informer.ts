@@ -11,7 +11,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { ResultAsync } from "neverthrow";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { RequestObserver } from "./clients.js";
-import { RestClient, connectionFromKubeConfig } from "./rest.js";
+import { RestClient, RestClientError, connectionFromKubeConfig } from "./rest.js";
 import type { KubeObject, ObjectList } from "./coil-types.js";
 import type { K8sError } from "./errors.js";
 import { SILENT_LOGGER, type Logger } from "./log.js";
@@ -239,6 +239,14 @@ export class Informer<T extends KubeObject> {
         this.#apply(type, obj as T);
       };
       const done = (err: unknown): void => {
+        // The idle guard ended an answered watch (nothing, not even a bookmark, for the idle timeout):
+        // re-opened at once from the last resourceVersion like a watch the server closed, not counted
+        // as a failure (no backoff: on a quiet resource without bookmarks that would delay events).
+        if (answered && err instanceof RestClientError && err.kind === "timeout" && result === "closed") {
+          this.#log().info("watch idle, re-opening", { informer: this.#o.name, error: err.message });
+          resolve("closed");
+          return;
+        }
         const e = err as { statusCode?: number; name?: string } | null;
         if (e !== null && e !== undefined && e.name !== "AbortError" && result === "closed") {
           result = e.statusCode === 410 ? "gone" : "error";
@@ -250,6 +258,7 @@ export class Informer<T extends KubeObject> {
       };
       // watch() resolves once the answer's headers are in; a refusal calls `done` before that.
       let opened = false;
+      let answered = false; // the watch's answer came (200): only the idle guard can time it out then
       let refused: unknown;
       const observed = (err: unknown): void => {
         if (!opened) refused = err ?? refused;
@@ -265,6 +274,7 @@ export class Informer<T extends KubeObject> {
           const idleTimeoutMs = this.#o.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
           const ac = await this.#client().watch(this.#o.path, query, onEvent, observed, { ...(this.#o.accept === undefined ? {} : { accept: this.#o.accept }), idleTimeoutMs });
           opened = true;
+          answered = refused === undefined;
           report(refused);
           this.#watchAbort = ac;
           if (this.#stop.signal.aborted) ac.abort();

@@ -236,9 +236,12 @@ if (started !== undefined) {
     // An answered watch has no total deadline: it outlives the request deadline while events flow.
     const events: Array<{ type: string; name: string }> = [];
     const watches: string[] = [];
+    const logged: string[] = [];
+    const note = (level: string) => (msg: string): void => void logged.push(`${level} ${msg}`);
     const inf = new Informer<KubeObject>({
       name: "nodes-idle",
       kc: proxied.rest,
+      log: { debug: note("debug"), info: note("info"), warn: note("warn"), error: note("error") },
       path: "/api/v1/nodes",
       watchIdleTimeoutMs: 1_000,
       onRequest: (r) => void watches.push(r.code),
@@ -261,6 +264,8 @@ if (started !== undefined) {
       describe: () => ({ events, accepted: proxy.accepted() }),
     });
     t.pass("re-opened");
+    t.ok(logged.includes("info watch idle, re-opening"), `the idle end is logged as such (${logged.join("; ")})`);
+    t.notOk(logged.some((l) => l.startsWith("warn ")), "and not as a failure (no warning, no backoff)");
     await core.deleteNode({ name: "after-freeze" });
   });
 
