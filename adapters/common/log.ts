@@ -105,13 +105,20 @@ const NS_PER_MS = 1_000_000n;
  */
 export function preciseClock(): () => bigint {
   let anchor: bigint | undefined; // wall ns minus monotonic ns
+  let last = 0n;
   return () => {
     const mono = process.hrtime.bigint();
     const wall = BigInt(Date.now()) * NS_PER_MS;
-    const t = anchor === undefined ? wall - 1n : anchor + mono;
-    if (t >= wall && t < wall + NS_PER_MS) return t;
-    anchor = wall - mono;
-    return wall;
+    let t = anchor === undefined ? wall - 1n : anchor + mono;
+    if (t < wall || t >= wall + NS_PER_MS) {
+      anchor = wall - mono;
+      t = wall;
+    }
+    // A re-anchoring (the wall clock slewed past the monotonic one) must not go back within the
+    // millisecond the wall clock reads; only a wall clock that itself went back takes the time back.
+    if (t < last && last < wall + NS_PER_MS) t = last;
+    last = t;
+    return t;
   };
 }
 
