@@ -307,19 +307,23 @@ function execPlugin(exec: Yaml, timeoutMs: number): Result<ExecTokens, string> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>) };
   if (Array.isArray(exec["env"])) for (const e of exec["env"]) if (isMap(e) && typeof e["name"] === "string") env[e["name"]] = typeof e["value"] === "string" ? e["value"] : "";
   env["KUBERNETES_EXEC_INFO"] = JSON.stringify({ apiVersion, kind: "ExecCredential", spec: { interactive: false } });
-  let cached: { token: string; until: number } | undefined;
+  let cached: { token: string; useUntil: number } | undefined;
   let running: Promise<string> | undefined;
   const run = (): Promise<string> => {
     running ??= runPlugin(command, args, env, timeoutMs)
       .then((cred) => {
-        cached = cred;
+        // Renewed early, unless the plugin itself answered with a token already inside the leeway
+        // (plugins that cache their token hand it out until it expires): that one is used until it
+        // expires, instead of running the plugin again for every request meanwhile.
+        const early = cred.until - EXEC_TOKEN_EXPIRY_LEEWAY_MS;
+        cached = { token: cred.token, useUntil: early > Date.now() ? early : cred.until };
         return cred.token;
       })
       .finally(() => (running = undefined));
     return running;
   };
   return ok({
-    token: () => (cached !== undefined && Date.now() < cached.until - EXEC_TOKEN_EXPIRY_LEEWAY_MS ? Promise.resolve(cached.token) : run()),
+    token: () => (cached !== undefined && Date.now() < cached.useUntil ? Promise.resolve(cached.token) : run()),
     rejected: async (authorization) => {
       const refused = authorization?.replace(/^Bearer /, "");
       // Already replaced (another request got the 401 first): use the new one.

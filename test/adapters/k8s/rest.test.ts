@@ -371,12 +371,19 @@ if (started !== undefined) {
     });
 
     await t.test("a token is renewed 10 s before it expires; concurrent requests share one run", async (t) => {
-      const p = withPlugin("good-1,good-2,good-3", 5_000);
+      // Every run answers a token expiring at the same instant, 15 s from now (as a plugin that
+      // caches its token does).
+      const expiresAt = Date.now() + 15_000;
+      const p = withPlugin("good-1,good-2,good-3", expiresAt - Date.now());
       const c = makeRestClients(p.conn._unsafeUnwrap());
       t.teardown(() => c.destroy());
       t.ok((await list(c)).isOk());
+      t.equal(p.runs(), 1, "a token 15 s from expiry is used");
+      await waitFor("the token within 10 s of its expiry", () => Date.now() > expiresAt - 10_000 + 50);
       t.ok((await list(c)).isOk());
-      t.equal(p.runs(), 2, "a token 5 s from expiry is not used again");
+      t.equal(p.runs(), 2, "renewed 10 s before it expires");
+      t.ok((await list(c)).isOk());
+      t.equal(p.runs(), 2, "a renewal that answered a token already inside the 10 s is used until it expires, not run again per request");
       const q = withPlugin("good-1", 3_600_000);
       const c2 = makeRestClients(q.conn._unsafeUnwrap());
       t.teardown(() => c2.destroy());
