@@ -65,7 +65,17 @@ export type ElectionEnd = "stopped" | "lost";
 
 interface Observed {
   readonly record: string;
+  /** When it was seen ({@link monotonicMs}). */
   readonly at: number;
+}
+
+/**
+ * The clock of every deadline and of a Lease's local expiry: monotonic, as client-go's, so that a
+ * wall clock stepped back cannot keep a leader acting past its renew deadline, nor one stepped
+ * forward let a follower take a Lease still held. Wall time is only written into the Lease.
+ */
+function monotonicMs(): number {
+  return performance.now();
 }
 
 /** Format a Kubernetes MicroTime (RFC 3339 with exactly 6 fractional digits). */
@@ -124,13 +134,13 @@ export class LeaderElector {
   }
 
   /**
-   * One Lease request, given up at max(1 s, renew deadline / 2), at `deadline` (ms since the epoch)
+   * One Lease request, given up at max(1 s, renew deadline / 2), at `deadline` ({@link monotonicMs})
    * when sooner, or on stop (unless `untilStop` is false: the release after it): the answer, or a
    * `timeout` (`aborted` on stop) error. The request itself is aborted too when the calls can be
    * cancelled.
    */
   async #call<T>(deadline: number, f: (api: LeaseCalls) => Promise<T>, untilStop = true): Promise<Result<T, K8sError>> {
-    const ms = Math.min(this.#requestMs, deadline - Date.now());
+    const ms = Math.min(this.#requestMs, deadline - monotonicMs());
     if (ms <= 0) return err({ kind: "timeout", status: 0, message: "the renew deadline has passed" });
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(Object.assign(new Error(`no answer to a Lease request within ${Math.round(ms)} ms`), { kind: "timeout" })), ms);
@@ -176,15 +186,15 @@ export class LeaderElector {
   async #renewLoop(): Promise<ElectionEnd> {
     const stop = this.#stop.signal;
     for (;;) {
-      const deadline = Date.now() + this.#renewMs;
+      const deadline = monotonicMs() + this.#renewMs;
       let renewed = false;
-      while (!stop.aborted && Date.now() < deadline) {
+      while (!stop.aborted && monotonicMs() < deadline) {
         // Bounded by the deadline: a hung renewal cannot keep this leader acting past it.
         if (await this.#tryAcquireOrRenew(deadline)) {
           renewed = true;
           break;
         }
-        await sleep(Math.min(this.#retryMs, Math.max(0, deadline - Date.now())), stop);
+        await sleep(Math.min(this.#retryMs, Math.max(0, deadline - monotonicMs())), stop);
       }
       if (stop.aborted) return "stopped";
       if (!renewed) return "lost";
@@ -208,7 +218,7 @@ export class LeaderElector {
     return lease?.spec ?? {};
   }
 
-  /** One round of client-go's `tryAcquireOrRenew`; every request given up by `deadline` (ms since the epoch). */
+  /** One round of client-go's `tryAcquireOrRenew`; every request given up by `deadline` ({@link monotonicMs}). */
   async #tryAcquireOrRenew(deadline: number): Promise<boolean> {
     const { namespace, name, identity } = this.#o;
     const now = this.#now();
@@ -219,17 +229,17 @@ export class LeaderElector {
       const spec = { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
       const created = await this.#call(deadline, (api) => api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec as never } }));
       if (created.isErr()) return false;
-      this.#observe(created.value, this.#now());
+      this.#observe(created.value);
       return true;
     }
     const lease = got.value;
     const old = this.#spec(lease);
     // Observed when the answer came (client-go's setObservedRecord), not when the GET was sent: a slow
     // GET must not make the holder's lease look older than it is.
-    if (this.#observed?.record !== JSON.stringify(old)) this.#observe(lease, this.#now());
+    if (this.#observed?.record !== JSON.stringify(old)) this.#observe(lease);
     const holder = old.holderIdentity ?? "";
     const validFor = (old.leaseDurationSeconds ?? 0) * 1000;
-    if (holder !== "" && holder !== identity && (this.#observed?.at ?? 0) + validFor > now.getTime()) return false;
+    if (holder !== "" && holder !== identity && (this.#observed?.at ?? Number.NEGATIVE_INFINITY) + validFor > monotonicMs()) return false;
     const mine = holder === identity;
     const spec = {
       holderIdentity: identity,
@@ -241,18 +251,19 @@ export class LeaderElector {
     const body = { ...lease, spec: spec as never };
     const updated = await this.#call(deadline, (api) => api.replaceNamespacedLease({ name, namespace, body }));
     if (updated.isErr()) return false;
-    this.#observe(updated.value, this.#now());
+    this.#observe(updated.value);
     return true;
   }
 
-  #observe(lease: V1Lease, at: Date): void {
-    this.#observed = { record: JSON.stringify(this.#spec(lease)), at: at.getTime() };
+  /** Note `lease` as seen now (the monotonic clock: a stepped wall clock must not move its expiry). */
+  #observe(lease: V1Lease): void {
+    this.#observed = { record: JSON.stringify(this.#spec(lease)), at: monotonicMs() };
   }
 
   /** Clear the holder (client-go's `release`, bounded by the renew deadline as there). */
   async #release(): Promise<void> {
     const { namespace, name, identity } = this.#o;
-    const deadline = Date.now() + this.#renewMs;
+    const deadline = monotonicMs() + this.#renewMs;
     const bounded = <T>(f: (a: LeaseCalls) => Promise<T>): Promise<Result<T, K8sError>> => this.#call(deadline, f, false);
     const got = await bounded((a) => a.readNamespacedLease({ name, namespace }));
     if (got.isErr() || got.value.spec?.holderIdentity !== identity) return;
