@@ -49,7 +49,7 @@ export interface LeaderElectorOptions {
   readonly retryPeriodMs?: number;
   /** Clear the holder on {@link LeaderElector.stop} so another candidate takes over at once. Default true. */
   readonly releaseOnStop?: boolean;
-  /** Clock. */
+  /** Wall clock of the times written into the Lease (`acquireTime`, `renewTime`); deadlines use the monotonic clock. */
   readonly now?: () => Date;
   /** Logger. */
   readonly log?: Logger;
