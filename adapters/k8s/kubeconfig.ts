@@ -20,7 +20,7 @@ import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { parse as parseYaml } from "yaml";
-import type { ApiConnection, TlsSettings } from "./rest.js";
+import { proxyUserInfoDecodes, type ApiConnection, type TlsSettings } from "./rest.js";
 
 /** Where to read cluster credentials from. */
 export interface KubeConfigSource {
@@ -218,6 +218,7 @@ function connection(m: Merged, execTimeoutMs: number): Result<ApiConnection, str
     const pp = new URL(proxy).protocol;
     if (pp !== "http:" && pp !== "https:") return err(`cluster ${cn}: proxy-url ${pp}// is not supported (http:// and https:// proxies are; client-go also takes socks5://)`);
     if (pp === "https:" && protocol === "http:") return err(`cluster ${cn}: a plain-HTTP server through an https proxy-url is not supported`);
+    if (!proxyUserInfoDecodes(new URL(proxy))) return err(`cluster ${cn}: proxy-url's user info has an invalid percent-encoding`);
   }
   if (user["auth-provider"] !== undefined) return err(`user ${JSON.stringify(userName)}: auth-provider is not supported (client-go dropped it too); use an exec credential plugin`);
   for (const [what, key, m2] of [

@@ -71,7 +71,7 @@ export function connectionFromKubeConfig(kc: KubeConfig): ApiConnection {
   // themselves, and the watches built here connect directly then, as they did before proxies were
   // honoured here (a socks5 proxy-url must not leave every informer failing forever).
   const configured = kc.getCurrentCluster()?.proxyUrl ?? "";
-  const proxy = /^https?:\/\//i.test(configured) ? configured : undefined;
+  const proxy = /^https?:\/\//i.test(configured) && URL.canParse(configured) && proxyUserInfoDecodes(new URL(configured)) ? configured : undefined;
   return {
     server,
     ...(proxy === undefined ? {} : { proxy }),
@@ -228,6 +228,20 @@ export interface RestClientOptions {
   readonly timeoutMs?: number;
   /** Told about every request (not the watches: informers report those) once answered. */
   readonly onRequest?: RequestObserver | undefined;
+}
+
+/**
+ * Whether a proxy URL's user info percent-decodes (Go's `url.Parse` refuses the URL otherwise);
+ * checked where a proxy URL enters, so that no connection fails on it later.
+ */
+export function proxyUserInfoDecodes(proxy: URL): boolean {
+  try {
+    decodeURIComponent(proxy.username);
+    decodeURIComponent(proxy.password);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `Proxy-Authorization` from a proxy URL's user info (`Basic`, percent-decoded, as Go's transport sends it). */

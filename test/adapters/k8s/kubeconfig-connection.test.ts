@@ -167,6 +167,7 @@ const invalid: ReadonlyArray<readonly [name: string, text: string, want: RegExp]
   ["an auth-provider", config({ userBody: "{auth-provider: {name: oidc, config: {}}}" }), /auth-provider is not supported .*exec credential plugin/],
   ["a socks5 proxy-url", config({ extraCluster: "proxy-url: socks5://proxy:1080" }), /proxy-url socks5:\/\/ is not supported \(http:\/\/ and https:\/\/ proxies are/],
   ["a proxy-url that is not a URL", config({ extraCluster: "proxy-url: not a url" }), /proxy-url "not a url" is not a URL/],
+  ["a proxy-url whose password is not percent-encoded right", config({ extraCluster: "proxy-url: http://u:%zz@proxy:3128" }), /proxy-url's user info has an invalid percent-encoding/],
   ["an exec plugin without a command", config({ userBody: "{exec: {apiVersion: client.authentication.k8s.io/v1}}" }), /exec has no command/],
 ];
 for (const [name, text, want] of invalid) {
@@ -214,5 +215,6 @@ t.test("connectionFromKubeConfig passes on only the proxies the REST client spea
   t.equal(proxyOf("http://proxy:3128"), "http://proxy:3128", "http");
   t.equal(proxyOf("HTTPS://proxy:3129"), "HTTPS://proxy:3129", "https, any case");
   t.equal(proxyOf("socks5://proxy:1080"), undefined, "socks5: client-node's requests use it, the watches built here connect directly instead of failing forever");
+  t.equal(proxyOf("http://u:%zz@proxy:3128"), undefined, "user info that does not percent-decode: not passed on (no connection fails on it later)");
   t.equal(proxyOf(undefined), undefined, "none");
 });
