@@ -29,7 +29,7 @@ import { eventually, startCoilControlPlaneOrSkip } from "../helpers/coil-envtest
 import { programArgs } from "../helpers/bundles.js";
 import { sourceChildEnv } from "../helpers/child-env.js";
 import { missingPrerequisite } from "../helpers/prerequisites.js";
-import { api, createPool, startController, type Api } from "../adapters/ipam-controller/harness.js";
+import { api, createPool, NO_ELECTION, startController, type Api } from "../adapters/ipam-controller/harness.js";
 
 
 /** A global unicast address of this machine (the node proxy refuses loopback and link-local ones). */
@@ -94,7 +94,7 @@ t.test("coilctl against a real API server and a real coild: every leak category 
   if (started === undefined) return;
   const { cp, kc } = started;
   const a = api(kc);
-  let ctrl: Awaited<ReturnType<typeof startController>> | undefined = await startController(kc, "coilctl-e2e");
+  let ctrl: Awaited<ReturnType<typeof startController>> | undefined = await startController(kc, "coilctl-e2e", NO_ELECTION);
   const dir = mkdtempSync(join(tmpdir(), "coilctl-e2e-"));
   const sock = join(dir, "coild.sock");
   const held: { coild?: RunningCoild } = {};

@@ -25,7 +25,7 @@ import { startCoilControlPlaneOrSkip, eventually, waitFor } from "../helpers/coi
 import { requireRoot, withNetns, type TestNetns } from "../helpers/netns.js";
 import { relayApiIntoNetns } from "../helpers/api-relay.js";
 import { runCoil, startCoildInNetns, stopProcess, terminateProcess, type CoildProcess } from "../helpers/test-host.js";
-import { api, createPool, startController, type Api } from "../adapters/ipam-controller/harness.js";
+import { api, createPool, NO_ELECTION, startController, type Api } from "../adapters/ipam-controller/harness.js";
 import {
   ANNOTATION,
   ECHO_SERVER,
@@ -218,7 +218,7 @@ if (requireRoot(t)) {
   if (started !== undefined) {
     const { cp, kc } = started;
     const a = api(kc);
-    const ctrl = await startController(kc, "egress-datapath");
+    const ctrl = await startController(kc, "egress-datapath", NO_ELECTION);
     t.teardown(async () => {
       await ctrl.close();
       a.clients.destroy();

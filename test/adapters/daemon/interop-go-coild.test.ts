@@ -26,7 +26,7 @@ import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { missingPrerequisite } from "../../helpers/prerequisites.js";
 import { programArgv } from "../../helpers/bundles.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
-import { api, createPool, startController, type Api } from "../ipam-controller/harness.js";
+import { api, createPool, NO_ELECTION, startController, type Api } from "../ipam-controller/harness.js";
 import { cidrContains, parseCidr, parseIp } from "../../../lib/net/index.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
 
@@ -190,7 +190,7 @@ t.test("live swap between Coil v2's Go coild and our coild, both ways", async (t
   t.comment(`Go coild: ${bin.coild}; Go coil: ${bin.coil}`);
 
   const a = api(kc);
-  const ctrl = await startController(kc, "swap-ctrl");
+  const ctrl = await startController(kc, "swap-ctrl", NO_ELECTION);
   const dir = mkdtempSync(join(tmpdir(), "coild-swap-"));
   const sock = join(dir, "coild.sock");
   const running: { go?: ChildProcess | undefined; ours?: ChildProcess | undefined; relay?: ApiRelay } = {};

@@ -15,7 +15,7 @@ import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 import { addNodeAddresses, runCoil, startCoildInNetns, stopProcess, type CniRun, type CoildProcess } from "../../helpers/test-host.js";
-import { api, createPool, startController } from "../ipam-controller/harness.js";
+import { api, createPool, NO_ELECTION, startController } from "../ipam-controller/harness.js";
 
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
 
@@ -39,7 +39,7 @@ t.test("real coild on the Kubernetes store, real coil executable, real API serve
   if (started === undefined) return;
   const { cp, kc } = started;
   const a = api(kc);
-  const ctrl = await startController(kc, "e2e-ctrl");
+  const ctrl = await startController(kc, "e2e-ctrl", NO_ELECTION);
   const dir = mkdtempSync(join(tmpdir(), "coild-k8s-e2e-"));
   const relays: { api?: ApiRelay; coild?: ChildProcess } = {};
   t.teardown(async () => {

@@ -16,7 +16,7 @@ import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
 import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
 import { addNodeAddresses, runCoil, startCoildInNetns, stopProcess, type CniRun } from "../../helpers/test-host.js";
-import { api, startController } from "../ipam-controller/harness.js";
+import { api, NO_ELECTION, startController } from "../ipam-controller/harness.js";
 
 const NS = "stat";
 const ipj = (ns: string, args: string[]): unknown => JSON.parse(execFileSync("ip", ["-n", ns, "-j", ...args]).toString() || "[]");
@@ -37,7 +37,7 @@ t.test("a static address: refused precisely, honoured on whichever node the pod 
   if (started === undefined) return;
   const { cp, kc } = started;
   const a = api(kc);
-  const ctrl = await startController(kc, "sa-ctrl");
+  const ctrl = await startController(kc, "sa-ctrl", NO_ELECTION);
   const dir = mkdtempSync(join(tmpdir(), "coild-static-e2e-"));
   const procs: ChildProcess[] = [];
   const relays: ApiRelay[] = [];

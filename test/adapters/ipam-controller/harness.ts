@@ -21,6 +21,14 @@ export function testFlags(extra: readonly string[] = []): IpamControllerFlags {
   return f;
 }
 
+/**
+ * Extra flags for an in-process controller in a test that is not about leader election: no Lease.
+ * The controller shares the test's event loop, which tests block with synchronous calls (spawnSync
+ * of a traffic client, `ip`, `nsenter`) for seconds at a time; with an election it then gives up its
+ * leadership (a renewal cannot finish within the renew deadline) and serves nothing afterwards.
+ */
+export const NO_ELECTION: readonly string[] = ["--leader-elect=false"];
+
 /** Start an in-process controller. */
 export async function startController(kc: KubeConfig, identity: string, extra: readonly string[] = []): Promise<RunningController> {
   return (await runIpamController(testFlags(extra), { kc, log: SILENT_LOGGER, identity, processMetrics: false }))._unsafeUnwrap();
