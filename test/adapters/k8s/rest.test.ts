@@ -353,19 +353,23 @@ if (started !== undefined) {
       writeFileSync(path, text);
       return { conn: loadApiConnection({ kubeconfig: path, env: {}, ...o }), runs: () => (existsSync(count) ? Number(readFileSync(count, "utf8").trim()) : 0), count };
     };
+    /** Clients over a plugin's connection, destroyed with the subtest. */
+    const pluginClients = (t: Test, p: { conn: ReturnType<typeof loadApiConnection> }): ReturnType<typeof makeRestClients> => {
+      const c = makeRestClients(p.conn._unsafeUnwrap());
+      t.teardown(() => c.destroy());
+      return c;
+    };
     const list = (c: ReturnType<typeof makeRestClients>) => k8sCall(() => c.custom.listClusterCustomObject({ group: "coil.cybozu.com", version: "v2", plural: "addresspools" }));
 
     await t.test("a 401: the plugin runs again and the request is retried once", async (t) => {
       const p = withPlugin("rejected-token,good-1", 3_600_000);
-      const c = makeRestClients(p.conn._unsafeUnwrap());
-      t.teardown(() => c.destroy());
+      const c = pluginClients(t, p);
       t.ok((await list(c)).isOk(), "answered after the retry with the new token");
       t.equal(p.runs(), 2, "the plugin ran twice (the first token was refused)");
       t.ok((await list(c)).isOk());
       t.equal(p.runs(), 2, "the new token is kept");
       const never = withPlugin("rejected-token", 3_600_000);
-      const c2 = makeRestClients(never.conn._unsafeUnwrap());
-      t.teardown(() => c2.destroy());
+      const c2 = pluginClients(t, never);
       t.equal((await list(c2))._unsafeUnwrapErr().kind, "unauthorized", "a token refused again: the 401 is the answer");
       t.equal(never.runs(), 2, "retried once, not more");
     });
@@ -375,8 +379,7 @@ if (started !== undefined) {
       // caches its token does).
       const expiresAt = Date.now() + 15_000;
       const p = withPlugin("good-1,good-2,good-3", expiresAt - Date.now());
-      const c = makeRestClients(p.conn._unsafeUnwrap());
-      t.teardown(() => c.destroy());
+      const c = pluginClients(t, p);
       t.ok((await list(c)).isOk());
       t.equal(p.runs(), 1, "a token 15 s from expiry is used");
       await waitFor("the token within 10 s of its expiry", () => Date.now() > expiresAt - 10_000 + 50);
@@ -385,8 +388,7 @@ if (started !== undefined) {
       t.ok((await list(c)).isOk());
       t.equal(p.runs(), 2, "a renewal that answered a token already inside the 10 s is used until it expires, not run again per request");
       const q = withPlugin("good-1", 3_600_000);
-      const c2 = makeRestClients(q.conn._unsafeUnwrap());
-      t.teardown(() => c2.destroy());
+      const c2 = pluginClients(t, q);
       const all = await Promise.all([list(c2), list(c2), list(c2)]);
       t.ok(all.every((r) => r.isOk()), "three requests at once answered");
       t.equal(q.runs(), 1, "with one run of the plugin");
@@ -394,8 +396,7 @@ if (started !== undefined) {
 
     await t.test("a plugin that hangs is killed at its bound; the request fails with kind credentials", async (t) => {
       const p = withPlugin("hang", 3_600_000, { execPluginTimeoutMs: 500 });
-      const c = makeRestClients(p.conn._unsafeUnwrap());
-      t.teardown(() => c.destroy());
+      const c = pluginClients(t, p);
       const t0 = Date.now();
       const e = (await list(c))._unsafeUnwrapErr();
       const took = Date.now() - t0;
