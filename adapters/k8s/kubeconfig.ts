@@ -20,7 +20,7 @@ import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { parse as parseYaml } from "yaml";
-import { proxyUserInfoDecodes, type ApiConnection, type TlsSettings } from "./rest.js";
+import { proxyUrlProblem, type ApiConnection, type TlsSettings } from "./rest.js";
 
 /** Where to read cluster credentials from. */
 export interface KubeConfigSource {
@@ -213,13 +213,8 @@ function connection(m: Merged, execTimeoutMs: number): Result<ApiConnection, str
   const protocol = new URL(server).protocol;
   if (protocol !== "https:" && protocol !== "http:") return err(`cluster ${cn}: server ${server} is not http(s)`);
   const proxy = str(cluster, "proxy-url");
-  if (proxy !== undefined) {
-    if (!URL.canParse(proxy)) return err(`cluster ${cn}: proxy-url ${JSON.stringify(proxy)} is not a URL`);
-    const pp = new URL(proxy).protocol;
-    if (pp !== "http:" && pp !== "https:") return err(`cluster ${cn}: proxy-url ${pp}// is not supported (http:// and https:// proxies are; client-go also takes socks5://)`);
-    if (pp === "https:" && protocol === "http:") return err(`cluster ${cn}: a plain-HTTP server through an https proxy-url is not supported`);
-    if (!proxyUserInfoDecodes(new URL(proxy))) return err(`cluster ${cn}: proxy-url's user info has an invalid percent-encoding`);
-  }
+  const proxyProblem = proxy === undefined ? undefined : proxyUrlProblem(proxy, protocol);
+  if (proxyProblem !== undefined) return err(`cluster ${cn}: ${proxyProblem}`);
   if (user["auth-provider"] !== undefined) return err(`user ${JSON.stringify(userName)}: auth-provider is not supported (client-go dropped it too); use an exec credential plugin`);
   for (const [what, key, m2] of [
     ["certificate-authority", "certificate-authority", cluster],

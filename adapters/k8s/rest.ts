@@ -71,7 +71,7 @@ export function connectionFromKubeConfig(kc: KubeConfig): ApiConnection {
   // themselves, and the watches built here connect directly then, as they did before proxies were
   // honoured here (a socks5 proxy-url must not leave every informer failing forever).
   const configured = kc.getCurrentCluster()?.proxyUrl ?? "";
-  const proxy = /^https?:\/\//i.test(configured) && URL.canParse(configured) && proxyUserInfoDecodes(new URL(configured)) ? configured : undefined;
+  const proxy = configured !== "" && proxyUrlProblem(configured) === undefined ? configured : undefined;
   return {
     server,
     ...(proxy === undefined ? {} : { proxy }),
@@ -231,17 +231,23 @@ export interface RestClientOptions {
 }
 
 /**
- * Whether a proxy URL's user info percent-decodes (Go's `url.Parse` refuses the URL otherwise);
- * checked where a proxy URL enters, so that no connection fails on it later.
+ * Why this client cannot use `proxy` as a kubeconfig `proxy-url` (for a server of `serverProtocol`,
+ * when given), or undefined when it can: a URL, http or https, and user info that percent-decodes
+ * (Go's `url.Parse` refuses it otherwise). Checked where a proxy URL enters, so that no connection
+ * fails on it later.
  */
-export function proxyUserInfoDecodes(proxy: URL): boolean {
+export function proxyUrlProblem(proxy: string, serverProtocol?: string): string | undefined {
+  if (!URL.canParse(proxy)) return `proxy-url ${JSON.stringify(proxy)} is not a URL`;
+  const u = new URL(proxy);
+  if (u.protocol !== "http:" && u.protocol !== "https:") return `proxy-url ${u.protocol}// is not supported (http:// and https:// proxies are; client-go also takes socks5://)`;
+  if (u.protocol === "https:" && serverProtocol === "http:") return "a plain-HTTP server through an https proxy-url is not supported";
   try {
-    decodeURIComponent(proxy.username);
-    decodeURIComponent(proxy.password);
-    return true;
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
   } catch {
-    return false;
+    return "proxy-url's user info has an invalid percent-encoding";
   }
+  return undefined;
 }
 
 /** `Proxy-Authorization` from a proxy URL's user info (`Basic`, percent-decoded, as Go's transport sends it). */
