@@ -33,6 +33,7 @@ import { existsSync, symlinkSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CNI_ERROR } from "../../../lib/cni/index.js";
 import type { Ip } from "../../../lib/net/index.js";
 import { fouLinkName } from "../../../lib/plan/index.js";
 import { SILENT_LOGGER } from "../../../adapters/k8s/index.js";
@@ -290,7 +291,7 @@ async function addPod(a: Api, cni: readonly string[], socket: string, namespace:
   // is torn down with DEL, its network namespace removed, and tried again in a new one (the kubelet's
   // next sandbox); any other failure, or a third 11, fails the test.
   let r = await cniCall("ADD", cni, socket, namespace, pod);
-  for (let attempt = 2; attempt <= 3 && r.code !== 0 && cniCode(r.stdout) === 11; attempt++) {
+  for (let attempt = 2; attempt <= 3 && r.code !== 0 && cniCode(r.stdout) === CNI_ERROR.TRY_AGAIN_LATER; attempt++) {
     mark(`CNI ADD ${namespace}/${pod} answered code 11 (${r.stdout.trim()}); DEL and ADD again (attempt ${attempt})`);
     const del = await cniCall("DEL", cni, socket, namespace, pod);
     if (del.code !== 0) throw new Error(`CNI DEL ${namespace}/${pod} after a failed ADD failed (${del.code}): ${del.stdout}${del.stderr}`);
