@@ -7,9 +7,10 @@ import { join, relative, resolve } from "node:path";
 // (test/helpers/child-env.ts): their records merged as one-line files and pulled the merged lib
 // figure down (89.8 % in session 2; 84.8 % in the loaded full-suite run at 967e0df, where the new
 // program-docs test started 15 such children without the switch) while lib/'s own tests alone
-// cover 99.4 % of its lines. That test is fixed too; the gate goes back up once a full run confirms
-// the merged figure.
-const threshold = Number(process.env.COIL_LIB_COVERAGE ?? 80);
+// cover 99.4 % of its lines. That test is fixed too. The merged figure of a full run beside
+// `stress-ng --cpu 2` at f3171fd was 93.82 % (9,267 of 9,877 lines); the gate sits 1.8 points under it,
+// so a change that leaves about 180 more lib lines untested fails here.
+const threshold = Number(process.env.COIL_LIB_COVERAGE ?? 92);
 const summary = JSON.parse(readFileSync(resolve(".tap/report/coverage-summary.json"), "utf8"));
 let covered = 0;
 let total = 0;
