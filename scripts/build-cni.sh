@@ -3,9 +3,12 @@
 #
 #   dist/bin/coil      self-contained executable (Bun runtime embedded; the node's host has no Node.js)
 #   dist/bin/coil.mjs  single-file ESM bundle for Node (esbuild): the npm package's `coil` bin, and start-up comparison
+#   dist/bin/coil-qjs  self-contained executable (QuickJS in a static Go host, adapters/cni/quickjs/host):
+#                      the same TypeScript as bytecode; 5 MB, a third of the Bun executable's start-up CPU
 #
-# Usage: scripts/build-cni.sh [--bun-only|--node-only]
-# Needs the devDependencies `@oven/bun-linux-x64` (the Bun binary, no download) and `esbuild`.
+# Usage: scripts/build-cni.sh [--bun-only|--node-only|--qjs-only]
+# Needs the devDependencies `@oven/bun-linux-x64` (the Bun binary, no download) and `esbuild`, and Go
+# (the QuickJS host's modules come from the Go module proxy; cold: about 1-2 min of compiling, cached after).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +22,7 @@ WHAT=${1:-all}
 DEFINE_VERSION="__COIL_VERSION__=\"$COIL_VERSION\""
 DEFINE_COMMIT="__COIL_COMMIT__=\"$COIL_COMMIT\""
 mkdir -p "$OUT"
-if [ "$WHAT" != "--node-only" ]; then
+if [ "$WHAT" = "--bun-only" ] || [ "$WHAT" = "all" ]; then
   [ -x "$BUN" ] || { echo "build-cni: $BUN missing (npm ci installs @oven/bun-linux-x64)" >&2; exit 127; }
   # --compile embeds the runtime; --minify shrinks the embedded JS; --bytecode precompiles it so
   # start-up skips parsing; --no-compile-autoload-{dotenv,bunfig}: a CNI plugin must not read .env or
@@ -33,7 +36,7 @@ if [ "$WHAT" != "--node-only" ]; then
   mv -f "$tmp/coil" "$OUT/coil"  # rename: concurrent builds and running copies stay valid
   rm -rf "$tmp"
 fi
-if [ "$WHAT" != "--bun-only" ]; then
+if [ "$WHAT" = "--node-only" ] || [ "$WHAT" = "all" ]; then
   mkdir -p "$OUT/meta"
   "$ESBUILD" "$ENTRY" --bundle --minify --platform=node --target=node20 --format=esm \
     --banner:js='#!/usr/bin/env node' \
@@ -41,4 +44,24 @@ if [ "$WHAT" != "--bun-only" ]; then
   chmod 755 "$OUT/coil.mjs.tmp.$$"
   mv -f "$OUT/coil.mjs.tmp.$$.json" "$OUT/meta/coil.json"
   mv -f "$OUT/coil.mjs.tmp.$$" "$OUT/coil.mjs"
+fi
+if [ "$WHAT" = "--qjs-only" ] || [ "$WHAT" = "all" ]; then
+  command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null 2>&1 || { echo "build-cni: go not found (the QuickJS build needs Go)" >&2; exit 127; }
+  HOST="$ROOT/adapters/cni/quickjs/host"
+  work="$OUT/.coil-qjs-build.$$"
+  rm -rf "$work" && mkdir -p "$work"
+  trap 'rm -rf "$work"' EXIT
+  # One classic script (QuickJS runs it as global code), ES2023 (QuickJS's level). fast-client.ts's
+  # Node fallback names node:net in a dynamic import that this build never reaches.
+  "$ESBUILD" "$ROOT/adapters/cni/quickjs/main.ts" --bundle --minify --format=iife --platform=neutral \
+    --main-fields=module,main --target=es2023 --external:node:net \
+    --define:"$DEFINE_VERSION" --define:"$DEFINE_COMMIT" --outfile="$work/coil.js" --log-level=warning
+  # Compile to bytecode (tied to the QuickJS version: the compiler and the host share one go.mod), then
+  # build the host with bundle.qbc overlaid by it (the committed bundle.qbc stays empty).
+  (cd "$HOST" && CGO_ENABLED=0 go run -trimpath ./compile "$work/coil.js" "$work/bundle.qbc")
+  printf '{"Replace":{"%s":"%s"}}\n' "$HOST/bundle.qbc" "$work/bundle.qbc" > "$work/overlay.json"
+  (cd "$HOST" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -overlay "$work/overlay.json" -o "$work/coil-qjs" .)
+  mv -f "$work/coil-qjs" "$OUT/coil-qjs"
+  rm -rf "$work"
 fi

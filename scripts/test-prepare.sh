@@ -141,8 +141,9 @@ go_build kubernetes "building kube-apiserver + etcd (cached in $ENVTEST_CACHE), 
 go_build coil-v2 "building Coil v2's Go executables for the interop tests, usually ~10 min cold (coil ~30 s, coild ~10 min: Kubernetes client libraries, then coil-egress ~20 s), cached afterwards in $COIL_V2_CACHE_DIR" \
   scripts/coil-v2/build.sh COIL_V2_NO_BUILD
 
-# dist/: what the tests run (dist/bin/*.mjs, the Bun-compiled dist/bin/coil, dist/lib for the pack test).
-outputs=(dist/lib/index.js dist/cjs/lib/index.js dist/bin/coil)
+# dist/: what the tests run (dist/bin/*.mjs, the Bun-compiled dist/bin/coil, the QuickJS build
+# dist/bin/coil-qjs, dist/lib for the pack test).
+outputs=(dist/lib/index.js dist/cjs/lib/index.js dist/bin/coil dist/bin/coil-qjs)
 while IFS= read -r b; do outputs+=("$b"); done < <(node -p 'Object.values(require("./package.json").bin).join("\n")')
 oldest="" why=""
 for o in "${outputs[@]}"; do
@@ -150,16 +151,17 @@ for o in "${outputs[@]}"; do
   [[ -z "$oldest" || "$o" -ot "$oldest" ]] && oldest="$o"
 done
 if [[ -n "$oldest" ]]; then
-  newer=$({ find lib adapters -type f -name '*.ts' -newer "$oldest" -print -quit
+  newer=$({ find lib adapters -type f \( -name '*.ts' -o -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$oldest" -print -quit
     find scripts/build-bins.sh scripts/build-cni.sh scripts/build-cjs.mjs tsconfig.json package.json -newer "$oldest" -print -quit
   } 2>/dev/null | head -1)
   why=${newer:+"$newer is newer than $oldest"}
 fi
 dist_status=0
 if [[ -n "${why:-}" ]]; then
-  say "dist: building (npm run build + the Bun-compiled dist/bin/coil), usually ~1 min; $why"
+  say "dist: building (npm run build + the Bun-compiled dist/bin/coil + the QuickJS dist/bin/coil-qjs), usually ~1 min, 2-3 min with a cold Go cache; $why"
   t0=$(date +%s)
-  if npm run --silent build >"$LOGS/dist.log" 2>&1 && sh scripts/build-cni.sh --bun-only >>"$LOGS/dist.log" 2>&1; then
+  if npm run --silent build >"$LOGS/dist.log" 2>&1 && sh scripts/build-cni.sh --bun-only >>"$LOGS/dist.log" 2>&1 \
+    && sh scripts/build-cni.sh --qjs-only >>"$LOGS/dist.log" 2>&1; then
     say "dist: built in $(( $(date +%s) - t0 ))s"
   else
     dist_status=1

@@ -4,22 +4,10 @@
  * cheaper to start than `node:net`); under Node it uses `node:net`, imported lazily so the Bun
  * binary never loads it.
  */
-import { encodeLine, MAX_LINE_BYTES, parseResponseLine, type FastRequest } from "../common/fast-protocol.js";
-import type { RpcOutcome } from "./client.js";
+import { encodeLine, MAX_LINE_BYTES, type FastRequest } from "../common/fast-protocol.js";
+import { CLOSED_OUTCOME, TOO_LONG_OUTCOME, notJsonOutcome, outcomeOfLine, socketErrorOutcome, timeoutOutcome, type FastOutcome } from "./fast-outcome.js";
 
-/** {@link RpcOutcome}, or `not-fast`: the server answered with something else (try gRPC). */
-export type FastOutcome = RpcOutcome | { readonly kind: "not-fast"; readonly reason: string };
-
-/** Turn one response line into an outcome. */
-export function outcomeOfLine(line: string): FastOutcome {
-  const r = parseResponseLine(line);
-  if ("kind" in r) return { kind: "not-fast", reason: r.reason };
-  if (r.ok) return r.result === undefined ? { kind: "ok" } : { kind: "ok", result: Buffer.from(r.result, "base64") };
-  const message = r.message ?? r.error?.msg ?? "";
-  return r.error === undefined
-    ? { kind: "rpc-error", grpcCode: r.grpcCode, message }
-    : { kind: "rpc-error", grpcCode: r.grpcCode, message, error: r.error };
-}
+export { outcomeOfLine, type FastOutcome } from "./fast-outcome.js";
 
 /** Socket-independent state of one call: collects the response line, settles once. */
 class Exchange {
@@ -34,7 +22,7 @@ class Exchange {
     private readonly resolve: (o: FastOutcome) => void,
     private readonly close: () => void,
   ) {
-    this.timer = setTimeout(() => this.finish({ kind: "timeout", message: `no answer from ${socket} within ${timeoutMs} ms` }), timeoutMs);
+    this.timer = setTimeout(() => this.finish(timeoutOutcome(socket, timeoutMs)), timeoutMs);
   }
 
   finish(o: FastOutcome): void {
@@ -46,21 +34,20 @@ class Exchange {
   }
 
   data(b: Buffer): void {
-    if (this.size === 0 && b[0] !== 0x7b) return this.finish({ kind: "not-fast", reason: `first byte 0x${(b[0] ?? 0).toString(16)}` });
+    if (this.size === 0 && b[0] !== 0x7b) return this.finish(notJsonOutcome(b[0] ?? 0));
     this.chunks.push(b);
     this.size += b.length;
     const nl = b.indexOf(0x0a);
     if (nl >= 0) return this.finish(outcomeOfLine(Buffer.concat(this.chunks).toString("utf8", 0, this.size - b.length + nl)));
-    if (this.size > MAX_LINE_BYTES) this.finish({ kind: "not-fast", reason: "response line too long" });
+    if (this.size > MAX_LINE_BYTES) this.finish(TOO_LONG_OUTCOME);
   }
 
   closed(): void {
-    this.finish({ kind: "not-fast", reason: "closed without a response line" });
+    this.finish(CLOSED_OUTCOME);
   }
 
   failed(connected: boolean, e: NodeJS.ErrnoException): void {
-    const why = e.code ?? e.message;
-    this.finish(connected ? { kind: "not-fast", reason: `connection error ${why}` } : { kind: "unreachable", message: `cannot connect to ${this.socket}: ${why}` });
+    this.finish(socketErrorOutcome(this.socket, connected, e.code ?? e.message));
   }
 }
 

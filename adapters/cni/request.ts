@@ -6,8 +6,7 @@
 import type { CniAttachmentEnv, CniArgs, GcAttachment, NetConf } from "../../lib/cni/index.js";
 import { IS_CHAINED_KEY, prevResultSummary } from "../../lib/cni/index.js";
 import type { CniArgsJson, GcRequestJson, StatusRequestJson } from "../common/fast-protocol.js";
-
-const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+import { toBase64 as base64 } from "./base64.js";
 
 /** `CNIArgs` (proto3 JSON) for ADD/DEL/CHECK. */
 export function attachmentRequest(env: CniAttachmentEnv, args: CniArgs, conf: NetConf, stdin: Uint8Array): CniArgsJson {

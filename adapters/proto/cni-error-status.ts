@@ -8,12 +8,12 @@
  * client (`status.Convert(err).Details()`) reads. grpc-go rejects the trailer when
  * `Status.code` differs from the call's `grpc-status`, so both are set from one `code`.
  *
- * Imports only the messages-only generated code (no grpc-js): coild's gRPC endpoint
- * (`adapters/daemon/endpoint/grpc-status.ts`) encodes with it, the `coil` executable
- * (`adapters/cni/grpc-client.ts`) decodes with it.
+ * Imports only the portable messages-only generated code (no grpc-js, no Node.js `Buffer` in
+ * decoding): coild's gRPC endpoint (`adapters/daemon/endpoint/grpc-status.ts`) encodes with it, the
+ * `coil` executable (`adapters/cni/grpc-wire.ts`, also under QuickJS) decodes with it.
  */
-import { CNIError } from "./gen/messages/cni.js";
-import { Status } from "./gen/messages/google/rpc/status.js";
+import { CNIError } from "./gen/portable/cni.js";
+import { Status } from "./gen/portable/google/rpc/status.js";
 
 /** The trailer key carrying a serialized `google.rpc.Status`. */
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";

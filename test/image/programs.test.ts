@@ -1,6 +1,6 @@
 /**
- * The image's digest is only reproducible if the programs it carries are: building the self-contained
- * `coil` executable twice must give the same bytes. (Bun embeds the output file's name in the
+ * The image's digest is only reproducible if the programs it carries are: building each self-contained
+ * `coil` executable (Bun's and the QuickJS build) twice must give the same bytes. (Bun embeds the output file's name in the
  * executable, so a build that writes to a per-process temporary name differs on every run.)
  */
 import t from "tap";
@@ -19,6 +19,18 @@ t.test("scripts/build-cni.sh --bun-only twice gives a byte-identical dist/bin/co
     const t0 = performance.now();
     execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), "--bun-only"], { stdio: ["ignore", "ignore", "inherit"] });
     digests.push(sha256(BIN));
+    t.comment(`build ${i + 1}: ${Math.round(performance.now() - t0)} ms, sha256 ${digests[i]}`);
+  }
+  t.equal(digests[1], digests[0]);
+});
+
+t.test("scripts/build-cni.sh --qjs-only twice gives a byte-identical dist/bin/coil-qjs", async (t) => {
+  const qjs = join(ROOT, "dist/bin/coil-qjs");
+  const digests: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const t0 = performance.now();
+    execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), "--qjs-only"], { stdio: ["ignore", "ignore", "inherit"] });
+    digests.push(sha256(qjs));
     t.comment(`build ${i + 1}: ${Math.round(performance.now() - t0)} ms, sha256 ${digests[i]}`);
   }
   t.equal(digests[1], digests[0]);

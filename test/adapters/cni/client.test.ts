@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { socketClient, type AnsweredBy, type RpcCall } from "../../../adapters/cni/client.js";
 import { callFast } from "../../../adapters/cni/fast-client.js";
-import { decodeCniErrorDetail, frame, unframe } from "../../../adapters/cni/grpc-client.js";
+import { decodeCniErrorDetail, frame, unframe } from "../../../adapters/cni/grpc-wire.js";
 import { CNI_ERROR_TYPE_URL } from "../../../adapters/proto/cni-error-status.js";
 import { grpcErrorText } from "../../../adapters/cni/outcome.js";
 import { CNIError } from "../../../adapters/proto/gen/messages/cni.js";

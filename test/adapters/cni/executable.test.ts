@@ -1,11 +1,13 @@
 /**
- * Runs the BUILT `dist/bin/coil` (Bun-compiled) the way a container runtime does: argv `[]`, CNI_*
+ * Runs the BUILT executables, the Bun-compiled `dist/bin/coil` and the QuickJS build
+ * `dist/bin/coil-qjs`, every case against both, the way a container runtime does: argv `[]`, CNI_*
  * env, netconf on stdin, result on stdout, against (a) a fast-path daemon and (b) a grpc-js daemon
  * implementing `pkg.cnirpc.CNI` (which proves the gRPC fallback's wire format, including the
  * CNIError detail in `grpc-status-details-bin`), once per spec version.
  *
- * The binary is (re)built in `before` when missing or older than its sources
- * (`scripts/build-cni.sh`, about 1-3 s on this 2-core VM; the elapsed time is printed as a comment).
+ * The executables are (re)built in `before` when missing or older than their sources
+ * (`scripts/build-cni.sh`: a few seconds warm, 1-2 min with a cold Go cache; the elapsed time is
+ * printed as a comment).
  */
 import t from "tap";
 import { execFile, execFileSync } from "node:child_process";
@@ -18,7 +20,14 @@ import { startFastServer, startGrpcServer, type TestDaemon } from "./servers.js"
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const BIN = join(ROOT, "dist/bin/coil");
+const QJS = join(ROOT, "dist/bin/coil-qjs");
 const MJS = join(ROOT, "dist/bin/coil.mjs");
+
+/** The self-contained executables: every runtime-facing case runs against each. */
+const EXECUTABLES: readonly (readonly [string, string])[] = [
+  ["Bun executable", BIN],
+  ["QuickJS executable", QJS],
+];
 
 function newestSource(): number {
   const dirs = ["adapters/cni", "adapters/common", "lib/cni", "lib/net", "adapters/proto"];
@@ -28,10 +37,11 @@ function newestSource(): number {
 }
 
 t.before(() => {
-  if (existsSync(BIN) && existsSync(MJS) && statSync(BIN).mtimeMs > newestSource() && statSync(MJS).mtimeMs > newestSource()) return;
+  const newest = newestSource();
+  if ([BIN, QJS, MJS].every((f) => existsSync(f) && statSync(f).mtimeMs > newest)) return;
   const t0 = performance.now();
   execFileSync(join(ROOT, "scripts/build-cni.sh"), { stdio: "inherit" });
-  t.comment(`built dist/bin/coil and coil.mjs in ${Math.round(performance.now() - t0)} ms`);
+  t.comment(`built dist/bin/coil, coil-qjs and coil.mjs in ${Math.round(performance.now() - t0)} ms`);
 });
 
 interface Exec {
@@ -68,83 +78,86 @@ async function timedExec(env: Record<string, string | undefined>, stdin: unknown
 
 const parse = (s: string): Record<string, unknown> => JSON.parse(s) as Record<string, unknown>;
 
-t.test("VERSION", async (t) => {
-  const r = await exec({ CNI_COMMAND: "VERSION" }, { cniVersion: "1.0.0" });
-  t.same({ code: r.code, out: parse(r.stdout) }, { code: 0, out: { cniVersion: "1.0.0", supportedVersions: [...VERSIONS] } });
-});
-
 const kinds: readonly [string, (c: FakeCoild) => Promise<TestDaemon>][] = [
   ["fast-path daemon", startFastServer],
   ["grpc-js daemon (fallback)", startGrpcServer],
 ];
 
-for (const [kind, start] of kinds) {
-  for (const v of VERSIONS) {
-    t.test(`${kind}, cniVersion ${v}`, async (t) => {
-      const coild = new FakeCoild();
+for (const [exe, bin] of EXECUTABLES) {
+  const run = (env: Record<string, string | undefined>, stdin: unknown): Promise<Exec> => exec(env, stdin, [bin]);
+  t.test(`${exe}: VERSION`, async (t) => {
+    const r = await run({ CNI_COMMAND: "VERSION" }, { cniVersion: "1.0.0" });
+    t.same({ code: r.code, out: parse(r.stdout) }, { code: 0, out: { cniVersion: "1.0.0", supportedVersions: [...VERSIONS] } });
+  });
+
+  for (const [kind, start] of kinds) {
+    for (const v of VERSIONS) {
+      t.test(`${exe}, ${kind}, cniVersion ${v}`, async (t) => {
+        const coild = new FakeCoild();
+        const d = await start(coild);
+        t.teardown(() => d.close());
+        const conf = netconf(v, { socket: d.socket });
+        const add = await run(podEnv("ADD"), conf);
+        t.equal(add.code, 0, add.stdout + add.stderr);
+        const r = parse(add.stdout);
+        t.equal(r["cniVersion"], v);
+        t.same((r["ips"] as { address: string }[]).map((i) => i.address), ["10.100.0.1/32", "fd00::1/128"]);
+        t.equal(coild.attachments.size, 1, "daemon state changed");
+        const again = await run(podEnv("ADD"), conf);
+        t.same([again.code, parse(again.stdout)], [1, { cniVersion: v, code: 999, msg: "failed to setup pod network IPAM", details: "c8f4a1b2c3d4/eth0 already exists" }], "CNIError detail decoded");
+        if (v !== "0.3.1") t.same(await run(podEnv("CHECK"), conf), { code: 0, stdout: "", stderr: "" });
+        t.same(await run(podEnv("DEL", { CNI_NETNS: undefined }), conf), { code: 0, stdout: "", stderr: "" });
+        t.equal(coild.attachments.size, 0, "DEL reached the daemon");
+        const noPod = await run(podEnv("ADD", { CNI_ARGS: "IgnoreUnknown=1" }), conf);
+        t.same(parse(noPod.stdout), { cniVersion: v, code: 999, msg: "failed to get pod", details: "missing pod name or namespace" });
+        t.equal(coild.requests.filter((q) => q.method === "Add").length, 3);
+      });
+    }
+
+    t.test(`${exe}, ${kind}: STATUS, GC, chained ADD (1.1.0)`, async (t) => {
+      const coild = new FakeCoild({ status: 51 });
       const d = await start(coild);
       t.teardown(() => d.close());
-      const conf = netconf(v, { socket: d.socket });
-      const add = await exec(podEnv("ADD"), conf);
-      t.equal(add.code, 0, add.stdout + add.stderr);
-      const r = parse(add.stdout);
-      t.equal(r["cniVersion"], v);
-      t.same((r["ips"] as { address: string }[]).map((i) => i.address), ["10.100.0.1/32", "fd00::1/128"]);
-      t.equal(coild.attachments.size, 1, "daemon state changed");
-      const again = await exec(podEnv("ADD"), conf);
-      t.same([again.code, parse(again.stdout)], [1, { cniVersion: v, code: 999, msg: "failed to setup pod network IPAM", details: "c8f4a1b2c3d4/eth0 already exists" }], "CNIError detail decoded");
-      if (v !== "0.3.1") t.same(await exec(podEnv("CHECK"), conf), { code: 0, stdout: "", stderr: "" });
-      t.same(await exec(podEnv("DEL", { CNI_NETNS: undefined }), conf), { code: 0, stdout: "", stderr: "" });
-      t.equal(coild.attachments.size, 0, "DEL reached the daemon");
-      const noPod = await exec(podEnv("ADD", { CNI_ARGS: "IgnoreUnknown=1" }), conf);
-      t.same(parse(noPod.stdout), { cniVersion: v, code: 999, msg: "failed to get pod", details: "missing pod name or namespace" });
-      t.equal(coild.requests.filter((q) => q.method === "Add").length, 3);
+      const conf = netconf("1.1.0", { socket: d.socket });
+      const st = await run({ CNI_COMMAND: "STATUS" }, conf);
+      t.same([st.code, parse(st.stdout)], [1, { cniVersion: "1.1.0", code: 51, msg: "no address block available" }]);
+      const gc = await run({ CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" }, { ...conf, "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] });
+      t.same(gc, { code: 0, stdout: "", stderr: "" });
+      const last = coild.requests.at(-1);
+      t.same(last?.method === "GC" ? last.args.validAttachments : undefined, [{ containerId: "a", ifname: "eth0" }]);
+      const chained = await run(podEnv("ADD"), netconf("1.1.0", { socket: d.socket, prevResult: prevResult("1.1.0") }));
+      t.equal(chained.code, 1, "IPAM-mode daemon refuses a chained ADD");
+      t.match(parse(chained.stdout)["msg"], /first plugin/);
     });
   }
 
-  t.test(`${kind}: STATUS, GC, chained ADD (1.1.0)`, async (t) => {
-    const coild = new FakeCoild({ status: 51 });
-    const d = await start(coild);
+  t.test(`${exe}: Coil v2 style daemon without Status/GC rpcs`, async (t) => {
+    const d = await startGrpcServer(new FakeCoild({ hasStatusAndGc: false }));
     t.teardown(() => d.close());
-    const conf = netconf("1.1.0", { socket: d.socket });
-    const st = await exec({ CNI_COMMAND: "STATUS" }, conf);
-    t.same([st.code, parse(st.stdout)], [1, { cniVersion: "1.1.0", code: 51, msg: "no address block available" }]);
-    const gc = await exec({ CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" }, { ...conf, "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] });
-    t.same(gc, { code: 0, stdout: "", stderr: "" });
-    const last = coild.requests.at(-1);
-    t.same(last?.method === "GC" ? last.args.validAttachments : undefined, [{ containerId: "a", ifname: "eth0" }]);
-    const chained = await exec(podEnv("ADD"), netconf("1.1.0", { socket: d.socket, prevResult: prevResult("1.1.0") }));
-    t.equal(chained.code, 1, "IPAM-mode daemon refuses a chained ADD");
-    t.match(parse(chained.stdout)["msg"], /first plugin/);
+    const st = await run({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket: d.socket }));
+    t.same(st, { code: 0, stdout: "", stderr: "" }, "UNIMPLEMENTED counts as available");
+    const fastOnly = await run(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, rpc: "fast" }));
+    t.match(parse(fastOnly.stdout), { code: 999, msg: /does not speak the fast protocol/ }, "rpc: fast does not fall back");
+  });
+
+  t.test(`${exe}: forced gRPC against a fast-path-only daemon fails; egress-only chaining passes prevResult`, async (t) => {
+    const d = await startFastServer(new FakeCoild({ mode: "egress-only" }));
+    t.teardown(() => d.close());
+    const forced = await run(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, rpc: "grpc" }));
+    t.equal(forced.code, 1);
+    const prev = prevResult("0.4.0");
+    const chained = await run(podEnv("ADD"), netconf("0.4.0", { socket: d.socket, prevResult: prev }));
+    t.equal(chained.code, 0, chained.stdout);
+    t.same(parse(chained.stdout)["ips"], prev["ips"]);
+  });
+
+  t.test(`${exe}: daemon not running`, async (t) => {
+    const add = await run(podEnv("ADD"), netconf("1.0.0", { socket: "/nonexistent/coild.sock" }));
+    t.same([add.code, parse(add.stdout)["code"]], [1, 11]);
+    const st = await run({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket: "/nonexistent/coild.sock" }));
+    t.same([st.code, parse(st.stdout)["code"]], [1, 50]);
   });
 }
-
-t.test("Coil v2 style daemon without Status/GC rpcs", async (t) => {
-  const d = await startGrpcServer(new FakeCoild({ hasStatusAndGc: false }));
-  t.teardown(() => d.close());
-  const st = await exec({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket: d.socket }));
-  t.same(st, { code: 0, stdout: "", stderr: "" }, "UNIMPLEMENTED counts as available");
-  const fastOnly = await exec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, rpc: "fast" }));
-  t.match(parse(fastOnly.stdout), { code: 999, msg: /does not speak the fast protocol/ }, "rpc: fast does not fall back");
-});
-
-t.test("forced gRPC against a fast-path-only daemon fails; egress-only chaining passes prevResult", async (t) => {
-  const d = await startFastServer(new FakeCoild({ mode: "egress-only" }));
-  t.teardown(() => d.close());
-  const forced = await exec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, rpc: "grpc" }));
-  t.equal(forced.code, 1);
-  const prev = prevResult("0.4.0");
-  const chained = await exec(podEnv("ADD"), netconf("0.4.0", { socket: d.socket, prevResult: prev }));
-  t.equal(chained.code, 0, chained.stdout);
-  t.same(parse(chained.stdout)["ips"], prev["ips"]);
-});
-
-t.test("daemon not running", async (t) => {
-  const add = await exec(podEnv("ADD"), netconf("1.0.0", { socket: "/nonexistent/coild.sock" }));
-  t.same([add.code, parse(add.stdout)["code"]], [1, 11]);
-  const st = await exec({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket: "/nonexistent/coild.sock" }));
-  t.same([st.code, parse(st.stdout)["code"]], [1, 50]);
-});
 
 t.test("the Node bundle behaves the same (fast path and gRPC)", async (t) => {
   for (const start of [startFastServer, startGrpcServer]) {
@@ -157,7 +170,7 @@ t.test("the Node bundle behaves the same (fast path and gRPC)", async (t) => {
 });
 
 const BINS: readonly (readonly [string, readonly string[]])[] = [
-  ["Bun executable", [BIN]],
+  ...EXECUTABLES.map(([name, bin]) => [name, [bin]] as const),
   ["Node bundle", [process.execPath, MJS]],
 ];
 
@@ -180,13 +193,17 @@ t.test("issue 7: a 100,000-byte CNI_ARGS value is not echoed back whole", async 
     ["IgnoreUnknown", `IgnoreUnknown=${big}`],
   ];
   for (const [name, args] of cases) {
-    const r = await exec(podEnv("ADD", { CNI_ARGS: args }), netconf("1.0.0", { socket: "/nonexistent/coild.sock" }));
-    t.equal(r.code, 1, name);
-    t.ok(r.stdout.length < 2048, `${name}: ${r.stdout.length} bytes of stdout`);
-    t.match(parse(r.stdout), { code: 4, msg: "failed to load CNI_ARGS", details: /… \(\d+ bytes\)|is too long: 100000 characters/ }, name);
+    for (const [exe, bin] of EXECUTABLES) {
+      const r = await exec(podEnv("ADD", { CNI_ARGS: args }), netconf("1.0.0", { socket: "/nonexistent/coild.sock" }), [bin]);
+      t.equal(r.code, 1, `${exe}: ${name}`);
+      t.ok(r.stdout.length < 2048, `${exe}: ${name}: ${r.stdout.length} bytes of stdout`);
+      t.match(parse(r.stdout), { code: 4, msg: "failed to load CNI_ARGS", details: /… \(\d+ bytes\)|is too long: 100000 characters/ }, `${exe}: ${name}`);
+    }
   }
-  const env = await exec(podEnv("ADD", { CNI_NETNS: `/x${big}\u0001` }), netconf("1.0.0"));
-  t.ok(env.stdout.length < 1024, `CNI_NETNS: ${env.stdout.length} bytes of stdout`);
+  for (const [exe, bin] of EXECUTABLES) {
+    const env = await exec(podEnv("ADD", { CNI_NETNS: `/x${big}\u0001` }), netconf("1.0.0"), [bin]);
+    t.ok(env.stdout.length < 1024, `${exe}: CNI_NETNS: ${env.stdout.length} bytes of stdout`);
+  }
 });
 
 t.test("issue 7: a netconf with a 1 MiB name is answered quickly (code 7, nothing sent to coild)", async (t) => {
@@ -231,9 +248,11 @@ t.test("issue 7: a 64 MiB stdin is refused quickly without reading it all", asyn
   const coild = new FakeCoild();
   const d = await startFastServer(coild);
   t.teardown(() => d.close());
-  const r = await timedExec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, pad: "x".repeat(64 * 1024 * 1024) }), [BIN], ANSWER_WITHIN_MS + 5000);
-  t.comment(`answered in ${r.ms} ms`);
-  t.ok(r.ms < ANSWER_WITHIN_MS, `answered in ${r.ms} ms`);
-  t.match(r.code === 1 ? parse(r.stdout) : r.stdout, { code: 7, msg: "network config is too large" });
+  for (const [exe, bin] of EXECUTABLES) {
+    const r = await timedExec(podEnv("ADD"), netconf("1.0.0", { socket: d.socket, pad: "x".repeat(64 * 1024 * 1024) }), [bin], ANSWER_WITHIN_MS + 5000);
+    t.comment(`${exe}: answered in ${r.ms} ms`);
+    t.ok(r.ms < ANSWER_WITHIN_MS, `${exe}: answered in ${r.ms} ms`);
+    t.match(r.code === 1 ? parse(r.stdout) : r.stdout, { code: 7, msg: "network config is too large" }, exe);
+  }
   t.equal(coild.requests.length, 0, "coild not called");
 });
