@@ -56,12 +56,14 @@ if [ "$WHAT" = "--qjs-only" ] || [ "$WHAT" = "all" ]; then
   # Node fallback names node:net in a dynamic import that this build never reaches.
   "$ESBUILD" "$ROOT/adapters/cni/quickjs/main.ts" --bundle --minify --format=iife --platform=neutral \
     --main-fields=module,main --target=es2023 --external:node:net \
-    --define:"$DEFINE_VERSION" --define:"$DEFINE_COMMIT" --outfile="$work/coil.js" --log-level=warning
+    --define:"$DEFINE_VERSION" --define:"$DEFINE_COMMIT" --outfile="$work/coil.js" --metafile="$work/coil-qjs.json" --log-level=warning
   # Compile to bytecode (tied to the QuickJS version: the compiler and the host share one go.mod), then
   # build the host with bundle.qbc overlaid by it (the committed bundle.qbc stays empty).
   (cd "$HOST" && CGO_ENABLED=0 go run -trimpath ./compile "$work/coil.js" "$work/bundle.qbc")
   printf '{"Replace":{"%s":"%s"}}\n' "$HOST/bundle.qbc" "$work/bundle.qbc" > "$work/overlay.json"
   (cd "$HOST" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -overlay "$work/overlay.json" -o "$work/coil-qjs" .)
+  mkdir -p "$OUT/meta"
+  mv -f "$work/coil-qjs.json" "$OUT/meta/coil-qjs.json" # the bundle's inputs: tests use it to tell a stale build
   mv -f "$work/coil-qjs" "$OUT/coil-qjs"
   rm -rf "$work"
 fi

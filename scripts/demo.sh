@@ -21,9 +21,9 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
-if [ ! -x "$ROOT/dist/bin/coil" ]; then
-  echo "building the coil CNI executable (dist/bin/coil, scripts/build-cni.sh)"
-  sh "$ROOT/scripts/build-cni.sh" --bun-only
+if [ ! -x "$ROOT/dist/bin/coil-qjs" ]; then
+  echo "building the coil CNI executable (dist/bin/coil-qjs, scripts/build-cni.sh --qjs-only; needs Go)"
+  PATH="$PATH:/usr/local/go/bin" sh "$ROOT/scripts/build-cni.sh" --qjs-only
 fi
 
 exec node --import tsx "$ROOT/scripts/demo.ts"

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { addNodeAddresses, startCoildInNetns, terminateProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../test/helpers/test-host.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const COIL = process.env["COIL_DEMO_BIN"] ?? join(ROOT, "dist/bin/coil");
+const COIL = process.env["COIL_DEMO_BIN"] ?? join(ROOT, "dist/bin/coil-qjs");
 const NODE_V4 = TEST_NODE_V4;
 const NODE_V6 = TEST_NODE_V6;
 const POOL_V4 = "10.100.0.0/24";

@@ -115,13 +115,13 @@ export interface ProgramLayout {
 /**
  * The programs, derived from package.json `bin` (so a new program cannot be left out): every `bin`
  * except `coil` is an esbuild bundle `dist/bin/<name>.mjs`, installed as `/usr/local/coil/<name>.mjs`
- * with a `/usr/local/coil/<name>` symlink; `coil` is the self-contained executable `dist/bin/coil`
+ * with a `/usr/local/coil/<name>` symlink; `coil` is the self-contained QuickJS build `dist/bin/coil-qjs`
  * at `/usr/local/coil/coil` (coil-installer's `COIL_PATH`), which coil-installer copies to the host.
  */
 export function programLayout(bin: Readonly<Record<string, string>>): ProgramLayout {
   const names = Object.keys(bin).sort();
   if (!names.includes("coil")) throw new Error("package.json bin has no coil entry");
-  const files: ProgramFile[] = [{ path: `${COIL_DIR}/coil`, source: "dist/bin/coil", mode: 0o755 }];
+  const files: ProgramFile[] = [{ path: `${COIL_DIR}/coil`, source: "dist/bin/coil-qjs", mode: 0o755 }];
   const links: Array<readonly [string, string]> = [];
   for (const name of names) {
     if (name === "coil") continue;

@@ -3,8 +3,8 @@
  * namespaces, each with its own addresses on a link to a shared namespace — a "ToR" router (separate
  * L3 links, one /24 and one /64 per node: `topology: "l3"`) or an L2 "switch" (one bridge, every node
  * in 10.0.0.0/24 and fd00::/64: `topology: "l2"`). Per node the helper starts the real programs from
- * dist/ (`dist/bin/coild.mjs` on the Kubernetes store, `dist/bin/coil-router.mjs`, the Bun-compiled
- * CNI executable `dist/bin/coil`) and Debian's BIRD 2 with the shipped config/bird files. The API
+ * dist/ (`dist/bin/coild.mjs` on the Kubernetes store, `dist/bin/coil-router.mjs`, the CNI executable
+ * the image ships, `dist/bin/coil-qjs`) and Debian's BIRD 2 with the shipped config/bird files. The API
  * server of the test control plane is relayed into every node namespace (test/helpers/api-relay.ts).
  *
  * Everything lives in namespaces and a temp dir created here; sysctls are only set inside them, and
@@ -30,7 +30,7 @@ import { api, createPool, startController, type Api } from "../adapters/ipam-con
 export const DIST = {
   coild: join(REPO_ROOT, "dist/bin/coild.mjs"),
   router: join(REPO_ROOT, "dist/bin/coil-router.mjs"),
-  coil: join(REPO_ROOT, "dist/bin/coil"),
+  coil: join(REPO_ROOT, "dist/bin/coil-qjs"),
 } as const;
 
 /** The shipped BIRD files the test runs. */

@@ -205,7 +205,7 @@ t.test("program layout: every package.json bin is in the image, coil as the exec
   t.same(
     layout.files.map((f) => [f.path, f.source, f.mode.toString(8)]),
     [
-      [`${COIL_DIR}/coil`, "dist/bin/coil", "755"],
+      [`${COIL_DIR}/coil`, "dist/bin/coil-qjs", "755"],
       [`${COIL_DIR}/coil-egress.mjs`, "dist/bin/coil-egress.mjs", "755"],
       [`${COIL_DIR}/coil-egress-controller.mjs`, "dist/bin/coil-egress-controller.mjs", "755"],
       [`${COIL_DIR}/coil-installer.mjs`, "dist/bin/coil-installer.mjs", "755"],

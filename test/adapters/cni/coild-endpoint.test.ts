@@ -1,5 +1,5 @@
 /**
- * The built `dist/bin/coil` against coild's real CNI endpoint (`serveCni` from adapters/daemon:
+ * The built `dist/bin/coil` and `dist/bin/coil-qjs` against coild's real CNI endpoint (`serveCni` from adapters/daemon:
  * one socket, protocol sniffing, grpc-js via connection injector), with handlers backed by the
  * FakeCoild model. Proves both sides of the fast protocol and the gRPC path agree. Needs
  * `dist/bin/coil` (built by executable.test.ts's `before`, or `scripts/build-cni.sh`).
@@ -18,9 +18,10 @@ import { VERSIONS, netconf, podEnv } from "./helpers.js";
 import { argsJson, tempSocket } from "./servers.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
-const BIN = join(ROOT, "dist/bin/coil");
+const EXECUTABLES = [join(ROOT, "dist/bin/coil"), join(ROOT, "dist/bin/coil-qjs")] as const;
 t.before(() => {
-  if (!existsSync(BIN)) execFileSync(join(ROOT, "scripts/build-cni.sh"), ["--bun-only"], { stdio: "inherit" });
+  if (!existsSync(EXECUTABLES[0])) execFileSync(join(ROOT, "scripts/build-cni.sh"), ["--bun-only"], { stdio: "inherit" });
+  if (!existsSync(EXECUTABLES[1])) execFileSync(join(ROOT, "scripts/build-cni.sh"), ["--qjs-only"], { stdio: "inherit" });
 });
 
 function handlers(coild: FakeCoild): CniCallHandlers {
@@ -40,16 +41,16 @@ function handlers(coild: FakeCoild): CniCallHandlers {
   };
 }
 
-function exec(env: Record<string, string | undefined>, stdin: unknown): Promise<{ code: number | null; stdout: string }> {
+function exec(bin: string, env: Record<string, string | undefined>, stdin: unknown): Promise<{ code: number | null; stdout: string }> {
   const clean = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((done) => {
-    const c = execFile(BIN, [], { env: clean, timeout: 30_000 }, (_e, stdout) => done({ code: c.exitCode, stdout: String(stdout) }));
+    const c = execFile(bin, [], { env: clean, timeout: 30_000 }, (_e, stdout) => done({ code: c.exitCode, stdout: String(stdout) }));
     c.stdin?.end(JSON.stringify(stdin));
   });
 }
 
-for (const rpc of ["auto", "grpc"] as const) {
-  t.test(`coil → coild serveCni, rpc ${rpc}`, async (t) => {
+for (const [bin, rpc] of EXECUTABLES.flatMap((b) => (["auto", "grpc"] as const).map((r) => [b, r] as const))) {
+  t.test(`${bin.split("/").pop() ?? bin} → coild serveCni, rpc ${rpc}`, async (t) => {
     const coild = new FakeCoild({ status: 51 });
     const { socket } = tempSocket();
     const srv = await serveCni({ socketPath: socket, handlers: handlers(coild), log: NULL_LOGGER });
@@ -57,14 +58,14 @@ for (const rpc of ["auto", "grpc"] as const) {
     t.teardown(() => srv.value.close());
     for (const v of VERSIONS) {
       const conf = netconf(v, { socket, rpc });
-      const add = await exec(podEnv("ADD"), conf);
+      const add = await exec(bin, podEnv("ADD"), conf);
       t.equal(add.code, 0, add.stdout);
       t.equal((JSON.parse(add.stdout) as { cniVersion?: unknown }).cniVersion, v);
-      const dup = await exec(podEnv("ADD"), conf);
+      const dup = await exec(bin, podEnv("ADD"), conf);
       t.match(JSON.parse(dup.stdout), { code: 999, msg: "failed to setup pod network IPAM" }, "CNIError from coild");
-      t.same(await exec(podEnv("DEL"), conf), { code: 0, stdout: "" });
+      t.same(await exec(bin, podEnv("DEL"), conf), { code: 0, stdout: "" });
     }
-    const st = await exec({ CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket, rpc }));
+    const st = await exec(bin, { CNI_COMMAND: "STATUS" }, netconf("1.1.0", { socket, rpc }));
     t.same(JSON.parse(st.stdout), { cniVersion: "1.1.0", code: 51, msg: "no address block available" });
     t.equal(coild.attachments.size, 0);
   });

@@ -20,20 +20,23 @@ import { waitFor } from "../../helpers/wait.js";
 import { addNodeAddresses, REPO_ROOT, startCoildInNetns, stopProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../../helpers/test-host.js";
 import { poolDoc } from "./harness.js";
 
-const COIL = join(REPO_ROOT, "dist/bin/coil");
+/** The executable the image installs as /opt/cni/bin/coil: the QuickJS build. */
+const COIL = join(REPO_ROOT, "dist/bin/coil-qjs");
+const HOST_DIR = join(REPO_ROOT, "adapters/cni/quickjs/host");
 const VERSIONS = ["0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 const execFileP = promisify(execFile);
 
-/** Build dist/bin/coil when it is missing or older than any source it bundles (meta/coil.json inputs). */
+/** Build dist/bin/coil-qjs when it is missing or older than any source it bundles (meta/coil-qjs.json inputs) or its Go host. */
 function ensureExecutable(): string {
-  const meta = join(REPO_ROOT, "dist/bin/meta/coil.json");
+  const meta = join(REPO_ROOT, "dist/bin/meta/coil-qjs.json");
   let stale = !existsSync(COIL);
   if (!stale && existsSync(meta)) {
     const built = statSync(COIL).mtimeMs;
     const inputs = Object.keys((JSON.parse(execFileSync("cat", [meta]).toString()) as { inputs: Record<string, unknown> }).inputs);
-    stale = inputs.some((f) => existsSync(join(REPO_ROOT, f)) && statSync(join(REPO_ROOT, f)).mtimeMs > built);
+    const host = ["main.go", "io.go", "go.mod", "go.sum", "compile/main.go"].map((f) => join(HOST_DIR, f));
+    stale = [...inputs.map((f) => join(REPO_ROOT, f)), ...host].some((f) => existsSync(f) && statSync(f).mtimeMs > built);
   }
-  if (stale) execFileSync("flock", ["/tmp/coil-build-cni.lock", "nice", "-n", "19", "sh", join(REPO_ROOT, "scripts/build-cni.sh"), "--bun-only"], { stdio: "inherit" });
+  if (stale) execFileSync("flock", ["/tmp/coil-build-cni.lock", "nice", "-n", "19", "sh", join(REPO_ROOT, "scripts/build-cni.sh"), "--qjs-only"], { stdio: "inherit" });
   return stale ? "rebuilt" : "up to date";
 }
 
@@ -156,7 +159,7 @@ function linkExists(ns: string, dev: string): boolean {
 const v4Of = (a: AddOut): string => (a.ips.find((i) => !i.address.includes(":"))?.address ?? "").split("/")[0] ?? "";
 const v6Of = (a: AddOut): string => (a.ips.find((i) => i.address.includes(":"))?.address ?? "").split("/")[0] ?? "";
 
-t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil", async (t) => {
+t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil-qjs", async (t) => {
   if (!requireRoot(t)) return;
   t.comment(`dist/bin/coil ${ensureExecutable()}`);
   const host: TestNetns = withNetns(t, "coilconf-host");
