@@ -1,48 +1,71 @@
 /**
- * `npm run bench:cni` — Coil's installed `coil` executable + a real `coild` (local store) against
- * Debian's reference `ptp` + `host-local`, on the same workload, in ONE run, in two load phases:
- * "quiet" (the machine as it is) and "hog" (`stress-ng --cpu 2` started by this script), with
+ * `npm run bench:cni` — Coil's `coil` CNI executable + a real `coild` (local store) against Debian's
+ * reference `ptp` + `host-local`, on the same workload, in ONE run, in two load phases: "quiet" (the
+ * machine as it is) and "hog" (`stress-ng --cpu 2` started by this script).
  *
- * - serial ADD then DEL latency (p50/p90, n per case) for IPv4 and dual stack;
- * - a burst of 100 concurrent IPv4 ADDs (wall time), for both plugins;
- * - coild's RSS (`/proc/<pid>/status` VmRSS) with 110 pods attached.
+ * Executables: "ours" is `dist/bin/coil-qjs` (QuickJS bytecode in a static Go host; the image installs
+ * it as /opt/cni/bin/coil, and it runs here as `coil` in a temp CNI bin dir); the issue's targets are
+ * checked on it. `dist/bin/coil` (Bun `--compile` of the same TypeScript) is measured in the same run
+ * as a diagnostic case (`coil-bun` in the bin dir, same netconf, same coild). Either is built when
+ * missing (`scripts/build-cni.sh --qjs-only` / `--bun-only`). Measured:
+ *
+ * - serial ADD then DEL latency (p50/p90, n per case): coil-qjs IPv4, ptp IPv4, coil-qjs dual stack
+ *   and coil (Bun) IPv4 interleaved call by call; ptp dual stack on its own right after (its ADDs
+ *   sleep ~2 s in IPv6 DAD); coild's daemon-side latency over the fast path (no executable);
+ * - a burst of `--burst` concurrent IPv4 ADDs (wall time) per executable: coil-qjs, coil (Bun), ptp;
+ * - coild's RSS (`/proc/<pid>/status` VmRSS) with `--pods` pods attached (the coil-qjs burst's pods
+ *   plus more coil-qjs ADDs);
+ * - diagnostics for all three executables: DEL of an unknown container (round trip, no kernel work),
+ *   interleaved; a burst of concurrent `VERSION` calls (start-up only, no daemon, no nsenter); and
+ *   the CPU (user + sys) per `VERSION` call: `--cpu-calls` serial calls per executable and slice,
+ *   interleaved call by call (the order rotating), each executable run by its own long-lived
+ *   `/bin/sh` helper that reports its children's cumulative CPU (`cutime` + `cstime` of
+ *   `/proc/<sh>/stat`, read by the shell's builtin `read` so no other child is counted) after each
+ *   call. The kernel accumulates those in ns and /proc shows them in clock ticks (10 ms), so the
+ *   figure is (last − first reading) / calls, exact to 20 ms / calls (0.5 ms at 40 calls); 2
+ *   warm-up calls per executable come before the first reading. It includes the shell child's few
+ *   instructions between fork and exec, the same for all three.
  *
  * Interleaving: within a slice the cases alternate call by call (round robin), so the cases compared
  * see the same load. The phases are cut into `--rounds` slices (default 2: halves) that alternate,
- * quiet → hog → quiet → hog, each slice doing its share of the n serial calls and one burst per
- * plugin (the burst order alternates too); a phase's figures merge its slices. So a drift of the
- * machine's own load during the run (other jobs) hits both phases alike instead of one. The hog is
- * started for its slice only (`stress-ng --cpu 2 --timeout <s>`, argv, its PID recorded; the slice
- * starts once its 2 workers run), stopped by that PID when the slice ends (its workers by their
- * recorded PIDs if they outlive it), and a hog that ended before its slice fails the run. Load
- * average is recorded at the start and end of each slice.
+ * quiet → hog → quiet → hog, each slice doing its share of the n serial calls, one burst per
+ * executable (coil-qjs, Bun, ptp in even rounds, ptp, Bun, coil-qjs in odd ones: ours and the
+ * reference swap ends, Bun stays in the middle) and the diagnostics (whose executable order rotates
+ * too); a phase's figures merge its slices. So a drift of the machine's own load during the run
+ * (other jobs) hits both phases alike instead of one. The hog is started for its slice only
+ * (`stress-ng --cpu 2 --timeout <s>`, argv, its PID recorded; the slice starts once its 2 workers
+ * run), stopped by that PID when the slice ends (its workers by their recorded PIDs if they outlive
+ * it), and a hog that ended before its slice fails the run. Load average is recorded at the start
+ * and end of each slice.
  *
  * Output: stdout, and (unless `--no-write`) `RESULTS-cni.md` with per-phase tables (ratios ours /
- * reference, the issue's targets met/missed) plus `cni-latency.svg` (ECDFs of ADD and DEL per phase,
- * bench/plot-svg.ts) in `--out-dir` (default bench/); notes below the marker in an existing
- * RESULTS-cni.md are kept.
+ * reference and Bun / reference, the issue's targets met/missed on coil-qjs, the diagnostics with
+ * their ratios to ptp) plus `cni-latency.svg` (ECDFs of ADD and DEL per phase, bench/plot-svg.ts) in
+ * `--out-dir` (default bench/); notes below the marker in an existing RESULTS-cni.md are kept.
  *
  * Everything runs inside a dedicated test "host" netns (coild is started there through
- * `nsenter --net=`, both plugins are invoked there through `nsenter`), so the machine's own routes,
+ * `nsenter --net=`, the plugins are invoked there through `nsenter`), so the machine's own routes,
  * rules and sysctls are never touched (ptp enables forwarding in the netns it runs in). Plugins are
- * invoked as a runtime does: argv array, `CNI_*` environment, netconf on stdin. Results go to stdout
- * and `RESULTS-cni.md` (see Output). Everything created is removed at the end (also on failure).
+ * invoked as a runtime does: argv array, `CNI_*` environment, netconf on stdin. Everything created
+ * is removed at the end (also on failure).
  *
  * Usage: `npm run bench:cni [-- --phases=quiet,hog --rounds=2 --n=30 --burst=100 --pods=110
- * --hog-timeout=SECONDS --out-dir=DIR --no-write --only=daemon|rss|exec]`
+ * --cpu-calls=40 --hog-timeout=SECONDS --out-dir=DIR --no-write --only=daemon|rss|exec]`
  * (`--only=daemon` measures only coild's daemon-side latency over the fast path, no executables;
- * `--coild-root=DIR` bundles coild from another source tree, e.g. an older commit for before/after).
+ * `--only=exec` only the unknown-container DEL of the three executables; `--coild-root=DIR` bundles
+ * coild from another source tree, e.g. an older commit for before/after).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { createInterface } from "node:readline";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { addNodeAddresses, startCoildInNetns, terminateProcess, TEST_NODE_V4, TEST_NODE_V6 } from "../test/helpers/test-host.js";
-import { CASES, latencyPanels, PHASES, pct, phaseMarkdown, targetSummary, type Phase, type PhaseResult, type Row, type SliceLoad } from "./cni-report.js";
+import { CASES, EXE_NAMES, EXES, latencyPanels, PHASES, pct, phaseMarkdown, targetSummary, type CpuTotal, type Exe, type PerExe, type Phase, type PhaseResult, type Row, type SliceLoad } from "./cni-report.js";
 import { ecdfSvg } from "./plot-svg.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -55,6 +78,7 @@ const { values: opt } = parseArgs({
     n: { type: "string", default: "30" },
     burst: { type: "string", default: "100" },
     pods: { type: "string", default: "110" },
+    "cpu-calls": { type: "string", default: "40" },
     only: { type: "string" },
     phases: { type: "string", default: PHASES.join(",") },
     rounds: { type: "string", default: "2" },
@@ -69,6 +93,7 @@ const N = Number(opt.n);
 const BURST = Number(opt.burst);
 const PODS = Number(opt.pods);
 const ROUNDS = Number(opt.rounds);
+const CPU_CALLS = Number(opt["cpu-calls"]);
 const PHASE_LIST = (opt.phases ?? "").split(",").filter((x) => x !== "");
 const COILD_NODE_FLAGS = (opt["coild-node-flags"] ?? "").split(" ").filter((x) => x !== "");
 const OUT_DIR = resolve(opt["out-dir"] ?? ".");
@@ -85,6 +110,7 @@ function badFlags(): string | undefined {
     count("n", N, 1) ??
     count("burst", BURST, 1) ??
     count("pods", PODS, 0) ??
+    count("cpu-calls", CPU_CALLS, 1) ??
     count("rounds", ROUNDS, 1) ??
     (ROUNDS > N ? `--rounds (${ROUNDS}) must not exceed --n (${N}): every slice needs at least one call per case` : undefined) ??
     (hogTimeout === undefined ? undefined : count("hog-timeout", Number(hogTimeout), 10)) ??
@@ -92,7 +118,13 @@ function badFlags(): string | undefined {
   );
 }
 
-type Plugin = "coil" | "ref";
+type Plugin = Exe;
+
+/** File name of each executable in the temp CNI bin dir (coil-qjs is `coil`, as the image installs it). */
+const EXE_FILE: PerExe<string> = { qjs: "coil", bun: "coil-bun", ref: "ptp" };
+
+/** `xs` rotated left by `k` (the order of the executables changes from call to call and round to round). */
+const rotate = <T>(xs: readonly T[], k: number): T[] => [...xs.slice(k % xs.length), ...xs.slice(0, k % xs.length)];
 type Stack = "v4" | "dual";
 
 /** A `stress-ng --cpu 2` started by this script: its PID and its workers' PIDs. */
@@ -151,7 +183,7 @@ function startCoild(c: Ctx): Promise<ChildProcess> {
 }
 
 function netconf(c: Ctx, p: Plugin, stack: Stack): string {
-  if (p === "coil") return JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: c.sock });
+  if (p !== "ref") return JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: c.sock });
   const ranges = [[{ subnet: "10.200.0.0/16" }], ...(stack === "dual" ? [[{ subnet: "fd20::/64" }]] : [])];
   return JSON.stringify({ cniVersion: "1.0.0", name: `ref-${stack}`, type: "ptp", ipMasq: false, ipam: { type: "host-local", ranges, dataDir: join(c.tmp, "host-local") } });
 }
@@ -164,7 +196,7 @@ interface Call {
 
 /** Run a plugin as a runtime does: argv, CNI_* env, netconf on stdin, inside the test host netns. */
 function invoke(c: Ctx, p: Plugin, stack: Stack, cmd: "ADD" | "DEL", id: string, ns: string): Promise<Call> {
-  const exe = join(c.bin, p === "coil" ? "coil" : "ptp");
+  const exe = join(c.bin, EXE_FILE[p]);
   const env = {
     PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin",
     CNI_COMMAND: cmd,
@@ -206,7 +238,12 @@ function fastCall(c: Ctx, method: "Add" | "Del", id: string, ns: string, stack: 
 
 type Case = readonly [Plugin, Stack];
 
-const caseLabel = ([p, s]: Case): string => (p === "coil" ? (s === "v4" ? CASES.coilV4 : CASES.coilDual) : s === "v4" ? CASES.refV4 : CASES.refDual);
+function caseLabel([p, s]: Case): string {
+  if (p === "bun" && s === "v4") return CASES.bunV4;
+  if (p === "bun") return "coil (Bun) + coild dual stack";
+  if (p === "qjs") return s === "v4" ? CASES.qjsV4 : CASES.qjsDual;
+  return s === "v4" ? CASES.refV4 : CASES.refDual;
+}
 
 /**
  * `n` serial ADDs then `n` serial DELs of several cases, interleaved call by call (round robin), so
@@ -249,26 +286,114 @@ async function burst(c: Ctx, p: Plugin, count: number): Promise<{ ms: number; re
   return { ms, release };
 }
 
-/** Where the executables' time goes: `n` DELs with no kernel work, and a burst of VERSION calls (no daemon). */
-async function diagnostics(c: Ctx, n: number): Promise<{ noop: Record<Plugin, number[]>; version: Record<Plugin, number> }> {
+const VERSION_STDIN = '{"cniVersion":"1.0.0","name":"x","type":"x"}';
+
+/**
+ * The CPU helper (see the header): `sh -c HELPER coil-bench-cpu <exe> <stdin file>` runs the
+ * executable once per line it reads, as `CNI_COMMAND=VERSION`, then prints the exit code and its own
+ * /proc stat line, whose `cutime` + `cstime` count the CPU of all its waited-for children so far
+ * (only the executable: `read` is a builtin).
+ */
+const CPU_HELPER = `exe=$1 in=$2
+while read -r _; do
+  "$exe" <"$in" >/dev/null 2>&1
+  rc=$?
+  read -r stat </proc/$$/stat
+  echo "$rc $stat"
+done`;
+
+/** One executable's CPU helper: `call()` runs it once and answers the children's cumulative CPU in clock ticks. */
+interface CpuHelper {
+  call(): Promise<number>;
+  close(): Promise<void>;
+}
+
+function cpuHelper(exe: string, stdinFile: string): CpuHelper {
+  const ch = spawn("/bin/sh", ["-c", CPU_HELPER, "coil-bench-cpu", exe, stdinFile], {
+    env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: "VERSION" },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  createInterface({ input: ch.stdout }).on("line", (line) => waiting.shift()?.resolve(line));
+  ch.on("close", (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`CPU helper for ${exe} exited (${code ?? "signal"})`));
+  });
+  return {
+    call: () =>
+      new Promise<string>((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        ch.stdin.write("\n");
+      }).then((line) => {
+        const rc = Number(line.slice(0, line.indexOf(" ")));
+        if (rc !== 0) throw new Error(`${exe} VERSION exited ${rc}`);
+        // Fields after "(comm)": state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+        const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
+        return Number(f[13]) + Number(f[14]);
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (ch.exitCode !== null || ch.signalCode !== null) return resolve();
+        ch.on("close", () => resolve());
+        ch.stdin.end();
+      }),
+  };
+}
+
+/** `calls` serial `VERSION` calls per executable, interleaved call by call (the order rotating, starting at `turn`); CPU per executable. */
+async function versionCpu(c: Ctx, calls: number, turn: number): Promise<PerExe<CpuTotal>> {
+  const stdinFile = join(c.tmp, "version.json");
+  writeFileSync(stdinFile, VERSION_STDIN);
+  const helpers = new Map<Exe, CpuHelper>(EXES.map((e) => [e, cpuHelper(join(c.bin, EXE_FILE[e]), stdinFile)]));
+  const first = new Map<Exe, number>();
+  const last = new Map<Exe, number>();
+  try {
+    for (let i = -2; i < calls; i++) {
+      for (const e of rotate(EXES, turn + i + 2)) {
+        const ticks = await (helpers.get(e) as CpuHelper).call();
+        if (i === -1) first.set(e, ticks); // after the 2 warm-up calls
+        last.set(e, ticks);
+      }
+    }
+  } finally {
+    await Promise.all([...helpers.values()].map((h) => h.close()));
+  }
+  const clkTck = Number(sh(["getconf", "CLK_TCK"]).trim()); // clock ticks per second, the unit of /proc's cutime/cstime
+  if (!(clkTck > 0)) throw new Error("getconf CLK_TCK gave no tick rate");
+  const total = (e: Exe): CpuTotal => ({ ms: (((last.get(e) ?? NaN) - (first.get(e) ?? NaN)) * 1000) / clkTck, calls });
+  return { qjs: total("qjs"), bun: total("bun"), ref: total("ref") };
+}
+
+/** What the diagnostics measured: unknown-container DELs, a burst of VERSION calls, CPU per VERSION call. */
+interface Diagnostics {
+  readonly noop: PerExe<number[]>;
+  readonly version: PerExe<number>;
+  readonly cpu: PerExe<CpuTotal>;
+}
+
+/** Where the executables' time goes: `n` DELs with no kernel work, a burst of VERSION calls and VERSION's CPU (no daemon). */
+async function diagnostics(c: Ctx, n: number, turn: number): Promise<Diagnostics> {
   const ns = addNetns(c, "cb-x");
-  const noop: Record<Plugin, number[]> = { coil: [], ref: [] };
-  for (let i = 0; i < n; i++) for (const p of ["coil", "ref"] as const) noop[p].push(must(await invoke(c, p, "v4", "DEL", `unknown-${i}`, ns), `${p} DEL`));
+  const noop: PerExe<number[]> = { qjs: [], bun: [], ref: [] };
+  for (let i = 0; i < n; i++) for (const p of rotate(EXES, turn + i)) noop[p].push(must(await invoke(c, p, "v4", "DEL", `unknown-${i}`, ns), `${p} DEL`));
   delNetns(c, ns);
   const version = async (p: Plugin): Promise<number> => {
-    const exe = join(c.bin, p === "coil" ? "coil" : "ptp");
+    const exe = join(c.bin, EXE_FILE[p]);
     const one = (): Promise<void> =>
       new Promise((resolve) => {
         const ch = spawn(exe, [], { env: { CNI_COMMAND: "VERSION", PATH: process.env["PATH"] ?? "" }, stdio: ["pipe", "ignore", "ignore"] });
         ch.stdin.on("error", () => undefined);
-        ch.stdin.end('{"cniVersion":"1.0.0","name":"x","type":"x"}');
+        ch.stdin.end(VERSION_STDIN);
         ch.on("close", () => resolve());
       });
     const t0 = performance.now();
     await Promise.all(Array.from({ length: BURST }, one));
     return performance.now() - t0;
   };
-  return { noop, version: { coil: await version("coil"), ref: await version("ref") } };
+  const wall = new Map<Exe, number>();
+  for (const p of rotate(EXES, turn)) wall.set(p, await version(p));
+  process.stderr.write(`  VERSION CPU: ${CPU_CALLS} serial calls per executable, interleaved…\n`);
+  const cpu = await versionCpu(c, CPU_CALLS, turn);
+  return { noop, version: { qjs: wall.get("qjs") ?? NaN, bun: wall.get("bun") ?? NaN, ref: wall.get("ref") ?? NaN }, cpu };
 }
 
 function rssMb(pid: number): number {
@@ -345,47 +470,55 @@ async function stopHog(h: Hog): Promise<void> {
 /** What one slice measured (merged into its phase's {@link PhaseResult}). */
 interface Slice {
   readonly rows: Row[];
-  readonly burst: Record<Plugin, number>;
+  readonly burst: PerExe<number>;
   readonly rss: number;
-  readonly diag: Awaited<ReturnType<typeof diagnostics>>;
+  readonly diag: Diagnostics;
   readonly load: SliceLoad;
 }
 
-/** One slice of a phase: `n` serial calls per case, one burst per plugin (`refFirst` swaps their order), diagnostics. */
-async function slice(c: Ctx, n: number, refFirst: boolean): Promise<Omit<Slice, "load">> {
+/**
+ * One slice of a phase: `n` serial calls per case, one burst per executable (coil-qjs, Bun, ptp; in
+ * odd rounds ptp, Bun, coil-qjs), the diagnostics.
+ */
+async function slice(c: Ctx, n: number, round: number): Promise<Omit<Slice, "load">> {
   const rows: Row[] = [];
-  process.stderr.write(`  serial: coil IPv4, reference IPv4, coil dual stack, interleaved (n=${n})…\n`);
-  rows.push(...(await serial(c, [["coil", "v4"], ["ref", "v4"], ["coil", "dual"]], n)));
+  process.stderr.write(`  serial: coil-qjs IPv4, reference IPv4, coil-qjs dual stack, coil (Bun) IPv4, interleaved (n=${n})…\n`);
+  rows.push(...(await serial(c, [["qjs", "v4"], ["ref", "v4"], ["qjs", "dual"], ["bun", "v4"]], n)));
   process.stderr.write(`  serial: reference dual stack (n=${n}; it waits ~2 s per ADD for IPv6 DAD)…\n`);
   rows.push(...(await serial(c, [["ref", "dual"]], n)));
   rows.push(await daemonSide(c, "v4", n), await daemonSide(c, "dual", n));
-  process.stderr.write(`  bursts of ${BURST} (${refFirst ? "reference first" : "coil first"})…\n`);
-  const refBurst = async (): Promise<number> => {
-    const rb = await burst(c, "ref", BURST);
-    await rb.release();
-    return rb.ms;
-  };
-  const ref0 = refFirst ? await refBurst() : NaN;
-  const cb = await burst(c, "coil", BURST);
-  const extraPods = await burst(c, "coil", Math.max(0, PODS - BURST));
-  const rss = rssMb(c.coild?.pid ?? -1);
-  await extraPods.release();
-  await cb.release();
-  const ref = refFirst ? ref0 : await refBurst();
-  const diag = await diagnostics(c, n);
-  return { rows, burst: { coil: cb.ms, ref }, rss, diag };
+  const order: Exe[] = round % 2 === 0 ? ["qjs", "bun", "ref"] : ["ref", "bun", "qjs"];
+  process.stderr.write(`  bursts of ${BURST}: ${order.map((e) => EXE_NAMES[e]).join(", ")}…\n`);
+  const walls = new Map<Exe, number>();
+  let rss = NaN;
+  for (const e of order) {
+    const b = await burst(c, e, BURST);
+    walls.set(e, b.ms);
+    if (e === "qjs") {
+      // coild's RSS with the pod count attached: the burst's pods plus more coil-qjs ADDs.
+      const extraPods = await burst(c, "qjs", Math.max(0, PODS - BURST));
+      rss = rssMb(c.coild?.pid ?? -1);
+      await extraPods.release();
+    }
+    await b.release();
+  }
+  const diag = await diagnostics(c, n, round);
+  return { rows, burst: { qjs: walls.get("qjs") ?? NaN, bun: walls.get("bun") ?? NaN, ref: walls.get("ref") ?? NaN }, rss, diag };
 }
 
 function merge(phase: Phase, slices: readonly Slice[]): PhaseResult {
-  const labels = [CASES.coilV4, CASES.refV4, CASES.coilDual, CASES.refDual, daemonLabel("v4"), daemonLabel("dual")];
+  const labels = [CASES.qjsV4, CASES.refV4, CASES.qjsDual, CASES.bunV4, CASES.refDual, daemonLabel("v4"), daemonLabel("dual")];
   const pick = (label: string, verb: "add" | "del"): number[] => slices.flatMap((s) => s.rows.find((r) => r.label === label)?.[verb] ?? []);
+  const each = <T>(f: (s: Slice, e: Exe) => T): PerExe<T[]> => ({ qjs: slices.map((s) => f(s, "qjs")), bun: slices.map((s) => f(s, "bun")), ref: slices.map((s) => f(s, "ref")) });
+  const flat = (f: (s: Slice, e: Exe) => readonly number[]): PerExe<number[]> => ({ qjs: slices.flatMap((s) => f(s, "qjs")), bun: slices.flatMap((s) => f(s, "bun")), ref: slices.flatMap((s) => f(s, "ref")) });
   return {
     phase,
     rows: labels.map((label) => ({ label, add: pick(label, "add"), del: pick(label, "del") })),
-    bursts: { coil: slices.map((s) => s.burst.coil), ref: slices.map((s) => s.burst.ref) },
+    bursts: each((s, e) => s.burst[e]),
     rss: slices.map((s) => s.rss),
-    noopDel: { coil: slices.flatMap((s) => s.diag.noop.coil), ref: slices.flatMap((s) => s.diag.noop.ref) },
-    version: { coil: slices.map((s) => s.diag.version.coil), ref: slices.map((s) => s.diag.version.ref) },
+    noopDel: flat((s, e) => s.diag.noop[e]),
+    version: each((s, e) => s.diag.version[e]),
+    versionCpu: each((s, e) => s.diag.cpu[e]),
     loads: slices.map((s) => s.load),
   };
 }
@@ -397,13 +530,15 @@ function setup(): Ctx {
   const tmp = mkdtempSync(join(tmpdir(), "coil-bench-"));
   const bin = join(tmp, "bin");
   sh(["mkdir", "-p", bin]);
-  const coilBin = join(ROOT, "dist/bin/coil");
-  if (!existsSync(coilBin)) {
-    process.stderr.write("building dist/bin/coil (scripts/build-cni.sh --bun-only)…\n");
-    execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), "--bun-only"], { stdio: "inherit" });
+  for (const [e, built, flag] of [["qjs", "coil-qjs", "--qjs-only"], ["bun", "coil", "--bun-only"]] as const) {
+    const from = join(ROOT, "dist/bin", built);
+    if (!existsSync(from)) {
+      process.stderr.write(`building dist/bin/${built} (scripts/build-cni.sh ${flag})…\n`);
+      execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), flag], { stdio: "inherit" });
+    }
+    copyFileSync(from, join(bin, EXE_FILE[e]));
+    sh(["chmod", "0755", join(bin, EXE_FILE[e])]);
   }
-  copyFileSync(coilBin, join(bin, "coil"));
-  sh(["chmod", "0755", join(bin, "coil")]);
   for (const ref of ["ptp", "host-local"]) {
     if (!existsSync(join(REF_DIR, ref))) throw new Error(`${REF_DIR}/${ref} missing: apt-get install containernetworking-plugins`);
     copyFileSync(join(REF_DIR, ref), join(bin, ref));
@@ -476,11 +611,9 @@ async function main(): Promise<number> {
     }
     if (opt.only === "exec") {
       const ns = addNetns(c, "cb-x");
-      const xs: number[] = [];
-      for (let i = 0; i < N; i++) xs.push(must(await invoke(c, "coil", "v4", "DEL", `nothing-${i}`, ns), "coil DEL"));
-      const ys: number[] = [];
-      for (let i = 0; i < N; i++) ys.push(must(await invoke(c, "ref", "v4", "DEL", `nothing-${i}`, ns), "ref DEL"));
-      process.stdout.write(`DEL of an unknown container (no kernel work): coil p50 ${f1(pct(xs, 50))} ms, ptp p50 ${f1(pct(ys, 50))} ms\n`);
+      const xs: PerExe<number[]> = { qjs: [], bun: [], ref: [] };
+      for (let i = 0; i < N; i++) for (const p of rotate(EXES, i)) xs[p].push(must(await invoke(c, p, "v4", "DEL", `nothing-${i}`, ns), `${p} DEL`));
+      process.stdout.write(`DEL of an unknown container (no kernel work, interleaved), p50: ${EXES.map((e) => `${EXE_NAMES[e]} ${f1(pct(xs[e], 50))} ms`).join(", ")}\n`);
       return 0;
     }
     if (opt.only === "daemon") {
@@ -500,7 +633,7 @@ async function main(): Promise<number> {
           c.hog = await startHog(timeoutS);
         }
         const start = loadavg();
-        const s = await slice(c, n, r % 2 === 1);
+        const s = await slice(c, n, r);
         const end = loadavg();
         if (c.hog !== undefined) {
           const h = c.hog;
@@ -529,27 +662,32 @@ function writeResults(body: string, results: readonly PhaseResult[], started: st
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const kernel = sh(["uname", "-r"]).trim();
   const order = Array.from({ length: ROUNDS }, () => phases.join(" → ")).join(" → ");
-  const text = `# CNI benchmark: coil + coild vs ptp + host-local, quiet and under a CPU hog
+  const text = `# CNI benchmark: coil-qjs + coild vs ptp + host-local, quiet and under a CPU hog
 
 - Date: ${started}
 - Machine: ${cpus().length} × ${cpu}, Linux ${kernel}, Node ${process.version}
-- Command: \`npm run bench:cni\` (\`node --import tsx bench/cni.ts --phases=${phases.join(",")} --rounds=${ROUNDS} --n=${N} --burst=${BURST}\`), n = ${N} per serial case and phase
+- Command: \`npm run bench:cni\` (\`node --import tsx bench/cni.ts --phases=${phases.join(",")} --rounds=${ROUNDS} --n=${N} --burst=${BURST} --cpu-calls=${CPU_CALLS}\`), n = ${N} per serial case and phase
+- Ours: \`dist/bin/coil-qjs\` (QuickJS bytecode in a static Go host; what the image installs as /opt/cni/bin/coil). Diagnostic: \`dist/bin/coil\` (Bun \`--compile\` of the same TypeScript)
 - Phases: ${phases.map((p) => (p === "quiet" ? "quiet (no hog of our own; other jobs on the machine are not stopped)" : "hog (`stress-ng --cpu 2` for the whole slice, started and stopped by the bench)")).join("; ")}
-- Order: ${ROUNDS} round(s), ${order}; each slice does its share of the n serial calls and one burst per plugin
-- Plot: [${SVG_NAME}](${SVG_NAME}) (ECDF of ADD and DEL latency, ours vs reference, per phase)
+- Order: ${ROUNDS} round(s), ${order}; each slice does its share of the n serial calls, one burst per executable and the diagnostics (${CPU_CALLS} serial VERSION calls per executable for the CPU figure)
+- Plot: [${SVG_NAME}](${SVG_NAME}) (ECDF of ADD and DEL latency, ours, the Bun build and the reference, per phase)
 
-Both plugins run as a container runtime runs them (argv, \`CNI_*\` environment, netconf on stdin), through
-\`nsenter --net=<test host netns>\` so that nothing touches the machine's own network. \`coil\` is the
-self-contained Bun-compiled executable (\`dist/bin/coil\`, copied into a temp CNI bin dir) talking to a real
+The plugins run as a container runtime runs them (argv, \`CNI_*\` environment, netconf on stdin), through
+\`nsenter --net=<test host netns>\` so that nothing touches the machine's own network. Ours is \`coil-qjs\`, the
+self-contained QuickJS build (\`dist/bin/coil-qjs\`, copied into a temp CNI bin dir as \`coil\`); the Bun build
+(\`dist/bin/coil\`, copied as \`coil-bun\`) runs beside it with the same netconf. Both talk to one real
 \`coild\` (esbuild bundle with code splitting, plain node, \`--store=local\`) that runs in the same test host netns. The reference is
-Debian's \`containernetworking-plugins\` \`ptp\` + \`host-local\` (data dir in a temp dir). Within a slice the serial cases coil
-IPv4, reference IPv4 and coil dual stack alternate call by call, so the cases compared with each other see the same
-machine load; the reference dual stack runs on its own right after (each of its ADDs sleeps ~2 s in DAD). The phases
-alternate slice by slice, so a drift in the machine's own load hits both. Bursts: the order of the two plugins alternates
-from round to round; a phase's burst figure is the median of its slices. Latencies are wall times measured around the
-process, from spawn to exit, including one \`nsenter\` exec for both plugins; percentiles are nearest-rank.
+Debian's \`containernetworking-plugins\` \`ptp\` + \`host-local\` (data dir in a temp dir). Within a slice the serial cases coil-qjs
+IPv4, reference IPv4, coil-qjs dual stack and coil (Bun) IPv4 alternate call by call, so the cases compared with each other
+see the same machine load; the reference dual stack runs on its own right after (each of its ADDs sleeps ~2 s in DAD). The
+phases alternate slice by slice, so a drift in the machine's own load hits both. Bursts: coil-qjs, Bun, ptp in even rounds,
+ptp, Bun, coil-qjs in odd ones; a phase's burst figure is the median of its slices. Latencies are wall times measured around
+the process, from spawn to exit, including one \`nsenter\` exec for every plugin; percentiles are nearest-rank. The targets
+are checked on coil-qjs. \`VERSION\` CPU per call is the children's user + sys CPU of serial calls, interleaved between the
+three executables, read from a helper shell's /proc cutime + cstime (clock ticks, so the mean over ${CPU_CALLS} calls per
+slice is exact to about ${(20 / CPU_CALLS).toFixed(1)} ms).
 
-![ADD and DEL latency distributions, ours vs reference, per phase](${SVG_NAME})
+![ADD and DEL latency distributions, ours (coil-qjs), the Bun build and the reference, per phase](${SVG_NAME})
 
 ${body}
 `;
@@ -561,7 +699,7 @@ ${body}
   writeFileSync(path, at >= 0 ? `${text}\n${old.slice(at)}` : text);
   const loads = results.map((r) => `${r.phase}: load ${r.loads.map((l) => `${l.start[0]?.toFixed(1) ?? "?"}→${l.end[0]?.toFixed(1) ?? "?"}`).join(", ")}`).join("; ");
   const svg = ecdfSvg(latencyPanels(results), {
-    title: "CNI ADD/DEL latency: coil + coild vs ptp + host-local (ECDF)",
+    title: "CNI ADD/DEL latency: coil-qjs (and Bun coil) + coild vs ptp + host-local (ECDF)",
     subtitle: `${started}, n = ${N} per case and phase; ${loads}`,
   });
   writeFileSync(join(OUT_DIR, SVG_NAME), svg);

@@ -20,6 +20,7 @@ for (const [args, message] of [
   [["--phases=quiet,quiet"], /--phases must list distinct phases/],
   [["--n=0"], /--n must be an integer ≥ 1/],
   [["--burst=ten"], /--burst must be an integer ≥ 1/],
+  [["--cpu-calls=0"], /--cpu-calls must be an integer ≥ 1/],
   [["--n=3", "--rounds=4"], /--rounds \(4\) must not exceed --n \(3\)/],
   [["--hog-timeout=1"], /--hog-timeout must be an integer ≥ 10/],
   [["--only=everything"], /--only must be daemon, rss or exec/],

@@ -75,24 +75,26 @@ t.test("no samples at all still gives a well-formed picture", async (t) => {
   t.equal(got.paths, 0);
 });
 
-t.test("the bench's panels: ADD and DEL per phase, the four executable cases each", async (t) => {
+t.test("the bench's panels: ADD and DEL per phase, the five executable cases each", async (t) => {
   const result = (phase: "quiet" | "hog"): PhaseResult => ({
     phase,
     rows: [
-      { label: "coil + coild IPv4", add: [30, 32], del: [60, 61] },
+      { label: "coil-qjs + coild IPv4", add: [30, 32], del: [60, 61] },
       { label: "ptp + host-local IPv4", add: [18, 19], del: [55, 56] },
-      { label: "coil + coild dual stack", add: [33, 34], del: [62, 63] },
+      { label: "coil-qjs + coild dual stack", add: [33, 34], del: [62, 63] },
+      { label: "coil (Bun) + coild IPv4", add: [50, 52], del: [70, 71] },
       { label: "ptp + host-local dual stack", add: [1800, 2000], del: [52, 53] },
       { label: "coild daemon-side IPv4 (fast path, no executable)", add: [10], del: [20] },
     ],
-    bursts: { coil: [1900], ref: [1000] },
+    bursts: { qjs: [1900], bun: [2500], ref: [1000] },
     rss: [70],
-    noopDel: { coil: [20], ref: [12] },
-    version: { coil: [1000], ref: [400] },
+    noopDel: { qjs: [20], bun: [30], ref: [12] },
+    version: { qjs: [1000], bun: [2000], ref: [400] },
+    versionCpu: { qjs: [{ ms: 880, calls: 40 }], bun: [{ ms: 1800, calls: 40 }], ref: [{ ms: 640, calls: 40 }] },
     loads: [{ start: [1, 1, 1], end: [2, 2, 2] }],
   });
   const got = parse(ecdfSvg(latencyPanels([result("quiet"), result("hog")]), { title: "t" }));
   t.same([...got.panels.keys()], ["ADD — quiet", "DEL — quiet", "ADD — under stress-ng --cpu 2", "DEL — under stress-ng --cpu 2"]);
-  for (const labels of got.panels.values()) t.same(labels, ["coil + coild IPv4", "ptp + host-local IPv4", "coil + coild dual stack", "ptp + host-local dual stack"]);
-  t.equal(got.paths, 16);
+  for (const labels of got.panels.values()) t.same(labels, ["coil-qjs + coild IPv4", "ptp + host-local IPv4", "coil-qjs + coild dual stack", "ptp + host-local dual stack", "coil (Bun) + coild IPv4"]);
+  t.equal(got.paths, 20);
 });
