@@ -11,15 +11,24 @@
  * 2. Our coild's pods, our coild stopped, Go coild started: Go's CHECK and DEL work on our pods,
  *    Go's new ADDs do not duplicate our addresses, and Go frees our pods' addresses (the emptied
  *    block goes back to the API).
+ * 3. Go coild as the node's daemon, driven by OUR `coil` executable in each of its builds (QuickJS
+ *    `dist/bin/coil-qjs`, the Node bundle `dist/bin/coil.mjs`, the Bun `dist/bin/coil`), with the
+ *    default `rpc` (auto: the fast-path probe must fall back to gRPC, Go coild being a pure grpc-go
+ *    server) and with `"rpc": "grpc"`: ADD prints what Go's own `coil` prints for its pods (pod
+ *    values aside) and leaves the kernel state Go coild makes, CHECK passes, DEL frees the addresses
+ *    (the emptied block goes back to the API), and the failures Go coild reports with a CNIError in
+ *    its gRPC status details (ADD of a pod the API does not know, CHECK of a deleted pod) print
+ *    exactly the CNI error Go's `coil` prints.
  *
  * Blocks hold two addresses (blockSizeBits 1), so "the block was returned" and "a new block was
  * needed" tell exactly which addresses each daemon believes are in use.
  */
 import t, { type Test } from "tap";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { requireRoot, withNetns, type TestNetns } from "../../helpers/netns.js";
 import { eventually, startCoilControlPlane } from "../../helpers/coil-envtest.js";
 import { relayApiIntoNetns, type ApiRelay } from "../../helpers/api-relay.js";
@@ -29,6 +38,7 @@ import { addNodeAddresses, REPO_ROOT, startCoildInNetns, stopProcess, TEST_NODE_
 import { api, createPool, NO_ELECTION, startController, type Api } from "../ipam-controller/harness.js";
 import { cidrContains, parseCidr, parseIp } from "../../../lib/net/index.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
+import type { RpcMode } from "../../../adapters/cni/client.js";
 
 const NODE = "swap";
 
@@ -93,9 +103,39 @@ interface Run {
 /** Our `coil` CNI executable: the Node bundle dist/bin/coil.mjs, kept current (test/helpers/bundles.ts). */
 const OUR_COIL = programArgv("coil");
 
-/** Run a CNI executable as a runtime does: env, netconf on stdin, inside the test host netns. */
-function runCni(argv: readonly string[], host: TestNetns, sock: string, cmd: "ADD" | "DEL" | "CHECK", id: string, pod: TestNetns): Promise<Run> {
-  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: sock });
+/** Where the self-contained builds of our `coil` executable are, and the build-cni.sh flag that builds each. */
+const SELF_CONTAINED = {
+  qjs: { file: join(REPO_ROOT, "dist/bin/coil-qjs"), flag: "--qjs-only" },
+  bun: { file: join(REPO_ROOT, "dist/bin/coil"), flag: "--bun-only" },
+} as const;
+
+/** The newest mtime of what dist/bin/coil and coil-qjs are built from (as test/adapters/cni/executable.test.ts reckons it, plus the build script). */
+function newestCniSource(): number {
+  const walk = (d: string): number[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(".md") ? [] : [statSync(join(d, e.name)).mtimeMs]));
+  const dirs = ["adapters/cni", "adapters/common", "adapters/proto", "lib/cni", "lib/net"].flatMap((d) => walk(join(REPO_ROOT, d)));
+  return Math.max(...dirs, statSync(join(REPO_ROOT, "scripts/build-cni.sh")).mtimeMs);
+}
+
+/**
+ * The argv of a self-contained build of our `coil`, rebuilt first (`nice sh scripts/build-cni.sh
+ * <flag>`: seconds warm, 1-2 min with a cold Go cache) when it is missing or older than its sources.
+ * build-cni.sh renames its output into place, so a concurrent build or a running copy is never
+ * handed a half-written file.
+ */
+async function selfContained(which: keyof typeof SELF_CONTAINED): Promise<{ readonly argv: readonly string[]; readonly built: boolean }> {
+  const { file, flag } = SELF_CONTAINED[which];
+  if (existsSync(file) && statSync(file).mtimeMs > newestCniSource()) return { argv: [file], built: false };
+  await promisify(execFile)("nice", ["-n", "10", "sh", join(REPO_ROOT, "scripts/build-cni.sh"), flag], { cwd: REPO_ROOT });
+  return { argv: [file], built: true };
+}
+
+/**
+ * Run a CNI executable as a runtime does: env, netconf on stdin, inside the test host netns. `rpc`
+ * is the netconf's `rpc` key (our executable's protocol choice; absent: the default, auto).
+ */
+function runCni(argv: readonly string[], host: TestNetns, sock: string, cmd: "ADD" | "DEL" | "CHECK", id: string, pod: TestNetns, rpc?: RpcMode): Promise<Run> {
+  const conf = JSON.stringify({ cniVersion: "1.0.0", name: "k8s-pod-network", type: "coil", socket: sock, ...(rpc === undefined ? {} : { rpc }) });
   const env = {
     ...sourceChildEnv(),
     CNI_COMMAND: cmd,
@@ -123,6 +163,8 @@ interface Pod {
   readonly v4: string;
   readonly v6: string;
   readonly veth: string;
+  /** The ADD's stdout. */
+  readonly result: string;
 }
 
 /** `ip -j route show` entries, as far as compared here. */
@@ -157,6 +199,54 @@ function table116(host: TestNetns, p: Pod): string[] {
 
 /** The pod's IPv6 default gateway (`default via <gw> dev eth0`). */
 const v6Gateway = (p: Pod): string | undefined => ipj<{ dst: string; gateway?: string }>(p.ns.name, ["-6", "route", "show", "default"])[0]?.gateway;
+
+/**
+ * `value` with pod `p`'s own values replaced by placeholders, so that two pods set up alike compare
+ * equal: its addresses (with or without a prefix length), its host veth's name, its netns path, MAC
+ * addresses and IPv6 link-local addresses (the veths', and Go coild's IPv6 gateway). Strings are
+ * taken token by token (space-separated: {@link view} joins route fields with spaces).
+ */
+function podless(value: unknown, p: Pod): unknown {
+  const token = (s: string): string => {
+    if (s === p.ns.path) return "<netns>";
+    if (s === p.veth) return "<veth>";
+    if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) return "<mac>";
+    const [ip = "", ...len] = s.split("/");
+    const suffix = len.length === 0 ? "" : `/${len.join("/")}`;
+    if (ip === p.v4) return `<v4>${suffix}`;
+    if (ip === p.v6) return `<v6>${suffix}`;
+    return /^fe80:/i.test(ip) ? `<link-local>${suffix}` : s;
+  };
+  if (typeof value === "string") return value.split(" ").map(token).join(" ");
+  if (Array.isArray(value)) return value.map((v: unknown) => podless(v, p));
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, podless(v, p)]));
+  return value;
+}
+
+/** {@link view} with the pod's own values replaced ({@link podless}), each list sorted again. */
+function podlessView(host: TestNetns, p: Pod): { addrs: string[]; routes: string[]; t116: string[] } {
+  const v = view(host, p);
+  const norm = (l: string[]): string[] => l.map((s) => String(podless(s, p))).sort();
+  return { addrs: norm(v.addrs), routes: norm(v.routes), t116: norm(v.t116) };
+}
+
+/** The CNI error object a failed CNI call printed, as far as compared here. */
+function cniErrorOf(stdout: string): { code?: unknown; msg?: unknown; details?: unknown } {
+  try {
+    const e = JSON.parse(stdout) as Record<string, unknown>;
+    return { code: e["code"], msg: e["msg"], details: e["details"] };
+  } catch {
+    return { msg: `not JSON: ${stdout}` };
+  }
+}
+
+/** How many calls of `method` Go coild has logged as finished (its gRPC logging interceptor, one line per call). */
+function goCalls(go: GoCoild, method: string): number {
+  return go
+    .log()
+    .split("\n")
+    .filter((l) => l.includes('"msg":"finished call"') && l.includes(`"grpc.method":"${method}"`)).length;
+}
 
 /** The node's AddressBlocks as `<name> <ipv4 cidr>`, sorted. */
 async function blocks(a: Api): Promise<string[]> {
@@ -223,10 +313,10 @@ t.test("live swap between Coil v2's Go coild and our coild, both ways", async (t
   const live = new Map<string, Pod>();
   const liveAddrs = (): string[] => [...live.values()].flatMap((p) => [p.v4, p.v6]);
   /** ADD through `argv`; the pod joins `live` after checking its addresses are fresh. */
-  const add = async (t: Test, argv: readonly string[], id: string, who: string): Promise<Pod> => {
+  const add = async (t: Test, argv: readonly string[], id: string, who: string, rpc?: RpcMode): Promise<Pod> => {
     // Pods outlive the subtest that made them (the next swap adopts them): their netns belongs to the whole test.
     const ns = withNetns(top, "coiltest-pod");
-    const r = await runCni(argv, host, sock, "ADD", id, ns);
+    const r = await runCni(argv, host, sock, "ADD", id, ns, rpc);
     if (r.code !== 0) {
       // Coil v2's NodeIPAM.Notify is a non-blocking send: a BlockRequest completion that arrives
       // before Go's allocating goroutine waits for it is dropped, and the ADD times out after 10 s.
@@ -237,16 +327,16 @@ t.test("live swap between Coil v2's Go coild and our coild, both ways", async (t
     const res = JSON.parse(r.stdout) as { interfaces?: { name: string; sandbox?: string }[]; ips: { address: string }[] };
     const [v4, v6] = res.ips.map((i) => i.address.split("/")[0] ?? "");
     const veth = res.interfaces?.find((i) => i.sandbox === undefined || i.sandbox === "")?.name ?? "";
-    const pod = { id, ns, v4: v4 ?? "", v6: v6 ?? "", veth };
+    const pod = { id, ns, v4: v4 ?? "", v6: v6 ?? "", veth, result: r.stdout };
     t.match(pod.v4, /^10\.100\.0\.[0-7]$/, `${id}: IPv4 from the pool`);
     t.match(pod.v6, /^fd02::[0-7]?$/, `${id}: IPv6 from the pool`);
     t.notOk(liveAddrs().includes(pod.v4) || liveAddrs().includes(pod.v6), `${id} got ${pod.v4} ${pod.v6}, addresses no live pod has (live: ${liveAddrs().join(" ")})`);
     live.set(id, pod);
     return pod;
   };
-  const cni = (argv: readonly string[], cmd: "DEL" | "CHECK", p: Pod): Promise<Run> => runCni(argv, host, sock, cmd, p.id, p.ns);
-  const del = async (t: Test, argv: readonly string[], p: Pod, who: string): Promise<void> => {
-    const r = await cni(argv, "DEL", p);
+  const cni = (argv: readonly string[], cmd: "DEL" | "CHECK", p: Pod, rpc?: RpcMode): Promise<Run> => runCni(argv, host, sock, cmd, p.id, p.ns, rpc);
+  const del = async (t: Test, argv: readonly string[], p: Pod, who: string, rpc?: RpcMode): Promise<void> => {
+    const r = await cni(argv, "DEL", p, rpc);
     t.equal(r.code, 0, `${who} DEL ${p.id}: ${r.stdout}${r.stderr}`);
     t.notOk(ipj<{ ifname: string }>(host.name, ["link", "show"]).some((l) => l.ifname === p.veth), `${p.id}: host veth ${p.veth} removed`);
     t.same(table116(host, p), [], `${p.id}: its table-116 routes removed`);
@@ -385,6 +475,105 @@ t.test("live swap between Coil v2's Go coild and our coild, both ways", async (t
     await del(t, goCoil, h2, "Go");
     await eventually("every block returned", async () => ((await blocks(a)).length === 0 ? true : undefined));
     t.pass("every block returned to the API");
+    t.same([...ipj(host.name, ["-4", "route", "show", "table", "116"]), ...ipj(host.name, ["-6", "route", "show", "table", "116"])], [], "table 116 empty");
+    await stopProcess(go.child, "SIGTERM");
+    running.go = undefined;
+  });
+
+  await t.test("our coil executables (QuickJS, Node and Bun builds) drive Go coild over gRPC", async (t) => {
+    const t0 = performance.now();
+    const qjs = await selfContained("qjs");
+    const bun = await selfContained("bun");
+    const rebuilt = [qjs.built ? "dist/bin/coil-qjs" : "", bun.built ? "dist/bin/coil" : ""].filter((f) => f !== "");
+    if (rebuilt.length > 0) t.comment(`rebuilt ${rebuilt.join(" and ")} in ${Math.round(performance.now() - t0)} ms`);
+    const builds = [
+      { tag: "qjs", name: "coil-qjs (QuickJS)", argv: qjs.argv },
+      { tag: "mjs", name: "coil.mjs (Node)", argv: OUR_COIL },
+      { tag: "bun", name: "coil (Bun)", argv: bun.argv },
+    ] as const;
+    // The default (no `rpc` key: auto, whose fast-path probe meets grpc-go's SETTINGS frame and falls back), and gRPC forced.
+    const modes = [undefined, "grpc"] as const;
+    const podId = (tag: string, rpc: RpcMode | undefined): string => `${tag}-${rpc ?? "auto"}`;
+    for (const id of ["gref", ...builds.flatMap((b) => modes.map((m) => podId(b.tag, m)))]) {
+      await a.core.createNamespacedPod({ namespace: "default", body: { metadata: { name: id }, spec: { nodeName: NODE, containers: [{ name: "c", image: "pause" }] } } });
+    }
+    t.same(await blocks(a), [], "no block before Go coild starts");
+    const go = await startGoCoild(bin.coild, host, sock, cp.kubeconfigPath);
+    running.go = go.child;
+    t.teardown(async () => {
+      if (t.passing()) return;
+      t.comment(`Go coild log:\n${go.log()}`);
+      t.comment(`AddressBlocks: ${(await blocks(a)).join(", ")}`);
+    });
+
+    // What Go's own coil prints and leaves behind: the reference for ours.
+    const ref = await add(t, goCoil, "gref", "Go");
+    const refResult = podless(JSON.parse(ref.result), ref);
+    const refView = podlessView(host, ref);
+    t.equal((await cni(goCoil, "CHECK", ref)).code, 0, "Go CHECK gref");
+    await del(t, goCoil, ref, "Go");
+    await eventually("gref's block returned", async () => ((await blocks(a)).length === 0 ? true : undefined));
+    // Two failures Go coild reports with a CNIError detail in its status. Coil v2.15.0's Add, Del and
+    // Check wrap every failure as INTERNAL (999), so the detail shows in `details`: without it, the
+    // status alone gives 999 with details `rpc error: code = Internal desc = <msg>` (Coil's convertError).
+    const ghostNs = withNetns(t, "coiltest-pod");
+    const goGhost = await runCni(goCoil, host, sock, "ADD", "ghost", ghostNs);
+    const ghostError = cniErrorOf(goGhost.stdout);
+    t.equal(goGhost.code, 1, "Go ADD of a pod the API does not know fails");
+    t.same(ghostError, { code: 999, msg: "failed to get pod", details: "rpc error: code = NotFound desc = pod not found" }, "Go's coil prints Go coild's CNIError: its pod lookup's NotFound status, wrapped");
+    const goStale = await cni(goCoil, "CHECK", ref);
+    const staleError = cniErrorOf(goStale.stdout);
+    t.equal(goStale.code, 1, "Go CHECK of the deleted gref fails");
+    t.same(staleError, { code: 999, msg: "check failed", details: "not found" }, "Go's coil prints Go coild's CNIError for a CHECK of a deleted pod");
+
+    for (const b of builds) {
+      const made: { p: Pod; rpc: RpcMode | undefined; who: string }[] = [];
+      const calls = { add: goCalls(go, "Add"), check: goCalls(go, "Check"), del: goCalls(go, "Del") };
+      for (const rpc of modes) {
+        const who = `${b.name}, rpc ${rpc ?? "auto (default)"}`;
+        const p = await add(t, b.argv, podId(b.tag, rpc), who, rpc);
+        made.push({ p, rpc, who });
+        const res = JSON.parse(p.result) as { cniVersion?: unknown; interfaces?: { name: string; sandbox?: string }[] };
+        t.equal(res.cniVersion, "1.0.0", `${who}: a 1.0.0 result`);
+        t.ok(res.interfaces?.some((i) => i.name === "eth0" && i.sandbox === p.ns.path), `${who}: the result names eth0 in the pod's netns`);
+        t.ok(ipj<{ ifname: string }>(host.name, ["link", "show"]).some((l) => l.ifname === p.veth), `${who}: the result's host veth ${p.veth} exists`);
+        t.same(podless(res, p), refResult, `${who}: ADD prints what Go's coil printed for gref (pod values aside)`);
+        t.same(view(host, p).addrs, [`${p.v4}/32`, `${p.v6}/128`], `${who}: the result's addresses on eth0`);
+        t.same(ipj<RouteJson>(p.ns.name, ["-4", "route", "show", "default"]).map((r) => r.dev), ["eth0"], `${who}: IPv4 default route via eth0`);
+        t.match(v6Gateway(p), /^fe80::/, `${who}: IPv6 default route via the host veth's link-local address (${v6Gateway(p)}), Go coild's layout`);
+        t.same(podlessView(host, p), refView, `${who}: eth0's addresses, the pod's routes and its table-116 routes are those Go coild made for gref`);
+        const c = await cni(b.argv, "CHECK", p, rpc);
+        t.same({ code: c.code, stdout: c.stdout, stderr: c.stderr }, { code: 0, stdout: "", stderr: "" }, `${who}: CHECK passes`);
+      }
+      t.same({ add: goCalls(go, "Add") - calls.add, check: goCalls(go, "Check") - calls.check }, { add: 2, check: 2 }, `${b.name}: Go coild served both ADDs and CHECKs over gRPC`);
+      const [first, second] = made;
+      if (first === undefined || second === undefined) return t.fail("two pods expected");
+      const blk = await blockOf(a, first.p.v4);
+      t.same(await blocks(a), [blk], `${b.name}: both pods in one block`);
+
+      // Go coild's failures, through our gRPC client: the CNIError detail, exactly as Go's coil prints it.
+      for (const rpc of modes) {
+        const g = await runCni(b.argv, host, sock, "ADD", "ghost", ghostNs, rpc);
+        t.equal(g.code, 1, `${b.name}, rpc ${rpc ?? "auto"}: ADD of an unknown pod fails`);
+        t.same(cniErrorOf(g.stdout), ghostError, `${b.name}, rpc ${rpc ?? "auto"}: prints Go coild's CNIError as Go's coil does`);
+      }
+      const fast = await runCni(b.argv, host, sock, "ADD", "ghost", ghostNs, "fast");
+      t.equal(fast.code, 1, `${b.name}, rpc fast: fails against Go coild`);
+      t.match(cniErrorOf(fast.stdout), { code: 999, msg: /does not speak the fast protocol/ }, `${b.name}, rpc fast: says Go coild does not speak the fast path`);
+
+      await del(t, b.argv, first.p, first.who, first.rpc);
+      t.same(await blocks(a), [blk], `${blk} kept while ${second.p.id} uses it`);
+      await del(t, b.argv, second.p, second.who, second.rpc);
+      await eventually(`${blk} returned`, async () => ((await blocks(a)).length === 0 ? true : undefined));
+      t.pass(`${b.name}: Go coild returned ${blk ?? ""} after our DELs (it freed both addresses)`);
+      t.equal(goCalls(go, "Del") - calls.del, 2, `${b.name}: Go coild served both DELs over gRPC`);
+      for (const { p, rpc, who } of made) {
+        const c = await cni(b.argv, "CHECK", p, rpc);
+        t.equal(c.code, 1, `${who}: CHECK of the deleted ${p.id} fails`);
+        t.same(cniErrorOf(c.stdout), staleError, `${who}: prints Go coild's CNIError as Go's coil does`);
+        t.equal((await cni(b.argv, "DEL", p, rpc)).code, 0, `${who}: a second DEL is a no-op`);
+      }
+    }
     t.same([...ipj(host.name, ["-4", "route", "show", "table", "116"]), ...ipj(host.name, ["-6", "route", "show", "table", "116"])], [], "table 116 empty");
     await stopProcess(go.child, "SIGTERM");
     running.go = undefined;
