@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -9,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/net/http2"
 	"golang.org/x/sys/unix"
 	"modernc.org/quickjs"
 )
@@ -243,9 +240,9 @@ func isTimeout(err error) bool {
 }
 
 // hostH2(socket, path, body, timeoutMs, grpcTimeout) makes one unary gRPC call's HTTP/2 exchange over
-// the UNIX socket (cleartext HTTP/2 with prior knowledge, as grpc-go's clients do): POST path with
-// content-type application/grpc, te: trailers and grpc-timeout, body = base64 of the framed request.
-// It returns
+// the UNIX socket (cleartext HTTP/2 with prior knowledge, as grpc-go's clients do; the client is
+// h2.go's): POST path with content-type application/grpc, te: trailers and grpc-timeout, body =
+// base64 of the framed request. The deadline covers the connect and the whole exchange. It returns
 //
 //	{connectError: "ENOENT"}                                  the connect failed
 //	{timeout: true}                                           the deadline passed
@@ -280,10 +277,9 @@ func hostH2(args []any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: body is not base64: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMs)*time.Millisecond)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", socket)
+	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.Dial("unix", socket)
 	if err != nil {
 		if isTimeout(err) {
 			return map[string]any{"timeout": true}, nil
@@ -291,54 +287,18 @@ func hostH2(args []any) (any, error) {
 		return map[string]any{"connectError": errnoName(err)}, nil
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	tr := &http2.Transport{AllowHTTP: true}
-	cc, err := tr.NewClientConn(conn)
+	_ = conn.SetDeadline(deadline)
+	resp, err := h2Unary(conn, path, body, grpcTimeout)
 	if err != nil {
-		return h2Failure(err), nil
-	}
-	defer cc.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://localhost"+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("host: %v", err)
-	}
-	req.ContentLength = int64(len(body))
-	req.Header.Set("content-type", "application/grpc")
-	req.Header.Set("te", "trailers")
-	req.Header.Set("grpc-timeout", grpcTimeout)
-	resp, err := cc.RoundTrip(req)
-	if err != nil {
-		return h2Failure(err), nil
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(bufio.NewReader(resp.Body))
-	if err != nil {
-		return h2Failure(err), nil
+		if isTimeout(err) {
+			return map[string]any{"timeout": true}, nil
+		}
+		return map[string]any{"error": err.Error()}, nil
 	}
 	return map[string]any{
-		"status":   resp.StatusCode,
-		"headers":  lowerHeaders(resp.Header),
-		"trailers": lowerHeaders(resp.Trailer),
-		"body":     base64.StdEncoding.EncodeToString(got),
+		"status":   resp.status,
+		"headers":  resp.headers,
+		"trailers": resp.trailers,
+		"body":     base64.StdEncoding.EncodeToString(resp.body),
 	}, nil
-}
-
-func h2Failure(err error) map[string]any {
-	if isTimeout(err) {
-		return map[string]any{"timeout": true}
-	}
-	return map[string]any{"error": err.Error()}
-}
-
-// lowerHeaders keeps the first value of each header, under its lower-case name (HTTP/2's spelling).
-func lowerHeaders(h http.Header) map[string]string {
-	out := map[string]string{}
-	for k, v := range h {
-		if len(v) > 0 {
-			out[strings.ToLower(k)] = v[0]
-		}
-	}
-	return out
 }
