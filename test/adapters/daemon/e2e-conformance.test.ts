@@ -33,7 +33,7 @@ function ensureExecutable(): string {
   if (!stale && existsSync(meta)) {
     const built = statSync(COIL).mtimeMs;
     const inputs = Object.keys((JSON.parse(execFileSync("cat", [meta]).toString()) as { inputs: Record<string, unknown> }).inputs);
-    const host = ["main.go", "io.go", "go.mod", "go.sum", "compile/main.go"].map((f) => join(HOST_DIR, f));
+    const host = [...readdirSync(HOST_DIR).map((f) => join(HOST_DIR, f)), join(HOST_DIR, "compile/main.go")].filter((f) => !f.endsWith("_test.go"));
     stale = [...inputs.map((f) => join(REPO_ROOT, f)), ...host].some((f) => existsSync(f) && statSync(f).mtimeMs > built);
   }
   if (stale) execFileSync("flock", ["/tmp/coil-build-cni.lock", "nice", "-n", "19", "sh", join(REPO_ROOT, "scripts/build-cni.sh"), "--qjs-only"], { stdio: "inherit" });
