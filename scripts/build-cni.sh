@@ -4,11 +4,14 @@
 #   dist/bin/coil      self-contained executable (Bun runtime embedded; the node's host has no Node.js)
 #   dist/bin/coil.mjs  single-file ESM bundle for Node (esbuild): the npm package's `coil` bin, and start-up comparison
 #   dist/bin/coil-qjs  self-contained executable (QuickJS in a static Go host, adapters/cni/quickjs/host):
-#                      the same TypeScript as bytecode; 5 MB, a third of the Bun executable's start-up CPU
+#                      the same TypeScript as bytecode; 6 MB, about half the Bun executable's start-up CPU.
+#                      What the image installs as /opt/cni/bin/coil.
 #
 # Usage: scripts/build-cni.sh [--bun-only|--node-only|--qjs-only]
 # Needs the devDependencies `@oven/bun-linux-x64` (the Bun binary, no download) and `esbuild`, and Go
 # (the QuickJS host's modules come from the Go module proxy; cold: about 1-2 min of compiling, cached after).
+# The Go toolchain is pinned (GOTOOLCHAIN, default go1.26.8: the same bytes on every machine; the go command
+# fetches that version from the module proxy when the local one differs).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +20,16 @@ ESBUILD="$ROOT/node_modules/.bin/esbuild"
 ENTRY="$ROOT/adapters/cni/main.ts"
 OUT="$ROOT/dist/bin"
 WHAT=${1:-all}
+case "$WHAT" in
+  all | --bun-only | --node-only | --qjs-only) ;;
+  *) echo "usage: scripts/build-cni.sh [--bun-only|--node-only|--qjs-only]" >&2; exit 2 ;;
+esac
+trap 'exit 130' INT TERM # so that the EXIT traps below clean up on a signal too (dash runs EXIT traps only on exit)
+if [ "$WHAT" = "--qjs-only" ] || [ "$WHAT" = "all" ]; then
+  command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null 2>&1 || { echo "build-cni: go not found (the QuickJS build needs Go)" >&2; exit 127; }
+  export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.8}"
+fi
 
 . "$ROOT/scripts/lib/build-info.sh" # COIL_VERSION, COIL_COMMIT: embedded for the about line and --version
 DEFINE_VERSION="__COIL_VERSION__=\"$COIL_VERSION\""
@@ -46,21 +59,19 @@ if [ "$WHAT" = "--node-only" ] || [ "$WHAT" = "all" ]; then
   mv -f "$OUT/coil.mjs.tmp.$$" "$OUT/coil.mjs"
 fi
 if [ "$WHAT" = "--qjs-only" ] || [ "$WHAT" = "all" ]; then
-  command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
-  command -v go >/dev/null 2>&1 || { echo "build-cni: go not found (the QuickJS build needs Go)" >&2; exit 127; }
   HOST="$ROOT/adapters/cni/quickjs/host"
   work="$OUT/.coil-qjs-build.$$"
   rm -rf "$work" && mkdir -p "$work"
   trap 'rm -rf "$work"' EXIT
-  # One classic script (QuickJS runs it as global code), ES2023 (QuickJS's level). fast-client.ts's
-  # Node fallback names node:net in a dynamic import that this build never reaches.
+  # One classic script (QuickJS runs it as global code), ES2023 (QuickJS's level). platform=neutral: a
+  # `node:` import anywhere in the bundle fails the build (QuickJS has no Node modules).
   "$ESBUILD" "$ROOT/adapters/cni/quickjs/main.ts" --bundle --minify --format=iife --platform=neutral \
-    --main-fields=module,main --target=es2023 --external:node:net \
+    --main-fields=module,main --target=es2023 \
     --define:"$DEFINE_VERSION" --define:"$DEFINE_COMMIT" --outfile="$work/coil.js" --metafile="$work/coil-qjs.json" --log-level=warning
   # Compile to bytecode (tied to the QuickJS version: the compiler and the host share one go.mod), then
   # build the host with bundle.qbc overlaid by it (the committed bundle.qbc stays empty).
   (cd "$HOST" && CGO_ENABLED=0 go run -trimpath ./compile "$work/coil.js" "$work/bundle.qbc")
-  printf '{"Replace":{"%s":"%s"}}\n' "$HOST/bundle.qbc" "$work/bundle.qbc" > "$work/overlay.json"
+  node -e 'process.stdout.write(JSON.stringify({ Replace: { [process.argv[1]]: process.argv[2] } }))' "$HOST/bundle.qbc" "$work/bundle.qbc" > "$work/overlay.json"
   (cd "$HOST" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -overlay "$work/overlay.json" -o "$work/coil-qjs" .)
   mkdir -p "$OUT/meta"
   mv -f "$work/coil-qjs.json" "$OUT/meta/coil-qjs.json" # the bundle's inputs: tests use it to tell a stale build

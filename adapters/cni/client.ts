@@ -5,6 +5,7 @@
  */
 import type { FastCniError, FastRequest } from "../common/fast-protocol.js";
 import { callFast } from "./fast-client.js";
+import { clientOver } from "./fallback.js";
 
 /** How to reach coild: `auto` (fast path, gRPC fallback), or forced `fast` / `grpc`. */
 export type RpcMode = "auto" | "fast" | "grpc";
@@ -39,23 +40,11 @@ export type AnsweredBy = "fast" | "grpc";
 
 /** The real client over a UNIX socket. `onAnswer` reports which protocol answered. */
 export function socketClient(options: { readonly onAnswer?: (by: AnsweredBy) => void } = {}): CniClient {
-  const tell = (by: AnsweredBy, o: RpcOutcome): RpcOutcome => {
-    options.onAnswer?.(by);
-    return o;
-  };
-  return {
-    async call(c: RpcCall): Promise<RpcOutcome> {
-      const started = Date.now();
-      if (c.mode !== "grpc") {
-        const fast = await callFast(c.socket, c.request, c.timeoutMs);
-        if (fast.kind !== "not-fast") return tell("fast", fast);
-        if (c.mode === "fast") {
-          return { kind: "rpc-error", grpcCode: 14, message: `coild at ${c.socket} does not speak the fast protocol: ${fast.reason}` };
-        }
-      }
-      const { callGrpc } = await import("./grpc-client.js");
-      const left = Math.max(1, c.timeoutMs - (Date.now() - started));
-      return tell("grpc", await callGrpc(c.socket, c.request, left));
+  return clientOver(
+    {
+      fast: (c) => callFast(c.socket, c.request, c.timeoutMs),
+      grpc: async (c, left) => (await import("./grpc-client.js")).callGrpc(c.socket, c.request, left),
     },
-  };
+    options,
+  );
 }

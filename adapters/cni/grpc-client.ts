@@ -9,12 +9,7 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import type { FastRequest } from "../common/fast-protocol.js";
 import type { RpcOutcome } from "./client.js";
-import { encodeRequest, frame, grpcPath, grpcTimeout, outcomeOf } from "./grpc-wire.js";
-
-/** gRPC `UNAVAILABLE`. */
-const UNAVAILABLE = 14;
-
-const CONNECT_FAIL = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "EACCES", "EPERM", "ENOTDIR"]);
+import { encodeRequest, frame, GRPC_UNAVAILABLE, grpcConnectOutcome, grpcPath, grpcTimeout, grpcTimeoutOutcome, outcomeOf } from "./grpc-wire.js";
 
 /** One unary call; resolves (never rejects). */
 export async function callGrpc(socket: string, req: FastRequest, timeoutMs: number): Promise<RpcOutcome> {
@@ -32,10 +27,8 @@ export async function callGrpc(socket: string, req: FastRequest, timeoutMs: numb
       session.destroy();
       resolve(o);
     };
-    const timer = setTimeout(() => finish({ kind: "timeout", message: `no answer from ${socket} within ${timeoutMs} ms` }), timeoutMs);
-    session.on("error", (e: NodeJS.ErrnoException) =>
-      finish(CONNECT_FAIL.has(e.code ?? "") ? { kind: "unreachable", message: `cannot connect to ${socket}: ${e.code}` } : { kind: "rpc-error", grpcCode: UNAVAILABLE, message: e.message }),
-    );
+    const timer = setTimeout(() => finish(grpcTimeoutOutcome(socket, timeoutMs)), timeoutMs);
+    session.on("error", (e: NodeJS.ErrnoException) => finish(grpcConnectOutcome(socket, e.code ?? "", e.message)));
     const stream = session.request({
       [constants.HTTP2_HEADER_METHOD]: "POST",
       [constants.HTTP2_HEADER_PATH]: grpcPath(req),
@@ -49,7 +42,7 @@ export async function callGrpc(socket: string, req: FastRequest, timeoutMs: numb
     });
     stream.on("data", (b: Buffer) => chunks.push(b));
     stream.on("end", () => finish(outcomeOf(req, headers, trailers, Buffer.concat(chunks))));
-    stream.on("error", (e: Error) => finish({ kind: "rpc-error", grpcCode: UNAVAILABLE, message: e.message }));
+    stream.on("error", (e: Error) => finish({ kind: "rpc-error", grpcCode: GRPC_UNAVAILABLE, message: e.message }));
     stream.on("close", () => finish(outcomeOf(req, headers, trailers, Buffer.concat(chunks))));
     stream.end(frame(encodeRequest(req)));
   });

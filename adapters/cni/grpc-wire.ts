@@ -21,7 +21,20 @@ export const CNI_SERVICE = "pkg.cnirpc.CNI";
 /** gRPC status codes used here. */
 const UNKNOWN = 2;
 const INTERNAL = 13;
-const UNAVAILABLE = 14;
+/** gRPC `UNAVAILABLE`: what a transport failure of the gRPC call is reported as. */
+export const GRPC_UNAVAILABLE = 14;
+const UNAVAILABLE = GRPC_UNAVAILABLE;
+
+/** Connect errors (errno names) that mean coild is not there (→ unreachable); any other is a failed call. */
+const CONNECT_FAIL = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "EACCES", "EPERM", "ENOTDIR"]);
+
+/** The outcome of a gRPC connection that failed with errno `code`, or another transport `message`. */
+export function grpcConnectOutcome(socket: string, code: string, message = code): RpcOutcome {
+  return CONNECT_FAIL.has(code) ? { kind: "unreachable", message: `cannot connect to ${socket}: ${code}` } : { kind: "rpc-error", grpcCode: UNAVAILABLE, message };
+}
+
+/** The outcome of a gRPC call that got no answer within `timeoutMs`. */
+export const grpcTimeoutOutcome = (socket: string, timeoutMs: number): RpcOutcome => ({ kind: "timeout", message: `no answer from ${socket} within ${timeoutMs} ms` });
 
 /** Response headers or trailers: lower-case names; a repeated header may come as an array. */
 export type H2Headers = Readonly<Record<string, string | readonly string[] | undefined>>;

@@ -13,25 +13,18 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "dist/bin/coil");
 const sha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 
-t.test("scripts/build-cni.sh --bun-only twice gives a byte-identical dist/bin/coil", async (t) => {
-  const digests: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const t0 = performance.now();
-    execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), "--bun-only"], { stdio: ["ignore", "ignore", "inherit"] });
-    digests.push(sha256(BIN));
-    t.comment(`build ${i + 1}: ${Math.round(performance.now() - t0)} ms, sha256 ${digests[i]}`);
-  }
-  t.equal(digests[1], digests[0]);
-});
-
-t.test("scripts/build-cni.sh --qjs-only twice gives a byte-identical dist/bin/coil-qjs", async (t) => {
-  const qjs = join(ROOT, "dist/bin/coil-qjs");
-  const digests: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const t0 = performance.now();
-    execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), "--qjs-only"], { stdio: ["ignore", "ignore", "inherit"] });
-    digests.push(sha256(qjs));
-    t.comment(`build ${i + 1}: ${Math.round(performance.now() - t0)} ms, sha256 ${digests[i]}`);
-  }
-  t.equal(digests[1], digests[0]);
-});
+for (const [flag, bin] of [
+  ["--bun-only", BIN],
+  ["--qjs-only", join(ROOT, "dist/bin/coil-qjs")],
+] as const) {
+  t.test(`scripts/build-cni.sh ${flag} twice gives a byte-identical ${bin.slice(ROOT.length).replace(/^\//, "")}`, async (t) => {
+    const digests: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      execFileSync("sh", [join(ROOT, "scripts/build-cni.sh"), flag], { stdio: ["ignore", "ignore", "inherit"] });
+      digests.push(sha256(bin));
+      t.comment(`build ${i + 1}: ${Math.round(performance.now() - t0)} ms, sha256 ${digests[i]}`);
+    }
+    t.equal(digests[1], digests[0]);
+  });
+}

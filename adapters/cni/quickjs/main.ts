@@ -3,7 +3,7 @@
  * `/opt/cni/bin/coil` by the image): the same `runCni` and by-hand texts as the Bun build
  * (`../main.ts`), with the process reached through the Go host's functions (`host.ts`) instead of
  * Bun's or Node's globals. Bundled by esbuild as one script and compiled to QuickJS bytecode at build
- * time (scripts/build-cni.sh --qjs).
+ * time (scripts/build-cni.sh --qjs-only).
  */
 import { installTextEncoding } from "./text-encoding.js";
 import { MAX_NETCONF_BYTES } from "../../../lib/cni/index.js";
@@ -21,21 +21,32 @@ function stdinOf(host: CoilHost): Uint8Array | { readonly readError: string } {
   return fromBase64(r.data) ?? { readError: "host: stdin is not base64" };
 }
 
+/**
+ * Print and exit. A result that cannot be written fails the call (exit 1, the reason on stderr), as
+ * the Bun build's rejected write does: an ADD must not exit 0 without its result.
+ */
+function finish(host: CoilHost, out: { readonly stdout: string; readonly stderr?: string | undefined; readonly exitCode: number }): never {
+  const failed = out.stdout === "" ? null : host.write(1, out.stdout);
+  if (out.stderr !== undefined && out.stderr !== "") host.write(2, out.stderr);
+  if (typeof failed === "string") {
+    host.write(2, `coil: writing the result to stdout failed: ${failed}\n`);
+    return host.exit(1);
+  }
+  return host.exit(out.exitCode);
+}
+
 async function main(host: CoilHost): Promise<never> {
   const env = host.env();
   // Run by hand (no CNI_COMMAND): about line / --help / --version, stdin not read (skel's order).
   const byHand = runByHand(env, host.argv());
-  if (byHand !== undefined) {
-    if (byHand.stdout !== "") host.write(1, byHand.stdout);
-    if (byHand.stderr !== "") host.write(2, byHand.stderr);
-    return host.exit(byHand.exitCode);
-  }
-  const out = await runCni({ env, stdin: stdinOf(host), client: hostClient(host) });
-  if (out.stdout !== "") host.write(1, out.stdout);
-  if (out.stderr !== undefined && out.stderr !== "") host.write(2, out.stderr);
-  return host.exit(out.exitCode);
+  if (byHand !== undefined) return finish(host, byHand);
+  return finish(host, await runCni({ env, stdin: stdinOf(host), client: hostClient(host) }));
 }
 
 const host = coilHost();
 if (host === undefined) throw new Error("coil-qjs: not running in its QuickJS host (adapters/cni/quickjs/host)");
-void main(host);
+// A rejection is no exception for the host's job loop: print it here, or its cause is lost.
+main(host).catch((e: unknown) => {
+  host.write(2, `coil: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  host.exit(1);
+});

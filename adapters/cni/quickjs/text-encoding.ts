@@ -1,7 +1,9 @@
 /**
  * `TextEncoder` and `TextDecoder` (UTF-8 only) for QuickJS, which has neither: the protobuf runtime
  * (`@bufbuild/protobuf/wire`, under the generated messages) needs them for `string` fields and asks
- * for them on `globalThis`. Installed by `main.ts` before anything else runs; never replaces an
+ * for them on `globalThis`. `main.ts` installs them when its own body runs, which is after every
+ * imported module's top level: that works because the protobuf runtime looks them up lazily (on the
+ * first string encoded or decoded), so no module may use them at its top level. Never replaces an
  * existing implementation. Strict decoding is `lib/cni`'s validating decoder; non-fatal decoding
  * replaces each byte of an invalid sequence with U+FFFD (WHATWG replaces a maximal subpart once;
  * coild only sends valid UTF-8, and Go's protobuf refuses anything else).

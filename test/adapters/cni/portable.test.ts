@@ -79,15 +79,18 @@ t.test("fast-path host results → outcomes", async (t) => {
     [{ data: "", end: "error", error: "ECONNRESET" }, { kind: "not-fast", reason: "connection error ECONNRESET" }],
     [{ data: "", end: "timeout" }, { kind: "timeout", message: `no answer from ${socket} within 500 ms` }],
     [{ data: "", end: "limit" }, { kind: "not-fast", reason: "response line too long" }],
-    [{ data: Buffer.from([0x7b, 0xff, 0x0a]).toString("base64"), end: "newline" }, { kind: "not-fast", reason: "response line is not UTF-8" }],
+    [{ data: b64(`{"ok":true,"result":"${b64("r")}","x":"\u00e9"}\n`), end: "newline" }, { kind: "ok", result: new Uint8Array([0x72]) }],
   ];
   for (const [r, want] of cases) t.same(fastOutcomeOf(socket, 500, r), want, JSON.stringify(r));
+  const bad = Buffer.concat([Buffer.from('{"ok":false,"grpcCode":13,"message":"a'), Buffer.from([0xff]), Buffer.from('"}\n')]);
+  t.same(fastOutcomeOf(socket, 500, { data: bad.toString("base64"), end: "newline" }), { kind: "rpc-error", grpcCode: 13, message: "a\ufffd" }, "invalid UTF-8 read leniently, as Buffer.toString does");
 });
 
 t.test("gRPC host results → outcomes", async (t) => {
   const status = Buffer.from(encodeCniErrorStatus(14, "busy", { code: 11, msg: "busy", details: "d" })).toString("base64").replace(/=+$/, "");
   const cases: [HostH2, unknown][] = [
     [{ connectError: "ECONNREFUSED" }, { kind: "unreachable", message: `cannot connect to ${socket}: ECONNREFUSED` }],
+    [{ connectError: "EAGAIN" }, { kind: "rpc-error", grpcCode: 14, message: "EAGAIN" }],
     [{ timeout: true }, { kind: "timeout", message: `no answer from ${socket} within 500 ms` }],
     [{ error: "stream reset" }, { kind: "rpc-error", grpcCode: 14, message: "stream reset" }],
     [{ status: 200, headers: { "grpc-status": "12", "grpc-message": "unknown%20method" }, trailers: {}, body: "" }, { kind: "rpc-error", grpcCode: 12, message: "unknown method" }],

@@ -161,7 +161,7 @@ const v6Of = (a: AddOut): string => (a.ips.find((i) => i.address.includes(":"))?
 
 t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil-qjs", async (t) => {
   if (!requireRoot(t)) return;
-  t.comment(`dist/bin/coil ${ensureExecutable()}`);
+  t.comment(`dist/bin/coil-qjs ${ensureExecutable()}`);
   const host: TestNetns = withNetns(t, "coilconf-host");
   addNodeAddresses(host.name);
   const dir = mkdtempSync(join(tmpdir(), "coild-conf-"));

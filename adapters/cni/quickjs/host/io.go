@@ -91,7 +91,8 @@ func errnoName(err error) string {
 }
 
 // hostStdin(limit) reads stdin to its end, but at most limit bytes: {data: base64} or {error}.
-// A closed stdin (EBADF) reads as empty, as Go's io.ReadAll of /dev/null.
+// A closed stdin reads as empty: Go's runtime reopens a closed fd 0 as /dev/null before main (the
+// EBADF branch below is a second guard, for a descriptor that goes bad later).
 func hostStdin(args []any) (any, error) {
 	limit, err := argInt(args, 0, "limit")
 	if err != nil {

@@ -7,7 +7,7 @@
 // Bun-compiled executable runs: adapters/cni/quickjs/main.ts is the entry.
 //
 // Why: a CNI plugin is one process per call, so its start-up is paid on every pod ADD and DEL.
-// This host starts in about a third of the CPU of the Bun executable and is 5 MB instead of 112 MB
+// This host starts in about half the CPU of the Bun executable and is 6 MB instead of 112 MB
 // (bench/cni-startup.md).
 //
 // The bytecode is embedded from bundle.qbc. The committed bundle.qbc is empty; scripts/build-cni.sh
@@ -33,7 +33,7 @@ func die(format string, args ...any) {
 
 func main() {
 	if len(bundle) == 0 {
-		die("built without its script: build it with scripts/build-cni.sh --qjs")
+		die("built without its script: build it with scripts/build-cni.sh --qjs-only")
 	}
 	vm, err := quickjs.NewVM()
 	if err != nil {
