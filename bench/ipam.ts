@@ -10,7 +10,7 @@
  * under `stress-ng --cpu 2` (skipped when stress-ng is missing).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -249,5 +249,10 @@ ${compareRows.map(([k, q, st]) => `| ${k} | ${q} | ${st} |`).join("\n")}
 |---|---|
 ${rows.map(([k, v]) => `| ${k} | ${v} |`).join("\n")}
 `;
-writeFileSync(new URL("./RESULTS-ipam.md", import.meta.url), md);
+// The hand-written notes (from the marker to the end of the file) survive a new run.
+const NOTES_MARKER = "<!-- notes: kept by bench/ipam.ts -->";
+const resultsPath = new URL("./RESULTS-ipam.md", import.meta.url);
+const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
+const notesAt = previous.indexOf(NOTES_MARKER);
+writeFileSync(resultsPath, `${md.trimEnd()}\n\n${notesAt < 0 ? `${NOTES_MARKER}\n` : previous.slice(notesAt)}`);
 console.log("\nwrote bench/RESULTS-ipam.md");
