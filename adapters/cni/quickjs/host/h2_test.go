@@ -879,3 +879,11 @@ func TestH2NoHeavyDeps(t *testing.T) {
 		}
 	}
 }
+
+func TestFileSocketKeepsAtSignAFileName(t *testing.T) {
+	for in, want := range map[string]string{"@coild.sock": "./@coild.sock", "/run/coild.sock": "/run/coild.sock", "rel.sock": "rel.sock"} {
+		if got := fileSocket(in); got != want {
+			t.Errorf("fileSocket(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -170,7 +170,7 @@ func hostLine(args []any) (any, error) {
 		return nil, err
 	}
 	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
-	conn, err := net.DialTimeout("unix", socket, time.Until(deadline))
+	conn, err := net.DialTimeout("unix", fileSocket(socket), time.Until(deadline))
 	if err != nil {
 		if isTimeout(err) {
 			return map[string]any{"data": "", "end": "timeout"}, nil
@@ -235,6 +235,15 @@ func hostLine(args []any) (any, error) {
 	return out, nil
 }
 
+// fileSocket is the path Node and Bun would connect to: for them a leading '@' is part of a (relative)
+// file name, while Go's net package would take it for a Linux abstract socket. "./" keeps the meaning.
+func fileSocket(socket string) string {
+	if strings.HasPrefix(socket, "@") {
+		return "./" + socket
+	}
+	return socket
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
@@ -280,7 +289,7 @@ func hostH2(args []any) (any, error) {
 	}
 	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
 	d := net.Dialer{Deadline: deadline}
-	conn, err := d.Dial("unix", socket)
+	conn, err := d.Dial("unix", fileSocket(socket))
 	if err != nil {
 		if isTimeout(err) {
 			return map[string]any{"timeout": true}, nil
