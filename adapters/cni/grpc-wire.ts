@@ -23,14 +23,13 @@ const UNKNOWN = 2;
 const INTERNAL = 13;
 /** gRPC `UNAVAILABLE`: what a transport failure of the gRPC call is reported as. */
 export const GRPC_UNAVAILABLE = 14;
-const UNAVAILABLE = GRPC_UNAVAILABLE;
 
 /** Connect errors (errno names) that mean coild is not there (→ unreachable); any other is a failed call. */
 const CONNECT_FAIL = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "EACCES", "EPERM", "ENOTDIR"]);
 
 /** The outcome of a gRPC connection that failed with errno `code`, or another transport `message`. */
 export function grpcConnectOutcome(socket: string, code: string, message = code): RpcOutcome {
-  return CONNECT_FAIL.has(code) ? { kind: "unreachable", message: `cannot connect to ${socket}: ${code}` } : { kind: "rpc-error", grpcCode: UNAVAILABLE, message };
+  return CONNECT_FAIL.has(code) ? { kind: "unreachable", message: `cannot connect to ${socket}: ${code}` } : { kind: "rpc-error", grpcCode: GRPC_UNAVAILABLE, message };
 }
 
 /** The outcome of a gRPC call that got no answer within `timeoutMs`. */
@@ -112,7 +111,7 @@ export function outcomeOf(req: FastRequest, headers: H2Headers, trailers: H2Head
   const st = header(trailers, "grpc-status") ?? header(headers, "grpc-status");
   const httpStatus = Number(header(headers, ":status") ?? 0);
   if (st === undefined) {
-    const code = httpStatus === 200 ? UNKNOWN : UNAVAILABLE;
+    const code = httpStatus === 200 ? UNKNOWN : GRPC_UNAVAILABLE;
     return { kind: "rpc-error", grpcCode: code, message: `no grpc-status (HTTP ${httpStatus})` };
   }
   const code = Number(st);

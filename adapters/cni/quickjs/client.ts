@@ -5,8 +5,8 @@
  */
 import { encodeLine, MAX_LINE_BYTES, type FastRequest } from "../../common/fast-protocol.js";
 import { fromBase64, toBase64 } from "../base64.js";
-import type { AnsweredBy, CniClient, RpcOutcome } from "../client.js";
-import { clientOver } from "../fallback.js";
+import type { CniClient, RpcOutcome } from "../client.js";
+import { clientOver, type ClientOptions } from "../fallback.js";
 import { CLOSED_OUTCOME, TOO_LONG_OUTCOME, notJsonOutcome, outcomeOfLine, socketErrorOutcome, timeoutOutcome, type FastOutcome } from "../fast-outcome.js";
 import { encodeRequest, frame, GRPC_UNAVAILABLE, grpcConnectOutcome, grpcPath, grpcTimeout, grpcTimeoutOutcome, outcomeOf } from "../grpc-wire.js";
 import type { CoilHost, HostH2, HostLine } from "./host.js";
@@ -42,7 +42,7 @@ export function grpcOutcomeOf(socket: string, req: FastRequest, timeoutMs: numbe
 }
 
 /** The client over the host's transports. `onAnswer` reports which protocol answered. */
-export function hostClient(host: CoilHost, options: { readonly onAnswer?: (by: AnsweredBy) => void; readonly now?: () => number } = {}): CniClient {
+export function hostClient(host: CoilHost, options: ClientOptions = {}): CniClient {
   return clientOver(
     {
       fast: (c) => Promise.resolve(fastOutcomeOf(c.socket, c.timeoutMs, host.line(c.socket, encodeLine(c.request), c.timeoutMs, MAX_LINE_BYTES))),
