@@ -53,7 +53,9 @@
  * --cpu-calls=40 --hog-timeout=SECONDS --out-dir=DIR --no-write --only=daemon|rss|exec]`
  * (`--only=daemon` measures only coild's daemon-side latency over the fast path, no executables;
  * `--only=exec` only the unknown-container DEL of the three executables; `--coild-root=DIR` bundles
- * coild from another source tree, e.g. an older commit for before/after).
+ * coild from another source tree, e.g. an older commit for before/after; coild starts its commands
+ * through dist/bin/coil-spawner as in the image, built when missing, or `--spawner=node` through
+ * Node's spawn).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -86,6 +88,7 @@ const { values: opt } = parseArgs({
     "out-dir": { type: "string", default: fileURLToPath(new URL(".", import.meta.url)) },
     "coild-root": { type: "string" },
     "coild-node-flags": { type: "string", default: "" },
+    spawner: { type: "string", default: "coil-spawner" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -177,7 +180,8 @@ function startCoild(c: Ctx): Promise<ChildProcess> {
   writeFileSync(join(c.tmp, "pools.yaml"), poolsYaml());
   writeFileSync(join(c.tmp, "ns-pools.yaml"), "bench-v4: v4\n");
   const flags = [`--socket=${c.sock}`, `--state-dir=${join(c.tmp, "state")}`, `--pools=${join(c.tmp, "pools.yaml")}`, `--namespace-pools=${join(c.tmp, "ns-pools.yaml")}`,
-    "--metrics-addr=0", "--health-addr=0", `--node-ipv4=${HOST_V4}`, `--node-ipv6=${HOST_V6}`, "--enable-egress=false"];
+    "--metrics-addr=0", "--health-addr=0", `--node-ipv4=${HOST_V4}`, `--node-ipv6=${HOST_V6}`, "--enable-egress=false",
+    `--spawner=${opt.spawner === "node" ? "node" : join(ROOT, "dist/bin/coil-spawner")}`];
   const command = [...COILD_NODE_FLAGS, join(c.tmp, "coild", "main.mjs")];
   return startCoildInNetns({ netnsPath: c.hostPath, flags, nodeName: "bench", command, keepLogChars: 20_000 }).then((p) => p.child);
 }
@@ -538,6 +542,10 @@ function setup(): Ctx {
     }
     copyFileSync(from, join(bin, EXE_FILE[e]));
     sh(["chmod", "0755", join(bin, EXE_FILE[e])]);
+  }
+  if (opt.spawner !== "node" && !existsSync(join(ROOT, "dist/bin/coil-spawner"))) {
+    process.stderr.write("building dist/bin/coil-spawner (scripts/build-spawner.sh)…\n");
+    execFileSync("sh", [join(ROOT, "scripts/build-spawner.sh")], { stdio: "inherit" });
   }
   for (const ref of ["ptp", "host-local"]) {
     if (!existsSync(join(REF_DIR, ref))) throw new Error(`${REF_DIR}/${ref} missing: apt-get install containernetworking-plugins`);

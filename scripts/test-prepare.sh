@@ -142,8 +142,8 @@ go_build coil-v2 "building Coil v2's Go executables for the interop tests, usual
   scripts/coil-v2/build.sh COIL_V2_NO_BUILD
 
 # dist/: what the tests run (dist/bin/*.mjs, the Bun-compiled dist/bin/coil, the QuickJS build
-# dist/bin/coil-qjs, dist/lib for the pack test).
-outputs=(dist/lib/index.js dist/cjs/lib/index.js dist/bin/coil dist/bin/coil-qjs)
+# dist/bin/coil-qjs, coild's dist/bin/coil-spawner, dist/lib for the pack test).
+outputs=(dist/lib/index.js dist/cjs/lib/index.js dist/bin/coil dist/bin/coil-qjs dist/bin/coil-spawner)
 while IFS= read -r b; do outputs+=("$b"); done < <(node -p 'Object.values(require("./package.json").bin).join("\n")')
 oldest="" why=""
 for o in "${outputs[@]}"; do
@@ -152,16 +152,16 @@ for o in "${outputs[@]}"; do
 done
 if [[ -n "$oldest" ]]; then
   newer=$({ find lib adapters -type f \( -name '*.ts' -o -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$oldest" -print -quit
-    find scripts/build-bins.sh scripts/build-cni.sh scripts/build-cjs.mjs tsconfig.json package.json -newer "$oldest" -print -quit
+    find scripts/build-bins.sh scripts/build-cni.sh scripts/build-spawner.sh scripts/build-cjs.mjs tsconfig.json package.json -newer "$oldest" -print -quit
   } 2>/dev/null | head -1)
   why=${newer:+"$newer is newer than $oldest"}
 fi
 dist_status=0
 if [[ -n "${why:-}" ]]; then
-  say "dist: building (npm run build + the Bun-compiled dist/bin/coil + the QuickJS dist/bin/coil-qjs), usually ~1 min, 2-3 min with a cold Go cache; $why"
+  say "dist: building (npm run build + the Bun-compiled dist/bin/coil + the QuickJS dist/bin/coil-qjs + dist/bin/coil-spawner), usually ~1 min, 2-3 min with a cold Go cache; $why"
   t0=$(date +%s)
   if npm run --silent build >"$LOGS/dist.log" 2>&1 && sh scripts/build-cni.sh --bun-only >>"$LOGS/dist.log" 2>&1 \
-    && sh scripts/build-cni.sh --qjs-only >>"$LOGS/dist.log" 2>&1; then
+    && sh scripts/build-cni.sh --qjs-only >>"$LOGS/dist.log" 2>&1 && sh scripts/build-spawner.sh >>"$LOGS/dist.log" 2>&1; then
     say "dist: built in $(( $(date +%s) - t0 ))s"
   else
     dist_status=1

@@ -1,7 +1,10 @@
 /** coild entry point: parse flags, wire real dependencies, run until SIGTERM/SIGINT. */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { statSync } from "node:fs";
 import { realKernel } from "../kernel/real-kernel.js";
+import { useSpawner } from "../kernel/run.js";
+import { Spawner, spawnerPath } from "../kernel/spawner.js";
 import { configOrExit } from "../common/flags.js";
 import { COILD, parseCoildFlags } from "./flags.js";
 import { detectHostMtu, detectNodeIps } from "./node/host-facts.js";
@@ -16,6 +19,18 @@ const detectMtu = async (): Promise<number | undefined> => {
   if (d.mtu === undefined) log.warn("MTU detection failed; veths get the kernel default", { error: d.error });
   return d.mtu;
 };
+const spawner = spawnerPath(flags.spawner, process.argv[1], (p) => statSync(p, { throwIfNoEntry: false })?.isFile() === true);
+if (spawner !== undefined) {
+  const s = new Spawner(spawner);
+  // A spawner that cannot run a command would fail every pod: find out now (it runs itself).
+  const probe = await s.run([spawner, "--version"], { timeoutMs: 10_000 });
+  if (probe.isErr()) {
+    log.error("startup failed", { error: `--spawner ${spawner}: ${JSON.stringify(probe.error)}`, reason: "spawner-unusable" });
+    process.exit(1);
+  }
+  useSpawner(s);
+}
+log.info("commands start through", { spawner: spawner ?? "node" });
 const kernel = realKernel();
 const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu, netnsLockName: NETNS_LOCK_NAME };
 const running = await startCoild(flags, deps);

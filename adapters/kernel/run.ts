@@ -1,13 +1,16 @@
 /**
  * Process spawning for the kernel adapter: argv arrays only (`shell: false`), stdout and stderr
  * always captured into the value or the error, and namespace entry by spawning through
- * `nsenter --net=<path>` (the running Node process never changes namespace).
+ * `nsenter --net=<path>` (the running Node process never changes namespace). Commands start with
+ * Node's spawn, or through a `coil-spawner` once {@link useSpawner} installed one (coild does:
+ * Node's spawn forks the whole process, see spawner.ts).
  */
 import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
 import type { KernelCommandError, NetnsRef } from "../../lib/changeset/index.js";
+import type { Spawner } from "./spawner.js";
 
 /** What a finished command printed. */
 export interface ExecOutput {
@@ -28,6 +31,23 @@ export interface RunOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The process-wide spawner, when one is installed. */
+let spawner: Spawner | undefined;
+
+/**
+ * Start every later {@link runCommand} (and so every executor, observer, sysctl and rollback
+ * command of this process) through `s`, or again with Node's spawn (`undefined`). One setting per
+ * process, like the `ip` found on PATH: coild installs its spawner once at start.
+ */
+export function useSpawner(s: Spawner | undefined): void {
+  spawner = s;
+}
+
+/** The spawner {@link runCommand} uses now, if any. */
+export function currentSpawner(): Spawner | undefined {
+  return spawner;
+}
+
 /**
  * Run `argv[0]` with arguments `argv.slice(1)`, without a shell. Resolves to the captured output
  * when the exit code is 0; otherwise to an {@link ExecError} carrying stderr.
@@ -36,6 +56,7 @@ export function runCommand(argv: readonly string[], opts: RunOptions = {}): Resu
   const [file, ...args] = argv;
   if (file === undefined) return errAsync({ kind: "spawn-failed", argv, message: "empty argv" });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (spawner !== undefined) return new ResultAsync(spawner.run(argv, { timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}) }));
   return new ResultAsync(
     new Promise<Result<ExecOutput, ExecError>>((resolve) => {
       const child = spawn(file, args, { shell: false, stdio: ["pipe", "pipe", "pipe"] });

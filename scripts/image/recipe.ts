@@ -117,6 +117,8 @@ export interface ProgramLayout {
  * except `coil` is an esbuild bundle `dist/bin/<name>.mjs`, installed as `/usr/local/coil/<name>.mjs`
  * with a `/usr/local/coil/<name>` symlink; `coil` is the self-contained QuickJS build `dist/bin/coil-qjs`
  * at `/usr/local/coil/coil` (coil-installer's `COIL_PATH`), which coil-installer copies to the host.
+ * `coil-spawner` (dist/bin/coil-spawner, scripts/build-spawner.sh) sits next to coild's program file,
+ * where coild's `--spawner=auto` finds it (adapters/kernel/spawner.ts); it is not a command of its own.
  */
 export function programLayout(bin: Readonly<Record<string, string>>): ProgramLayout {
   const names = Object.keys(bin).sort();
@@ -130,6 +132,7 @@ export function programLayout(bin: Readonly<Record<string, string>>): ProgramLay
     files.push({ path: `${COIL_DIR}/${name}.mjs`, source: `dist/bin/${name}.mjs`, mode: 0o755 });
     links.push([`${COIL_DIR}/${name}`, `${name}.mjs`]);
   }
+  files.push({ path: `${COIL_DIR}/coil-spawner`, source: "dist/bin/coil-spawner", mode: 0o755 });
   files.push({ path: `${COIL_DIR}/LICENSE`, source: "LICENSE", mode: 0o644 });
   return { files, links, commands: names };
 }

@@ -213,6 +213,7 @@ t.test("program layout: every package.json bin is in the image, coil as the exec
       [`${COIL_DIR}/coil-router.mjs`, "dist/bin/coil-router.mjs", "755"],
       [`${COIL_DIR}/coilctl.mjs`, "dist/bin/coilctl.mjs", "755"],
       [`${COIL_DIR}/coild.mjs`, "dist/bin/coild.mjs", "755"],
+      [`${COIL_DIR}/coil-spawner`, "dist/bin/coil-spawner", "755"],
       [`${COIL_DIR}/LICENSE`, "LICENSE", "644"],
     ],
   );

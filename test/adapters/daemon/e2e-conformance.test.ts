@@ -174,9 +174,17 @@ t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil-qjs
   writeFileSync(join(dir, "pools.yaml"), pools);
   writeFileSync(join(dir, "ns-pools.yaml"), "tiny: tiny\n");
   const flags = [`--socket=${sock}`, `--state-dir=${join(dir, "state")}`, `--pools=${join(dir, "pools.yaml")}`, `--namespace-pools=${join(dir, "ns-pools.yaml")}`,
-    "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false"];
-  const start = async (): Promise<ChildProcess> => (await startCoildInNetns({ netnsPath: host.path, flags, nodeName: "conf" })).child;
+    "--metrics-addr=127.0.0.1:9384", "--health-addr=127.0.0.1:9385", `--node-ipv4=${TEST_NODE_V4}`, `--node-ipv6=${TEST_NODE_V6}`, "--enable-egress=false",
+    // As in the image: commands start through coil-spawner (built by test-prepare; `--spawner=auto` would find it too).
+    `--spawner=${join(REPO_ROOT, "dist/bin/coil-spawner")}`];
+  let firstLog: (() => string) | undefined;
+  const start = async (): Promise<ChildProcess> => {
+    const c = await startCoildInNetns({ netnsPath: host.path, flags, nodeName: "conf" });
+    firstLog ??= () => c.log();
+    return c.child;
+  };
   let coild = await start();
+  t.match(firstLog?.() ?? "", /"msg":"commands start through","spawner":"[^"]*dist\/bin\/coil-spawner"/, "coild starts its commands through coil-spawner");
   t.teardown(() => stopProcess(coild, "SIGKILL"));
   const conf = (v: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ cniVersion: v, name: "k8s-pod-network", type: "coil", socket: sock, ...extra });
   const attach = (cmd: string, v: string, id: string, p: Pod, ifname = "eth0", podNs?: string): Promise<CniRun> =>

@@ -1,0 +1,193 @@
+/**
+ * The client of `coil-spawner` (adapters/kernel/spawner/main.go): a small long-lived Go process that
+ * starts the kernel adapter's commands for coild. Node's `child_process.spawn` forks the whole Node
+ * process (libuv 1.46 uses fork, not vfork): measured ~6 ms of CPU per process, spent on the event
+ * loop's thread, so a burst of 100 pod ADDs (one `nsenter … ip -batch` each) queued behind ~1 s of
+ * forks. The spawner starts each child with clone(CLONE_VM|CLONE_VFORK) from its own small address
+ * space, off coild's thread. It decides nothing: argv arrays come from here (never a shell), and the
+ * results come back as the same {@link ExecOutput} / {@link ExecError} values as Node's spawn gives
+ * (adapters/kernel/run.ts).
+ *
+ * Protocol: one JSON request per line on the spawner's stdin, one JSON response per line on its
+ * stdout, matched by id (see main.go). The spawner is started at the first call and again after it
+ * exits; a call in flight when it exits fails with `exit-nonzero` and says that its outcome is unknown
+ * (the command may have run: the executor's rollback treats it as a failed first line).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { dirname, join } from "node:path";
+import { err, ok, type Result } from "neverthrow";
+import type { ExecError, ExecOutput } from "./run.js";
+
+/** The spawner's response line (main.go `response`). */
+interface SpawnerResponse {
+  readonly id: number;
+  readonly code: number;
+  readonly signal: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  readonly truncated: boolean;
+  readonly error: string;
+}
+
+/** One call waiting for its response. */
+interface Pending {
+  readonly argv: readonly string[];
+  readonly timeoutMs: number;
+  readonly resolve: (r: Result<ExecOutput, ExecError>) => void;
+  readonly guard: NodeJS.Timeout;
+}
+
+/** Options of one {@link Spawner.run} call. */
+export interface SpawnerRunOptions {
+  /** Written to the child's stdin, which is then closed. */
+  readonly input?: string;
+  /** The spawner kills the child (SIGKILL) after this many milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** The file name of the spawner executable (dist/bin/coil-spawner; /usr/local/coil/coil-spawner in the image). */
+export const SPAWNER_FILE = "coil-spawner";
+
+/**
+ * The spawner a `--spawner` value names: `node` → none (Node's spawn), `auto` → {@link SPAWNER_FILE}
+ * next to the program file `program` when `isFile` says it is there (else none), anything else → that path.
+ */
+export function spawnerPath(flag: string, program: string | undefined, isFile: (path: string) => boolean): string | undefined {
+  if (flag === "node") return undefined;
+  if (flag !== "auto") return flag;
+  if (program === undefined) return undefined;
+  const candidate = join(dirname(program), SPAWNER_FILE);
+  return isFile(candidate) ? candidate : undefined;
+}
+
+/** How long past a call's own timeout the client waits for the spawner's answer before giving up on it. */
+const GUARD_MS = 10_000;
+
+function isResponse(v: unknown): v is SpawnerResponse {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r["id"] === "number" && typeof r["code"] === "number" && typeof r["stdout"] === "string" && typeof r["stderr"] === "string";
+}
+
+/** The {@link ExecOutput} or {@link ExecError} a response stands for (Node's spawn gives the same values). */
+export function responseOutcome(argv: readonly string[], timeoutMs: number, r: SpawnerResponse): Result<ExecOutput, ExecError> {
+  if (r.error !== "") return err({ kind: "spawn-failed", argv, message: r.error });
+  const stderr = r.truncated ? `${r.stderr}\n(coil-spawner: output over its limit was dropped)` : r.stderr;
+  if (r.timedOut) return err({ kind: "timeout", argv, timeoutMs, stderr });
+  if (r.code === 0 && !r.truncated) return ok({ stdout: r.stdout, stderr: r.stderr });
+  return err({ kind: "exit-nonzero", argv, code: r.signal === "" ? r.code : null, signal: r.signal === "" ? null : r.signal, stdout: r.stdout, stderr });
+}
+
+/** See the module comment. */
+export class Spawner {
+  readonly #path: string;
+  #child: ChildProcessWithoutNullStreams | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #partial: string[] = [];
+  #stderr = "";
+
+  /** `path`: the `coil-spawner` executable. Nothing starts until the first {@link run}. */
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** How many commands were sent to the spawner so far. */
+  get calls(): number {
+    return this.#nextId - 1;
+  }
+
+  /** The executable this client starts. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Run `argv` (no shell) as Node's spawn would, through the spawner. */
+  run(argv: readonly string[], opts: SpawnerRunOptions): Promise<Result<ExecOutput, ExecError>> {
+    if (argv.length === 0 || argv[0] === "") return Promise.resolve(err({ kind: "spawn-failed", argv, message: "empty argv" }));
+    const child = this.#child ?? this.#start();
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      // The spawner enforces the timeout; this guard only covers a spawner that stopped answering.
+      const guard = setTimeout(() => {
+        if (!this.#pending.delete(id)) return;
+        resolve(err({ kind: "timeout", argv, timeoutMs: opts.timeoutMs, stderr: `coil-spawner did not answer within ${opts.timeoutMs + GUARD_MS} ms` }));
+      }, opts.timeoutMs + GUARD_MS);
+      this.#pending.set(id, { argv, timeoutMs: opts.timeoutMs, resolve, guard });
+      child.stdin.write(`${JSON.stringify({ id, argv, stdin: opts.input ?? "", timeoutMs: opts.timeoutMs })}\n`);
+    });
+  }
+
+  /** Stop the spawner (its running children finish on their own); calls in flight fail. A later call starts it again. */
+  close(): void {
+    const c = this.#child;
+    if (c === undefined) return;
+    this.#gone(c, "closed");
+    c.stdin.end();
+  }
+
+  #start(): ChildProcessWithoutNullStreams {
+    const child = spawn(this.#path, [], { stdio: ["pipe", "pipe", "pipe"] });
+    this.#partial = [];
+    this.#stderr = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (text: string) => {
+      if (this.#child === child) this.#onStdout(text);
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      if (this.#child === child) this.#stderr = `${this.#stderr}${b.toString("utf8")}`.slice(-4096);
+    });
+    child.stdin.on("error", () => undefined); // EPIPE once it died; its exit fails the calls
+    child.on("error", (e) => this.#gone(child, `cannot start ${this.#path}: ${e.message}`));
+    child.on("close", (code, signal) => this.#gone(child, `${this.#path} exited (${String(code ?? signal)})${this.#stderr === "" ? "" : `: ${this.#stderr.trim()}`}`));
+    // An idle spawner must not keep coild (or a test) alive; a call's guard timer does while it waits.
+    child.unref();
+    for (const s of [child.stdin, child.stdout, child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
+    this.#child = child;
+    return child;
+  }
+
+  #onStdout(text: string): void {
+    let from = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
+      const tail = text.slice(from, nl);
+      const line = this.#partial.length === 0 ? tail : [...this.#partial, tail].join("");
+      this.#partial = [];
+      from = nl + 1;
+      this.#onLine(line);
+    }
+    if (from < text.length) this.#partial.push(text.slice(from));
+  }
+
+  #onLine(line: string): void {
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      v = undefined;
+    }
+    if (!isResponse(v)) return; // not a response line: nothing can be matched to it
+    const p = this.#pending.get(v.id);
+    if (p === undefined) return; // its call gave up already
+    this.#pending.delete(v.id);
+    clearTimeout(p.guard);
+    p.resolve(responseOutcome(p.argv, p.timeoutMs, v));
+  }
+
+  /** The spawner is gone (or could not start): every call in flight fails. */
+  #gone(child: ChildProcessWithoutNullStreams, why: string): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    const started = why.startsWith("cannot start");
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      clearTimeout(p.guard);
+      p.resolve(
+        started
+          ? err({ kind: "spawn-failed", argv: p.argv, message: why })
+          : err({ kind: "exit-nonzero", argv: p.argv, code: null, signal: null, stdout: "", stderr: `${why}; the command's outcome is unknown` }),
+      );
+    }
+  }
+}

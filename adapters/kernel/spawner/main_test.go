@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exchange runs serve over the given request lines (then EOF) and returns the responses by id.
+func exchange(t *testing.T, lines ...string) (map[uint64]response, error) {
+	t.Helper()
+	out := &strings.Builder{}
+	err := serve(strings.NewReader(strings.Join(lines, "\n")+"\n"), out)
+	got := map[uint64]response{}
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	sc.Buffer(nil, 256<<20)
+	for sc.Scan() {
+		var r response
+		if jerr := json.Unmarshal(sc.Bytes(), &r); jerr != nil {
+			t.Fatalf("response line %q: %v", sc.Text(), jerr)
+		}
+		if _, dup := got[r.ID]; dup {
+			t.Fatalf("two responses for id %d", r.ID)
+		}
+		got[r.ID] = r
+	}
+	return got, err
+}
+
+func req(t *testing.T, r request) string {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestOutcomes(t *testing.T) {
+	got, err := exchange(t,
+		req(t, request{ID: 1, Argv: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}}),
+		req(t, request{ID: 2, Argv: []string{"cat"}, Stdin: "line one\nline two\n"}),
+		req(t, request{ID: 3, Argv: []string{"coil-spawner-test-no-such-command"}}),
+		req(t, request{ID: 4, Argv: []string{"sleep", "10"}, TimeoutMs: 100}),
+		req(t, request{ID: 5, Argv: []string{"sh", "-c", "kill -TERM $$"}}),
+		req(t, request{ID: 6, Argv: []string{}}),
+		req(t, request{ID: 7, Argv: []string{"echo", "a\x00b"}}),
+		req(t, request{ID: 8, Argv: []string{"true"}, Stdin: strings.Repeat("x", 1<<20)}),
+		req(t, request{ID: 9, Argv: []string{"printf", "%s", "é ✓"}}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64]response{
+		1: {ID: 1, Code: 3, Stdout: "out\n", Stderr: "err\n"},
+		2: {ID: 2, Stdout: "line one\nline two\n"},
+		3: {ID: 3, Code: -1, Error: "spawn coil-spawner-test-no-such-command ENOENT"},
+		4: {ID: 4, Code: -1, Signal: "SIGKILL", TimedOut: true},
+		5: {ID: 5, Code: -1, Signal: "SIGTERM"},
+		6: {ID: 6, Code: -1, Error: "empty argv"},
+		7: {ID: 7, Code: -1, Error: "an argument contains a NUL byte"},
+		8: {ID: 8}, // a child that does not read its stdin: no EPIPE error, exit 0
+		9: {ID: 9, Stdout: "é ✓"},
+	}
+	for id, w := range want {
+		if g, ok := got[id]; !ok || g != w {
+			t.Errorf("id %d: got %+v, want %+v", id, got[id], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d responses, want %d", len(got), len(want))
+	}
+}
+
+func TestTruncation(t *testing.T) {
+	saved := maxOutput
+	maxOutput = 10
+	defer func() { maxOutput = saved }()
+	got, err := exchange(t, req(t, request{ID: 1, Argv: []string{"printf", "%s", "0123456789abcdef"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got[1]; r.Stdout != "0123456789" || !r.Truncated || r.Code != 0 {
+		t.Errorf("got %+v", r)
+	}
+}
+
+// Requests run concurrently: a quick one is answered while a slow one still runs, and EOF waits for both.
+func TestConcurrentAndEOF(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- serve(inR, outW); _ = outW.Close() }()
+	lines := bufio.NewScanner(outR)
+	write := func(r request) {
+		b, _ := json.Marshal(r)
+		if _, err := inW.Write(append(b, '\n')); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(request{ID: 1, Argv: []string{"sleep", "0.5"}})
+	write(request{ID: 2, Argv: []string{"echo", "quick"}})
+	start := time.Now()
+	if !lines.Scan() {
+		t.Fatal("no first response")
+	}
+	var first response
+	_ = json.Unmarshal(lines.Bytes(), &first)
+	if first.ID != 2 || first.Stdout != "quick\n" {
+		t.Fatalf("first response %+v, want id 2 (the quick one)", first)
+	}
+	if time.Since(start) > 400*time.Millisecond {
+		t.Errorf("the quick request waited %v behind the slow one", time.Since(start))
+	}
+	_ = inW.Close() // EOF while id 1 still runs: it must still be answered
+	if !lines.Scan() {
+		t.Fatal("the running request was not answered after EOF")
+	}
+	var second response
+	_ = json.Unmarshal(lines.Bytes(), &second)
+	if second.ID != 1 || second.Code != 0 {
+		t.Errorf("second response %+v", second)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+func TestMalformedLine(t *testing.T) {
+	_, err := exchange(t, `{"id":1,"argv":["true"]}`, `not json`)
+	if err == nil || !strings.Contains(err.Error(), "malformed request line") {
+		t.Errorf("err = %v, want a malformed-line error", err)
+	}
+}
+
+func TestSignalName(t *testing.T) {
+	if n := signalName(9); n != "SIGKILL" {
+		t.Errorf("signalName(9) = %q", n)
+	}
+	if n := signalName(40); n != "SIG40" {
+		t.Errorf("signalName(40) = %q", n)
+	}
+}
