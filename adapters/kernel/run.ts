@@ -109,9 +109,17 @@ export function inNetns(ref: NetnsRef, argv: readonly string[]): Result<readonly
   return validateNetnsPath(ref.path).map((p) => ["nsenter", `--net=${p}`, "--", ...argv]);
 }
 
-/** {@link runCommand} inside namespace `ref`. */
+/**
+ * {@link runCommand} inside namespace `ref`. Through a spawner, the spawner enters the namespace
+ * itself (no `nsenter` process); the values are the same, with `argv` in errors still the
+ * `nsenter --net=<path> -- …` form it stands for.
+ */
 export function runInNetns(ref: NetnsRef, argv: readonly string[], opts: RunOptions = {}): ResultAsync<ExecOutput, ExecError> {
   const full = inNetns(ref, argv);
-  return full.isErr() ? errAsync(full.error) : runCommand(full.value, opts);
+  if (full.isErr()) return errAsync(full.error);
+  if (spawner === undefined || ref.kind === "host" || argv.length === 0) return runCommand(full.value, opts);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const run = spawner.run(argv, { timeoutMs, netns: ref.path, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  return new ResultAsync(run).mapErr((e): ExecError => ("argv" in e ? { ...e, argv: full.value } : e));
 }
 

@@ -9,7 +9,9 @@
  * (adapters/kernel/run.ts).
  *
  * Protocol: one JSON request per line on the spawner's stdin, one JSON response per line on its
- * stdout, matched by id (see main.go). The spawner is started at the first call and again after it
+ * stdout, matched by id (see main.go). A request may name a network namespace: the spawner enters it
+ * on a thread of its own and starts the child there, so a pod's `ip -batch` costs one process, not
+ * `nsenter` + `ip`. The spawner is started at the first call and again after it
  * exits; a call in flight when it exits fails with `exit-nonzero` and says that its outcome is unknown
  * (the command may have run: the executor's rollback treats it as a failed first line).
  */
@@ -44,6 +46,8 @@ export interface SpawnerRunOptions {
   readonly input?: string;
   /** The spawner kills the child (SIGKILL) after this many milliseconds. */
   readonly timeoutMs: number;
+  /** Start the child inside this network namespace (an absolute path), as `nsenter --net=<path> --` would, without the nsenter process. */
+  readonly netns?: string;
 }
 
 /** The file name of the spawner executable (dist/bin/coil-spawner; /usr/local/coil/coil-spawner in the image). */
@@ -115,7 +119,7 @@ export class Spawner {
         resolve(err({ kind: "timeout", argv, timeoutMs: opts.timeoutMs, stderr: `coil-spawner did not answer within ${opts.timeoutMs + GUARD_MS} ms` }));
       }, opts.timeoutMs + GUARD_MS);
       this.#pending.set(id, { argv, timeoutMs: opts.timeoutMs, resolve, guard });
-      child.stdin.write(`${JSON.stringify({ id, argv, stdin: opts.input ?? "", timeoutMs: opts.timeoutMs })}\n`);
+      child.stdin.write(`${JSON.stringify({ id, argv, stdin: opts.input ?? "", timeoutMs: opts.timeoutMs, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) })}\n`);
     });
   }
 

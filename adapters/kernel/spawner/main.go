@@ -13,8 +13,14 @@
 //
 // Protocol (both directions one JSON object per line, UTF-8):
 //
-//	request:  {"id":1,"argv":["ip","-batch","-"],"stdin":"link set lo up\n","timeoutMs":30000}
+//	request:  {"id":1,"argv":["ip","-batch","-"],"stdin":"link set lo up\n","timeoutMs":30000,"netns":"/var/run/netns/x"}
 //	response: {"id":1,"code":0,"signal":"","stdout":"","stderr":"","timedOut":false,"error":""}
+//
+// With `netns`, the child starts inside that network namespace: the spawner enters it on a thread of
+// its own (setns(2), as `nsenter --net=` does) and starts the child from there; the thread is thrown
+// away afterwards. That saves the `nsenter` process per command (measured ~5 ms of CPU per pod under
+// load). A namespace that cannot be entered answers like nsenter: exit code 1 and the reason on
+// stderr, nothing run.
 //
 // `code` is the exit status (-1 when the child was killed by a signal, named in `signal`, e.g.
 // "SIGKILL"); `timedOut` says the spawner killed it (SIGKILL) after `timeoutMs`; `error` is set when
@@ -34,6 +40,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +62,7 @@ type request struct {
 	Argv      []string `json:"argv"`
 	Stdin     string   `json:"stdin"`
 	TimeoutMs int64    `json:"timeoutMs"`
+	Netns     string   `json:"netns"`
 }
 
 type response struct {
@@ -124,7 +132,17 @@ func run(req request) response {
 	cmd.Stdin = strings.NewReader(req.Stdin)
 	stdout, stderr := &capped{max: maxOutput}, &capped{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
+	if req.Netns != "" {
+		if err := startIn(req.Netns, cmd); err != nil {
+			var ne *netnsError
+			if errors.As(err, &ne) {
+				res.Code, res.Stderr = 1, "coil-spawner: "+ne.Error()+"\n"
+				return res
+			}
+			res.Code, res.Error = -1, startError(req.Argv[0], err)
+			return res
+		}
+	} else if err := cmd.Start(); err != nil {
 		res.Code, res.Error = -1, startError(req.Argv[0], err)
 		return res
 	}
@@ -159,6 +177,39 @@ func run(req request) response {
 		res.Code, res.Error = -1, waitErr.Error()
 	}
 	return res
+}
+
+// netnsError says a network namespace could not be entered.
+type netnsError struct {
+	path string
+	err  error
+}
+
+func (e *netnsError) Error() string {
+	return fmt.Sprintf("cannot enter network namespace %s: %v", e.path, e.err)
+}
+
+// startIn starts cmd inside the network namespace at path: from a goroutine locked to its OS thread,
+// which enters the namespace (setns(2) changes only the calling thread) and starts the child there
+// (it inherits the thread's namespace). The goroutine never unlocks, so the Go runtime terminates
+// the thread when it returns and no other goroutine ever runs in that namespace.
+func startIn(path string, cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			done <- &netnsError{path, err}
+			return
+		}
+		defer syscall.Close(fd)
+		if _, _, errno := syscall.RawSyscall(sysSetns, uintptr(fd), syscall.CLONE_NEWNET, 0); errno != 0 {
+			done <- &netnsError{path, errno}
+			return
+		}
+		done <- cmd.Start()
+	}()
+	return <-done
 }
 
 // startError words a failed start like Node's spawn error (`spawn ip ENOENT`), so coild's messages

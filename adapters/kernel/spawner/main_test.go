@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +145,54 @@ func TestSignalName(t *testing.T) {
 	}
 	if n := signalName(40); n != "SIG40" {
 		t.Errorf("signalName(40) = %q", n)
+	}
+}
+
+// A child started with netns runs in that namespace; a namespace that cannot be entered answers like
+// nsenter (exit 1, the reason on stderr, nothing run). Needs root (ip netns add); skipped otherwise.
+func TestNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	name := fmt.Sprintf("coil-spawner-test-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	defer func() { _ = exec.Command("ip", "netns", "del", name).Run() }()
+	path := "/var/run/netns/" + name
+	got, err := exchange(t,
+		req(t, request{ID: 1, Argv: []string{"ip", "-o", "link", "show"}, Netns: path}),
+		req(t, request{ID: 2, Argv: []string{"ip", "-batch", "-"}, Stdin: "link set lo up\n", Netns: path}),
+		req(t, request{ID: 3, Argv: []string{"true"}, Netns: path + "-absent"}),
+		req(t, request{ID: 4, Argv: []string{"true"}, Netns: "/etc/hostname"}),
+		req(t, request{ID: 5, Argv: []string{"coil-spawner-test-no-such-command"}, Netns: path}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got[1]; r.Code != 0 || strings.Count(r.Stdout, "\n") != 1 || !strings.Contains(r.Stdout, ": lo:") {
+		t.Errorf("links seen from the namespace: %+v (want only lo)", r)
+	}
+	if r := got[2]; r.Code != 0 || r.Stderr != "" {
+		t.Errorf("batch in the namespace: %+v", r)
+	}
+	up, _ := exec.Command("ip", "-n", name, "-o", "link", "show", "lo").Output()
+	if !strings.Contains(string(up), "UP") {
+		t.Errorf("lo of the namespace is not up after the batch: %s", up)
+	}
+	if r := got[3]; r.Code != 1 || !strings.Contains(r.Stderr, "cannot enter network namespace "+path+"-absent") || !strings.Contains(r.Stderr, "no such file or directory") {
+		t.Errorf("absent namespace: %+v", r)
+	}
+	if r := got[4]; r.Code != 1 || !strings.Contains(r.Stderr, "invalid argument") {
+		t.Errorf("a file that is not a namespace: %+v", r)
+	}
+	if r := got[5]; r.Error != "spawn coil-spawner-test-no-such-command ENOENT" {
+		t.Errorf("missing command in a namespace: %+v", r)
+	}
+	// The spawner's own threads stay in its namespace: a later plain request sees the host's links.
+	host, _ := exchange(t, req(t, request{ID: 6, Argv: []string{"ip", "-o", "link", "show"}}))
+	own, _ := exec.Command("ip", "-o", "link", "show").Output()
+	if host[6].Stdout != string(own) {
+		t.Errorf("a request without netns saw %q, the test process sees %q", host[6].Stdout, own)
 	}
 }

@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
-import { currentSpawner, runCommand, useSpawner, type RunOptions } from "../../../adapters/kernel/run.js";
+import { currentSpawner, runCommand, runInNetns, useSpawner, type RunOptions } from "../../../adapters/kernel/run.js";
+import { reasonOfExecError } from "../../../adapters/kernel/failure.js";
 import { Spawner, SPAWNER_FILE, spawnerPath } from "../../../adapters/kernel/spawner.js";
 import { realKernel } from "../../../adapters/kernel/real-kernel.js";
 import { runExecutorConformance } from "../../helpers/executor-conformance.js";
@@ -69,6 +70,36 @@ t.test("the same values through Node's spawn and through the spawner", async (t)
   t.ok(Date.now() - started < 60_000, "killed at the timeout, not when sleep ended");
   t.equal(currentSpawner(), s);
   useSpawner(undefined);
+});
+
+t.test("in a namespace: the spawner enters it itself, with the values nsenter gives", async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = withNetns(t);
+  const s = new Spawner(bin);
+  t.teardown(() => {
+    useSpawner(undefined);
+    s.close();
+  });
+  const both = async (argv: readonly string[], opts?: RunOptions, path = ns.path) => {
+    useSpawner(undefined);
+    const viaNode = await runInNetns({ kind: "path", path }, argv, opts);
+    useSpawner(s);
+    const viaSpawner = await runInNetns({ kind: "path", path }, argv, opts);
+    useSpawner(undefined);
+    return { viaNode, viaSpawner };
+  };
+  const links = await both(["ip", "-j", "link", "show"]);
+  t.same(links.viaSpawner, links.viaNode, "ip -j link show");
+  t.same((JSON.parse(links.viaSpawner._unsafeUnwrap().stdout) as { ifname: string }[]).map((l) => l.ifname), ["lo"], "only the namespace's links");
+  const batch = await both(["ip", "-batch", "-"], { input: "link set lo up\nlink set nosuch up\n" });
+  t.same(batch.viaSpawner, batch.viaNode, "a failing batch: same code, stderr and argv (the nsenter form)");
+  t.match(batch.viaSpawner._unsafeUnwrapErr(), { kind: "exit-nonzero", code: 1, argv: ["nsenter", `--net=${ns.path}`, "--", "ip", "-batch", "-"] });
+  const calls = s.calls;
+  const notNetns = await both(["true"], undefined, "/etc/hostname");
+  t.equal(s.calls, calls + 1, "the spawner ran it (entered the namespace itself)");
+  for (const r of [notNetns.viaNode, notNetns.viaSpawner]) t.match(r._unsafeUnwrapErr(), { kind: "exit-nonzero", code: 1, argv: ["nsenter", "--net=/etc/hostname", "--", "true"] });
+  t.equal(reasonOfExecError(notNetns.viaSpawner._unsafeUnwrapErr()), reasonOfExecError(notNetns.viaNode._unsafeUnwrapErr()), "a file that is not a namespace: the same failure reason");
+  t.match(notNetns.viaSpawner._unsafeUnwrapErr(), { stderr: /cannot enter network namespace \/etc\/hostname: invalid argument/ });
 });
 
 t.test("100 concurrent commands, each answered with its own output", async (t) => {
