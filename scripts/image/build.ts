@@ -61,7 +61,7 @@ import {
 
 /** Command-line options of the image build. */
 export interface BuildOptions {
-  /** Skip `scripts/build-bins.sh` / `scripts/build-cni.sh --qjs-only` and take dist/bin as it is. */
+  /** Skip `scripts/build-bins.sh` / `scripts/build-cni.sh --qjs-only` / `scripts/build-spawner.sh` and take dist/bin as it is. */
   readonly noBuild: boolean;
   /** Rebuild the Debian base layer even when a cached one matches the recipe. */
   readonly refreshBase: boolean;
@@ -364,7 +364,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildSummary> {
     const tb = Date.now();
     await run(["sh", join(REPO_ROOT, "scripts/build-bins.sh")], { inheritStderr: true });
     await run(["sh", join(REPO_ROOT, "scripts/build-cni.sh"), "--qjs-only"], { inheritStderr: true });
-    log(`programs built (scripts/build-bins.sh, scripts/build-cni.sh --qjs-only) in ${Math.round((Date.now() - tb) / 1000)} s`);
+    await run(["sh", join(REPO_ROOT, "scripts/build-spawner.sh")], { inheritStderr: true });
+    log(`programs built (scripts/build-bins.sh, scripts/build-cni.sh --qjs-only, scripts/build-spawner.sh) in ${Math.round((Date.now() - tb) / 1000)} s`);
   }
   const debian = await debianLayer(cache, epoch, tools, opts.refreshBase);
   const node = await nodeLayer(cache, epoch, tools);

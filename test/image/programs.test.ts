@@ -1,6 +1,6 @@
 /**
  * The image's digest is only reproducible if the programs it carries are: building each self-contained
- * `coil` executable (Bun's and the QuickJS build) twice must give the same bytes. (Bun embeds the output file's name in the
+ * `coil` executable (Bun's and the QuickJS build) and coild's `coil-spawner` twice must give the same bytes. (Bun embeds the output file's name in the
  * executable, so a build that writes to a per-process temporary name differs on every run.)
  */
 import t from "tap";
@@ -28,3 +28,13 @@ for (const [flag, bin] of [
     t.equal(digests[1], digests[0]);
   });
 }
+
+t.test("scripts/build-spawner.sh twice gives a byte-identical dist/bin/coil-spawner", async (t) => {
+  const bin = join(ROOT, "dist/bin/coil-spawner");
+  const digests: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    execFileSync("sh", [join(ROOT, "scripts/build-spawner.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+    digests.push(sha256(bin));
+  }
+  t.equal(digests[1], digests[0]);
+});
