@@ -22,6 +22,14 @@
  *     latency per request = create call start → Complete seen;
  *   - checked: no Failed condition, exactly `requests` AddressBlocks, all names distinct;
  *   - RSS (VmRSS idle and at the end, VmHWM = peak) and CPU (utime+stime) from /proc/<pid>;
+ *   - the burst's CPU (first create → the last Complete seen; utime+stime from /proc/<pid>/stat,
+ *     clock ticks → ms) of the controller, kube-apiserver and etcd (the children of this process
+ *     running the control plane's binaries), and of this process, the driver that creates the
+ *     requests and watches them (`process.cpuUsage()`); from them the floor
+ *     `(apiserver + etcd + driver CPU) / cores`: the shortest wall time the burst could take if the
+ *     controller cost nothing and the cores were perfectly used, compared with 0.5 × the wall time
+ *     of Go's run in the same round (issue 12's target); also the API server's and etcd's CPU rate
+ *     while the controller idles (the 2 s before the idle RSS), i.e. their background;
  *   - then the controller gets SIGTERM, its Lease is deleted, and the BlockRequests and
  *     AddressBlocks are removed (finalizers patched off) so that the next run starts from the
  *     same objects.
@@ -31,7 +39,7 @@
  * binaries (~/.cache/coil-envtest), the dist bundle (`npm run build`) and Go (for the Coil v2 build).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -40,8 +48,10 @@ import { parseArgs } from "node:util";
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Informer, coilClient, makeClients, type BlockRequestObject, type CoilClient } from "../adapters/k8s/index.js";
 import { startCoilControlPlane } from "../test/helpers/coil-envtest.js";
+import type { ControlPlaneBinaries } from "../test/helpers/envtest.js";
 import { terminateProcess } from "../test/helpers/test-host.js";
 import { waitFor } from "../test/helpers/wait.js";
+import { descendants } from "./proc-stats.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -96,6 +106,51 @@ function procStats(pid: number): ProcStats {
   return { rssMiB: kb("VmRSS") / 1024, hwmMiB: kb("VmHWM") / 1024, cpuS: (Number(f[11]) + Number(f[12])) / 100 };
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's utime/stime (`getconf CLK_TCK`). */
+const CLK_TCK = Number(run("getconf", ["CLK_TCK"]).trim()) || 100;
+/** utime + stime of `pid` (ms). */
+function cpuMs(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = s.slice(s.lastIndexOf(") ") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+/** user + system CPU of this process, all its threads (ms). */
+const selfCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+/** The control plane's processes: children of this process running its etcd and kube-apiserver binaries. */
+interface ControlPlanePids {
+  readonly apiserver: number;
+  readonly etcd: number;
+}
+function controlPlanePids(binaries: ControlPlaneBinaries): ControlPlanePids {
+  const exe = (pid: number): string => {
+    try {
+      return realpathSync(`/proc/${pid}/exe`);
+    } catch {
+      return "";
+    }
+  };
+  const mine = descendants(process.pid);
+  const find = (bin: string): number => {
+    const want = realpathSync(bin);
+    const pids = mine.filter((p) => exe(p) === want);
+    if (pids.length !== 1) throw new Error(`expected one child process running ${want}, found ${pids.length}`);
+    return pids[0] as number;
+  };
+  return { apiserver: find(binaries.kubeApiserver), etcd: find(binaries.etcd) };
+}
+/** CPU (ms) of each process at one moment. */
+interface CpuSample {
+  readonly ctl: number;
+  readonly apiserver: number;
+  readonly etcd: number;
+  readonly driver: number;
+}
+const cpuSample = (ctl: number, cp: ControlPlanePids): CpuSample => ({ ctl: cpuMs(ctl), apiserver: cpuMs(cp.apiserver), etcd: cpuMs(cp.etcd), driver: selfCpuMs() });
+const cpuDelta = (a: CpuSample, b: CpuSample): CpuSample => ({ ctl: b.ctl - a.ctl, apiserver: b.apiserver - a.apiserver, etcd: b.etcd - a.etcd, driver: b.driver - a.driver });
+
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -134,7 +189,20 @@ interface Run {
   readonly idle: ProcStats;
   /** When the last request was seen Complete. */
   readonly end: ProcStats;
+  /** CPU (ms) of each process from the first create until the last request was seen Complete (`seconds`). */
+  readonly burst: CpuSample;
+  /** kube-apiserver + etcd CPU per second of wall while the controller idled (the 2 s before `idle`), ms/s. */
+  readonly cpBackgroundMsPerS: number;
+  /** BlockRequest events the driver's informer emitted from the first create to the last Complete (add/update/delete), and its LISTs (1 = no re-list). */
+  readonly events: string;
 }
+
+/** ms per request, 2 decimals. */
+const perReq = (ms: number): string => (ms / N).toFixed(2);
+/** `(apiserver + etcd + driver CPU) / cores` of a run (s): its wall time if the controller cost nothing and the cores were perfectly used. */
+const floorS = (r: Run): number => (r.burst.apiserver + r.burst.etcd + r.burst.driver) / 1000 / cpus().length;
+/** Share of the cores × wall that the four processes used during the burst. */
+const busyShare = (r: Run): number => (r.burst.ctl + r.burst.apiserver + r.burst.etcd + r.burst.driver) / 1000 / (cpus().length * r.seconds);
 
 const READY: Record<Impl, RegExp> = { ours: /"starting controllers"/, go: /Starting workers.*"controller":\s*"blockrequest"/ };
 
@@ -156,7 +224,7 @@ async function clearRequestsAndBlocks(coil: CoilClient): Promise<void> {
   { timeoutMs: 120_000, intervalMs: 200 });
 }
 
-async function runController(impl: Impl, argv: readonly string[], round: number, ctx: { kubeconfig: string; coil: CoilClient; coord: CoordinationV1Api; nodes: readonly string[]; kc: KubeConfig }): Promise<Run> {
+async function runController(impl: Impl, argv: readonly string[], round: number, ctx: { kubeconfig: string; coil: CoilClient; coord: CoordinationV1Api; nodes: readonly string[]; kc: KubeConfig; cpPids: ControlPlanePids }): Promise<Run> {
   const certDir = mkdtempSync(join(tmpdir(), "coil-bench-ctl-certs-"));
   let child: ChildProcess | undefined;
   let logs = "";
@@ -176,37 +244,52 @@ async function runController(impl: Impl, argv: readonly string[], round: number,
     await waitFor(`${impl}: BlockRequest workers started`, () => READY[impl].test(logs), { timeoutMs: 120_000, intervalMs: 20, abortIf });
     const readyMs = performance.now() - t0;
     const pid = c.pid ?? 0;
+    const bg0 = cpuSample(pid, ctx.cpPids);
+    const bgT0 = performance.now();
     await new Promise((r) => setTimeout(r, 2000)); // idle settle (what "idle" means here), not a wait for a condition
+    const bg = cpuDelta(bg0, cpuSample(pid, ctx.cpPids));
+    const cpBackgroundMsPerS = ((bg.apiserver + bg.etcd) * 1000) / (performance.now() - bgT0);
     const idle = procStats(pid);
 
     const createdAt = new Map<string, number>();
     const latencies: number[] = [];
     let complete = 0;
     let lastStats: ProcStats | undefined;
+    let cpuEnd: CpuSample | undefined;
+    let tEnd = 0;
     let resolveAll: () => void = () => undefined;
     const all = new Promise<void>((r) => (resolveAll = r));
     const inf = new Informer<BlockRequestObject>({ name: "bench", kc: ctx.kc, path: ctx.coil.requests.path, list: () => ctx.coil.requests.list() });
+    const events = { add: 0, update: 0, delete: 0 };
+    let counting = false;
     inf.on((e) => {
+      if (counting) events[e.type]++;
       if (e.type === "delete" || (e.object.status?.conditions ?? []).length === 0) return;
       if (e.type === "update" && (e.old.status?.conditions ?? []).length > 0) return;
       complete++;
       latencies.push(performance.now() - (createdAt.get(e.object.metadata.name) ?? 0));
       if (complete === N) {
+        tEnd = performance.now();
+        counting = false;
+        cpuEnd = cpuSample(pid, ctx.cpPids);
         lastStats = procStats(pid);
         resolveAll();
       }
     });
     inf.start();
     await inf.waitSynced();
+    const cpuStart = cpuSample(pid, ctx.cpPids);
     const t1 = performance.now();
+    counting = true;
     await pool(ctx.nodes, 16, async (node) => {
       const name = `req-default-${node}`;
       createdAt.set(name, performance.now());
       (await ctx.coil.requests.create({ metadata: { name }, spec: { nodeName: node, poolName: "default" } }))._unsafeUnwrap();
     });
     await Promise.race([all, waitFor(`${impl}: controller alive`, () => false, { timeoutMs: 600_000, intervalMs: 200, abortIf })]);
-    const seconds = (performance.now() - t1) / 1000;
+    const seconds = ((tEnd === 0 ? performance.now() : tEnd) - t1) / 1000;
     const end = lastStats ?? procStats(pid);
+    const burst = cpuDelta(cpuStart, cpuEnd ?? cpuSample(pid, ctx.cpPids));
     await inf.stop();
     const failed = inf.items().filter((r) => r.status?.conditions?.some((x) => x.type === "Failed")).length;
     const blocks = (await ctx.coil.blocks.list())._unsafeUnwrap().items;
@@ -214,7 +297,7 @@ async function runController(impl: Impl, argv: readonly string[], round: number,
     if (failed !== 0 || blocks.length !== N || names.size !== N) throw new Error(`${impl}: ${failed} failed, ${blocks.length} blocks, ${names.size} distinct block names (expected ${N})`);
     latencies.sort((x, y) => x - y);
     const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-    return { impl, round, readyMs, seconds, p50: q(0.5), p99: q(0.99), idle, end };
+    return { impl, round, readyMs, seconds, p50: q(0.5), p99: q(0.99), idle, end, burst, cpBackgroundMsPerS, events: `${events.add}/${events.update}/${events.delete}, ${inf.lists} LIST(s)` };
   } finally {
     await terminateProcess(child, 25_000);
     rmSync(certDir, { recursive: true, force: true });
@@ -260,6 +343,7 @@ async function main(): Promise<void> {
   const started = await startCoilControlPlane();
   if (typeof started === "string") throw new Error(started);
   const { cp, kc } = started;
+  const cpPids = controlPlanePids(cp.binaries);
   const clients = makeClients(kc, { maxSockets: 32 });
   const coil = coilClient(clients.custom);
   const core = kc.makeApiClient(CoreV1Api);
@@ -271,11 +355,13 @@ async function main(): Promise<void> {
     const runs: Run[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const impl of round % 2 === 1 ? IMPLS : [...IMPLS].reverse()) {
-        const r = await runController(impl, argvOf[impl], round, { kubeconfig: cp.kubeconfigPath, coil, coord, nodes, kc });
+        const r = await runController(impl, argvOf[impl], round, { kubeconfig: cp.kubeconfigPath, coil, coord, nodes, kc, cpPids });
         runs.push(r);
         process.stdout.write(
           `round ${round} ${impl}: ready ${r.readyMs.toFixed(0)} ms; ${N} Complete in ${r.seconds.toFixed(2)} s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; ` +
-            `RSS idle ${r.idle.rssMiB.toFixed(1)} end ${r.end.rssMiB.toFixed(1)} peak ${r.end.hwmMiB.toFixed(1)} MiB; CPU start ${r.idle.cpuS.toFixed(2)} s, run ${(r.end.cpuS - r.idle.cpuS).toFixed(2)} s\n`,
+            `RSS idle ${r.idle.rssMiB.toFixed(1)} end ${r.end.rssMiB.toFixed(1)} peak ${r.end.hwmMiB.toFixed(1)} MiB; CPU start ${r.idle.cpuS.toFixed(2)} s, run ${(r.end.cpuS - r.idle.cpuS).toFixed(2)} s; ` +
+            `burst CPU ms/request: controller ${perReq(r.burst.ctl)}, apiserver ${perReq(r.burst.apiserver)}, etcd ${perReq(r.burst.etcd)}, driver ${perReq(r.burst.driver)}; ` +
+            `floor ${floorS(r).toFixed(2)} s; apiserver+etcd idle ${r.cpBackgroundMsPerS.toFixed(0)} ms/s; watch events add/update/delete ${r.events}\n`,
         );
       }
     }
@@ -316,6 +402,14 @@ function report(r: ReportInput): string {
     ["RSS idle, 2 s after ready (MiB)", (x) => x.idle.rssMiB, 1],
     [`RSS when the ${N}th request is Complete (MiB)`, (x) => x.end.rssMiB, 1],
     ["peak RSS, VmHWM (MiB)", (x) => x.end.hwmMiB, 1],
+    ["burst CPU per request, controller (ms)", (x) => x.burst.ctl / N, 2],
+    ["burst CPU per request, kube-apiserver (ms)", (x) => x.burst.apiserver / N, 2],
+    ["burst CPU per request, etcd (ms)", (x) => x.burst.etcd / N, 2],
+    ["burst CPU per request, driver = this bench (ms)", (x) => x.burst.driver / N, 2],
+    ["burst CPU, apiserver + etcd + driver (s)", (x) => (x.burst.apiserver + x.burst.etcd + x.burst.driver) / 1000, 2],
+    [`floor = (apiserver + etcd + driver CPU) / ${cpus().length} cores (s)`, floorS, 2],
+    [`CPU of the 4 processes / (${cpus().length} cores × wall) (%)`, (x) => 100 * busyShare(x), 0],
+    ["kube-apiserver + etcd CPU while the controller idles (ms/s)", (x) => x.cpBackgroundMsPerS, 0],
   ];
   const both = IMPLS.length === 2;
   const loaded = Number(/load average: ([\d.]+)/.exec(r.loadAfter)?.[1] ?? 0) > cpus().length;
@@ -330,10 +424,37 @@ function report(r: ReportInput): string {
     }),
   ];
   const rows = [
-    "| round | impl | ready ms | total s | p50 ms | p99 ms | RSS idle | RSS end | peak | CPU run s |",
-    "|---|---|---|---|---|---|---|---|---|---|",
-    ...r.runs.map((x) => `| ${x.round} | ${x.impl} | ${x.readyMs.toFixed(0)} | ${x.seconds.toFixed(2)} | ${x.p50.toFixed(0)} | ${x.p99.toFixed(0)} | ${x.idle.rssMiB.toFixed(1)} | ${x.end.rssMiB.toFixed(1)} | ${x.end.hwmMiB.toFixed(1)} | ${(x.end.cpuS - x.idle.cpuS).toFixed(2)} |`),
+    "| round | impl | ready ms | total s | p50 ms | p99 ms | RSS idle | RSS end | peak | CPU run s | burst CPU ms/req: ctl | apiserver | etcd | driver | floor s | 4-proc CPU % |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...r.runs.map((x) =>
+      `| ${x.round} | ${x.impl} | ${x.readyMs.toFixed(0)} | ${x.seconds.toFixed(2)} | ${x.p50.toFixed(0)} | ${x.p99.toFixed(0)} | ${x.idle.rssMiB.toFixed(1)} | ${x.end.rssMiB.toFixed(1)} | ${x.end.hwmMiB.toFixed(1)} | ${(x.end.cpuS - x.idle.cpuS).toFixed(2)} | ` +
+      `${perReq(x.burst.ctl)} | ${perReq(x.burst.apiserver)} | ${perReq(x.burst.etcd)} | ${perReq(x.burst.driver)} | ${floorS(x).toFixed(2)} | ${(100 * busyShare(x)).toFixed(0)} |`),
   ];
+  // Issue 12's target, ours ≤ 0.5 × Go's wall, against the floor of each run (same round's Go wall).
+  const floorRows = both
+    ? [
+        "| round | Go wall s | 0.5 × Go wall s | ours' wall s | floor in ours' run s | floor / (0.5 × Go) | floor in Go's run s | floor / (0.5 × Go) |",
+        "|---|---|---|---|---|---|---|---|",
+        ...Array.from({ length: ROUNDS }, (_, i) => i + 1).flatMap((round) => {
+          const g = r.runs.find((x) => x.round === round && x.impl === "go");
+          const o = r.runs.find((x) => x.round === round && x.impl === "ours");
+          if (g === undefined || o === undefined) return [];
+          const half = g.seconds / 2;
+          return [`| ${round} | ${g.seconds.toFixed(2)} | ${half.toFixed(2)} | ${o.seconds.toFixed(2)} | ${floorS(o).toFixed(2)} | ${(floorS(o) / half).toFixed(2)} | ${floorS(g).toFixed(2)} | ${(floorS(g) / half).toFixed(2)} |`];
+        }),
+        "",
+        (() => {
+          const rounds = Array.from({ length: ROUNDS }, (_, i) => i + 1);
+          const above = rounds.filter((round) => {
+            const g = r.runs.find((x) => x.round === round && x.impl === "go");
+            const o = r.runs.find((x) => x.round === round && x.impl === "ours");
+            return g !== undefined && o !== undefined && floorS(o) > g.seconds / 2;
+          }).length;
+          return `Floor (from ours' run) above 0.5 × Go's wall in ${above} of ${rounds.length} rounds (in such a round, ours' wall time could not reach 0.5 × Go's on these ${cpus().length} cores even with a controller costing no CPU).`;
+        })(),
+        "",
+      ]
+    : [];
   return [
     `## ${r.oursVersion}${values.label === "" ? "" : ` — ${values.label}`}`,
     "",
@@ -348,6 +469,7 @@ function report(r: ReportInput): string {
     "",
     ...table,
     "",
+    ...floorRows,
     ...rows,
     "",
   ].join("\n");
