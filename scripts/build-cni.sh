@@ -4,7 +4,7 @@
 #   dist/bin/coil      self-contained executable (Bun runtime embedded; the node's host has no Node.js)
 #   dist/bin/coil.mjs  single-file ESM bundle for Node (esbuild): the npm package's `coil` bin, and start-up comparison
 #   dist/bin/coil-qjs  self-contained executable (QuickJS in a static Go host, adapters/cni/quickjs/host):
-#                      the same TypeScript as bytecode; 6 MB, about half the Bun executable's start-up CPU.
+#                      the same TypeScript as bytecode; 5.8 MB, less than half the Bun executable's start-up CPU.
 #                      What the image installs as /opt/cni/bin/coil.
 #
 # Usage: scripts/build-cni.sh [--bun-only|--node-only|--qjs-only]

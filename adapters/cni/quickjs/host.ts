@@ -1,8 +1,9 @@
 /**
  * What the QuickJS host (`host/`, a Go program) offers the script: the functions it registers as
  * globals before it runs the bytecode. Every call is synchronous. Binary data crosses as base64
- * (the engine binding converts strings, numbers and plain objects only). Keep in step with
- * `host/io.go`, which documents each function where it is implemented.
+ * (the host converts strings, numbers, booleans, arrays of strings and plain objects only:
+ * `host/engine.go`). Keep in step with `host/io.go`, which documents each function where it is
+ * implemented.
  */
 
 /** `__coil_stdin`: the bytes read (base64), or why reading failed. */

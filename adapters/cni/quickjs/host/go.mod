@@ -10,7 +10,6 @@ require (
 	google.golang.org/protobuf v1.36.11
 	modernc.org/libc v1.79.0
 	modernc.org/libquickjs v0.14.0
-	modernc.org/quickjs v0.27.0
 )
 
 require (

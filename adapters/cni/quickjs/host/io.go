@@ -14,23 +14,24 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"modernc.org/quickjs"
 )
 
 // The functions the script sees as globals. Their TypeScript declarations, with the meaning of every
 // field, are in adapters/cni/quickjs/host.ts; keep the two in step.
-func register(vm *quickjs.VM) error {
-	fns := map[string]quickjs.HostFunc{
-		"__coil_env":   hostEnv,
-		"__coil_argv":  hostArgv,
-		"__coil_stdin": hostStdin,
-		"__coil_write": hostWrite,
-		"__coil_exit":  hostExit,
-		"__coil_line":  hostLine,
-		"__coil_h2":    hostH2,
-	}
-	for name, f := range fns {
-		if err := vm.RegisterHostFunc(name, f); err != nil {
+func register(e *engine) error {
+	for _, f := range []struct {
+		name string
+		fn   hostFunc
+	}{
+		{"__coil_env", hostEnv},
+		{"__coil_argv", hostArgv},
+		{"__coil_stdin", hostStdin},
+		{"__coil_write", hostWrite},
+		{"__coil_exit", hostExit},
+		{"__coil_line", hostLine},
+		{"__coil_h2", hostH2},
+	} {
+		if err := e.define(f.name, f.fn); err != nil {
 			return err
 		}
 	}

@@ -4,8 +4,8 @@
 //
 // The bytecode is stripped of debug information and source (JS_SetStripInfo): a third of the size
 // (80 instead of 262 KB for the bundle today), so less for the host to read at every start. The
-// cost: a script error's stack has no line numbers. The high-level modernc.org/quickjs API has no
-// strip option, so this uses the engine's C API as translated to Go (modernc.org/libquickjs).
+// cost: a script error's stack has no line numbers. Like the host, this uses the engine's C API as
+// translated to Go (modernc.org/libquickjs).
 package main
 
 import (
