@@ -30,7 +30,6 @@ if (spawner !== undefined) {
   }
   useSpawner(s);
 }
-log.info("commands start through", { spawner: spawner ?? "node" });
 const kernel = realKernel();
 const deps = { env: process.env, hostname, kernel, log, randomHex: () => randomBytes(4).toString("hex"), detectNodeIps, detectMtu, netnsLockName: NETNS_LOCK_NAME };
 const running = await startCoild(flags, deps);
@@ -38,6 +37,8 @@ if (running.isErr()) {
   log.error("startup failed", { error: formatCoildStartError(running.error), reason: running.error.kind });
   process.exit(1);
 }
+// After start-up: a failed start prints exactly one line.
+log.info("commands start through", { spawner: spawner ?? "node" });
 const stop = (): void => void running.value.close().then(() => process.exit(0));
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);

@@ -184,6 +184,8 @@ t.test("CNI conformance: real coild in a test host netns, real dist/bin/coil-qjs
     return c.child;
   };
   let coild = await start();
+  // coild names its spawner once it has started (after "serving CNI").
+  await waitFor("coild's spawner log line", () => (firstLog?.() ?? "").includes('"msg":"commands start through"'));
   t.match(firstLog?.() ?? "", /"msg":"commands start through","spawner":"[^"]*dist\/bin\/coil-spawner"/, "coild starts its commands through coil-spawner");
   t.teardown(() => stopProcess(coild, "SIGKILL"));
   const conf = (v: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ cniVersion: v, name: "k8s-pod-network", type: "coil", socket: sock, ...extra });
