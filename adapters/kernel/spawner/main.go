@@ -26,9 +26,12 @@
 // "SIGKILL"); `timedOut` says the spawner killed it (SIGKILL) after `timeoutMs`; `error` is set when
 // the process could not be started (then nothing ran) or the request was malformed. A child's
 // stdout and stderr are each capped at maxOutput bytes (the rest is dropped and `truncated` set).
-// On EOF of its stdin (coild exited) the spawner lets running children finish (each is bounded by
-// its timeout) and exits 0. The children inherit the spawner's environment and working directory,
-// i.e. coild's.
+// Each child runs in a process group of its own, and a timeout kills the whole group, so nothing it
+// started outlives it; output pipes still held open by some other process are given up
+// ioGrace after the child ended. On EOF of its stdin (coild exited or closed it) the spawner exits
+// at once without waiting for running children: they run on to their end as orphans, as children of
+// Node's spawn do when coild dies (a killed coild must not leave a process behind that waits for
+// them). The children inherit the spawner's environment and working directory, i.e. coild's.
 package main
 
 import (
@@ -56,6 +59,10 @@ const MaxRequest = 256 << 20
 
 // DefaultTimeout applies when a request carries none.
 const DefaultTimeout = 30 * time.Second
+
+// ioGrace is how long the spawner waits for a child's output pipes to close after the child ended
+// (a grandchild may still hold them); then they are closed and the child's exit status answered.
+const ioGrace = 2 * time.Second
 
 type request struct {
 	ID        uint64   `json:"id"`
@@ -129,6 +136,8 @@ func run(req request) response {
 		timeout = time.Duration(req.TimeoutMs) * time.Millisecond
 	}
 	cmd := exec.Command(req.Argv[0], req.Argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = ioGrace
 	cmd.Stdin = strings.NewReader(req.Stdin)
 	stdout, stderr := &capped{max: maxOutput}, &capped{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -152,7 +161,7 @@ func run(req request) response {
 		mu.Lock()
 		timedOut = true
 		mu.Unlock()
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group: the child and whatever it started
 	})
 	waitErr := cmd.Wait()
 	timer.Stop()
@@ -162,6 +171,13 @@ func run(req request) response {
 	res.Stdout, res.Stderr = stdout.buf.String(), stderr.buf.String()
 	res.Truncated = stdout.truncated || stderr.truncated
 	var exit *exec.ExitError
+	if errors.Is(waitErr, exec.ErrWaitDelay) && cmd.ProcessState != nil {
+		// The child exited 0 but something else kept its output pipes open: answer its exit.
+		waitErr = nil
+		if !cmd.ProcessState.Success() {
+			waitErr = &exec.ExitError{ProcessState: cmd.ProcessState}
+		}
+	}
 	switch {
 	case waitErr == nil:
 		res.Code = 0
@@ -232,13 +248,12 @@ var errnoNames = map[syscall.Errno]string{
 	syscall.ENOTDIR: "ENOTDIR", syscall.E2BIG: "E2BIG", syscall.ENOMEM: "ENOMEM", syscall.EAGAIN: "EAGAIN",
 }
 
-// serve reads requests from in until EOF and writes each response to out as soon as its child is
-// done; it returns after the last response is written.
+// serve reads requests from in and writes each response to out as soon as its child is done. It
+// returns at EOF of in (or a malformed line) without waiting for children still running.
 func serve(in io.Reader, out io.Writer) error {
 	r := bufio.NewReaderSize(in, 64<<10)
 	w := bufio.NewWriter(out)
 	var wmu sync.Mutex
-	var wg sync.WaitGroup
 	reply := func(res response) {
 		line, err := json.Marshal(res)
 		if err != nil { // cannot happen: strings and numbers only
@@ -259,11 +274,7 @@ func serve(in io.Reader, out io.Writer) error {
 				readErr = fmt.Errorf("malformed request line: %w", jerr)
 				break
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				reply(run(req))
-			}()
+			go func() { reply(run(req)) }()
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -272,7 +283,6 @@ func serve(in io.Reader, out io.Writer) error {
 			break
 		}
 	}
-	wg.Wait()
 	return readErr
 }
 

@@ -9,17 +9,28 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
-// exchange runs serve over the given request lines (then EOF) and returns the responses by id.
+// exchange runs serve over the given request lines, reads one response per request line, then
+// closes serve's input; it returns the responses by id and serve's result.
 func exchange(t *testing.T, lines ...string) (map[uint64]response, error) {
 	t.Helper()
-	out := &strings.Builder{}
-	err := serve(strings.NewReader(strings.Join(lines, "\n")+"\n"), out)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- serve(inR, outW); _ = outW.Close() }()
+	go func() {
+		for _, l := range lines {
+			if _, err := inW.Write([]byte(l + "\n")); err != nil {
+				return
+			}
+		}
+	}()
 	got := map[uint64]response{}
-	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	sc := bufio.NewScanner(outR)
 	sc.Buffer(nil, 256<<20)
-	for sc.Scan() {
+	for len(got) < len(lines) && sc.Scan() {
 		var r response
 		if jerr := json.Unmarshal(sc.Bytes(), &r); jerr != nil {
 			t.Fatalf("response line %q: %v", sc.Text(), jerr)
@@ -29,6 +40,9 @@ func exchange(t *testing.T, lines ...string) (map[uint64]response, error) {
 		}
 		got[r.ID] = r
 	}
+	_ = inW.Close()
+	err := <-done
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
 	return got, err
 }
 
@@ -91,9 +105,11 @@ func TestTruncation(t *testing.T) {
 }
 
 // Requests run concurrently: a quick one is answered while a slow one still runs (the slow one waits
-// for a file the test creates only after the quick answer), and EOF waits for the running one.
+// for a file the test creates only after the quick answer). At EOF serve returns at once, and the
+// slow child runs on as an orphan (it then creates a second file).
 func TestConcurrentAndEOF(t *testing.T) {
-	release := t.TempDir() + "/release"
+	dir := t.TempDir()
+	release, finished := dir+"/release", dir+"/finished"
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
@@ -105,7 +121,7 @@ func TestConcurrentAndEOF(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(request{ID: 1, Argv: []string{"sh", "-c", `while [ ! -e "$0" ]; do sleep 0.01; done`, release}})
+	write(request{ID: 1, Argv: []string{"sh", "-c", `while [ ! -e "$0" ]; do sleep 0.01; done; : >"$1"`, release, finished}})
 	write(request{ID: 2, Argv: []string{"echo", "quick"}})
 	if !lines.Scan() {
 		t.Fatal("no first response")
@@ -115,20 +131,40 @@ func TestConcurrentAndEOF(t *testing.T) {
 	if first.ID != 2 || first.Stdout != "quick\n" {
 		t.Fatalf("first response %+v, want id 2 (the quick one)", first)
 	}
-	_ = inW.Close() // EOF while id 1 still runs: it must still be answered
+	_ = inW.Close()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
 	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if !lines.Scan() {
-		t.Fatal("the running request was not answered after EOF")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(finished); err == nil {
+			break
+		}
+		if i > 6000 {
+			t.Fatal("the child running at EOF did not run on to its end")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	var second response
-	_ = json.Unmarshal(lines.Bytes(), &second)
-	if second.ID != 1 || second.Code != 0 {
-		t.Errorf("second response %+v", second)
+}
+
+// A timeout kills the child's whole process group (a grandchild holding the output pipe included),
+// and a child that exits while a grandchild it left behind holds its output is answered anyway.
+func TestTimeoutKillsGroupAndLingeringPipes(t *testing.T) {
+	got, err := exchange(t,
+		req(t, request{ID: 1, Argv: []string{"sh", "-c", "sleep 60 & wait"}, TimeoutMs: 200}),
+		req(t, request{ID: 2, Argv: []string{"sh", "-c", "echo started; (trap '' HUP; exec sleep 4) & exit 3"}}),
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Errorf("serve: %v", err)
+	if r := got[1]; !r.TimedOut || r.Signal != "SIGKILL" {
+		t.Errorf("timed out group: %+v", r)
+	}
+	if r := got[2]; r.Code != 3 || r.Stdout != "started\n" {
+		t.Errorf("exit with a grandchild holding stdout: %+v", r)
 	}
 }
 
