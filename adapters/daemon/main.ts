@@ -19,7 +19,14 @@ const detectMtu = async (): Promise<number | undefined> => {
   if (d.mtu === undefined) log.warn("MTU detection failed; veths get the kernel default", { error: d.error });
   return d.mtu;
 };
-const spawner = spawnerPath(flags.spawner, process.argv[1], (p) => statSync(p, { throwIfNoEntry: false })?.isFile() === true);
+const isFile = (p: string): boolean => {
+  try {
+    return statSync(p, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    return false; // e.g. EACCES on a directory on the way: not usable
+  }
+};
+const spawner = spawnerPath(flags.spawner, process.argv[1], isFile);
 if (spawner !== undefined) {
   const s = new Spawner(spawner);
   // A spawner that cannot run a command would fail every pod: find out now (it runs itself).

@@ -106,6 +106,8 @@ export function validateNetnsPath(path: string): Result<string, ExecError> {
  */
 export function inNetns(ref: NetnsRef, argv: readonly string[]): Result<readonly string[], ExecError> {
   if (ref.kind === "host") return ok(argv);
+  // `nsenter --net=<path> --` without a command would start a shell.
+  if (argv.length === 0 || argv[0] === "") return err({ kind: "spawn-failed", argv, message: "empty argv" });
   return validateNetnsPath(ref.path).map((p) => ["nsenter", `--net=${p}`, "--", ...argv]);
 }
 
@@ -117,7 +119,7 @@ export function inNetns(ref: NetnsRef, argv: readonly string[]): Result<readonly
 export function runInNetns(ref: NetnsRef, argv: readonly string[], opts: RunOptions = {}): ResultAsync<ExecOutput, ExecError> {
   const full = inNetns(ref, argv);
   if (full.isErr()) return errAsync(full.error);
-  if (spawner === undefined || ref.kind === "host" || argv.length === 0) return runCommand(full.value, opts);
+  if (spawner === undefined || ref.kind === "host") return runCommand(full.value, opts);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const run = spawner.run(argv, { timeoutMs, netns: ref.path, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   return new ResultAsync(run).mapErr((e): ExecError => ("argv" in e ? { ...e, argv: full.value } : e));

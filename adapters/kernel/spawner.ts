@@ -20,13 +20,13 @@ import { dirname, join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { ExecError, ExecOutput } from "./run.js";
 
-/** The spawner's response line (main.go `response`). */
+/** The spawner's response line (main.go `response`); `stdout` and `stderr` are base64 (`null` when empty). */
 interface SpawnerResponse {
   readonly id: number;
   readonly code: number;
   readonly signal: string;
-  readonly stdout: string;
-  readonly stderr: string;
+  readonly stdout: string | null;
+  readonly stderr: string | null;
   readonly timedOut: boolean;
   readonly truncated: boolean;
   readonly error: string;
@@ -65,22 +65,33 @@ export function spawnerPath(flag: string, program: string | undefined, isFile: (
   return isFile(candidate) ? candidate : undefined;
 }
 
-/** How long past a call's own timeout the client waits for the spawner's answer before giving up on it. */
+/** How long past a call's own timeout the client waits for the spawner's answer before giving up on it (and on the spawner). */
 const GUARD_MS = 10_000;
+/** The longest timeout a call may have: its guard timer must stay within Node's 2^31 - 1 ms. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1 - GUARD_MS;
+/** The spawner's limit on one request line (main.go `MaxRequest`). */
+const MAX_REQUEST_BYTES = 256 * 2 ** 20;
 
 function isResponse(v: unknown): v is SpawnerResponse {
   if (typeof v !== "object" || v === null) return false;
   const r = v as Record<string, unknown>;
-  return typeof r["id"] === "number" && typeof r["code"] === "number" && typeof r["stdout"] === "string" && typeof r["stderr"] === "string";
+  const text = (x: unknown): boolean => x === null || typeof x === "string";
+  return typeof r["id"] === "number" && typeof r["code"] === "number" && text(r["stdout"]) && text(r["stderr"]);
 }
+
+/** A base64 field as text, decoded as Node decodes a child's output. */
+const decoded = (b64: string | null): string => (b64 === null ? "" : Buffer.from(b64, "base64").toString("utf8"));
 
 /** The {@link ExecOutput} or {@link ExecError} a response stands for (Node's spawn gives the same values). */
 export function responseOutcome(argv: readonly string[], timeoutMs: number, r: SpawnerResponse): Result<ExecOutput, ExecError> {
   if (r.error !== "") return err({ kind: "spawn-failed", argv, message: r.error });
-  const stderr = r.truncated ? `${r.stderr}\n(coil-spawner: output over its limit was dropped)` : r.stderr;
+  const stdout = decoded(r.stdout);
+  const rawStderr = decoded(r.stderr);
+  // Incomplete output is never a success: a reader would parse what is missing as absent.
+  const stderr = r.truncated ? `${rawStderr}\n(coil-spawner: output incomplete: over its limit, or its pipes still open at the deadline)` : rawStderr;
   if (r.timedOut) return err({ kind: "timeout", argv, timeoutMs, stderr });
-  if (r.code === 0 && !r.truncated) return ok({ stdout: r.stdout, stderr: r.stderr });
-  return err({ kind: "exit-nonzero", argv, code: r.signal === "" ? r.code : null, signal: r.signal === "" ? null : r.signal, stdout: r.stdout, stderr });
+  if (r.code === 0 && !r.truncated) return ok({ stdout, stderr });
+  return err({ kind: "exit-nonzero", argv, code: r.signal === "" ? r.code : null, signal: r.signal === "" ? null : r.signal, stdout, stderr });
 }
 
 /** See the module comment. */
@@ -110,16 +121,26 @@ export class Spawner {
   /** Run `argv` (no shell) as Node's spawn would, through the spawner. */
   run(argv: readonly string[], opts: SpawnerRunOptions): Promise<Result<ExecOutput, ExecError>> {
     if (argv.length === 0 || argv[0] === "") return Promise.resolve(err({ kind: "spawn-failed", argv, message: "empty argv" }));
-    const child = this.#child ?? this.#start();
+    // Node's setTimeout takes any number; the spawner takes whole milliseconds (at least 1).
+    const timeoutMs = Number.isFinite(opts.timeoutMs) ? Math.min(Math.max(1, Math.ceil(opts.timeoutMs)), MAX_TIMEOUT_MS) : MAX_TIMEOUT_MS;
     const id = this.#nextId++;
+    const line = `${JSON.stringify({ id, argv, stdin: opts.input ?? "", timeoutMs, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) })}\n`;
+    if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) return Promise.resolve(err({ kind: "spawn-failed", argv, message: `the request (stdin included) is over coil-spawner's ${MAX_REQUEST_BYTES} bytes` }));
+    const child = this.#child ?? this.#start();
+    if (typeof child === "string") return Promise.resolve(err({ kind: "spawn-failed", argv, message: child }));
     return new Promise((resolve) => {
-      // The spawner enforces the timeout; this guard only covers a spawner that stopped answering.
+      // The spawner enforces the timeout; this guard covers a spawner that stopped answering, which is
+      // then replaced (its other calls fail as "outcome unknown").
       const guard = setTimeout(() => {
         if (!this.#pending.delete(id)) return;
-        resolve(err({ kind: "timeout", argv, timeoutMs: opts.timeoutMs, stderr: `coil-spawner did not answer within ${opts.timeoutMs + GUARD_MS} ms` }));
-      }, opts.timeoutMs + GUARD_MS);
+        resolve(err({ kind: "timeout", argv, timeoutMs: opts.timeoutMs, stderr: `coil-spawner did not answer within ${timeoutMs + GUARD_MS} ms` }));
+        if (this.#child === child) {
+          this.#gone(child, `${this.#path} stopped answering and was killed`);
+          child.kill("SIGKILL");
+        }
+      }, timeoutMs + GUARD_MS);
       this.#pending.set(id, { argv, timeoutMs: opts.timeoutMs, resolve, guard });
-      child.stdin.write(`${JSON.stringify({ id, argv, stdin: opts.input ?? "", timeoutMs: opts.timeoutMs, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) })}\n`);
+      child.stdin.write(line);
     });
   }
 
@@ -131,8 +152,16 @@ export class Spawner {
     c.stdin.end();
   }
 
-  #start(): ChildProcessWithoutNullStreams {
-    const child = spawn(this.#path, [], { stdio: ["pipe", "pipe", "pipe"] });
+  /** Start the spawner; a string says why it could not be (Node's spawn throws for some errors, e.g. ENOTDIR). */
+  #start(): ChildProcessWithoutNullStreams | string {
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(this.#path, [], { stdio: ["pipe", "pipe", "pipe"] });
+    } catch (e) {
+      return `cannot start ${this.#path}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    // Without a pid the process did not start (the "error" event says why; streams may be missing).
+    if (child.pid === undefined && (child.stdout === null || child.stdin === null)) return `cannot start ${this.#path}`;
     this.#partial = [];
     this.#stderr = "";
     child.stdout.setEncoding("utf8");
@@ -143,6 +172,8 @@ export class Spawner {
       if (this.#child === child) this.#stderr = `${this.#stderr}${b.toString("utf8")}`.slice(-4096);
     });
     child.stdin.on("error", () => undefined); // EPIPE once it died; its exit fails the calls
+    child.stdout.on("error", () => undefined); // its close fails the calls
+    child.stderr.on("error", () => undefined);
     child.on("error", (e) => this.#gone(child, `cannot start ${this.#path}: ${e.message}`));
     child.on("close", (code, signal) => this.#gone(child, `${this.#path} exited (${String(code ?? signal)})${this.#stderr === "" ? "" : `: ${this.#stderr.trim()}`}`));
     // An idle spawner must not keep coild (or a test) alive; a call's guard timer does while it waits.

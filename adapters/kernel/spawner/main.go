@@ -14,24 +14,29 @@
 // Protocol (both directions one JSON object per line, UTF-8):
 //
 //	request:  {"id":1,"argv":["ip","-batch","-"],"stdin":"link set lo up\n","timeoutMs":30000,"netns":"/var/run/netns/x"}
-//	response: {"id":1,"code":0,"signal":"","stdout":"","stderr":"","timedOut":false,"error":""}
+//	response: {"id":1,"code":0,"signal":"","stdout":"<base64>","stderr":"<base64>","timedOut":false,"truncated":false,"error":""}
+//
+// `stdout` and `stderr` are the child's bytes, base64 (so the client decodes them exactly as Node
+// decodes a child's output). `code` is the exit status (-1 when the child was killed by a signal,
+// named in `signal`, e.g. "SIGKILL"); `timedOut` says the spawner killed it after `timeoutMs`;
+// `truncated` says some output is missing (over maxOutput, or pipes still open at the deadline), so
+// the client must not take the answer as a success; `error` is set when the process could not be
+// started (nothing ran) or the request was malformed (then only its id is trusted).
 //
 // With `netns`, the child starts inside that network namespace: the spawner enters it on a thread of
 // its own (setns(2), as `nsenter --net=` does) and starts the child from there; the thread is thrown
 // away afterwards. That saves the `nsenter` process per command (measured ~5 ms of CPU per pod under
 // load). A namespace that cannot be entered answers like nsenter: exit code 1 and the reason on
-// stderr, nothing run.
+// stderr; a command that cannot be started there, like nsenter's exec failure: exit code 127.
 //
-// `code` is the exit status (-1 when the child was killed by a signal, named in `signal`, e.g.
-// "SIGKILL"); `timedOut` says the spawner killed it (SIGKILL) after `timeoutMs`; `error` is set when
-// the process could not be started (then nothing ran) or the request was malformed. A child's
-// stdout and stderr are each capped at maxOutput bytes (the rest is dropped and `truncated` set).
-// Each child runs in a process group of its own, and a timeout kills the whole group, so nothing it
-// started outlives it; output pipes still held open by some other process are given up
-// ioGrace after the child ended. On EOF of its stdin (coild exited or closed it) the spawner exits
-// at once without waiting for running children: they run on to their end as orphans, as children of
-// Node's spawn do when coild dies (a killed coild must not leave a process behind that waits for
-// them). The children inherit the spawner's environment and working directory, i.e. coild's.
+// Each child runs in a process group of its own. Its output is read until both pipes reach EOF,
+// however long after its exit that is (a grandchild may hold them), up to the request's deadline:
+// then the group and the child are killed (SIGKILL) and the pipes get ioGrace more before they are
+// closed and the answer is marked truncated. On EOF of its stdin (coild exited or closed it) the
+// spawner exits at once without waiting for running children: they run on to their end as orphans,
+// as children of Node's spawn do when coild dies. A request line that cannot be decoded is answered
+// with an error when its id can be read, else the spawner exits 1 (the framing is broken). The
+// children inherit the spawner's environment and working directory, i.e. coild's.
 package main
 
 import (
@@ -60,8 +65,7 @@ const MaxRequest = 256 << 20
 // DefaultTimeout applies when a request carries none.
 const DefaultTimeout = 30 * time.Second
 
-// ioGrace is how long the spawner waits for a child's output pipes to close after the child ended
-// (a grandchild may still hold them); then they are closed and the child's exit status answered.
+// ioGrace is how long the spawner still reads a child's output pipes after killing it at its deadline.
 const ioGrace = 2 * time.Second
 
 type request struct {
@@ -76,8 +80,8 @@ type response struct {
 	ID        uint64 `json:"id"`
 	Code      int    `json:"code"`
 	Signal    string `json:"signal"`
-	Stdout    string `json:"stdout"`
-	Stderr    string `json:"stderr"`
+	Stdout    []byte `json:"stdout"`
+	Stderr    []byte `json:"stderr"`
 	TimedOut  bool   `json:"timedOut"`
 	Truncated bool   `json:"truncated"`
 	Error     string `json:"error"`
@@ -108,7 +112,10 @@ var signals = map[syscall.Signal]string{
 	syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE",
 	syscall.SIGKILL: "SIGKILL", syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
 	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM", syscall.SIGSYS: "SIGSYS",
-	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ",
+	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
+	syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR", syscall.SIGSTKFLT: "SIGSTKFLT", syscall.SIGWINCH: "SIGWINCH",
+	syscall.SIGURG: "SIGURG", syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT", syscall.SIGSTOP: "SIGSTOP",
+	syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN", syscall.SIGTTOU: "SIGTTOU",
 }
 
 func signalName(s syscall.Signal) string {
@@ -135,49 +142,98 @@ func run(req request) response {
 	if req.TimeoutMs > 0 {
 		timeout = time.Duration(req.TimeoutMs) * time.Millisecond
 	}
-	cmd := exec.Command(req.Argv[0], req.Argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = ioGrace
-	cmd.Stdin = strings.NewReader(req.Stdin)
-	stdout, stderr := &capped{max: maxOutput}, &capped{max: maxOutput}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if req.Netns != "" {
-		if err := startIn(req.Netns, cmd); err != nil {
-			var ne *netnsError
-			if errors.As(err, &ne) {
-				res.Code, res.Stderr = 1, "coil-spawner: "+ne.Error()+"\n"
-				return res
-			}
-			res.Code, res.Error = -1, startError(req.Argv[0], err)
-			return res
-		}
-	} else if err := cmd.Start(); err != nil {
-		res.Code, res.Error = -1, startError(req.Argv[0], err)
+	// The child writes straight into pipes of our own (*os.File: no copying goroutine inside
+	// os/exec), read below until EOF, so an early exit never cuts its output short.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		res.Code, res.Error = -1, "spawn "+req.Argv[0]+": "+err.Error()
 		return res
 	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		_ = outR.Close()
+		_ = outW.Close()
+		res.Code, res.Error = -1, "spawn "+req.Argv[0]+": "+err.Error()
+		return res
+	}
+	cmd := exec.Command(req.Argv[0], req.Argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdin = strings.NewReader(req.Stdin)
+	cmd.Stdout, cmd.Stderr = outW, errW
+	var startErr error
+	if req.Netns != "" {
+		startErr = startIn(req.Netns, cmd)
+	} else {
+		startErr = cmd.Start()
+	}
+	_ = outW.Close() // the child has its own copies now (or never started)
+	_ = errW.Close()
+	if startErr != nil {
+		_ = outR.Close()
+		_ = errR.Close()
+		var ne *netnsError
+		switch {
+		case errors.As(startErr, &ne):
+			res.Code, res.Stderr = 1, []byte("coil-spawner: "+ne.Error()+"\n")
+		case req.Netns != "":
+			// As nsenter, which runs the command after entering: exit 127 and the reason.
+			res.Code, res.Stderr = 127, []byte("coil-spawner: failed to execute "+req.Argv[0]+": "+startError(req.Argv[0], startErr)+"\n")
+		default:
+			res.Code, res.Error = -1, startError(req.Argv[0], startErr)
+		}
+		return res
+	}
+	stdout, stderr := &capped{max: maxOutput}, &capped{max: maxOutput}
+	var reads sync.WaitGroup
+	var readFailed sync.Once
+	incomplete := false
+	readAll := func(r *os.File, c *capped) {
+		defer reads.Done()
+		if _, err := io.Copy(c, r); err != nil {
+			readFailed.Do(func() { incomplete = true })
+		}
+	}
+	started := time.Now()
+	reads.Add(2)
+	go readAll(outR, stdout)
+	go readAll(errR, stderr)
 	var timedOut bool
 	var mu sync.Mutex
-	timer := time.AfterFunc(timeout, func() {
+	kill := func() {
 		mu.Lock()
 		timedOut = true
 		mu.Unlock()
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group: the child and whatever it started
-	})
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group: the child and whatever it started there
+		_ = cmd.Process.Kill()                              // and the child, should it have left its group
+	}
+	deadline := time.AfterFunc(timeout, kill)
 	waitErr := cmd.Wait()
-	timer.Stop()
+	readsDone := make(chan struct{})
+	go func() { reads.Wait(); close(readsDone) }()
+	select {
+	case <-readsDone:
+	case <-time.After(time.Until(started.Add(timeout))):
+		// The child is gone but something it started still holds a pipe at the deadline: kill that
+		// group too, give the pipes ioGrace, then close them and answer without the rest.
+		kill()
+		select {
+		case <-readsDone:
+		case <-time.After(ioGrace):
+			_ = outR.Close()
+			_ = errR.Close()
+			<-readsDone
+			incomplete = true
+		}
+	}
+	deadline.Stop()
+	_ = outR.Close()
+	_ = errR.Close()
 	mu.Lock()
 	res.TimedOut = timedOut
 	mu.Unlock()
-	res.Stdout, res.Stderr = stdout.buf.String(), stderr.buf.String()
-	res.Truncated = stdout.truncated || stderr.truncated
+	res.Stdout, res.Stderr = stdout.buf.Bytes(), stderr.buf.Bytes()
+	res.Truncated = stdout.truncated || stderr.truncated || incomplete
 	var exit *exec.ExitError
-	if errors.Is(waitErr, exec.ErrWaitDelay) && cmd.ProcessState != nil {
-		// The child exited 0 but something else kept its output pipes open: answer its exit.
-		waitErr = nil
-		if !cmd.ProcessState.Success() {
-			waitErr = &exec.ExitError{ProcessState: cmd.ProcessState}
-		}
-	}
 	switch {
 	case waitErr == nil:
 		res.Code = 0
@@ -189,8 +245,9 @@ func run(req request) response {
 			res.Code = ws.ExitStatus()
 		}
 	default:
-		// An I/O error copying the child's output; the child itself ran.
-		res.Code, res.Error = -1, waitErr.Error()
+		// Writing the child's stdin failed in a way os/exec does not ignore; the child itself ran.
+		res.Code, res.Truncated = -1, true
+		res.Stderr = append(res.Stderr, []byte("coil-spawner: "+waitErr.Error()+"\n")...)
 	}
 	return res
 }
@@ -270,9 +327,16 @@ func serve(in io.Reader, out io.Writer) error {
 		if len(line) > 0 {
 			var req request
 			if jerr := json.Unmarshal(line, &req); jerr != nil {
-				// No id to answer to: the client's line framing is broken, which only a bug can do.
-				readErr = fmt.Errorf("malformed request line: %w", jerr)
-				break
+				var idOnly struct {
+					ID *uint64 `json:"id"`
+				}
+				if json.Unmarshal(line, &idOnly) != nil || idOnly.ID == nil {
+					// No id to answer to: the client's line framing is broken, which only a bug can do.
+					readErr = fmt.Errorf("malformed request line: %w", jerr)
+					break
+				}
+				go reply(response{ID: *idOnly.ID, Code: -1, Error: "malformed request: " + jerr.Error()})
+				continue
 			}
 			go func() { reply(run(req)) }()
 		}

@@ -55,6 +55,22 @@ func req(t *testing.T, r request) string {
 	return string(b)
 }
 
+// view is a response with its output as text, comparable with ==.
+type view struct {
+	ID        uint64
+	Code      int
+	Signal    string
+	Stdout    string
+	Stderr    string
+	TimedOut  bool
+	Truncated bool
+	Error     string
+}
+
+func viewOf(r response) view {
+	return view{r.ID, r.Code, r.Signal, string(r.Stdout), string(r.Stderr), r.TimedOut, r.Truncated, r.Error}
+}
+
 func TestOutcomes(t *testing.T) {
 	got, err := exchange(t,
 		req(t, request{ID: 1, Argv: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}}),
@@ -70,7 +86,7 @@ func TestOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[uint64]response{
+	want := map[uint64]view{
 		1: {ID: 1, Code: 3, Stdout: "out\n", Stderr: "err\n"},
 		2: {ID: 2, Stdout: "line one\nline two\n"},
 		3: {ID: 3, Code: -1, Error: "spawn coil-spawner-test-no-such-command ENOENT"},
@@ -82,7 +98,7 @@ func TestOutcomes(t *testing.T) {
 		9: {ID: 9, Stdout: "é ✓"},
 	}
 	for id, w := range want {
-		if g, ok := got[id]; !ok || g != w {
+		if g, ok := got[id]; !ok || viewOf(g) != w {
 			t.Errorf("id %d: got %+v, want %+v", id, got[id], w)
 		}
 	}
@@ -99,7 +115,7 @@ func TestTruncation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := got[1]; r.Stdout != "0123456789" || !r.Truncated || r.Code != 0 {
+	if r := got[1]; string(r.Stdout) != "0123456789" || !r.Truncated || r.Code != 0 {
 		t.Errorf("got %+v", r)
 	}
 }
@@ -128,7 +144,7 @@ func TestConcurrentAndEOF(t *testing.T) {
 	}
 	var first response
 	_ = json.Unmarshal(lines.Bytes(), &first)
-	if first.ID != 2 || first.Stdout != "quick\n" {
+	if first.ID != 2 || string(first.Stdout) != "quick\n" {
 		t.Fatalf("first response %+v, want id 2 (the quick one)", first)
 	}
 	_ = inW.Close()
@@ -150,26 +166,127 @@ func TestConcurrentAndEOF(t *testing.T) {
 	}
 }
 
-// A timeout kills the child's whole process group (a grandchild holding the output pipe included),
-// and a child that exits while a grandchild it left behind holds its output is answered anyway.
-func TestTimeoutKillsGroupAndLingeringPipes(t *testing.T) {
-	got, err := exchange(t,
-		req(t, request{ID: 1, Argv: []string{"sh", "-c", "sleep 60 & wait"}, TimeoutMs: 200}),
-		req(t, request{ID: 2, Argv: []string{"sh", "-c", "echo started; (trap '' HUP; exec sleep 4) & exit 3"}}),
-	)
+// alive says whether a process exists (and is not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(b), ") Z ")
+}
+
+// A timeout kills the child's whole process group: the grandchild it started is gone too.
+func TestTimeoutKillsGroup(t *testing.T) {
+	got, err := exchange(t, req(t, request{ID: 1, Argv: []string{"sh", "-c", "sleep 60 & echo $!; wait"}, TimeoutMs: 300}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := got[1]; !r.TimedOut || r.Signal != "SIGKILL" {
-		t.Errorf("timed out group: %+v", r)
+	r := got[1]
+	if !r.TimedOut || r.Signal != "SIGKILL" {
+		t.Fatalf("timed out group: %+v", viewOf(r))
 	}
-	if r := got[2]; r.Code != 3 || r.Stdout != "started\n" {
-		t.Errorf("exit with a grandchild holding stdout: %+v", r)
+	pid := 0
+	_, _ = fmt.Sscan(string(r.Stdout), &pid)
+	if pid <= 0 {
+		t.Fatalf("no grandchild pid in %q", r.Stdout)
+	}
+	for i := 0; alive(pid); i++ {
+		if i > 500 {
+			t.Fatalf("grandchild %d still alive after the group was killed", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Output is read to EOF however long after the child's exit that is: a grandchild that keeps the
+// pipe and writes later is waited for (within the deadline), not cut off.
+func TestOutputAfterExitIsKept(t *testing.T) {
+	got, err := exchange(t, req(t, request{ID: 1, Argv: []string{"sh", "-c", "echo first; (sleep 0.3; echo late) & exit 3"}, TimeoutMs: 60000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := viewOf(got[1]); v.Code != 3 || v.Stdout != "first\nlate\n" || v.Truncated || v.TimedOut {
+		t.Errorf("got %+v, want exit 3 with both lines", v)
+	}
+}
+
+// A grandchild that escaped the group and holds the pipe past the deadline: the answer comes
+// ioGrace after the deadline, with the child's exit status and marked truncated (never a success).
+func TestLingeringPipeAtDeadline(t *testing.T) {
+	start := time.Now()
+	got, err := exchange(t, req(t, request{ID: 1, Argv: []string{"sh", "-c", "echo started; setsid sleep 5 & exit 0"}, TimeoutMs: 300}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := viewOf(got[1])
+	if v.Code != 0 || !v.Truncated || v.Stdout != "started\n" {
+		t.Errorf("got %+v, want exit 0, truncated, the output so far", v)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond+ioGrace+10*time.Second {
+		t.Errorf("answered after %v", d)
+	}
+}
+
+// Many requests in a namespace, then many concurrent plain ones: every plain one runs in the
+// spawner's own namespace (a thread that entered a pod namespace is never reused).
+func TestNoThreadKeepsANamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	name := fmt.Sprintf("coil-spawner-thr-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	defer func() { _ = exec.Command("ip", "netns", "del", name).Run() }()
+	own, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := 0; i < 100; i++ {
+		lines = append(lines, req(t, request{ID: uint64(i), Argv: []string{"readlink", "/proc/self/ns/net"}, Netns: "/var/run/netns/" + name}))
+	}
+	for i := 100; i < 300; i++ {
+		lines = append(lines, req(t, request{ID: uint64(i), Argv: []string{"readlink", "/proc/self/ns/net"}}))
+	}
+	got, err := exchange(t, lines...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		ns := strings.TrimSpace(string(got[uint64(i)].Stdout))
+		if (i < 100) == (ns == own) || ns == "" {
+			t.Fatalf("request %d ran in %q (own namespace %q)", i, ns, own)
+		}
+	}
+}
+
+// Many quick commands on a busy spawner: every output arrives whole.
+func TestNoOutputLostUnderLoad(t *testing.T) {
+	var lines []string
+	for i := 0; i < 300; i++ {
+		lines = append(lines, req(t, request{ID: uint64(i), Argv: []string{"echo", fmt.Sprintf("hello%d", i)}}))
+	}
+	got, err := exchange(t, lines...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		if v := viewOf(got[uint64(i)]); v.Code != 0 || v.Stdout != fmt.Sprintf("hello%d\n", i) || v.Truncated {
+			t.Fatalf("request %d: %+v", i, v)
+		}
 	}
 }
 
 func TestMalformedLine(t *testing.T) {
-	_, err := exchange(t, `{"id":1,"argv":["true"]}`, `not json`)
+	got, err := exchange(t, `{"id":7,"argv":["true"],"timeoutMs":1.5}`, `{"id":8,"argv":["true"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got[7]; r.Code != -1 || !strings.HasPrefix(r.Error, "malformed request: ") {
+		t.Errorf("a request that does not decode but names its id: %+v", viewOf(r))
+	}
+	if r := got[8]; r.Code != 0 || r.Error != "" {
+		t.Errorf("the next request: %+v", viewOf(r))
+	}
+	_, err = exchange(t, `not json`)
 	if err == nil || !strings.Contains(err.Error(), "malformed request line") {
 		t.Errorf("err = %v, want a malformed-line error", err)
 	}
@@ -206,29 +323,23 @@ func TestNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := got[1]; r.Code != 0 || strings.Count(r.Stdout, "\n") != 1 || !strings.Contains(r.Stdout, ": lo:") {
+	if r := viewOf(got[1]); r.Code != 0 || strings.Count(r.Stdout, "\n") != 1 || !strings.Contains(r.Stdout, ": lo:") {
 		t.Errorf("links seen from the namespace: %+v (want only lo)", r)
 	}
-	if r := got[2]; r.Code != 0 || r.Stderr != "" {
+	if r := viewOf(got[2]); r.Code != 0 || r.Stderr != "" {
 		t.Errorf("batch in the namespace: %+v", r)
 	}
 	up, _ := exec.Command("ip", "-n", name, "-o", "link", "show", "lo").Output()
 	if !strings.Contains(string(up), "UP") {
 		t.Errorf("lo of the namespace is not up after the batch: %s", up)
 	}
-	if r := got[3]; r.Code != 1 || !strings.Contains(r.Stderr, "cannot enter network namespace "+path+"-absent") || !strings.Contains(r.Stderr, "no such file or directory") {
+	if r := viewOf(got[3]); r.Code != 1 || !strings.Contains(r.Stderr, "cannot enter network namespace "+path+"-absent") || !strings.Contains(r.Stderr, "no such file or directory") {
 		t.Errorf("absent namespace: %+v", r)
 	}
-	if r := got[4]; r.Code != 1 || !strings.Contains(r.Stderr, "invalid argument") {
+	if r := viewOf(got[4]); r.Code != 1 || !strings.Contains(r.Stderr, "invalid argument") {
 		t.Errorf("a file that is not a namespace: %+v", r)
 	}
-	if r := got[5]; r.Error != "spawn coil-spawner-test-no-such-command ENOENT" {
+	if r := viewOf(got[5]); r.Code != 127 || r.Error != "" || !strings.Contains(r.Stderr, "failed to execute coil-spawner-test-no-such-command: spawn coil-spawner-test-no-such-command ENOENT") {
 		t.Errorf("missing command in a namespace: %+v", r)
-	}
-	// The spawner's own threads stay in its namespace: a later plain request sees the host's links.
-	host, _ := exchange(t, req(t, request{ID: 6, Argv: []string{"ip", "-o", "link", "show"}}))
-	own, _ := exec.Command("ip", "-o", "link", "show").Output()
-	if host[6].Stdout != string(own) {
-		t.Errorf("a request without netns saw %q, the test process sees %q", host[6].Stdout, own)
 	}
 }

@@ -51,6 +51,8 @@ const CASES: ReadonlyArray<readonly [string, readonly string[], RunOptions?]> = 
   ["a child that ignores its stdin", ["true"], { input: "x".repeat(1 << 20) }],
   ["1 MiB of output", ["head", "-c", String(1 << 20), "/dev/zero"]],
   ["UTF-8 output", ["printf", "%s", "é ✓ 漢"]],
+  ["invalid UTF-8 output, decoded as Node decodes it", ["printf", "\\342\\202x \\377"]],
+  ["stderr and a signal", ["sh", "-c", "echo bye >&2; kill -TERM $$"]],
 ];
 
 t.test("the same values through Node's spawn and through the spawner", async (t) => {
@@ -100,6 +102,10 @@ t.test("in a namespace: the spawner enters it itself, with the values nsenter gi
   for (const r of [notNetns.viaNode, notNetns.viaSpawner]) t.match(r._unsafeUnwrapErr(), { kind: "exit-nonzero", code: 1, argv: ["nsenter", "--net=/etc/hostname", "--", "true"] });
   t.equal(reasonOfExecError(notNetns.viaSpawner._unsafeUnwrapErr()), reasonOfExecError(notNetns.viaNode._unsafeUnwrapErr()), "a file that is not a namespace: the same failure reason");
   t.match(notNetns.viaSpawner._unsafeUnwrapErr(), { stderr: /cannot enter network namespace \/etc\/hostname: invalid argument/ });
+  const missing = await both(["coil-no-such-command"]);
+  for (const r of [missing.viaNode, missing.viaSpawner]) t.match(r._unsafeUnwrapErr(), { kind: "exit-nonzero", code: 127 });
+  t.equal(reasonOfExecError(missing.viaSpawner._unsafeUnwrapErr()), reasonOfExecError(missing.viaNode._unsafeUnwrapErr()), "a missing command in a namespace: nsenter's exit 127 and the same reason");
+  t.match((await runInNetns({ kind: "path", path: ns.path }, []))._unsafeUnwrapErr(), { kind: "spawn-failed", message: "empty argv" }, "no nsenter without a command (it would start a shell)");
 });
 
 t.test("100 concurrent commands, each answered with its own output", async (t) => {
@@ -118,9 +124,11 @@ t.test("a spawner that dies fails its calls in flight, and the next call starts 
   const first = await s.run(["sh", "-c", "echo $PPID"], { timeoutMs: 30_000 });
   const pid = Number(first._unsafeUnwrap().stdout.trim());
   t.ok(pid > 1, "the spawner is the command's parent");
-  const inFlight = s.run(["sleep", "30"], { timeoutMs: 60_000 });
+  const release = join(dir, "release-dies");
+  const inFlight = s.run(["sh", "-c", 'while [ ! -e "$0" ]; do sleep 0.05; done', release], { timeoutMs: 60_000 });
   process.kill(pid, "SIGKILL");
   t.match((await inFlight)._unsafeUnwrapErr(), { kind: "exit-nonzero", code: null, signal: null, stderr: /exited \(SIGKILL\).*outcome is unknown/ });
+  writeFileSync(release, ""); // the orphaned child ends
   const again = await s.run(["sh", "-c", "echo $PPID"], { timeoutMs: 30_000 });
   const pid2 = Number(again._unsafeUnwrap().stdout.trim());
   t.ok(pid2 > 1 && pid2 !== pid, "a new spawner ran the next call");
@@ -146,6 +154,27 @@ t.test("the executor conformance suite on the real kernel, every command through
   });
   useSpawner(undefined);
   t.ok(s.calls > 50, `the suite's commands went through the spawner (${s.calls})`);
+});
+
+t.test("a spawner that stops answering is given up after the call's timeout and replaced", async (t) => {
+  const mute = join(dir, "mute");
+  writeFileSync(mute, "#!/bin/sh\nexec sleep 600\n");
+  chmodSync(mute, 0o755);
+  const s = new Spawner(mute);
+  t.teardown(() => s.close());
+  const first = s.run(["true"], { timeoutMs: 100 });
+  const second = s.run(["true"], { timeoutMs: 60_000 });
+  t.match((await first)._unsafeUnwrapErr(), { kind: "timeout", stderr: /did not answer within 10100 ms/ });
+  t.match((await second)._unsafeUnwrapErr(), { kind: "exit-nonzero", stderr: /stopped answering and was killed; the command's outcome is unknown/ });
+});
+
+t.test("odd timeouts and a request over the spawner's limit", async (t) => {
+  const s = new Spawner(bin);
+  t.teardown(() => s.close());
+  t.same((await s.run(["echo", "x"], { timeoutMs: 1500.5 }))._unsafeUnwrap(), { stdout: "x\n", stderr: "" }, "a fractional timeout");
+  t.same((await s.run(["echo", "y"], { timeoutMs: 2 ** 40 }))._unsafeUnwrap(), { stdout: "y\n", stderr: "" }, "a timeout beyond a timer's range");
+  t.match((await s.run(["cat"], { timeoutMs: 1000, input: "x".repeat(257 * 2 ** 20) }))._unsafeUnwrapErr(), { kind: "spawn-failed", message: /over coil-spawner's 268435456 bytes/ });
+  t.same((await s.run(["echo", "still"], { timeoutMs: 10_000 }))._unsafeUnwrap(), { stdout: "still\n", stderr: "" }, "the spawner still serves");
 });
 
 t.test("--spawner values", async (t) => {
