@@ -23,6 +23,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { err, ok, type Result } from "neverthrow";
+import { LineSplitter } from "./line-splitter.js";
 import type { ExecError, ExecOutput } from "./run.js";
 
 /** The line written after a call's lines: reads only, always succeeds, prints one JSON line. */
@@ -130,8 +131,8 @@ class IpLane {
   #child: ChildProcessWithoutNullStreams | undefined;
   /** Lines written to the current co-process (ip's line counter). */
   #sent = 0;
-  /** Chunks of the stdout line not yet ended. */
-  #partial: string[] = [];
+  /** The current co-process's stdout, split into lines. */
+  #splitter = new LineSplitter((l) => this.#onLine(l));
   #lines: string[] = [];
   #stderr = "";
   #waiter: Waiter | undefined;
@@ -155,12 +156,12 @@ class IpLane {
     const [file, ...args] = this.#argv;
     const child = spawn(file ?? "ip", args, { stdio: ["pipe", "pipe", "pipe"] });
     this.#sent = 0;
-    this.#partial = [];
+    this.#splitter = new LineSplitter((l) => this.#onLine(l));
     this.#lines = [];
     this.#stderr = "";
     child.stdout.setEncoding("utf8"); // a character split between two chunks is decoded whole
     child.stdout.on("data", (text: string) => {
-      if (this.#child === child) this.#onStdout(text);
+      if (this.#child === child) this.#splitter.push(text);
     });
     child.stderr.on("data", (b: Buffer) => {
       if (this.#child === child) this.#stderr += b.toString("utf8");
@@ -175,18 +176,6 @@ class IpLane {
     return child;
   }
 
-  /** Split stdout into lines, searching only the new chunk (a 10,000-route line arrives in hundreds of chunks). */
-  #onStdout(text: string): void {
-    let from = 0;
-    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
-      const tail = text.slice(from, nl);
-      const line = this.#partial.length === 0 ? tail : [...this.#partial, tail].join("");
-      this.#partial = [];
-      from = nl + 1;
-      this.#onLine(line);
-    }
-    if (from < text.length) this.#partial.push(text.slice(from));
-  }
 
   /** A whole stdout line: an output of the call, or the marker's (the call is done). */
   #onLine(line: string): void {

@@ -18,6 +18,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { dirname, join } from "node:path";
 import { err, ok, type Result } from "neverthrow";
+import { LineSplitter } from "./line-splitter.js";
 import type { ExecError, ExecOutput } from "./run.js";
 
 /** The spawner's response line (main.go `response`); `stdout` and `stderr` are base64 (`null` when empty). */
@@ -100,7 +101,7 @@ export class Spawner {
   #child: ChildProcessWithoutNullStreams | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
-  #partial: string[] = [];
+  #splitter = new LineSplitter((l) => this.#onLine(l));
   #stderr = "";
 
   /** `path`: the `coil-spawner` executable. Nothing starts until the first {@link run}. */
@@ -162,11 +163,11 @@ export class Spawner {
     }
     // Without a pid the process did not start (the "error" event says why; streams may be missing).
     if (child.pid === undefined && (child.stdout === null || child.stdin === null)) return `cannot start ${this.#path}`;
-    this.#partial = [];
+    this.#splitter = new LineSplitter((l) => this.#onLine(l));
     this.#stderr = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (text: string) => {
-      if (this.#child === child) this.#onStdout(text);
+      if (this.#child === child) this.#splitter.push(text);
     });
     child.stderr.on("data", (b: Buffer) => {
       if (this.#child === child) this.#stderr = `${this.#stderr}${b.toString("utf8")}`.slice(-4096);
@@ -183,17 +184,6 @@ export class Spawner {
     return child;
   }
 
-  #onStdout(text: string): void {
-    let from = 0;
-    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
-      const tail = text.slice(from, nl);
-      const line = this.#partial.length === 0 ? tail : [...this.#partial, tail].join("");
-      this.#partial = [];
-      from = nl + 1;
-      this.#onLine(line);
-    }
-    if (from < text.length) this.#partial.push(text.slice(from));
-  }
 
   #onLine(line: string): void {
     let v: unknown;
