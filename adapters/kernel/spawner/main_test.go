@@ -166,6 +166,21 @@ func TestConcurrentAndEOF(t *testing.T) {
 	}
 }
 
+// testNetns creates a network namespace for the test (removed at its end) and returns its name;
+// it skips the test when not root.
+func testNetns(t *testing.T, prefix string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	name := fmt.Sprintf("%s-%d", prefix, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	return name
+}
+
 // alive says whether a process exists (and is not a zombie).
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -196,9 +211,9 @@ func TestTimeoutKillsGroup(t *testing.T) {
 }
 
 // Output is read to EOF however long after the child's exit that is: a grandchild that keeps the
-// pipe and writes later is waited for (within the deadline), not cut off.
+// pipe and writes only once the child has exited is waited for (within the deadline), not cut off.
 func TestOutputAfterExitIsKept(t *testing.T) {
-	got, err := exchange(t, req(t, request{ID: 1, Argv: []string{"sh", "-c", "echo first; (sleep 0.3; echo late) & exit 3"}, TimeoutMs: 60000}))
+	got, err := exchange(t, req(t, request{ID: 1, Argv: []string{"sh", "-c", "echo first; (while kill -0 $$ 2>/dev/null; do sleep 0.01; done; echo late) & exit 3"}, TimeoutMs: 60000}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,14 +242,7 @@ func TestLingeringPipeAtDeadline(t *testing.T) {
 // Many requests in a namespace, then many concurrent plain ones: every plain one runs in the
 // spawner's own namespace (a thread that entered a pod namespace is never reused).
 func TestNoThreadKeepsANamespace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	name := fmt.Sprintf("coil-spawner-thr-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	defer func() { _ = exec.Command("ip", "netns", "del", name).Run() }()
+	name := testNetns(t, "coil-spawner-thr")
 	own, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		t.Fatal(err)
@@ -304,14 +312,7 @@ func TestSignalName(t *testing.T) {
 // A child started with netns runs in that namespace; a namespace that cannot be entered answers like
 // nsenter (exit 1, the reason on stderr, nothing run). Needs root (ip netns add); skipped otherwise.
 func TestNetns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	name := fmt.Sprintf("coil-spawner-test-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	defer func() { _ = exec.Command("ip", "netns", "del", name).Run() }()
+	name := testNetns(t, "coil-spawner-test")
 	path := "/var/run/netns/" + name
 	got, err := exchange(t,
 		req(t, request{ID: 1, Argv: []string{"ip", "-o", "link", "show"}, Netns: path}),
