@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ipam-controller -- [--requests=1000] [--rounds=3] [--ours=dist/bin/coil-ipam-controller.mjs]
- * [--go=<path>] [--concurrency=1] [--only=ours|go] [--node-flags="<flags>"] [--label=<text>] [--load-note=<text>] [--out=<file>] [--no-write]`
+ * [--go=<path>] [--baseline=<bundle>] [--concurrency=N] [--only=ours|go] [--node-flags="<flags>"] [--label=<text>] [--load-note=<text>] [--out=<file>] [--no-write]`
  *
  * Issue 12 (parts 5 and 6): our bundled coil-ipam-controller against Coil v2.15.0's Go
  * coil-ipam-controller (scripts/coil-v2/build.sh coil-ipam-controller) on ONE real kube-apiserver +
@@ -12,7 +12,10 @@
  *     `KUBECONFIG`, `--metrics-addr`/`--health-addr` on 127.0.0.1:0, `--webhook-addr` on a free 127.0.0.1 port
  *     (Go's webhook server reads port 0 as its default 9443) and an empty
  *     `--cert-dir` (both serve the webhook lazily; no certificates are needed to start), other flags
- *     at their defaults (one BlockRequest worker, as Coil: controller-runtime's default);
+ *     at their defaults (Go: one BlockRequest worker, controller-runtime's default; ours: 16,
+ *     its default; `--concurrency=N` runs ours with `--max-concurrent-reconciles=N`);
+ *     `--baseline=<bundle>` runs another build of ours in Go's place (before/after comparisons of
+ *     our own changes; the rows stay labelled "go");
  *     `--node-flags` runs ours as `node <flags> <bundle>` instead (heap-flag experiments, --cpu-prof);
  *   - ready = its log says the BlockRequest workers started (Go: controller-runtime's
  *     `Starting workers` for `blockrequest`; ours: `starting controllers`); after 2 s more, the
@@ -60,7 +63,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     ours: { type: "string", default: join(ROOT, "dist/bin/coil-ipam-controller.mjs") },
     go: { type: "string" },
-    concurrency: { type: "string", default: "1" },
+    baseline: { type: "string" },
+    concurrency: { type: "string" },
     only: { type: "string" },
     "node-flags": { type: "string", default: "" },
     label: { type: "string", default: "" },
@@ -71,7 +75,8 @@ const { values } = parseArgs({
 });
 const N = Number(values.requests);
 const ROUNDS = Number(values.rounds);
-const CONCURRENCY = Number(values.concurrency);
+/** `--concurrency`: ours' `--max-concurrent-reconciles` (undefined: its default). */
+const CONCURRENCY = values.concurrency === undefined ? undefined : Number(values.concurrency);
 /** `--node-flags`: run ours as `node <flags> <bundle>` instead of through its `#!` line (experiments, profiles). */
 const NODE_FLAGS = (values["node-flags"] ?? "").split(" ").filter((f) => f !== "");
 type Impl = "ours" | "go";
@@ -204,7 +209,9 @@ const floorS = (r: Run): number => (r.burst.apiserver + r.burst.etcd + r.burst.d
 /** Share of the cores × wall that the four processes used during the burst. */
 const busyShare = (r: Run): number => (r.burst.ctl + r.burst.apiserver + r.burst.etcd + r.burst.driver) / 1000 / (cpus().length * r.seconds);
 
-const READY: Record<Impl, RegExp> = { ours: /"starting controllers"/, go: /Starting workers.*"controller":\s*"blockrequest"/ };
+/** `--baseline=<bundle>`: the "go" slot runs another build of ours (before/after comparisons of our own changes). */
+const BASELINE = values.baseline;
+const READY: Record<Impl, RegExp> = { ours: /"starting controllers"/, go: BASELINE === undefined ? /Starting workers.*"controller":\s*"blockrequest"/ : /"starting controllers"/ };
 
 async function clearRequestsAndBlocks(coil: CoilClient): Promise<void> {
   const reqs = (await coil.requests.list())._unsafeUnwrap().items;
@@ -332,11 +339,9 @@ async function main(): Promise<void> {
   const loadBefore = uptime();
   const otherBefore = otherLoad();
   process.stdout.write(`load before: ${loadBefore}\n`);
-  const goPath = IMPLS.includes("go") ? goControllerPath() : "";
-  const argvOf: Record<Impl, string[]> = {
-    ours: [...(NODE_FLAGS.length === 0 ? [] : [process.execPath, ...NODE_FLAGS]), values.ours, ...(CONCURRENCY === 1 ? [] : [`--max-concurrent-reconciles=${CONCURRENCY}`])],
-    go: [goPath],
-  };
+  const goPath = IMPLS.includes("go") && BASELINE === undefined ? goControllerPath() : "";
+  const oursArgv = (bundle: string): string[] => [...(NODE_FLAGS.length === 0 ? [] : [process.execPath, ...NODE_FLAGS]), bundle, ...(CONCURRENCY === undefined ? [] : [`--max-concurrent-reconciles=${CONCURRENCY}`])];
+  const argvOf: Record<Impl, string[]> = { ours: oursArgv(values.ours), go: BASELINE === undefined ? [goPath] : oursArgv(BASELINE) };
   const oursVersion = execFileSync(values.ours, ["--version"], { encoding: "utf8", env: { ...process.env, PATH: NODE_PATH } }).trim();
   const oursBytes = readFileSync(values.ours).length;
   const shebang = readFileSync(values.ours, "utf8").split("\n", 1)[0] ?? "";
@@ -413,7 +418,7 @@ function report(r: ReportInput): string {
   ];
   const both = IMPLS.length === 2;
   const loaded = Number(/load average: ([\d.]+)/.exec(r.loadAfter)?.[1] ?? 0) > cpus().length;
-  const cmd = `npm run bench:ipam-controller -- --requests=${N} --rounds=${ROUNDS}${CONCURRENCY === 1 ? "" : ` --concurrency=${CONCURRENCY}`}${values.only === undefined ? "" : ` --only=${values.only}`}`;
+  const cmd = `npm run bench:ipam-controller -- --requests=${N} --rounds=${ROUNDS}${CONCURRENCY === undefined ? "" : ` --concurrency=${CONCURRENCY}`}${values.baseline === undefined ? "" : ` --baseline=${values.baseline}`}${values.only === undefined ? "" : ` --only=${values.only}`}`;
   const table = [
     `| figure (median of ${ROUNDS}) | ${IMPLS.join(" | ")}${both ? " | ours/Go" : ""} |`,
     `|---|${IMPLS.map(() => "---|").join("")}${both ? "---|" : ""}`,
@@ -464,8 +469,8 @@ function report(r: ReportInput): string {
     `- \`uptime\` before: \`${r.loadBefore}\`; runnable/total ${r.otherBefore.runnable}; stress-ng processes: ${r.otherBefore.stress}`,
     `- \`uptime\` after: \`${r.loadAfter}\`; runnable/total ${r.otherAfter.runnable}; stress-ng processes: ${r.otherAfter.stress}`,
     ...(values["load-note"] === "" ? [] : [`- ${values["load-note"]}`]),
-    `- ours: \`${values.ours.replace(ROOT, "")}\` (${(r.oursBytes / 1e6).toFixed(2)} MB) ${NODE_FLAGS.length === 0 ? `executed as the image does (\`${r.shebang}\`` : `run as \`node ${NODE_FLAGS.join(" ")}\` (NOT as the image does`}, Node ${process.version})${CONCURRENCY === 1 ? "" : `, --max-concurrent-reconciles=${CONCURRENCY}`}`,
-    ...(IMPLS.includes("go") ? [`- Go: Coil v2.15.0 \`coil-ipam-controller\` (${r.goPath.replace(process.env["HOME"] ?? "~", "~")}, scripts/coil-v2/build.sh)`] : []),
+    `- ours: \`${values.ours.replace(ROOT, "")}\` (${(r.oursBytes / 1e6).toFixed(2)} MB) ${NODE_FLAGS.length === 0 ? `executed as the image does (\`${r.shebang}\`` : `run as \`node ${NODE_FLAGS.join(" ")}\` (NOT as the image does`}, Node ${process.version})${CONCURRENCY === undefined ? "" : `, --max-concurrent-reconciles=${CONCURRENCY}`}`,
+    ...(!IMPLS.includes("go") ? [] : BASELINE !== undefined ? [`- **the "go" rows are NOT Go**: another build of ours, \`${BASELINE}\` (--baseline)`] : [`- Go: Coil v2.15.0 \`coil-ipam-controller\` (${r.goPath.replace(process.env["HOME"] ?? "~", "~")}, scripts/coil-v2/build.sh)`]),
     "",
     ...table,
     "",

@@ -45,11 +45,24 @@ export interface IpamControllerFlags extends LeaderElectionConfig {
   readonly enableRestartOnCertRefresh: boolean;
   /** `--kubeconfig` (default: `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
   readonly kubeconfig: string | undefined;
-  /** `--max-concurrent-reconciles` for BlockRequests (default 1, controller-runtime's). */
+  /**
+   * `--max-concurrent-reconciles` for BlockRequests (default {@link DEFAULT_BLOCK_REQUEST_WORKERS};
+   * controller-runtime's and Coil's is 1).
+   */
   readonly concurrency: number;
   /** How logs are written (`--zap-devel`, `--zap-encoder`, `--zap-log-level`, `--zap-stacktrace-level`, `--zap-time-encoding`). */
   readonly log: LogOptions;
 }
+
+/**
+ * BlockRequest workers by default. Coil (controller-runtime's default) has one, so a burst of
+ * requests (nodes joining, coild restarting everywhere) waits on one API round trip after another;
+ * the AddressBlock CREATE runs outside the pool lock here (pool-manager.ts), so workers overlap
+ * their round trips and the burst is bounded by the API server's CPU instead. 1,000 requests on
+ * this project's 2-core bench machine: 1 worker ≈ Go's time, 8 workers 0.65×, 16 workers 0.56-0.59×,
+ * 32 no better than 16 (bench/RESULTS-ipam-controller.md).
+ */
+export const DEFAULT_BLOCK_REQUEST_WORKERS = 16;
 
 /** coil-ipam-controller's command line and ports: the one definition its parser, `--help` and docs/programs/coil-ipam-controller.md use. */
 export const IPAM_CONTROLLER = defineProgram({
@@ -66,7 +79,7 @@ export const IPAM_CONTROLLER = defineProgram({
     { name: "enable-restart-on-cert-refresh", type: "bool", default: "false", description: "enables pod's restart on webhook certificate refresh", origin: "coil" },
     { name: "kubeconfig", type: "string", description: "path to a kubeconfig file; default $KUBECONFIG, the in-cluster config, ~/.kube/config", origin: "ours" },
     ...leaderElectionFlags("coil-ipam-leader"),
-    { name: "max-concurrent-reconciles", type: "int", default: "1", description: "BlockRequests reconciled at once (1..64; controller-runtime's default 1)", origin: "ours" },
+    { name: "max-concurrent-reconciles", type: "int", default: String(DEFAULT_BLOCK_REQUEST_WORKERS), description: "BlockRequests reconciled at once (1..64; Coil: 1)", origin: "ours" },
     ...KLOG_FLAGS,
     ...ZAP_FLAGS,
   ],

@@ -13,7 +13,7 @@ t.test("defaults are Coil's", async (t) => {
   t.same([f.enableCertRotation, f.enableRestartOnCertRefresh], [false, false]);
   t.same([f.leaderElect, f.leaderElectNamespace, f.leaderElectId], [true, "kube-system", "coil-ipam-leader"]);
   t.same([f.leaseDurationMs, f.renewDeadlineMs, f.retryPeriodMs], [15_000, 10_000, 2_000]);
-  t.equal(f.concurrency, 1);
+  t.equal(f.concurrency, 16, "16 BlockRequest workers by default (Coil: 1)");
   t.equal(f.kubeconfig, undefined);
 });
 
