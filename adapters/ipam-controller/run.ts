@@ -239,7 +239,11 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
   const { log } = deps;
   const metrics = createControllerMetrics({ processMetrics: deps.processMetrics ?? true });
   const conn = "getCurrentCluster" in deps.kc ? connectionFromKubeConfig(deps.kc) : deps.kc;
-  const clients = makeRestClients(conn, { onRequest: metrics.runtime.request, nodeMetadataOnly: true, ...(deps.requestTimeoutMs === undefined ? {} : { timeoutMs: deps.requestTimeoutMs }) });
+  // A socket per BlockRequest worker beside the four watches (AddressPools, AddressBlocks,
+  // BlockRequests, Nodes) and the GC's LISTs: with the agent's default 16, four of 16 workers would
+  // wait for a socket at every burst.
+  const maxSockets = flags.concurrency + 8;
+  const clients = makeRestClients(conn, { maxSockets, onRequest: metrics.runtime.request, nodeMetadataOnly: true, ...(deps.requestTimeoutMs === undefined ? {} : { timeoutMs: deps.requestTimeoutMs }) });
   const coil = coilClient(clients.custom);
   const inf = makeInformers(clients, log);
   // Coil's logger names: pool-manager, gc.
