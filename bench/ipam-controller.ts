@@ -15,7 +15,8 @@
  *     at their defaults (Go: one BlockRequest worker, controller-runtime's default; ours: 16,
  *     its default; `--concurrency=N` runs ours with `--max-concurrent-reconciles=N`);
  *     `--baseline=<bundle>` runs another build of ours in Go's place (before/after comparisons of
- *     our own changes; the rows stay labelled "go");
+ *     our own changes; the rows stay labelled "go"; `--concurrency` and `--node-flags` then apply to
+ *     both, so an A/B of a `#!` line's Node options needs two bundles with different `#!` lines);
  *     `--node-flags` runs ours as `node <flags> <bundle>` instead (heap-flag experiments, --cpu-prof);
  *   - ready = its log says the BlockRequest workers started (Go: controller-runtime's
  *     `Starting workers` for `blockrequest`; ours: `starting controllers`); after 2 s more, the

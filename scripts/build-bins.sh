@@ -58,7 +58,7 @@ bundle() { # <entry> <name> [Node options for the #! line]
   mv -f "$tmp" "$OUT/$2.mjs" # rename: concurrent builds and running copies stay valid
 }
 bundle adapters/daemon/main.ts coild
-# A 4 MiB young generation: V8's default grows to 16 MiB semi-spaces (~30 MiB more RSS under a burst of
+# A 4 MiB young generation: V8's default grows to 16 MiB semi-spaces (~25-30 MiB more RSS under a burst of
 # BlockRequests); 1 MiB costs ~12 % more CPU in such a burst (scavenges), 8 MiB saves no more CPU than 4 and
 # keeps ~8 MiB more (bench/RESULTS-ipam-controller.md).
 bundle adapters/ipam-controller/main.ts coil-ipam-controller "--max-semi-space-size=4"

@@ -38,6 +38,8 @@ export interface BlockRequestReconcilerDeps {
   readonly now: () => Date;
   /** Logger. */
   readonly log: Logger;
+  /** Whether this replica may still write (it leads); asked right before each status write. Default: always. */
+  readonly mayWrite?: () => boolean;
 }
 
 /** RFC 3339 with seconds, as metav1.Time serialises. */
@@ -109,6 +111,7 @@ export function allocationRetryable(e: PoolError): boolean {
     case "name-taken":
       return true;
     case "static-refused":
+    case "not-leading":
       return false;
   }
 }
@@ -178,6 +181,7 @@ export class BlockRequestReconciler {
     const uid = br.metadata.uid ?? "";
     const r = index === undefined ? await this.#d.pools.allocateBlock(pool, node, uid) : await this.#d.pools.allocateStaticBlock(pool, node, uid, index);
     if (r.isErr()) {
+      if (r.error.kind === "not-leading") return { kind: "done" };
       if (r.error.kind === "static-refused") {
         this.#d.log.info("static request refused", { request: br.metadata.name, pool, node, index, reason: r.error.reason, message: r.error.message });
         return this.#writeStatus(br, staticRefusedStatus(r.error.reason, r.error.message, this.#d.now()));
@@ -195,6 +199,8 @@ export class BlockRequestReconciler {
   }
 
   async #writeStatus(br: BlockRequestObject, status: BlockRequestStatus): Promise<ReconcileOutcome> {
+    // A lost Lease: the next leader finds the block by its request label (LIST at its start) and writes the status.
+    if (this.#d.mayWrite?.() === false) return { kind: "done" };
     const w = await this.#d.coil.requests.replaceStatus({ ...br, status });
     if (w.isErr()) {
       if (w.error.kind === "not-found") return { kind: "done" };

@@ -1,8 +1,9 @@
 /**
  * Coil's PoolManager: per-pool in-memory block state (lib's `BlockAllocator`, the used-index
  * bitset) rebuilt from an uncached LIST of the pool's AddressBlocks, and block allocation that
- * creates the AddressBlock `<pool>-<index>` at the lowest free index. All work on one pool is
- * serialised (Coil's pool mutex); pools are independent.
+ * creates the AddressBlock `<pool>-<index>` at the lowest free index. The state of one pool changes
+ * only under its lock (Coil's pool mutex); the CREATE of a reserved index runs after the lock is
+ * released, so concurrent workers overlap their round trips. Pools are independent.
  *
  * Beyond Coil (docs/static-addresses.md): the pool annotations `coil-ts.cybozu.com/reserved-ranges`
  * and `…/static-ranges` keep dynamic allocation off blocks wholly inside them (a bad annotation is
@@ -41,6 +42,8 @@ export type PoolError =
   | { readonly kind: "invalid-pool"; readonly pool: string; readonly message: string }
   | { readonly kind: "api"; readonly op: string; readonly error: K8sError }
   | { readonly kind: "name-taken"; readonly pool: string; readonly message: string }
+  /** Leadership ended while the allocation waited: nothing was written (a new leader serves the request). */
+  | { readonly kind: "not-leading"; readonly pool: string }
   | {
       /** A static request that cannot be served: `reason` and `message` go to the request's Failed condition. */
       readonly kind: "static-refused";
@@ -60,6 +63,13 @@ export interface PoolManagerDeps {
   readonly metrics: ControllerMetrics;
   /** Logger. */
   readonly log: Logger;
+  /**
+   * Whether this replica may still write (it leads); asked right before each AddressBlock CREATE,
+   * after the pool lock and the reservation. Default: always. A leader that lost its Lease must not
+   * create blocks the next leader cannot know of yet (with many workers, several allocations can be
+   * waiting for the lock or the API server when the Lease goes).
+   */
+  readonly mayWrite?: () => boolean;
 }
 
 interface PoolState {
@@ -179,6 +189,12 @@ export class PoolManager {
       const reserved = await this.#locked(pool, () => this.#reserve(pool, node, requestUid, resync));
       if (reserved.isErr()) return err(reserved.error);
       const { body, index, settle } = reserved.value;
+      if (this.#d.mayWrite?.() === false) {
+        this.#inFlight.get(pool)?.delete(index);
+        settle();
+        this.#pools.get(pool)?.allocator.release(index);
+        return err({ kind: "not-leading", pool });
+      }
       const created = await this.#d.coil.blocks.create(body);
       // From here to the return nothing awaits, so no other allocation interleaves: no lock needed.
       this.#inFlight.get(pool)?.delete(index);
@@ -265,6 +281,7 @@ export class PoolManager {
       const what = got.value.metadata.deletionTimestamp === undefined ? `is owned by node ${owner ?? "(none)"}` : `is being deleted (node ${owner ?? "(none)"})`;
       return refuse("block in use", `block ${name} (${cidrs}) ${what}`);
     }
+    if (this.#d.mayWrite?.() === false) return err({ kind: "not-leading", pool });
     const block = state.allocator.markUsed(index);
     if (block.isErr()) return refuse("invalid block index", `block index ${index} is not in pool ${pool}: ${block.error.message}`);
     const created = await this.#d.coil.blocks.create(renderBlock(ap, { node, uid, ...block.value }));

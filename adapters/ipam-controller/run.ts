@@ -240,15 +240,21 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
   const metrics = createControllerMetrics({ processMetrics: deps.processMetrics ?? true });
   const conn = "getCurrentCluster" in deps.kc ? connectionFromKubeConfig(deps.kc) : deps.kc;
   // A socket per BlockRequest worker beside the four watches (AddressPools, AddressBlocks,
-  // BlockRequests, Nodes) and the GC's LISTs: with the agent's default 16, four of 16 workers would
-  // wait for a socket at every burst.
+  // BlockRequests, Nodes), the pool reconciler, the GC and the webhook's CA injection (leader
+  // election has its own client): with the agent's default 16, four of 16 workers would wait for a
+  // socket at every burst.
   const maxSockets = flags.concurrency + 8;
   const clients = makeRestClients(conn, { maxSockets, onRequest: metrics.runtime.request, nodeMetadataOnly: true, ...(deps.requestTimeoutMs === undefined ? {} : { timeoutMs: deps.requestTimeoutMs }) });
   const coil = coilClient(clients.custom);
   const inf = makeInformers(clients, log);
+  // Leadership's signal (aborted the moment the Lease is lost): the BlockRequest path checks it before
+  // each write, so workers still waiting on the pool lock or the API server write nothing after it
+  // (controller-runtime exits the process instead).
+  let leadSignal: AbortSignal | undefined;
+  const mayWrite = (): boolean => leadSignal?.aborted === false;
   // Coil's logger names: pool-manager, gc.
-  const pools = new PoolManager({ coil, cachedPool: (n) => inf.pools.get(n), metrics, log: named(log, "pool-manager") });
-  const reqs = new BlockRequestReconciler({ coil, pools, cachedRequest: (n) => inf.requests.get(n), now: deps.now ?? (() => new Date()), log });
+  const pools = new PoolManager({ coil, cachedPool: (n) => inf.pools.get(n), metrics, log: named(log, "pool-manager"), mayWrite });
+  const reqs = new BlockRequestReconciler({ coil, pools, cachedRequest: (n) => inf.requests.get(n), now: deps.now ?? (() => new Date()), log, mayWrite });
   const poolRec = new PoolReconciler({ coil, pools, cachedPool: (n) => inf.pools.get(n), log });
   const gc = () => collectOrphanBlocks({ coil, core: clients.core, blocks: () => inf.blocks.items(), log: named(log, "gc") });
   let leadership: Leadership | undefined;
@@ -275,6 +281,7 @@ export async function runIpamController(flags: IpamControllerFlags, deps: IpamCo
   log.info("caches synced", { identity: deps.identity });
 
   const startLeading = async (signal: AbortSignal): Promise<void> => {
+    leadSignal = signal;
     // See every block a previous leader created, even if our watch lags behind its last writes.
     for (let attempt = 0; !signal.aborted; attempt++) {
       const listed = await coil.blocks.list();

@@ -54,12 +54,56 @@ export interface WorkQueueOptions {
   readonly concurrency?: number;
   /** Retry backoff. Default 5 ms doubling up to 60 s. */
   readonly backoff?: BackoffOptions;
+  /**
+   * The overall limit on retries of all keys together (a token bucket), on top of each key's
+   * backoff: a retry waits for the later of the two. Default {@link DEFAULT_RETRY_BUCKET}
+   * (client-go's `DefaultControllerRateLimiter`); `false` for none.
+   */
+  readonly retryBucket?: RetryBucketOptions | false;
+  /** Clock of the retry bucket (ms, monotonic). Default `performance.now`. */
+  readonly now?: () => number;
   /** Logger. */
   readonly log?: Logger;
   /** Told how every reconcile ended. */
   readonly onOutcome?: (key: string, outcome: ReconcileOutcome) => void;
   /** Queue and controller metrics (see {@link WorkQueueMetrics}). */
   readonly metrics?: WorkQueueMetrics;
+}
+
+/** A token bucket: `perSecond` tokens a second, at most `burst` saved up. */
+export interface RetryBucketOptions {
+  /** Tokens added per second. */
+  readonly perSecond: number;
+  /** Tokens the bucket holds at most (and starts with). */
+  readonly burst: number;
+}
+
+/**
+ * client-go's overall retry limit (`DefaultControllerRateLimiter`: 10 a second, burst 100): when an
+ * API server fails everything, the workers together retry at most 10 keys a second after the first
+ * 100, however many workers and keys there are.
+ */
+export const DEFAULT_RETRY_BUCKET: RetryBucketOptions = { perSecond: 10, burst: 100 };
+
+/** A token bucket that hands out reservations (golang.org/x/time/rate's `Reserve().Delay()`). */
+class TokenBucket {
+  #tokens: number;
+  #at: number;
+  constructor(
+    readonly o: RetryBucketOptions,
+    readonly now: () => number,
+  ) {
+    this.#tokens = o.burst;
+    this.#at = now();
+  }
+  /** Take one token; resolves to how long (ms) to wait until it is there (0 = now). */
+  reserve(): number {
+    const t = this.now();
+    this.#tokens = Math.min(this.o.burst, this.#tokens + ((t - this.#at) / 1000) * this.o.perSecond);
+    this.#at = t;
+    this.#tokens -= 1;
+    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.o.perSecond) * 1000;
+  }
 }
 
 /** A de-duplicating, rate-limited queue of keys. */
@@ -76,9 +120,12 @@ export class WorkQueue {
   #idleWaiters: Array<() => void> = [];
   readonly #counts: Record<ReconcileOutcome["kind"], number> = { done: 0, retry: 0, terminal: 0, "requeue-after": 0 };
 
+  readonly #bucket: TokenBucket | undefined;
+
   /** @param o - see {@link WorkQueueOptions}. */
   constructor(o: WorkQueueOptions) {
     this.#o = o;
+    this.#bucket = o.retryBucket === false ? undefined : new TokenBucket(o.retryBucket ?? DEFAULT_RETRY_BUCKET, o.now ?? (() => performance.now()));
   }
 
   /** Enqueue `key` (no-op if already queued; re-run after completion if in flight). */
@@ -192,7 +239,7 @@ export class WorkQueue {
       case "retry": {
         const n = this.#failures.get(key) ?? 0;
         this.#failures.set(key, n + 1);
-        const delay = backoffDelay(n, { initialMs: 5, maxMs: 60_000, ...this.#o.backoff });
+        const delay = Math.max(backoffDelay(n, { initialMs: 5, maxMs: 60_000, ...this.#o.backoff }), this.#bucket?.reserve() ?? 0);
         log.warn("reconcile failed, retrying", { controller: this.#o.name, key, retryInMs: delay, error: describe(outcome.error) });
         this.#o.metrics?.retried(key);
         if (!this.#dirty.has(key)) this.addAfter(key, delay);

@@ -1,7 +1,7 @@
 import t from "tap";
 import { parseDuration, parseIpamControllerFlags, usage, type IpamControllerFlags } from "../../../adapters/ipam-controller/flags.js";
 
-t.test("defaults are Coil's", async (t) => {
+t.test("defaults are Coil's (but 16 BlockRequest workers)", async (t) => {
   const f = parseIpamControllerFlags([])._unsafeUnwrap();
   t.not(f, "help");
   if (typeof f === "string") return;
