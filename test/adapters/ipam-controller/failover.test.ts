@@ -5,20 +5,15 @@ import t from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { eventually, startCoilControlPlaneOrSkip, waitFor } from "../../helpers/coil-envtest.js";
-import { api, createNodes, createPool, createRequest, startController, waitCompleted } from "./harness.js";
+import { eventually, waitFor } from "../../helpers/coil-envtest.js";
+import { controlPlaneWithApi, createNodes, createPool, createRequest, startController, waitCompleted } from "./harness.js";
 import { sourceChildEnv } from "../../helpers/child-env.js";
 
 const MAIN = fileURLToPath(new URL("../../../adapters/ipam-controller/main.ts", import.meta.url));
 
-const started = await startCoilControlPlaneOrSkip(t);
+const started = await controlPlaneWithApi(t);
 if (started !== undefined) {
-  const { cp, kc } = started;
-  const a = api(kc);
-  t.teardown(async () => {
-    a.clients.destroy();
-    await cp.stop();
-  });
+  const { cp, kc, a } = started;
   await createNodes(a, "node1", "node2");
   await createPool(a, "default", 0, [{ ipv4: "10.20.0.0/24" }]);
   // An orphan block (its node does not exist) present before any controller starts.

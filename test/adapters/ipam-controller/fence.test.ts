@@ -11,17 +11,12 @@ import { SILENT_LOGGER } from "../../../adapters/k8s/index.js";
 import { BlockRequestReconciler } from "../../../adapters/ipam-controller/block-request-reconciler.js";
 import { createControllerMetrics } from "../../../adapters/ipam-controller/metrics.js";
 import { PoolManager } from "../../../adapters/ipam-controller/pool-manager.js";
-import { eventually, startCoilControlPlaneOrSkip } from "../../helpers/coil-envtest.js";
-import { api, createNodes, createPool, createRequest } from "./harness.js";
+import { eventually } from "../../helpers/coil-envtest.js";
+import { controlPlaneWithApi, createNodes, createPool, createRequest } from "./harness.js";
 
-const started = await startCoilControlPlaneOrSkip(t);
+const started = await controlPlaneWithApi(t);
 if (started !== undefined) {
-  const { cp, kc } = started;
-  const a = api(kc);
-  t.teardown(async () => {
-    a.clients.destroy();
-    await cp.stop();
-  });
+  const { a } = started;
   await createNodes(a, "n1", "n2");
   await createPool(a, "fenced", 0, [{ ipv4: "10.60.0.0/28" }]);
   // A fresh API server answers 429 ("storage is (re)initializing") for a resource at first.

@@ -3,7 +3,8 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { coilClient, makeClients, SILENT_LOGGER, type BlockRequestObject, type CoilClient, type KubeClients } from "../../../adapters/k8s/index.js";
 import { parseIpamControllerFlags, type IpamControllerFlags } from "../../../adapters/ipam-controller/flags.js";
 import { runIpamController, type RunningController } from "../../../adapters/ipam-controller/run.js";
-import { eventually } from "../../helpers/coil-envtest.js";
+import type { Test } from "tap";
+import { eventually, startCoilControlPlaneOrSkip, type CoilControlPlane } from "../../helpers/coil-envtest.js";
 
 /** Flags for an in-process controller: ephemeral ports, fast leader election. */
 export function testFlags(extra: readonly string[] = []): IpamControllerFlags {
@@ -45,6 +46,21 @@ export interface Api {
 export function api(kc: KubeConfig): Api {
   const clients = makeClients(kc);
   return { clients, coil: coilClient(clients.custom), core: kc.makeApiClient(CoreV1Api) };
+}
+
+/**
+ * A control plane for one test file with the test-side clients, both gone when `t` ends; undefined
+ * when the control plane is unavailable (the test is skipped or failed, as `startCoilControlPlaneOrSkip`).
+ */
+export async function controlPlaneWithApi(t: Test): Promise<(CoilControlPlane & { readonly a: Api }) | undefined> {
+  const started = await startCoilControlPlaneOrSkip(t);
+  if (started === undefined) return undefined;
+  const a = api(started.kc);
+  t.teardown(async () => {
+    a.clients.destroy();
+    await started.cp.stop();
+  });
+  return { ...started, a };
 }
 
 /** Create an AddressPool with the finalizer the mutating webhook would add. */
