@@ -437,35 +437,28 @@ function report(r: ReportInput): string {
       `${perReq(x.burst.ctl)} | ${perReq(x.burst.apiserver)} | ${perReq(x.burst.etcd)} | ${perReq(x.burst.driver)} | ${floorS(x).toFixed(2)} | ${(100 * busyShare(x)).toFixed(0)} |`),
   ];
   // Issue 12's target, ours ≤ 0.5 × Go's wall, against the floor of each run (same round's Go wall).
+  const pairs = Array.from({ length: ROUNDS }, (_, i) => i + 1).flatMap((round) => {
+    const g = r.runs.find((x) => x.round === round && x.impl === "go");
+    const o = r.runs.find((x) => x.round === round && x.impl === "ours");
+    return g === undefined || o === undefined ? [] : [{ round, g, o }];
+  });
   const floorRows = both
     ? [
         "| round | Go wall s | 0.5 × Go wall s | ours' wall s | ours / Go | floor in ours' run s | floor / (0.5 × Go) | with ours' own CPU, / (0.5 × Go) | floor in Go's run s | floor / (0.5 × Go) |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        ...Array.from({ length: ROUNDS }, (_, i) => i + 1).flatMap((round) => {
-          const g = r.runs.find((x) => x.round === round && x.impl === "go");
-          const o = r.runs.find((x) => x.round === round && x.impl === "ours");
-          if (g === undefined || o === undefined) return [];
+        ...pairs.flatMap(({ round, g, o }) => {
           const half = g.seconds / 2;
           const withOwn = floorS(o) + o.burst.ctl / 1000 / cpus().length;
           return [`| ${round} | ${g.seconds.toFixed(2)} | ${half.toFixed(2)} | ${o.seconds.toFixed(2)} | ${(o.seconds / g.seconds).toFixed(2)}× | ${floorS(o).toFixed(2)} | ${(floorS(o) / half).toFixed(2)} | ${(withOwn / half).toFixed(2)} | ${floorS(g).toFixed(2)} | ${(floorS(g) / half).toFixed(2)} |`];
         }),
         "",
         (() => {
-          const rounds = Array.from({ length: ROUNDS }, (_, i) => i + 1);
-          const above = rounds.filter((round) => {
-            const g = r.runs.find((x) => x.round === round && x.impl === "go");
-            const o = r.runs.find((x) => x.round === round && x.impl === "ours");
-            return g !== undefined && o !== undefined && floorS(o) > g.seconds / 2;
-          }).length;
-          return `Floor (from ours' run) above 0.5 × Go's wall in ${above} of ${rounds.length} rounds (in such a round, ours' wall time could not reach 0.5 × Go's on these ${cpus().length} cores even with a controller costing no CPU).`;
+          const above = pairs.filter(({ g, o }) => floorS(o) > g.seconds / 2).length;
+          return `Floor (from ours' run) above 0.5 × Go's wall in ${above} of ${ROUNDS} rounds (in such a round, ours' wall time could not reach 0.5 × Go's on these ${cpus().length} cores even with a controller costing no CPU).`;
         })(),
         "",
         (() => {
-          const ratios = Array.from({ length: ROUNDS }, (_, i) => i + 1).flatMap((round) => {
-            const g = r.runs.find((x) => x.round === round && x.impl === "go");
-            const o = r.runs.find((x) => x.round === round && x.impl === "ours");
-            return g === undefined || o === undefined ? [] : [o.seconds / g.seconds];
-          });
+          const ratios = pairs.map(({ g, o }) => o.seconds / g.seconds);
           // The table's headline is a ratio of medians; when the machine drifts during a run (the API
           // server's CPU per request moving between rounds) the median of the per-round ratios is the steadier figure.
           return `ours / Go per round: ${ratios.map((x) => `${x.toFixed(2)}×`).join(", ")}; median of the per-round ratios **${median(ratios).toFixed(2)}×** (the table's ratio of medians can differ when the machine drifts during the run).`;

@@ -189,17 +189,16 @@ export class PoolManager {
       const reserved = await this.#locked(pool, () => this.#reserve(pool, node, requestUid, resync));
       if (reserved.isErr()) return err(reserved.error);
       const { body, index, settle } = reserved.value;
-      if (this.#d.mayWrite?.() === false) {
-        this.#inFlight.get(pool)?.delete(index);
-        settle();
-        this.#pools.get(pool)?.allocator.release(index);
-        return err({ kind: "not-leading", pool });
-      }
-      const created = await this.#d.coil.blocks.create(body);
+      const leading = this.#d.mayWrite?.() !== false;
+      const created = leading ? await this.#d.coil.blocks.create(body) : undefined;
       // From here to the return nothing awaits, so no other allocation interleaves: no lock needed.
       this.#inFlight.get(pool)?.delete(index);
       settle();
       const state = this.#pools.get(pool);
+      if (created === undefined) {
+        state?.allocator.release(index);
+        return err({ kind: "not-leading", pool });
+      }
       if (created.isOk()) {
         if (state !== undefined) this.#d.metrics.setAllocated(pool, state.allocator.allocatedCount);
         return ok(created.value);

@@ -1,6 +1,6 @@
 // The work queue's outcomes without an API server: retry with backoff, terminal (no requeue),
 // requeue-after, and their counts.
-import t from "tap";
+import t, { type Test } from "tap";
 import { WorkQueue, type Logger, type ReconcileOutcome } from "../../../adapters/k8s/index.js";
 import { waitFor } from "../../helpers/wait.js";
 
@@ -68,21 +68,27 @@ t.test("a throw counts as retry; requeue-after runs the key again after its dela
   t.same(q.counts, { done: 1, retry: 1, terminal: 0, "requeue-after": 1 });
 });
 
-t.test("retries of all keys together are limited by a token bucket (client-go's 10/s, burst 100), on top of each key's backoff", async (t) => {
+/** A queue whose keys each fail once (then succeed), with 130 keys added at once and their retries scheduled. */
+async function failOnce(t: Test, o: { readonly now: () => number; readonly retryBucket?: false }) {
   const { log, lines } = recordingLog();
-  let clock = 0;
   const q = new WorkQueue({
     name: "test",
     concurrency: 16,
     backoff: { initialMs: 5, maxMs: 5, jitter: 0 },
     log,
-    now: () => clock,
-    // Every key fails once: 130 retries at the same clock reading.
+    ...o,
     reconcile: async (key) => (lines.some((l) => l.fields["key"] === key) ? { kind: "done" } : { kind: "retry", error: new Error("429") }),
   });
   t.teardown(() => q.stop());
   for (let i = 0; i < 130; i++) q.add(`k${i}`);
   await waitFor("130 retries scheduled", () => lines.filter((l) => l.msg === "reconcile failed, retrying").length === 130, { intervalMs: 2 });
+  return { q, lines };
+}
+
+t.test("retries of all keys together are limited by a token bucket (client-go's 10/s, burst 100), on top of each key's backoff", async (t) => {
+  let clock = 0;
+  // Every key fails once: 130 retries at the same clock reading.
+  const { q, lines } = await failOnce(t, { now: () => clock });
   const delays = lines.filter((l) => l.msg === "reconcile failed, retrying").map((l) => l.fields["retryInMs"] as number);
   t.same(delays.slice(0, 100), Array.from({ length: 100 }, () => 5), "the burst of 100: each key's own backoff");
   t.same(delays.slice(100).map((d) => Math.round(d)), Array.from({ length: 30 }, (_, i) => (i + 1) * 100), "then one every 100 ms (10 a second)");
@@ -93,18 +99,6 @@ t.test("retries of all keys together are limited by a token bucket (client-go's 
 });
 
 t.test("retryBucket: false — no overall limit, each key's backoff only", async (t) => {
-  const { log, lines } = recordingLog();
-  const q = new WorkQueue({
-    name: "test",
-    concurrency: 16,
-    retryBucket: false,
-    backoff: { initialMs: 5, maxMs: 5, jitter: 0 },
-    log,
-    now: () => 0,
-    reconcile: async (key) => (lines.some((l) => l.fields["key"] === key) ? { kind: "done" } : { kind: "retry", error: new Error("429") }),
-  });
-  t.teardown(() => q.stop());
-  for (let i = 0; i < 130; i++) q.add(`k${i}`);
-  await waitFor("130 retries scheduled", () => lines.filter((l) => l.msg === "reconcile failed, retrying").length === 130, { intervalMs: 2 });
+  const { lines } = await failOnce(t, { now: () => 0, retryBucket: false });
   t.same(new Set(lines.map((l) => l.fields["retryInMs"])), new Set([5]), "all 130 after 5 ms");
 });
