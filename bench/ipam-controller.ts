@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ipam-controller -- [--requests=1000] [--rounds=3] [--ours=dist/bin/coil-ipam-controller.mjs]
- * [--go=<path>] [--baseline=<bundle>] [--concurrency=N] [--only=ours|go] [--node-flags="<flags>"] [--label=<text>] [--load-note=<text>] [--out=<file>] [--no-write]`
+ * [--go=<path>] [--baseline=<bundle>] [--floor] [--concurrency=N] [--only=ours|go] [--node-flags="<flags>"] [--label=<text>] [--load-note=<text>] [--out=<file>] [--no-write]`
  *
  * Issue 12 (parts 5 and 6): our bundled coil-ipam-controller against Coil v2.15.0's Go
  * coil-ipam-controller (scripts/coil-v2/build.sh coil-ipam-controller) on ONE real kube-apiserver +
@@ -18,6 +18,8 @@
  *     our own changes; the rows stay labelled "go"; `--concurrency` and `--node-flags` then apply to
  *     both, so an A/B of a `#!` line's Node options needs two bundles with different `#!` lines);
  *     `--node-flags` runs ours as `node <flags> <bundle>` instead (heap-flag experiments, --cpu-prof);
+ *     `--floor` runs bench/floor-controller.ts (bundled here, with ours' `#!` line) in ours' place: the
+ *     least a Node.js program does per request, i.e. what the runtime itself costs (not a product);
  *   - ready = its log says the BlockRequest workers started (Go: controller-runtime's
  *     `Starting workers` for `blockrequest`; ours: `starting controllers`); after 2 s more, the
  *     idle RSS is read;
@@ -65,6 +67,7 @@ const { values } = parseArgs({
     ours: { type: "string", default: join(ROOT, "dist/bin/coil-ipam-controller.mjs") },
     go: { type: "string" },
     baseline: { type: "string" },
+    floor: { type: "boolean", default: false },
     concurrency: { type: "string" },
     only: { type: "string" },
     "node-flags": { type: "string", default: "" },
@@ -81,6 +84,17 @@ const CONCURRENCY = values.concurrency === undefined ? undefined : Number(values
 /** `--node-flags`: run ours as `node <flags> <bundle>` instead of through its `#!` line (experiments, profiles). */
 const NODE_FLAGS = (values["node-flags"] ?? "").split(" ").filter((f) => f !== "");
 type Impl = "ours" | "go";
+
+/** bench/floor-controller.ts bundled as the product is (its `#!` line, esbuild), into a temporary directory. */
+function bundleFloor(): string {
+  const out = join(mkdtempSync(join(tmpdir(), "coil-bench-floor-")), "floor-controller.mjs");
+  const banner = [readFileSync(join(ROOT, "dist/bin/coil-ipam-controller.mjs"), "utf8").split("\n", 1)[0] ?? "", 'import { createRequire as __floorCreateRequire } from "node:module";', "const require = __floorCreateRequire(import.meta.url);"].join("\n");
+  execFileSync(join(ROOT, "node_modules/.bin/esbuild"), [join(ROOT, "bench/floor-controller.ts"), "--bundle", "--minify", "--platform=node", "--target=node20", "--format=esm", `--banner:js=${banner}`, `--outfile=${out}`, "--log-level=warning"], { stdio: "inherit" });
+  execFileSync("chmod", ["755", out]);
+  return out;
+}
+/** What runs in ours' slot: the bundle, or with `--floor` the floor controller. */
+const OURS = values.floor ? bundleFloor() : values.ours;
 const IMPLS: Impl[] = values.only === "ours" ? ["ours"] : values.only === "go" ? ["go"] : ["ours", "go"];
 
 /** PATH with this Node first: the bundle's `#!/usr/bin/env node` finds it (the image's Node is on PATH too). */
@@ -342,10 +356,10 @@ async function main(): Promise<void> {
   process.stdout.write(`load before: ${loadBefore}\n`);
   const goPath = IMPLS.includes("go") && BASELINE === undefined ? goControllerPath() : "";
   const oursArgv = (bundle: string): string[] => [...(NODE_FLAGS.length === 0 ? [] : [process.execPath, ...NODE_FLAGS]), bundle, ...(CONCURRENCY === undefined ? [] : [`--max-concurrent-reconciles=${CONCURRENCY}`])];
-  const argvOf: Record<Impl, string[]> = { ours: oursArgv(values.ours), go: BASELINE === undefined ? [goPath] : oursArgv(BASELINE) };
-  const oursVersion = execFileSync(values.ours, ["--version"], { encoding: "utf8", env: { ...process.env, PATH: NODE_PATH } }).trim();
-  const oursBytes = readFileSync(values.ours).length;
-  const shebang = readFileSync(values.ours, "utf8").split("\n", 1)[0] ?? "";
+  const argvOf: Record<Impl, string[]> = { ours: oursArgv(OURS), go: BASELINE === undefined ? [goPath] : oursArgv(BASELINE) };
+  const oursVersion = execFileSync(OURS, ["--version"], { encoding: "utf8", env: { ...process.env, PATH: NODE_PATH } }).trim();
+  const oursBytes = readFileSync(OURS).length;
+  const shebang = readFileSync(OURS, "utf8").split("\n", 1)[0] ?? "";
   const started = await startCoilControlPlane();
   if (typeof started === "string") throw new Error(started);
   const { cp, kc } = started;
@@ -475,7 +489,8 @@ function report(r: ReportInput): string {
     `- \`uptime\` before: \`${r.loadBefore}\`; runnable/total ${r.otherBefore.runnable}; stress-ng processes: ${r.otherBefore.stress}`,
     `- \`uptime\` after: \`${r.loadAfter}\`; runnable/total ${r.otherAfter.runnable}; stress-ng processes: ${r.otherAfter.stress}`,
     ...(values["load-note"] === "" ? [] : [`- ${values["load-note"]}`]),
-    `- ours: \`${values.ours.replace(ROOT, "")}\` (${(r.oursBytes / 1e6).toFixed(2)} MB) ${NODE_FLAGS.length === 0 ? `executed as the image does (\`${r.shebang}\`` : `run as \`node ${NODE_FLAGS.join(" ")}\` (NOT as the image does`}, Node ${process.version})${CONCURRENCY === undefined ? "" : `, --max-concurrent-reconciles=${CONCURRENCY}`}`,
+    ...(values.floor ? ["- **the \"ours\" rows are NOT coil-ipam-controller**: bench/floor-controller.ts (--floor), the least a Node.js program does per request"] : []),
+    `- ours: \`${OURS.replace(ROOT, "")}\` (${(r.oursBytes / 1e6).toFixed(2)} MB) ${NODE_FLAGS.length === 0 ? `executed as the image does (\`${r.shebang}\`` : `run as \`node ${NODE_FLAGS.join(" ")}\` (NOT as the image does`}, Node ${process.version})${CONCURRENCY === undefined ? "" : `, --max-concurrent-reconciles=${CONCURRENCY}`}`,
     ...(!IMPLS.includes("go") ? [] : BASELINE !== undefined ? [`- **the "go" rows are NOT Go**: another build of ours, \`${BASELINE}\` (--baseline)`] : [`- Go: Coil v2.15.0 \`coil-ipam-controller\` (${r.goPath.replace(process.env["HOME"] ?? "~", "~")}, scripts/coil-v2/build.sh)`]),
     "",
     ...table,

@@ -20,7 +20,7 @@ import { Agent as HttpAgent, STATUS_CODES, request as httpRequest, type Incoming
 import type { Duplex } from "node:stream";
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { RequestObserver } from "./clients.js";
 
@@ -198,24 +198,96 @@ function callerReason(what: string, reason: unknown): RestClientError {
   return new RestClientError(timedOut ? "timeout" : "aborted", `${what}: ${timedOut ? "the caller's deadline passed" : "aborted by the caller"}`);
 }
 
-/** `p`, or a rejection with the signal's reason as soon as it aborts. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: Error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
+/**
+ * One request's (or watch's) end: its deadline, its caller's `AbortSignal`, or {@link Deadline.fire}.
+ * Hooks run once, with the reason. A plain callback list rather than an `AbortController` given to
+ * `https.request` as `signal`: that costs an `AbortSignal`, its listeners and Node's stream-abort
+ * bookkeeping per request, a measurable share of the controller's CPU in a burst of BlockRequests
+ * (bench/RESULTS-ipam-controller.md); what it does is the same — the request is destroyed.
+ */
+class Deadline {
+  #fired = false;
+  #reason: Error | undefined;
+  readonly #hooks = new Set<(reason: Error) => void>();
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCaller: (() => void) | undefined;
+
+  /** `what` names the request in the timeout's message; `timeoutMs` 0 = no deadline. */
+  constructor(what: string, timeoutMs: number, caller: AbortSignal | undefined) {
+    this.#timer = timeoutMs > 0 ? setTimeout(() => this.fire(new RestClientError("timeout", `${what}: no complete answer from the API server within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    if (caller === undefined) return;
+    this.#caller = caller;
+    this.#onCaller = () => this.fire(callerReason(what, caller.reason));
+    if (caller.aborted) this.#onCaller();
+    else caller.addEventListener("abort", this.#onCaller, { once: true });
+  }
+
+  /** Whether it fired. */
+  get fired(): boolean {
+    return this.#fired;
+  }
+
+  /** Why it fired. */
+  get reason(): Error | undefined {
+    return this.#reason;
+  }
+
+  /** End the request with `reason` (the first call wins). */
+  fire(reason: Error): void {
+    if (this.#fired) return;
+    this.#fired = true;
+    this.#reason = reason;
+    clearTimeout(this.#timer);
+    for (const h of this.#hooks) h(reason);
+    this.#hooks.clear();
+  }
+
+  /** Run `h` when it fires (at once if it has); returns the hook's removal. */
+  on(h: (reason: Error) => void): () => void {
+    if (this.#fired) {
+      h(this.#reason as Error);
+      return () => undefined;
+    }
+    this.#hooks.add(h);
+    return () => this.#hooks.delete(h);
+  }
+
+  /** `p`, or a rejection with the reason as soon as it fires. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.#reason !== undefined) return Promise.reject(this.#reason);
+    return new Promise<T>((resolve, reject) => {
+      const off = this.on((r) => reject(r));
+      p.then(
+        (v) => {
+          off();
+          resolve(v);
+        },
+        (e: Error) => {
+          off();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Stop the timer only (a watch once answered). */
+  clearTimer(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Stop the timer and let go of the caller's signal and the hooks. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    if (this.#onCaller !== undefined) this.#caller?.removeEventListener("abort", this.#onCaller);
+    this.#hooks.clear();
+  }
 }
+
+/** Characters a request path may hold as they are (RFC 3986 `pchar`, `/`, and `%` of an escape). */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+/** A `.` or `..` segment, which the URL parser resolves. */
+const DOT_SEGMENT = /\/\.\.?(\/|$)/;
 
 /** Options of {@link RestClient}. */
 export interface RestClientOptions {
@@ -321,11 +393,22 @@ class TunnelingAgent extends HttpsAgent {
   }
 }
 
-interface Deadline {
-  readonly signal: AbortSignal;
-  abort(reason: unknown): void;
-  clearTimer(): void;
-  dispose(): void;
+/**
+ * The whole body of `res` as text; rejects when it fails or is cut off (a destroyed answer can
+ * close without an error: only a complete one counts). Listeners rather than `for await`: the
+ * async iterator costs a promise per chunk and its own stream bookkeeping, per request.
+ */
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("end", () => (res.complete ? resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8")) : reject(new Error("the answer was cut off"))));
+    res.on("error", reject);
+    // Every answer closes, after its end too: an Error (its stack) only for one that was cut off.
+    res.on("close", () => {
+      if (!res.complete) reject(new Error("the answer was cut off"));
+    });
+  });
 }
 
 /** JSON requests and watches against one API server over one keep-alive agent. */
@@ -335,12 +418,17 @@ export class RestClient {
   /** The server URL; undefined when it does not parse (every request then fails). */
   readonly #base: URL | undefined;
   #agent: Promise<HttpAgent | HttpsAgent> | undefined;
+  /** The agent once made: later requests skip the wait for it. */
+  #agentMade: HttpAgent | HttpsAgent | undefined;
+  /** `#base`'s path without its trailing slash. */
+  readonly #prefix: string;
 
   /** @param conn - the API server; see {@link RestClientOptions}. */
   constructor(conn: ApiConnection, o: RestClientOptions = {}) {
     this.#conn = conn;
     this.#o = o;
     this.#base = URL.canParse(conn.server) ? new URL(conn.server) : undefined;
+    this.#prefix = this.#base?.pathname.replace(/\/$/, "") ?? "";
   }
 
   /** `host:port` of the API server (the `host` label of `rest_client_requests_total`). */
@@ -348,25 +436,40 @@ export class RestClient {
     return this.#base?.host ?? "";
   }
 
-  #url(path: string, query: Query | undefined): URL {
+  /** The request target (path and query) below the server URL. */
+  #target(path: string, query: Query | undefined): string {
     if (this.#base === undefined) throw new Error(`API server URL ${JSON.stringify(this.#conn.server)} does not parse`);
-    const prefix = this.#base.pathname.replace(/\/$/, "");
-    const url = new URL(this.#base.origin + prefix + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    return url;
+    let search = "";
+    if (query !== undefined) {
+      const q = new URLSearchParams();
+      for (const k in query) {
+        const v = query[k];
+        if (v !== undefined) q.set(k, String(v));
+      }
+      const t = q.toString();
+      if (t !== "") search = `?${t}`;
+    }
+    // A path with characters a URL escapes (or reads as `?`/`#`) goes through the URL parser as before;
+    // the names this client puts in paths never have them, and building a URL costs per request.
+    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return this.#prefix + path + search;
+    const url = new URL(this.#base.origin + this.#prefix + path);
+    return url.pathname + search;
   }
 
   #getAgent(): Promise<HttpAgent | HttpsAgent> {
-    this.#agent ??= (async () => {
+    this.#agent ??= (async (): Promise<HttpAgent | HttpsAgent> => {
       const maxSockets = this.#o.maxSockets ?? 16;
       const proxy = this.#proxy();
       // Through a proxy, a plain-HTTP server's requests go to the proxy in absolute form (see #open).
       if (this.#base?.protocol === "http:") return new HttpAgent({ keepAlive: true, maxSockets });
       const tls = await this.#conn.tls();
-      const a: AgentOptions = { keepAlive: true, maxSockets, ...tls };
+      // One TLS context for every connection: given only `ca`, `cert` and `key`, Node parses them
+      // into a new context per connection (~3 ms of CPU each, while a burst opens a socket per worker).
+      const secureContext = createSecureContext({ ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }) });
+      const a: AgentOptions = { keepAlive: true, maxSockets, ...tls, secureContext };
       if (proxy === undefined) return new HttpsAgent(a);
       return new TunnelingAgent(a, proxy, this.#timeoutMs > 0 ? this.#timeoutMs : DEFAULT_REQUEST_TIMEOUT_MS);
-    })();
+    })().then((a) => (this.#agentMade = a));
     return this.#agent;
   }
 
@@ -390,62 +493,48 @@ export class RestClient {
    * 401 is told to the connection's `unauthorized`, and when it renewed the credentials the request
    * is sent once more with them (client-go's exec authenticator refreshes on a 401; the retry is ours).
    */
-  async #open(method: string, url: URL, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-    const auth = await untilAborted(this.#conn.headers(), signal);
-    const res = await this.#send(method, url, auth, headers, body, signal);
+  async #open(method: string, target: string, headers: Record<string, string>, body: string | undefined, d: Deadline): Promise<IncomingMessage> {
+    const auth = await d.race(this.#conn.headers());
+    const res = await this.#send(method, target, auth, headers, body, d);
     const unauthorized = this.#conn.unauthorized;
     if (res.statusCode !== 401 || unauthorized === undefined) return res;
     let retry: boolean;
     try {
-      retry = await untilAborted(unauthorized(auth), signal);
+      retry = await d.race(unauthorized(auth));
     } catch (e) {
       res.resume();
       throw e;
     }
     if (!retry) return res;
     res.resume();
-    return this.#send(method, url, await untilAborted(this.#conn.headers(), signal), headers, body, signal);
+    return this.#send(method, target, await d.race(this.#conn.headers()), headers, body, d);
   }
 
-  async #send(method: string, url: URL, auth: Readonly<Record<string, string>>, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-    const agent = await untilAborted(this.#getAgent(), signal);
-    const send = url.protocol === "http:" ? httpRequest : httpsRequest;
-    const all: Record<string, string> = { ...auth, ...headers, ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }) };
+  async #send(method: string, target: string, auth: Readonly<Record<string, string>>, headers: Record<string, string>, body: string | undefined, d: Deadline): Promise<IncomingMessage> {
+    const agent = this.#agentMade ?? (await d.race(this.#getAgent()));
+    const base = this.#base as URL; // #target checked it
+    const plain = base.protocol === "http:";
+    const all: Record<string, string> = { ...auth, ...headers };
+    if (body !== undefined) all["Content-Length"] = String(Buffer.byteLength(body));
+    const o: RequestOptions = { method, agent, headers: all, hostname: base.hostname.replace(/^\[|\]$/g, ""), port: base.port, path: target };
+    if (base.username !== "") o.auth = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
     // A plain-HTTP server behind a proxy: the request goes to the proxy, its target in absolute form.
-    const proxy = url.protocol === "http:" ? this.#proxy() : undefined;
-    const target: URL | string = proxy === undefined ? url : new URL(url.pathname + url.search, proxy.origin).href;
+    const proxy = plain ? this.#proxy() : undefined;
     if (proxy !== undefined) {
-      all["Host"] = url.host;
+      all["Host"] = base.host;
       const pa = proxyAuthorization(proxy);
       if (pa !== undefined) all["Proxy-Authorization"] = pa;
+      Object.assign(o, { hostname: proxy.hostname.replace(/^\[|\]$/g, ""), port: proxy.port, path: base.origin + target, auth: undefined });
     }
     return new Promise((resolve, reject) => {
-      const req = send(target, { method, agent, headers: all, signal, ...(proxy === undefined ? {} : { path: url.href }) });
+      const req = (plain ? httpRequest : httpsRequest)(o);
+      // Until disposed: a deadline or abort destroys the request, whether it waits for its answer or
+      // the answer's body is still coming.
+      d.on((r) => req.destroy(r));
       req.on("response", resolve);
       req.on("error", reject);
       req.end(body);
     });
-  }
-
-  /**
-   * The signal of one request: aborted by its deadline (reason a `timeout` {@link RestClientError}),
-   * by the caller's signal, or by `abort`; `clearTimer` ends the deadline only, `dispose` both.
-   */
-  #deadline(what: string, timeoutMs: number, caller: AbortSignal | undefined): Deadline {
-    const ac = new AbortController();
-    const timer = timeoutMs > 0 ? setTimeout(() => ac.abort(new RestClientError("timeout", `${what}: no complete answer from the API server within ${timeoutMs} ms`)), timeoutMs) : undefined;
-    const onAbort = (): void => ac.abort(callerReason(what, caller?.reason));
-    if (caller?.aborted === true) onAbort();
-    else caller?.addEventListener("abort", onAbort, { once: true });
-    return {
-      signal: ac.signal,
-      abort: (reason) => ac.abort(reason),
-      clearTimer: () => clearTimeout(timer),
-      dispose: () => {
-        clearTimeout(timer);
-        caller?.removeEventListener("abort", onAbort);
-      },
-    };
   }
 
   /**
@@ -454,24 +543,20 @@ export class RestClient {
    * (callers wrap calls in `k8sCall`, which turns both into a `K8sError`).
    */
   async request<T>(r: RestRequest): Promise<T> {
-    const url = this.#url(r.path, r.query);
+    const target = this.#target(r.path, r.query);
     const body = r.body === undefined ? undefined : JSON.stringify(r.body);
     const headers: Record<string, string> = { Accept: r.accept ?? "application/json" };
     if (body !== undefined) headers["Content-Type"] = r.contentType ?? "application/json";
-    const d = this.#deadline(`${r.method} ${r.path}`, r.timeoutMs ?? this.#timeoutMs, r.signal);
+    const d = new Deadline(`${r.method} ${r.path}`, r.timeoutMs ?? this.#timeoutMs, r.signal);
     let status: number;
     let text: string;
     try {
-      const res = await this.#open(r.method, url, headers, body, d.signal);
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      // A destroyed answer can end its iteration without an error: only a complete one counts.
-      if (!res.complete) throw new Error("the answer was cut off");
-      text = Buffer.concat(chunks).toString("utf8");
+      const res = await this.#open(r.method, target, headers, body, d);
+      text = await readAll(res);
       status = res.statusCode ?? 0;
     } catch (e) {
       this.#o.onRequest?.({ code: "<error>", method: r.method, host: this.host });
-      throw d.signal.aborted ? (d.signal.reason as unknown) : e;
+      throw d.fired ? d.reason : e;
     } finally {
       d.dispose();
     }
@@ -492,7 +577,7 @@ export class RestClient {
   async watch(path: string, query: Query, onEvent: WatchHandler, done: WatchDone, o: string | WatchOptions = {}): Promise<AbortController> {
     const { accept = "application/json", idleTimeoutMs = 0 } = typeof o === "string" ? { accept: o } : o;
     const ac = new AbortController();
-    const d = this.#deadline(`WATCH ${path}`, this.#timeoutMs, ac.signal);
+    const d = new Deadline(`WATCH ${path}`, this.#timeoutMs, ac.signal);
     let idle: NodeJS.Timeout | undefined;
     let finished = false;
     const finish = (e: unknown): void => {
@@ -500,16 +585,16 @@ export class RestClient {
       finished = true;
       clearTimeout(idle);
       // Destroys the request (an idle or timed-out watch's socket) if it is still open.
-      d.abort(e ?? new RestClientError("aborted", `WATCH ${path}: ended`));
+      d.fire(e instanceof Error ? e : new RestClientError("aborted", `WATCH ${path}: ended`));
       d.dispose();
       ac.abort();
       done(e);
     };
     // After abort(): an AbortError; after the deadline or the idle guard: that timeout.
-    const why = (e: unknown): unknown => (d.signal.aborted ? (d.signal.reason as unknown) : e);
+    const why = (e: unknown): unknown => (d.fired ? d.reason : e);
     try {
-      const url = this.#url(path, { ...query, watch: true });
-      const res = await this.#open("GET", url, { Accept: accept }, undefined, d.signal);
+      const target = this.#target(path, { ...query, watch: true });
+      const res = await this.#open("GET", target, { Accept: accept }, undefined, d);
       if (res.statusCode !== 200) {
         res.resume();
         const e = new Error(res.statusMessage ?? STATUS_CODES[res.statusCode ?? 0] ?? "watch refused") as Error & { statusCode?: number };

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   loadYaml,
   type V1CustomResourceDefinition,
@@ -105,16 +106,25 @@ export async function resolveControlPlaneBinaries(t: Test): Promise<ControlPlane
 export async function applyCoilCrds(kc: KubeConfig, crdDir: string = CRD_DIR): Promise<void> {
   const ext = kc.makeApiClient(ApiextensionsV1Api);
   const files = (await readdir(crdDir)).filter((f) => f.startsWith("coil.cybozu.com_") && f.endsWith(".yaml"));
-  const names: string[] = [];
+  const crds: V1CustomResourceDefinition[] = [];
   for (const f of files) {
     const body = loadYaml<V1CustomResourceDefinition>(await readFile(join(crdDir, f), "utf8"));
     await ext.createCustomResourceDefinition({ body });
-    names.push(body.metadata?.name ?? "");
+    crds.push(body);
   }
-  for (const name of names) {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const crd of crds) {
+    const name = crd.metadata?.name ?? "";
     await waitFor(`CRD ${name} Established`, async () => {
-      const crd = await ext.readCustomResourceDefinition({ name });
-      return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
+      const read = await ext.readCustomResourceDefinition({ name });
+      return read.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
     });
+    // Established is not served: until the resource's storage (watch cache) is initialized the API
+    // server answers 429 "storage is (re)initializing" to requests for it, creates included; a LIST at
+    // resourceVersion 0 is served by that cache, so its success says the cache is ready.
+    const version = crd.spec.versions.find((v) => v.storage)?.name ?? "";
+    await waitFor(`CRD ${name} served`, () =>
+      custom.listClusterCustomObject({ group: crd.spec.group, version, plural: crd.spec.names.plural, resourceVersion: "0" }).then(() => true, () => false),
+    );
   }
 }
