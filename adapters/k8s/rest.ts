@@ -439,6 +439,17 @@ export class RestClient {
   /** The request target (path and query) below the server URL. */
   #target(path: string, query: Query | undefined): string {
     if (this.#base === undefined) throw new Error(`API server URL ${JSON.stringify(this.#conn.server)} does not parse`);
+    // A path with characters a URL escapes (or reads as `?`/`#`), or with dot segments, goes through
+    // the URL parser as before; the paths this client is given never have them, and parsing a URL
+    // per request costs.
+    if (!PLAIN_PATH.test(path) || DOT_SEGMENT.test(path)) {
+      const url = new URL(this.#base.origin + this.#prefix + path);
+      for (const k in query) {
+        const v = query[k];
+        if (v !== undefined) url.searchParams.set(k, String(v));
+      }
+      return url.pathname + url.search;
+    }
     let search = "";
     if (query !== undefined) {
       const q = new URLSearchParams();
@@ -449,11 +460,7 @@ export class RestClient {
       const t = q.toString();
       if (t !== "") search = `?${t}`;
     }
-    // A path with characters a URL escapes (or reads as `?`/`#`) goes through the URL parser as before;
-    // the names this client puts in paths never have them, and building a URL costs per request.
-    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return this.#prefix + path + search;
-    const url = new URL(this.#base.origin + this.#prefix + path);
-    return url.pathname + search;
+    return (this.#prefix + path || "/") + search;
   }
 
   #getAgent(): Promise<HttpAgent | HttpsAgent> {
@@ -517,20 +524,23 @@ export class RestClient {
     const all: Record<string, string> = { ...auth, ...headers };
     if (body !== undefined) all["Content-Length"] = String(Buffer.byteLength(body));
     const o: RequestOptions = { method, agent, headers: all, hostname: base.hostname.replace(/^\[|\]$/g, ""), port: base.port, path: target };
-    if (base.username !== "") o.auth = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
     // A plain-HTTP server behind a proxy: the request goes to the proxy, its target in absolute form.
     const proxy = plain ? this.#proxy() : undefined;
     if (proxy !== undefined) {
       all["Host"] = base.host;
       const pa = proxyAuthorization(proxy);
       if (pa !== undefined) all["Proxy-Authorization"] = pa;
-      Object.assign(o, { hostname: proxy.hostname.replace(/^\[|\]$/g, ""), port: proxy.port, path: base.origin + target, auth: undefined });
+      Object.assign(o, { hostname: proxy.hostname.replace(/^\[|\]$/g, ""), port: proxy.port, path: base.origin + target });
     }
     return new Promise((resolve, reject) => {
       const req = (plain ? httpRequest : httpsRequest)(o);
-      // Until disposed: a deadline or abort destroys the request, whether it waits for its answer or
-      // the answer's body is still coming.
-      d.on((r) => req.destroy(r));
+      // Until disposed: a deadline or abort destroys the request, whether it waits for a socket, for
+      // its answer or for the rest of the body. A request still queued for a socket emits no error
+      // until the agent hands it one, hence the reject here (a no-op once answered).
+      d.on((r) => {
+        req.destroy(r);
+        reject(r);
+      });
       req.on("response", resolve);
       req.on("error", reject);
       req.end(body);

@@ -6,7 +6,8 @@
  * errors as `K8sError` kinds, Nodes listed and watched as metadata only, Leases, webhook
  * configurations, the request observer, and watch refusals and transport failures. Robustness:
  * a request on a hung connection (accepted and never answered, stalled mid-body, or a frozen TCP
- * proxy in front of the API server) fails at its deadline with kind `timeout`; a watch that is never
+ * proxy in front of the API server), or queued behind one for the agent's only socket, fails at its
+ * deadline with kind `timeout`; a watch that is never
  * answered ends at the deadline, and one that went silent is noticed by the idle guard and opened
  * again. A kubeconfig `proxy-url`: requests and watches (of loadApiConnection's connection and of a
  * client-node KubeConfig's informer) through an HTTP CONNECT proxy, to a server only it can reach.
@@ -204,6 +205,22 @@ if (started !== undefined) {
       c.destroy();
     }
     t.same(new Set(observed.map((r) => r.code)), new Set(["<error>"]), "each reported as <error>");
+
+    // One socket, held by a request that hangs: a second request waits in the agent's queue, and its
+    // own deadline (or its caller's abort) ends it there, not when the first one gives the socket back.
+    const one = new RestClient({ server: `http://127.0.0.1:${silentPort}`, ...NO_AUTH }, { timeoutMs: 20_000, maxSockets: 1 });
+    const holding = k8sCall(() => one.request({ method: "GET", path: "/held" }));
+    const q0 = Date.now();
+    const queued = (await k8sCall(() => one.request({ method: "GET", path: "/queued", timeoutMs: 300 })))._unsafeUnwrapErr();
+    const waited = Date.now() - q0;
+    t.equal(queued.kind, "timeout", `queued for a socket: kind timeout (${queued.message})`);
+    t.ok(waited >= 290 && waited < 5_000, `queued for a socket: failed at its own deadline (${waited} ms), not when the socket came back (20 s)`);
+    const qa = new AbortController();
+    setTimeout(() => qa.abort(), 50);
+    const aborted = (await k8sCall(() => one.request({ method: "GET", path: "/queued", signal: qa.signal, timeoutMs: 0 })))._unsafeUnwrapErr();
+    t.equal(aborted.kind, "aborted", "queued for a socket: the caller's abort ends it");
+    one.destroy();
+    t.ok((await holding).isErr(), "the request holding the socket ends with the client");
 
     // The real API server behind a TCP proxy that freezes: the open keep-alive socket and new ones hang.
     const proxy = await startTcpProxy("127.0.0.1", Number(new URL(cp.server).port));
