@@ -289,6 +289,15 @@ const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 /** A `.` or `..` segment, which the URL parser resolves. */
 const DOT_SEGMENT = /\/\.\.?(\/|$)/;
 
+/** `query`'s defined values set on `params` (each replacing one of the same name); `params`. */
+function setQuery(params: URLSearchParams, query: Query | undefined): URLSearchParams {
+  for (const k in query) {
+    const v = query[k];
+    if (v !== undefined) params.set(k, String(v));
+  }
+  return params;
+}
+
 /** Options of {@link RestClient}. */
 export interface RestClientOptions {
   /** Upper bound on concurrent sockets to the API server (watches included). Default 16. */
@@ -444,22 +453,11 @@ export class RestClient {
     // per request costs.
     if (!PLAIN_PATH.test(path) || DOT_SEGMENT.test(path)) {
       const url = new URL(this.#base.origin + this.#prefix + path);
-      for (const k in query) {
-        const v = query[k];
-        if (v !== undefined) url.searchParams.set(k, String(v));
-      }
+      setQuery(url.searchParams, query);
       return url.pathname + url.search;
     }
-    let search = "";
-    if (query !== undefined) {
-      const q = new URLSearchParams();
-      for (const k in query) {
-        const v = query[k];
-        if (v !== undefined) q.set(k, String(v));
-      }
-      const t = q.toString();
-      if (t !== "") search = `?${t}`;
-    }
+    const q = setQuery(new URLSearchParams(), query).toString();
+    const search = q === "" ? "" : `?${q}`;
     return (this.#prefix + path || "/") + search;
   }
 
