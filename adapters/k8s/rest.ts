@@ -4,8 +4,9 @@
  * watches that stream newline-delimited events with the contract of client-node's `Watch.watch`.
  *
  * Every request has a deadline ({@link DEFAULT_REQUEST_TIMEOUT_MS} unless told otherwise): a connection
- * that hangs (accepted, never answered, or stalled mid-body) fails the request with a
- * {@link RestClientError} of kind `timeout` instead of holding it forever. Watches are long-lived:
+ * that hangs (accepted, never answered, or stalled mid-body), or a wait for a socket behind such
+ * connections, fails the request with a {@link RestClientError} of kind `timeout` instead of holding it
+ * forever. Watches are long-lived:
  * no total deadline, the server's `timeoutSeconds` ends them, and an idle guard (no byte for
  * `idleTimeoutMs`) notices one that died silently.
  *
@@ -303,7 +304,7 @@ export interface RestClientOptions {
   /** Upper bound on concurrent sockets to the API server (watches included). Default 16. */
   readonly maxSockets?: number;
   /**
-   * Deadline of each request (ms; 0 = none), from the call to the last byte of the answer, and of
+   * Deadline of each request (ms; 0 = none), from the call (the wait for a socket included) to the last byte of the answer, and of
    * each watch until the API server answers it. Default {@link DEFAULT_REQUEST_TIMEOUT_MS}.
    */
   readonly timeoutMs?: number;
