@@ -45,7 +45,7 @@
  * binaries (~/.cache/coil-envtest), the dist bundle (`npm run build`) and Go (for the Coil v2 build).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -90,7 +90,7 @@ function bundleFloor(): string {
   const out = join(mkdtempSync(join(tmpdir(), "coil-bench-floor-")), "floor-controller.mjs");
   const banner = [readFileSync(join(ROOT, "dist/bin/coil-ipam-controller.mjs"), "utf8").split("\n", 1)[0] ?? "", 'import { createRequire as __floorCreateRequire } from "node:module";', "const require = __floorCreateRequire(import.meta.url);"].join("\n");
   execFileSync(join(ROOT, "node_modules/.bin/esbuild"), [join(ROOT, "bench/floor-controller.ts"), "--bundle", "--minify", "--platform=node", "--target=node20", "--format=esm", `--banner:js=${banner}`, `--outfile=${out}`, "--log-level=warning"], { stdio: "inherit" });
-  execFileSync("chmod", ["755", out]);
+  chmodSync(out, 0o755);
   return out;
 }
 /** What runs in ours' slot: the bundle, or with `--floor` the floor controller. */
