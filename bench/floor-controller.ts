@@ -1,37 +1,37 @@
 /**
  * A measuring instrument, not a product: the least a Node.js program can do to answer BlockRequests
- * with the requests Coil's protocol needs, for bench:ipam-controller's `--ours=floor`. It shows what
+ * with the requests Coil's protocol needs, for bench:ipam-controller's `--floor`. It shows what
  * the runtime itself costs per request (node:https, JSON, the event loop), apart from everything the
  * real coil-ipam-controller adds (informer caches, work queues, backoff, leader election, metrics,
  * logs, validation, the pool's bookkeeping; adapters/ipam-controller).
  *
  * Per request it does what both real controllers do: the BlockRequest's watch event in, the
- * AddressBlock CREATE (the same object ours creates: labels, finalizer, owner reference, index,
- * IPv4 subnet) and its watch event in, the status PUT and its watch event in. It keeps no cache
- * beyond the used block indexes, trusts its input, never retries, handles one pool with one IPv4
- * subnet, and has no leader election: do not run it against a cluster anyone uses.
+ * AddressBlock CREATE (the same object ours creates: pool-manager.ts' `renderBlock` over lib's pool
+ * layout) and its watch event in, the status PUT and its watch event in. It keeps no cache beyond
+ * the used block indexes (one index space: one pool), trusts its input, never retries, and has no
+ * leader election: do not run it against a cluster anyone uses. The kubeconfig is read by the
+ * project's loader (start-up only).
  *
  * Usage (the bench does this): `KUBECONFIG=<file> node floor-controller.mjs [--max-concurrent-reconciles=N] [other flags ignored]`;
  * prints `{"msg":"starting controllers"}` once its two watches are open.
  */
 
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import type { IncomingMessage } from "node:http";
-import { parse } from "yaml";
+import { loadApiConnection } from "../adapters/k8s/kubeconfig.js";
+import { renderBlock } from "../adapters/ipam-controller/pool-manager.js";
+import type { AddressPoolObject } from "../adapters/k8s/coil-types.js";
+import { blockAt } from "../lib/ipam/block.js";
 
 interface Meta {
   name: string;
   uid?: string;
   resourceVersion?: string;
-  labels?: Record<string, string>;
   managedFields?: unknown;
 }
 interface Obj {
-  apiVersion?: string;
-  kind?: string;
   metadata: Meta;
-  spec?: { nodeName?: string; poolName?: string; blockSizeBits?: number; subnets?: { ipv4?: string }[] };
+  spec?: { nodeName?: string; poolName?: string };
   status?: { conditions?: unknown[] };
   index?: number;
 }
@@ -45,22 +45,10 @@ process.on("SIGTERM", () => process.exit(0)); // an orderly exit: `node --cpu-pr
 const workersFlag = process.argv.find((a) => a.startsWith("--max-concurrent-reconciles="));
 const WORKERS = workersFlag === undefined ? 16 : Number(workersFlag.split("=")[1]);
 
-const kc = parse(readFileSync(process.env["KUBECONFIG"] ?? "", "utf8")) as {
-  clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
-  users: { user: { "client-certificate-data": string; "client-key-data": string } }[];
-};
-const cluster = kc.clusters[0]?.cluster;
-const user = kc.users[0]?.user;
-if (cluster === undefined || user === undefined) throw new Error("KUBECONFIG: no cluster or user");
-const server = new URL(cluster.server);
-const b64 = (s: string): Buffer => Buffer.from(s, "base64");
-const agent = new Agent({
-  keepAlive: true,
-  maxSockets: WORKERS + 8,
-  ca: b64(cluster["certificate-authority-data"]),
-  cert: b64(user["client-certificate-data"]),
-  key: b64(user["client-key-data"]),
-});
+// Start-up only: the project's kubeconfig loader (KUBECONFIG with a client certificate, as the bench writes it).
+const conn = loadApiConnection({ env: process.env })._unsafeUnwrap();
+const server = new URL(conn.server);
+const agent = new Agent({ keepAlive: true, maxSockets: WORKERS + 8, ...(await conn.tls()) });
 const API = "/apis/coil.cybozu.com/v2";
 
 function call(method: string, path: string, body?: unknown): Promise<Obj & { items?: Obj[] }> {
@@ -107,44 +95,25 @@ function watch(path: string, rv: string, on: (type: string, o: Obj) => void): Pr
 }
 
 const used = new Set<number>(); // the pool's block indexes taken (watched) or reserved (CREATE in flight)
-const pools = new Map<string, Obj>();
+const pools = new Map<string, AddressPoolObject>();
 const seen = new Set<string>(); // requests already being answered
 const queue: Obj[] = [];
 let running = 0;
-
-function ipv4Block(pool: Obj, index: number): string {
-  const cidr = pool.spec?.subnets?.[0]?.ipv4;
-  const bits = pool.spec?.blockSizeBits ?? 0;
-  if (cidr === undefined) throw new Error("floor-controller handles one IPv4 subnet only");
-  const [ip = ""] = cidr.split("/");
-  const base = ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
-  const a = base + index * 2 ** bits;
-  return `${[24, 16, 8, 0].map((s) => Math.floor(a / 2 ** s) % 256).join(".")}/${String(32 - bits)}`;
-}
 
 async function answer(br: Obj): Promise<void> {
   const poolName = br.spec?.poolName ?? "";
   let pool = pools.get(poolName);
   if (pool === undefined) {
-    pool = await call("GET", `${API}/addresspools/${poolName}`);
+    pool = (await call("GET", `${API}/addresspools/${poolName}`)) as unknown as AddressPoolObject;
     pools.set(poolName, pool);
   }
   let index = 0;
   while (used.has(index)) index++;
   used.add(index);
-  const name = `${poolName}-${String(index)}`;
-  await call("POST", `${API}/addressblocks`, {
-    apiVersion: "coil.cybozu.com/v2",
-    kind: "AddressBlock",
-    metadata: {
-      name,
-      labels: { "coil.cybozu.com/pool": poolName, "coil.cybozu.com/node": br.spec?.nodeName ?? "", "coil.cybozu.com/request": br.metadata.uid ?? "" },
-      finalizers: ["coil.cybozu.com"],
-      ownerReferences: [{ apiVersion: "coil.cybozu.com/v2", kind: "AddressPool", name: poolName, uid: pool.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }],
-    },
-    index,
-    ipv4: ipv4Block(pool, index),
-  });
+  // The object ours creates (pool-manager.ts' renderBlock), the CIDRs from lib's pool layout.
+  const body = renderBlock(pool, { node: br.spec?.nodeName ?? "", uid: br.metadata.uid ?? "", ...blockAt(pool.spec, index)._unsafeUnwrap() });
+  const name = body.metadata.name;
+  await call("POST", `${API}/addressblocks`, { apiVersion: "coil.cybozu.com/v2", kind: "AddressBlock", ...body });
   const t = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   const { managedFields: _m, ...metadata } = br.metadata;
   await call("PUT", `${API}/blockrequests/${br.metadata.name}/status`, {

@@ -60,7 +60,8 @@ export interface IpamControllerFlags extends LeaderElectionConfig {
  * the AddressBlock CREATE runs outside the pool lock here (pool-manager.ts), so workers overlap
  * their round trips and the burst is bounded by the API server's CPU instead. 1,000 requests on
  * this project's 2-core bench machine: 1 worker ≈ Go's time, 8 workers 0.65×, 16 workers (with a
- * socket each) 0.54× (per-round median 0.57×), 32 no better than 16 (bench/RESULTS-ipam-controller.md).
+ * socket each) 0.52× after the REST client's per-request path was trimmed, near the 0.51× of a Node.js
+ * program doing only the protocol's requests; 32 no better than 16 (bench/RESULTS-ipam-controller.md).
  */
 export const DEFAULT_BLOCK_REQUEST_WORKERS = 16;
 

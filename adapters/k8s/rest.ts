@@ -207,7 +207,7 @@ function callerReason(what: string, reason: unknown): RestClientError {
  * (bench/RESULTS-ipam-controller.md); what it does is the same — the request is destroyed.
  */
 class Deadline {
-  #fired = false;
+  /** Why it fired; undefined until it does. */
   #reason: Error | undefined;
   readonly #hooks = new Set<(reason: Error) => void>();
   readonly #timer: NodeJS.Timeout | undefined;
@@ -226,7 +226,7 @@ class Deadline {
 
   /** Whether it fired. */
   get fired(): boolean {
-    return this.#fired;
+    return this.#reason !== undefined;
   }
 
   /** Why it fired. */
@@ -236,8 +236,7 @@ class Deadline {
 
   /** End the request with `reason` (the first call wins). */
   fire(reason: Error): void {
-    if (this.#fired) return;
-    this.#fired = true;
+    if (this.#reason !== undefined) return;
     this.#reason = reason;
     clearTimeout(this.#timer);
     for (const h of this.#hooks) h(reason);
@@ -246,8 +245,8 @@ class Deadline {
 
   /** Run `h` when it fires (at once if it has); returns the hook's removal. */
   on(h: (reason: Error) => void): () => void {
-    if (this.#fired) {
-      h(this.#reason as Error);
+    if (this.#reason !== undefined) {
+      h(this.#reason);
       return () => undefined;
     }
     this.#hooks.add(h);
@@ -412,7 +411,7 @@ function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     res.on("data", (c: Buffer) => chunks.push(c));
-    res.on("end", () => (res.complete ? resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8")) : reject(new Error("the answer was cut off"))));
+    res.on("end", () => (res.complete ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error("the answer was cut off"))));
     res.on("error", reject);
     // Every answer closes, after its end too: an Error (its stack) only for one that was cut off.
     res.on("close", () => {

@@ -209,16 +209,19 @@ if (started !== undefined) {
     // One socket, held by a request that hangs: a second request waits in the agent's queue, and its
     // own deadline (or its caller's abort) ends it there, not when the first one gives the socket back.
     const one = new RestClient({ server: `http://127.0.0.1:${silentPort}`, ...NO_AUTH }, { timeoutMs: 20_000, maxSockets: 1 });
+    const connected = held.length;
     const holding = k8sCall(() => one.request({ method: "GET", path: "/held" }));
+    await waitFor("the holding request's connection", () => held.length === connected + 1);
     const q0 = Date.now();
     const queued = (await k8sCall(() => one.request({ method: "GET", path: "/queued", timeoutMs: 300 })))._unsafeUnwrapErr();
     const waited = Date.now() - q0;
     t.equal(queued.kind, "timeout", `queued for a socket: kind timeout (${queued.message})`);
     t.ok(waited >= 290 && waited < 5_000, `queued for a socket: failed at its own deadline (${waited} ms), not when the socket came back (20 s)`);
     const qa = new AbortController();
-    setTimeout(() => qa.abort(), 50);
+    setImmediate(() => qa.abort());
     const aborted = (await k8sCall(() => one.request({ method: "GET", path: "/queued", signal: qa.signal, timeoutMs: 0 })))._unsafeUnwrapErr();
     t.equal(aborted.kind, "aborted", "queued for a socket: the caller's abort ends it");
+    t.equal(held.length, connected + 1, "the queued requests never got a connection of their own");
     one.destroy();
     t.ok((await holding).isErr(), "the request holding the socket ends with the client");
 
